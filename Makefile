@@ -1,0 +1,53 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test` (the suite).
+# Each creates what it needs: the main venv, the onnxruntime-openvino venv, and its registration.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OVEP := .venvs/ort-openvino
+BUILD := .venvs/build
+CONFIG := genai-harness.toml
+
+.PHONY: setup demo test lint devices models-build clean
+
+setup: $(BIN)/.installed $(OVEP)/.installed $(CONFIG)
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# onnxruntime-openvino occupies the module name `onnxruntime`: it gets its own venv, holding only
+# that runtime and what the harness worker needs (numpy, psutil, tomli-w); the harness code reaches
+# it through PYTHONPATH, so nothing here can replace its onnxruntime.
+$(OVEP)/.installed:
+	$(PYTHON) -m venv $(OVEP)
+	$(OVEP)/bin/python -m pip install --quiet onnxruntime-openvino==1.24.1 numpy psutil tomli-w
+	touch $@
+
+$(CONFIG): | $(BIN)/.installed $(OVEP)/.installed
+	$(BIN)/genai-harness envs --add ort-openvino=$(OVEP)/bin/python
+
+demo: setup
+	$(BIN)/genai-harness devices
+
+devices: setup
+	$(BIN)/genai-harness devices
+
+test: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests || true
+
+# Rebuild the bundled tiny models (needs the heavy toolchain; not part of demo or test).
+models-build:
+	$(PYTHON) -m venv $(BUILD)
+	$(BUILD)/bin/python -m pip install --quiet -r requirements-build.txt
+	$(BUILD)/bin/python -m pip uninstall --yes --quiet torchvision || true
+	PYTHONPATH=src $(BUILD)/bin/python -m genai_harness.workloads.build_models
+
+clean:
+	rm -rf $(VENV) .venvs $(CONFIG) .pytest_cache .ruff_cache

@@ -1,0 +1,96 @@
+"""What a backend is: the plugin contract every runtime module implements."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from genai_harness.errors import BackendUnavailableError, TaskNotSupportedError
+from genai_harness.interface import DEFAULT_ENVIRONMENT, Device
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from genai_harness import classification, text2image, text2text
+
+TASK_TEXT2TEXT = "text2text"
+TASK_TEXT2IMAGE = "text2image"
+TASK_CLASSIFICATION = "classification"
+ALL_TASKS = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
+
+
+class Backend(ABC):
+    """One runtime behind the common interface.
+
+    A subclass names its ``framework``, the ``tasks`` it does, and the ``distributions`` whose
+    versions identify its runtime. It imports its runtime lazily (in :meth:`import_runtime`), so
+    that a missing runtime makes the backend unavailable instead of breaking the registry.
+    """
+
+    framework: ClassVar[str]
+    tasks: ClassVar[tuple[str, ...]]
+    runtime_module: ClassVar[str]
+    distributions: ClassVar[tuple[str, ...]]
+
+    def __init__(self, environment: str = DEFAULT_ENVIRONMENT) -> None:
+        self.environment = environment
+
+    def import_runtime(self) -> ModuleType:
+        """Import the runtime's main module or raise :class:`BackendUnavailableError` with the reason."""
+        try:
+            return importlib.import_module(self.runtime_module)
+        except Exception as exc:  # ImportError, OSError from a missing shared library ...
+            raise BackendUnavailableError(
+                f"{self.framework} is unavailable: importing {self.runtime_module} failed "
+                f"({type(exc).__name__}: {exc}); install {self.distributions[0]}"
+            ) from exc
+
+    def versions(self) -> dict[str, str]:
+        """Installed versions of this backend's distributions (only those present)."""
+        found: dict[str, str] = {}
+        for dist in self.distributions:
+            try:
+                found[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return found
+
+    @abstractmethod
+    def enumerate_devices(self) -> list[Device]:
+        """Every device the runtime can see, usable or not, using the runtime's own discovery."""
+
+    def discovery_note(self) -> str:
+        """How the device list was established (shown by ``genai-harness devices``)."""
+        return ""
+
+    def _device(self, identifier: str, **fields: object) -> Device:
+        return Device(identifier=identifier, framework=self.framework, environment=self.environment,
+                      **fields)  # type: ignore[arg-type]
+
+    def _unsupported(self, task: str) -> TaskNotSupportedError:
+        return TaskNotSupportedError(
+            f"{self.framework} does not do {task}; it does {', '.join(self.tasks)}"
+        )
+
+    def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
+        """A text-to-text pipeline for ``model_path`` on ``device``."""
+        raise self._unsupported(TASK_TEXT2TEXT)
+
+    def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
+        """A text-to-image pipeline for ``model_path`` on ``device``."""
+        raise self._unsupported(TASK_TEXT2IMAGE)
+
+    def create_classifier(self, model_path: Path, device: Device) -> classification.Pipeline:
+        """An image classifier for the ``.onnx`` file ``model_path`` on ``device``."""
+        raise self._unsupported(TASK_CLASSIFICATION)
+
+
+def first_line(message: object, limit: int = 300) -> str:
+    """The most telling line of a runtime's (often multi-line) error, in its own words."""
+    lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
+    meaningful = [ln for ln in lines if not ln.startswith("Exception from src/")]
+    text = (meaningful or lines or [""])[-1]
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,75 @@
+"""The ``onnxruntime_genai`` backend: LLM generation with onnxruntime-genai.
+
+onnxruntime-genai has no device discovery of its own, and its ``is_*_available()`` functions
+return True whatever the hardware. Its devices are therefore established from what its build is
+(``onnxruntime_genai.__id__``: onnxruntime-genai, -cuda, -directml ...) and the execution
+providers of the onnxruntime library it loads (``onnxruntime.get_available_providers()``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from genai_harness.backends.base import TASK_TEXT2TEXT, Backend
+from genai_harness.harness.hostinfo import cpu_identity
+from genai_harness.interface import FRAMEWORK_ORT_GENAI, Device
+
+# onnxruntime-genai provider name -> (onnxruntime EP that must be present, device type, label)
+GENAI_PROVIDERS: dict[str, tuple[str, str, str]] = {
+    "cpu": ("CPUExecutionProvider", "CPU", ""),
+    "cuda": ("CUDAExecutionProvider", "GPU", "CUDA"),
+    "dml": ("DmlExecutionProvider", "GPU", "DML"),
+    "webgpu": ("WebGpuExecutionProvider", "GPU", "WebGPU"),
+    "NvTensorRtRtx": ("NvTensorRTRTXExecutionProvider", "GPU", "TensorRTRTX"),
+    "qnn": ("QNNExecutionProvider", "NPU", "QNN"),
+    "OpenVINO": ("OpenVINOExecutionProvider", "NPU", "OpenVINO"),
+}
+
+
+class OnnxRuntimeGenAIBackend(Backend):
+    """onnxruntime-genai models (genai_config.json folders) for text generation."""
+
+    framework: ClassVar[str] = FRAMEWORK_ORT_GENAI
+    tasks: ClassVar[tuple[str, ...]] = (TASK_TEXT2TEXT,)
+    runtime_module: ClassVar[str] = "onnxruntime_genai"
+    distributions: ClassVar[tuple[str, ...]] = (
+        "onnxruntime-genai",
+        "onnxruntime-genai-cuda",
+        "onnxruntime-genai-directml",
+        "onnxruntime",
+        "onnxruntime-gpu",
+    )
+
+    def discovery_note(self) -> str:
+        return (
+            "onnxruntime-genai has no device discovery and its is_*_available() always return True; "
+            "devices here follow its build id (onnxruntime_genai.__id__) and the execution providers "
+            "of the onnxruntime library it loads (onnxruntime.get_available_providers())"
+        )
+
+    def enumerate_devices(self) -> list[Device]:
+        og = self.import_runtime()
+        build = getattr(og, "__id__", "onnxruntime-genai")
+        try:
+            import onnxruntime
+
+            providers = list(onnxruntime.get_available_providers())
+        except Exception as exc:
+            providers = ["CPUExecutionProvider"]
+            build += f" (onnxruntime not importable: {exc})"
+        devices = []
+        for provider, (ep_name, kind, suffix) in GENAI_PROVIDERS.items():
+            usable = ep_name in providers
+            config: dict[str, Any] = {"provider": provider, "provider_options": {}}
+            if suffix:
+                config["label_suffix"] = suffix
+            vendor, name = cpu_identity() if kind == "CPU" else ("", "")
+            devices.append(self._device(
+                kind, config=config, execution_provider=ep_name, type=kind, vendor=vendor, name=name,
+                available=usable,
+                reason="" if usable else (
+                    f"build {build} {og.__version__} loads an onnxruntime without {ep_name} "
+                    f"(get_available_providers() = {providers})"
+                ),
+            ))
+        return devices

@@ -1,0 +1,85 @@
+"""The ``openvino.genai`` backend: OpenVINO GenAI pipelines and plain OpenVINO models.
+
+Tasks: text generation (LLMPipeline), text-to-image (Text2ImagePipeline) and image
+classification (openvino.Core on a plain ONNX model). Devices come from
+``openvino.Core().available_devices`` and their properties; plugins that fail to load or see no
+device are listed with the runtime's own error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from genai_harness.backends.base import (
+    TASK_CLASSIFICATION,
+    TASK_TEXT2IMAGE,
+    TASK_TEXT2TEXT,
+    Backend,
+    first_line,
+)
+from genai_harness.harness.hostinfo import cpu_identity
+from genai_harness.interface import FRAMEWORK_OV_GENAI, Device
+
+PHYSICAL_PLUGINS = ("CPU", "GPU", "NPU")
+VIRTUAL_DEVICES = ("AUTO",)
+PROPERTIES = ("FULL_DEVICE_NAME", "DEVICE_TYPE", "DEVICE_ARCHITECTURE", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVINOGenAIBackend(Backend):
+    """OpenVINO GenAI (LLM, text-to-image) and OpenVINO (classification)."""
+
+    framework: ClassVar[str] = FRAMEWORK_OV_GENAI
+    tasks: ClassVar[tuple[str, ...]] = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
+    runtime_module: ClassVar[str] = "openvino_genai"
+    distributions: ClassVar[tuple[str, ...]] = ("openvino-genai", "openvino", "openvino-tokenizers")
+
+    def discovery_note(self) -> str:
+        return "openvino.Core().available_devices with their properties; other plugins probed with get_versions()"
+
+    def enumerate_devices(self) -> list[Device]:
+        self.import_runtime()
+        import openvino
+
+        core = openvino.Core()
+        present = list(core.available_devices)
+        devices = [self._physical(core, name) for name in present]
+        seen_kinds = {name.split(".", 1)[0] for name in present}
+        for plugin in PHYSICAL_PLUGINS:
+            if plugin not in seen_kinds:
+                devices.append(self._missing(core, plugin))
+        for virtual in VIRTUAL_DEVICES:
+            devices.append(self._device(
+                virtual, config={"device": virtual, "properties": {}}, execution_provider=virtual,
+                type=virtual, name=f"{virtual} over {', '.join(present)}", available=bool(present),
+                reason="" if present else "no physical device to schedule on",
+            ))
+        return devices
+
+    def _physical(self, core: Any, name: str) -> Device:
+        props: dict[str, str] = {}
+        for key in PROPERTIES:
+            try:
+                value = core.get_property(name, key)
+            except Exception:
+                continue
+            props[key] = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        kind = name.split(".", 1)[0]
+        vendor = cpu_identity()[0] if kind == "CPU" else "Intel"
+        return self._device(
+            name, config={"device": name, "properties": {}, "ov_properties": props},
+            execution_provider=f"openvino_{kind.lower()}_plugin", type=kind, vendor=vendor,
+            name=props.get("FULL_DEVICE_NAME", name),
+        )
+
+    def _missing(self, core: Any, plugin: str) -> Device:
+        try:
+            version = core.get_versions(plugin)[plugin]
+            reason = (f"plugin {version.description} {version.build_number} loads but finds no device "
+                      "(available_devices does not list it)")
+        except Exception as exc:
+            reason = first_line(exc)
+        return self._device(
+            plugin, config={"device": plugin, "properties": {}},
+            execution_provider=f"openvino_{plugin.lower()}_plugin", type=plugin,
+            vendor="Intel", available=False, reason=reason,
+        )

@@ -1,0 +1,120 @@
+"""The ``genai-harness`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from genai_harness.errors import EXIT_CODES, HarnessError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _exit_code_help() -> str:
+    return "exit codes: " + ", ".join(f"{code} {name}" for name, code in EXIT_CODES.items())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="genai-harness",
+        description="Benchmark ONNX GenAI runtimes on every device of this machine.",
+        epilog=_exit_code_help(),
+    )
+    parser.add_argument("--config", type=Path, default=None,
+                        help="configuration file (default: ./genai-harness.toml or $GENAI_HARNESS_CONFIG)")
+    parser.add_argument("--python", action="append", default=[], metavar="NAME=PATH",
+                        help="another Python environment to enumerate and run in (repeatable)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    devices = sub.add_parser("devices", help="list every backend, device and the machine profile")
+    devices.add_argument("--json", action="store_true", help="print JSON")
+    devices.add_argument("--all", action="store_true", help="also list unavailable backends of other environments")
+    devices.set_defaults(handler=_cmd_devices)
+
+    envs = sub.add_parser("envs", help="list or register Python environments")
+    envs.add_argument("--add", metavar="NAME=PATH", help="register an interpreter in the config file")
+    envs.add_argument("--remove", metavar="NAME", help="remove an environment from the config file")
+    envs.set_defaults(handler=_cmd_envs)
+    return parser
+
+
+def _context(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    from genai_harness.config import load_config
+    from genai_harness.harness.environments import configured_environments
+
+    config = load_config(args.config)
+    return config, configured_environments(config, args.python)
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from genai_harness.harness.fingerprint import machine_profile
+    from genai_harness.harness.inventory import collect_inventory
+
+    _, environments = _context(args)
+    inventories = collect_inventory(environments)
+    profile = machine_profile({inv.environment.name: inv.versions() for inv in inventories
+                               if not inv.environment.is_default})
+    if args.json:
+        print(json.dumps({"machine": profile, "environments": [inv.to_dict() for inv in inventories]}, indent=2))
+        return 0
+    from genai_harness.devices_report import render_devices
+
+    print(render_devices(profile, inventories, show_all=args.all))
+    return 0
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    from genai_harness.config import load_config
+    from genai_harness.harness.environments import (
+        check_interpreter,
+        configured_environments,
+        parse_python_option,
+    )
+    from genai_harness.tables import format_table
+
+    config = load_config(args.config)
+    if args.add:
+        name, path = parse_python_option(args.add)
+        check_interpreter(path.absolute(), name)
+        envs = config.data.setdefault("environments", {})
+        envs[name] = {"python": str(path)}
+        config.save()
+        print(f"registered environment {name!r} -> {path} in {config.path}")
+        return 0
+    if args.remove:
+        envs = config.section("environments")
+        if args.remove not in envs:
+            raise HarnessError(f"no environment {args.remove!r} in {config.path}")
+        del envs[args.remove]
+        config.save()
+        print(f"removed environment {args.remove!r} from {config.path}")
+        return 0
+    environments = configured_environments(config, args.python, check=False)
+    print(format_table(["name", "python", "source"],
+                       [(e.name, e.python, e.source) for e in environments], max_width=90))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; a HarnessError becomes one readable line and its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except HarnessError as exc:
+        print(f"genai-harness: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("genai-harness: interrupted", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The exception hierarchy of genai-harness.
+
+Every error the harness raises on purpose derives from :class:`HarnessError`, carries a message
+that names the problem and the fix, and an ``exit_code`` the CLI returns::
+
+    HarnessError (1)
+    ├── ConfigurationError (2)          bad option, broken config file, unknown name
+    │   ├── UnknownFrameworkError       framework name no backend registers
+    │   └── EnvironmentConfigError      interpreter path missing or not Python
+    ├── ModelError (3)                  missing, malformed or corrupt model
+    │   └── ModelFormatError            model has no format for the framework asked
+    ├── BackendUnavailableError (4)     runtime not installed / fails to import
+    ├── DeviceError (5)
+    │   ├── DeviceUnavailableError      device unknown or not usable here
+    │   └── DeviceMismatchError         the runtime silently ran elsewhere
+    ├── TaskNotSupportedError (6)       backend does not do this task
+    ├── WorkloadError (7)               malformed workload file or suite
+    ├── GenerationError (8)             runtime failed inside inference
+    ├── CellError (9)                   an isolated cell crashed or failed
+    │   └── CellTimeoutError (10)       an isolated cell ran past its timeout
+    ├── StoreError (11)                 results store unreadable or unwritable
+    │   └── SchemaVersionError          store written by an incompatible schema
+    └── WorkerProtocolError (12)        a subprocess answered something unreadable
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, str]:
+        """Serialisable form, used to carry an error across a subprocess boundary."""
+        return {"type": type(self).__name__, "message": self.message}
+
+
+class ConfigurationError(HarnessError):
+    """A bad option, an unknown name or a broken configuration file."""
+
+    exit_code = 2
+
+
+class UnknownFrameworkError(ConfigurationError):
+    """A framework name that no installed backend registers."""
+
+
+class EnvironmentConfigError(ConfigurationError):
+    """A Python environment that does not exist, is not Python or cannot run the worker."""
+
+
+class ModelError(HarnessError):
+    """A model that is missing, malformed or corrupt."""
+
+    exit_code = 3
+
+
+class ModelFormatError(ModelError):
+    """A model that has no format for the requested framework."""
+
+
+class BackendUnavailableError(HarnessError):
+    """A backend whose runtime is not installed or does not import."""
+
+    exit_code = 4
+
+
+class DeviceError(HarnessError):
+    """Base for device problems."""
+
+    exit_code = 5
+
+
+class DeviceUnavailableError(DeviceError):
+    """A device that is unknown or not usable on this machine."""
+
+
+class DeviceMismatchError(DeviceError):
+    """The runtime ran on another device than the one asked for (a silent fallback)."""
+
+
+class TaskNotSupportedError(HarnessError):
+    """A backend asked for a task it does not implement."""
+
+    exit_code = 6
+
+
+class WorkloadError(HarnessError):
+    """A malformed workload file or an unknown suite."""
+
+    exit_code = 7
+
+
+class GenerationError(HarnessError):
+    """The runtime failed inside inference."""
+
+    exit_code = 8
+
+
+class CellError(HarnessError):
+    """An isolated benchmark cell crashed or failed."""
+
+    exit_code = 9
+
+
+class CellTimeoutError(CellError):
+    """An isolated benchmark cell ran past its timeout."""
+
+    exit_code = 10
+
+
+class StoreError(HarnessError):
+    """The results store cannot be read or written."""
+
+    exit_code = 11
+
+
+class SchemaVersionError(StoreError):
+    """A store written with a schema version this harness cannot read."""
+
+
+class WorkerProtocolError(HarnessError):
+    """A worker subprocess gave an answer that cannot be read."""
+
+    exit_code = 12
+
+
+_BY_NAME: dict[str, type[HarnessError]] = {}
+
+
+def _collect(cls: type[HarnessError]) -> None:
+    _BY_NAME[cls.__name__] = cls
+    for sub in cls.__subclasses__():
+        _collect(sub)
+
+
+def error_from_dict(data: dict[str, str]) -> HarnessError:
+    """Rebuild an error carried across a subprocess boundary (unknown types become HarnessError)."""
+    if not _BY_NAME:
+        _collect(HarnessError)
+    cls = _BY_NAME.get(data.get("type", ""), HarnessError)
+    return cls(data.get("message", "unknown error"))
+
+
+EXIT_CODES: dict[str, int] = {
+    "ok": 0,
+    "HarnessError": HarnessError.exit_code,
+    "ConfigurationError": ConfigurationError.exit_code,
+    "ModelError": ModelError.exit_code,
+    "BackendUnavailableError": BackendUnavailableError.exit_code,
+    "DeviceError": DeviceError.exit_code,
+    "TaskNotSupportedError": TaskNotSupportedError.exit_code,
+    "WorkloadError": WorkloadError.exit_code,
+    "GenerationError": GenerationError.exit_code,
+    "CellError": CellError.exit_code,
+    "CellTimeoutError": CellTimeoutError.exit_code,
+    "StoreError": StoreError.exit_code,
+    "WorkerProtocolError": WorkerProtocolError.exit_code,
+    "interrupted": 130,
+}
+"""Documented exit codes of the CLI (also printed by ``genai-harness --help``)."""

@@ -1,0 +1,1 @@
+"""The harness: environments, workers, runner, metrics, statistics, fingerprint, dispatcher."""

@@ -1,0 +1,66 @@
+"""The worker: what runs inside a subprocess, in any Python environment.
+
+Usage (by the harness, not by hand): ``python -m genai_harness.harness.worker REQUEST.json RESPONSE.json``.
+It imports only the standard library, numpy and the runtime a request needs, so it runs in a
+bare venv that holds just one runtime (onnxruntime-openvino, say).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from genai_harness.errors import HarnessError, WorkerProtocolError
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _inventory(request: dict[str, Any]) -> dict[str, Any]:
+    from genai_harness.harness.inventory import local_inventory
+
+    return local_inventory(request.get("environment", "default"), request.get("backend_specs", []))
+
+
+def _cell(request: dict[str, Any]) -> dict[str, Any]:
+    from genai_harness.harness.cell import run_cell
+
+    return run_cell(request)
+
+
+HANDLERS: dict[str, Handler] = {"inventory": _inventory, "cell": _cell}
+
+
+def handle(request: dict[str, Any]) -> dict[str, Any]:
+    """Answer one request; errors become ``{"error": {...}}``."""
+    op = request.get("op")
+    try:
+        if op not in HANDLERS:
+            raise WorkerProtocolError(f"unknown worker op {op!r}; known: {', '.join(HANDLERS)}")
+        return HANDLERS[op](request)
+    except HarnessError as exc:
+        return {"error": exc.to_dict()}
+    except Exception as exc:
+        return {"error": {"type": "HarnessError", "message": f"{type(exc).__name__}: {exc}",
+                          "traceback": traceback.format_exc()[-3000:]}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: read the request file, write the response file."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m genai_harness.harness.worker REQUEST.json RESPONSE.json", file=sys.stderr)
+        return 2
+    request = json.loads(Path(args[0]).read_text())
+    response = handle(request)
+    tmp = Path(args[1] + ".tmp")
+    tmp.write_text(json.dumps(response, default=str))
+    tmp.replace(args[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
