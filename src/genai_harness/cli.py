@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     envs.add_argument("--add", metavar="NAME=PATH", help="register an interpreter in the config file")
     envs.add_argument("--remove", metavar="NAME", help="remove an environment from the config file")
     envs.set_defaults(handler=_cmd_envs)
+
+    from genai_harness.commands import direct, models, run
+
+    run.add_parser(sub)
+    models.add_parser(sub)
+    direct.add_parsers(sub)
     return parser
 
 
@@ -81,6 +87,10 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     if args.add:
         name, path = parse_python_option(args.add)
         check_interpreter(path.absolute(), name)
+        # The file resolves relative paths against its own folder: keep a relative path as typed
+        # only when that folder is the working directory it was typed in.
+        if not path.is_absolute() and config.base_dir != Path.cwd().resolve():
+            path = path.absolute()
         envs = config.data.setdefault("environments", {})
         envs[name] = {"python": str(path)}
         config.save()

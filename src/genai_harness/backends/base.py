@@ -34,6 +34,8 @@ class Backend(ABC):
     tasks: ClassVar[tuple[str, ...]]
     runtime_module: ClassVar[str]
     distributions: ClassVar[tuple[str, ...]]
+    model_formats: ClassVar[dict[str, str]] = {}
+    """Per task, the catalog format key of the model files this backend loads."""
 
     def __init__(self, environment: str = DEFAULT_ENVIRONMENT) -> None:
         self.environment = environment

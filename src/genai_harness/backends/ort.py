@@ -7,7 +7,8 @@ EP's own device list comes from ``get_available_openvino_device_ids()``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import (
     TASK_CLASSIFICATION,
@@ -17,6 +18,9 @@ from genai_harness.backends.base import (
 )
 from genai_harness.harness.hostinfo import cpu_identity
 from genai_harness.interface import FRAMEWORK_ORT, Device
+
+if TYPE_CHECKING:
+    from genai_harness import classification, text2image
 
 # Execution providers of client hardware: (device type, short label). The CPU EP has no label.
 EP_KINDS: dict[str, tuple[str, str]] = {
@@ -41,6 +45,7 @@ class OnnxRuntimeBackend(Backend):
     framework: ClassVar[str] = FRAMEWORK_ORT
     tasks: ClassVar[tuple[str, ...]] = (TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
     runtime_module: ClassVar[str] = "onnxruntime"
+    model_formats: ClassVar[dict[str, str]] = {TASK_TEXT2IMAGE: "onnxruntime", TASK_CLASSIFICATION: "onnx"}
     distributions: ClassVar[tuple[str, ...]] = (
         "onnxruntime",
         "onnxruntime-gpu",
@@ -93,6 +98,18 @@ class OnnxRuntimeBackend(Backend):
                     f"(get_available_providers() = {available})",
                 ))
         return devices
+
+    def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
+        self.import_runtime()
+        from genai_harness.backends.ort_pipeline import OrtText2ImagePipeline
+
+        return OrtText2ImagePipeline(model_path, device)
+
+    def create_classifier(self, model_path: Path, device: Device) -> classification.Pipeline:
+        self.import_runtime()
+        from genai_harness.backends.ort_pipeline import OrtClassificationPipeline
+
+        return OrtClassificationPipeline(model_path, device)
 
     def _ep_device(self, kind: str, ep_name: str, suffix: str, *, vendor: str = "", name: str = "",
                    available: bool = True, reason: str = "", options: dict[str, Any] | None = None,

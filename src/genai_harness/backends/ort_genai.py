@@ -8,11 +8,15 @@ providers of the onnxruntime library it loads (``onnxruntime.get_available_provi
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import TASK_TEXT2TEXT, Backend
 from genai_harness.harness.hostinfo import cpu_identity
 from genai_harness.interface import FRAMEWORK_ORT_GENAI, Device
+
+if TYPE_CHECKING:
+    from genai_harness import text2text
 
 # onnxruntime-genai provider name -> (onnxruntime EP that must be present, device type, label)
 GENAI_PROVIDERS: dict[str, tuple[str, str, str]] = {
@@ -32,6 +36,7 @@ class OnnxRuntimeGenAIBackend(Backend):
     framework: ClassVar[str] = FRAMEWORK_ORT_GENAI
     tasks: ClassVar[tuple[str, ...]] = (TASK_TEXT2TEXT,)
     runtime_module: ClassVar[str] = "onnxruntime_genai"
+    model_formats: ClassVar[dict[str, str]] = {TASK_TEXT2TEXT: "onnxruntime_genai"}
     distributions: ClassVar[tuple[str, ...]] = (
         "onnxruntime-genai",
         "onnxruntime-genai-cuda",
@@ -73,3 +78,9 @@ class OnnxRuntimeGenAIBackend(Backend):
                 ),
             ))
         return devices
+
+    def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
+        self.import_runtime()
+        from genai_harness.backends.ort_genai_pipeline import OrtGenAIText2TextPipeline
+
+        return OrtGenAIText2TextPipeline(model_path, device)

@@ -8,7 +8,8 @@ device are listed with the runtime's own error.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import (
     TASK_CLASSIFICATION,
@@ -19,6 +20,9 @@ from genai_harness.backends.base import (
 )
 from genai_harness.harness.hostinfo import cpu_identity
 from genai_harness.interface import FRAMEWORK_OV_GENAI, Device
+
+if TYPE_CHECKING:
+    from genai_harness import classification, text2image, text2text
 
 PHYSICAL_PLUGINS = ("CPU", "GPU", "NPU")
 VIRTUAL_DEVICES = ("AUTO",)
@@ -31,6 +35,8 @@ class OpenVINOGenAIBackend(Backend):
     framework: ClassVar[str] = FRAMEWORK_OV_GENAI
     tasks: ClassVar[tuple[str, ...]] = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
     runtime_module: ClassVar[str] = "openvino_genai"
+    model_formats: ClassVar[dict[str, str]] = {
+        TASK_TEXT2TEXT: "openvino", TASK_TEXT2IMAGE: "openvino", TASK_CLASSIFICATION: "onnx"}
     distributions: ClassVar[tuple[str, ...]] = ("openvino-genai", "openvino", "openvino-tokenizers")
 
     def discovery_note(self) -> str:
@@ -49,11 +55,29 @@ class OpenVINOGenAIBackend(Backend):
                 devices.append(self._missing(core, plugin))
         for virtual in VIRTUAL_DEVICES:
             devices.append(self._device(
-                virtual, config={"device": virtual, "properties": {}}, execution_provider=virtual,
+                virtual, config={"device": virtual, "properties": {}, "virtual": True}, execution_provider=virtual,
                 type=virtual, name=f"{virtual} over {', '.join(present)}", available=bool(present),
                 reason="" if present else "no physical device to schedule on",
             ))
         return devices
+
+    def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
+        self.import_runtime()
+        from genai_harness.backends.ov_genai_pipeline import OVText2TextPipeline
+
+        return OVText2TextPipeline(model_path, device)
+
+    def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
+        self.import_runtime()
+        from genai_harness.backends.ov_genai_pipeline import OVText2ImagePipeline
+
+        return OVText2ImagePipeline(model_path, device)
+
+    def create_classifier(self, model_path: Path, device: Device) -> classification.Pipeline:
+        self.import_runtime()
+        from genai_harness.backends.ov_genai_pipeline import OVClassificationPipeline
+
+        return OVClassificationPipeline(model_path, device)
 
     def _physical(self, core: Any, name: str) -> Device:
         props: dict[str, str] = {}

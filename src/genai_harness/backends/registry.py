@@ -38,6 +38,7 @@ class BackendStatus:
     available: bool
     reason: str = ""
     tasks: list[str] = field(default_factory=list)
+    model_formats: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     discovery_note: str = ""
 
@@ -107,6 +108,7 @@ def backend_status(framework: str, environment: str = DEFAULT_ENVIRONMENT) -> Ba
     except HarnessError as exc:
         return BackendStatus(framework, target, environment, False, str(exc))
     return BackendStatus(
-        framework, target, environment, True, "", list(backend.tasks), backend.versions(),
+        framework, target, environment, True, "", list(backend.tasks), dict(backend.model_formats),
+        backend.versions(),
         backend.discovery_note(),
     )

@@ -73,6 +73,10 @@ def parse_python_option(value: str) -> tuple[str, Path]:
         name = parts[-3] if len(parts) >= 3 and parts[-2] in ("bin", "Scripts") else Path(value).stem
     if not _NAME.match(name):
         raise EnvironmentConfigError(f"--python {value!r}: environment name {name!r} must be letters, digits, _.-")
+    if name == DEFAULT_ENVIRONMENT:
+        raise EnvironmentConfigError(
+            f"--python {value!r}: environment name {name!r} is reserved for this interpreter; choose another"
+        )
     return name, Path(path).expanduser()
 
 

@@ -31,7 +31,13 @@ def _cell(request: dict[str, Any]) -> dict[str, Any]:
     return run_cell(request)
 
 
-HANDLERS: dict[str, Handler] = {"inventory": _inventory, "cell": _cell}
+def _direct(request: dict[str, Any]) -> dict[str, Any]:
+    from genai_harness.harness.direct import run_direct
+
+    return run_direct(request)
+
+
+HANDLERS: dict[str, Handler] = {"inventory": _inventory, "cell": _cell, "direct": _direct}
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:

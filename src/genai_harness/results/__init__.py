@@ -1,1 +1,30 @@
-"""results of genai-harness."""
+"""Results: the schema of one row per measured repetition, the SQLite store, and Parquet/CSV export.
+
+Importing this package imports no pandas; the readers import it when called.
+"""
+
+from genai_harness.results.export import export, import_file
+from genai_harness.results.schema import (
+    COLUMN_NAMES,
+    COLUMNS,
+    JSON_COLUMNS,
+    METRIC_COLUMNS,
+    SCHEMA_VERSION,
+    normalize_row,
+)
+from genai_harness.results.store import DEFAULT_STORE, ResultStore, expand_json, load_results
+
+__all__ = [
+    "COLUMNS",
+    "COLUMN_NAMES",
+    "DEFAULT_STORE",
+    "JSON_COLUMNS",
+    "METRIC_COLUMNS",
+    "SCHEMA_VERSION",
+    "ResultStore",
+    "expand_json",
+    "export",
+    "import_file",
+    "load_results",
+    "normalize_row",
+]

@@ -1,0 +1,139 @@
+"""A deterministic fake backend for the harness's own tests (like httpx's MockTransport).
+
+Not registered as an entry point: tests add it with
+``register_spec(BackendSpec("fake", "genai_harness.backends.fake:FakeBackend"))`` and the
+runner forwards that to its workers. Its "models" are folders whose name picks a behaviour:
+
+- ``ok`` (or anything else): deterministic tokens, images and logits;
+- ``abort``: the process aborts (SIGABRT), as a crashing native runtime would;
+- ``hang``: the call never returns;
+- ``raise``: the runtime raises inside generation;
+- ``mismatch``: the device silently falls back (DeviceMismatchError).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from genai_harness import classification, text2image, text2text
+from genai_harness.backends.base import ALL_TASKS, Backend
+from genai_harness.errors import DeviceMismatchError, ModelError
+from genai_harness.interface import Device
+
+FAKE_FRAMEWORK = "fake"
+FAKE_VOCAB = 1000
+
+
+def _behave(model_path: Path) -> None:
+    name = model_path.name
+    if name == "abort":
+        os.abort()
+    if name == "hang":
+        time.sleep(3600)
+    if name == "raise":
+        raise RuntimeError("fake runtime failure")
+
+
+class FakeBackend(Backend):
+    """Deterministic stand-in runtime: CPU and NPU usable, GPU not."""
+
+    framework: ClassVar[str] = FAKE_FRAMEWORK
+    tasks: ClassVar[tuple[str, ...]] = ALL_TASKS
+    runtime_module: ClassVar[str] = "genai_harness.backends.fake"
+    distributions: ClassVar[tuple[str, ...]] = ("genai-harness",)
+    model_formats: ClassVar[dict[str, str]] = {task: "fake" for task in ALL_TASKS}
+
+    def enumerate_devices(self) -> list[Device]:
+        return [
+            self._device("CPU", config={}, execution_provider="FakeCPU", type="CPU", vendor="Fake", name="fake cpu"),
+            self._device("NPU", config={}, execution_provider="FakeNPU", type="NPU", vendor="Fake", name="fake npu"),
+            self._device("GPU", config={}, execution_provider="FakeGPU", type="GPU", vendor="Fake",
+                         available=False, reason="fake GPU driver not loaded"),
+        ]
+
+    def _check(self, model_path: Path, device: Device) -> None:
+        if not model_path.exists():
+            raise ModelError(f"fake model {model_path} does not exist")
+        if model_path.name == "mismatch":
+            raise DeviceMismatchError(f"asked for {device.label} but the fake runtime ran on CPU")
+
+    def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
+        self._check(model_path, device)
+        return FakeText2TextPipeline(model_path, device)
+
+    def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
+        self._check(model_path, device)
+        return FakeText2ImagePipeline(model_path, device)
+
+    def create_classifier(self, model_path: Path, device: Device) -> classification.Pipeline:
+        self._check(model_path, device)
+        return FakeClassifier(model_path, device)
+
+
+class FakeText2TextPipeline(text2text.Pipeline):
+    """Tokens are characters' code points mod 1000; new token i is (last input + i + 1) mod 1000."""
+
+    framework = FAKE_FRAMEWORK
+
+    def __init__(self, model_path: Path, device: Device) -> None:
+        super().__init__(device)
+        self.model_path = model_path
+        self.actual_device = device.label
+
+    def _encode(self, text: str) -> list[int]:
+        return [ord(c) % FAKE_VOCAB for c in text]
+
+    def _decode(self, token_ids: Sequence[int]) -> str:
+        return "".join(chr(32 + t % 90) for t in token_ids)
+
+    def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
+                      on_token: text2text.TokenCallback) -> dict[str, Any]:
+        _behave(self.model_path)
+        last = input_ids[-1] if input_ids else 0
+        for i in range(config.max_new_tokens):
+            on_token((last + i + 1) % FAKE_VOCAB)
+        return {"fake_native_tokens": config.max_new_tokens}
+
+
+class FakeText2ImagePipeline(text2image.Pipeline):
+    """A flat grey image whose level is the seed mod 256."""
+
+    framework = FAKE_FRAMEWORK
+
+    def __init__(self, model_path: Path, device: Device) -> None:
+        super().__init__(device)
+        self.model_path = model_path
+        self.actual_device = device.label
+
+    def _generate(self, prompt: str, config: text2image.GenerationConfig,
+                  on_step: text2image.StepCallback) -> tuple[np.ndarray, dict[str, Any]]:
+        _behave(self.model_path)
+        for step in range(config.num_inference_steps):
+            on_step(step)
+        shape = (config.num_images_per_prompt, config.image_height, config.image_width, 3)
+        return np.full(shape, config.rng_seed % 256, dtype=np.uint8), {}
+
+
+class FakeClassifier(classification.Pipeline):
+    """Logits are the per-item mean of the batch, repeated over 10 classes."""
+
+    framework = FAKE_FRAMEWORK
+
+    def __init__(self, model_path: Path, device: Device) -> None:
+        super().__init__(device)
+        self.model_path = model_path
+        self.actual_device = device.label
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (3, 8, 8)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        _behave(self.model_path)
+        return np.repeat(batch.reshape(batch.shape[0], -1).mean(axis=1, keepdims=True), 10, axis=1)

@@ -1,0 +1,161 @@
+"""onnxruntime sessions behind the interface (imported only when a pipeline is built)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from genai_harness import classification, text2image
+from genai_harness.backends import euler_scheduler as euler
+from genai_harness.errors import DeviceMismatchError, ModelError
+from genai_harness.interface import FRAMEWORK_ORT, Device
+
+
+def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
+    """A session on the device's execution provider, refused if the runtime silently fell back."""
+    if not model_file.is_file():
+        raise ModelError(f"model file {model_file} does not exist")
+    ep = str(device.config.get("execution_provider", "CPUExecutionProvider"))
+    options = {str(k): str(v) for k, v in dict(device.config.get("provider_options", {})).items()}
+    providers: list[Any] = [(ep, options)] if ep != "CPUExecutionProvider" else []
+    providers.append("CPUExecutionProvider")
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
+    except Exception as exc:
+        raise ModelError(f"onnxruntime cannot load {model_file} with {ep}: {exc}") from exc
+    actual = session.get_providers()
+    if ep not in actual:
+        raise DeviceMismatchError(
+            f"asked for {device.label} ({ep} {options or ''}) but onnxruntime runs {model_file.name} on "
+            f"{actual[0] if actual else 'nothing'} (session.get_providers() = {actual})"
+        )
+    if ep == "OpenVINOExecutionProvider":
+        _check_openvino_device(options.get("device_type", "CPU"), device)
+    return session
+
+
+def _check_openvino_device(device_type: str, device: Device) -> None:
+    """The OpenVINO EP accepts any device_type and silently runs on the CPU EP when it lacks it."""
+    from onnxruntime.capi import _pybind_state as capi
+
+    present = list(capi.get_available_openvino_device_ids())
+    wanted = device_type.split(":", 1)[-1].split(",") if ":" in device_type else [device_type]
+    missing = [d for d in wanted if d.split("_", 1)[0] not in present]
+    if missing:
+        raise DeviceMismatchError(
+            f"asked for {device.label} (OpenVINO EP device_type={device_type}) but the OpenVINO EP sees only "
+            f"{present}; the session would silently run on the CPU EP"
+        )
+
+
+class OrtClassificationPipeline(classification.Pipeline):
+    """One ONNX image model in one session."""
+
+    framework = FRAMEWORK_ORT
+
+    def __init__(self, model_path: Path, device: Device) -> None:
+        super().__init__(device)
+        self._session = create_session(model_path, device)
+        first = self._session.get_inputs()[0]
+        self._input_name = first.name
+        self._static_batch = isinstance(first.shape[0], int) and first.shape[0] == 1
+        self._input_shape = tuple(d if isinstance(d, int) else 224 for d in first.shape[1:])
+        self.actual_device = self._session.get_providers()[0]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self._input_shape
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        if self._static_batch and batch.shape[0] != 1:
+            # A model with a static batch of 1 runs item by item; the batch is still timed whole.
+            return np.concatenate([self._infer(batch[i : i + 1]) for i in range(batch.shape[0])])
+        return np.asarray(self._session.run(None, {self._input_name: batch})[0])
+
+
+class OrtText2ImagePipeline(text2image.Pipeline):
+    """Stable-Diffusion-shaped component sessions driven by a numpy Euler scheduler."""
+
+    framework = FRAMEWORK_ORT
+
+    def __init__(self, model_path: Path, device: Device) -> None:
+        super().__init__(device)
+        required = ["text_encoder/model.onnx", "unet/model.onnx", "vae_decoder/model.onnx",
+                    "scheduler/scheduler_config.json", "tokenizer/vocab.json", "tokenizer/merges.txt"]
+        missing = [r for r in required if not (model_path / r).is_file()]
+        if missing:
+            raise ModelError(f"{model_path} is not a Stable Diffusion ONNX folder: missing {', '.join(missing)}")
+        self._text_encoder = create_session(model_path / "text_encoder/model.onnx", device)
+        self._unet = create_session(model_path / "unet/model.onnx", device)
+        self._vae = create_session(model_path / "vae_decoder/model.onnx", device)
+        self._scheduler_config = json.loads((model_path / "scheduler/scheduler_config.json").read_text())
+        self._tokenizer = _clip_tokenizer(model_path / "tokenizer")
+        self._meta = _read_meta(model_path)
+        self.actual_device = self._unet.get_providers()[0]
+
+    def _encode_prompt(self, prompt: str) -> np.ndarray:
+        ids = np.asarray([self._tokenizer(prompt)], dtype=np.int64)
+        feeds = {self._text_encoder.get_inputs()[0].name: ids.astype(_np_type(self._text_encoder.get_inputs()[0]))}
+        return np.asarray(self._text_encoder.run(None, feeds)[0], dtype=np.float32)
+
+    def _generate(self, prompt: str, config: text2image.GenerationConfig,
+                  on_step: text2image.StepCallback) -> tuple[np.ndarray, dict[str, Any]]:
+        n = config.num_images_per_prompt
+        cfg = config.guidance_scale > 1.0
+        text = self._encode_prompt(prompt)
+        embeddings = np.concatenate([self._encode_prompt("")] * n + [text] * n) if cfg else np.concatenate([text] * n)
+        schedule = euler.make_schedule(self._scheduler_config, config.num_inference_steps)
+        channels, factor = self._meta["latent_channels"], self._meta["vae_scale_factor"]
+        shape = (n, channels, config.image_height // factor, config.image_width // factor)
+        latents = np.random.default_rng(config.rng_seed).standard_normal(shape, dtype=np.float32)
+        latents = latents * np.float32(schedule.init_noise_sigma)
+        unet_inputs = [i.name for i in self._unet.get_inputs()]
+        t_type = _np_type(self._unet.get_inputs()[1])
+        for step, t in enumerate(schedule.timesteps):
+            sigma, sigma_next = float(schedule.sigmas[step]), float(schedule.sigmas[step + 1])
+            model_in = euler.scale_model_input(np.concatenate([latents, latents]) if cfg else latents, sigma)
+            timestep = np.full((model_in.shape[0],), t, dtype=t_type) if self._meta["timestep_is_batched"] \
+                else np.asarray(t, dtype=t_type).reshape(self._meta["timestep_shape"])
+            noise = np.asarray(self._unet.run(None, dict(zip(unet_inputs, [model_in, timestep, embeddings],
+                                                             strict=True)))[0])
+            if cfg:
+                noise = euler.guided(noise[:n], noise[n:], config.guidance_scale)
+            latents = euler.euler_step(latents, noise, sigma, sigma_next)
+            on_step(step)
+        vae_in = (latents / np.float32(self._meta["scaling_factor"])).astype(np.float32)
+        image = np.asarray(self._vae.run(None, {self._vae.get_inputs()[0].name: vae_in})[0])
+        return euler.to_uint8_nhwc(image), {}
+
+
+def _np_type(node: Any) -> Any:
+    return {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32,
+            "tensor(float16)": np.float16}.get(node.type, np.float32)
+
+
+def _read_meta(model_path: Path) -> dict[str, Any]:
+    """Latent channels, VAE factors and the UNet timestep shape, from components.json or the graphs."""
+    meta_file = model_path / "components.json"
+    data = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    vae_cfg_file = model_path / "vae_decoder" / "config.json"
+    vae_cfg = json.loads(vae_cfg_file.read_text()) if vae_cfg_file.is_file() else {}
+    block_channels = vae_cfg.get("block_out_channels", [])
+    timestep_shape = data.get("unet_timestep_shape", [1])
+    return {
+        "latent_channels": int(data.get("latent_channels", vae_cfg.get("latent_channels", 4))),
+        "vae_scale_factor": int(data.get("vae_scale_factor", 2 ** (len(block_channels) - 1) if block_channels else 8)),
+        "scaling_factor": float(data.get("vae_scaling_factor", vae_cfg.get("scaling_factor", 0.18215))),
+        "timestep_shape": [int(d) if isinstance(d, int) else 1 for d in timestep_shape],
+        "timestep_is_batched": bool(data.get("unet_timestep_batched", False)),
+    }
+
+
+def _clip_tokenizer(folder: Path) -> Any:
+    from genai_harness.backends.clip_tokenizer import ClipTokenizer
+
+    return ClipTokenizer.from_folder(folder)

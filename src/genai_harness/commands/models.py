@@ -1,0 +1,78 @@
+"""``genai-harness models``: list, add, remove and verify catalog models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _catalog(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from genai_harness.config import load_config
+    from genai_harness.workloads.catalog import Catalog
+
+    return Catalog(load_config(args.config))
+
+
+def _format_for_framework(framework: str, task: str) -> str:
+    from genai_harness.backends.registry import get_backend
+    from genai_harness.errors import TaskNotSupportedError
+
+    backend = get_backend(framework)
+    if task not in backend.model_formats:
+        raise TaskNotSupportedError(f"{framework} does not do {task}; it does {', '.join(backend.model_formats)}")
+    return backend.model_formats[task]
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List the catalog, or add / remove / verify."""
+    from genai_harness.errors import ConfigurationError, ModelError
+    from genai_harness.tables import format_table
+
+    if args.action == "add":
+        if not (args.id and args.path and args.task and (args.framework or args.format)):
+            raise ConfigurationError("models add needs ID --task TASK --path PATH and --framework F (or --format K)")
+        format_key = args.format or _format_for_framework(args.framework, args.task)
+        model = _catalog(args).add(args.id, args.task, format_key, Path(args.path), args.description or "")
+        print(f"registered {model.id} ({model.task}) format {format_key}: {model.formats[format_key].path}")
+        return 0
+    if args.action == "remove":
+        if not args.id:
+            raise ConfigurationError("models remove needs the model ID")
+        _catalog(args).remove(args.id)
+        print(f"removed {args.id}")
+        return 0
+    if args.action == "verify":
+        from genai_harness.workloads.catalog import verify_bundled
+
+        problems = verify_bundled()
+        if problems:
+            raise ModelError("bundled models differ from the manifest: " + "; ".join(problems[:5]))
+        print("bundled models match the manifest (sizes and sha256)")
+        return 0
+    catalog = _catalog(args)
+    models = sorted(catalog.models.values(), key=lambda m: (m.task, m.source, m.id))
+    if args.json:
+        print(json.dumps([m.to_dict() for m in models], indent=2))
+        return 0
+    rows = []
+    for m in models:
+        formats = ", ".join(f"{k} {f.size_bytes / 1e6:.1f} MB" for k, f in m.formats.items()) or "not registered"
+        hashes = ", ".join(f.hash[:12] for f in m.formats.values())
+        rows.append((m.id, m.task, m.source, formats, hashes))
+    print(format_table(["model", "task", "source", "formats (size)", "hashes"], rows, max_width=80))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the subcommand."""
+    p = sub.add_parser("models", help="list the model catalog; add, remove or verify models")
+    p.add_argument("action", nargs="?", choices=["list", "add", "remove", "verify"], default="list")
+    p.add_argument("id", nargs="?", help="model id (add / remove)")
+    p.add_argument("--task", choices=["text2text", "text2image", "classification"])
+    p.add_argument("--framework", help="the framework that loads this format (e.g. onnxruntime_genai)")
+    p.add_argument("--format", help="the format key instead of --framework (onnxruntime_genai, openvino, ...)")
+    p.add_argument("--path", help="model folder or .onnx file")
+    p.add_argument("--description", help="free text")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_models)

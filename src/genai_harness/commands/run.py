@@ -1,0 +1,46 @@
+"""``genai-harness run``: the benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a suite; exit 0 when every cell succeeded, 9 (CellError) when some failed."""
+    from genai_harness.errors import CellError
+    from genai_harness.harness.api import run
+
+    frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
+                pythons=args.python, config=args.config, progress=not args.quiet)
+    if args.json:
+        print(frame.to_json(orient="records", indent=2))
+    if args.export:
+        from genai_harness.results.export import export
+
+        export(frame, args.export)
+        print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
+    failed = frame[frame["status"] != "ok"] if len(frame) else frame
+    if len(failed):
+        cells = failed[["framework", "device", "workload_id", "model_id"]].drop_duplicates()
+        print(f"genai-harness: {len(cells)} cell(s) failed; their reasons are in the store", file=sys.stderr)
+        return CellError.exit_code
+    if not len(frame):
+        print(json.dumps([]) if args.json else "genai-harness: nothing ran", file=sys.stderr)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the subcommand."""
+    p = sub.add_parser("run", help="run a benchmark suite on every usable device (default: smoke)")
+    p.add_argument("--suite", default="smoke", help="a shipped suite (smoke, client) or a suite file")
+    p.add_argument("--framework", action="append", help="only this framework (repeatable)")
+    p.add_argument("--device", action="append", 
+                   help="only devices matching this label, e.g. CPU, CPU:OpenVINO (repeatable)")
+    p.add_argument("--model", action="append", help="run these catalog models instead of the suite's (repeatable)")
+    p.add_argument("--store", default=None, help="SQLite store (default results/genai-harness.sqlite)")
+    p.add_argument("--export", default=None, help="also write this run's rows to a .parquet or .csv file")
+    p.add_argument("--json", action="store_true", help="print this run's rows as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress or summary")
+    p.set_defaults(handler=cmd_run)

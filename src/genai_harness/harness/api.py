@@ -1,0 +1,68 @@
+"""The Python entry points: ``genai_harness.run`` and ``genai_harness.load_results``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from genai_harness.config import load_config
+from genai_harness.harness.environments import configured_environments
+from genai_harness.harness.fingerprint import machine_profile
+from genai_harness.harness.inventory import EnvironmentInventory, inventory_of
+from genai_harness.harness.plan import make_plan
+from genai_harness.harness.progress import Progress
+from genai_harness.harness.runner import DEFAULT_STORE, new_run_context, run_plan
+from genai_harness.harness.summary import failures, summary_table
+from genai_harness.results.store import ResultStore
+from genai_harness.workloads.catalog import Catalog
+from genai_harness.workloads.suites import load_suite
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def collect(environments: Sequence[Any]) -> list[EnvironmentInventory]:
+    """Inventories of all environments, asked in parallel."""
+    with ThreadPoolExecutor(max_workers=max(1, len(environments))) as pool:
+        return list(pool.map(inventory_of, environments))
+
+
+def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, devices: Sequence[str] | None = None,
+        models: Sequence[str] | None = None, store: str | Path | None = None, pythons: Sequence[str] | None = None,
+        config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None) -> pd.DataFrame:
+    """Run a suite on every usable device and return this run's rows as a DataFrame.
+
+    Rows are also appended to the store (default ``results/genai-harness.sqlite``) as each cell ends.
+    """
+    out = stream or sys.stderr
+    cfg = load_config(Path(config) if config else None)
+    environments = configured_environments(cfg, list(pythons or []))
+    suite_obj = load_suite(suite)
+    catalog = Catalog(cfg)
+    inventories = collect(environments)
+    plan = make_plan(suite_obj, inventories, catalog, list(frameworks or []) or None, list(devices or []) or None,
+                     list(models or []) or None)
+    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
+    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
+    result_store = ResultStore(Path(store) if store else DEFAULT_STORE)
+    context = new_run_context(profile, env_versions)
+    meter = Progress(len(plan.cells), out, progress)
+    meter.note(f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, store {result_store.path}")
+    for line in plan.skipped:
+        meter.note(f"  not runnable here: {line}")
+    rows: list[dict[str, Any]] = []
+    try:
+        run_plan(plan, result_store, context, meter, rows)
+    except KeyboardInterrupt:
+        if progress and rows:
+            print(summary_table(rows), file=out)
+        raise
+    if progress:
+        print("", file=out)
+        print(summary_table(rows), file=out)
+        for line in failures(rows):
+            print(f"  {line}", file=out)
+    return result_store.read(run_id=context.run_id)

@@ -1,0 +1,66 @@
+"""One generation through one backend, run in a worker (``generate``, ``imagine``, ``classify`` commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genai_harness.backends.registry import BackendSpec, get_backend, register_spec
+from genai_harness.clock import default_clock
+from genai_harness.harness import metrics
+from genai_harness.interface import DeviceFactory
+
+
+def run_direct(request: dict[str, Any]) -> dict[str, Any]:
+    """Create the pipeline on the selected device and run the request's task once."""
+    for spec in request.get("backend_specs", []):
+        register_spec(BackendSpec(**spec))
+    framework, task = request["framework"], request["task"]
+    backend = get_backend(framework, request.get("environment", "default"))
+    backend.import_runtime()
+    device = DeviceFactory.select(framework, request["device"])
+    model_path = Path(request["model_path"])
+    params = request["params"]
+    start = default_clock()
+    if task == "text2text":
+        from genai_harness import text2text
+
+        pipeline: Any = backend.create_text2text(model_path, device)
+        load_s = (default_clock() - start) / 1e9
+        config = text2text.GenerationConfig.exact(params["max_new_tokens"]) if params.get("exact", True) \
+            else text2text.GenerationConfig(max_new_tokens=params["max_new_tokens"])
+        result = pipeline(params["prompt"], config)
+        return {
+            "device": device.to_dict(), "actual_device": str(getattr(pipeline, "actual_device", "")),
+            "load_s": load_s, "text": result.text, "token_ids": result.token_ids,
+            "input_token_ids": result.input_token_ids,
+            "token_times_ms": [(t - result.start_ns) / 1e6 for t in result.token_ns],
+            "metrics": metrics.text_metrics(result.start_ns, result.token_ns, result.end_ns,
+                                            len(result.input_token_ids)),
+            "native_metrics": result.native_metrics,
+        }
+    if task == "text2image":
+        import numpy as np
+
+        from genai_harness import text2image
+
+        pipeline = backend.create_text2image(model_path, device)
+        load_s = (default_clock() - start) / 1e9
+        config = text2image.GenerationConfig(image_width=params["width"], image_height=params["height"],
+                                             num_inference_steps=params["steps"], rng_seed=params["seed"],
+                                             guidance_scale=params["guidance_scale"])
+        result = pipeline(params["prompt"], config)
+        np.save(params["out_npy"], result.tensor)
+        return {"device": device.to_dict(), "actual_device": str(getattr(pipeline, "actual_device", "")),
+                "load_s": load_s, "shape": list(result.tensor.shape),
+                "metrics": metrics.image_metrics(result.start_ns, result.step_ns, result.end_ns),
+                "native_metrics": result.native_metrics}
+    from genai_harness.classification import ClassificationConfig
+
+    pipeline = backend.create_classifier(model_path, device)
+    load_s = (default_clock() - start) / 1e9
+    batch = pipeline.make_batch(ClassificationConfig(batch_size=params["batch_size"]))
+    result = pipeline(batch)
+    return {"device": device.to_dict(), "actual_device": str(getattr(pipeline, "actual_device", "")),
+            "load_s": load_s, "top1": [int(i) for i in result.top1()], "logits_shape": list(result.logits.shape),
+            "metrics": metrics.classification_metrics(result.start_ns, result.end_ns, params["batch_size"])}

@@ -1,0 +1,96 @@
+"""Expanding a suite into cells: framework x device x workload x model, per environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genai_harness.errors import ConfigurationError, DeviceUnavailableError, UnknownFrameworkError
+from genai_harness.harness.environments import Environment
+from genai_harness.harness.inventory import EnvironmentInventory
+from genai_harness.interface import Device
+from genai_harness.workloads.catalog import Catalog, CatalogModel, ModelFormat
+from genai_harness.workloads.spec import Workload
+from genai_harness.workloads.suites import Suite
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One isolated measurement: a workload on a model, through one framework, on one device."""
+
+    environment: Environment
+    framework: str
+    device: Device
+    workload: Workload
+    model: CatalogModel
+    model_format: ModelFormat
+
+    @property
+    def label(self) -> str:
+        """Short human-readable name."""
+        env = "" if self.environment.is_default else f"@{self.environment.name}"
+        return f"{self.framework} {self.device.label}{env} | {self.workload.id} | {self.model.id}"
+
+
+@dataclass
+class Plan:
+    """The cells to run and the combinations that cannot run here, with why."""
+
+    cells: list[Cell]
+    skipped: list[str]
+
+
+def _wanted(value: str, filters: list[str] | None) -> bool:
+    return not filters or value in filters
+
+
+def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Catalog,
+              frameworks: list[str] | None = None, devices: list[str] | None = None,
+              models: list[str] | None = None) -> Plan:
+    """Every runnable cell of ``suite`` on the usable devices of every environment."""
+    known_frameworks = {b["framework"] for inv in inventories for b in inv.backends}
+    for fw in frameworks or []:
+        if fw not in known_frameworks:
+            known = ", ".join(sorted(known_frameworks))
+            raise UnknownFrameworkError(f"unknown framework {fw!r}; known frameworks: {known}")
+    for model_id in models or []:
+        catalog.get(model_id)
+    cells: list[Cell] = []
+    skipped: list[str] = []
+    matched_devices: set[str] = set()
+    for entry in suite.entries:
+        workload = entry.workload
+        model_ids = [m for m in (models or entry.models) if catalog.get(m).task == workload.task]
+        for inv in inventories:
+            if inv.error:
+                skipped.append(f"environment {inv.environment.name}: {inv.error}")
+                continue
+            for backend in inv.backends:
+                fw = backend["framework"]
+                if not backend["available"] or not _wanted(fw, frameworks) or workload.task not in backend["tasks"]:
+                    continue
+                format_key = backend.get("model_formats", {}).get(workload.task)
+                for device in inv.devices:
+                    if device.framework != fw or not device.available:
+                        continue
+                    if devices:
+                        if not any(device.matches(sel) for sel in devices):
+                            continue
+                        matched_devices.update(sel for sel in devices if device.matches(sel))
+                    elif device.config.get("virtual"):
+                        continue  # AUTO & co. only when asked for by name
+                    for model_id in model_ids:
+                        model = catalog.get(model_id)
+                        if format_key is None or format_key not in model.formats:
+                            skipped.append(f"{fw} {device.label} | {workload.id} | {model_id}: "
+                                           f"no {format_key} format registered")
+                            continue
+                        cells.append(Cell(inv.environment, fw, device, workload, model, model.formats[format_key]))
+    unmatched = [sel for sel in devices or [] if sel not in matched_devices]
+    if unmatched:
+        usable = sorted({d.label + ("" if inv.environment.is_default else f"@{inv.environment.name}")
+                         for inv in inventories for d in inv.devices if d.available})
+        raise DeviceUnavailableError(f"no usable device matches {', '.join(map(repr, unmatched))}; "
+                                     f"usable: {', '.join(usable)} (see `genai-harness devices`)")
+    if not cells and not skipped:
+        raise ConfigurationError("the filters leave no cell to run; check --framework/--device/--model")
+    return Plan(cells, skipped)

@@ -1,0 +1,173 @@
+"""The benchmark run: every cell in its own subprocess, rows stored as each cell ends.
+
+The parent imports no runtime. It plans the cells from each environment's inventory, runs each
+cell in a worker subprocess of that cell's environment with the workload's timeout, and appends
+the cell's rows to the store in one transaction. A cell that crashes, hangs or raises becomes one
+failed row with its reason; the run goes on. Ctrl-C kills the running cell, records it as
+interrupted and keeps everything finished before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import genai_harness
+from genai_harness.backends.registry import backend_specs
+from genai_harness.errors import CellError, CellTimeoutError, HarnessError
+from genai_harness.harness.plan import Cell, Plan
+from genai_harness.harness.progress import Progress
+from genai_harness.harness.worker_client import WorkerOutcome, call_worker
+from genai_harness.results.schema import SCHEMA_VERSION
+from genai_harness.results.store import ResultStore
+
+
+@dataclass
+class RunContext:
+    """What every row of one run shares."""
+
+    run_id: str
+    run_started_at: str
+    profile: dict[str, Any]
+    env_versions: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def new_run_context(profile: dict[str, Any], env_versions: dict[str, dict[str, str]]) -> RunContext:
+    """A fresh run id and start time."""
+    now = datetime.now(timezone.utc)
+    run_id = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    return RunContext(run_id, now.isoformat(timespec="seconds"), profile, env_versions)
+
+
+def cell_request(cell: Cell) -> dict[str, Any]:
+    """The worker request that runs ``cell``."""
+    return {
+        "op": "cell",
+        "environment": cell.environment.name,
+        "backend_specs": [spec.__dict__ for spec in backend_specs().values()],
+        "framework": cell.framework,
+        "device": cell.device.to_dict(),
+        "workload": cell.workload.to_dict(),
+        "model": {"id": cell.model.id, "format": cell.model_format.key, "path": str(cell.model_format.path)},
+    }
+
+
+def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
+    """The identity columns of every row of ``cell`` (pure)."""
+    options = {k: v for k, v in cell.device.config.items() if k != "label_suffix"}
+    return {
+        "run_id": context.run_id,
+        "run_started_at": context.run_started_at,
+        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "harness_version": genai_harness.__version__,
+        "schema_version": SCHEMA_VERSION,
+        "machine_fingerprint": context.profile.get("fingerprint", ""),
+        "hostname": context.profile.get("hostname", ""),
+        "machine_profile": json.dumps(context.profile, sort_keys=True),
+        "runtime_versions": json.dumps(context.env_versions.get(cell.environment.name, {}), sort_keys=True),
+        "environment": cell.environment.name,
+        "python_executable": str(cell.environment.python),
+        "framework": cell.framework,
+        "device": cell.device.label,
+        "device_identifier": cell.device.identifier,
+        "execution_provider": cell.device.execution_provider,
+        "device_options": json.dumps(options, sort_keys=True),
+        "task": cell.workload.task,
+        "workload_id": cell.workload.id,
+        "workload_version": cell.workload.version,
+        "workload_hash": cell.workload.hash,
+        "model_id": cell.model.id,
+        "model_format": cell.model_format.key,
+        "model_hash": cell.model_format.hash,
+    }
+
+
+def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome) -> list[dict[str, Any]]:
+    """One row per measured repetition (pure)."""
+    response = outcome.response
+    rows = []
+    for index, record in enumerate(response["repetitions"]):
+        row = base_row(cell, context)
+        row.update({k: v for k, v in record.items() if k != "native_metrics"})
+        row.update({
+            "actual_device": response.get("actual_device", ""),
+            "repetition": index,
+            "status": "ok",
+            "load_s": response["load_s"],
+            "peak_rss_mb": outcome.peak_rss_mb,
+            "native_metrics": json.dumps(record.get("native_metrics", {}), sort_keys=True),
+        })
+        if response.get("versions"):
+            row["runtime_versions"] = json.dumps(response["versions"], sort_keys=True)
+        rows.append(row)
+    return rows
+
+
+def failed_row(cell: Cell, context: RunContext, status: str, error: BaseException | str) -> dict[str, Any]:
+    """The one row of a cell that produced no measurement (pure)."""
+    row = base_row(cell, context)
+    row.update({"status": status, "error": str(error), "error_type": type(error).__name__
+                if isinstance(error, BaseException) else "Interrupted"})
+    return row
+
+
+def status_of(error: HarnessError) -> str:
+    """The row status for an error a cell ended with."""
+    if isinstance(error, CellTimeoutError):
+        return "timeout"
+    if isinstance(error, CellError):
+        return "crashed"
+    return "failed"
+
+
+def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Progress,
+             written: list[dict[str, Any]]) -> None:
+    """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised)."""
+    for cell in plan.cells:
+        progress.start(cell.label)
+        started = time.monotonic()
+        timeout = cell.workload.timeout_s
+        try:
+            outcome = call_worker(cell.environment, cell_request(cell), timeout, what=f"cell {cell.label}")
+            rows = measured_rows(cell, context, outcome)
+            detail = summarize_rows(rows)
+            status = "ok"
+        except HarnessError as exc:
+            status = status_of(exc)
+            rows, detail = [failed_row(cell, context, status, exc)], str(exc)
+        except KeyboardInterrupt:
+            row = failed_row(cell, context, "interrupted", "interrupted by the user (Ctrl-C)")
+            store.append([row])
+            written.append(row)
+            progress.finish("interrupted", time.monotonic() - started)
+            raise
+        store.append(rows)
+        written += rows
+        progress.finish(status, time.monotonic() - started, detail)
+
+
+def summarize_rows(rows: list[dict[str, Any]]) -> str:
+    """A one-line summary of a cell's repetitions (median of the headline metrics)."""
+    from genai_harness.harness.metrics import median
+
+    def med(key: str) -> float | None:
+        values = [r[key] for r in rows if r.get(key) is not None]
+        return median(values) if values else None
+
+    parts = []
+    for key, fmt in (("ttft_ms", "TTFT {:.1f} ms"), ("tpot_ms", "TPOT {:.2f} ms"), ("decode_tps", "{:.0f} tok/s"),
+                     ("image_ms", "image {:.0f} ms"), ("step_ms", "step {:.1f} ms"),
+                     ("inference_ms", "batch {:.1f} ms"), ("items_per_s", "{:.1f} items/s")):
+        value = med(key)
+        if value is not None:
+            parts.append(fmt.format(value))
+    if rows and rows[0].get("load_s") is not None:
+        parts.append(f"load {rows[0]['load_s']:.2f} s")
+    if rows and rows[0].get("peak_rss_mb") is not None:
+        parts.append(f"peak RSS {rows[0]['peak_rss_mb']:.0f} MB")
+    return ", ".join(parts)
+

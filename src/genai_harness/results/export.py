@@ -1,0 +1,64 @@
+"""Export results to Parquet or CSV and read them back with the schema's dtypes.
+
+Parquet keeps every dtype exactly; CSV is the lowest common denominator (JSON columns stay
+JSON text, times are ISO-8601, and an empty text cell reads back as null).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from genai_harness.errors import StoreError
+from genai_harness.results.schema import PANDAS_DTYPES, SOURCE_COLUMN, apply_dtypes
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SUPPORTED_SUFFIXES = (".parquet", ".csv")
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise StoreError(
+            f"cannot tell the format of {path}: suffix {suffix or '(none)'!r} is not one of "
+            f"{', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return suffix
+
+
+def export(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` to ``path`` as Parquet or CSV, chosen by the suffix; return the path."""
+    path = Path(path)
+    suffix = _suffix(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".parquet":
+            df.to_parquet(path, index=False)
+        else:
+            df.to_csv(path, index=False)
+    except (OSError, ValueError, ImportError) as exc:
+        raise StoreError(f"cannot export results to {path}: {exc}") from exc
+    return path
+
+
+def import_file(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet or CSV export back into a DataFrame with the schema's dtypes."""
+    import pandas as pd
+
+    path = Path(path)
+    suffix = _suffix(path)
+    if not path.is_file():
+        raise StoreError(f"no results export at {path}")
+    try:
+        if suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            text = {name: "string" for name, dtype in PANDAS_DTYPES.items() if dtype == "string"}
+            # pandas 3 parses floats exactly by default (and deprecates the option); pandas 2 needs asking.
+            exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+            df = pd.read_csv(path, dtype={**text, SOURCE_COLUMN: "string"}, **exact)
+        return apply_dtypes(df)
+    except (OSError, ValueError, ImportError) as exc:
+        raise StoreError(f"cannot read results export {path}: {exc}") from exc

@@ -1,0 +1,199 @@
+"""The results schema: one row per measured repetition, the same columns in SQLite, pandas and files.
+
+A failed cell (crash, timeout, error before any repetition) is recorded as one row with
+``repetition`` null, its ``status`` and ``error``. JSON columns hold JSON text in every form
+(SQLite, DataFrame, Parquet, CSV); :func:`genai_harness.results.store.expand_json` flattens one.
+
+This module imports no pandas at module level: the run's parent process only writes rows.
+
+Schema history (``SCHEMA_VERSION``):
+
+* 0: the pre-release layout, without ``itl_p90_ms`` and ``native_metrics``.
+* 1: the current layout below.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from genai_harness.errors import StoreError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA_VERSION = 1
+"""Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
+
+MIN_SCHEMA_VERSION = 0
+"""Oldest schema version this harness reads (and migrates)."""
+
+STATUSES = ("ok", "failed", "timeout", "crashed", "interrupted")
+TASKS = ("text2text", "text2image", "classification")
+SOURCE_COLUMN = "source_store"
+"""Column :func:`~genai_harness.results.store.load_results` adds: the store file a row came from."""
+
+_SQL = {"text": "TEXT", "json": "TEXT", "timestamp": "TEXT", "int": "INTEGER", "float": "REAL"}
+_DTYPE = {
+    "text": "string",
+    "json": "string",
+    "timestamp": "datetime64[us, UTC]",
+    "int": "Int64",
+    "float": "float64",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, kind (text|json|timestamp|int|float) and the schema version that added it."""
+
+    name: str
+    kind: str
+    since: int = 0
+
+    @property
+    def sql_type(self) -> str:
+        """SQLite column type."""
+        return _SQL[self.kind]
+
+    @property
+    def dtype(self) -> str:
+        """pandas dtype of the column in a DataFrame."""
+        return _DTYPE[self.kind]
+
+
+def _cols(kind: str, *names: str, since: int = 0) -> tuple[Column, ...]:
+    return tuple(Column(n, kind, since) for n in names)
+
+
+COLUMNS: tuple[Column, ...] = (
+    # identity
+    *_cols("text", "run_id"),
+    *_cols("timestamp", "run_started_at", "recorded_at"),
+    *_cols("text", "harness_version"),
+    *_cols("int", "schema_version"),
+    # machine
+    *_cols("text", "machine_fingerprint", "hostname"),
+    *_cols("json", "machine_profile", "runtime_versions"),
+    # where it ran
+    *_cols("text", "environment", "python_executable", "framework", "device", "device_identifier"),
+    *_cols("text", "execution_provider"),
+    *_cols("json", "device_options"),
+    *_cols("text", "actual_device"),
+    # what ran
+    *_cols("text", "task", "workload_id"),
+    *_cols("int", "workload_version"),
+    *_cols("text", "workload_hash", "model_id", "model_format", "model_hash"),
+    *_cols("int", "repetition"),
+    *_cols("text", "status", "error", "error_type"),
+    # metrics (see DESIGN.md "Metrics")
+    *_cols("float", "load_s", "ttft_ms", "tpot_ms", "itl_p50_ms"),
+    *_cols("float", "itl_p90_ms", since=1),
+    *_cols("float", "decode_tps", "prefill_tps", "e2e_ms"),
+    *_cols("int", "n_input_tokens", "n_new_tokens"),
+    *_cols("float", "image_ms", "step_ms", "inference_ms", "items_per_s"),
+    *_cols("int", "batch_size"),
+    *_cols("float", "peak_rss_mb"),
+    *_cols("json", "native_metrics", since=1),
+)
+
+COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+SQLITE_TYPES: dict[str, str] = {c.name: c.sql_type for c in COLUMNS}
+PANDAS_DTYPES: dict[str, str] = {c.name: c.dtype for c in COLUMNS}
+JSON_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "json")
+TIMESTAMP_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "timestamp")
+_FIRST_METRIC = COLUMN_NAMES.index("load_s")
+METRIC_COLUMNS: tuple[str, ...] = COLUMN_NAMES[_FIRST_METRIC : COLUMN_NAMES.index("native_metrics")]
+"""The measured metrics, in schema order (the counts n_input_tokens, n_new_tokens, batch_size included)."""
+REQUIRED_COLUMNS = ("run_id", "status")
+_BY_NAME = {c.name: c for c in COLUMNS}
+
+
+def columns_for_version(version: int) -> tuple[Column, ...]:
+    """The columns a store of schema ``version`` has."""
+    return tuple(c for c in COLUMNS if c.since <= version)
+
+
+def _coerce(col: Column, value: Any) -> Any:
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if col.kind == "json":
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    if col.kind == "float":
+        if isinstance(value, (int, float)):
+            return float(value)
+        raise StoreError(f"column {col.name!r} takes a number, got {value!r}")
+    if col.kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int):
+            return int(value)
+        raise StoreError(f"column {col.name!r} takes an integer, got {value!r}")
+    if col.kind == "timestamp":
+        return _timestamp(col.name, value)
+    if isinstance(value, (str, PurePath)) or not isinstance(value, (Mapping, list, tuple, set, bytes)):
+        return str(value)
+    raise StoreError(f"column {col.name!r} takes text, got {type(value).__name__} {value!r}")
+
+
+def _timestamp(name: str, value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise StoreError(f"column {name!r} takes a timezone-aware time, got naive {value!r}")
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise StoreError(f"column {name!r} takes an ISO-8601 time, got {value!r}") from None
+        return value
+    raise StoreError(f"column {name!r} takes an ISO-8601 time or datetime, got {value!r}")
+
+
+def normalize_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``row`` with every schema column in order, missing ones None and values in storage form.
+
+    JSON columns given a dict/list are JSON-encoded; numpy scalars become Python numbers; NaN
+    metrics become None; ``schema_version`` defaults to :data:`SCHEMA_VERSION`. Raises
+    :class:`StoreError` for unknown columns, a missing run_id/status, an unknown status or task,
+    or a value of the wrong type.
+    """
+    unknown = sorted(set(row) - set(COLUMN_NAMES))
+    if unknown:
+        raise StoreError(f"unknown result column(s) {', '.join(unknown)}; the schema has: {', '.join(COLUMN_NAMES)}")
+    out = {name: _coerce(_BY_NAME[name], row.get(name)) for name in COLUMN_NAMES}
+    if out["schema_version"] is None:
+        out["schema_version"] = SCHEMA_VERSION
+    missing = [name for name in REQUIRED_COLUMNS if out[name] in (None, "")]
+    if missing:
+        raise StoreError(f"result row lacks required column(s) {', '.join(missing)}")
+    if out["status"] not in STATUSES:
+        raise StoreError(f"status {out['status']!r} is not one of {', '.join(STATUSES)}")
+    if out["task"] is not None and out["task"] not in TASKS:
+        raise StoreError(f"task {out['task']!r} is not one of {', '.join(TASKS)}")
+    return out
+
+
+def apply_dtypes(df: pd.DataFrame) -> pd.DataFrame:
+    """Return ``df`` with every known column (schema + ``source_store``) cast to its schema dtype."""
+    import pandas as pd
+
+    df = df.copy()
+    for name in df.columns:
+        dtype = "string" if name == SOURCE_COLUMN else PANDAS_DTYPES.get(name)
+        if dtype is None or str(df[name].dtype) == dtype:
+            continue
+        series = df[name]
+        if dtype.startswith("datetime64"):
+            series = pd.to_datetime(series.astype("object"), utc=True, format="ISO8601")
+        elif dtype in ("Int64", "float64") and series.dtype == object:
+            series = pd.to_numeric(series)
+        df[name] = series.astype(dtype)
+    return df

@@ -1,0 +1,244 @@
+"""The model catalog: bundled tiny models, the classification models the onnx wheel ships,
+well-known client models (listed so users know what to register), and user-registered models.
+
+User models live in the configuration file (``[models.ID]``, see :mod:`genai_harness.config`) and
+are validated when added; a failed add leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TASK_TEXT2TEXT
+from genai_harness.config import HarnessConfig
+from genai_harness.errors import ConfigurationError, ModelError, ModelFormatError
+from genai_harness.workloads.model_formats import validate
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+MANIFEST = MODELS_DIR / "manifest.json"
+
+# Real ImageNet architectures the onnx wheel ships (weights generated in-graph).
+ONNX_LIGHT_MODELS = {
+    "squeezenet": "light_squeezenet.onnx",
+    "resnet50": "light_resnet50.onnx",
+    "shufflenet": "light_shufflenet.onnx",
+    "densenet121": "light_densenet121.onnx",
+    "inception-v1": "light_inception_v1.onnx",
+    "inception-v2": "light_inception_v2.onnx",
+    "vgg19": "light_vgg19.onnx",
+    "alexnet": "light_bvlc_alexnet.onnx",
+    "zfnet512": "light_zfnet512.onnx",
+}
+
+# Client models the `client` suite names; not bundled: the user registers their files.
+KNOWN_CLIENT_MODELS = {
+    "phi-3.5-mini-instruct": (TASK_TEXT2TEXT, "Phi-3.5-mini-instruct (3.8B), int4 builds"),
+    "llama-3.1-8b-instruct": (TASK_TEXT2TEXT, "Llama-3.1-8B-Instruct, int4 builds"),
+    "stable-diffusion-1.5": (TASK_TEXT2IMAGE, "Stable Diffusion 1.5, ONNX components / OpenVINO GenAI folder"),
+}
+
+
+@dataclass(frozen=True)
+class ModelFormat:
+    """One format of a model: where its files are, their size and a content hash."""
+
+    key: str
+    path: Path
+    size_bytes: int
+    hash: str
+    files: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"key": self.key, "path": str(self.path), "size_bytes": self.size_bytes, "hash": self.hash,
+                "n_files": len(self.files)}
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    """A model the harness knows, with every format it has files for."""
+
+    id: str
+    task: str
+    source: str
+    description: str = ""
+    formats: dict[str, ModelFormat] = field(default_factory=dict)
+    checkpoint_sha256: str = ""
+
+    def format_for(self, format_key: str, framework: str) -> ModelFormat:
+        """The format a framework loads, or :class:`ModelFormatError` naming those it has."""
+        if format_key not in self.formats:
+            have = ", ".join(k for k in self.formats if k != "hf") or "none"
+            hint = (f"register it with `genai-harness models add {self.id} --framework {framework} --path PATH`"
+                    if self.source in ("user", "known") else "rebuild the bundled models")
+            raise ModelFormatError(f"model {self.id!r} has no {format_key} format for {framework} "
+                                   f"(it has: {have}); {hint}")
+        return self.formats[format_key]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"id": self.id, "task": self.task, "source": self.source, "description": self.description,
+                "checkpoint_sha256": self.checkpoint_sha256,
+                "formats": {k: f.to_dict() for k, f in self.formats.items()}}
+
+
+def _hash_entries(entries: list[dict[str, Any]]) -> str:
+    text = "\n".join(f"{e['path']} {e['sha256']}" for e in sorted(entries, key=lambda e: e["path"]))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def bundled_models(models_dir: Path = MODELS_DIR) -> list[CatalogModel]:
+    """The tiny models built by build_models.py, from their manifest."""
+    manifest_file = models_dir / "manifest.json"
+    if not manifest_file.is_file():
+        return []
+    manifest = json.loads(manifest_file.read_text())
+    models = []
+    for model_id, entry in manifest.get("models", {}).items():
+        formats = {}
+        for key, fmt in entry.get("formats", {}).items():
+            if not fmt.get("folder"):
+                continue
+            files = tuple(fmt.get("files", []))
+            formats[key] = ModelFormat(key, models_dir / fmt["folder"], int(fmt.get("total_bytes", 0)),
+                                       _hash_entries(list(files)), files)
+        models.append(CatalogModel(model_id, entry["task"], "bundled", _describe(entry), formats,
+                                   entry.get("checkpoint_sha256", "")))
+    return models
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    recipe = entry.get("recipe", {})
+    model = recipe.get("model", {})
+    arch = model.get("architectures", [model.get("architecture", "")]) if isinstance(model, dict) else []
+    arch_text = arch[0] if isinstance(arch, list) and arch else str(arch or "")
+    return f"bundled tiny random-weight model {arch_text}".strip()
+
+
+def onnx_package_models() -> list[CatalogModel]:
+    """The ``light_*`` ImageNet models the installed onnx package ships."""
+    spec = importlib.util.find_spec("onnx")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    light = Path(next(iter(spec.submodule_search_locations))) / "backend" / "test" / "data" / "light"
+    models = []
+    for model_id, filename in ONNX_LIGHT_MODELS.items():
+        path = light / filename
+        if path.is_file():
+            fmt = ModelFormat("onnx", path, path.stat().st_size, _file_sha256(path)[:16])
+            models.append(CatalogModel(model_id, TASK_CLASSIFICATION, "onnx-package",
+                                       f"{model_id} architecture shipped by the onnx wheel (in-graph weights)",
+                                       {"onnx": fmt}))
+    return models
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stat_hash(path: Path) -> tuple[int, str]:
+    """Size and a cheap identity hash (names, sizes, mtimes) of a user model; content is not read."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    text = "\n".join(f"{p.relative_to(path) if p != path else p.name} {p.stat().st_size} {p.stat().st_mtime_ns}"
+                     for p in files)
+    return sum(p.stat().st_size for p in files), hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def user_models(config: HarnessConfig) -> list[CatalogModel]:
+    """Models registered in the configuration file."""
+    models = []
+    for model_id, table in config.section("models").items():
+        if not isinstance(table, dict) or "task" not in table or not isinstance(table.get("formats"), dict):
+            raise ConfigurationError(f"{config.path}: [models.{model_id}] needs task = ... and a [formats] table")
+        formats = {}
+        for key, raw in table["formats"].items():
+            path = config.resolve(str(raw))
+            size, digest = _stat_hash(path) if path.exists() else (0, "missing")
+            formats[key] = ModelFormat(key, path, size, digest)
+        models.append(CatalogModel(model_id, table["task"], "user", str(table.get("description", "")), formats))
+    return models
+
+
+class Catalog:
+    """Every known model by id."""
+
+    def __init__(self, config: HarnessConfig, models_dir: Path = MODELS_DIR) -> None:
+        self.config = config
+        known = [CatalogModel(mid, task, "known", desc) for mid, (task, desc) in KNOWN_CLIENT_MODELS.items()]
+        self.models: dict[str, CatalogModel] = {}
+        for model in [*known, *bundled_models(models_dir), *onnx_package_models(), *user_models(config)]:
+            previous = self.models.get(model.id)
+            if previous is not None and previous.source == "known":
+                model = CatalogModel(model.id, model.task, model.source, model.description or previous.description,
+                                     model.formats, model.checkpoint_sha256)
+            self.models[model.id] = model
+
+    def get(self, model_id: str) -> CatalogModel:
+        """A model by id, or :class:`ModelError` listing the known ids."""
+        if model_id not in self.models:
+            raise ModelError(f"unknown model {model_id!r}; known models: {', '.join(sorted(self.models))} "
+                             "(`genai-harness models` lists them; `models add` registers yours)")
+        return self.models[model_id]
+
+    def add(self, model_id: str, task: str, format_key: str, path: Path, description: str = "") -> CatalogModel:
+        """Validate and register a user model format; the config file changes only on success."""
+        existing = self.models.get(model_id)
+        if existing is not None and existing.source in ("bundled", "onnx-package"):
+            raise ConfigurationError(f"model id {model_id!r} is a {existing.source} model; choose another id")
+        if existing is not None and existing.source == "user":
+            if format_key in existing.formats:
+                raise ConfigurationError(f"model {model_id!r} already has a {format_key} format registered "
+                                         f"({existing.formats[format_key].path}); remove it first")
+            if existing.task != task:
+                raise ConfigurationError(f"model {model_id!r} is registered as {existing.task}, not {task}")
+        if existing is not None and existing.source == "known" and existing.task != task:
+            raise ConfigurationError(f"model {model_id!r} is a {existing.task} model, not {task}")
+        resolved = path.expanduser().absolute()
+        validate(format_key, task, resolved)
+        tables = self.config.data.setdefault("models", {})
+        table = tables.setdefault(model_id, {"task": task, "formats": {}})
+        if description:
+            table["description"] = description
+        table["formats"][format_key] = str(resolved)
+        self.config.save()
+        size, digest = _stat_hash(resolved)
+        model = self.models.get(model_id)
+        formats = dict(model.formats) if model and model.source == "user" else {}
+        formats[format_key] = ModelFormat(format_key, resolved, size, digest)
+        self.models[model_id] = CatalogModel(model_id, task, "user", description, formats)
+        return self.models[model_id]
+
+    def remove(self, model_id: str) -> None:
+        """Unregister a user model."""
+        tables = self.config.section("models")
+        if model_id not in tables:
+            raise ConfigurationError(f"no user model {model_id!r} in {self.config.path}")
+        del tables[model_id]
+        self.config.save()
+        self.models.pop(model_id, None)
+
+
+def verify_bundled(models_dir: Path = MODELS_DIR) -> list[str]:
+    """Problems with the bundled files against the manifest (size and sha256); empty when all match."""
+    problems = []
+    for model in bundled_models(models_dir):
+        for fmt in model.formats.values():
+            for entry in fmt.files:
+                path = fmt.path / entry["path"]
+                if not path.is_file():
+                    problems.append(f"{model.id}/{fmt.key}: {entry['path']} is missing")
+                elif path.stat().st_size != entry["size"]:
+                    problems.append(f"{model.id}/{fmt.key}: {entry['path']} has {path.stat().st_size} bytes, "
+                                    f"manifest says {entry['size']}")
+                elif _file_sha256(path) != entry["sha256"]:
+                    problems.append(f"{model.id}/{fmt.key}: {entry['path']} sha256 differs from the manifest")
+    return problems

@@ -1,0 +1,51 @@
+"""Prompts of an exact token count, cut from the bundled public-domain corpus.
+
+The cut is made with the model's own tokenizer: the longest corpus prefix (repeated if the
+corpus is too short) whose encoding has exactly the requested number of tokens. The prompt is
+text, so the timed generate call includes its tokenization, as the TTFT definition requires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from genai_harness.errors import WorkloadError
+
+CORPUS_FILE = Path(__file__).resolve().parent / "corpus" / "public_domain.txt"
+
+Encoder = Callable[[str], list[int]]
+
+
+def corpus_text() -> str:
+    """The bundled corpus without its section headers."""
+    lines = CORPUS_FILE.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if not line.startswith("=== ")).strip()
+
+
+def prompt_with_tokens(encode: Encoder, n_tokens: int, corpus: str | None = None) -> str:
+    """Text whose encoding by ``encode`` is exactly ``n_tokens`` tokens long."""
+    if n_tokens < 1:
+        raise WorkloadError(f"prompt_tokens must be at least 1, got {n_tokens}")
+    base = corpus if corpus is not None else corpus_text()
+    text = base
+    while len(encode(text)) < n_tokens + 1:
+        text = text + "\n\n" + base
+    # Bisect on characters for the longest prefix with at most n_tokens tokens.
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(encode(text[:mid])) <= n_tokens:
+            low = mid
+        else:
+            high = mid - 1
+    # Token counts are not strictly monotone in characters; walk to an exact match nearby.
+    for end in range(low, max(0, low - 64), -1):
+        candidate = text[:end]
+        if len(encode(candidate)) == n_tokens:
+            return candidate
+    for end in range(low + 1, min(len(text), low + 64)):
+        candidate = text[:end]
+        if len(encode(candidate)) == n_tokens:
+            return candidate
+    raise WorkloadError(f"cannot cut a prompt of exactly {n_tokens} tokens from the corpus with this tokenizer")

@@ -1,0 +1,151 @@
+"""Workload specifications: TOML files with an id, a version, a task, its input and how to repeat it.
+
+A text workload::
+
+    id = "chat-p128-g64"
+    version = 1
+    task = "text2text"
+    description = "short chat turn"
+    [input]
+    prompt_tokens = 128       # cut from the bundled corpus with the model's own tokenizer
+    new_tokens = 64           # forced: every backend generates exactly this many
+    [run]
+    warmup = 1
+    repetitions = 3           # or min_time_s = 10 (repeat until this much measuring time)
+    timeout_s = 300
+
+Text-to-image ``[input]``: prompt, width, height, steps, guidance_scale, seed.
+Classification ``[input]``: batch_size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TASK_TEXT2TEXT
+from genai_harness.errors import WorkloadError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TASKS = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
+
+# Per task: field -> (type, default or REQUIRED, lowest allowed value, fix hint)
+REQUIRED = object()
+INPUT_FIELDS: dict[str, dict[str, tuple[type, Any, float | None]]] = {
+    TASK_TEXT2TEXT: {"prompt_tokens": (int, REQUIRED, 1), "new_tokens": (int, REQUIRED, 1)},
+    TASK_TEXT2IMAGE: {
+        "prompt": (str, "a lighthouse on a rocky coast at dawn, oil painting", None),
+        "width": (int, 512, 8), "height": (int, 512, 8), "steps": (int, 20, 1),
+        "guidance_scale": (float, 7.5, 0), "seed": (int, 0, 0),
+    },
+    TASK_CLASSIFICATION: {"batch_size": (int, REQUIRED, 1)},
+}
+RUN_FIELDS: dict[str, tuple[type, Any, float | None]] = {
+    "warmup": (int, 1, 0), "repetitions": (int, 3, 1), "min_time_s": (float, 0.0, 0),
+    "timeout_s": (float, 300.0, 1),
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One standardized workload."""
+
+    id: str
+    version: int
+    task: str
+    inputs: dict[str, Any]
+    warmup: int = 1
+    repetitions: int = 3
+    min_time_s: float = 0.0
+    timeout_s: float = 300.0
+    description: str = ""
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hash(self) -> str:
+        """Hash of everything that defines the measurement (not the description or source)."""
+        key = {"id": self.id, "version": self.version, "task": self.task, "inputs": self.inputs,
+               "warmup": self.warmup, "repetitions": self.repetitions, "min_time_s": self.min_time_s}
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (sent to the worker)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Workload:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+def _check(value: Any, kind: type, low: float | None, where: str, name: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise WorkloadError(f"{where}: field {name!r} must be {kind.__name__}, got {value!r}; fix the value")
+    if low is not None and value < low:
+        raise WorkloadError(f"{where}: field {name!r} must be at least {low:g}, got {value!r}")
+    return value
+
+
+def _fields(table: dict[str, Any], spec: dict[str, tuple[type, Any, float | None]], where: str) -> dict[str, Any]:
+    unknown = sorted(set(table) - set(spec))
+    if unknown:
+        raise WorkloadError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(spec)}")
+    out = {}
+    for name, (kind, default, low) in spec.items():
+        if name not in table:
+            if default is REQUIRED:
+                raise WorkloadError(f"{where}: required field {name!r} is missing; add {name} = <{kind.__name__}>")
+            out[name] = default
+        else:
+            out[name] = _check(table[name], kind, low, where, name)
+    return out
+
+
+def parse_workload(data: dict[str, Any], source: str) -> Workload:
+    """Validate a parsed TOML document; every problem names the file, the field and the fix."""
+    for name, kind in (("id", str), ("version", int), ("task", str)):
+        if name not in data:
+            raise WorkloadError(f"{source}: required field {name!r} is missing; add {name} = <{kind.__name__}>")
+        _check(data[name], kind, None, source, name)
+    if data["task"] not in TASKS:
+        raise WorkloadError(f"{source}: field 'task' is {data['task']!r}; use one of {', '.join(TASKS)}")
+    unknown = sorted(set(data) - {"id", "version", "task", "description", "input", "run", "extra"})
+    if unknown:
+        raise WorkloadError(f"{source}: unknown top-level field(s) {', '.join(unknown)}")
+    for table in ("input", "run", "extra"):
+        if not isinstance(data.get(table, {}), dict):
+            raise WorkloadError(f"{source}: [{table}] must be a table")
+    inputs = _fields(data.get("input", {}), INPUT_FIELDS[data["task"]], f"{source} [input]")
+    run = _fields(data.get("run", {}), RUN_FIELDS, f"{source} [run]")
+    if data["task"] == TASK_TEXT2IMAGE:
+        for dim in ("width", "height"):
+            if inputs[dim] % 8:
+                raise WorkloadError(f"{source} [input]: field {dim!r} must be a multiple of 8, got {inputs[dim]}")
+    return Workload(
+        id=data["id"], version=data["version"], task=data["task"], inputs=inputs,
+        warmup=run["warmup"], repetitions=run["repetitions"], min_time_s=run["min_time_s"],
+        timeout_s=run["timeout_s"], description=str(data.get("description", "")), source=source,
+        extra=dict(data.get("extra", {})),
+    )
+
+
+def load_workload(path: Path) -> Workload:
+    """Read and validate one workload TOML file."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise WorkloadError(f"workload file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkloadError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
+    return parse_workload(data, str(path))

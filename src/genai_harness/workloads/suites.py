@@ -1,0 +1,91 @@
+"""Suites: named lists of (workload, models) shipped with the package or given as a file.
+
+A suite file::
+
+    id = "smoke"
+    description = "..."
+    [[entries]]
+    workload = "text-p64-g16"        # a file in workloads/standard/ (or a path)
+    models = ["tiny-llm"]            # catalog ids; --model overrides
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from genai_harness.errors import WorkloadError
+from genai_harness.workloads.spec import Workload, load_workload
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+HERE = Path(__file__).resolve().parent
+STANDARD_DIR = HERE / "standard"
+SUITES_DIR = HERE / "suites"
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One workload and the models it runs on."""
+
+    workload: Workload
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named list of entries."""
+
+    id: str
+    description: str
+    entries: tuple[SuiteEntry, ...]
+
+
+def standard_suites() -> list[str]:
+    """Names of the suites shipped with the package."""
+    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+
+
+def standard_workloads() -> dict[str, Workload]:
+    """Every workload shipped with the package, by id."""
+    return {w.id: w for w in (load_workload(p) for p in sorted(STANDARD_DIR.glob("*.toml")))}
+
+
+def _workload_ref(ref: str, base: Path) -> Workload:
+    candidates = [STANDARD_DIR / f"{ref}.toml", base / ref, Path(ref)]
+    for path in candidates:
+        if path.is_file():
+            return load_workload(path)
+    raise WorkloadError(f"workload {ref!r} not found: not a standard workload ({', '.join(standard_workloads())}) "
+                        "nor a file")
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """A shipped suite by name, or a suite file by path."""
+    path = SUITES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise WorkloadError(f"unknown suite {name_or_path!r}; shipped suites: {', '.join(standard_suites())} "
+                                "(or give a suite file path)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkloadError(f"{path}: not valid TOML ({exc})") from exc
+    entries = data.get("entries")
+    if not isinstance(entries, list) or not entries:
+        raise WorkloadError(f"{path}: needs at least one [[entries]] table with workload = ... and models = [...]")
+    parsed = []
+    for i, entry in enumerate(entries):
+        where = f"{path} [[entries]] #{i + 1}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("workload"), str):
+            raise WorkloadError(f"{where}: field 'workload' (a workload id or file) is missing")
+        models = entry.get("models", [])
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise WorkloadError(f"{where}: field 'models' must be a list of model ids")
+        parsed.append(SuiteEntry(_workload_ref(entry["workload"], path.parent), tuple(models)))
+    return Suite(str(data.get("id", path.stem)), str(data.get("description", "")), tuple(parsed))

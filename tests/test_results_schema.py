@@ -1,0 +1,87 @@
+"""The results schema: column order and types, and how a row is normalized for storage."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from genai_harness.errors import StoreError
+from genai_harness.results.schema import (
+    COLUMN_NAMES,
+    JSON_COLUMNS,
+    METRIC_COLUMNS,
+    PANDAS_DTYPES,
+    SCHEMA_VERSION,
+    SQLITE_TYPES,
+    columns_for_version,
+    normalize_row,
+)
+
+
+def test_column_order_and_types() -> None:
+    assert COLUMN_NAMES[:5] == ("run_id", "run_started_at", "recorded_at", "harness_version", "schema_version")
+    assert COLUMN_NAMES[-1] == "native_metrics"
+    assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
+    assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics")
+    assert METRIC_COLUMNS[0] == "load_s" and METRIC_COLUMNS[-1] == "peak_rss_mb"
+    assert {"ttft_ms", "tpot_ms", "itl_p50_ms", "itl_p90_ms", "decode_tps", "n_new_tokens"} <= set(METRIC_COLUMNS)
+    assert SQLITE_TYPES["ttft_ms"] == "REAL" and PANDAS_DTYPES["ttft_ms"] == "float64"
+    assert SQLITE_TYPES["repetition"] == "INTEGER" and PANDAS_DTYPES["repetition"] == "Int64"
+    assert SQLITE_TYPES["native_metrics"] == "TEXT" and PANDAS_DTYPES["native_metrics"] == "string"
+    assert PANDAS_DTYPES["run_started_at"] == "datetime64[us, UTC]"
+    old = {c.name for c in columns_for_version(0)}
+    assert set(COLUMN_NAMES) - old == {"itl_p90_ms", "native_metrics"}
+    assert len(columns_for_version(SCHEMA_VERSION)) == len(COLUMN_NAMES)
+
+
+def test_normalize_fills_encodes_and_converts() -> None:
+    row = normalize_row(
+        {
+            "run_id": "r1",
+            "status": "ok",
+            "device_options": {"b": 2, "a": [1, 2]},
+            "native_metrics": '{"already": "json"}',
+            "ttft_ms": np.float32(1.5),
+            "n_new_tokens": np.int64(16),
+            "tpot_ms": float("nan"),
+            "batch_size": 4.0,
+            "run_started_at": datetime(2024, 5, 1, 14, 0, tzinfo=timezone(timedelta(hours=2))),
+        }
+    )
+    assert list(row) == list(COLUMN_NAMES)
+    assert row["hostname"] is None and row["repetition"] is None
+    assert json.loads(row["device_options"]) == {"a": [1, 2], "b": 2}
+    assert row["native_metrics"] == '{"already": "json"}'
+    assert row["ttft_ms"] == 1.5 and type(row["ttft_ms"]) is float
+    assert row["n_new_tokens"] == 16 and type(row["n_new_tokens"]) is int
+    assert row["tpot_ms"] is None
+    assert row["batch_size"] == 4 and type(row["batch_size"]) is int
+    assert row["run_started_at"] == "2024-05-01T12:00:00+00:00"
+    assert row["schema_version"] == SCHEMA_VERSION
+
+
+def test_unknown_columns_are_rejected_by_name() -> None:
+    with pytest.raises(StoreError, match="ttft_msec, zzz"):
+        normalize_row({"run_id": "r", "status": "ok", "zzz": 1, "ttft_msec": 2.0})
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"status": "ok"}, "run_id"),
+        ({"run_id": "r"}, "status"),
+        ({"run_id": "r", "status": "great"}, "not one of"),
+        ({"run_id": "r", "status": "ok", "task": "text2video"}, "text2video"),
+        ({"run_id": "r", "status": "ok", "repetition": 1.5}, "repetition"),
+        ({"run_id": "r", "status": "ok", "ttft_ms": "fast"}, "ttft_ms"),
+        ({"run_id": "r", "status": "ok", "hostname": {"a": 1}}, "hostname"),
+        ({"run_id": "r", "status": "ok", "run_started_at": "yesterday"}, "ISO-8601"),
+        ({"run_id": "r", "status": "ok", "recorded_at": datetime(2024, 1, 1)}, "timezone-aware"),
+    ],
+)
+def test_bad_rows_are_rejected(row: dict, message: str) -> None:
+    with pytest.raises(StoreError, match=message):
+        normalize_row(row)
