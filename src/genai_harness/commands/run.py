@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("run", help="run a benchmark suite on every usable device (default: smoke)")
     p.add_argument("--suite", default="smoke", help="a shipped suite (smoke, client) or a suite file")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
-    p.add_argument("--device", action="append", 
+    p.add_argument("--device", action="append",
                    help="only devices matching this label, e.g. CPU, CPU:OpenVINO (repeatable)")
     p.add_argument("--model", action="append", help="run these catalog models instead of the suite's (repeatable)")
     p.add_argument("--store", default=None, help="SQLite store (default results/genai-harness.sqlite)")
