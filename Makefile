@@ -30,6 +30,7 @@ $(CONFIG): | $(BIN)/.installed $(OVEP)/.installed
 
 demo: setup
 	$(BIN)/genai-harness devices
+	$(BIN)/genai-harness run
 
 devices: setup
 	$(BIN)/genai-harness devices

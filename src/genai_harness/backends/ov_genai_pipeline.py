@@ -31,8 +31,9 @@ def _properties(device: Device) -> dict[str, Any]:
     return dict(device.config.get("properties", {}))
 
 
-def _mean(pair: Any) -> float:
-    return float(pair.mean)
+def _mean(value: Any) -> float:
+    """openvino-genai answers with a MeanStdPair or a bare float, depending on the metric."""
+    return float(getattr(value, "mean", value))
 
 
 class OVText2TextPipeline(text2text.Pipeline):
@@ -166,7 +167,7 @@ class OVText2ImagePipeline(text2image.Pipeline):
         native = {"ov_load_ms": float(pm.get_load_time()), "ov_generate_ms": _mean(pm.get_generate_duration())}
         try:
             native["ov_unet_ms"] = _mean(pm.get_unet_infer_duration())
-            native["ov_vae_decoder_ms"] = float(pm.get_vae_decoder_infer_duration())
+            native["ov_vae_decoder_ms"] = _mean(pm.get_vae_decoder_infer_duration())
         except Exception:  # not every pipeline fills every metric
             pass
         return np.asarray(image.data).copy(), native
