@@ -72,6 +72,6 @@ def guided(noise_uncond: np.ndarray, noise_text: np.ndarray, scale: float) -> np
 
 
 def to_uint8_nhwc(image_nchw: np.ndarray) -> np.ndarray:
-    """VAE output in [-1, 1], NCHW, to uint8 NHWC (rounded as diffusers' numpy_to_pil does)."""
+    """VAE output in [-1, 1], NCHW, to uint8 NHWC, truncated as openvino-genai does (so both agree)."""
     image = np.clip(image_nchw / 2 + 0.5, 0.0, 1.0).transpose(0, 2, 3, 1)
-    return (image * 255).round().astype(np.uint8)
+    return (image * 255).astype(np.uint8)

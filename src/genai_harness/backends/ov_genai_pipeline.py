@@ -68,6 +68,7 @@ class OVText2TextPipeline(text2text.Pipeline):
         gen.ignore_eos = config.min_new_tokens >= config.max_new_tokens
         gen.do_sample = config.sampling.do_sample
         gen.num_beams = 1
+        gen.apply_chat_template = False
         if config.eos_token_ids:
             gen.stop_token_ids = set(config.eos_token_ids)
         if config.stop_strings:
