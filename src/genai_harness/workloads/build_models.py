@@ -416,7 +416,7 @@ def _count_safetensors_params(folder: Path) -> int:
     n = 0
     for p in sorted(folder.glob("*.safetensors")):
         with safe_open(str(p), framework="np") as f:
-            for k in f.keys():
+            for k in f.keys():  # noqa: SIM118 - safe_open is not iterable
                 n += math.prod(f.get_slice(k).get_shape())
     return n
 
@@ -443,7 +443,7 @@ def _bytes_to_unicode() -> dict[int, str]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
+    return dict(zip(bs, [chr(c) for c in cs], strict=False))
 
 
 def _train_clip_bpe(tok_dir: Path) -> tuple[int, int]:
@@ -461,7 +461,7 @@ def _train_clip_bpe(tok_dir: Path) -> tuple[int, int]:
     n_merges = SD_TOKENIZER["vocab_size"] - 2 * len(base) - 2
     # A small, exactly deterministic BPE trainer (the `tokenizers` trainer with end_of_word_suffix breaks
     # count ties differently from run to run): most frequent pair first, ties by the pair's strings.
-    words = [(list(w[:-1]) + [w[-1] + "</w>"], c) for w, c in sorted(counts.items())]
+    words = [([*list(w[:-1]), w[-1] + "</w>"], c) for w, c in sorted(counts.items())]
     merges: list[tuple[str, str]] = []
     while len(merges) < n_merges:
         pairs: dict[tuple[str, str], int] = {}

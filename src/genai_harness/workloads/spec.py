@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -92,6 +93,8 @@ def _check(value: Any, kind: type, low: float | None, where: str, name: str) -> 
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise WorkloadError(f"{where}: field {name!r} must be {kind.__name__}, got {value!r}; fix the value")
+    if kind is float and not math.isfinite(value):  # nan would pass every bound (a nan timeout never fires)
+        raise WorkloadError(f"{where}: field {name!r} must be a finite number, got {value!r}")
     if low is not None and value < low:
         raise WorkloadError(f"{where}: field {name!r} must be at least {low:g}, got {value!r}")
     return value
@@ -120,9 +123,11 @@ def parse_workload(data: dict[str, Any], source: str) -> Workload:
         _check(data[name], kind, None, source, name)
     if data["task"] not in TASKS:
         raise WorkloadError(f"{source}: field 'task' is {data['task']!r}; use one of {', '.join(TASKS)}")
-    unknown = sorted(set(data) - {"id", "version", "task", "description", "input", "run", "extra"})
+    top_level = ("id", "version", "task", "description", "input", "run", "extra")
+    unknown = sorted(set(data) - set(top_level))
     if unknown:
-        raise WorkloadError(f"{source}: unknown top-level field(s) {', '.join(unknown)}")
+        raise WorkloadError(f"{source}: unknown top-level field(s) {', '.join(unknown)}; "
+                            f"allowed: {', '.join(top_level)}")
     for table in ("input", "run", "extra"):
         if not isinstance(data.get(table, {}), dict):
             raise WorkloadError(f"{source}: [{table}] must be a table")
