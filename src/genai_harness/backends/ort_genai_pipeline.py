@@ -101,28 +101,55 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
 
 
 class OrtGenAIGenerator(text2text.Generator):
-    """onnxruntime-genai's own step API behind the interface's Generator."""
+    """onnxruntime-genai's own step API behind the interface's Generator.
+
+    Input may come in several pieces: the runtime generator is created at the first step, when the
+    whole prompt is known (its max/min length count the prompt). Runtime failures become GenerationError,
+    as on the ``__call__`` path.
+    """
 
     def __init__(self, pipeline: OrtGenAIText2TextPipeline, config: text2text.GenerationConfig) -> None:
         self._pipeline = pipeline
         self._config = config
         self._generator: Any = None
+        self._input: list[int] = []
         self._produced = 0
+        self._last: int | None = None
 
     def append_input_tokens(self, text: str | Sequence[int]) -> None:
-        ids = self._pipeline.encode(text) if isinstance(text, str) else list(text)
+        if self._generator is not None:
+            raise GenerationError("this generator has started; appending after the first token is not supported")
+        self._input += self._pipeline.encode(text) if isinstance(text, str) else list(text)
+
+    def _runtime(self, step: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            raise GenerationError(f"{self._pipeline.framework} failed during generation ({step}): {exc}") from exc
+
+    def _start(self) -> Any:
         if self._generator is None:
-            self._generator = og.Generator(self._pipeline._model, self._pipeline._params(len(ids), self._config))
-        self._generator.append_tokens(ids)
+            if not self._input:
+                raise GenerationError("no input tokens: append a non-empty prompt before generating")
+            params = self._pipeline._params(len(self._input), self._config)
+            generator = self._runtime("prefill", lambda: og.Generator(self._pipeline._model, params))
+            self._runtime("prefill", lambda: generator.append_tokens(self._input))
+            self._generator = generator
+        return self._generator
 
     def generate_next_token(self) -> int:
         if self.is_done():
             raise GenerationError("generation is done; create a new generator")
-        self._generator.generate_next_token()
+        self._runtime("decode", self._generator.generate_next_token)
         self._produced += 1
-        return int(self._generator.get_next_tokens()[0])
+        self._last = int(self._runtime("decode", self._generator.get_next_tokens)[0])
+        return self._last
 
     def is_done(self) -> bool:
-        if self._generator is None:
-            raise GenerationError("append input tokens before generating")
-        return self._produced >= self._config.max_new_tokens or bool(self._generator.is_done())
+        generator = self._start()
+        config = self._config
+        if self._produced >= config.max_new_tokens:
+            return True
+        if self._last in config.eos_token_ids and self._produced >= config.min_new_tokens:
+            return True
+        return bool(generator.is_done())

@@ -62,6 +62,7 @@ class OVText2TextPipeline(text2text.Pipeline):
             raise ModelError(f"openvino-genai cannot load {model_path} on {self.actual_device}: {exc}") from exc
         self._tokenizer = self._pipe.get_tokenizer()
         self._ov_configs: dict[text2text.GenerationConfig, Any] = {}
+        self._context_length = _read_context_length(model_path)
 
     def _encode(self, text: str) -> list[int]:
         encoded = self._tokenizer.encode(text, add_special_tokens=False)
@@ -96,6 +97,12 @@ class OVText2TextPipeline(text2text.Pipeline):
 
     def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
                       on_token: text2text.TokenCallback) -> dict[str, Any]:
+        if self._context_length and len(input_ids) + config.max_new_tokens > self._context_length:
+            # openvino-genai would silently run past the trained context; onnxruntime-genai refuses (same error).
+            raise ModelError(
+                f"prompt of {len(input_ids)} tokens + {config.max_new_tokens} new exceeds the model's context "
+                f"of {self._context_length} tokens"
+            )
         tensor = openvino.Tensor(np.asarray([input_ids], dtype=np.int64))
         result = self._pipe.generate(tensor, self._ov_config(config), _IdStreamer(on_token))
         pm = result.perf_metrics
@@ -109,6 +116,17 @@ class OVText2TextPipeline(text2text.Pipeline):
             "ov_num_input_tokens": int(pm.get_num_input_tokens()),
             "ov_load_ms": float(pm.get_load_time()),
         }
+
+
+def _read_context_length(model_path: Path) -> int:
+    """``max_position_embeddings`` of the exported model's config.json (0 when unknown)."""
+    import json
+
+    try:
+        data = json.loads((model_path / "config.json").read_text())
+        return int(data.get("max_position_embeddings", 0) or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
 
 
 class _IdStreamer(ovg.StreamerBase):

@@ -54,6 +54,24 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
                           "traceback": traceback.format_exc()[-3000:]}}
 
 
+PEAK_RSS_KEY = "_worker_peak_rss_mb"
+
+
+def own_peak_rss_mb() -> float | None:
+    """This process's own peak resident memory in MB (VmHWM), or None without /proc.
+
+    Linux carries ru_maxrss across exec, so the wait4 figure of a child is at least its parent's peak
+    at spawn time; VmHWM counts only the address space of this process since it started.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: read the request file, write the response file."""
     args = sys.argv[1:] if argv is None else argv
@@ -62,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     request = json.loads(Path(args[0]).read_text())
     response = handle(request)
+    peak = own_peak_rss_mb()
+    if peak is not None:
+        response[PEAK_RSS_KEY] = peak
     tmp = Path(args[1] + ".tmp")
     tmp.write_text(json.dumps(response, default=str))
     tmp.replace(args[1])

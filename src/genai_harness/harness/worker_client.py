@@ -22,6 +22,7 @@ from typing import Any
 import genai_harness
 from genai_harness.errors import CellError, CellTimeoutError, WorkerProtocolError, error_from_dict
 from genai_harness.harness.environments import Environment
+from genai_harness.harness.worker import PEAK_RSS_KEY
 
 PACKAGE_ROOT = Path(genai_harness.__file__).resolve().parent.parent
 
@@ -95,6 +96,9 @@ def call_worker(environment: Environment, request: dict[str, Any], timeout_s: fl
         if timed_out:
             raise CellTimeoutError(f"{what} in environment {environment.name!r} ran past its {timeout_s:g} s timeout")
         response = _read_response(resp_path)
+        own_peak = response.pop(PEAK_RSS_KEY, None) if response is not None else None
+        if isinstance(own_peak, (int, float)):
+            peak_rss_mb = float(own_peak)  # the worker's own; wait4's includes the parent's peak (Linux)
         if response is None:
             raise CellError(f"{what} in environment {environment.name!r} died: {describe_exit(returncode)}"
                             f"{_last_line(stderr_tail)}")
