@@ -36,12 +36,11 @@ devices: setup
 	$(BIN)/genai-harness devices
 
 test: setup
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests || true
+	$(BIN)/ruff check src tests benchmarks
 
 # Rebuild the bundled tiny models (needs the heavy toolchain; not part of demo or test).
 models-build:

@@ -32,12 +32,12 @@ def main() -> None:
         config = text2text.GenerationConfig.exact(n_new)
         runtime = pipe._model if framework == "onnxruntime_genai" else pipe._pipe  # the same loaded model
 
-        def bare(runtime=runtime, framework=framework) -> float:
+        def bare(runtime=runtime, framework=framework, ids=ids) -> float:
             if framework == "onnxruntime_genai":
                 return decode_tps(bare_ort_genai(runtime, ids, n_new))
             return decode_tps(bare_ov_genai(runtime, ids, n_new)[0])
 
-        def through_interface(pipe=pipe, config=config) -> float:
+        def through_interface(pipe=pipe, config=config, ids=ids) -> float:
             result = pipe(text2text.GenerationInput(token_ids=tuple(ids)), config)
             assert len(result.token_ids) == n_new
             return decode_tps(result.token_ns)
