@@ -7,10 +7,12 @@ registers in ./genai-harness.toml). Fakes stand in only for harness logic.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,95 @@ def ovep_listing(devices_json: dict[str, Any]) -> dict[str, Any]:
     if OVEP_ENV not in names:
         missing(f"environment {OVEP_ENV!r} is not registered in {REPO / 'genai-harness.toml'} (have {names})")
     return environment(devices_json, OVEP_ENV)
+
+
+# ---- the fake backend across processes (benchmark-run tests) ---------------------------------------------------
+# The fake backend (genai_harness.backends.fake) is no entry point: a process registers it, and the runner forwards
+# the registration to its workers. Each fake model is a folder whose name picks the behaviour (ok, abort, hang ...).
+
+FAKE_TARGET = "genai_harness.backends.fake:FakeBackend"
+FAKE_BEHAVIOURS = ("ok", "abort", "hang", "raise", "mismatch")
+FAKE_PRELUDE = (
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if our parent ignores SIGINT\n"
+    "from genai_harness.backends.registry import BackendSpec, register_spec\n"
+    f"register_spec(BackendSpec('fake', {FAKE_TARGET!r}))\n"
+)
+
+
+def fake_cli_code(*args: str | os.PathLike[str]) -> str:
+    """``python -c`` code that registers the fake backend and runs ``genai-harness ARGS``."""
+    return FAKE_PRELUDE + f"from genai_harness.cli import main\nsys.exit(main({[str(a) for a in args]!r}))\n"
+
+
+def run_fake_cli(*args: str | os.PathLike[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``genai-harness ARGS`` in a fresh interpreter that knows the fake backend."""
+    return run_python(fake_cli_code(*args), cwd=cwd, timeout=timeout)
+
+
+class FakeWorkspace:
+    """A working folder with a genai-harness.toml registering fake models, plus workload and suite files.
+
+    Text models are ``fake-<behaviour>``; ``fake-image`` and ``fake-classify`` are the other tasks' ok models.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / "genai-harness.toml"
+        models = {f"fake-{b}": ("text2text", f"m/text/{b}") for b in FAKE_BEHAVIOURS}
+        models["fake-image"] = ("text2image", "m/image/ok")
+        models["fake-classify"] = ("classification", "m/classify/ok")
+        lines = []
+        for model_id, (task, folder) in models.items():
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            lines += [f"[models.{model_id}]", f'task = "{task}"', f"[models.{model_id}.formats]",
+                      f'fake = "{folder}"', ""]
+        self.config.write_text("\n".join(lines))
+
+    def workload(self, name: str, *, task: str = "text2text", repetitions: int = 2, warmup: int = 0,
+                 timeout_s: float = 3, **inputs: Any) -> Path:
+        """Write ``NAME.toml`` (text: 16 prompt tokens, 4 new tokens unless given) and return its path."""
+        defaults: dict[str, dict[str, Any]] = {
+            "text2text": {"prompt_tokens": 16, "new_tokens": 4},
+            "text2image": {"width": 16, "height": 16, "steps": 3},
+            "classification": {"batch_size": 2},
+        }
+        values = {**defaults[task], **inputs}
+        body = [f'id = "{name}"', "version = 1", f'task = "{task}"', "[input]"]
+        body += [f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in values.items()]
+        body += ["[run]", f"warmup = {warmup}", f"repetitions = {repetitions}", f"timeout_s = {timeout_s}"]
+        path = self.root / f"{name}.toml"
+        path.write_text("\n".join(body) + "\n")
+        return path
+
+    def suite(self, name: str, entries: list[tuple[str, list[str]]]) -> Path:
+        """Write a suite file of (workload file name without .toml, model ids) entries."""
+        body = [f'id = "{name}"']
+        for workload, models in entries:
+            body += ["", "[[entries]]", f'workload = "{workload}.toml"', f"models = {models!r}"]
+        path = self.root / f"{name}.suite.toml"
+        path.write_text("\n".join(body).replace("'", '"') + "\n")
+        return path
+
+
+@contextlib.contextmanager
+def fake_registered() -> Iterator[str]:
+    """Register the fake backend in this process for a while (and forget it after); yields its framework."""
+    from genai_harness.backends import registry
+
+    added = "fake" not in registry._extra_specs
+    registry.register_spec(registry.BackendSpec("fake", FAKE_TARGET))
+    try:
+        yield "fake"
+    finally:
+        if added:
+            registry._extra_specs.pop("fake", None)
+        for key in [k for k in registry._loaded if k[0] == "fake"]:
+            registry._loaded.pop(key, None)
+
+
+@pytest.fixture
+def fake_backend() -> Iterator[str]:
+    """The fake backend registered in this process for one test."""
+    with fake_registered() as framework:
+        yield framework

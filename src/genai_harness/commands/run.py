@@ -12,6 +12,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from genai_harness.errors import CellError
     from genai_harness.harness.api import run
 
+    if args.export:
+        from genai_harness.results.export import check_export_path
+
+        check_export_path(args.export)  # refuse a bad suffix before the run, not after it
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
                 pythons=args.python, config=args.config, progress=not args.quiet)
     if args.json:

@@ -81,7 +81,8 @@ def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Ca
                     for model_id in model_ids:
                         model = catalog.get(model_id)
                         if format_key is None or format_key not in model.formats:
-                            skipped.append(f"{fw} {device.label} | {workload.id} | {model_id}: "
+                            env = "" if inv.environment.is_default else f"@{inv.environment.name}"
+                            skipped.append(f"{fw} {device.label}{env} | {workload.id} | {model_id}: "
                                            f"no {format_key} format registered")
                             continue
                         cells.append(Cell(inv.environment, fw, device, workload, model, model.formats[format_key]))

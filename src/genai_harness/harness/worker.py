@@ -72,8 +72,26 @@ def own_peak_rss_mb() -> float | None:
     return None
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies, so a killed runner leaves no orphan."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: read the request file, write the response file."""
+    die_with_parent()
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m genai_harness.harness.worker REQUEST.json RESPONSE.json", file=sys.stderr)

@@ -28,6 +28,12 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
+def check_export_path(path: str | Path) -> Path:
+    """Raise :class:`StoreError` now if ``path`` has no supported suffix."""
+    _suffix(Path(path))
+    return Path(path)
+
+
 def export(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` to ``path`` as Parquet or CSV, chosen by the suffix; return the path."""
     path = Path(path)
