@@ -19,6 +19,7 @@ import pytest
 import tomli_w
 from conftest import REPO, assert_one_error_line, run_cli
 
+from genai_harness.hashing import file_sha256
 from genai_harness.workloads.catalog import MODELS_DIR, verify_bundled
 
 if sys.version_info >= (3, 11):
@@ -33,11 +34,7 @@ HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 @pytest.fixture(scope="module")

@@ -175,11 +175,9 @@ def _log(msg: str) -> None:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from genai_harness.hashing import file_sha256
+
+    return file_sha256(path)
 
 
 def _file_table(folder: Path, rel_to: Path) -> list[dict]:
@@ -434,16 +432,9 @@ _CLIP_PAT = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}
 
 
 def _bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + \
-        list(range(ord("\xae"), ord("\xff") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs], strict=False))
+    from genai_harness.backends.clip_tokenizer import bytes_to_unicode
+
+    return bytes_to_unicode()
 
 
 def _train_clip_bpe(tok_dir: Path) -> tuple[int, int]:

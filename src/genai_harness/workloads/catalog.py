@@ -17,6 +17,7 @@ from typing import Any
 from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TASK_TEXT2TEXT
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import ConfigurationError, ModelError, ModelFormatError
+from genai_harness.hashing import file_sha256
 from genai_harness.workloads.model_formats import validate
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -130,19 +131,11 @@ def onnx_package_models() -> list[CatalogModel]:
     for model_id, filename in ONNX_LIGHT_MODELS.items():
         path = light / filename
         if path.is_file():
-            fmt = ModelFormat("onnx", path, path.stat().st_size, _file_sha256(path)[:16])
+            fmt = ModelFormat("onnx", path, path.stat().st_size, file_sha256(path)[:16])
             models.append(CatalogModel(model_id, TASK_CLASSIFICATION, "onnx-package",
                                        f"{model_id} architecture shipped by the onnx wheel (in-graph weights)",
                                        {"onnx": fmt}))
     return models
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _stat_hash(path: Path) -> tuple[int, str]:
@@ -239,6 +232,6 @@ def verify_bundled(models_dir: Path = MODELS_DIR) -> list[str]:
                 elif path.stat().st_size != entry["size"]:
                     problems.append(f"{model.id}/{fmt.key}: {entry['path']} has {path.stat().st_size} bytes, "
                                     f"manifest says {entry['size']}")
-                elif _file_sha256(path) != entry["sha256"]:
+                elif file_sha256(path) != entry["sha256"]:
                     problems.append(f"{model.id}/{fmt.key}: {entry['path']} sha256 differs from the manifest")
     return problems
