@@ -37,7 +37,9 @@ if framework == "onnxruntime_genai":
     run = lambda: bare_ort_genai(model, ids, n_new)
 else:
     import openvino_genai as ovg
-    pipe = ovg.LLMPipeline(str(model_dir("openvino")), "CPU")
+    scheduler = ovg.SchedulerConfig()
+    scheduler.enable_prefix_caching = False  # as the harness loads it: every call pays for its prompt
+    pipe = ovg.LLMPipeline(str(model_dir("openvino")), "CPU", scheduler_config=scheduler)
     tok = pipe.get_tokenizer()
     enc = lambda t: [int(i) for i in tok.encode(t, add_special_tokens=False).input_ids.data.reshape(-1)]
     ids = enc(prompt_with_tokens(enc, n_prompt))
@@ -108,7 +110,11 @@ def native_agreement(calls: int, n_prompt: int = 128, n_new: int = 64) -> dict[s
     }
 
 
-def run_path_vs_bare(rounds: int, n_prompt: int, n_new: int, reps: int) -> dict[str, dict[str, float]]:
+TEXT_FRAMEWORKS = ("onnxruntime_genai", "openvino.genai")
+
+
+def run_path_vs_bare(rounds: int, n_prompt: int, n_new: int, reps: int,
+                     frameworks: tuple[str, ...] = TEXT_FRAMEWORKS) -> dict[str, dict[str, float]]:
     """Median decode tok/s through genai_harness.run against a bare loop in a fresh process."""
     import genai_harness
 
@@ -117,7 +123,7 @@ def run_path_vs_bare(rounds: int, n_prompt: int, n_new: int, reps: int) -> dict[
         Path(tmp, "w.toml").write_text(WORKLOAD.format(p=n_prompt, g=n_new, reps=reps))
         Path(tmp, "suite.toml").write_text(f'id = "bench"\n[[entries]]\nworkload = "{tmp}/w.toml"\n'
                                            'models = ["tiny-llm"]\n')
-        for framework in ("onnxruntime_genai", "openvino.genai"):
+        for framework in frameworks:
             run_tps, bare_tps = [], []
             for i in range(rounds):
                 def via_run(framework=framework) -> list[float]:
@@ -145,10 +151,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--new-tokens", type=int, default=256)
+    parser.add_argument("--framework", action="append", help="only this text framework (repeatable)")
     args = parser.parse_args()
     report: dict[str, object] = {}
     # The run path first, in a clean parent: then the parent's memory and modules are the run's own.
-    report["run_path_vs_bare"] = run_path_vs_bare(args.rounds, 128, args.new_tokens, 5)
+    frameworks = tuple(args.framework or TEXT_FRAMEWORKS)
+    report["run_path_vs_bare"] = run_path_vs_bare(args.rounds, 128, args.new_tokens, 5, frameworks)
     report["parent"] = {
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "runtimes_imported": [m for m in RUNTIMES if m in sys.modules],

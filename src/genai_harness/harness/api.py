@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -12,7 +11,7 @@ from genai_harness.config import load_config
 from genai_harness.errors import SchemaVersionError
 from genai_harness.harness.environments import configured_environments
 from genai_harness.harness.fingerprint import machine_profile
-from genai_harness.harness.inventory import EnvironmentInventory, inventory_of
+from genai_harness.harness.inventory import collect_inventory
 from genai_harness.harness.plan import make_plan
 from genai_harness.harness.progress import Progress
 from genai_harness.harness.runner import new_run_context, run_plan
@@ -24,12 +23,6 @@ from genai_harness.workloads.suites import load_suite
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def collect(environments: Sequence[Any]) -> list[EnvironmentInventory]:
-    """Inventories of all environments, asked in parallel."""
-    with ThreadPoolExecutor(max_workers=max(1, len(environments))) as pool:
-        return list(pool.map(inventory_of, environments))
 
 
 def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, devices: Sequence[str] | None = None,
@@ -44,7 +37,7 @@ def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, device
     environments = configured_environments(cfg, list(pythons or []))
     suite_obj = load_suite(suite)
     catalog = Catalog(cfg)
-    inventories = collect(environments)
+    inventories = collect_inventory(environments)
     plan = make_plan(suite_obj, inventories, catalog, list(frameworks or []) or None, list(devices or []) or None,
                      list(models or []) or None)
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}

@@ -228,9 +228,9 @@ def _bin(name: str) -> str:
     return found
 
 
-def _run(cmd: list[str], **kw) -> None:
+def _run(cmd: list[str], extra_env: dict[str, str] | None = None, **kw) -> None:
     _log("$ " + " ".join(cmd))
-    env = dict(os.environ)
+    env = dict(os.environ, **(extra_env or {}))
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_OFFLINE", "1")
     env.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -341,8 +341,11 @@ def export_llm_ort_genai(hf_dir: Path, out_dir: Path, work: Path) -> None:
     _fresh_dir(out_dir)
     cache = work / "ortgenai_cache"
     cache.mkdir(parents=True, exist_ok=True)
+    # The builder stamps `git rev-parse HEAD` of whatever checkout holds its venv into producer_version
+    # (here: this repository, so every commit changed model.onnx). GIT_DIR pointing nowhere makes it fall
+    # back to the wheel's own commit, which is fixed.
     _run([sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out_dir),
-          "-p", "fp32", "-e", "cpu", "-c", str(cache)])
+          "-p", "fp32", "-e", "cpu", "-c", str(cache)], extra_env={"GIT_DIR": str(work / "no-git")})
     cfg_path = out_dir / "genai_config.json"
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     m, s = cfg["model"], cfg["search"]
