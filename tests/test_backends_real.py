@@ -489,3 +489,17 @@ def test_cli_refuses_an_openvino_ep_npu_it_does_not_have(ovep_listing: dict[str,
                                         "--device", f"NPU:OpenVINO@{OVEP_ENV}"), 5)
     assert "'NPU:OpenVINO' of onnxruntime is not usable here" in err
     assert "silently run on the CPU EP" in err
+
+
+def test_openvino_scheduling_devices_are_listed_and_run(catalog: Catalog) -> None:
+    """AUTO, HETERO and MULTI over the physical devices; AUTO reports the device it really chose."""
+    import openvino
+
+    present = list(openvino.Core().available_devices)
+    devices = {d.identifier: d for d in DeviceFactory.describe("openvino.genai")}
+    for name in ("AUTO", f"HETERO:{','.join(present)}", f"MULTI:{','.join(present)}"):
+        assert name in devices and devices[name].available and devices[name].config["virtual"]
+    classifier = ClassificationPipelineFactory.create("openvino.genai", light_model(catalog, "squeezenet"), "AUTO")
+    assert classifier.actual_device in present  # EXECUTION_DEVICES, not the word AUTO
+    result = classifier(classifier.make_batch(ClassificationConfig(batch_size=2)))
+    assert result.logits.shape[0] == 2

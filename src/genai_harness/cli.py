@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from genai_harness.errors import EXIT_CODES, HarnessError
 
@@ -18,9 +18,16 @@ def _exit_code_help() -> str:
     return "exit codes: " + ", ".join(f"{code} {name}" for name, code in EXIT_CODES.items())
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line, like every other error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="genai-harness",
         description="Benchmark ONNX GenAI runtimes on every device of this machine.",
         epilog=_exit_code_help(),
@@ -41,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     envs.add_argument("--remove", metavar="NAME", help="remove an environment from the config file")
     envs.set_defaults(handler=_cmd_envs)
 
-    from genai_harness.commands import direct, models, run
+    from genai_harness.commands import direct, models, results, run
 
     run.add_parser(sub)
+    results.add_parser(sub)
     models.add_parser(sub)
     direct.add_parsers(sub)
     return parser
@@ -110,6 +118,13 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def one_line(text: str) -> str:
+    """A runtime's multi-line error as one line, without OpenVINO's source-location noise."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    kept = [ln for ln in lines if not ln.startswith("Exception from src/")]
+    return " ".join(kept or lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a HarnessError becomes one readable line and its exit code."""
     parser = build_parser()
@@ -117,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except HarnessError as exc:
-        print(f"genai-harness: error: {exc}", file=sys.stderr)
+        print(f"genai-harness: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("genai-harness: interrupted", file=sys.stderr)

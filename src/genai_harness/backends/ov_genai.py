@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from genai_harness import classification, text2image, text2text
 
 PHYSICAL_PLUGINS = ("CPU", "GPU", "NPU")
-VIRTUAL_DEVICES = ("AUTO",)
+VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI")
+"""OpenVINO's scheduling devices; HETERO and MULTI are listed over every physical device present."""
 PROPERTIES = ("FULL_DEVICE_NAME", "DEVICE_TYPE", "DEVICE_ARCHITECTURE", "OPTIMIZATION_CAPABILITIES")
 
 
@@ -54,8 +55,9 @@ class OpenVINOGenAIBackend(Backend):
             if plugin not in seen_kinds:
                 devices.append(self._missing(core, plugin))
         for virtual in VIRTUAL_DEVICES:
+            name = virtual if virtual == "AUTO" else f"{virtual}:{','.join(present)}"
             devices.append(self._device(
-                virtual, config={"device": virtual, "properties": {}, "virtual": True}, execution_provider=virtual,
+                name, config={"device": name, "properties": {}, "virtual": True}, execution_provider=virtual,
                 type=virtual, name=f"{virtual} over {', '.join(present)}", available=bool(present),
                 reason="" if present else "no physical device to schedule on",
             ))

@@ -227,6 +227,7 @@ class OVClassificationPipeline(classification.Pipeline):
                 f"OpenVINO was asked for {self.actual_device} but EXECUTION_DEVICES = {executed}"
             )
         self.execution_devices = executed
+        self.actual_device = ",".join(executed)  # what AUTO/HETERO really chose
         shape = self._compiled.input(0).get_partial_shape()
         self._input_shape = tuple(int(d.get_length()) if d.is_static else 224 for d in list(shape)[1:])
         self._request = self._compiled.create_infer_request()

@@ -14,6 +14,16 @@ COLUMNS = (("ttft_ms", "TTFT ms", "{:.1f}"), ("tpot_ms", "TPOT ms", "{:.2f}"), (
            ("load_s", "load s", "{:.2f}"), ("peak_rss_mb", "RSS MB", "{:.0f}"))
 
 
+def _present(value: Any) -> bool:
+    """False for None, NaN and pandas' NA (rows may come from the store as well as from a run)."""
+    if value is None:
+        return False
+    try:
+        return bool(value == value)
+    except TypeError:
+        return False
+
+
 def summary_table(rows: Iterable[dict[str, Any]]) -> str:
     """Group rows by cell and show status, repetitions and median metrics (pure)."""
     cells: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -27,7 +37,7 @@ def summary_table(rows: Iterable[dict[str, Any]]) -> str:
         status = "ok" if statuses == {"ok"} else "/".join(sorted(statuses))
         values = []
         for column, _, fmt in COLUMNS:
-            present = [r[column] for r in group if r.get(column) is not None]
+            present = [r[column] for r in group if _present(r.get(column))]
             values.append(fmt.format(median(present)) if present else "")
         reps = sum(1 for r in group if r["status"] == "ok")
         table_rows.append((*key, status, reps, *values))

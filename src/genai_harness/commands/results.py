@@ -1,0 +1,56 @@
+"""``genai-harness results``: read stores back (one or several machines), summarize, export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    """List the runs in the stores, summarize one, or export the merged rows."""
+    from genai_harness.errors import StoreError
+    from genai_harness.harness.summary import summary_table
+    from genai_harness.results.store import DEFAULT_STORE, load_results
+    from genai_harness.tables import format_table
+
+    if args.export:
+        from genai_harness.results.export import check_export_path
+
+        check_export_path(args.export)
+    stores = args.store or [str(DEFAULT_STORE)]
+    frame = load_results(stores)
+    if not len(frame):
+        raise StoreError(f"no results in {', '.join(stores)}; run `genai-harness run` first")
+    if args.run:
+        run_id = frame["run_id"].iloc[-1] if args.run == "last" else args.run
+        frame = frame[frame["run_id"] == run_id]
+        if not len(frame):
+            raise StoreError(f"no run {args.run!r} in {', '.join(stores)}; `genai-harness results` lists the runs")
+    if args.export:
+        from genai_harness.results.export import export
+
+        export(frame, args.export)
+        print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
+    if args.json:
+        print(frame.to_json(orient="records", indent=2, date_format="iso"))
+    elif args.run:
+        print(summary_table(frame.to_dict("records")))
+    else:
+        runs = (frame.groupby(["run_id", "hostname", "machine_fingerprint"], sort=False)
+                .agg(started=("run_started_at", "first"), rows=("status", "size"),
+                     failed=("status", lambda s: int((s != "ok").sum())), cells=("workload_id", "nunique"))
+                .reset_index())
+        print(format_table(["run", "host", "machine", "started", "rows", "failed", "workloads"],
+                           [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows, r.failed, r.cells)
+                            for r in runs.itertuples()]))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the subcommand."""
+    p = sub.add_parser("results", help="list stored runs, summarize one, export or merge stores")
+    p.add_argument("--store", action="append", help="a store file or folder of stores (repeatable: merges machines)")
+    p.add_argument("--run", help="a run id, or 'last', to summarize or export")
+    p.add_argument("--export", help="write the rows to a .parquet or .csv file")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.set_defaults(handler=cmd_results)
