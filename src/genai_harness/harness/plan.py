@@ -83,7 +83,9 @@ def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Ca
                         if format_key is None or format_key not in model.formats:
                             env = "" if inv.environment.is_default else f"@{inv.environment.name}"
                             skipped.append(f"{fw} {device.label}{env} | {workload.id} | {model_id}: "
-                                           f"no {format_key} format registered")
+                                           f"no {format_key} format registered; add one with "
+                                           f"`genai-harness models add {model_id} --task {workload.task} "
+                                           f"--framework {fw} --path PATH`")
                             continue
                         cells.append(Cell(inv.environment, fw, device, workload, model, model.formats[format_key]))
     unmatched = [sel for sel in devices or [] if sel not in matched_devices]
