@@ -503,3 +503,22 @@ def test_openvino_scheduling_devices_are_listed_and_run(catalog: Catalog) -> Non
     assert classifier.actual_device in present  # EXECUTION_DEVICES, not the word AUTO
     result = classifier(classifier.make_batch(ClassificationConfig(batch_size=2)))
     assert result.logits.shape[0] == 2
+
+
+def test_onnxruntime_runs_through_get_ep_devices_as_well_as_provider_names(catalog: Catalog) -> None:
+    """The add_provider_for_devices path (how plugin EPs are reached) gives the same session and logits."""
+    import dataclasses
+
+    model = light_model(catalog, "squeezenet")
+    by_name = DeviceFactory.select("onnxruntime", "CPU")
+    assert by_name.config["ep_device"]["ep_name"] == "CPUExecutionProvider"
+    by_ep_device = dataclasses.replace(by_name, config={**by_name.config, "use_ep_devices": True})
+    a = ClassificationPipelineFactory.create("onnxruntime", model, by_name)
+    b = ClassificationPipelineFactory.create("onnxruntime", model, by_ep_device)
+    batch = a.make_batch(ClassificationConfig(batch_size=2))
+    assert b.actual_device == "CPUExecutionProvider"
+    np.testing.assert_array_equal(a(batch).logits, b(batch).logits)
+    gone = dataclasses.replace(by_ep_device, config={**by_ep_device.config, "ep_device": {
+        "ep_name": "VendorNpuExecutionProvider", "type": "NPU", "vendor_id": 1, "device_id": 2}})
+    with pytest.raises(DeviceUnavailableError, match="no longer offers the EP device"):
+        ClassificationPipelineFactory.create("onnxruntime", model, gone)

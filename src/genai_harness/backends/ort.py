@@ -39,6 +39,13 @@ EP_KINDS: dict[str, tuple[str, str]] = {
 OPENVINO_EP_DEVICE_TYPES = ("CPU", "GPU", "NPU")
 
 
+def ep_device_key(ep_device: Any) -> dict[str, Any]:
+    """What identifies one ``OrtEpDevice`` across processes (the object itself cannot travel)."""
+    hw = ep_device.device
+    return {"ep_name": ep_device.ep_name, "type": str(hw.type).rsplit(".", 1)[-1],
+            "vendor_id": int(hw.vendor_id), "device_id": int(hw.device_id)}
+
+
 class OnnxRuntimeBackend(Backend):
     """ONNX Runtime sessions with any execution provider."""
 
@@ -72,8 +79,10 @@ class OnnxRuntimeBackend(Backend):
             hw = ep_device.device
             kind, suffix = EP_KINDS.get(ep_name, (str(hw.type).rsplit(".", 1)[-1], ep_name))
             kind = str(hw.type).rsplit(".", 1)[-1] or kind
+            # A plugin EP (registered from a library) is reachable only through its OrtEpDevice, not by name.
+            selection = {"ep_device": ep_device_key(ep_device), "use_ep_devices": ep_name not in available}
             devices.append(self._ep_device(kind, ep_name, suffix, vendor=hw.vendor,
-                                           name=self._hw_name(kind, hw.metadata)))
+                                           name=self._hw_name(kind, hw.metadata), extra=selection))
             covered.add(ep_name)
         for ep_name in available:
             if ep_name in covered:
@@ -113,8 +122,8 @@ class OnnxRuntimeBackend(Backend):
 
     def _ep_device(self, kind: str, ep_name: str, suffix: str, *, vendor: str = "", name: str = "",
                    available: bool = True, reason: str = "", options: dict[str, Any] | None = None,
-                   identifier: str | None = None) -> Device:
-        config: dict[str, Any] = {"execution_provider": ep_name, "provider_options": options or {}}
+                   identifier: str | None = None, extra: dict[str, Any] | None = None) -> Device:
+        config: dict[str, Any] = {"execution_provider": ep_name, "provider_options": options or {}, **(extra or {})}
         if suffix:
             config["label_suffix"] = suffix
         if kind == "CPU" and not vendor:

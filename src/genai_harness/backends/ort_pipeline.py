@@ -11,7 +11,7 @@ import onnxruntime as ort
 
 from genai_harness import classification, text2image
 from genai_harness.backends import euler_scheduler as euler
-from genai_harness.errors import DeviceMismatchError, ModelError
+from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
 from genai_harness.interface import FRAMEWORK_ORT, Device
 
 
@@ -21,10 +21,14 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
         raise ModelError(f"model file {model_file} does not exist")
     ep = str(device.config.get("execution_provider", "CPUExecutionProvider"))
     options = {str(k): str(v) for k, v in dict(device.config.get("provider_options", {})).items()}
-    providers: list[Any] = [(ep, options)] if ep != "CPUExecutionProvider" else []
-    providers.append("CPUExecutionProvider")
     so = ort.SessionOptions()
     so.log_severity_level = 3
+    providers: list[Any] | None = None
+    if device.config.get("use_ep_devices"):
+        so.add_provider_for_devices([_ep_device(device)], options)  # the get_ep_devices() path
+    else:
+        providers = [(ep, options)] if ep != "CPUExecutionProvider" else []
+        providers.append("CPUExecutionProvider")
     try:
         session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
     except Exception as exc:
@@ -38,6 +42,18 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     if ep == "OpenVINOExecutionProvider":
         _check_openvino_device(options.get("device_type", "CPU"), device)
     return session
+
+
+def _ep_device(device: Device) -> Any:
+    """The live ``OrtEpDevice`` a Device was enumerated from."""
+    from genai_harness.backends.ort import ep_device_key
+
+    wanted = device.config.get("ep_device")
+    for candidate in ort.get_ep_devices():
+        if ep_device_key(candidate) == wanted:
+            return candidate
+    raise DeviceUnavailableError(f"onnxruntime no longer offers the EP device {wanted} of {device.label} "
+                                 f"(get_ep_devices() = {[ep_device_key(d) for d in ort.get_ep_devices()]})")
 
 
 def _check_openvino_device(device_type: str, device: Device) -> None:
