@@ -101,7 +101,9 @@ def test_error_reported_on_purpose_keeps_its_type(tmp_path):
 def test_successful_answer_comes_back_with_os_accounting(tmp_path):
     body = 'cat "$3" > "$4"'  # echo the request back
     outcome = call_worker(fake_python(tmp_path, body), {"op": "echo", "value": [1, 2]}, timeout_s=30)
+    specs = outcome.response.pop("backend_specs")  # every request carries this process's backends
     assert outcome.response == {"op": "echo", "value": [1, 2]}
+    assert {spec["framework"] for spec in specs} >= {"onnxruntime", "onnxruntime_genai", "openvino.genai"}
     assert outcome.returncode == 0 and outcome.wall_s > 0 and outcome.peak_rss_mb > 0
 
 

@@ -6,7 +6,7 @@ import importlib
 import importlib.metadata
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.errors import BackendUnavailableError, TaskNotSupportedError
 from genai_harness.interface import DEFAULT_ENVIRONMENT, Device
@@ -76,6 +76,14 @@ class Backend(ABC):
         return TaskNotSupportedError(
             f"{self.framework} does not do {task}; it does {', '.join(self.tasks)}"
         )
+
+    def create_pipeline(self, task: str, model_path: Path, device: Device) -> Any:
+        """The pipeline of ``task`` (one of :data:`ALL_TASKS`) for ``model_path`` on ``device``."""
+        factories = {TASK_TEXT2TEXT: self.create_text2text, TASK_TEXT2IMAGE: self.create_text2image,
+                     TASK_CLASSIFICATION: self.create_classifier}
+        if task not in factories:
+            raise TaskNotSupportedError(f"unknown task {task!r}; tasks: {', '.join(ALL_TASKS)}")
+        return factories[task](model_path, device)
 
     def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
         """A text-to-text pipeline for ``model_path`` on ``device``."""

@@ -57,6 +57,17 @@ def register_spec(spec: BackendSpec) -> None:
     _loaded.pop((spec.framework, DEFAULT_ENVIRONMENT), None)
 
 
+def register_specs(specs: list[dict[str, str]]) -> None:
+    """Register specs sent by a parent process (see :func:`specs_for_worker`)."""
+    for spec in specs:
+        register_spec(BackendSpec(**spec))
+
+
+def specs_for_worker() -> list[dict[str, str]]:
+    """This process's backends, as a worker request carries them (so a worker sees what its parent sees)."""
+    return [asdict(spec) for spec in backend_specs().values()]
+
+
 def backend_specs() -> dict[str, BackendSpec]:
     """Every registered backend by framework name, without importing any of them."""
     specs = dict(_extra_specs)

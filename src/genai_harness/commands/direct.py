@@ -46,13 +46,11 @@ def _model_path(args: argparse.Namespace, task: str) -> Path:
 
 
 def _call(args: argparse.Namespace, task: str, params: dict[str, Any]) -> dict[str, Any]:
-    from genai_harness.backends.registry import backend_specs
     from genai_harness.harness.worker_client import call_worker
 
     environment, selector = _environment_and_device(args)
     request = {"op": "direct", "environment": environment.name, "framework": args.framework, "task": task,
-               "device": selector, "model_path": str(_model_path(args, task)), "params": params,
-               "backend_specs": [s.__dict__ for s in backend_specs().values()]}
+               "device": selector, "model_path": str(_model_path(args, task)), "params": params}
     outcome = call_worker(environment, request, args.timeout, what=f"{task} on {args.framework} {args.device}")
     return {**outcome.response, "peak_rss_mb": outcome.peak_rss_mb, "environment": environment.name}
 

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TASK_TEXT2TEXT
-from genai_harness.backends.registry import BackendSpec, get_backend, register_spec
+from genai_harness.backends.base import TASK_TEXT2IMAGE, TASK_TEXT2TEXT, Backend
+from genai_harness.backends.registry import get_backend
 from genai_harness.clock import Clock, default_clock
-from genai_harness.errors import GenerationError, WorkloadError
+from genai_harness.errors import GenerationError
 from genai_harness.harness import metrics
 from genai_harness.interface import Device
 from genai_harness.workloads.spec import Workload
@@ -23,27 +23,23 @@ from genai_harness.workloads.spec import Workload
 MAX_REPETITIONS = 10_000
 
 
-def run_cell(request: dict[str, Any], clock: Clock = default_clock) -> dict[str, Any]:
-    """Execute the cell a worker request describes and return its measurements."""
-    for spec in request.get("backend_specs", []):
-        register_spec(BackendSpec(**spec))
-    workload = Workload.from_dict(request["workload"])
-    device = Device.from_dict(request["device"])
-    model_path = Path(request["model"]["path"])
-    backend = get_backend(request["framework"], request.get("environment", "default"))
-    backend.import_runtime()  # import time is not load time
-
+def load_pipeline(backend: Backend, task: str, model_path: Path, device: Device,
+                  clock: Clock = default_clock) -> tuple[Any, float]:
+    """The ready pipeline and its load time in seconds (construction to ready; runtime import excluded)."""
+    backend.import_runtime()
     start = clock()
-    if workload.task == TASK_TEXT2TEXT:
-        pipeline: Any = backend.create_text2text(model_path, device)
-    elif workload.task == TASK_TEXT2IMAGE:
-        pipeline = backend.create_text2image(model_path, device)
-    elif workload.task == TASK_CLASSIFICATION:
-        pipeline = backend.create_classifier(model_path, device)
-    else:
-        raise WorkloadError(f"unknown task {workload.task!r}")
+    pipeline = backend.create_pipeline(task, model_path, device)
     load_s = (clock() - start) / 1e9
     pipeline.clock = clock
+    return pipeline, load_s
+
+
+def run_cell(request: dict[str, Any], clock: Clock = default_clock) -> dict[str, Any]:
+    """Execute the cell a worker request describes and return its measurements."""
+    workload = Workload.from_dict(request["workload"])
+    device = Device.from_dict(request["device"])
+    backend = get_backend(request["framework"], request.get("environment", "default"))
+    pipeline, load_s = load_pipeline(backend, workload.task, Path(request["model"]["path"]), device, clock)
 
     once = _runner_for(workload, pipeline)
     for _ in range(workload.warmup):

@@ -5,28 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from genai_harness.backends.registry import BackendSpec, get_backend, register_spec
-from genai_harness.clock import default_clock
+from genai_harness.backends.registry import get_backend
 from genai_harness.harness import metrics
+from genai_harness.harness.cell import load_pipeline
 from genai_harness.interface import DeviceFactory
 
 
 def run_direct(request: dict[str, Any]) -> dict[str, Any]:
     """Create the pipeline on the selected device and run the request's task once."""
-    for spec in request.get("backend_specs", []):
-        register_spec(BackendSpec(**spec))
     framework, task = request["framework"], request["task"]
     backend = get_backend(framework, request.get("environment", "default"))
-    backend.import_runtime()
     device = DeviceFactory.select(framework, request["device"])
-    model_path = Path(request["model_path"])
+    pipeline, load_s = load_pipeline(backend, task, Path(request["model_path"]), device)
     params = request["params"]
-    start = default_clock()
     if task == "text2text":
         from genai_harness import text2text
 
-        pipeline: Any = backend.create_text2text(model_path, device)
-        load_s = (default_clock() - start) / 1e9
         config = text2text.GenerationConfig.exact(params["max_new_tokens"]) if params.get("exact", True) \
             else text2text.GenerationConfig(max_new_tokens=params["max_new_tokens"])
         result = pipeline(params["prompt"], config)
@@ -44,8 +38,6 @@ def run_direct(request: dict[str, Any]) -> dict[str, Any]:
 
         from genai_harness import text2image
 
-        pipeline = backend.create_text2image(model_path, device)
-        load_s = (default_clock() - start) / 1e9
         config = text2image.GenerationConfig(image_width=params["width"], image_height=params["height"],
                                              num_inference_steps=params["steps"], rng_seed=params["seed"],
                                              guidance_scale=params["guidance_scale"])
@@ -57,8 +49,6 @@ def run_direct(request: dict[str, Any]) -> dict[str, Any]:
                 "native_metrics": result.native_metrics}
     from genai_harness.classification import ClassificationConfig
 
-    pipeline = backend.create_classifier(model_path, device)
-    load_s = (default_clock() - start) / 1e9
     batch = pipeline.make_batch(ClassificationConfig(batch_size=params["batch_size"]))
     result = pipeline(batch)
     return {"device": device.to_dict(), "actual_device": str(getattr(pipeline, "actual_device", "")),

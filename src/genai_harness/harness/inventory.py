@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genai_harness.backends.registry import (
-    BackendSpec,
     backend_specs,
     backend_status,
     get_backend,
-    register_spec,
+    register_specs,
 )
 from genai_harness.errors import HarnessError
 from genai_harness.harness.environments import Environment
@@ -26,8 +25,7 @@ from genai_harness.interface import Device
 
 def local_inventory(environment: str, parent_specs: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """Backends, devices and versions of the running interpreter."""
-    for spec in parent_specs or []:
-        register_spec(BackendSpec(**spec))
+    register_specs(parent_specs or [])
     backends, devices = [], []
     for framework in backend_specs():
         status = backend_status(framework, environment)
@@ -80,8 +78,7 @@ class EnvironmentInventory:
 
 def inventory_of(environment: Environment, timeout_s: float = 180.0) -> EnvironmentInventory:
     """Ask one environment, in a subprocess, what it offers."""
-    specs = [spec.__dict__ for spec in backend_specs().values()]
-    request = {"op": "inventory", "environment": environment.name, "backend_specs": specs}
+    request = {"op": "inventory", "environment": environment.name}
     try:
         outcome = call_worker(environment, request, timeout_s, what="device enumeration")
     except HarnessError as exc:

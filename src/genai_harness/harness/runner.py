@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import genai_harness
-from genai_harness.backends.registry import backend_specs
 from genai_harness.errors import CellError, CellTimeoutError, HarnessError
 from genai_harness.harness.plan import Cell, Plan
 from genai_harness.harness.progress import Progress
@@ -48,7 +47,6 @@ def cell_request(cell: Cell) -> dict[str, Any]:
     return {
         "op": "cell",
         "environment": cell.environment.name,
-        "backend_specs": [spec.__dict__ for spec in backend_specs().values()],
         "framework": cell.framework,
         "device": cell.device.to_dict(),
         "workload": cell.workload.to_dict(),

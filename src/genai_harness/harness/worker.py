@@ -22,7 +22,7 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 def _inventory(request: dict[str, Any]) -> dict[str, Any]:
     from genai_harness.harness.inventory import local_inventory
 
-    return local_inventory(request.get("environment", "default"), request.get("backend_specs", []))
+    return local_inventory(request.get("environment", "default"))
 
 
 def _cell(request: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +44,9 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     """Answer one request; errors become ``{"error": {...}}``."""
     op = request.get("op")
     try:
+        from genai_harness.backends.registry import register_specs
+
+        register_specs(request.get("backend_specs", []))
         if op not in HANDLERS:
             raise WorkerProtocolError(f"unknown worker op {op!r}; known: {', '.join(HANDLERS)}")
         return HANDLERS[op](request)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import genai_harness
+from genai_harness.backends.registry import specs_for_worker
 from genai_harness.errors import CellError, CellTimeoutError, WorkerProtocolError, error_from_dict
 from genai_harness.harness.environments import Environment
 from genai_harness.harness.worker import PEAK_RSS_KEY
@@ -74,7 +75,7 @@ def call_worker(environment: Environment, request: dict[str, Any], timeout_s: fl
     """
     with tempfile.TemporaryDirectory(prefix="genai-harness-") as tmp:
         req_path, resp_path, err_path = Path(tmp, "request.json"), Path(tmp, "response.json"), Path(tmp, "stderr")
-        req_path.write_text(json.dumps(request))
+        req_path.write_text(json.dumps({**request, "backend_specs": specs_for_worker()}))
         cmd = [str(environment.python), "-m", "genai_harness.harness.worker", str(req_path), str(resp_path)]
         start = time.perf_counter()
         with open(err_path, "wb") as err:
