@@ -8,6 +8,7 @@ native runtime metrics in :class:`GenerationResult`, streaming from a :class:`Pi
 
 from __future__ import annotations
 
+import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -228,8 +229,6 @@ class ThreadedGenerator(Generator):
     """
 
     def __init__(self, pipeline: Pipeline, config: GenerationConfig) -> None:
-        import queue
-
         self._pipeline = pipeline
         self._config = config
         self._input: list[int] = []
