@@ -23,17 +23,20 @@ from genai_harness.results.schema import (
 
 def test_column_order_and_types() -> None:
     assert COLUMN_NAMES[:5] == ("run_id", "run_started_at", "recorded_at", "harness_version", "schema_version")
-    assert COLUMN_NAMES[-1] == "native_metrics"
+    assert COLUMN_NAMES[-1] == "injected_slowdown"
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
-    assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics")
-    assert METRIC_COLUMNS[0] == "load_s" and METRIC_COLUMNS[-1] == "peak_rss_mb"
+    assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics", "numerics")
+    assert METRIC_COLUMNS[0] == "load_s" and "peak_rss_mb" in METRIC_COLUMNS
     assert {"ttft_ms", "tpot_ms", "itl_p50_ms", "itl_p90_ms", "decode_tps", "n_new_tokens"} <= set(METRIC_COLUMNS)
     assert SQLITE_TYPES["ttft_ms"] == "REAL" and PANDAS_DTYPES["ttft_ms"] == "float64"
     assert SQLITE_TYPES["repetition"] == "INTEGER" and PANDAS_DTYPES["repetition"] == "Int64"
     assert SQLITE_TYPES["native_metrics"] == "TEXT" and PANDAS_DTYPES["native_metrics"] == "string"
     assert PANDAS_DTYPES["run_started_at"] == "datetime64[us, UTC]"
     old = {c.name for c in columns_for_version(0)}
-    assert set(COLUMN_NAMES) - old == {"itl_p90_ms", "native_metrics"}
+    v1 = {c.name for c in columns_for_version(1)}
+    assert v1 - old == {"itl_p90_ms", "native_metrics"}
+    added_in_2 = set(COLUMN_NAMES) - v1
+    assert {"precision", "threads", "numerics", "energy_j", "ref_psnr_db", "injected_slowdown"} <= added_in_2
     assert len(columns_for_version(SCHEMA_VERSION)) == len(COLUMN_NAMES)
 
 

@@ -161,7 +161,7 @@ def test_older_store_reads_with_missing_columns_and_migrates_on_request(tmp_path
     migrated.append(cell_rows(native_metrics={"ttft": 1.0}, itl_p90_ms=3.0))
     df = ResultStore(path).read()
     assert_schema_frame(df)
-    assert df["schema_version"].tolist() == [0, 1, 1, 1]
+    assert df["schema_version"].tolist() == [0, SCHEMA_VERSION, SCHEMA_VERSION, SCHEMA_VERSION]
     assert df["itl_p90_ms"].isna().tolist() == [True, False, False, False]
     assert json.loads(df["native_metrics"][1]) == {"ttft": 1.0}
 
@@ -196,3 +196,25 @@ def test_load_results_merges_stores_from_two_machines(tmp_path: Path) -> None:
         load_results(tmp_path)
     with pytest.raises(StoreError):
         load_results([])
+
+
+def test_filter_is_applied_in_the_query_and_columns_can_be_limited(tmp_path: Path) -> None:
+    from genai_harness.results.query import ResultFilter
+
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.append(cell_rows())
+    store.append([{**r, "run_id": "other", "model_id": "m2"} for r in cell_rows()])
+    only = store.read(ResultFilter(run_ids="other"), columns=["run_id", "model_id", "ttft_ms"])
+    assert list(only.columns) == ["run_id", "model_id", "ttft_ms"]
+    assert set(only["run_id"]) == {"other"} and set(only["model_id"]) == {"m2"}
+    assert len(store.read(ResultFilter(model_ids=["nope"]))) == 0
+    assert len(store.read(ResultFilter(since="2999-01-01T00:00:00Z"))) == 0
+    assert len(store.read()) == 2 * len(cell_rows())
+
+
+def test_planned_cells_and_writability(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.check_writable()
+    store.record_plan("r1", ["a | w | m", "b | w | m"])
+    assert store.planned_cells("r1") == ["a | w | m", "b | w | m"]
+    assert store.planned_cells("r2") == []

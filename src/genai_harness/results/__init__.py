@@ -4,6 +4,7 @@ Importing this package imports no pandas; the readers import it when called.
 """
 
 from genai_harness.results.export import export, import_file
+from genai_harness.results.query import ALL_ROWS, ResultFilter
 from genai_harness.results.schema import (
     COLUMN_NAMES,
     COLUMNS,
@@ -15,12 +16,14 @@ from genai_harness.results.schema import (
 from genai_harness.results.store import DEFAULT_STORE, ResultStore, expand_json, load_results
 
 __all__ = [
+    "ALL_ROWS",
     "COLUMNS",
     "COLUMN_NAMES",
     "DEFAULT_STORE",
     "JSON_COLUMNS",
     "METRIC_COLUMNS",
     "SCHEMA_VERSION",
+    "ResultFilter",
     "ResultStore",
     "expand_json",
     "export",

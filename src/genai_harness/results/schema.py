@@ -9,7 +9,11 @@ This module imports no pandas at module level: the run's parent process only wri
 Schema history (``SCHEMA_VERSION``):
 
 * 0: the pre-release layout, without ``itl_p90_ms`` and ``native_metrics``.
-* 1: the current layout below.
+* 1: adds ``itl_p90_ms`` and ``native_metrics``.
+* 2: numerics read back from the runtime (``precision``, ``threads``, ``numerics`` ...), the requested
+  ones, the batch the model took, energy, agreement with the f32 CPU reference, operator-cell
+  error and GFLOP/s, ``injected_slowdown``; status ``skipped``; task ``operator``; and the
+  ``planned_cells`` table (see :mod:`genai_harness.results.store`).
 """
 
 from __future__ import annotations
@@ -27,14 +31,15 @@ from genai_harness.errors import StoreError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
 """Oldest schema version this harness reads (and migrates)."""
 
-STATUSES = ("ok", "failed", "timeout", "crashed", "interrupted")
-TASKS = ("text2text", "text2image", "classification")
+STATUSES = ("ok", "failed", "timeout", "crashed", "interrupted", "skipped")
+"""``skipped``: the cell does not apply (a prompt longer than the model's context, say); ``error`` says why."""
+TASKS = ("text2text", "text2image", "classification", "operator")
 SOURCE_COLUMN = "source_store"
 """Column :func:`~genai_harness.results.store.load_results` adds: the store file a row came from."""
 
@@ -100,6 +105,26 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("int", "batch_size"),
     *_cols("float", "peak_rss_mb"),
     *_cols("json", "native_metrics", since=1),
+    # numerics: what the runtime actually ran with, read back after load (see DESIGN.md "Numerics")
+    *_cols("text", "precision", "precision_requested", since=2),
+    *_cols("int", "threads", "threads_requested", since=2),
+    *_cols("text", "weight_dtypes", since=2),
+    *_cols("json", "numerics", since=2),
+    # what actually ran when it differs from what the workload asked
+    *_cols("int", "batch_requested", since=2),
+    # energy, where the machine exposes it (null otherwise; energy_source says why)
+    *_cols("float", "energy_j", "energy_per_token_j", "energy_per_image_j", since=2),
+    *_cols("text", "energy_source", since=2),
+    # agreement with the f32 CPU reference of the same model and inputs
+    *_cols("float", "ref_token_agreement", since=2),
+    *_cols("int", "ref_first_divergence", since=2),
+    *_cols("float", "ref_logits_max_diff", "ref_psnr_db", "ref_top1_agreement", "ref_max_score_diff", since=2),
+    *_cols("float", "ref_max_abs_error", "ref_max_rel_error", since=2),
+    *_cols("int", "ref_within_tolerance", since=2),
+    # operator cells: achieved compute
+    *_cols("float", "gflops_per_s", "peak_fraction", since=2),
+    # gate calibration: factor each timed span was stretched by (null = none, the default)
+    *_cols("float", "injected_slowdown", since=2),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -108,8 +133,15 @@ PANDAS_DTYPES: dict[str, str] = {c.name: c.dtype for c in COLUMNS}
 JSON_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "json")
 TIMESTAMP_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == "timestamp")
 _FIRST_METRIC = COLUMN_NAMES.index("load_s")
-METRIC_COLUMNS: tuple[str, ...] = COLUMN_NAMES[_FIRST_METRIC : COLUMN_NAMES.index("native_metrics")]
-"""The measured metrics, in schema order (the counts n_input_tokens, n_new_tokens, batch_size included)."""
+METRIC_COLUMNS: tuple[str, ...] = (
+    *COLUMN_NAMES[_FIRST_METRIC : COLUMN_NAMES.index("native_metrics")],
+    "energy_j", "energy_per_token_j", "energy_per_image_j",
+    "ref_token_agreement", "ref_first_divergence", "ref_logits_max_diff", "ref_psnr_db", "ref_top1_agreement",
+    "ref_max_score_diff", "ref_max_abs_error", "ref_max_rel_error", "gflops_per_s", "peak_fraction",
+)
+"""The measured metrics (the counts n_input_tokens, n_new_tokens, batch_size included)."""
+NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")
+"""Columns that say under which numerics a figure was taken: part of every comparison's grouping."""
 REQUIRED_COLUMNS = ("run_id", "status")
 _BY_NAME = {c.name: c for c in COLUMNS}
 

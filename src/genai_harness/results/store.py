@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genai_harness.errors import SchemaVersionError, StoreError
+from genai_harness.results.query import ALL_ROWS, ResultFilter
 from genai_harness.results.schema import (
     COLUMN_NAMES,
     COLUMNS,
@@ -111,6 +112,7 @@ class ResultStore:
             for col in COLUMNS:
                 if col.name not in present:
                     conn.execute(f"ALTER TABLE results ADD COLUMN {col.name} {col.sql_type}")
+            _create_side_tables(conn)
             old = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
             conn.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -155,26 +157,63 @@ class ResultStore:
                 _transaction(conn, lambda c: c.executemany(_INSERT, records))
         return len(records)
 
-    def read(self, *, run_id: str | None = None) -> pd.DataFrame:
-        """All rows (or one run's) as a DataFrame: schema columns in order, schema dtypes, JSON as text.
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` unless a row could be written now (checked before any cell runs)."""
+        with self._connect(write=True) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
 
-        Columns an older store lacks are filled with nulls.
+    def read(self, filter: ResultFilter = ALL_ROWS, *, run_id: str | None = None,
+             columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The rows ``filter`` selects (applied in the query) as a DataFrame: schema dtypes, JSON as text.
+
+        ``columns`` limits the columns read (default: all, in schema order); columns an older store
+        lacks are filled with nulls. ``run_id`` is shorthand for ``ResultFilter(run_ids=run_id)``.
         """
         import pandas as pd
 
+        if run_id is not None:
+            filter = ResultFilter(**{**_filter_fields(filter), "run_ids": run_id})
+        wanted = list(COLUMN_NAMES) if columns is None else list(columns)
+        unknown = [c for c in wanted if c not in COLUMN_NAMES]
+        if unknown:
+            raise StoreError(f"unknown result column(s) {', '.join(unknown)}; "
+                             f"the schema has: {', '.join(COLUMN_NAMES)}")
         with self._connect() as conn:
             present = _result_columns(conn)
-            names = [name for name in COLUMN_NAMES if name in present]
-            sql = f"SELECT {', '.join(names)} FROM results"
-            params: tuple[str, ...] = ()
-            if run_id is not None:
-                sql, params = sql + " WHERE run_id = ?", (run_id,)
+            names = [name for name in wanted if name in present]
+            where, params = filter.where("?")
+            sql = f"SELECT {', '.join(names) or 'NULL'} FROM results"
+            if where:
+                sql += f" WHERE {where}"
             records = conn.execute(sql + " ORDER BY id", params).fetchall()
-        df = pd.DataFrame.from_records(records, columns=names)
-        for name in COLUMN_NAMES:
+        df = pd.DataFrame.from_records(records, columns=names or ["NULL"])[names]
+        for name in wanted:
             if name not in df.columns:
                 df[name] = pd.Series([None] * len(df), index=df.index, dtype=object)
-        return apply_dtypes(df[list(COLUMN_NAMES)])
+        return apply_dtypes(df[wanted])
+
+    def record_plan(self, run_id: str, labels: Sequence[str]) -> None:
+        """Record the cells a run is about to measure, so a run cut short shows as unfinished."""
+        now = _now()
+        with self._connect(write=True) as conn:
+            _transaction(conn, lambda c: c.executemany(
+                "INSERT INTO planned_cells (run_id, label, planned_at) VALUES (?, ?, ?)",
+                [(run_id, label, now) for label in labels]))
+
+    def planned_cells(self, run_id: str) -> list[str]:
+        """The cell labels recorded by :meth:`record_plan` for ``run_id`` (empty for older stores)."""
+        with self._connect() as conn:
+            if "planned_cells" not in _tables(conn):
+                return []
+            rows = conn.execute("SELECT label FROM planned_cells WHERE run_id = ? ORDER BY id", (run_id,))
+            return [r[0] for r in rows.fetchall()]
+
+
+def _filter_fields(filter: ResultFilter) -> dict[str, Any]:
+    import dataclasses
+
+    return {f.name: getattr(filter, f.name) for f in dataclasses.fields(filter)}
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -202,6 +241,7 @@ def _initialize(conn: sqlite3.Connection) -> None:
     columns = ", ".join(f"{c.name} {c.sql_type}" for c in COLUMNS)
     conn.execute(f"CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT, {columns})")
     conn.execute("CREATE INDEX results_run_id ON results (run_id)")
+    _create_side_tables(conn)
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
@@ -212,6 +252,14 @@ def _initialize(conn: sqlite3.Connection) -> None:
             ("application", "genai-harness"),
         ],
     )
+
+
+def _create_side_tables(conn: sqlite3.Connection) -> None:
+    """Tables and indexes added after schema 0 (idempotent: used by creation and migration alike)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS planned_cells (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                 "run_id TEXT NOT NULL, label TEXT NOT NULL, planned_at TEXT NOT NULL)")
+    conn.execute("CREATE INDEX IF NOT EXISTS planned_cells_run_id ON planned_cells (run_id)")
+    conn.execute("CREATE INDEX IF NOT EXISTS results_machine_model ON results (machine_fingerprint, model_id)")
 
 
 def _check_version(conn: sqlite3.Connection, path: Path) -> int:
@@ -266,16 +314,18 @@ def _store_files(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     return list(unique.values())
 
 
-def load_results(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
-    """Read and concatenate one or several stores (files, or folders of ``*.sqlite``).
+def load_results(paths: str | Path | Sequence[str | Path], filter: ResultFilter = ALL_ROWS, *,
+                 columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read and concatenate the rows ``filter`` selects from one or several stores (files, or folders of them).
 
-    Each row keeps its own machine_fingerprint/hostname and gains ``source_store``, the file it came from.
+    The filter runs inside each store's query. Each row keeps its own machine_fingerprint/hostname
+    and gains ``source_store``, the file it came from.
     """
     import pandas as pd
 
     frames = []
     for file in _store_files(paths):
-        df = ResultStore(file, create=False).read()
+        df = ResultStore(file, create=False).read(filter, columns=columns)
         df[SOURCE_COLUMN] = pd.Series([str(file)] * len(df), index=df.index, dtype="string")
         frames.append(df)
     non_empty = [f for f in frames if len(f)] or frames[:1]
