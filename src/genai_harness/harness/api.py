@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,10 +28,14 @@ if TYPE_CHECKING:
 
 def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, devices: Sequence[str] | None = None,
         models: Sequence[str] | None = None, store: str | Path | None = None, pythons: Sequence[str] | None = None,
-        config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None) -> pd.DataFrame:
+        config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
+        precision: str | None = None, threads: int | None = None, reference: bool = False) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     Rows are also appended to the store (default ``results/genai-harness.sqlite``) as each cell ends.
+    ``precision`` (default | f32 | bf16 | f16) and ``threads`` override every workload's ``[run]`` request;
+    a runtime that cannot honour them refuses the cell (recorded as failed with the reason). ``reference``
+    checks every cell against the f32 CPU reference of the same model and inputs (``ref_*`` columns).
     """
     out = stream or sys.stderr
     cfg = load_config(Path(config) if config else None)
@@ -39,7 +44,10 @@ def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, device
     catalog = Catalog(cfg)
     inventories = collect_inventory(environments)
     plan = make_plan(suite_obj, inventories, catalog, list(frameworks or []) or None, list(devices or []) or None,
-                     list(models or []) or None)
+                     list(models or []) or None, precision=precision, threads=threads)
+    if reference:
+        plan.cells = [dataclasses.replace(c, workload=dataclasses.replace(c.workload, reference=True))
+                      for c in plan.cells]
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}
     profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
     result_store = ResultStore(Path(store) if store else DEFAULT_STORE)

@@ -40,12 +40,14 @@ def summary_table(rows: Iterable[dict[str, Any]]) -> str:
             present = [r[column] for r in group if _present(r.get(column))]
             values.append(fmt.format(median(present)) if present else "")
         reps = sum(1 for r in group if r["status"] == "ok")
-        table_rows.append((*key, status, reps, *values))
-    headers = ["framework", "device", "workload", "model", "status", "reps", *(h for _, h, _ in COLUMNS)]
+        precision = "/".join(sorted({str(r["precision"]) for r in group if _present(r.get("precision"))}))
+        table_rows.append((*key, status, precision, reps, *values))
+    headers = ["framework", "device", "workload", "model", "status", "precision", "reps",
+               *(h for _, h, _ in COLUMNS)]
     return format_table(headers, table_rows, max_width=40)
 
 
 def failures(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """One line per failed cell with its reason."""
+    """One line per failed or skipped cell with its reason."""
     return [f"{r['framework']} {r['device']} | {r['workload_id']} | {r['model_id']}: {r['status']}: {r['error']}"
             for r in rows if r["status"] != "ok"]
