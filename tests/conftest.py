@@ -1,8 +1,13 @@
 """Shared fixtures: the checkout, a CLI runner, the one real `genai-harness devices --json` of the session.
 
 Runtimes are never mocked here: device listings come from the installed onnxruntime,
-onnxruntime-genai and OpenVINO (and from .venvs/ort-openvino, which `make setup` creates and
-registers in ./genai-harness.toml). Fakes stand in only for harness logic.
+onnxruntime-genai and OpenVINO (and from .venvs/ort-openvino, which `make setup` creates).
+Fakes stand in only for harness logic.
+
+The suite never reads nor writes the user's ./genai-harness.toml (models a user registered there would
+change listings): GENAI_HARNESS_CONFIG points, for the whole session, at a temporary file of its own
+that registers only the ort-openvino environment. Commands run from the checkout get it too; commands
+run in a test's own folder read that folder's file.
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,24 @@ TESTS = REPO / "tests"
 OVEP_ENV = "ort-openvino"
 OVEP_PYTHON = REPO / ".venvs" / OVEP_ENV / "bin" / "python"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+CONFIG_VAR = "GENAI_HARNESS_CONFIG"
+
+
+def _session_config() -> Path:
+    """The suite's own genai-harness.toml: the ort-openvino environment (absolute path) and nothing else."""
+    folder = Path(tempfile.mkdtemp(prefix="genai-harness-tests-"))
+    path = folder / "genai-harness.toml"
+    body = f'[environments.{OVEP_ENV}]\npython = "{OVEP_PYTHON}"\n' if OVEP_PYTHON.exists() else ""
+    path.write_text(body)
+    return path
+
+
+SESSION_CONFIG = _session_config()
+os.environ[CONFIG_VAR] = str(SESSION_CONFIG)  # this process, and every subprocess that inherits it
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(SESSION_CONFIG.parent, ignore_errors=True)
 RUNTIME_MODULES = ("onnxruntime", "onnxruntime_genai", "openvino", "openvino_genai", "openvino_tokenizers")
 DEVICE_KEYS = {
     "framework", "identifier", "label", "execution_provider", "type", "vendor", "name", "available", "reason",
@@ -37,24 +62,32 @@ def cli_command() -> list[str]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without a config override, plus ``extra``."""
+    """This process's environment without a config override (a command reads its folder's file), plus ``extra``."""
     env = dict(os.environ)
-    env.pop("GENAI_HARNESS_CONFIG", None)
+    env.pop(CONFIG_VAR, None)
     env.update(extra)
+    return env
+
+
+def isolated_env(cwd: Path | str, env: dict[str, str] | None) -> dict[str, str]:
+    """``env`` (default :func:`clean_env`), given the suite's config when the command runs in the checkout."""
+    env = dict(env or clean_env())
+    if CONFIG_VAR not in env and Path(cwd).resolve() == REPO:
+        env[CONFIG_VAR] = str(SESSION_CONFIG)
     return env
 
 
 def run_cli(*args: str | os.PathLike[str], cwd: Path | str = REPO, env: dict[str, str] | None = None,
             timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run ``genai-harness ARGS`` as a real subprocess and capture its output."""
-    return subprocess.run([*cli_command(), *map(str, args)], cwd=cwd, env=env or clean_env(),
+    return subprocess.run([*cli_command(), *map(str, args)], cwd=cwd, env=isolated_env(cwd, env),
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def run_python(code: str, *, python: str | Path = sys.executable, cwd: Path | str = REPO,
                env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``python -c CODE`` in a fresh interpreter."""
-    return subprocess.run([str(python), "-c", code], cwd=cwd, env=env or clean_env(),
+    return subprocess.run([str(python), "-c", code], cwd=cwd, env=isolated_env(cwd, env),
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -104,7 +137,7 @@ def devices_of(env: dict[str, Any], framework: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def devices_json() -> dict[str, Any]:
-    """One real `genai-harness devices --json`, run from the checkout (so genai-harness.toml counts)."""
+    """One real `genai-harness devices --json`, run from the checkout (with the suite's own config)."""
     proc = run_cli("devices", "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -116,7 +149,7 @@ def ovep_listing(devices_json: dict[str, Any]) -> dict[str, Any]:
     require_ovep_python()
     names = [e["environment"] for e in devices_json["environments"]]
     if OVEP_ENV not in names:
-        missing(f"environment {OVEP_ENV!r} is not registered in {REPO / 'genai-harness.toml'} (have {names})")
+        missing(f"environment {OVEP_ENV!r} is not registered in {SESSION_CONFIG} (have {names})")
     return environment(devices_json, OVEP_ENV)
 
 
