@@ -124,17 +124,14 @@ def resolved_readback(device_name: str, properties: Mapping[str, Any], model_xml
     """What an openvino-genai pipeline compiled ``model_xml`` with, where the pipeline hides its compiled model.
 
     LLMPipeline and Text2ImagePipeline expose no compiled model. The plugin's resolution is read back by
-    compiling a one-MatMul probe with the same properties on the same device; the IR's own
-    ``runtime_options`` (e.g. KV_CACHE_PRECISION) then apply where the caller set nothing, as in OpenVINO.
+    compiling a one-MatMul probe with the same properties on the same device, plus the IR's own
+    ``runtime_options`` (e.g. KV_CACHE_PRECISION) where the caller set nothing, as OpenVINO applies them.
     tests/test_numerics_real.py checks this against a direct compile of the bundled models.
     """
     plain = {k: v for k, v in properties.items() if isinstance(k, str) and k.isupper()}
-    compiled = openvino.Core().compile_model(_probe_model(), device_name, plain)
-    values = read_compiled(compiled)
-    for key, value in runtime_options(model_xml).items():
-        if key in READBACK_KEYS and key not in plain:
-            values[key] = value
-    return values
+    from_model = {k: v for k, v in runtime_options(model_xml).items() if k in READBACK_KEYS and k not in plain}
+    compiled = openvino.Core().compile_model(_probe_model(), device_name, {**from_model, **plain})
+    return read_compiled(compiled)
 
 
 def _numerics(values: Mapping[str, Any], weights: Counter[str], source: str, runtime: str,
