@@ -92,6 +92,29 @@ class Numerics:
                 "details": self.details}
 
 
+OPENVINO_EP_DEFAULT_PRECISION = {"CPU": "f32", "GPU": "f16", "NPU": "f16"}
+"""The OpenVINO EP's documented default ``precision`` per device_type (it offers no read-back of its own)."""
+
+
+def default_precision(device: Any) -> str:
+    """What a device runs at when nothing is asked, for ``genai-harness devices``.
+
+    OpenVINO devices: the plugin's own INFERENCE_PRECISION_HINT, read at enumeration. The OpenVINO EP: its
+    documented default per device_type. Every other onnxruntime EP and onnxruntime-genai: the model's own types.
+    """
+    config = dict(getattr(device, "config", {}) or {})
+    hint = dict(config.get("ov_properties", {})).get("INFERENCE_PRECISION_HINT")
+    if hint:
+        return normalize_precision(hint)
+    if getattr(device, "execution_provider", "") == "OpenVINOExecutionProvider":
+        device_type = str(dict(config.get("provider_options", {})).get("device_type", "CPU"))
+        kind = device_type.split(":")[-1].split(",")[0].split(".")[0].split("_")[0]
+        return OPENVINO_EP_DEFAULT_PRECISION.get(kind, "?") + " (EP default)"
+    if config.get("virtual"):
+        return "per device"
+    return "model's own"
+
+
 def check_honoured(framework: str, config: Mapping[str, Any], numerics: Numerics | None) -> None:
     """Refuse (NumericsError) a pipeline whose read-back precision or threads differ from what was asked."""
     precision, threads = requested(config)

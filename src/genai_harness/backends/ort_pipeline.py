@@ -51,8 +51,6 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
 
 
 OPENVINO_EP = "OpenVINOExecutionProvider"
-OPENVINO_EP_DEFAULT_PRECISION = {"CPU": "f32", "GPU": "f16", "NPU": "f16"}
-"""The OpenVINO EP's documented default ``precision`` per device_type (it offers no read-back of its own)."""
 
 
 def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], device: Device) -> nx.Numerics:
@@ -75,7 +73,7 @@ def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], de
         if precision == "f32":
             word = "FP32"
         actual = {"FP32": "f32", "FP16": "f16", "ACCURACY": stored}.get(word.upper(),
-                                                                         OPENVINO_EP_DEFAULT_PRECISION.get(device_type))
+                                                                         nx.OPENVINO_EP_DEFAULT_PRECISION.get(device_type))
         source = ("onnxruntime: session providers and options; precision: the OpenVINO EP's precision option, or its "
                   "documented default for the device_type (the EP offers no read-back)")
         if precision in ("bf16", "f16") and actual != precision:
