@@ -131,6 +131,27 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
         return {"ortg_generator_create_ms": (appending_ns - created_ns) / 1e6,
                 "ortg_prompt_processing_ms": (appended_ns - appending_ns) / 1e6}
 
+    def _generate_timed(self, input_ids: list[int], config: text2text.GenerationConfig,
+                        call_start_ns: int) -> text2text.TimedGeneration | None:
+        """The measured path: the loop of onnxruntime-genai's own benchmark (generate_next_token, then the
+        clock), the ids read once at the end; extra stop ids need the per-token path."""
+        if config.eos_token_ids:
+            return None
+        clock = self.clock
+        created_ns = clock()
+        generator = og.Generator(self._model, self._params(len(input_ids), config))
+        appending_ns = clock()
+        generator.append_tokens(input_ids)
+        appended_ns = clock()
+        token_ns: list[int] = []
+        while len(token_ns) < config.max_new_tokens and not generator.is_done():
+            generator.generate_next_token()
+            token_ns.append(clock())
+        ids = [int(t) for t in generator.get_sequence(0)[len(input_ids):len(input_ids) + len(token_ns)]]
+        return text2text.TimedGeneration(ids, token_ns, {
+            "ortg_generator_create_ms": (appending_ns - created_ns) / 1e6,
+            "ortg_prompt_processing_ms": (appended_ns - appending_ns) / 1e6})
+
     def create_generator(self, config: text2text.GenerationConfig | None = None) -> text2text.Generator:
         return OrtGenAIGenerator(self, config or self.get_generation_config())
 
