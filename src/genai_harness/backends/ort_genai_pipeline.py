@@ -144,7 +144,8 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
         generator.append_tokens(input_ids)
         appended_ns = clock()
         token_ns: list[int] = []
-        while len(token_ns) < config.max_new_tokens and not generator.is_done():
+        forced = config.min_new_tokens == config.max_new_tokens  # min_length = max_length: it cannot stop early
+        while len(token_ns) < config.max_new_tokens and (forced or not generator.is_done()):
             generator.generate_next_token()
             token_ns.append(clock())
         ids = [int(t) for t in generator.get_sequence(0)[len(input_ids):len(input_ids) + len(token_ns)]]
