@@ -11,7 +11,7 @@ openvino-genai in f32. Both tokenizers give identical ids and add no BOS/EOS.
 tiny-sd: the onnxruntime numpy pipeline and openvino-genai's Text2ImagePipeline start from the same
 latents (numpy default_rng(seed)) and give the same image within 1 (uint8) per pixel in f32. Measured on a
 2-core AMD EPYC (4 steps, guidance 7.5): max |diff| = 1 at 8x8 ... 128x128, mean 0.005-0.015. Different
-seeds differ by about 53 on average, so the check can fail. In bf16 (same EPYC, avx512_bf16) OpenVINO's
+seeds differ by about 53 on average, so the check can fail. In bf16 (on an EPYC and a Xeon with native bf16) OpenVINO's
 image differs from the f32 one by up to 5-6 grey levels.
 """
 
