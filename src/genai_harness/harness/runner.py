@@ -169,22 +169,6 @@ def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Prog
 
 def summarize_rows(rows: list[dict[str, Any]]) -> str:
     """A one-line summary of a cell's repetitions (median of the headline metrics)."""
-    from genai_harness.harness.metrics import median
+    from genai_harness.harness.summary import cell_summary
 
-    def med(key: str) -> float | None:
-        values = [r[key] for r in rows if r.get(key) is not None]
-        return median(values) if values else None
-
-    parts = []
-    for key, fmt in (("ttft_ms", "TTFT {:.1f} ms"), ("tpot_ms", "TPOT {:.2f} ms"), ("decode_tps", "{:.0f} tok/s"),
-                     ("image_ms", "image {:.0f} ms"), ("step_ms", "step {:.1f} ms"),
-                     ("inference_ms", "batch {:.1f} ms"), ("items_per_s", "{:.1f} items/s")):
-        value = med(key)
-        if value is not None:
-            parts.append(fmt.format(value))
-    if rows and rows[0].get("load_s") is not None:
-        parts.append(f"load {rows[0]['load_s']:.2f} s")
-    if rows and rows[0].get("peak_rss_mb") is not None:
-        parts.append(f"peak RSS {rows[0]['peak_rss_mb']:.0f} MB")
-    return ", ".join(parts)
-
+    return cell_summary(rows)

@@ -1,17 +1,18 @@
-"""The table that closes a run: one line per cell, medians of its repetitions."""
+"""The table that closes a run and that ``results --run`` prints: one line per cell.
+
+Columns come from the one metric table (:mod:`genai_harness.results.metric_info`); each value is the
+median of the cell's repetitions with its 95 % bootstrap interval when there are several.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from genai_harness.harness.metrics import median
+from genai_harness.results.analysis import cell_label, target_label
+from genai_harness.results.metric_info import MetricInfo, headline_metrics
+from genai_harness.results.statistics import bootstrap_ci, median
 from genai_harness.tables import format_table
-
-COLUMNS = (("ttft_ms", "TTFT ms", "{:.1f}"), ("tpot_ms", "TPOT ms", "{:.2f}"), ("decode_tps", "tok/s", "{:.0f}"),
-           ("image_ms", "image ms", "{:.0f}"), ("step_ms", "step ms", "{:.1f}"),
-           ("inference_ms", "batch ms", "{:.1f}"), ("items_per_s", "items/s", "{:.1f}"),
-           ("load_s", "load s", "{:.2f}"), ("peak_rss_mb", "RSS MB", "{:.0f}"))
 
 
 def _present(value: Any) -> bool:
@@ -24,30 +25,51 @@ def _present(value: Any) -> bool:
         return False
 
 
-def summary_table(rows: Iterable[dict[str, Any]]) -> str:
-    """Group rows by cell and show status, repetitions and median metrics (pure)."""
+def _values(group: list[dict[str, Any]], column: str) -> list[float]:
+    return [float(r[column]) for r in group if r.get("status") == "ok" and _present(r.get(column))]
+
+
+def _with_interval(info: MetricInfo, values: list[float], intervals: bool) -> str:
+    if not values:
+        return ""
+    text = info.format(median(values))
+    if intervals and len(values) > 1:
+        low, high = bootstrap_ci(values)
+        if low != high:
+            text += f" [{info.format(low)}-{info.format(high)}]"
+    return text
+
+
+def cell_summary(rows: list[dict[str, Any]]) -> str:
+    """A cell's repetitions in one line: median of each headline metric with its unit (pure)."""
+    parts = []
+    for info in headline_metrics():
+        values = _values(rows, info.name)
+        if values:
+            parts.append(f"{info.label} {info.format(median(values))} {info.unit}")
+    return ", ".join(parts)
+
+
+def summary_table(rows: Iterable[dict[str, Any]], *, intervals: bool = True) -> str:
+    """Group rows by cell (target, workload, model) and show status, repetitions and median metrics (pure).
+
+    With ``intervals`` each median carries its 95 % bootstrap interval ``[low-high]``.
+    """
     cells: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        env = "" if row["environment"] == "default" else f"@{row['environment']}"
-        key = (row["framework"], row["device"] + env, row["workload_id"], row["model_id"])
+        key = (target_label(row), row["workload_id"], row["model_id"])
         cells.setdefault(key, []).append(row)
+    shown = [m for m in headline_metrics() if any(_values(g, m.name) for g in cells.values())]
     table_rows = []
     for key, group in cells.items():
         statuses = {r["status"] for r in group}
-        status = "ok" if statuses == {"ok"} else "/".join(sorted(statuses))
-        values = []
-        for column, _, fmt in COLUMNS:
-            present = [r[column] for r in group if _present(r.get(column))]
-            values.append(fmt.format(median(present)) if present else "")
+        status = next(iter(statuses)) if len(statuses) == 1 else "/".join(sorted(statuses))
         reps = sum(1 for r in group if r["status"] == "ok")
-        precision = "/".join(sorted({str(r["precision"]) for r in group if _present(r.get("precision"))}))
-        table_rows.append((*key, status, precision, reps, *values))
-    headers = ["framework", "device", "workload", "model", "status", "precision", "reps",
-               *(h for _, h, _ in COLUMNS)]
-    return format_table(headers, table_rows, max_width=40)
+        table_rows.append((*key, status, reps, *(_with_interval(m, _values(group, m.name), intervals) for m in shown)))
+    headers = ["target", "workload", "model", "status", "reps", *(m.title for m in shown)]
+    return format_table(headers, table_rows, max_width=48)
 
 
 def failures(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """One line per failed or skipped cell with its reason."""
-    return [f"{r['framework']} {r['device']} | {r['workload_id']} | {r['model_id']}: {r['status']}: {r['error']}"
-            for r in rows if r["status"] != "ok"]
+    """One line per cell that did not succeed, with its reason (skipped cells say why they did not apply)."""
+    return [f"{cell_label(r)}: {r['status']}: {r['error']}" for r in rows if r["status"] != "ok"]

@@ -1,0 +1,149 @@
+"""The analysis layer: what was measured (the target key), a long view, and per-cell statistics.
+
+Every reader (``results``, compare, report, the dispatcher) groups rows the same way:
+
+- the *target* is what ran: framework, device, environment, execution provider and the numeric
+  settings read back from the runtime (precision, threads), so "CPU" reached through three runtimes,
+  or at two precisions, is never one group;
+- a *cell* is a target on one workload and model (on one machine, where machines are mixed).
+
+These are pure functions of a results DataFrame (as :func:`genai_harness.results.load_results` returns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from genai_harness.results.metric_info import METRICS, MetricInfo, metric
+from genai_harness.results.statistics import summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TARGET_COLUMNS: tuple[str, ...] = ("framework", "device", "environment", "execution_provider", "precision", "threads")
+"""Columns that together say what was measured (the target key)."""
+CELL_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
+"""Columns that identify one cell across runs (add ``machine_fingerprint`` to keep machines apart)."""
+TARGET = "target"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        if value != value:  # NaN, pd.NA raises TypeError
+            return ""
+    except TypeError:
+        return ""
+    return str(value)
+
+
+def target_label(row: dict[str, Any]) -> str:
+    """The target key of one row, readable: ``framework device[@environment] [precision] [xN threads]``.
+
+    The execution provider is part of the device label already (``CPU:OpenVINO``); it is added only
+    when the device label does not carry it.
+    """
+    framework, device = _text(row.get("framework")), _text(row.get("device"))
+    env = _text(row.get("environment"))
+    label = f"{framework} {device}" + (f"@{env}" if env and env != "default" else "")
+    provider = _text(row.get("execution_provider"))
+    short = provider.replace("ExecutionProvider", "")
+    if provider and short not in device and provider not in device:
+        label += f" [{short}]"
+    precision = _text(row.get("precision"))
+    if precision:
+        label += f" {precision}"
+    threads = _text(row.get("threads"))
+    if threads:
+        label += f" x{threads}"
+    return label
+
+
+def cell_label(row: dict[str, Any]) -> str:
+    """A cell's label as the runner prints and plans it: ``framework device[@env] | workload | model``."""
+    env = _text(row.get("environment"))
+    where = _text(row.get("device")) + (f"@{env}" if env and env != "default" else "")
+    return f"{_text(row.get('framework'))} {where} | {_text(row.get('workload_id'))} | {_text(row.get('model_id'))}"
+
+
+def with_target(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``target`` column (the target key of each row)."""
+    import pandas as pd
+
+    out = df.copy()
+    present = [c for c in TARGET_COLUMNS if c in out.columns]
+    records = out[present].to_dict("records") if len(out) else []
+    out[TARGET] = pd.Series([target_label(r) for r in records], index=out.index, dtype="string")
+    return out
+
+
+def measured_metrics(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> list[MetricInfo]:
+    """The metrics (known ones, of ``metrics`` or all) that have at least one value in ``df``."""
+    names = list(metrics) if metrics is not None else list(METRICS)
+    infos = [metric(n) for n in names]
+    return [m for m in infos if m.name in df.columns and df[m.name].notna().any()]
+
+
+def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
+              keep: Sequence[str] = ("run_id", "run_started_at", "machine_fingerprint", "hostname",
+                                     *TARGET_COLUMNS, "task", "workload_id", "model_id", "model_hash",
+                                     "repetition")) -> pd.DataFrame:
+    """One row per measured value of an ``ok`` row: the ``keep`` columns, ``target``, ``metric``, ``value``,
+    ``unit`` and ``better``. For plotting and comparing.
+    """
+    import pandas as pd
+
+    ok = with_target(df[df["status"] == "ok"]) if "status" in df.columns else with_target(df)
+    infos = measured_metrics(ok, metrics)
+    id_columns = [c for c in (*keep, TARGET) if c in ok.columns]
+    if not infos:
+        return pd.DataFrame(columns=[*id_columns, "metric", "value", "unit", "better"])
+    long = ok.melt(id_vars=id_columns, value_vars=[m.name for m in infos], var_name="metric", value_name="value")
+    long = long[long["value"].notna()].copy()
+    long["value"] = long["value"].astype(float)
+    long["unit"] = long["metric"].map({m.name: m.unit for m in infos})
+    long["better"] = long["metric"].map({m.name: m.better for m in infos})
+    return long.reset_index(drop=True)
+
+
+def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
+                    by: Sequence[str] = CELL_COLUMNS) -> pd.DataFrame:
+    """Per cell (``by``) and metric: n, median, p90, p99, mean, std and the median's bootstrap CI.
+
+    Only ``ok`` rows count. Columns: ``by``, ``metric``, ``unit``, ``better``, then the statistics.
+    """
+    import pandas as pd
+
+    long = long_view(df, metrics)
+    keys = [*by, "metric"]
+    stats_columns = ["n", "median", "p90", "p99", "mean", "std", "ci_low", "ci_high"]
+    if not len(long):
+        return pd.DataFrame(columns=[*keys, "unit", "better", *stats_columns])
+    missing = [c for c in by if c not in long.columns]
+    for column in missing:
+        long[column] = ""
+    records = []
+    for key, group in long.groupby(keys, sort=False, dropna=False):
+        info = METRICS[key[-1]]
+        records.append({**dict(zip(keys, key, strict=True)), "unit": info.unit, "better": info.better,
+                        **summarize(group["value"].tolist()).to_dict()})
+    return pd.DataFrame.from_records(records)
+
+
+def run_status(df: pd.DataFrame) -> pd.DataFrame:
+    """Per run: started, rows, ok rows, cells, failed cells (any non-ok, non-skipped status), skipped cells."""
+    import pandas as pd
+
+    if not len(df):
+        return pd.DataFrame(columns=["run_id", "started", "rows", "cells", "failed", "skipped"])
+    frame = df.assign(_cell=[cell_label(r) for r in df.to_dict("records")])
+    records = []
+    for run_id, group in frame.groupby("run_id", sort=False):
+        per_cell = group.groupby("_cell")["status"].agg(lambda s: "ok" if (s == "ok").all() else
+                                                        ("skipped" if (s == "skipped").all() else "failed"))
+        records.append({"run_id": run_id, "started": group["run_started_at"].iloc[0], "rows": len(group),
+                        "cells": int(per_cell.size), "failed": int((per_cell == "failed").sum()),
+                        "skipped": int((per_cell == "skipped").sum())})
+    return pd.DataFrame.from_records(records)

@@ -1,0 +1,143 @@
+"""Statistics as pure functions: medians, percentiles, bootstrap intervals, a rank test.
+
+Drawn from numpy and scipy.stats (``bootstrap``, ``mannwhitneyu``) rather than written again. Every
+function takes plain sequences of numbers and returns numbers: no store, no pandas, no clock.
+Resampling is seeded, so the same data always gives the same interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+CONFIDENCE = 0.95
+"""Confidence level of every interval the harness reports."""
+N_RESAMPLES = 2000
+"""Bootstrap resamples; 2,000 keeps a 95 % percentile interval's end points stable to about 1 %."""
+SEED = 20261128
+"""Seed of every resampling, so an interval is a pure function of the data."""
+
+
+def _clean(values: Sequence[float]) -> np.ndarray:
+    array = np.asarray([v for v in values if v is not None], dtype=float)
+    return array[np.isfinite(array)]
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of the finite values (NaN when there are none)."""
+    data = _clean(values)
+    return float(np.median(data)) if data.size else math.nan
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The linear-interpolated ``q``-th percentile (0..100) of the finite values (NaN when none)."""
+    data = _clean(values)
+    return float(np.percentile(data, q)) if data.size else math.nan
+
+
+def bootstrap_ci(values: Sequence[float], *, confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES,
+                 seed: int = SEED) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of the median; ``(nan, nan)`` with fewer than 2 values.
+
+    All-equal values give a zero-width interval at that value.
+    """
+    from scipy import stats
+
+    data = _clean(values)
+    if data.size < 2:
+        return (math.nan, math.nan)
+    if np.all(data == data[0]):
+        return (float(data[0]), float(data[0]))
+    result = stats.bootstrap((data,), np.median, confidence_level=confidence, n_resamples=n_resamples,
+                             method="percentile", vectorized=True, rng=np.random.default_rng(seed))
+    return (float(result.confidence_interval.low), float(result.confidence_interval.high))
+
+
+def ratio_of_medians(baseline: Sequence[float], current: Sequence[float]) -> float:
+    """median(current) / median(baseline); NaN when either side has no finite value or the baseline is 0."""
+    base, cur = median(baseline), median(current)
+    if math.isnan(base) or math.isnan(cur) or base == 0:
+        return math.nan
+    return cur / base
+
+
+def ratio_ci(baseline: Sequence[float], current: Sequence[float], *, confidence: float = CONFIDENCE,
+             n_resamples: int = N_RESAMPLES, seed: int = SEED) -> tuple[float, float]:
+    """Bootstrap confidence interval of :func:`ratio_of_medians`, each side resampled on its own.
+
+    ``(nan, nan)`` when either side has fewer than 2 finite values.
+    """
+    from scipy import stats
+
+    base, cur = _clean(baseline), _clean(current)
+    if base.size < 2 or cur.size < 2 or np.median(base) == 0:
+        return (math.nan, math.nan)
+
+    def statistic(b: np.ndarray, c: np.ndarray, axis: int = -1) -> np.ndarray:
+        denominator = np.median(b, axis=axis)
+        return np.median(c, axis=axis) / np.where(denominator == 0, np.nan, denominator)
+
+    if np.all(base == base[0]) and np.all(cur == cur[0]):
+        value = float(cur[0] / base[0])
+        return (value, value)
+    result = stats.bootstrap((base, cur), statistic, confidence_level=confidence, n_resamples=n_resamples,
+                             method="percentile", vectorized=True, paired=False,
+                             rng=np.random.default_rng(seed))
+    return (float(result.confidence_interval.low), float(result.confidence_interval.high))
+
+
+def rank_test(baseline: Sequence[float], current: Sequence[float]) -> float:
+    """Two-sided Mann-Whitney U test p-value that the two samples come from one distribution.
+
+    NaN with fewer than 2 finite values on a side; 1.0 when every value on both sides is equal.
+    """
+    from scipy import stats
+
+    base, cur = _clean(baseline), _clean(current)
+    if base.size < 2 or cur.size < 2:
+        return math.nan
+    if np.all(base == base[0]) and np.all(cur == base[0]):
+        return 1.0
+    return float(stats.mannwhitneyu(base, cur, alternative="two-sided").pvalue)
+
+
+def geometric_mean(values: Sequence[float]) -> float:
+    """Geometric mean of the positive finite values (NaN when there are none): the summary score's mean."""
+    from scipy import stats
+
+    data = _clean(values)
+    data = data[data > 0]
+    return float(stats.gmean(data)) if data.size else math.nan
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The statistics of one cell's metric: count, median, tail percentiles and the median's CI."""
+
+    n: int
+    median: float
+    p90: float
+    p99: float
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for DataFrames and JSON)."""
+        return asdict(self)
+
+
+def summarize(values: Sequence[float], *, confidence: float = CONFIDENCE) -> Summary:
+    """Count, median, p90, p99, mean, sample standard deviation and the median's bootstrap CI."""
+    data = _clean(values)
+    if not data.size:
+        return Summary(0, *([math.nan] * 7))
+    low, high = bootstrap_ci(data, confidence=confidence)
+    std = float(np.std(data, ddof=1)) if data.size > 1 else math.nan
+    return Summary(int(data.size), float(np.median(data)), float(np.percentile(data, 90)),
+                   float(np.percentile(data, 99)), float(np.mean(data)), std, low, high)
