@@ -185,3 +185,21 @@ def test_cells_check_themselves_against_the_f32_cpu_reference() -> None:
     assert 0.0 <= classes["reference"]["ref_top1_agreement"] <= 1.0
     assert classes["reference"]["ref_max_score_diff"] >= 0.0
     assert classes["requested"] == {"precision": "default", "threads": None}
+
+
+def test_run_with_precision_f32_makes_openvino_and_onnxruntime_rows_comparable(tmp_path: Path) -> None:
+    import json
+
+    from conftest import run_cli
+
+    args = ["run", "--suite", "smoke", "--model", "squeezenet", "--framework", "openvino.genai", "--framework",
+            "onnxruntime", "--device", "CPU", "--store", tmp_path / "s.sqlite", "--quiet", "--json"]
+    default = json.loads(run_cli(*args[:-4], "--store", tmp_path / "d.sqlite", "--quiet", "--json").stdout)
+    proc = run_cli(*args, "--precision", "f32")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert {r["framework"] for r in rows} == {"openvino.genai", "onnxruntime"}
+    assert {(r["precision"], r["precision_requested"], r["status"]) for r in rows} == {("f32", "f32", "ok")}
+    ov_default = {r["precision"] for r in default if r["framework"] == "openvino.genai"}
+    expected = str(openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")).split("'")[1]
+    assert ov_default == {nx.normalize_precision(expected)}  # what a deployer gets, read back and recorded
