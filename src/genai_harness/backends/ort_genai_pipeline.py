@@ -153,6 +153,24 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
             "ortg_generator_create_ms": (appending_ns - created_ns) / 1e6,
             "ortg_prompt_processing_ms": (appended_ns - appending_ns) / 1e6})
 
+    def logits_along(self, input_ids: Sequence[int], token_ids: Sequence[int]) -> Any:
+        """Extension: the logits that predict each of ``token_ids`` after ``input_ids`` (teacher-forced).
+
+        Shape (len(token_ids), vocab). Used to compare a cell's numerics with its f32 reference.
+        """
+        import numpy as np
+
+        params = og.GeneratorParams(self._model)
+        total = len(input_ids) + len(token_ids)
+        params.set_search_options(max_length=total, min_length=total, do_sample=False)
+        generator = og.Generator(self._model, params)
+        generator.append_tokens(list(input_ids))
+        rows = [np.asarray(generator.get_logits(), dtype=np.float32).reshape(-1).copy()]
+        for token in token_ids[:-1]:
+            generator.append_tokens([int(token)])
+            rows.append(np.asarray(generator.get_logits(), dtype=np.float32).reshape(-1).copy())
+        return np.stack(rows)
+
     def create_generator(self, config: text2text.GenerationConfig | None = None) -> text2text.Generator:
         return OrtGenAIGenerator(self, config or self.get_generation_config())
 

@@ -101,9 +101,7 @@ def run_cell(request: dict[str, Any], clock: Clock = default_clock) -> dict[str,
     if peak is not None:
         response["peak_rss_mb_before_reference"] = peak
     if workload.reference:
-        if hasattr(pipeline, "close"):
-            pipeline.close()
-        response["reference"] = _reference(request, workload, backend, model_path, last_output())
+        response["reference"] = _reference(request, workload, backend, model_path, last_output(), pipeline)
     return response
 
 
@@ -116,8 +114,12 @@ def _per_unit(task: str, record: dict[str, Any], joules: float) -> dict[str, flo
 
 
 def _reference(request: dict[str, Any], workload: Workload, backend: Backend, model_path: Path,
-               output: Any) -> dict[str, Any]:
-    """Agreement of the cell's last output with the f32 CPU reference of the same model and inputs."""
+               output: Any, measured: Any) -> dict[str, Any]:
+    """Agreement of the cell's last output with the f32 CPU reference of the same model and inputs.
+
+    Text: token agreement and first divergence; where the runtime exposes logits (``logits_along``), also
+    their largest difference along the reference's tokens.
+    """
     device = reference.reference_device(request["framework"])
     pipeline = backend.create_pipeline(workload.task, model_path, device)
     nx.check_honoured(request["framework"], device.config, getattr(pipeline, "numerics", None))
@@ -126,7 +128,14 @@ def _reference(request: dict[str, Any], workload: Workload, backend: Backend, mo
     ref_output = _output()
     if workload.task == TASK_TEXT2TEXT:
         share, first = reference.token_agreement(output, ref_output)
-        return {"ref_token_agreement": share, "ref_first_divergence": first}
+        agreement: dict[str, Any] = {"ref_token_agreement": share, "ref_first_divergence": first}
+        if hasattr(measured, "logits_along") and hasattr(pipeline, "logits_along"):
+            from genai_harness.workloads.prompts import prompt_with_tokens
+
+            prompt_ids = pipeline.encode(prompt_with_tokens(pipeline.encode, int(workload.inputs["prompt_tokens"])))
+            agreement["ref_logits_max_diff"] = reference.max_abs_diff(
+                measured.logits_along(prompt_ids, ref_output), pipeline.logits_along(prompt_ids, ref_output))
+        return agreement
     if workload.task == TASK_TEXT2IMAGE:
         return {"ref_psnr_db": reference.psnr_db(output, ref_output)}
     top1, max_diff = reference.classification_agreement(output, ref_output)
