@@ -115,6 +115,24 @@ def default_precision(device: Any) -> str:
     return "model's own"
 
 
+class ReadsNumerics:
+    """Mixin for pipelines: ``numerics`` is read back on first access, once.
+
+    The cell asks for it after timing the load, so reading it (a probe compile, a scan of the model
+    files) never counts in ``load_s``. A pipeline sets ``_numerics_reader`` in its constructor.
+    """
+
+    _numerics_reader: Any = None
+    _numerics_value: Numerics | None = None
+
+    @property
+    def numerics(self) -> Numerics | None:
+        """What the runtime runs with, read back (see :class:`Numerics`)."""
+        if self._numerics_value is None and self._numerics_reader is not None:
+            self._numerics_value = self._numerics_reader()
+        return self._numerics_value
+
+
 def check_honoured(framework: str, config: Mapping[str, Any], numerics: Numerics | None) -> None:
     """Refuse (NumericsError) a pipeline whose read-back precision or threads differ from what was asked."""
     precision, threads = requested(config)

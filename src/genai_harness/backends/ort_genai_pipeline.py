@@ -19,7 +19,7 @@ EXPECTED_DEVICE_TYPE = {"cpu": "CPU", "cuda": "CUDA", "dml": "DML", "webgpu": "W
                         "OpenVINO": "OpenVINO", "NvTensorRtRtx": "NvTensorRtRtx"}
 
 
-class OrtGenAIText2TextPipeline(text2text.Pipeline):
+class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
     """An onnxruntime-genai model folder (``genai_config.json``) on one provider."""
 
     framework = FRAMEWORK_ORT_GENAI
@@ -32,8 +32,9 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
         precision, threads = nx.requested(device.config)
         genai_config = json.loads((model_path / "genai_config.json").read_text())
         files = [model_path / str(genai_config.get("model", {}).get("decoder", {}).get("filename", "model.onnx"))]
-        counts = nx.model_weight_elements(files)
-        stored = nx.stored_precision(counts)
+        if precision != "default":  # refused before loading; otherwise the files are read after the timed load
+            counts = nx.model_weight_elements(files)
+            stored = nx.stored_precision(counts)
         if precision != "default" and precision != stored:
             raise nx.refuse(FRAMEWORK_ORT_GENAI, precision, f"onnxruntime-genai runs the model's own types and this "
                             f"model stores {stored} weights ({nx.weight_dtypes(counts)})",
@@ -65,15 +66,21 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
         session_options = {**genai_config.get("model", {}).get("decoder", {}).get("session_options", {}),
                            **session_overlay}
         intra = int(session_options.get("intra_op_num_threads", 0) or 0)
-        self.numerics = nx.Numerics(
-            precision=stored, threads=intra or nx.default_threads(), weight_dtypes=nx.weight_dtypes(counts),
-            details={"provider": provider, "device_type": self.actual_device,
-                     "provider_options": dict(device.config.get("provider_options", {})),
-                     "session_options": session_options,
-                     "source": "onnxruntime-genai: its config (genai_config.json + overlay) as loaded; it runs the "
-                               "model's own types" + ("" if intra else "; intra_op_num_threads unset = "
-                                                      "onnxruntime's default, one per physical core"),
-                     "runtime": "onnxruntime-genai", "weight_elements": dict(counts)})
+
+        def read() -> nx.Numerics:
+            counts = nx.model_weight_elements(files)
+            return nx.Numerics(
+                precision=nx.stored_precision(counts), threads=intra or nx.default_threads(),
+                weight_dtypes=nx.weight_dtypes(counts),
+                details={"provider": provider, "device_type": self.actual_device,
+                         "provider_options": dict(device.config.get("provider_options", {})),
+                         "session_options": session_options,
+                         "source": "onnxruntime-genai: its config (genai_config.json + overlay) as loaded; it runs "
+                                   "the model's own types" + ("" if intra else "; intra_op_num_threads unset = "
+                                                              "onnxruntime's default, one per physical core"),
+                         "runtime": "onnxruntime-genai", "weight_elements": dict(counts)})
+
+        self._numerics_reader = read
 
     @staticmethod
     def _read_context_length(model_path: Path) -> int:

@@ -132,7 +132,7 @@ def _check_openvino_device(device_type: str, device: Device) -> None:
         )
 
 
-class OrtClassificationPipeline(classification.Pipeline):
+class OrtClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
     """One ONNX image model in one session."""
 
     framework = FRAMEWORK_ORT
@@ -146,7 +146,9 @@ class OrtClassificationPipeline(classification.Pipeline):
         self._input_shape = tuple(d if isinstance(d, int) else 224 for d in first.shape[1:])
         self.model_batch = first.shape[0] if isinstance(first.shape[0], int) else None
         self.actual_device = self._session.get_providers()[0]
-        self.numerics = session_numerics([self._session], [model_path], device)
+        self._numerics_reader = lambda: session_numerics([self._session], [model_path], device)
+        if nx.requested(device.config)[0] != "default":
+            _ = self.numerics  # a precision it cannot run at is refused now, not later
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -159,7 +161,7 @@ class OrtClassificationPipeline(classification.Pipeline):
         return np.asarray(self._session.run(None, {self._input_name: batch})[0])
 
 
-class OrtText2ImagePipeline(text2image.Pipeline):
+class OrtText2ImagePipeline(nx.ReadsNumerics, text2image.Pipeline):
     """Stable-Diffusion-shaped component sessions driven by a numpy Euler scheduler."""
 
     framework = FRAMEWORK_ORT
@@ -179,7 +181,9 @@ class OrtText2ImagePipeline(text2image.Pipeline):
         self._meta = _read_meta(model_path)
         self.actual_device = self._unet.get_providers()[0]
         files = [model_path / c / "model.onnx" for c in ("text_encoder", "unet", "vae_decoder")]
-        self.numerics = session_numerics([self._unet, self._text_encoder, self._vae], files, device)
+        self._numerics_reader = lambda: session_numerics([self._unet, self._text_encoder, self._vae], files, device)
+        if nx.requested(device.config)[0] != "default":
+            _ = self.numerics  # a precision it cannot run at is refused now, not later
 
     def _encode_prompt(self, prompt: str) -> np.ndarray:
         ids = np.asarray([self._tokenizer(prompt)], dtype=np.int64)

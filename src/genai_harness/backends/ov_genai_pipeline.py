@@ -153,7 +153,7 @@ def _mean(value: Any) -> float:
     return float(getattr(value, "mean", value))
 
 
-class OVText2TextPipeline(text2text.Pipeline):
+class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
     """An OpenVINO IR LLM folder (``openvino_model.xml`` + tokenizer IRs) through ``LLMPipeline``."""
 
     framework = FRAMEWORK_OV_GENAI
@@ -181,8 +181,9 @@ class OVText2TextPipeline(text2text.Pipeline):
         self._ov_configs: dict[text2text.GenerationConfig, Any] = {}
         self._context_length = _read_context_length(model_path)
         model_xml = model_path / "openvino_model.xml"
-        self.numerics = _numerics(resolved_readback(self.actual_device, properties, model_xml),
-                                  nx.model_weight_elements([model_xml]), PROBE_SOURCE, "openvino-genai LLMPipeline")
+        self._numerics_reader = lambda: _numerics(resolved_readback(self.actual_device, properties, model_xml),
+                                                  nx.model_weight_elements([model_xml]), PROBE_SOURCE,
+                                                  "openvino-genai LLMPipeline")
 
     def _encode(self, text: str) -> list[int]:
         encoded = self._tokenizer.encode(text, add_special_tokens=False)
@@ -319,7 +320,7 @@ class NumpyLatentGenerator(ovg.Generator):
         return openvino.Tensor(self._rng.standard_normal(tuple(shape), dtype=np.float32))
 
 
-class OVText2ImagePipeline(text2image.Pipeline):
+class OVText2ImagePipeline(nx.ReadsNumerics, text2image.Pipeline):
     """An openvino-genai Text2Image folder (``model_index.json`` + component IRs)."""
 
     framework = FRAMEWORK_OV_GENAI
@@ -335,10 +336,10 @@ class OVText2ImagePipeline(text2image.Pipeline):
         except Exception as exc:
             raise ModelError(f"openvino-genai cannot load {model_path} on {self.actual_device}: {exc}") from exc
         components = [model_path / c / "openvino_model.xml" for c in ("text_encoder", "unet", "vae_decoder")]
-        self.numerics = _numerics(resolved_readback(self.actual_device, properties, model_path / "unet" /
-                                                    "openvino_model.xml"),
-                                  nx.model_weight_elements([c for c in components if c.is_file()]), PROBE_SOURCE,
-                                  "openvino-genai Text2ImagePipeline")
+        self._numerics_reader = lambda: _numerics(
+            resolved_readback(self.actual_device, properties, model_path / "unet" / "openvino_model.xml"),
+            nx.model_weight_elements([c for c in components if c.is_file()]), PROBE_SOURCE,
+            "openvino-genai Text2ImagePipeline")
 
     def _generate(self, prompt: str, config: text2image.GenerationConfig,
                   on_step: text2image.StepCallback) -> tuple[np.ndarray, dict[str, Any]]:
@@ -366,7 +367,7 @@ class OVText2ImagePipeline(text2image.Pipeline):
         return np.asarray(image.data).copy(), native
 
 
-class OVClassificationPipeline(classification.Pipeline):
+class OVClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
     """A plain ONNX image model compiled by OpenVINO (openvino.Core, not openvino-genai: ``numerics`` says so)."""
 
     framework = FRAMEWORK_OV_GENAI
@@ -393,9 +394,10 @@ class OVClassificationPipeline(classification.Pipeline):
         self._static_batch = shape[0].is_static
         self.model_batch = int(shape[0].get_length()) if shape[0].is_static else None
         self._request = self._compiled.create_infer_request()
-        self.numerics = _numerics(read_compiled(self._compiled), nx.model_weight_elements([model_path]),
-                                  "openvino: the compiled model's properties", "openvino (openvino.Core)",
-                                  {"runtime_precisions": runtime_precisions(self._compiled)})
+        self._numerics_reader = lambda: _numerics(
+            read_compiled(self._compiled), nx.model_weight_elements([model_path]),
+            "openvino: the compiled model's properties", "openvino (openvino.Core)",
+            {"runtime_precisions": runtime_precisions(self._compiled)})
 
     @property
     def input_shape(self) -> tuple[int, ...]:
