@@ -14,7 +14,13 @@ import openvino_genai as ovg
 
 from genai_harness import classification, text2image, text2text
 from genai_harness.backends import numerics as nx
-from genai_harness.errors import ContextLengthError, DeviceMismatchError, DeviceUnavailableError, ModelError
+from genai_harness.errors import (
+    ContextLengthError,
+    DeviceMismatchError,
+    DeviceUnavailableError,
+    GenerationError,
+    ModelError,
+)
 from genai_harness.interface import FRAMEWORK_OV_GENAI, Device
 
 VIRTUAL_PREFIXES = ("AUTO", "HETERO", "MULTI", "BATCH")
@@ -243,9 +249,9 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         after_ns = self.clock()
         ids = [int(t) for t in np.asarray(result.tokens[0]).reshape(-1)]
         raw = result.perf_metrics.raw_metrics
-        times_ms = list(raw.m_new_token_times)
+        times_ms = list(raw.m_new_token_times)[:len(ids)]  # a stop string may drop the last tokens, not their times
         if len(times_ms) != len(ids):
-            raise ModelError(f"openvino-genai recorded {len(times_ms)} token times for {len(ids)} tokens")
+            raise GenerationError(f"openvino-genai recorded {len(times_ms)} token times for {len(ids)} tokens")
         token_ns = [round(t * 1e6) + offset_ns for t in times_ms]
         source = "steady_clock"
         if token_ns and not call_start_ns <= token_ns[0] <= token_ns[-1] <= after_ns:
