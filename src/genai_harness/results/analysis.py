@@ -92,6 +92,9 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
                                      "repetition")) -> pd.DataFrame:
     """One row per measured value of an ``ok`` row: the ``keep`` columns, ``target``, ``metric``, ``value``,
     ``unit`` and ``better``. For plotting and comparing.
+
+    A cell-scope metric (load time, peak RSS, reference agreement: one value per cell, repeated on each
+    repetition's row) keeps one value per run and cell, so it is never counted as several samples.
     """
     import pandas as pd
 
@@ -105,7 +108,11 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     long["value"] = long["value"].astype(float)
     long["unit"] = long["metric"].map({m.name: m.unit for m in infos})
     long["better"] = long["metric"].map({m.name: m.better for m in infos})
-    return long.reset_index(drop=True)
+    per_cell = long["metric"].isin([m.name for m in infos if m.scope == "cell"])
+    identity = [c for c in ("run_id", "machine_fingerprint", TARGET, "task", "workload_id", "model_id", "metric")
+                if c in long.columns]
+    duplicate = per_cell & long.duplicated(subset=identity, keep="first")
+    return long[~duplicate].reset_index(drop=True)
 
 
 def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
