@@ -147,3 +147,14 @@ def test_compare_command_on_real_runs(tmp_path: Path) -> None:
     assert apart.returncode == 13 and "no cell in common" in apart.stderr
     bad_metric = run_cli("compare", str(store), str(store), "--metric", "speed")
     assert bad_metric.returncode == 2 and "unknown metric 'speed'" in bad_metric.stderr
+
+
+def test_results_stats_shows_intervals_per_cell(tmp_path: Path) -> None:
+    store = tmp_path / "s.sqlite"
+    rows = frame("r1", noisy(10.0, n=12))
+    ResultStore(store).append(frame_records(rows.assign(run_started_at="2026-11-28T00:00:00+00:00")))
+    shown = run_cli("results", "--store", str(store), "--run", "last", "--stats", "--metric", "ttft_ms")
+    assert shown.returncode == 0, shown.stderr
+    header, _, line = shown.stdout.splitlines()[:3]
+    assert header.split()[-3:] == ["p99", "95%", "CI"]
+    assert "onnxruntime_genai CPU f32 x2" in line and "TTFT (ms)" in line and " 12 " in line

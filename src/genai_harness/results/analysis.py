@@ -42,15 +42,15 @@ def _text(value: Any) -> str:
 def target_label(row: dict[str, Any]) -> str:
     """The target key of one row, readable: ``framework device[@environment] [precision] [xN threads]``.
 
-    The execution provider is part of the device label already (``CPU:OpenVINO``); it is added only
-    when the device label does not carry it.
+    An onnxruntime execution provider is part of the device label already (``CPU:OpenVINO``); it is
+    added only when the device label does not carry it.
     """
     framework, device = _text(row.get("framework")), _text(row.get("device"))
     env = _text(row.get("environment"))
     label = f"{framework} {device}" + (f"@{env}" if env and env != "default" else "")
     provider = _text(row.get("execution_provider"))
     short = provider.replace("ExecutionProvider", "")
-    if provider and short not in device and provider not in device:
+    if provider.endswith("ExecutionProvider") and short not in device:
         label += f" [{short}]"
     precision = _text(row.get("precision"))
     if precision:
