@@ -44,6 +44,7 @@ def _session_config() -> Path:
 
 SESSION_CONFIG = _session_config()
 os.environ[CONFIG_VAR] = str(SESSION_CONFIG)  # this process, and every subprocess that inherits it
+os.environ["XDG_CACHE_HOME"] = str(SESSION_CONFIG.parent / "cache")  # remembered dispatch decisions stay here
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
