@@ -165,5 +165,7 @@ EXIT_CODES: dict[str, int] = {
     "StoreError": StoreError.exit_code,
     "WorkerProtocolError": WorkerProtocolError.exit_code,
     "interrupted": 130,
+    "terminated (SIGTERM)": 143,
+    "hung up (SIGHUP)": 129,
 }
 """Documented exit codes of the CLI (also printed by ``genai-harness --help``)."""

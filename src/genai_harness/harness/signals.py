@@ -1,0 +1,60 @@
+"""SIGTERM and SIGHUP end a run the way Ctrl-C does.
+
+CI sends SIGTERM when a job is cancelled; a closed terminal sends SIGHUP. Both become a
+:class:`Terminated` (a ``KeyboardInterrupt``) raised in the main thread, so the same path runs as for
+Ctrl-C: the cell in flight is recorded as interrupted, its worker is killed, its temporary folder is
+removed, and the CLI prints one line and exits 128 + the signal number (143 for SIGTERM, 129 for SIGHUP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+HANDLED = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """The process received SIGTERM or SIGHUP."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+
+
+def interrupt_reason(exc: BaseException) -> str:
+    """``interrupted by the user (Ctrl-C)`` or ``interrupted by SIGTERM``."""
+    if isinstance(exc, Terminated):
+        return f"interrupted by {exc.signal_name}"
+    return "interrupted by the user (Ctrl-C)"
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (main thread only; else a no-op).
+
+    Only the first signal raises: later ones are ignored while the interrupted run cleans up.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if fired:
+            return
+        fired = True
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in HANDLED}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
