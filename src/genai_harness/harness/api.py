@@ -44,9 +44,10 @@ def name_list(value: Names, what: str) -> list[str] | None:
     return list(items) or None
 
 
-def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None, devices: str | Sequence[str] | None = None, models: str | Sequence[str] | None = None,
-        store: str | Path | None = None, pythons: str | Sequence[str] | None = None, config: str | Path | None = None,
-        progress: bool = True, stream: TextIO | None = None) -> pd.DataFrame:
+def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
+        devices: str | Sequence[str] | None = None, models: str | Sequence[str] | None = None,
+        store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
+        config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
