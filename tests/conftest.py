@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,15 @@ TESTS = REPO / "tests"
 OVEP_ENV = "ort-openvino"
 OVEP_PYTHON = REPO / ".venvs" / OVEP_ENV / "bin" / "python"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+# Approvals of config files (genai_harness.trust) go to a file of the session, never the user's
+# ~/.config; the checkout's genai-harness.toml, which `make setup` wrote (and so approved), is approved there.
+TRUST_FILE = Path(tempfile.mkdtemp(prefix="genai-harness-trust-")) / "trusted.json"
+os.environ["GENAI_HARNESS_TRUST_FILE"] = str(TRUST_FILE)
+if (REPO / "genai-harness.toml").is_file():
+    from genai_harness.config import load_config as _load_config
+    from genai_harness.trust import approve as _approve
+
+    _approve(_load_config(REPO / "genai-harness.toml"))
 RUNTIME_MODULES = ("onnxruntime", "onnxruntime_genai", "openvino", "openvino_genai", "openvino_tokenizers")
 DEVICE_KEYS = {
     "framework", "identifier", "label", "execution_provider", "type", "vendor", "name", "available", "reason",

@@ -165,7 +165,7 @@ def _read_text(path: Path) -> str:
                                      "it is not a genai-harness config: fix it or give another with --config")
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"config file {path} is not UTF-8 text (byte {exc.start}); "
+        raise ConfigurationError(f"cannot read config file {path}: not UTF-8 text (byte {exc.start}); "
                                  "save it as UTF-8 or remove it") from None
     except OSError as exc:
         raise ConfigurationError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
@@ -199,5 +199,5 @@ def load_config(path: Path | None = None) -> HarnessConfig:
                                      f"{'unset ' + CONFIG_ENV_VAR if origin.startswith('$') else 'drop --config'}")
         return HarnessConfig(path, explicit=False)
     if path.is_dir():
-        raise ConfigurationError(f"config file {path} is a folder; give the path of a .toml file")
+        raise ConfigurationError(f"cannot read config file {path}: it is a folder; give the path of a .toml file")
     return HarnessConfig(path, _parse(_read_text(path), path), explicit=explicit)

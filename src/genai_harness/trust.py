@@ -67,8 +67,8 @@ def ownership_problem(path: Path) -> str | None:
 
 def untrusted_reason(config: HarnessConfig) -> str | None:
     """Why the interpreters of ``config`` must not run, or None when they may."""
-    if not config.section("environments"):
-        return None
+    if not config.section("environments") or not config.path.exists():
+        return None  # nothing to run, or a config built in code rather than read from a file
     problem = ownership_problem(config.path)
     if problem:
         return (f"{config.path} names interpreters, but {problem}; the harness does not run them "
