@@ -100,8 +100,10 @@ def _model_path(args: argparse.Namespace, task: str) -> Path:
 
 
 def _call(args: argparse.Namespace, task: str, params: dict[str, Any]) -> dict[str, Any]:
+    from genai_harness.backends.aliases import canonical_framework
     from genai_harness.harness.worker_client import call_worker
 
+    args.framework = canonical_framework(args.framework)
     environment, selector = _environment_and_device(args)
     request = {"op": "direct", "environment": environment.name, "framework": args.framework, "task": task,
                "device": selector, "model_path": str(_model_path(args, task)), "params": params}
