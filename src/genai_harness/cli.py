@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with usage errors as one line, like every other error of the CLI."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,11 +149,18 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _visible(char: str) -> str:
+    """A control or line-separator character as its escape (user input echoed in a message stays one line)."""
+    if char == "\t" or not (unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in "\x85"):
+        return char
+    return char.encode("unicode_escape").decode("ascii")
+
+
 def one_line(text: str) -> str:
     """A runtime's multi-line error as one line, without OpenVINO's source-location noise."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     kept = [ln for ln in lines if not ln.startswith("Exception from src/")]
-    return " ".join(kept or lines)
+    return "".join(map(_visible, " ".join(kept or lines)))
 
 
 TRACEBACK_ENV_VAR = "GENAI_HARNESS_TRACEBACK"

@@ -50,11 +50,6 @@ def cmd_results(args: argparse.Namespace) -> int:
 
         check_export_path(args.export)
     stores = args.store or [str(DEFAULT_STORE)]
-    from pathlib import Path
-
-    empty = [s for s in stores if Path(s).is_file() and Path(s).stat().st_size == 0]
-    if empty:  # reading must not turn an empty file into a store
-        raise StoreError(f"{empty[0]} is an empty file, not a results store; give the path of a store")
     frame = load_results(stores)
     if not len(frame):
         raise StoreError(f"no results in {', '.join(stores)}; run `genai-harness run` first")
