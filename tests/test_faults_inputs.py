@@ -253,3 +253,11 @@ def test_run_takes_a_name_or_a_list() -> None:
         genai_harness.run("smoke", frameworks="onnxruntime", devices="NOPE", progress=False)
     with pytest.raises(ConfigurationError, match="name or a list of names"):
         genai_harness.run("smoke", frameworks=5, progress=False)  # type: ignore[arg-type]
+
+
+def test_multi_is_refused_for_text2text_instead_of_crashing(tmp_path: Path) -> None:
+    """openvino-genai's LLMPipeline dies with SIGFPE on MULTI:CPU: the backend refuses it up front."""
+    proc = run_cli("generate", "--model", "tiny-llm", "--framework", "openvino.genai", "--device", "MULTI:CPU",
+                   "--prompt", "hi", "--max-new-tokens", "2", cwd=tmp_path)
+    line = assert_one_error_line(proc, exit_code=DeviceUnavailableError.exit_code)
+    assert "MULTI:CPU" in line and "AUTO" in line
