@@ -134,5 +134,5 @@ def test_reading_an_empty_file_as_a_store_leaves_it_empty(tmp_path: Path) -> Non
     empty = tmp_path / "empty.sqlite"
     empty.write_bytes(b"")
     proc = run_fake_cli("results", "--store", empty, cwd=tmp_path)
-    assert proc.returncode == StoreError.exit_code and "empty file" in proc.stderr
+    assert proc.returncode == StoreError.exit_code and "not a results store" in proc.stderr
     assert empty.read_bytes() == b""

@@ -33,7 +33,7 @@ from genai_harness.results.store import ResultStore
 
 DOCUMENTED_CODES = set(EXIT_CODES.values())
 ERROR_LINE = re.compile(r"^genai-harness( [a-z]+)?: error: \S")
-PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, derandomize=True,
+PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
