@@ -261,3 +261,16 @@ def test_multi_is_refused_for_text2text_instead_of_crashing(tmp_path: Path) -> N
                    "--prompt", "hi", "--max-new-tokens", "2", cwd=tmp_path)
     line = assert_one_error_line(proc, exit_code=DeviceUnavailableError.exit_code)
     assert "MULTI:CPU" in line and "AUTO" in line
+
+
+def test_the_readme_links_only_files_of_the_repository() -> None:
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    assert "../shared" not in readme
+    links = re.findall(r"\]\(([^)#]+)\)", readme)
+    assert links, "the README links its docs"
+    for link in links:
+        assert (REPO / link).is_file(), link
+    workloads = (REPO / "docs" / "workloads.md").read_text()
+    assert "[[entries]]" in workloads and "[run]" in workloads and "prompt_tokens" in workloads

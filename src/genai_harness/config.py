@@ -193,7 +193,7 @@ def load_config(path: Path | None = None) -> HarnessConfig:
     if not path.exists():
         if path.is_symlink():
             raise ConfigurationError(f"config file {path} is a symlink to a missing file; fix or remove the link")
-        if path is not None and explicit:
+        if explicit:
             origin = f"${CONFIG_ENV_VAR}" if from_env and Path(from_env) == path else "--config"
             raise ConfigurationError(f"config file {path} (from {origin}) does not exist; create it or "
                                      f"{'unset ' + CONFIG_ENV_VAR if origin.startswith('$') else 'drop --config'}")
