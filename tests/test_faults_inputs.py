@@ -142,9 +142,10 @@ BASE = ["generate", "--model", "tiny-llm", "--framework", "onnxruntime_genai"]
      "--guidance-scale", "nan"],
     [*BASE, "--prompt", "hi", "--device", ""],
     ["run", "--device", ""],
-    [*BASE, "--prompt", "hi", "--max-new-tokens", "0"],
+    ["imagine", "--model", "tiny-sd", "--framework", "onnxruntime", "--prompt", "a", "--out", "x.png",
+     "--steps", "-3"],
 ], ids=["timeout-nan", "timeout-negative", "timeout-inf", "guidance-nan", "generate-device-empty",
-        "run-device-empty", "zero-tokens"])
+        "run-device-empty", "negative-steps"])
 def test_bad_numbers_and_empty_names_are_refused_before_anything_runs(tmp_path: Path, args: list[str]) -> None:
     proc = run_cli(*args, cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr, proc.stderr

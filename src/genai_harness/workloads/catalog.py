@@ -255,9 +255,9 @@ class Catalog:
                 check_custom_ops(model, [])
                 self.models[model_id] = model
                 return model
-            raise ModelError(f"unknown model {model_id!r} (read: {self.config.description}); known models: "
-                             f"{', '.join(sorted(self.models))}; `genai-harness models` lists them, `models add` "
-                             "registers yours, or give the path of a model folder")
+            raise ModelError(f"unknown model {model_id!r}; known models: {', '.join(sorted(self.models))} "
+                             "(`genai-harness models` lists them; `models add` registers yours, or give the path "
+                             f"of a model folder; read: {self.config.description})")
         model = self.models[model_id]
         if model.source == "user":
             check_custom_ops(model, allowed_custom_ops(self.config, model_id))
