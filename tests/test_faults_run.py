@@ -136,3 +136,19 @@ def test_reading_an_empty_file_as_a_store_leaves_it_empty(tmp_path: Path) -> Non
     proc = run_fake_cli("results", "--store", empty, cwd=tmp_path)
     assert proc.returncode == StoreError.exit_code and "not a results store" in proc.stderr
     assert empty.read_bytes() == b""
+
+
+def test_a_signal_while_a_cell_is_written_waits_for_the_write() -> None:
+    """SIGTERM during the store write of a finished cell: the rows are written whole, then the run ends."""
+    import os
+
+    from genai_harness.harness.signals import Terminated, signals_deferred, signals_interrupt
+
+    written = []
+    with pytest.raises(Terminated) as info, signals_interrupt():
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            written.append("row")  # still runs: the signal waits for the block's end
+        written.append("after")  # never runs
+    assert written == ["row"] and info.value.exit_code == 143
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored

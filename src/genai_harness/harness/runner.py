@@ -20,7 +20,7 @@ import genai_harness
 from genai_harness.errors import CellError, CellTimeoutError, HarnessError
 from genai_harness.harness.plan import Cell, Plan
 from genai_harness.harness.progress import Progress
-from genai_harness.harness.signals import interrupt_reason
+from genai_harness.harness.signals import interrupt_reason, signals_deferred
 from genai_harness.harness.worker_client import WorkerOutcome, call_worker
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
@@ -140,11 +140,13 @@ def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Prog
             rows, detail = [failed_row(cell, context, status, exc)], str(exc)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (harness/signals.py)
             row = failed_row(cell, context, "interrupted", interrupt_reason(exc))
-            store.append([row])
+            with signals_deferred():
+                store.append([row])
             written.append(row)
             progress.finish("interrupted", time.monotonic() - started)
             raise
-        store.append(rows)
+        with signals_deferred():  # a finished cell's rows are written whole, even if a signal comes now
+            store.append(rows)
         written += rows
         progress.finish(status, time.monotonic() - started, detail)
 

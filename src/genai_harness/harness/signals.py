@@ -27,6 +27,26 @@ class Terminated(KeyboardInterrupt):
         self.exit_code = 128 + signum
 
 
+_deferring = 0
+_pending: list[int] = []
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Within the block, SIGINT/SIGTERM/SIGHUP wait: a finished cell's rows are written whole, then the
+    signal takes effect (raised on leaving the block). Only where :func:`signals_interrupt` is active."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending:
+            signum = _pending.pop()
+            _pending.clear()
+            raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
 def interrupt_reason(exc: BaseException) -> str:
     """``interrupted by the user (Ctrl-C)`` or ``interrupted by SIGTERM``."""
     if isinstance(exc, Terminated):
@@ -36,7 +56,8 @@ def interrupt_reason(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (main thread only; else a no-op).
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` and SIGINT ``KeyboardInterrupt``
+    (main thread only; else a no-op), except inside :func:`signals_deferred`.
 
     Only the first signal raises: later ones are ignored while the interrupted run cleans up.
     """
@@ -50,9 +71,15 @@ def signals_interrupt() -> Iterator[None]:
         if fired:
             return
         fired = True
+        if _deferring:
+            _pending.append(signum)
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt()
         raise Terminated(signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in HANDLED}
+    handled = (*HANDLED, signal.SIGINT) if signal.getsignal(signal.SIGINT) is signal.default_int_handler else HANDLED
+    previous = {sig: signal.signal(sig, handler) for sig in handled}
     try:
         yield
     finally:
