@@ -1,7 +1,10 @@
 """Decode tokens/s through the genai-harness interface against a bare loop over the same runtime API.
 
 Same model (bundled tiny-llm), same process, interleaved rounds (the order alternates each round),
-same per-token clock. Per text backend it prints the median over rounds of decode tokens/s and,
+same per-token clock. Since issue 8 the interface times openvino-genai without a streamer (its own per-token
+times), while the bare loop here still streams: for openvino.genai this compares the two ways of timing;
+benchmarks/peer_tpot.py compares with openvino-genai's own (streamer-less) benchmark.
+Per text backend it prints the median over rounds of decode tokens/s and,
 steadier on a shared machine, 1000 / the median inter-token latency pooled over all rounds; and the
 interface / bare ratio of each.
 

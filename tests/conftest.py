@@ -1,8 +1,13 @@
 """Shared fixtures: the checkout, a CLI runner, the one real `genai-harness devices --json` of the session.
 
 Runtimes are never mocked here: device listings come from the installed onnxruntime,
-onnxruntime-genai and OpenVINO (and from .venvs/ort-openvino, which `make setup` creates and
-registers in ./genai-harness.toml). Fakes stand in only for harness logic.
+onnxruntime-genai and OpenVINO (and from .venvs/ort-openvino, which `make setup` creates).
+Fakes stand in only for harness logic.
+
+The suite never reads nor writes the user's ./genai-harness.toml (models a user registered there would
+change listings): GENAI_HARNESS_CONFIG points, for the whole session, at a temporary file of its own
+that registers only the ort-openvino environment. Commands run from the checkout get it too; commands
+run in a test's own folder read that folder's file.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,15 +30,28 @@ TESTS = REPO / "tests"
 OVEP_ENV = "ort-openvino"
 OVEP_PYTHON = REPO / ".venvs" / OVEP_ENV / "bin" / "python"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-# Approvals of config files (genai_harness.trust) go to a file of the session, never the user's
-# ~/.config; the checkout's genai-harness.toml, which `make setup` wrote (and so approved), is approved there.
-TRUST_FILE = Path(tempfile.mkdtemp(prefix="genai-harness-trust-")) / "trusted.json"
-os.environ["GENAI_HARNESS_TRUST_FILE"] = str(TRUST_FILE)
-if (REPO / "genai-harness.toml").is_file():
-    from genai_harness.config import load_config as _load_config
-    from genai_harness.trust import approve as _approve
+CONFIG_VAR = "GENAI_HARNESS_CONFIG"
 
-    _approve(_load_config(REPO / "genai-harness.toml"))
+
+def _session_config() -> Path:
+    """The suite's own genai-harness.toml: the ort-openvino environment (absolute path) and nothing else."""
+    folder = Path(tempfile.mkdtemp(prefix="genai-harness-tests-"))
+    path = folder / "genai-harness.toml"
+    body = f'[environments.{OVEP_ENV}]\npython = "{OVEP_PYTHON}"\n' if OVEP_PYTHON.exists() else ""
+    path.write_text(body)
+    return path
+
+
+SESSION_CONFIG = _session_config()
+os.environ[CONFIG_VAR] = str(SESSION_CONFIG)  # this process, and every subprocess that inherits it
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(SESSION_CONFIG.parent, ignore_errors=True)
+# Approvals of config files (genai_harness.trust) go to a file of the session, never the user's ~/.config.
+# The session config above is named by $GENAI_HARNESS_CONFIG, so its interpreters run without one.
+TRUST_FILE = SESSION_CONFIG.parent / "trusted.json"
+os.environ["GENAI_HARNESS_TRUST_FILE"] = str(TRUST_FILE)
 RUNTIME_MODULES = ("onnxruntime", "onnxruntime_genai", "openvino", "openvino_genai", "openvino_tokenizers")
 DEVICE_KEYS = {
     "framework", "identifier", "label", "execution_provider", "type", "vendor", "name", "available", "reason",
@@ -47,24 +66,32 @@ def cli_command() -> list[str]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without a config override, plus ``extra``."""
+    """This process's environment without a config override (a command reads its folder's file), plus ``extra``."""
     env = dict(os.environ)
-    env.pop("GENAI_HARNESS_CONFIG", None)
+    env.pop(CONFIG_VAR, None)
     env.update(extra)
+    return env
+
+
+def isolated_env(cwd: Path | str, env: dict[str, str] | None) -> dict[str, str]:
+    """``env`` (default :func:`clean_env`), given the suite's config when the command runs in the checkout."""
+    env = dict(env or clean_env())
+    if CONFIG_VAR not in env and Path(cwd).resolve() == REPO:
+        env[CONFIG_VAR] = str(SESSION_CONFIG)
     return env
 
 
 def run_cli(*args: str | os.PathLike[str], cwd: Path | str = REPO, env: dict[str, str] | None = None,
             timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run ``genai-harness ARGS`` as a real subprocess and capture its output."""
-    return subprocess.run([*cli_command(), *map(str, args)], cwd=cwd, env=env or clean_env(),
+    return subprocess.run([*cli_command(), *map(str, args)], cwd=cwd, env=isolated_env(cwd, env),
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def run_python(code: str, *, python: str | Path = sys.executable, cwd: Path | str = REPO,
                env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``python -c CODE`` in a fresh interpreter."""
-    return subprocess.run([str(python), "-c", code], cwd=cwd, env=env or clean_env(),
+    return subprocess.run([str(python), "-c", code], cwd=cwd, env=isolated_env(cwd, env),
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -114,7 +141,7 @@ def devices_of(env: dict[str, Any], framework: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def devices_json() -> dict[str, Any]:
-    """One real `genai-harness devices --json`, run from the checkout (so genai-harness.toml counts)."""
+    """One real `genai-harness devices --json`, run from the checkout (with the suite's own config)."""
     proc = run_cli("devices", "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -126,7 +153,7 @@ def ovep_listing(devices_json: dict[str, Any]) -> dict[str, Any]:
     require_ovep_python()
     names = [e["environment"] for e in devices_json["environments"]]
     if OVEP_ENV not in names:
-        missing(f"environment {OVEP_ENV!r} is not registered in {REPO / 'genai-harness.toml'} (have {names})")
+        missing(f"environment {OVEP_ENV!r} is not registered in {SESSION_CONFIG} (have {names})")
     return environment(devices_json, OVEP_ENV)
 
 
@@ -135,7 +162,7 @@ def ovep_listing(devices_json: dict[str, Any]) -> dict[str, Any]:
 # the registration to its workers. Each fake model is a folder whose name picks the behaviour (ok, abort, hang ...).
 
 FAKE_TARGET = "genai_harness.backends.fake:FakeBackend"
-FAKE_BEHAVIOURS = ("ok", "abort", "hang", "raise", "mismatch")
+FAKE_BEHAVIOURS = ("ok", "abort", "hang", "raise", "mismatch", "long")
 FAKE_PRELUDE = (
     "import signal, sys\n"
     "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if our parent ignores SIGINT\n"

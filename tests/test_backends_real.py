@@ -145,7 +145,57 @@ def test_openvino_native_metrics_sit_beside_ours(reference: dict[str, Any]) -> N
     assert native["ov_ttft_ms"] > 0 and native["ov_tpot_ms"] > 0 and native["ov_load_ms"] > 0
     ours_e2e_ms = (result.end_ns - result.start_ns) / 1e6
     assert native["ov_generate_ms"] <= ours_e2e_ms * 1.5 + 5, (native, ours_e2e_ms)
-    assert reference["onnxruntime_genai"].native_metrics == {}
+    assert "token_times" in native and "no streamer" in native["token_times"]
+
+
+def test_openvino_token_times_are_the_runtimes_own_without_a_streamer(reference: dict[str, Any]) -> None:
+    """__call__ runs openvino-genai without a Python callback: the per-token times are its raw_metrics', placed
+    on our clock; they bracket the call and give the TPOT openvino-genai itself reports."""
+    result = reference["openvino.genai"]
+    native = result.native_metrics
+    assert result.start_ns < result.token_ns[0] <= result.token_ns[-1] <= result.end_ns
+    ours_tpot_ms = (result.token_ns[-1] - result.token_ns[0]) / 1e6 / (N - 1)
+    # openvino-genai's TPOT averages the N token durations (the first one included); ours the N-1 gaps.
+    assert ours_tpot_ms == pytest.approx(native["ov_tpot_ms"], rel=0.5), (ours_tpot_ms, native["ov_tpot_ms"])
+
+
+def test_onnxruntime_genai_records_the_span_its_own_benchmark_reports(reference: dict[str, Any]) -> None:
+    """Beside our TTFT (Generator creation included: what a user waits for), the prompt-processing span of
+    onnxruntime-genai's benchmark_e2e.py (append_tokens alone), so either comparison can be made."""
+    result = reference["onnxruntime_genai"]
+    native = result.native_metrics
+    ttft_ms = (result.token_ns[0] - result.start_ns) / 1e6
+    assert native["ortg_generator_create_ms"] > 0 and native["ortg_prompt_processing_ms"] > 0
+    assert native["ortg_generator_create_ms"] + native["ortg_prompt_processing_ms"] < ttft_ms
+
+
+def test_onnxruntime_genai_text_comes_out_whole(llms: dict[str, Any]) -> None:
+    """Random weights emit byte tokens in any order: Tokenizer.decode stops at the first invalid UTF-8, the
+    streaming decoder (used by the backend) goes on, so the text of every token is there."""
+    pipeline = llms["onnxruntime_genai"]
+    ids = [1898, 1438, 531, 256, 1887, 1642, 1974, 1306, 1276, 1982, 577, 1160]  # found by a random search
+    whole = pipeline.decode(ids)
+    import onnxruntime_genai as og
+
+    cut = og.Tokenizer(pipeline._model).decode(ids)
+    assert len(whole) > len(cut) + 10, (whole, cut)
+    assert whole.startswith(cut.rstrip("\ufffd"))
+    assert whole.endswith(pipeline.decode(ids[-3:]).strip()[-3:])
+
+
+@pytest.mark.parametrize("framework", TEXT_FRAMEWORKS)
+def test_back_to_back_streams_never_overlap_in_the_runtime(llms: dict[str, Any], reference: dict[str, Any],
+                                                           framework: str) -> None:
+    """A stream that has yielded its last token returns only once the runtime's generate call has returned.
+
+    Before, the next generation could start while openvino-genai was still finishing the previous one, and
+    it failed now and then with ``vector::_M_range_check`` (5 in 40 back-to-back pairs on a 2-core EPYC)."""
+    config = text2text.GenerationConfig.exact(N)
+    ids = tuple(llms[framework].encode(PROMPT))
+    for _ in range(15):
+        assert list(llms[framework].stream(PROMPT, config)) == reference[framework].token_ids
+        assert list(llms[framework].stream(text2text.GenerationInput(token_ids=ids), config)) == \
+            reference[framework].token_ids
 
 
 # ---- images and classification: timestamps and what ran -----------------------------------------------------------
@@ -360,7 +410,8 @@ for device_type in ("NPU", "GPU", "CPU", "AUTO"):
         report["harness"][device_type] = {"error": type(exc).__name__, "message": str(exc)}
 
 device = Device("CPU", config={"execution_provider": EP, "provider_options": {"device_type": "CPU"},
-                               "label_suffix": "OpenVINO"}, framework="onnxruntime", environment="ort-openvino")
+                               "label_suffix": "OpenVINO", "precision": "f32"}, framework="onnxruntime",
+                environment="ort-openvino")
 arrays = {}
 for name, path in args["classifiers"].items():
     pipeline = ClassificationPipelineFactory.create("onnxruntime", path, device)
@@ -460,9 +511,13 @@ def test_real_openvino_ep_devices_are_accepted(ovep_run: dict[str, Any]) -> None
 def test_classification_agrees_across_execution_providers(ovep_run: dict[str, Any], cpu_ep_run: dict[str, Any],
                                                           model_id: str) -> None:
     ov, cpu = ovep_run["arrays"], cpu_ep_run
-    # The shipped models end in a softmax over identical scores: exactly 1/1000 everywhere.
+    # Both sides in f32 (the OpenVINO EP asked for precision FP32). The shipped models end in a softmax over
+    # nearly equal scores of about 1e10: a relative difference of 1e-6 between the EPs is an absolute 1e4 there,
+    # so the softmax outputs are ill-conditioned (0.125 on 8 classes on one EP, 0.001 on all on the other, on a
+    # 2-core AMD EPYC) and comparing them proves nothing. They must still be distributions of the right shape.
     assert ov[model_id].shape == cpu[model_id].shape and ov[model_id].shape[0] == 2
-    np.testing.assert_allclose(ov[model_id], cpu[model_id], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(ov[model_id].reshape(2, -1).sum(axis=1), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(cpu[model_id].reshape(2, -1).sum(axis=1), 1.0, rtol=1e-4)
     # Pre-softmax scores. Measured relative difference OpenVINO EP vs CPU EP: squeezenet 1.9e-6 (scores ~6.8e9),
     # resnet50 9.1e-6 (scores ~9.7e18); they are not bit-identical, so the two EPs really computed separately.
     scores_ov, scores_cpu = ov[f"{model_id}-scores"].reshape(2, -1), cpu[f"{model_id}-scores"].reshape(2, -1)

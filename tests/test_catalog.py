@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import REPO, assert_one_error_line, run_cli
+from conftest import REPO, SESSION_CONFIG, assert_one_error_line, run_cli
 
 from genai_harness.hashing import file_sha256
 from genai_harness.workloads.catalog import MODELS_DIR, verify_bundled
@@ -196,7 +196,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory, listing_json: dict[str, An
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     """A copy of the project config (environment paths made absolute so the copy stays valid elsewhere)."""
-    data = tomllib.loads((REPO / "genai-harness.toml").read_text()) if (REPO / "genai-harness.toml").is_file() else {}
+    data = tomllib.loads(SESSION_CONFIG.read_text())
     for table in data.get("environments", {}).values():
         if isinstance(table, dict) and "python" in table:
             table["python"] = str((REPO / table["python"]).absolute())
@@ -232,9 +232,8 @@ def test_register_list_and_remove_user_models(config: Path, sources: dict[str, P
     assert registered["my-squeezenet"]["formats"]["onnx"]["size_bytes"] == sources["onnx"].stat().st_size
     table = models_cli(config).stdout
     assert re.search(r"^my-llm\s+text2text\s+user\s+onnxruntime_genai \d", table, re.M), table
-    if (REPO / "genai-harness.toml").is_file():
-        kept = tomllib.loads((REPO / "genai-harness.toml").read_text()).get("environments", {}).keys()
-        assert tomllib.loads(config.read_text()).get("environments", {}).keys() == kept, "the rest must stay"
+    kept = tomllib.loads(SESSION_CONFIG.read_text()).get("environments", {}).keys()
+    assert tomllib.loads(config.read_text()).get("environments", {}).keys() == kept, "the rest must stay"
 
     proc = models_cli(config, "remove", "my-llm")
     assert proc.returncode == 0 and "removed my-llm" in proc.stdout, proc.stderr

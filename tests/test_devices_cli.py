@@ -7,6 +7,7 @@ cross-checked against the runtimes themselves, asked in this process.
 from __future__ import annotations
 
 import ctypes
+import re
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,24 @@ def test_text_listing_names_cpu_vendor_and_ep(devices_text):
     assert any(r[:4] == ["default", "openvino.genai", "CPU", "openvino_cpu_plugin"] for r in rows)
     assert any(r[:4] == ["default", "onnxruntime_genai", "CPU", "CPUExecutionProvider"] for r in rows)
     assert "How devices were found" in devices_text
+
+
+def test_text_listing_shows_each_devices_default_precision(devices_text):
+    """OpenVINO's CPU default is what its plugin answers (bf16 on CPUs with native bf16); onnxruntime EPs run
+    the model's own types; the OpenVINO EP its documented default."""
+    import openvino
+
+    hint = str(openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")).split("'")[1]
+    expected = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}[hint]
+    assert "default precision" in devices_text
+    assert re.search(rf"^default\s+openvino\.genai\s+CPU\s+openvino_cpu_plugin\s.*\s{expected}$", devices_text,
+                     re.M), devices_text
+    assert re.search(r"^default\s+onnxruntime\s+CPU\s+CPUExecutionProvider\s.*\smodel's own$", devices_text, re.M)
+
+
+def test_text_listing_says_why_energy_is_not_recorded(devices_text):
+    from genai_harness.harness.energy import describe
+
+    assert "Energy counters" in devices_text
+    for label, state in describe():
+        assert f"  {label}: {state}" in devices_text

@@ -54,8 +54,28 @@ def test_generate_plain_output_names_tokens_and_device() -> None:
                    "--max-new-tokens", "3")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[-2].startswith("-- 3 tokens on CPU (CPU), load ") and "peak RSS" in lines[-2]
-    assert "ttft_ms" in lines[-1] and "tpot_ms" in lines[-1]
+    assert lines[-3].startswith("-- 3 tokens on CPU (CPU), load ") and "peak RSS" in lines[-3]
+    assert "ttft_ms" in lines[-2] and "tpot_ms" in lines[-2]
+    assert lines[-1].startswith("-- precision f32, ") and "weights f32,i64" in lines[-1], lines[-1]
+
+
+@pytest.mark.parametrize("command", [
+    ("generate", "--model", "tiny-llm", "--framework", "openvino.genai", "--prompt", PROMPT, "--max-new-tokens", "3"),
+    ("classify", "--model", "squeezenet", "--framework", "openvino.genai"),
+])
+def test_direct_commands_run_at_the_precision_and_threads_asked(command: tuple[str, ...]) -> None:
+    proc = run_cli(*command, "--precision", "f32", "--threads", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["numerics"]["precision"] == "f32" and answer["numerics"]["threads"] == 1
+    assert answer["numerics"]["details"]["INFERENCE_PRECISION_HINT"] == "float32"
+    assert answer["requested"] == {"precision": "f32", "threads": 1}
+
+
+def test_a_precision_the_runtime_cannot_honour_is_refused_in_one_line() -> None:
+    err = assert_one_error_line(run_cli("classify", "--model", "squeezenet", "--framework", "onnxruntime",
+                                        "--precision", "f16"), 5)
+    assert "onnxruntime cannot run at precision f16" in err and "stores f32 weights" in err
 
 
 # ---- imagine --------------------------------------------------------------------------------------------------------
@@ -79,11 +99,14 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def imagine(target: str, out: Path) -> Path:
     framework, device = IMAGE_TARGETS[target]
+    # Both runtimes in f32: OpenVINO's CPU default is bf16 where the CPU has it natively.
     proc = run_cli("imagine", "--model", "tiny-sd", "--framework", framework, "--device", device,
-                   "--prompt", "a red cat", "--size", "64x64", "--steps", "2", "--seed", "1", "--out", out)
+                   "--prompt", "a red cat", "--size", "64x64", "--steps", "2", "--seed", "1", "--out", out,
+                   "--precision", "f32")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"wrote {out} (64x64) on {device.split('@')[0]} "), proc.stdout
     assert "image_ms" in proc.stdout and "step_ms" in proc.stdout
+    assert "precision f32" in proc.stdout, proc.stdout
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import (
     OVEP_ENV,
-    REPO,
+    SESSION_CONFIG,
     assert_one_error_line,
     backend,
     clean_env,
@@ -164,9 +164,8 @@ def config_copy(tmp_path) -> Path:
     """A copy of the checkout's config (or a stand-in) in a folder of its own."""
     path = tmp_path / "cfg" / "genai-harness.toml"
     path.parent.mkdir()
-    source = REPO / "genai-harness.toml"
-    path.write_bytes(source.read_bytes() if source.exists()
-                     else b'[environments.ort-openvino]\npython = ".venvs/ort-openvino/bin/python"\n')
+    stand_in = b'[environments.ort-openvino]\npython = ".venvs/ort-openvino/bin/python"\n'
+    path.write_bytes(SESSION_CONFIG.read_bytes() or stand_in)
     return path
 
 

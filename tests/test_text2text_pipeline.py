@@ -227,3 +227,74 @@ def test_pipeline_is_a_context_manager():
     with Closing() as pipe:
         assert pipe("a", text2text.GenerationConfig.exact(1)).token_ids
     assert closed == [True]
+
+
+# ---- runtimes that time themselves; one generation at a time ------------------------------------------------------
+
+class SelfTimedPipeline(FakeRuntimePipeline):
+    """A runtime that records its own per-token times (as openvino-genai does): no callback in its loop."""
+
+    def _generate_timed(self, input_ids: list[int], config: text2text.GenerationConfig,
+                        call_start_ns: int) -> text2text.TimedGeneration:
+        ids = [(input_ids[-1] + i + 1) % 100 for i in range(config.max_new_tokens)]
+        return text2text.TimedGeneration(ids, [call_start_ns + 1000 * (i + 1) for i in range(len(ids))],
+                                         {"own": True})
+
+    def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
+                      on_token: text2text.TokenCallback) -> dict[str, Any]:
+        raise AssertionError("the call path must not use the per-token callback of a self-timed runtime")
+
+
+def test_a_self_timed_runtime_gives_its_own_token_times_on_our_clock() -> None:
+    pipeline = SelfTimedPipeline(FakeClock(step_ns=10))
+    result = pipeline("abc", text2text.GenerationConfig.exact(4))
+    assert len(result.token_ids) == 4 and result.native_metrics == {"own": True}
+    assert result.token_ns == [result.start_ns + 1000 * (i + 1) for i in range(4)]
+    assert result.text == pipeline.decode(result.token_ids)
+
+
+def test_generations_on_one_pipeline_never_overlap() -> None:
+    """Two threads calling one pipeline: the runtime sees one generation at a time."""
+    active, overlaps = [0], [0]
+    lock = threading.Lock()
+
+    class Slow(FakeRuntimePipeline):
+        def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
+                          on_token: text2text.TokenCallback) -> dict[str, Any]:
+            with lock:
+                active[0] += 1
+                overlaps[0] += active[0] > 1
+            import time
+
+            time.sleep(0.02)
+            with lock:
+                active[0] -= 1
+            return super()._generate_ids(input_ids, config, on_token)
+
+    pipeline = Slow()
+    threads = [threading.Thread(target=pipeline, args=("abc", text2text.GenerationConfig.exact(3)))
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(GUARD_S)
+    assert overlaps[0] == 0
+
+
+def test_a_finished_stream_has_let_go_of_the_runtime() -> None:
+    """The last id of a stream is yielded only once the runtime's generate has returned."""
+    returned = threading.Event()
+
+    class Lingering(FakeRuntimePipeline):
+        def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
+                          on_token: text2text.TokenCallback) -> dict[str, Any]:
+            native = super()._generate_ids(input_ids, config, on_token)
+            import time
+
+            time.sleep(0.05)  # bookkeeping after the last token, as openvino-genai does
+            returned.set()
+            return native
+
+    pipeline = Lingering()
+    ids = within(lambda: list(pipeline.stream("abc", text2text.GenerationConfig.exact(3))))
+    assert len(ids) == 3 and returned.is_set()

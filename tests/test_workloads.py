@@ -296,3 +296,27 @@ def tiny_llm_encode():
 def test_prompt_with_tokens_is_exact_with_the_real_tiny_llm_tokenizer(tiny_llm_encode, n: int) -> None:
     text = prompts.prompt_with_tokens(tiny_llm_encode, n)
     assert len(tiny_llm_encode(text)) == n
+
+
+# ---- numerics requests in [run] -------------------------------------------------------------------------------------
+
+def test_run_table_takes_precision_threads_and_reference(tmp_path: Path) -> None:
+    base = write(tmp_path, TEXT_WORKLOAD)
+    plain = load_workload(base)
+    assert (plain.precision, plain.threads, plain.reference) == ("default", None, False)
+    asked = load_workload(write(tmp_path, TEXT_WORKLOAD.replace("[run]", '[run]\nprecision = "f32"\nthreads = 2\n'
+                                                      "reference = true"), "asked.toml"))
+    assert (asked.precision, asked.threads, asked.reference) == ("f32", 2, True)
+    assert asked.hash != plain.hash  # a precision request changes what is measured
+    assert Workload.from_dict(asked.to_dict()) == asked
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ('precision = "fp8"', "field 'precision' is 'fp8'; use one of default, f32, bf16, f16"),
+    ("precision = 32", "field 'precision' must be str"),
+    ("threads = -1", "field 'threads' must be at least 0"),
+    ('reference = "yes"', "field 'reference' must be true or false"),
+])
+def test_bad_numerics_requests_name_the_field(tmp_path: Path, line: str, expected: str) -> None:
+    with pytest.raises(WorkloadError, match=expected.replace("(", r"\(")):
+        load_workload(write(tmp_path, TEXT_WORKLOAD.replace("[run]", f"[run]\n{line}")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from genai_harness.backends.numerics import default_precision
 from genai_harness.harness.inventory import EnvironmentInventory
 from genai_harness.tables import format_table
 
@@ -27,8 +28,13 @@ def render_profile(profile: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInventory], show_all: bool = False) -> str:
-    """Profile, backends and devices of every environment."""
+def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInventory], show_all: bool = False,
+                   energy_rows: list[tuple[str, str]] | None = None) -> str:
+    """Profile, backends and devices of every environment (each with its default precision), energy counters."""
+    if energy_rows is None:
+        from genai_harness.harness.energy import describe
+
+        energy_rows = describe()
     parts = [render_profile(profile), ""]
     backend_rows, device_rows, unusable = [], [], []
     for inv in inventories:
@@ -44,17 +50,22 @@ def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInvento
             backend_rows.append((env, b["framework"], state, versions if b["available"] else b["reason"]))
         for d in inv.devices:
             if d.available:
-                device_rows.append((env, d.framework, d.label, d.execution_provider, d.type, d.vendor, d.name))
+                device_rows.append((env, d.framework, d.label, d.execution_provider, d.type, d.vendor, d.name,
+                                    default_precision(d)))
             else:
                 unusable.append(f"  [{env}] {d.framework} {d.label} ({d.execution_provider}): {d.reason}")
     parts.append("Backends")
     parts.append(format_table(["env", "framework", "state", "versions / reason"], backend_rows, max_width=160))
     parts.append("")
     parts.append("Usable devices (select with --device LABEL, or LABEL@env)")
-    parts.append(format_table(["env", "framework", "label", "EP / plugin", "type", "vendor", "name"], device_rows))
+    parts.append(format_table(["env", "framework", "label", "EP / plugin", "type", "vendor", "name",
+                               "default precision"], device_rows))
     parts.append("")
     parts.append("Seen but not usable here, in the runtime's own words")
     parts += unusable or ["  (none)"]
+    parts.append("")
+    parts.append("Energy counters (joules per cell, per token, per image where available)")
+    parts += [f"  {label}: {state}" for label, state in energy_rows]
     notes = {b["framework"]: b.get("discovery_note", "") for inv in inventories for b in inv.backends
              if b.get("discovery_note")}
     if notes:

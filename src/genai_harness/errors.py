@@ -8,11 +8,13 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
     │   ├── UnknownFrameworkError       framework name no backend registers
     │   └── EnvironmentConfigError      interpreter path missing or not Python
     ├── ModelError (3)                  missing, malformed or corrupt model
-    │   └── ModelFormatError            model has no format for the framework asked
+    │   ├── ModelFormatError            model has no format for the framework asked
+    │   └── ContextLengthError          prompt + new tokens exceed the model's context (cell skipped)
     ├── BackendUnavailableError (4)     runtime not installed / fails to import
     ├── DeviceError (5)
     │   ├── DeviceUnavailableError      device unknown or not usable here
-    │   └── DeviceMismatchError         the runtime silently ran elsewhere
+    │   ├── DeviceMismatchError         the runtime silently ran elsewhere
+    │   └── NumericsError               the runtime cannot run at the precision/threads asked
     ├── TaskNotSupportedError (6)       backend does not do this task
     ├── WorkloadError (7)               malformed workload file or suite
     ├── GenerationError (8)             runtime failed inside inference
@@ -67,6 +69,10 @@ class ModelFormatError(ModelError):
     """A model that has no format for the requested framework."""
 
 
+class ContextLengthError(ModelError):
+    """Prompt plus new tokens exceed the model's context: the cell does not apply (recorded as skipped)."""
+
+
 class BackendUnavailableError(HarnessError):
     """A backend whose runtime is not installed or does not import."""
 
@@ -85,6 +91,10 @@ class DeviceUnavailableError(DeviceError):
 
 class DeviceMismatchError(DeviceError):
     """The runtime ran on another device than the one asked for (a silent fallback)."""
+
+
+class NumericsError(DeviceError):
+    """The runtime cannot run at the precision or thread count asked; it refuses instead of running another."""
 
 
 class TaskNotSupportedError(HarnessError):

@@ -99,6 +99,18 @@ class GenerationResult:
     native_metrics: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class TimedGeneration:
+    """Extension: what a runtime that records its own per-token times returns (no callback in its loop).
+
+    ``token_ns`` are on the pipeline's clock (same time base as ``start_ns``).
+    """
+
+    token_ids: list[int]
+    token_ns: list[int]
+    native_metrics: dict[str, Any] = field(default_factory=dict)
+
+
 class Generator(ABC):
     """Token-by-token generation (``Text2Text::Generator``), for streaming."""
 
@@ -120,10 +132,14 @@ class Pipeline(ABC):
 
     framework: str = ""
 
+    numerics: Any = None
+    """Extension: the numerics read back after load (a :class:`genai_harness.backends.numerics.Numerics`)."""
+
     def __init__(self, device: Device, clock: Clock = default_clock) -> None:
         self.device = device
         self.clock = clock
         self._config = GenerationConfig()
+        self._busy = threading.Lock()
 
     # ---- the proposal's surface ------------------------------------------------------------
     def get_generation_config(self) -> GenerationConfig:
@@ -137,7 +153,11 @@ class Pipeline(ABC):
     def __call__(
         self, prompt: GenerationInput | str, config: GenerationConfig | None = None
     ) -> GenerationResult:
-        """Generate, timing tokenization, every new token and the return with ``self.clock``."""
+        """Generate, timing tokenization, every new token and the return with ``self.clock``.
+
+        A runtime that records its own per-token times (:meth:`_generate_timed`) runs without a callback
+        in its loop, so that the measurement does not slow what it measures; others call back per token.
+        """
         config = config or self._config
         prompt = GenerationInput(text=prompt) if isinstance(prompt, str) else prompt
         clock = self.clock
@@ -150,7 +170,11 @@ class Pipeline(ABC):
 
         start_ns = clock()
         input_ids = list(prompt.token_ids) if prompt.token_ids is not None else self._encode(prompt.text)
-        native = self._run(input_ids, config, on_token)
+        timed = self._guarded(lambda: self._generate_timed(input_ids, config, start_ns))
+        if timed is None:
+            native = self._run(input_ids, config, on_token)
+        else:
+            new_ids, token_ns, native = list(timed.token_ids), list(timed.token_ns), dict(timed.native_metrics)
         text = self._decode(new_ids)
         end_ns = clock()
         return GenerationResult(
@@ -213,13 +237,26 @@ class Pipeline(ABC):
         Returns the runtime's native metrics (may be empty).
         """
 
+    def _generate_timed(self, input_ids: list[int], config: GenerationConfig,
+                        call_start_ns: int) -> TimedGeneration | None:
+        """Optional: generate without a per-token callback, with the runtime's own per-token times.
+
+        None (the default) means the runtime records none: :meth:`__call__` uses :meth:`_generate_ids`.
+        """
+        return None
+
     def _run(self, input_ids: list[int], config: GenerationConfig, on_token: TokenCallback) -> dict[str, Any]:
-        try:
-            return self._generate_ids(input_ids, config, on_token)
-        except HarnessError:
-            raise
-        except Exception as exc:  # the runtime's own failure, named as ours
-            raise GenerationError(f"{self.framework} failed during generation: {exc}") from exc
+        return self._guarded(lambda: self._generate_ids(input_ids, config, on_token))
+
+    def _guarded(self, call: Callable[[], Any]) -> Any:
+        """One generation at a time per pipeline (runtimes keep per-pipeline state); runtime errors named as ours."""
+        with self._busy:
+            try:
+                return call()
+            except HarnessError:
+                raise
+            except Exception as exc:  # the runtime's own failure, named as ours
+                raise GenerationError(f"{self.framework} failed during generation: {exc}") from exc
 
 
 class ThreadedGenerator(Generator):
@@ -270,12 +307,23 @@ class ThreadedGenerator(Generator):
 
     def is_done(self) -> bool:
         if self._produced >= self._config.max_new_tokens:
+            self._finish()
             return True
         kind, value = self._peek()
         if kind == "error":
             self._pending = ("done", None)
             raise value
         return kind == "done"
+
+    def _finish(self) -> None:
+        """Wait until the runtime's generate call has returned, so the pipeline is free for the next one.
+
+        Without this a second generation could start while the first was still inside the runtime (it
+        finishes its own bookkeeping after the last token): openvino-genai then failed with
+        ``vector::_M_range_check`` on its perf-metrics vectors.
+        """
+        if self._thread is not None:
+            self._thread.join()
 
 
 def with_exact_length(config: GenerationConfig, n: int) -> GenerationConfig:

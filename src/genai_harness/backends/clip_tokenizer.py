@@ -1,9 +1,12 @@
-"""A CLIP byte-level BPE tokenizer in pure Python (vocab.json + merges.txt).
+r"""A CLIP byte-level BPE tokenizer in pure Python (vocab.json + merges.txt).
 
 The onnxruntime text-to-image pipeline needs it because the environments it runs in hold only
-onnxruntime and numpy. It implements CLIP's published scheme: lower-cased, whitespace-cleaned
-text split by a word pattern, bytes mapped to printable unicode, BPE with a ``</w>`` word end,
-start and end tokens, padded to the model's maximum length.
+onnxruntime and numpy. It implements CLIP's published scheme as its ``tokenizer.json`` states it:
+NFC, whitespace runs to one space, lower case; pieces of the pattern
+``<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+`` (Unicode
+categories from :mod:`unicodedata`, which Python's ``re`` lacks); bytes mapped to printable unicode,
+BPE with a ``</w>`` word end, start and end tokens, padded to the model's maximum length.
+tests/test_golden.py checks it against ``tokenizers`` reading the same tokenizer.json.
 """
 
 from __future__ import annotations
@@ -11,13 +14,44 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import re
+import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
-_WORD = re.compile(
-    r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[^\W\d_]+|\d|(?:[^\s\w]|_)+",
-    re.IGNORECASE,
-)
+SPECIAL = ("<|startoftext|>", "<|endoftext|>")
+CONTRACTIONS = ("'s", "'t", "'re", "'ve", "'m", "'ll", "'d")
+
+
+def _kind(char: str) -> str:
+    """'L' letter, 'N' number, ' ' whitespace, '' anything else (the pattern's classes)."""
+    if char.isspace():
+        return " "
+    category = unicodedata.category(char)[0]
+    return category if category in "LN" else ""
+
+
+def words(text: str) -> Iterator[str]:
+    """The pieces CLIP's pre-tokenizer pattern matches, leftmost alternative first (whitespace dropped)."""
+    i, n = 0, len(text)
+    while i < n:
+        special = next((s for s in (*SPECIAL, *CONTRACTIONS) if text.startswith(s, i)), None)
+        if special:
+            yield special
+            i += len(special)
+            continue
+        kind = _kind(text[i])
+        if kind == " ":
+            i += 1
+            continue
+        if kind == "N":
+            yield text[i]
+            i += 1
+            continue
+        j = i + 1
+        while j < n and _kind(text[j]) == kind:
+            j += 1
+        yield text[i:j]
+        i = j
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,9 +112,12 @@ class ClipTokenizer:
     def encode(self, text: str) -> list[int]:
         """Token ids without start/end tokens or padding."""
         byte_map = bytes_to_unicode()
-        text = " ".join(text.split()).lower()
+        text = " ".join(unicodedata.normalize("NFC", text).split()).lower()
         ids: list[int] = []
-        for word in _WORD.findall(text):
+        for word in words(text):
+            if word in SPECIAL and word in self.vocab:  # added tokens: their own id, never split
+                ids.append(self.vocab[word])
+                continue
             mapped = "".join(byte_map[b] for b in word.encode("utf-8"))
             ids += [self.vocab.get(piece, self.eos) for piece in self._bpe(mapped)]
         return ids

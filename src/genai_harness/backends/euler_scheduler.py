@@ -29,14 +29,15 @@ def make_schedule(config: Mapping[str, Any], num_steps: int) -> EulerSchedule:
     beta_start = float(config.get("beta_start", 0.00085))
     beta_end = float(config.get("beta_end", 0.012))
     kind = config.get("beta_schedule", "scaled_linear")
+    # float32 throughout, as diffusers computes them (tests/test_golden.py holds its values)
     if kind == "scaled_linear":
-        betas = np.linspace(beta_start**0.5, beta_end**0.5, n_train, dtype=np.float64) ** 2
+        betas = np.linspace(beta_start**0.5, beta_end**0.5, n_train, dtype=np.float32) ** 2
     elif kind == "linear":
-        betas = np.linspace(beta_start, beta_end, n_train, dtype=np.float64)
+        betas = np.linspace(beta_start, beta_end, n_train, dtype=np.float32)
     else:
         raise ValueError(f"unsupported beta_schedule {kind!r}")
-    alphas_cumprod = np.cumprod(1.0 - betas)
-    all_sigmas = np.sqrt((1 - alphas_cumprod) / alphas_cumprod)
+    alphas_cumprod = np.cumprod(np.float32(1.0) - betas, dtype=np.float32)
+    all_sigmas = ((1 - alphas_cumprod) / alphas_cumprod) ** np.float32(0.5)
     spacing = config.get("timestep_spacing", "linspace")
     offset = int(config.get("steps_offset", 0))
     if spacing == "linspace":

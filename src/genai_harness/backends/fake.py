@@ -8,7 +8,11 @@ runner forwards that to its workers. Its "models" are folders whose name picks a
 - ``abort``: the process aborts (SIGABRT), as a crashing native runtime would;
 - ``hang``: the call never returns;
 - ``raise``: the runtime raises inside generation;
-- ``mismatch``: the device silently falls back (DeviceMismatchError).
+- ``mismatch``: the device silently falls back (DeviceMismatchError);
+- ``long``: a text model whose context (8 tokens) no workload fits (ContextLengthError: a skipped cell).
+
+Its numerics: numpy float32 on one thread, read back as such; it runs nothing else (a request for bf16,
+f16 or more threads reads back f32 / 1 and the cell is refused).
 """
 
 from __future__ import annotations
@@ -23,11 +27,19 @@ import numpy as np
 
 from genai_harness import classification, text2image, text2text
 from genai_harness.backends.base import ALL_TASKS, Backend
-from genai_harness.errors import DeviceMismatchError, ModelError
+from genai_harness.backends.numerics import Numerics
+from genai_harness.errors import ContextLengthError, DeviceMismatchError, ModelError
 from genai_harness.interface import Device
 
 FAKE_FRAMEWORK = "fake"
 FAKE_VOCAB = 1000
+FAKE_CONTEXT = 8
+
+
+def fake_numerics() -> Numerics:
+    """What the fake runtime computes with: numpy float32, one thread."""
+    return Numerics(precision="f32", threads=1, weight_dtypes="f32",
+                    details={"runtime": "fake", "source": "fake: numpy float32 on one thread"})
 
 
 def _behave(model_path: Path) -> None:
@@ -85,6 +97,7 @@ class FakeText2TextPipeline(text2text.Pipeline):
         super().__init__(device)
         self.model_path = model_path
         self.actual_device = device.label
+        self.numerics = fake_numerics()
 
     def _encode(self, text: str) -> list[int]:
         return [ord(c) % FAKE_VOCAB for c in text]
@@ -95,6 +108,9 @@ class FakeText2TextPipeline(text2text.Pipeline):
     def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
                       on_token: text2text.TokenCallback) -> dict[str, Any]:
         _behave(self.model_path)
+        if self.model_path.name == "long" and len(input_ids) + config.max_new_tokens > FAKE_CONTEXT:
+            raise ContextLengthError(f"prompt of {len(input_ids)} tokens + {config.max_new_tokens} new exceeds the "
+                                     f"model's context of {FAKE_CONTEXT} tokens")
         last = input_ids[-1] if input_ids else 0
         for i in range(config.max_new_tokens):
             on_token((last + i + 1) % FAKE_VOCAB)
@@ -110,6 +126,7 @@ class FakeText2ImagePipeline(text2image.Pipeline):
         super().__init__(device)
         self.model_path = model_path
         self.actual_device = device.label
+        self.numerics = fake_numerics()
 
     def _generate(self, prompt: str, config: text2image.GenerationConfig,
                   on_step: text2image.StepCallback) -> tuple[np.ndarray, dict[str, Any]]:
@@ -129,6 +146,7 @@ class FakeClassifier(classification.Pipeline):
         super().__init__(device)
         self.model_path = model_path
         self.actual_device = device.label
+        self.numerics = fake_numerics()
 
     @property
     def input_shape(self) -> tuple[int, ...]:

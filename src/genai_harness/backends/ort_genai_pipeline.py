@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import onnxruntime_genai as og
 
 from genai_harness import text2text
-from genai_harness.errors import DeviceMismatchError, GenerationError, ModelError
+from genai_harness.backends import numerics as nx
+from genai_harness.errors import ContextLengthError, DeviceMismatchError, GenerationError, ModelError
 from genai_harness.interface import FRAMEWORK_ORT_GENAI, Device
 
 # og.Model.device_type answers with these for each provider.
@@ -17,7 +19,7 @@ EXPECTED_DEVICE_TYPE = {"cpu": "CPU", "cuda": "CUDA", "dml": "DML", "webgpu": "W
                         "OpenVINO": "OpenVINO", "NvTensorRtRtx": "NvTensorRtRtx"}
 
 
-class OrtGenAIText2TextPipeline(text2text.Pipeline):
+class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
     """An onnxruntime-genai model folder (``genai_config.json``) on one provider."""
 
     framework = FRAMEWORK_ORT_GENAI
@@ -27,6 +29,18 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
         if not (model_path / "genai_config.json").is_file():
             raise ModelError(f"{model_path} is not an onnxruntime-genai model folder: genai_config.json is missing")
         provider = str(device.config.get("provider", "cpu"))
+        precision, threads = nx.requested(device.config)
+        genai_config = json.loads((model_path / "genai_config.json").read_text())
+        files = [model_path / str(genai_config.get("model", {}).get("decoder", {}).get("filename", "model.onnx"))]
+        if precision != "default":  # refused before loading; otherwise the files are read after the timed load
+            counts = nx.model_weight_elements(files)
+            stored = nx.stored_precision(counts)
+        if precision != "default" and precision != stored:
+            raise nx.refuse(FRAMEWORK_ORT_GENAI, precision, f"onnxruntime-genai runs the model's own types and this "
+                            f"model stores {stored} weights ({nx.weight_dtypes(counts)})",
+                            f"build the model in {precision} (its builder's -p option) or run with precision default "
+                            f"or {stored}")
+        session_overlay = {"intra_op_num_threads": threads} if threads is not None else {}
         try:
             config = og.Config(str(model_path))
             config.clear_providers()
@@ -34,6 +48,8 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
                 config.append_provider(provider)
                 for key, value in dict(device.config.get("provider_options", {})).items():
                     config.set_provider_option(provider, str(key), str(value))
+            if session_overlay:
+                config.overlay(json.dumps({"model": {"decoder": {"session_options": session_overlay}}}))
             self._model = og.Model(config)
             self._tokenizer = og.Tokenizer(self._model)
         except Exception as exc:
@@ -47,11 +63,27 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
             )
         self.actual_device = actual or expected
         self._context_length = self._read_context_length(model_path)
+        session_options = {**genai_config.get("model", {}).get("decoder", {}).get("session_options", {}),
+                           **session_overlay}
+        intra = int(session_options.get("intra_op_num_threads", 0) or 0)
+
+        def read() -> nx.Numerics:
+            counts = nx.model_weight_elements(files)
+            return nx.Numerics(
+                precision=nx.stored_precision(counts), threads=intra or nx.default_threads(),
+                weight_dtypes=nx.weight_dtypes(counts),
+                details={"provider": provider, "device_type": self.actual_device,
+                         "provider_options": dict(device.config.get("provider_options", {})),
+                         "session_options": session_options,
+                         "source": "onnxruntime-genai: its config (genai_config.json + overlay) as loaded; it runs "
+                                   "the model's own types" + ("" if intra else "; intra_op_num_threads unset = "
+                                                              "onnxruntime's default, one per physical core"),
+                         "runtime": "onnxruntime-genai", "weight_elements": dict(counts)})
+
+        self._numerics_reader = read
 
     @staticmethod
     def _read_context_length(model_path: Path) -> int:
-        import json
-
         data = json.loads((model_path / "genai_config.json").read_text())
         return int(data.get("model", {}).get("context_length", 0) or data.get("search", {}).get("max_length", 0))
 
@@ -59,13 +91,16 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
         return [int(t) for t in self._tokenizer.encode(text)]
 
     def _decode(self, token_ids: Sequence[int]) -> str:
-        return str(self._tokenizer.decode(list(token_ids))) if token_ids else ""
+        # Tokenizer.decode stops at the first invalid UTF-8 sequence (random weights emit byte tokens in any
+        # order); its streaming decoder goes on to the end, so the text comes out whole.
+        stream = self._tokenizer.create_stream()
+        return "".join(stream.decode(int(t)) for t in token_ids)
 
     def _params(self, n_input: int, config: text2text.GenerationConfig) -> Any:
         params = og.GeneratorParams(self._model)
         max_length = n_input + config.max_new_tokens
         if self._context_length and max_length > self._context_length:
-            raise ModelError(
+            raise ContextLengthError(
                 f"prompt of {n_input} tokens + {config.max_new_tokens} new exceeds the model's context "
                 f"of {self._context_length} tokens"
             )
@@ -83,8 +118,12 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
 
     def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
                       on_token: text2text.TokenCallback) -> dict[str, Any]:
+        clock = self.clock
+        created_ns = clock()
         generator = og.Generator(self._model, self._params(len(input_ids), config))
+        appending_ns = clock()
         generator.append_tokens(input_ids)
+        appended_ns = clock()
         produced = 0
         eos = set(config.eos_token_ids)
         while produced < config.max_new_tokens and not generator.is_done():
@@ -94,7 +133,50 @@ class OrtGenAIText2TextPipeline(text2text.Pipeline):
             produced += 1
             if token in eos and produced >= config.min_new_tokens:
                 break
-        return {}
+        # The span onnxruntime-genai's own benchmark_e2e.py calls prompt processing (append_tokens, Generator
+        # creation excluded), beside our TTFT (which keeps what a user waits for).
+        return {"ortg_generator_create_ms": (appending_ns - created_ns) / 1e6,
+                "ortg_prompt_processing_ms": (appended_ns - appending_ns) / 1e6}
+
+    def _generate_timed(self, input_ids: list[int], config: text2text.GenerationConfig,
+                        call_start_ns: int) -> text2text.TimedGeneration | None:
+        """The measured path: the loop of onnxruntime-genai's own benchmark (generate_next_token, then the
+        clock), the ids read once at the end; extra stop ids need the per-token path."""
+        if config.eos_token_ids:
+            return None
+        clock = self.clock
+        created_ns = clock()
+        generator = og.Generator(self._model, self._params(len(input_ids), config))
+        appending_ns = clock()
+        generator.append_tokens(input_ids)
+        appended_ns = clock()
+        token_ns: list[int] = []
+        forced = config.min_new_tokens == config.max_new_tokens  # min_length = max_length: it cannot stop early
+        while len(token_ns) < config.max_new_tokens and (forced or not generator.is_done()):
+            generator.generate_next_token()
+            token_ns.append(clock())
+        ids = [int(t) for t in generator.get_sequence(0)[len(input_ids):len(input_ids) + len(token_ns)]]
+        return text2text.TimedGeneration(ids, token_ns, {
+            "ortg_generator_create_ms": (appending_ns - created_ns) / 1e6,
+            "ortg_prompt_processing_ms": (appended_ns - appending_ns) / 1e6})
+
+    def logits_along(self, input_ids: Sequence[int], token_ids: Sequence[int]) -> Any:
+        """Extension: the logits that predict each of ``token_ids`` after ``input_ids`` (teacher-forced).
+
+        Shape (len(token_ids), vocab). Used to compare a cell's numerics with its f32 reference.
+        """
+        import numpy as np
+
+        params = og.GeneratorParams(self._model)
+        total = len(input_ids) + len(token_ids)
+        params.set_search_options(max_length=total, min_length=total, do_sample=False)
+        generator = og.Generator(self._model, params)
+        generator.append_tokens(list(input_ids))
+        rows = [np.asarray(generator.get_logits(), dtype=np.float32).reshape(-1).copy()]
+        for token in token_ids[:-1]:
+            generator.append_tokens([int(token)])
+            rows.append(np.asarray(generator.get_logits(), dtype=np.float32).reshape(-1).copy())
+        return np.stack(rows)
 
     def create_generator(self, config: text2text.GenerationConfig | None = None) -> text2text.Generator:
         return OrtGenAIGenerator(self, config or self.get_generation_config())

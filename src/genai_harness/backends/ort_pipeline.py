@@ -11,6 +11,7 @@ import onnxruntime as ort
 
 from genai_harness import classification, text2image
 from genai_harness.backends import euler_scheduler as euler
+from genai_harness.backends import numerics as nx
 from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
 from genai_harness.interface import FRAMEWORK_ORT, Device
 
@@ -21,8 +22,13 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
         raise ModelError(f"model file {model_file} does not exist")
     ep = str(device.config.get("execution_provider", "CPUExecutionProvider"))
     options = {str(k): str(v) for k, v in dict(device.config.get("provider_options", {})).items()}
+    precision, threads = nx.requested(device.config)
+    if ep == OPENVINO_EP and precision == "f32":
+        options["precision"] = "FP32"
     so = ort.SessionOptions()
     so.log_severity_level = 3
+    if threads is not None:
+        so.intra_op_num_threads = threads
     providers: list[Any] | None = None
     if device.config.get("use_ep_devices"):
         so.add_provider_for_devices([_ep_device(device)], options)  # the get_ep_devices() path
@@ -42,6 +48,60 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     if ep == "OpenVINOExecutionProvider":
         _check_openvino_device(options.get("device_type", "CPU"), device)
     return session
+
+
+OPENVINO_EP = "OpenVINOExecutionProvider"
+
+
+def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], device: Device) -> nx.Numerics:
+    """What the sessions run with, read back from them, refusing a precision they cannot run at.
+
+    onnxruntime has no precision switch: an EP runs the model's own types (the dominant weight dtype),
+    except the OpenVINO EP, whose ``precision`` option (FP32/FP16/ACCURACY) picks OpenVINO's.
+    """
+    first = sessions[0]
+    providers = first.get_providers()
+    options = first.get_session_options()
+    counts = nx.model_weight_elements(files)
+    stored = nx.stored_precision(counts)
+    ep = providers[0] if providers else ""
+    asked_options = {str(k): str(v) for k, v in dict(device.config.get("provider_options", {})).items()}
+    precision, _threads = nx.requested(device.config)
+    if ep == OPENVINO_EP:
+        device_type = asked_options.get("device_type", "CPU").split(":")[-1].split(",")[0].split("_")[0]
+        word = asked_options.get("precision", "")
+        if precision == "f32":
+            word = "FP32"
+        actual = {"FP32": "f32", "FP16": "f16", "ACCURACY": stored}.get(word.upper(),
+                                                                         nx.OPENVINO_EP_DEFAULT_PRECISION.get(device_type))
+        source = ("onnxruntime: session providers and options; precision: the OpenVINO EP's precision option, or its "
+                  "documented default for the device_type (the EP offers no read-back)")
+        if precision in ("bf16", "f16") and actual != precision:
+            raise nx.refuse(FRAMEWORK_ORT, precision, f"the OpenVINO EP on {device_type} offers precision FP32 or "
+                            "ACCURACY only (provider option 'precision')", "run with precision default or f32")
+    else:
+        actual = stored
+        source = f"onnxruntime: session providers and options; {ep} runs the model's own types"
+        if precision != "default" and precision != stored:
+            raise nx.refuse(FRAMEWORK_ORT, precision, f"{ep or 'the EP'} runs the model's own types and this model "
+                            f"stores {stored} weights ({nx.weight_dtypes(counts)})",
+                            f"export the model in {precision} or run with precision default or {stored}")
+    intra = int(options.intra_op_num_threads)
+    details = {
+        "providers": providers,
+        "provider_options": {k: v for k, v in first.get_provider_options().items() if k in providers},
+        "requested_provider_options": asked_options,
+        "intra_op_num_threads": intra,
+        "inter_op_num_threads": int(options.inter_op_num_threads),
+        "execution_mode": str(options.execution_mode).rsplit(".", 1)[-1],
+        "graph_optimization_level": str(options.graph_optimization_level).rsplit(".", 1)[-1],
+        "source": source + ("" if intra else "; intra_op_num_threads 0 = onnxruntime's default, one per physical "
+                            "core"),
+        "runtime": "onnxruntime",
+        "weight_elements": dict(counts),
+    }
+    return nx.Numerics(precision=actual, threads=intra or nx.default_threads(), weight_dtypes=nx.weight_dtypes(counts),
+                       details=details)
 
 
 def _ep_device(device: Device) -> Any:
@@ -72,7 +132,7 @@ def _check_openvino_device(device_type: str, device: Device) -> None:
         )
 
 
-class OrtClassificationPipeline(classification.Pipeline):
+class OrtClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
     """One ONNX image model in one session."""
 
     framework = FRAMEWORK_ORT
@@ -84,7 +144,11 @@ class OrtClassificationPipeline(classification.Pipeline):
         self._input_name = first.name
         self._static_batch = isinstance(first.shape[0], int) and first.shape[0] == 1
         self._input_shape = tuple(d if isinstance(d, int) else 224 for d in first.shape[1:])
+        self.model_batch = first.shape[0] if isinstance(first.shape[0], int) else None
         self.actual_device = self._session.get_providers()[0]
+        self._numerics_reader = lambda: session_numerics([self._session], [model_path], device)
+        if nx.requested(device.config)[0] != "default":
+            _ = self.numerics  # a precision it cannot run at is refused now, not later
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -97,7 +161,7 @@ class OrtClassificationPipeline(classification.Pipeline):
         return np.asarray(self._session.run(None, {self._input_name: batch})[0])
 
 
-class OrtText2ImagePipeline(text2image.Pipeline):
+class OrtText2ImagePipeline(nx.ReadsNumerics, text2image.Pipeline):
     """Stable-Diffusion-shaped component sessions driven by a numpy Euler scheduler."""
 
     framework = FRAMEWORK_ORT
@@ -116,6 +180,10 @@ class OrtText2ImagePipeline(text2image.Pipeline):
         self._tokenizer = _clip_tokenizer(model_path / "tokenizer")
         self._meta = _read_meta(model_path)
         self.actual_device = self._unet.get_providers()[0]
+        files = [model_path / c / "model.onnx" for c in ("text_encoder", "unet", "vae_decoder")]
+        self._numerics_reader = lambda: session_numerics([self._unet, self._text_encoder, self._vae], files, device)
+        if nx.requested(device.config)[0] != "default":
+            _ = self.numerics  # a precision it cannot run at is refused now, not later
 
     def _encode_prompt(self, prompt: str) -> np.ndarray:
         ids = np.asarray([self._tokenizer(prompt)], dtype=np.int64)

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 PHYSICAL_PLUGINS = ("CPU", "GPU", "NPU")
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI")
 """OpenVINO's scheduling devices; HETERO and MULTI are listed over every physical device present."""
-PROPERTIES = ("FULL_DEVICE_NAME", "DEVICE_TYPE", "DEVICE_ARCHITECTURE", "OPTIMIZATION_CAPABILITIES")
+PROPERTIES = ("FULL_DEVICE_NAME", "DEVICE_TYPE", "DEVICE_ARCHITECTURE", "OPTIMIZATION_CAPABILITIES",
+              "INFERENCE_PRECISION_HINT")
+"""Read per physical device; INFERENCE_PRECISION_HINT is the plugin's default precision (bf16 on CPUs with it)."""
 
 
 class OpenVINOGenAIBackend(Backend):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,14 @@ import openvino
 import openvino_genai as ovg
 
 from genai_harness import classification, text2image, text2text
-from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
+from genai_harness.backends import numerics as nx
+from genai_harness.errors import (
+    ContextLengthError,
+    DeviceMismatchError,
+    DeviceUnavailableError,
+    GenerationError,
+    ModelError,
+)
 from genai_harness.interface import FRAMEWORK_OV_GENAI, Device
 
 VIRTUAL_PREFIXES = ("AUTO", "HETERO", "MULTI", "BATCH")
@@ -27,8 +36,122 @@ def device_string(device: Device) -> str:
     return name
 
 
+READBACK_KEYS = ("INFERENCE_PRECISION_HINT", "KV_CACHE_PRECISION", "DYNAMIC_QUANTIZATION_GROUP_SIZE",
+                 "EXECUTION_DEVICES", "PERFORMANCE_HINT", "NUM_STREAMS", "INFERENCE_NUM_THREADS",
+                 "EXECUTION_MODE_HINT")
+"""What every OpenVINO cell reads back after load (the compiled model's properties)."""
+CAPABILITY = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
+
+
 def _properties(device: Device) -> dict[str, Any]:
-    return dict(device.config.get("properties", {}))
+    """The device's OpenVINO properties with the cell's precision/threads request applied.
+
+    ``precision`` sets INFERENCE_PRECISION_HINT, and for a whole-model request also the KV-cache precision
+    and no dynamic quantization (which would quantize activations to int8): f32 means f32 throughout.
+    A device whose OPTIMIZATION_CAPABILITIES lack the type refuses (OpenVINO would quietly run f32).
+    """
+    properties = dict(device.config.get("properties", {}))
+    precision, threads = nx.requested(device.config)
+    if precision != "default":
+        name = str(device.config.get("device", device.identifier))
+        _check_capability(name, precision)
+        properties["INFERENCE_PRECISION_HINT"] = precision
+        properties["KV_CACHE_PRECISION"] = precision
+        properties["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = 0
+    if threads is not None:
+        properties["INFERENCE_NUM_THREADS"] = threads
+    return properties
+
+
+def _check_capability(name: str, precision: str) -> None:
+    core = openvino.Core()
+    physical = [d for d in name.split(":", 1)[-1].split(",") if d and d.split(".", 1)[0] not in VIRTUAL_PREFIXES]
+    for dev in physical or list(core.available_devices):
+        try:
+            capabilities = [str(c) for c in core.get_property(dev, "OPTIMIZATION_CAPABILITIES")]
+        except Exception:
+            continue
+        if CAPABILITY[precision] not in capabilities:
+            raise nx.refuse(FRAMEWORK_OV_GENAI, precision,
+                            f"OpenVINO {dev} lists no {CAPABILITY[precision]} in OPTIMIZATION_CAPABILITIES "
+                            f"({', '.join(capabilities)}); asked anyway it would run another precision",
+                            "run with precision default or f32")
+
+
+def _plain(value: Any) -> Any:
+    """An OpenVINO property value as JSON: Types by name, enums by name, lists as lists."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    text = str(value)
+    if text.startswith("<Type: "):
+        return text.split("'")[1]
+    return text.rsplit(".", 1)[-1] if "." in text and " " not in text else text
+
+
+def read_compiled(compiled: Any) -> dict[str, Any]:
+    """The READBACK_KEYS a compiled model answers, as JSON values."""
+    values: dict[str, Any] = {}
+    for key in READBACK_KEYS:
+        try:
+            values[key] = _plain(compiled.get_property(key))
+        except Exception:
+            continue
+    return values
+
+
+def _probe_model() -> Any:
+    """A one-MatMul f32 model: compiled with a pipeline's properties, it reads back what the plugin resolves."""
+    from openvino import opset13 as ops
+
+    param = ops.parameter([1, 16], np.float32, name="x")
+    weight = ops.constant(np.ones((16, 16), dtype=np.float32))
+    return openvino.Model([ops.relu(ops.matmul(param, weight, False, False))], [param], "numerics_probe")
+
+
+def runtime_options(model_xml: Path) -> dict[str, str]:
+    """The ``rt_info/runtime_options`` an exported IR carries (OpenVINO applies them unless the caller overrides)."""
+    import xml.etree.ElementTree as ET
+
+    options: dict[str, str] = {}
+    try:
+        for _event, element in ET.iterparse(model_xml, events=("end",)):
+            if element.tag == "runtime_options":
+                options = {child.tag: str(child.get("value", "")) for child in element}
+            elif element.tag == "layer":
+                element.clear()
+    except (OSError, ET.ParseError):
+        return {}
+    return options
+
+
+def resolved_readback(device_name: str, properties: Mapping[str, Any], model_xml: Path) -> dict[str, Any]:
+    """What an openvino-genai pipeline compiled ``model_xml`` with, where the pipeline hides its compiled model.
+
+    LLMPipeline and Text2ImagePipeline expose no compiled model. The plugin's resolution is read back by
+    compiling a one-MatMul probe with the same properties on the same device, plus the IR's own
+    ``runtime_options`` (e.g. KV_CACHE_PRECISION) where the caller set nothing, as OpenVINO applies them.
+    tests/test_numerics_real.py checks this against a direct compile of the bundled models.
+    """
+    plain = {k: v for k, v in properties.items() if isinstance(k, str) and k.isupper()}
+    from_model = {k: v for k, v in runtime_options(model_xml).items() if k in READBACK_KEYS and k not in plain}
+    compiled = openvino.Core().compile_model(_probe_model(), device_name, {**from_model, **plain})
+    return read_compiled(compiled)
+
+
+def _numerics(values: Mapping[str, Any], weights: Counter[str], source: str, runtime: str,
+              extra: Mapping[str, Any] | None = None) -> nx.Numerics:
+    precision = values.get("INFERENCE_PRECISION_HINT")
+    threads = values.get("INFERENCE_NUM_THREADS")
+    details = {**values, "source": source, "runtime": runtime, "weight_elements": dict(weights), **(extra or {})}
+    return nx.Numerics(precision=nx.normalize_precision(precision) if precision is not None else None,
+                       threads=int(threads) if isinstance(threads, int) else None,
+                       weight_dtypes=nx.weight_dtypes(weights), details=details)
+
+
+PROBE_SOURCE = ("openvino: a probe model compiled with the pipeline's properties on its device, then the IR's "
+                "rt_info runtime_options (openvino-genai exposes no compiled model)")
 
 
 def _mean(value: Any) -> float:
@@ -36,7 +159,7 @@ def _mean(value: Any) -> float:
     return float(getattr(value, "mean", value))
 
 
-class OVText2TextPipeline(text2text.Pipeline):
+class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
     """An OpenVINO IR LLM folder (``openvino_model.xml`` + tokenizer IRs) through ``LLMPipeline``."""
 
     framework = FRAMEWORK_OV_GENAI
@@ -63,6 +186,10 @@ class OVText2TextPipeline(text2text.Pipeline):
         self._tokenizer = self._pipe.get_tokenizer()
         self._ov_configs: dict[text2text.GenerationConfig, Any] = {}
         self._context_length = _read_context_length(model_path)
+        model_xml = model_path / "openvino_model.xml"
+        self._numerics_reader = lambda: _numerics(resolved_readback(self.actual_device, properties, model_xml),
+                                                  nx.model_weight_elements([model_xml]), PROBE_SOURCE,
+                                                  "openvino-genai LLMPipeline")
 
     def _encode(self, text: str) -> list[int]:
         encoded = self._tokenizer.encode(text, add_special_tokens=False)
@@ -95,27 +222,60 @@ class OVText2TextPipeline(text2text.Pipeline):
             gen.rng_seed = config.sampling.rng_seed
         return gen
 
-    def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
-                      on_token: text2text.TokenCallback) -> dict[str, Any]:
-        if self._context_length and len(input_ids) + config.max_new_tokens > self._context_length:
+    def _check_context(self, n_input: int, config: text2text.GenerationConfig) -> None:
+        if self._context_length and n_input + config.max_new_tokens > self._context_length:
             # openvino-genai would silently run past the trained context; onnxruntime-genai refuses (same error).
-            raise ModelError(
-                f"prompt of {len(input_ids)} tokens + {config.max_new_tokens} new exceeds the model's context "
+            raise ContextLengthError(
+                f"prompt of {n_input} tokens + {config.max_new_tokens} new exceeds the model's context "
                 f"of {self._context_length} tokens"
             )
+
+    def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
+                      on_token: text2text.TokenCallback) -> dict[str, Any]:
+        """The streaming path (Generator, stream()): a Python streamer hands over each id as it comes."""
+        self._check_context(len(input_ids), config)
         tensor = openvino.Tensor(np.asarray([input_ids], dtype=np.int64))
         result = self._pipe.generate(tensor, self._ov_config(config), _IdStreamer(on_token))
-        pm = result.perf_metrics
-        return {
-            "ov_ttft_ms": _mean(pm.get_ttft()),
-            "ov_tpot_ms": _mean(pm.get_tpot()),
-            "ov_throughput_tps": _mean(pm.get_throughput()),
-            "ov_generate_ms": _mean(pm.get_generate_duration()),
-            "ov_inference_ms": _mean(pm.get_inference_duration()),
-            "ov_num_generated_tokens": int(pm.get_num_generated_tokens()),
-            "ov_num_input_tokens": int(pm.get_num_input_tokens()),
-            "ov_load_ms": float(pm.get_load_time()),
-        }
+        return _native(result.perf_metrics)
+
+    def _generate_timed(self, input_ids: list[int], config: text2text.GenerationConfig,
+                        call_start_ns: int) -> text2text.TimedGeneration:
+        """The measured path: no Python streamer (a callback slows OpenVINO's own decode loop, by 21-25 %
+        on the bundled tiny-llm); per-token times are openvino-genai's own ``raw_metrics.m_new_token_times``."""
+        self._check_context(len(input_ids), config)
+        tensor = openvino.Tensor(np.asarray([input_ids], dtype=np.int64))
+        offset_ns = self.clock() - time.monotonic_ns()
+        result = self._pipe.generate(tensor, self._ov_config(config))
+        after_ns = self.clock()
+        ids = [int(t) for t in np.asarray(result.tokens[0]).reshape(-1)]
+        raw = result.perf_metrics.raw_metrics
+        times_ms = list(raw.m_new_token_times)[:len(ids)]  # a stop string may drop the last tokens, not their times
+        if len(times_ms) != len(ids):
+            raise GenerationError(f"openvino-genai recorded {len(times_ms)} token times for {len(ids)} tokens")
+        token_ns = [round(t * 1e6) + offset_ns for t in times_ms]
+        source = "steady_clock"
+        if token_ns and not call_start_ns <= token_ns[0] <= token_ns[-1] <= after_ns:
+            # steady_clock is not this clock here: place the first token by OpenVINO's own TTFT instead.
+            first = call_start_ns + int(next(iter(raw.m_times_to_first_token)) * 1e3)
+            token_ns = [first + round((t - times_ms[0]) * 1e6) for t in times_ms]
+            source = "ttft+deltas"
+        native = _native(result.perf_metrics)
+        native["token_times"] = f"openvino-genai raw_metrics.m_new_token_times ({source}), no streamer"
+        return text2text.TimedGeneration(ids, token_ns, native)
+
+
+def _native(pm: Any) -> dict[str, Any]:
+    """openvino-genai's own PerfMetrics of one generate call."""
+    return {
+        "ov_ttft_ms": _mean(pm.get_ttft()),
+        "ov_tpot_ms": _mean(pm.get_tpot()),
+        "ov_throughput_tps": _mean(pm.get_throughput()),
+        "ov_generate_ms": _mean(pm.get_generate_duration()),
+        "ov_inference_ms": _mean(pm.get_inference_duration()),
+        "ov_num_generated_tokens": int(pm.get_num_generated_tokens()),
+        "ov_num_input_tokens": int(pm.get_num_input_tokens()),
+        "ov_load_ms": float(pm.get_load_time()),
+    }
 
 
 def _read_context_length(model_path: Path) -> int:
@@ -166,7 +326,7 @@ class NumpyLatentGenerator(ovg.Generator):
         return openvino.Tensor(self._rng.standard_normal(tuple(shape), dtype=np.float32))
 
 
-class OVText2ImagePipeline(text2image.Pipeline):
+class OVText2ImagePipeline(nx.ReadsNumerics, text2image.Pipeline):
     """An openvino-genai Text2Image folder (``model_index.json`` + component IRs)."""
 
     framework = FRAMEWORK_OV_GENAI
@@ -176,10 +336,16 @@ class OVText2ImagePipeline(text2image.Pipeline):
         if not (model_path / "model_index.json").is_file():
             raise ModelError(f"{model_path} is not an OpenVINO GenAI text-to-image folder: model_index.json is missing")
         self.actual_device = device_string(device)
+        properties = _properties(device)
         try:
-            self._pipe = ovg.Text2ImagePipeline(str(model_path), self.actual_device, **_properties(device))
+            self._pipe = ovg.Text2ImagePipeline(str(model_path), self.actual_device, **properties)
         except Exception as exc:
             raise ModelError(f"openvino-genai cannot load {model_path} on {self.actual_device}: {exc}") from exc
+        components = [model_path / c / "openvino_model.xml" for c in ("text_encoder", "unet", "vae_decoder")]
+        self._numerics_reader = lambda: _numerics(
+            resolved_readback(self.actual_device, properties, model_path / "unet" / "openvino_model.xml"),
+            nx.model_weight_elements([c for c in components if c.is_file()]), PROBE_SOURCE,
+            "openvino-genai Text2ImagePipeline")
 
     def _generate(self, prompt: str, config: text2image.GenerationConfig,
                   on_step: text2image.StepCallback) -> tuple[np.ndarray, dict[str, Any]]:
@@ -207,8 +373,8 @@ class OVText2ImagePipeline(text2image.Pipeline):
         return np.asarray(image.data).copy(), native
 
 
-class OVClassificationPipeline(classification.Pipeline):
-    """A plain ONNX image model compiled by OpenVINO."""
+class OVClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
+    """A plain ONNX image model compiled by OpenVINO (openvino.Core, not openvino-genai: ``numerics`` says so)."""
 
     framework = FRAMEWORK_OV_GENAI
 
@@ -216,9 +382,10 @@ class OVClassificationPipeline(classification.Pipeline):
         super().__init__(device)
         core = openvino.Core()
         self.actual_device = device_string(device)
+        properties = _properties(device)
         try:
             model = core.read_model(str(model_path))
-            self._compiled = core.compile_model(model, self.actual_device, _properties(device))
+            self._compiled = core.compile_model(model, self.actual_device, properties)
         except Exception as exc:
             raise ModelError(f"OpenVINO cannot load {model_path}: {exc}") from exc
         executed = [str(d) for d in self._compiled.get_property("EXECUTION_DEVICES")]
@@ -230,14 +397,34 @@ class OVClassificationPipeline(classification.Pipeline):
         self.actual_device = ",".join(executed)  # what AUTO/HETERO really chose
         shape = self._compiled.input(0).get_partial_shape()
         self._input_shape = tuple(int(d.get_length()) if d.is_static else 224 for d in list(shape)[1:])
+        self._static_batch = shape[0].is_static
+        self.model_batch = int(shape[0].get_length()) if shape[0].is_static else None
         self._request = self._compiled.create_infer_request()
+        self._numerics_reader = lambda: _numerics(
+            read_compiled(self._compiled), nx.model_weight_elements([model_path]),
+            "openvino: the compiled model's properties", "openvino (openvino.Core)",
+            {"runtime_precisions": runtime_precisions(self._compiled)})
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return self._input_shape
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        if batch.shape[0] != 1 and self._compiled.input(0).get_partial_shape()[0].is_static:
+        if batch.shape[0] != 1 and self._static_batch:
             # A model with a static batch of 1 runs item by item; the batch is still timed whole.
             return np.concatenate([self._infer(batch[i : i + 1]) for i in range(batch.shape[0])])
         return np.asarray(self._request.infer({0: batch})[self._compiled.output(0)]).copy()
+
+
+def runtime_precisions(compiled: Any) -> dict[str, int]:
+    """How many compute layers (convolutions, matrix products) of the executed graph ran at each precision."""
+    counts: Counter[str] = Counter()
+    try:
+        for op in compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            if "runtimePrecision" in info and "layerType" in info and str(info["layerType"].astype(str)) in (
+                    "Convolution", "FullyConnected", "MatMul", "GroupConvolution", "Deconvolution"):
+                counts[nx.normalize_precision(info["runtimePrecision"].astype(str))] += 1
+    except Exception:  # not every plugin exposes an execution graph
+        return {}
+    return dict(counts)

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from genai_harness.commands.run import add_numerics_options
 from genai_harness.errors import ConfigurationError
 
 MAX_PROMPT_BYTES = 64 * 1024 * 1024
@@ -105,8 +106,13 @@ def _call(args: argparse.Namespace, task: str, params: dict[str, Any]) -> dict[s
 
     args.framework = canonical_framework(args.framework)
     environment, selector = _environment_and_device(args)
+    from genai_harness.backends.numerics import check_precision, check_threads
+
+    numerics = {"precision": check_precision(args.precision, "--precision"),
+                "threads": check_threads(args.threads, "--threads")}
     request = {"op": "direct", "environment": environment.name, "framework": args.framework, "task": task,
-               "device": selector, "model_path": str(_model_path(args, task)), "params": params}
+               "device": selector, "model_path": str(_model_path(args, task)), "params": params,
+               "numerics": numerics}
     outcome = call_worker(environment, request, args.timeout, what=f"{task} on {args.framework} {args.device}")
     return {**outcome.response, "peak_rss_mb": outcome.peak_rss_mb, "environment": environment.name}
 
@@ -114,6 +120,14 @@ def _call(args: argparse.Namespace, task: str, params: dict[str, Any]) -> dict[s
 def _metric_line(metrics: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
                      if v is not None)
+
+
+def _numerics_line(answer: dict[str, Any]) -> str:
+    numerics = answer.get("numerics") or {}
+    if not numerics:
+        return "numerics not reported by this backend"
+    return (f"precision {numerics.get('precision')}, {numerics.get('threads')} threads, "
+            f"weights {numerics.get('weight_dtypes') or '?'}")
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -126,6 +140,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"-- {len(answer['token_ids'])} tokens on {answer['device']['label']} ({answer['actual_device']}), "
           f"load {answer['load_s']:.2f} s, peak RSS {answer['peak_rss_mb']:.0f} MB")
     print(f"-- {_metric_line(answer['metrics'])}")
+    print(f"-- {_numerics_line(answer)}")
     return 0
 
 
@@ -154,7 +169,7 @@ def cmd_imagine(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(tensor[0]).save(out)
     print(f"wrote {out} ({width}x{height}) on {answer['device']['label']} ({answer['actual_device']}): "
-          f"{_metric_line(answer['metrics'])}, load {answer['load_s']:.2f} s")
+          f"{_metric_line(answer['metrics'])}, load {answer['load_s']:.2f} s; {_numerics_line(answer)}")
     return 0
 
 
@@ -165,7 +180,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         print(json.dumps(answer, indent=2))
         return 0
     print(f"top-1 {answer['top1']} on {answer['device']['label']} ({answer['actual_device']}): "
-          f"{_metric_line(answer['metrics'])}, load {answer['load_s']:.2f} s")
+          f"{_metric_line(answer['metrics'])}, load {answer['load_s']:.2f} s; {_numerics_line(answer)}")
     return 0
 
 
@@ -177,6 +192,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("--device", default="CPU", help="device label, optionally @environment (default CPU)")
         p.add_argument("--timeout", type=finite_number(0, above=True, what="--timeout"), default=600.0,
                        help="seconds before the worker is killed (a finite number > 0)")
+        add_numerics_options(p)
 
     g = sub.add_parser("generate", help="generate text with one backend on one device")
     common(g)

@@ -8,7 +8,10 @@ import sys
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a suite; exit 0 when every cell succeeded, 9 (CellError) when some failed."""
+    """Run a suite; exit 0 when every cell that applies succeeded, 9 (CellError) when some failed.
+
+    A skipped cell (one that does not apply: prompt + new tokens beyond the model's context) is no failure.
+    """
     from genai_harness.errors import CellError
     from genai_harness.harness.api import run
 
@@ -17,7 +20,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         check_export_path(args.export)  # refuse a bad suffix before the run, not after it
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
-                pythons=args.python, config=args.config, progress=not args.quiet)
+                pythons=args.python, config=args.config, progress=not args.quiet, precision=args.precision,
+                threads=args.threads, reference=args.reference)
     if args.json:
         print(frame.to_json(orient="records", indent=2))
     if args.export:
@@ -25,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         export(frame, args.export)
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
-    failed = frame[frame["status"] != "ok"] if len(frame) else frame
+    failed = frame[~frame["status"].isin(["ok", "skipped"])] if len(frame) else frame
     if len(failed):
         cells = failed[["framework", "device", "workload_id", "model_id"]].drop_duplicates()
         print(f"genai-harness: {len(cells)} cell(s) failed; their reasons are in the store", file=sys.stderr)
@@ -47,4 +51,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--export", default=None, help="also write this run's rows to a .parquet or .csv file")
     p.add_argument("--json", action="store_true", help="print this run's rows as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
+    add_numerics_options(p)
+    p.add_argument("--reference", action="store_true",
+                   help="also check each cell against the f32 CPU reference of the same model and inputs")
     p.set_defaults(handler=cmd_run)
+
+
+def add_numerics_options(p: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--threads``, shared by ``run`` and the direct commands."""
+    from genai_harness.backends.numerics import PRECISIONS
+
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="numeric precision to run at (default: the workload's, else what the runtime picks); "
+                        "a runtime that cannot honour it refuses the cell")
+    p.add_argument("--threads", type=int, default=None,
+                   help="compute threads (default: the workload's, else the runtime's); refused if not honoured")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,7 +48,8 @@ def name_list(value: Names, what: str) -> list[str] | None:
 def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         devices: str | Sequence[str] | None = None, models: str | Sequence[str] | None = None,
         store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
-        config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None) -> pd.DataFrame:
+        config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
+        precision: str | None = None, threads: int | None = None, reference: bool = False) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
@@ -57,6 +59,10 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     cut short shows as unfinished in ``genai-harness results``. SIGTERM and SIGHUP end the run like
     Ctrl-C: the cell in flight is recorded as interrupted and :class:`~genai_harness.harness.signals.
     Terminated` (a KeyboardInterrupt) is raised.
+
+    ``precision`` (default | f32 | bf16 | f16) and ``threads`` override every workload's ``[run]`` request;
+    a runtime that cannot honour them refuses the cell (recorded as failed with the reason). ``reference``
+    checks every cell against the f32 CPU reference of the same model and inputs (``ref_*`` columns).
     """
     from genai_harness.backends.aliases import canonical_framework
 
@@ -72,7 +78,11 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
                             "give the models to run it on with --model ID (e.g. --model tiny-llm)")
     catalog = Catalog(cfg)
     inventories = collect_inventory(environments)
-    plan = make_plan(suite_obj, inventories, catalog, framework_names, device_names, model_names)
+    plan = make_plan(suite_obj, inventories, catalog, framework_names, device_names, model_names,
+                     precision=precision, threads=threads)
+    if reference:
+        plan.cells = [dataclasses.replace(c, workload=dataclasses.replace(c.workload, reference=True))
+                      for c in plan.cells]
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}
     profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
     result_store = ResultStore(Path(store) if store else DEFAULT_STORE)

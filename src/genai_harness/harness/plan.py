@@ -23,6 +23,16 @@ class Cell:
     workload: Workload
     model: CatalogModel
     model_format: ModelFormat
+    precision: str | None = None
+    """The run's precision request (CLI/API); None: the workload's own (``[run] precision``)."""
+    threads: int | None = None
+    """The run's threads request (CLI/API); None: the workload's own (``[run] threads``)."""
+
+    @property
+    def requested_numerics(self) -> tuple[str, int | None]:
+        """(precision, threads) this cell asks for: the run's request over the workload's."""
+        return (self.precision or self.workload.precision,
+                self.threads if self.threads is not None else self.workload.threads)
 
     @property
     def label(self) -> str:
@@ -45,8 +55,15 @@ def _wanted(value: str, filters: list[str] | None) -> bool:
 
 def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Catalog,
               frameworks: list[str] | None = None, devices: list[str] | None = None,
-              models: list[str] | None = None) -> Plan:
-    """Every runnable cell of ``suite`` on the usable devices of every environment."""
+              models: list[str] | None = None, precision: str | None = None, threads: int | None = None) -> Plan:
+    """Every runnable cell of ``suite`` on the usable devices of every environment.
+
+    ``precision``/``threads`` (the CLI's or API's) override every workload's ``[run]`` request.
+    """
+    from genai_harness.backends.numerics import check_precision, check_threads
+
+    precision = check_precision(precision) if precision else None
+    threads = check_threads(threads)
     known_frameworks = {b["framework"] for inv in inventories for b in inv.backends}
     for fw in frameworks or []:
         if fw not in known_frameworks:
@@ -87,7 +104,8 @@ def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Ca
                                            f"`genai-harness models add {model_id} --task {workload.task} "
                                            f"--framework {fw} --path PATH`")
                             continue
-                        cells.append(Cell(inv.environment, fw, device, workload, model, model.formats[format_key]))
+                        cells.append(Cell(inv.environment, fw, device, workload, model, model.formats[format_key],
+                                          precision, threads))
     unmatched = [sel for sel in devices or [] if sel not in matched_devices]
     if unmatched:
         usable = sorted({d.label + ("" if inv.environment.is_default else f"@{inv.environment.name}")

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import genai_harness
-from genai_harness.errors import CellError, CellTimeoutError, HarnessError
+from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError
 from genai_harness.harness.plan import Cell, Plan
 from genai_harness.harness.progress import Progress
 from genai_harness.harness.signals import interrupt_reason, signals_deferred
@@ -52,6 +52,7 @@ def cell_request(cell: Cell) -> dict[str, Any]:
         "device": cell.device.to_dict(),
         "workload": cell.workload.to_dict(),
         "model": {"id": cell.model.id, "format": cell.model_format.key, "path": str(cell.model_format.path)},
+        "numerics": {"precision": cell.precision, "threads": cell.threads},
     }
 
 
@@ -82,22 +83,38 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
         "model_id": cell.model.id,
         "model_format": cell.model_format.key,
         "model_hash": cell.model_format.hash,
+        "precision_requested": cell.requested_numerics[0],
+        "threads_requested": cell.requested_numerics[1],
     }
 
 
 def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome) -> list[dict[str, Any]]:
     """One row per measured repetition (pure)."""
     response = outcome.response
+    numerics = response.get("numerics") or {}
+    requested = response.get("requested") or {}
+    shared = {
+        "actual_device": response.get("actual_device", ""),
+        "status": "ok",
+        "load_s": response["load_s"],
+        "peak_rss_mb": outcome.peak_rss_mb,
+        "precision": numerics.get("precision"),
+        "threads": numerics.get("threads"),
+        "weight_dtypes": numerics.get("weight_dtypes") or None,
+        "numerics": json.dumps(numerics.get("details", {}), sort_keys=True) if numerics else None,
+        "energy_source": response.get("energy_source"),
+        **(response.get("reference") or {}),
+    }
+    if "precision" in requested:
+        shared["precision_requested"] = requested["precision"]
+        shared["threads_requested"] = requested.get("threads")
     rows = []
     for index, record in enumerate(response["repetitions"]):
         row = base_row(cell, context)
+        row.update(shared)
         row.update({k: v for k, v in record.items() if k != "native_metrics"})
         row.update({
-            "actual_device": response.get("actual_device", ""),
             "repetition": index,
-            "status": "ok",
-            "load_s": response["load_s"],
-            "peak_rss_mb": outcome.peak_rss_mb,
             "native_metrics": json.dumps(record.get("native_metrics", {}), sort_keys=True),
         })
         if response.get("versions"):
@@ -115,7 +132,9 @@ def failed_row(cell: Cell, context: RunContext, status: str, error: BaseExceptio
 
 
 def status_of(error: HarnessError) -> str:
-    """The row status for an error a cell ended with."""
+    """The row status for an error a cell ended with (a cell that does not apply is ``skipped``)."""
+    if isinstance(error, ContextLengthError):
+        return "skipped"
     if isinstance(error, CellTimeoutError):
         return "timeout"
     if isinstance(error, CellError):

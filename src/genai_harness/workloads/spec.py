@@ -13,6 +13,11 @@ A text workload::
     warmup = 1
     repetitions = 3           # or min_time_s = 10 (repeat until this much measuring time)
     timeout_s = 300
+    precision = "f32"         # optional: default (what the runtime picks) | f32 | bf16 | f16
+    threads = 4               # optional: compute threads (absent: the runtime's default)
+    reference = true          # optional: compare each cell with the f32 CPU reference of the same model
+
+The command line's and the Python API's ``precision``/``threads`` override the workload's.
 
 Text-to-image ``[input]``: prompt, width, height, steps, guidance_scale, seed.
 Classification ``[input]``: batch_size.
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TASK_TEXT2TEXT
+from genai_harness.backends.numerics import PRECISIONS
 from genai_harness.errors import WorkloadError
 
 if sys.version_info >= (3, 11):
@@ -61,7 +67,8 @@ MAX_FILE_BYTES = 1024 * 1024
 """A workload or suite file larger than this is refused (they are a few lines)."""
 RUN_FIELDS: dict[str, tuple[type, Any, float | None]] = {
     "warmup": (int, 1, 0), "repetitions": (int, 3, 1), "min_time_s": (float, 0.0, 0),
-    "timeout_s": (float, 300.0, 1),
+    "timeout_s": (float, 300.0, 1), "precision": (str, "default", None), "threads": (int, 0, 0),
+    "reference": (bool, False, None),
 }
 
 
@@ -80,12 +87,22 @@ class Workload:
     description: str = ""
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    precision: str = "default"
+    threads: int | None = None
+    reference: bool = False
 
     @property
     def hash(self) -> str:
-        """Hash of everything that defines the measurement (not the description or source)."""
+        """Hash of everything that defines the measurement (not the description or source).
+
+        Numerics requests count only when set, so the hash of a workload without them is unchanged.
+        """
         key = {"id": self.id, "version": self.version, "task": self.task, "inputs": self.inputs,
                "warmup": self.warmup, "repetitions": self.repetitions, "min_time_s": self.min_time_s}
+        if self.precision != "default":
+            key["precision"] = self.precision
+        if self.threads is not None:
+            key["threads"] = self.threads
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +116,10 @@ class Workload:
 
 
 def _check(value: Any, kind: type, low: float | None, where: str, name: str) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise WorkloadError(f"{where}: field {name!r} must be true or false, got {value!r}; fix the value")
+        return value
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
@@ -146,6 +167,9 @@ def parse_workload(data: dict[str, Any], source: str) -> Workload:
             raise WorkloadError(f"{source}: [{table}] must be a table")
     inputs = _fields(data.get("input", {}), INPUT_FIELDS[data["task"]], f"{source} [input]")
     run = _fields(data.get("run", {}), RUN_FIELDS, f"{source} [run]")
+    if run["precision"] not in PRECISIONS:
+        raise WorkloadError(f"{source} [run]: field 'precision' is {run['precision']!r}; use one of "
+                            f"{', '.join(PRECISIONS)}")
     if data["task"] == TASK_TEXT2IMAGE:
         for dim in ("width", "height"):
             if inputs[dim] % 8:
@@ -154,7 +178,8 @@ def parse_workload(data: dict[str, Any], source: str) -> Workload:
         id=data["id"], version=data["version"], task=data["task"], inputs=inputs,
         warmup=run["warmup"], repetitions=run["repetitions"], min_time_s=run["min_time_s"],
         timeout_s=run["timeout_s"], description=str(data.get("description", "")), source=source,
-        extra=dict(data.get("extra", {})),
+        extra=dict(data.get("extra", {})), precision=run["precision"], threads=run["threads"] or None,
+        reference=run["reference"],
     )
 
 

@@ -1,0 +1,156 @@
+"""Weight dtypes read from model files, without the ``onnx`` package (a worker may hold only one runtime).
+
+A few lines of protobuf wire format for ONNX (initializers and Constant values), the ``Const`` layers for
+OpenVINO IR. Counts are element counts per dtype; ``weight_dtypes`` is the column, ``stored_precision`` the
+precision a runtime that runs the model's own types computes in.
+"""
+
+from __future__ import annotations
+
+import mmap
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def _normalize(word: str) -> str:
+    from genai_harness.backends.numerics import normalize_precision
+
+    return normalize_precision(word)
+
+
+ONNX_DTYPES = {1: "f32", 2: "u8", 3: "i8", 4: "u16", 5: "i16", 6: "i32", 7: "i64", 8: "string", 9: "bool",
+               10: "f16", 11: "f64", 12: "u32", 13: "u64", 14: "c64", 15: "c128", 16: "bf16", 17: "f8e4m3fn",
+               18: "f8e4m3fnuz", 19: "f8e5m2", 20: "f8e5m2fnuz", 21: "u4", 22: "i4", 23: "f4e2m1"}
+OV_DTYPES = {"boolean": "bool", "f8e4m3": "f8e4m3fn"}
+WEIGHT_LIKE = ("f32", "f16", "bf16", "f64", "i8", "u8", "i4", "u4", "f8e4m3fn", "f8e5m2", "f4e2m1")
+"""Element types that carry weights (shapes and indices are i64/i32 and say nothing about precision)."""
+
+
+def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: memoryview) -> Iterator[tuple[int, int, Any]]:
+    """(field number, wire type, int or memoryview) of one protobuf message, without copying payloads."""
+    pos, end = 0, len(buf)
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(buf, pos)
+        elif wire == 1:
+            value, pos = buf[pos:pos + 8], pos + 8
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            value, pos = buf[pos:pos + length], pos + length
+        elif wire == 5:
+            value, pos = buf[pos:pos + 4], pos + 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        yield number, wire, value
+
+
+def _tensor(buf: memoryview) -> tuple[str, int]:
+    """(dtype, element count) of a TensorProto (dims = 1, data_type = 2)."""
+    dtype, count, dims = "", 1, 0
+    for number, wire, value in _fields(buf):
+        if number == 2 and wire == 0:
+            dtype = ONNX_DTYPES.get(value, f"onnx{value}")
+        elif number == 1:
+            if wire == 0:
+                count, dims = count * value, dims + 1
+            else:  # packed
+                pos = 0
+                while pos < len(value):
+                    dim, pos = _varint(value, pos)
+                    count, dims = count * dim, dims + 1
+    return dtype, count
+
+
+def onnx_weight_elements(path: Path) -> Counter[str]:
+    """Element count per dtype of the initializers and Constant tensors of an ONNX file."""
+    counts: Counter[str] = Counter()
+    with path.open("rb") as handle:
+        # The mapping closes when the last view of it is collected (views of it may outlive this block).
+        view = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+    for number, wire, graph in _fields(view):
+        if number != 7 or wire != 2:  # ModelProto.graph
+            continue
+        for g_number, g_wire, item in _fields(graph):
+            if g_wire != 2:
+                continue
+            if g_number == 5:  # GraphProto.initializer
+                dtype, count = _tensor(item)
+                counts[dtype] += count
+            elif g_number == 1:  # GraphProto.node: Constant / ConstantOfShape values
+                for n_number, n_wire, attribute in _fields(item):
+                    if n_number == 5 and n_wire == 2:
+                        for a_number, a_wire, tensor in _fields(attribute):
+                            if a_number == 5 and a_wire == 2:
+                                dtype, count = _tensor(tensor)
+                                counts[dtype] += count
+    return counts
+
+
+def ov_ir_weight_elements(path: Path) -> Counter[str]:
+    """Element count per dtype of the ``Const`` layers of an OpenVINO IR ``.xml``."""
+    counts: Counter[str] = Counter()
+    for _event, element in ET.iterparse(path, events=("end",)):
+        if element.tag == "layer":
+            if element.get("type") == "Const":
+                data = element.find("data")
+                if data is not None and data.get("element_type"):
+                    dtype = data.get("element_type", "")
+                    count = 1
+                    for dim in filter(None, (data.get("shape") or "").split(",")):
+                        count *= int(dim) if dim.strip().isdigit() else 1
+                    counts[OV_DTYPES.get(dtype, dtype)] += count
+            element.clear()
+    return counts
+
+
+def model_weight_elements(paths: Iterable[Path]) -> Counter[str]:
+    """Element count per dtype over model files (``.onnx`` and OpenVINO ``.xml``); unreadable files are skipped."""
+    counts: Counter[str] = Counter()
+    for path in paths:
+        try:
+            if path.suffix == ".onnx":
+                counts.update(onnx_weight_elements(path))
+            elif path.suffix == ".xml":
+                counts.update(ov_ir_weight_elements(path))
+        except (OSError, ValueError, IndexError, ET.ParseError):
+            continue
+    return counts
+
+
+def weight_dtypes(counts: Mapping[str, int]) -> str:
+    """The ``weight_dtypes`` column: every dtype found, sorted, comma-joined."""
+    return ",".join(sorted(k for k, v in counts.items() if k))
+
+
+def stored_precision(counts: Mapping[str, int]) -> str | None:
+    """The precision a runtime that runs the model's own types computes in: its dominant weight type."""
+    weights = {k: v for k, v in counts.items() if k in WEIGHT_LIKE}
+    if not weights:
+        return None
+    return _normalize(max(weights, key=lambda k: weights[k]))
+
+
+def model_files(model_path: Path, suffix: str) -> list[Path]:
+    """The model files under a file or folder (``*.onnx`` or ``*.xml`` IRs beside their ``.bin``)."""
+    if model_path.is_file():
+        return [model_path]
+    found = sorted(model_path.rglob(f"*{suffix}"))
+    if suffix == ".xml":
+        found = [p for p in found if p.with_suffix(".bin").is_file()]
+    return found
