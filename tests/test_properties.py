@@ -285,13 +285,13 @@ WORDS = st.sampled_from([
     "1e309", "64x64", "x.png", "w.toml", "text2text", "NAME=PATH", f"ok={sys.executable}", "@", "--",
 ])
 ARGS = st.lists(st.one_of(WORDS, st.text(max_size=12)), max_size=8)
-OPTION_VALUES = st.one_of(st.sampled_from(["CPU", "", "nan", "inf", "-1", "0", "3", "1e309", "64x64", "7x9",
+OPTION_VALUES = st.one_of(st.sampled_from(["CPU", "", "nan", "inf", "-1", "0", "3", "1e309", "64x64", "7x9", "f32",
                                            "tiny-llm", "squeezenet", "w.toml", "openvino", "x.png", "NOPE"]),
                           st.text(max_size=10))
 COMMAND_OPTIONS = {
-    "run": ["--suite", "--framework", "--device", "--model", "--store", "--export"],
+    "run": ["--suite", "--framework", "--device", "--model", "--store", "--export", "--precision", "--threads"],
     "generate": ["--model", "--framework", "--device", "--timeout", "--prompt", "--prompt-file",
-                 "--max-new-tokens"],
+                 "--max-new-tokens", "--precision", "--threads"],
     "imagine": ["--model", "--framework", "--device", "--timeout", "--prompt", "--size", "--steps", "--seed",
                 "--guidance-scale", "--out"],
     "classify": ["--model", "--framework", "--device", "--timeout", "--batch"],

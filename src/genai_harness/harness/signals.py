@@ -59,7 +59,8 @@ def signals_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` and SIGINT ``KeyboardInterrupt``
     (main thread only; else a no-op), except inside :func:`signals_deferred`.
 
-    Only the first signal raises: later ones are ignored while the interrupted run cleans up.
+    Only the first signal raises: later ones are ignored while the interrupted run cleans up. A signal
+    whose handler is not the default (the application's own, or ignored as under ``nohup``) is left alone.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -78,7 +79,10 @@ def signals_interrupt() -> Iterator[None]:
             raise KeyboardInterrupt()
         raise Terminated(signum)
 
-    handled = (*HANDLED, signal.SIGINT) if signal.getsignal(signal.SIGINT) is signal.default_int_handler else HANDLED
+    handled = [sig for sig in HANDLED if signal.getsignal(sig) is signal.SIG_DFL]  # nohup: SIGHUP stays ignored
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        handled.append(signal.SIGINT)
+    # A handler someone else installed (the application, or C code: getsignal() says None) is left alone.
     previous = {sig: signal.signal(sig, handler) for sig in handled}
     try:
         yield
