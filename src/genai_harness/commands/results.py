@@ -28,13 +28,16 @@ def _planned(frame: Any, run_id: str) -> list[str]:
 
 
 def run_state(frame: Any, run_id: str) -> tuple[str, list[str]]:
-    """``complete`` or ``unfinished: N of M cells missing``, and the missing cell labels."""
+    """``complete``, ``interrupted`` (a cell was cut short, none missing) or ``unfinished: N of M cells
+    missing``, and the missing cell labels."""
     planned = _planned(frame, run_id)
+    rows = frame[frame["run_id"] == run_id]
+    interrupted = bool((rows["status"] == "interrupted").any())
     if not planned:
-        return "no plan recorded", []
-    missing = missing_cells(planned, frame[frame["run_id"] == run_id].to_dict("records"))
+        return ("interrupted" if interrupted else "no plan recorded"), []
+    missing = missing_cells(planned, rows.to_dict("records"))
     if not missing:
-        return "complete", []
+        return ("interrupted" if interrupted else "complete"), []
     return f"unfinished: {len(missing)} of {len(planned)} cells missing", missing
 
 
