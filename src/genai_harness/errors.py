@@ -22,7 +22,10 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
     │   └── CellTimeoutError (10)       an isolated cell ran past its timeout
     ├── StoreError (11)                 results store unreadable or unwritable
     │   └── SchemaVersionError          store written by an incompatible schema
-    └── WorkerProtocolError (12)        a subprocess answered something unreadable
+    ├── WorkerProtocolError (12)        a subprocess answered something unreadable
+    └── ComparisonError (13)            two result sets that cannot be compared (no common cell ...)
+
+``compare`` and ``ab`` exit 1 when they find a regression: no error above uses 1 on those paths.
 """
 
 from __future__ import annotations
@@ -143,6 +146,12 @@ class WorkerProtocolError(HarnessError):
     exit_code = 12
 
 
+class ComparisonError(HarnessError):
+    """Two result sets that cannot be compared: no cell in common, different schema versions, a bad threshold."""
+
+    exit_code = 13
+
+
 _BY_NAME: dict[str, type[HarnessError]] = {}
 
 
@@ -174,6 +183,8 @@ EXIT_CODES: dict[str, int] = {
     "CellTimeoutError": CellTimeoutError.exit_code,
     "StoreError": StoreError.exit_code,
     "WorkerProtocolError": WorkerProtocolError.exit_code,
+    "ComparisonError": ComparisonError.exit_code,
+    "regression found (compare, ab)": 1,
     "interrupted": 130,
     "terminated (SIGTERM)": 143,
     "hung up (SIGHUP)": 129,

@@ -66,7 +66,11 @@ def cmd_results(args: argparse.Namespace) -> int:
 
         export(frame, args.export)
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
-    if args.json:
+    if args.stats:
+        from genai_harness.harness.summary import statistics_table
+
+        print(statistics_table(frame, args.metric))
+    elif args.json:
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
     elif args.run:
         print(summary_table(frame.to_dict("records")))
@@ -93,4 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--run", help="a run id, or 'last', to summarize or export")
     p.add_argument("--export", help="write the rows to a .parquet or .csv file")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--stats", action="store_true",
+                   help="per cell and metric: n, median, p90, p99 and the median's 95%% bootstrap interval")
+    p.add_argument("--metric", action="append", help="with --stats: only this metric (repeatable)")
     p.set_defaults(handler=cmd_results)

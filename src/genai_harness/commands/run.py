@@ -21,7 +21,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_export_path(args.export)  # refuse a bad suffix before the run, not after it
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
                 pythons=args.python, config=args.config, progress=not args.quiet, precision=args.precision,
-                threads=args.threads, reference=args.reference)
+                threads=args.threads, reference=args.reference, inject_slowdown=args.inject_slowdown)
     if args.json:
         print(frame.to_json(orient="records", indent=2))
     if args.export:
@@ -54,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     add_numerics_options(p)
     p.add_argument("--reference", action="store_true",
                    help="also check each cell against the f32 CPU reference of the same model and inputs")
+    p.add_argument("--inject-slowdown", type=float, default=None, metavar="FACTOR",
+                   help="calibrating a gate only: stretch every measured span by FACTOR (1.10 = 10 %% slower); "
+                        "recorded in the rows' injected_slowdown; never on by default")
     p.set_defaults(handler=cmd_run)
 
 

@@ -49,7 +49,8 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         devices: str | Sequence[str] | None = None, models: str | Sequence[str] | None = None,
         store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
-        precision: str | None = None, threads: int | None = None, reference: bool = False) -> pd.DataFrame:
+        precision: str | None = None, threads: int | None = None, reference: bool = False,
+        inject_slowdown: float | None = None) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
@@ -63,9 +64,12 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     ``precision`` (default | f32 | bf16 | f16) and ``threads`` override every workload's ``[run]`` request;
     a runtime that cannot honour them refuses the cell (recorded as failed with the reason). ``reference``
     checks every cell against the f32 CPU reference of the same model and inputs (``ref_*`` columns).
+    ``inject_slowdown`` (gate calibration, never on by default) stretches every measured span by that
+    factor and records it in ``injected_slowdown``.
     """
     from genai_harness.backends.aliases import canonical_framework
 
+    slowdown = check_slowdown(inject_slowdown)
     out = stream or sys.stderr
     framework_names = [canonical_framework(f) for f in name_list(frameworks, "framework") or []] or None
     device_names, model_names = name_list(devices, "device"), name_list(models, "model")
@@ -83,6 +87,8 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     if reference:
         plan.cells = [dataclasses.replace(c, workload=dataclasses.replace(c.workload, reference=True))
                       for c in plan.cells]
+    if slowdown is not None:
+        plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}
     profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
     result_store = ResultStore(Path(store) if store else DEFAULT_STORE)
@@ -113,3 +119,18 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         for line in failures(rows):
             print(f"  {line}", file=out)
     return result_store.read(run_id=context.run_id)
+
+
+def check_slowdown(factor: float | None) -> float | None:
+    """``factor`` if it is a usable slowdown (finite, 0.1 to 100), else a ConfigurationError."""
+    import math
+
+    from genai_harness.errors import ConfigurationError
+
+    if factor is None:
+        return None
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) \
+            or not 0.1 <= factor <= 100:
+        raise ConfigurationError(f"inject_slowdown must be a finite factor from 0.1 to 100 (1.10 = 10 % slower), "
+                                 f"got {factor!r}")
+    return float(factor)

@@ -27,6 +27,8 @@ class Cell:
     """The run's precision request (CLI/API); None: the workload's own (``[run] precision``)."""
     threads: int | None = None
     """The run's threads request (CLI/API); None: the workload's own (``[run] threads``)."""
+    inject_slowdown: float | None = None
+    """Gate calibration only: every measured span of the cell is stretched by this factor (None: off)."""
 
     @property
     def requested_numerics(self) -> tuple[str, int | None]:

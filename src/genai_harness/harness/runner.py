@@ -18,6 +18,7 @@ from typing import Any
 
 import genai_harness
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError
+from genai_harness.harness.metrics import stretch
 from genai_harness.harness.plan import Cell, Plan
 from genai_harness.harness.progress import Progress
 from genai_harness.harness.signals import interrupt_reason, signals_deferred
@@ -85,6 +86,7 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
         "model_hash": cell.model_format.hash,
         "precision_requested": cell.requested_numerics[0],
         "threads_requested": cell.requested_numerics[1],
+        "injected_slowdown": cell.inject_slowdown,
     }
 
 
@@ -108,8 +110,12 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome) -> li
     if "precision" in requested:
         shared["precision_requested"] = requested["precision"]
         shared["threads_requested"] = requested.get("threads")
+    if cell.inject_slowdown is not None:
+        shared["load_s"] = shared["load_s"] * cell.inject_slowdown
     rows = []
     for index, record in enumerate(response["repetitions"]):
+        if cell.inject_slowdown is not None:
+            record = stretch(record, cell.inject_slowdown)
         row = base_row(cell, context)
         row.update(shared)
         row.update({k: v for k, v in record.items() if k != "native_metrics"})

@@ -70,6 +70,22 @@ def summary_table(rows: Iterable[dict[str, Any]], *, intervals: bool = True) -> 
     return format_table(headers, table_rows, max_width=48)
 
 
+def statistics_table(frame: Any, metrics: list[str] | None = None) -> str:
+    """Per cell and metric of a results DataFrame: n, median, p90, p99 and the median's 95 % CI (pure)."""
+    from genai_harness.results.analysis import cell_statistics
+    from genai_harness.results.metric_info import METRICS
+
+    stats = cell_statistics(frame, metrics or [m.name for m in headline_metrics()])
+    rows = []
+    for r in stats.to_dict("records"):
+        info = METRICS[r["metric"]]
+        interval = f"{info.format(r['ci_low'])}-{info.format(r['ci_high'])}" if r["n"] > 1 else ""
+        rows.append((r["target"], r["workload_id"], r["model_id"], info.title, r["n"], info.format(r["median"]),
+                     info.format(r["p90"]), info.format(r["p99"]), interval))
+    return format_table(["target", "workload", "model", "metric", "n", "median", "p90", "p99", "95% CI"], rows,
+                        max_width=48)
+
+
 def failures(rows: Iterable[dict[str, Any]]) -> list[str]:
     """One line per cell that did not succeed, with its reason (skipped cells say why they did not apply)."""
     return [f"{cell_label(r)}: {r['status']}: {r['error']}" for r in rows if r["status"] != "ok"]

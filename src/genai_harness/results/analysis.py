@@ -42,15 +42,15 @@ def _text(value: Any) -> str:
 def target_label(row: dict[str, Any]) -> str:
     """The target key of one row, readable: ``framework device[@environment] [precision] [xN threads]``.
 
-    The execution provider is part of the device label already (``CPU:OpenVINO``); it is added only
-    when the device label does not carry it.
+    An onnxruntime execution provider is part of the device label already (``CPU:OpenVINO``); it is
+    added only when the device label does not carry it.
     """
     framework, device = _text(row.get("framework")), _text(row.get("device"))
     env = _text(row.get("environment"))
     label = f"{framework} {device}" + (f"@{env}" if env and env != "default" else "")
     provider = _text(row.get("execution_provider"))
     short = provider.replace("ExecutionProvider", "")
-    if provider and short not in device and provider not in device:
+    if provider.endswith("ExecutionProvider") and short not in device:
         label += f" [{short}]"
     precision = _text(row.get("precision"))
     if precision:
@@ -92,6 +92,9 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
                                      "repetition")) -> pd.DataFrame:
     """One row per measured value of an ``ok`` row: the ``keep`` columns, ``target``, ``metric``, ``value``,
     ``unit`` and ``better``. For plotting and comparing.
+
+    A cell-scope metric (load time, peak RSS, reference agreement: one value per cell, repeated on each
+    repetition's row) keeps one value per run and cell, so it is never counted as several samples.
     """
     import pandas as pd
 
@@ -105,7 +108,11 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     long["value"] = long["value"].astype(float)
     long["unit"] = long["metric"].map({m.name: m.unit for m in infos})
     long["better"] = long["metric"].map({m.name: m.better for m in infos})
-    return long.reset_index(drop=True)
+    per_cell = long["metric"].isin([m.name for m in infos if m.scope == "cell"])
+    identity = [c for c in ("run_id", "machine_fingerprint", TARGET, "task", "workload_id", "model_id", "metric")
+                if c in long.columns]
+    duplicate = per_cell & long.duplicated(subset=identity, keep="first")
+    return long[~duplicate].reset_index(drop=True)
 
 
 def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,

@@ -26,6 +26,7 @@ class MetricInfo:
     headline: bool = False
     fmt: str = "{:.3g}"
     kind: str = "speed"  # speed | memory | energy | accuracy
+    scope: str = "repetition"  # repetition: a value per measured call; cell: one value per cell, repeated per row
 
     @property
     def lower_is_better(self) -> bool:
@@ -45,8 +46,10 @@ class MetricInfo:
 
 
 def _m(name: str, label: str, unit: str, tasks: tuple[str, ...], better: str, headline: bool = False,
-       fmt: str = "{:.3g}", kind: str = "speed") -> MetricInfo:
-    return MetricInfo(name, label, unit, tasks, better, headline, fmt, kind)
+       fmt: str = "{:.3g}", kind: str = "speed", scope: str = "") -> MetricInfo:
+    """A metric; agreement with the reference is checked once per cell, so its scope defaults to ``cell``."""
+    return MetricInfo(name, label, unit, tasks, better, headline, fmt, kind,
+                      scope or ("cell" if kind == "accuracy" else "repetition"))
 
 
 METRICS: dict[str, MetricInfo] = {m.name: m for m in (
@@ -63,8 +66,8 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in (
     _m("items_per_s", "throughput", "items/s", (CLASSIFY,), "higher", True, "{:.1f}"),
     _m("gflops_per_s", "compute", "GFLOP/s", (OPERATOR,), "higher", True, "{:.1f}"),
     _m("peak_fraction", "of matmul peak", "fraction", (OPERATOR,), "higher", False, "{:.2f}"),
-    _m("load_s", "load", "s", ALL, "lower", True, "{:.2f}"),
-    _m("peak_rss_mb", "peak RSS", "MiB", ALL, "lower", True, "{:.0f}", "memory"),
+    _m("load_s", "load", "s", ALL, "lower", True, "{:.2f}", scope="cell"),
+    _m("peak_rss_mb", "peak RSS", "MiB", ALL, "lower", True, "{:.0f}", "memory", scope="cell"),
     _m("energy_j", "energy", "J", ALL, "lower", False, "{:.3g}", "energy"),
     _m("energy_per_token_j", "energy per token", "J/token", (TEXT,), "lower", False, "{:.3g}", "energy"),
     _m("energy_per_image_j", "energy per image", "J/image", (IMAGE,), "lower", False, "{:.3g}", "energy"),

@@ -229,3 +229,10 @@ def apply_dtypes(df: pd.DataFrame) -> pd.DataFrame:
             series = pd.to_numeric(series)
         df[name] = series.astype(dtype)
     return df
+
+
+def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The schema columns of ``df`` as row dicts ready for a store's ``append`` (nulls as None)."""
+    present = [name for name in COLUMN_NAMES if name in df.columns]
+    frame = df[present].astype(object)
+    return frame.where(frame.notna(), None).to_dict("records")

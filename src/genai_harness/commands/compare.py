@@ -1,0 +1,128 @@
+"""``genai-harness compare BASELINE CURRENT``: the regression gate.
+
+Exit codes: 0 no regression, 1 a regression (threshold and significance both met), 11 a store or run
+that cannot be read, 13 nothing comparable (no common cell, different schema versions), 2 a bad option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+REGRESSION_EXIT = 1
+
+
+def parse_thresholds(items: list[str] | None) -> dict[str, float]:
+    """``METRIC=FACTOR`` items into a mapping; a malformed item is a ConfigurationError."""
+    from genai_harness.errors import ConfigurationError
+
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ConfigurationError(f"--metric-threshold takes METRIC=FACTOR (e.g. ttft_ms=1.2), got {item!r}")
+    return out
+
+
+def result_filter(args: argparse.Namespace) -> Any:
+    """The ResultFilter of the common filter options (applied to both sides, inside the store's query)."""
+    from genai_harness.results.query import ResultFilter
+
+    return ResultFilter(frameworks=args.framework, devices=args.device, model_ids=args.model,
+                        workload_ids=args.workload)
+
+
+def add_filter_options(p: argparse.ArgumentParser) -> None:
+    """``--framework/--device/--model/--workload``, each repeatable."""
+    p.add_argument("--framework", action="append", help="only this framework (repeatable)")
+    p.add_argument("--device", action="append", help="only this device label (repeatable)")
+    p.add_argument("--model", action="append", help="only this model id (repeatable)")
+    p.add_argument("--workload", action="append", help="only this workload id (repeatable)")
+
+
+def add_gate_options(p: argparse.ArgumentParser) -> None:
+    """The verdict's settings and output formats, shared by ``compare`` and ``ab``."""
+    from genai_harness.results.compare import ALPHA, THRESHOLD
+
+    p.add_argument("--metric", action="append", help="compare this metric (repeatable; default: headline metrics)")
+    p.add_argument("--threshold", type=float, default=THRESHOLD,
+                   help=f"factor a metric must worsen by to be a regression (default {THRESHOLD})")
+    p.add_argument("--metric-threshold", action="append", metavar="METRIC=FACTOR",
+                   help="a factor for one metric, e.g. ttft_ms=1.2 (repeatable)")
+    p.add_argument("--alpha", type=float, default=ALPHA, help=f"significance level of the rank test (default {ALPHA})")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    out.add_argument("--markdown", action="store_true", help="print Markdown (for a CI step summary)")
+    p.add_argument("--junit", type=Path, default=None, help="also write JUnit XML to this file")
+
+
+def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
+    """Print the comparison as asked, write JUnit if asked, and return the exit code (1 on a regression)."""
+    from genai_harness.errors import StoreError
+    from genai_harness.results.compare import has_regression
+    from genai_harness.results.compare_render import to_junit, to_markdown, to_table
+
+    if args.junit:
+        try:
+            args.junit.parent.mkdir(parents=True, exist_ok=True)
+            args.junit.write_text(to_junit(comparison))
+        except OSError as exc:
+            raise StoreError(f"cannot write the JUnit file {args.junit}: {exc.strerror}; give a writable path") from exc
+    if args.json:
+        print(comparison.to_json(orient="records", indent=2))
+    elif args.markdown:
+        print(to_markdown(comparison, title))
+    else:
+        print(to_table(comparison))
+    if has_regression(comparison):
+        print("genai-harness: regression found (exit 1)", file=sys.stderr)
+        return REGRESSION_EXIT
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare CURRENT against BASELINE; exit 1 on a regression."""
+    from genai_harness.errors import ComparisonError
+    from genai_harness.results.compare import check_comparable, compare_frames
+    from genai_harness.results.selection import Selection
+
+    baseline = Selection.parse(args.baseline)
+    current = Selection.parse(args.current, default_store=baseline.store)
+    versions = {baseline.label: baseline.open().schema_version, current.label: current.open().schema_version}
+    if len(set(versions.values())) > 1:
+        detail = ", ".join(f"{k} is version {v}" for k, v in versions.items())
+        raise ComparisonError(f"the stores have different schema versions ({detail}); migrate the older one first "
+                              "(python -c \"from genai_harness.results import ResultStore; "
+                              "ResultStore('OLD.sqlite', migrate=True)\") so both record the same columns")
+    where = result_filter(args)
+    base_frame, current_frame = baseline.load(where), current.load(where)
+    comparison = compare_frames(base_frame, current_frame, threshold=args.threshold,
+                                thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
+                                metrics=args.metric, ignore=args.ignore or ())
+    check_comparable(comparison, baseline.label, current.label)
+    return report(comparison, args, f"genai-harness compare: {current.label} against {baseline.label}")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the subcommand."""
+    p = sub.add_parser(
+        "compare", help="compare two result sets; exit 1 on a regression",
+        description="Compare CURRENT against BASELINE per cell and metric: ratio of medians with a bootstrap "
+                    "95%% CI and a Mann-Whitney test. A regression needs both the threshold and p < alpha. "
+                    "Each side is STORE, STORE@RUN_ID, STORE@last, or @RUN_ID (in BASELINE's store). "
+                    "Exit: 0 none, 1 regression, 11 store/run unreadable, 13 nothing comparable.")
+    p.add_argument("baseline", help="STORE, STORE@RUN_ID, STORE@last or @RUN_ID")
+    p.add_argument("current", help="STORE, STORE@RUN_ID, STORE@last or @RUN_ID (in the baseline's store)")
+    add_filter_options(p)
+    p.add_argument("--ignore", action="append",
+                   help="a column that differs on purpose (environment, precision, threads, model_id ...)")
+    add_gate_options(p)
+    p.set_defaults(handler=cmd_compare)
+
+

@@ -1,0 +1,70 @@
+"""Naming a set of results on the command line: ``STORE``, ``STORE@RUN_ID``, ``STORE@last`` or ``@RUN_ID``.
+
+``compare``, ``report`` and the pytest plugin name the rows they read this way; the filter they add
+(framework, device, model ...) runs inside the store's query.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from genai_harness.errors import StoreError
+from genai_harness.results.query import ALL_ROWS, ResultFilter
+from genai_harness.results.store import DEFAULT_STORE, ResultStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LAST = "last"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A store and, optionally, one run in it (``last`` = the most recent run)."""
+
+    store: Path
+    run: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the selection was named, for messages and reports."""
+        return f"{self.store}@{self.run}" if self.run else str(self.store)
+
+    @classmethod
+    def parse(cls, spec: str, default_store: Path | None = None) -> Selection:
+        """``STORE``, ``STORE@RUN``, ``STORE@last``, or ``@RUN`` (in ``default_store``, else the default store)."""
+        text = spec.strip()
+        if not text:
+            raise StoreError("an empty result selection; give STORE, STORE@RUN_ID, STORE@last or @RUN_ID")
+        path, sep, run = text.rpartition("@")
+        if not sep or "/" in run or ":" in run:  # no '@', or the '@' of a URL's user part
+            path, sep, run = text, "", ""
+        if sep and not run:
+            raise StoreError(f"result selection {spec!r} names no run after '@'; give STORE@RUN_ID or STORE@last")
+        store = Path(path) if path else (default_store or DEFAULT_STORE)
+        return cls(store, run or None)
+
+    def open(self) -> ResultStore:
+        """The store, which must exist."""
+        return ResultStore(self.store, create=False)
+
+    def load(self, filter: ResultFilter = ALL_ROWS) -> pd.DataFrame:
+        """The selected rows (``filter`` applied in the query); a missing run is a :class:`StoreError`."""
+        store = self.open()
+        if self.run is None:
+            return store.read(filter)
+        run = self.run
+        if run == LAST:
+            runs = store.read(filter, columns=["run_id"])["run_id"]
+            if not len(runs):
+                raise StoreError(f"no run in {self.store} matches; `genai-harness results --store {self.store}` "
+                                 "lists the runs")
+            run = str(runs.iloc[-1])
+        frame = store.read(dataclasses.replace(filter, run_ids=(run,)))
+        if not len(frame):
+            raise StoreError(f"no run {run!r} in {self.store} (or none of its rows match the filter); "
+                             f"`genai-harness results --store {self.store}` lists the runs")
+        return frame

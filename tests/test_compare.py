@@ -1,0 +1,160 @@
+"""compare: the pure verdict over two result sets, its renderings, and the command on real runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genai_harness.errors import ComparisonError, ConfigurationError
+from genai_harness.harness.metrics import stretch
+from genai_harness.results.compare import check_comparable, compare_frames, has_regression, verdict
+from genai_harness.results.compare_render import to_junit, to_markdown, to_table
+from genai_harness.results.schema import frame_records
+from genai_harness.results.selection import Selection
+from genai_harness.results.store import ResultStore
+from tests.conftest import run_cli
+
+WORKLOAD = """id = "gate-p32-g16"
+version = 1
+task = "text2text"
+[input]
+prompt_tokens = 32
+new_tokens = 16
+[run]
+warmup = 2
+repetitions = 8
+timeout_s = 120
+"""
+
+
+def frame(run_id: str, ttft: list[float], tps: list[float] | None = None, **cell: str) -> pd.DataFrame:
+    base = {"run_id": run_id, "status": "ok", "framework": "onnxruntime_genai", "device": "CPU",
+            "environment": "default", "precision": "f32", "threads": 2, "task": "text2text", "workload_id": "w",
+            "model_id": "m", **cell}
+    tps = tps or [1000.0 / t for t in ttft]
+    return pd.DataFrame([{**base, "repetition": i, "ttft_ms": t, "decode_tps": d, "load_s": 0.5}
+                         for i, (t, d) in enumerate(zip(ttft, tps, strict=True))])
+
+
+def noisy(center: float, n: int = 10, seed: int = 0) -> list[float]:
+    return list(center * (1 + np.random.default_rng(seed).normal(0, 0.02, n)))
+
+
+def test_verdict_needs_both_the_threshold_and_significance() -> None:
+    assert verdict(1.2, 0.001, 10, 10) == "regression"
+    assert verdict(1.2, 0.2, 10, 10) == "unchanged"  # large but not significant
+    assert verdict(1.05, 0.0001, 10, 10) == "unchanged"  # significant but under the threshold
+    assert verdict(0.8, 0.001, 10, 10) == "improvement"
+    assert verdict(1.5, 0.001, 3, 10) == "too little data" and verdict(math.nan, 0.5, 10, 10) == "too little data"
+
+
+def test_compare_frames_is_direction_aware_and_lists_one_sided_cells() -> None:
+    base = frame("a", noisy(10.0, seed=1))
+    slower = frame("b", noisy(12.0, seed=2))  # TTFT up 20 %, decode tokens/s down (1000/ttft): both worse
+    result = compare_frames(base, pd.concat([slower, frame("b", noisy(5.0), workload_id="only-new")]),
+                            metrics=["ttft_ms", "decode_tps", "load_s"])
+    by_metric = {(r["workload_id"], r["metric"]): r for r in result.to_dict("records")}
+    assert by_metric[("w", "ttft_ms")]["verdict"] == "regression"
+    assert by_metric[("w", "ttft_ms")]["ratio"] == pytest.approx(1.2, rel=0.03)
+    low, high = by_metric[("w", "ttft_ms")]["ratio_ci_low"], by_metric[("w", "ttft_ms")]["ratio_ci_high"]
+    assert low < 1.2 < high
+    assert by_metric[("w", "decode_tps")]["verdict"] == "regression"  # lower tokens/s is worse
+    assert by_metric[("w", "decode_tps")]["slowdown"] == pytest.approx(1.2, rel=0.03)
+    assert by_metric[("w", "load_s")]["verdict"] == "too little data"  # one load per run, not one per repetition
+    assert by_metric[("w", "load_s")]["n_baseline"] == 1
+    assert by_metric[("only-new", "ttft_ms")]["verdict"] == "only in current"
+    assert has_regression(result)
+    loose = compare_frames(base, slower, metrics=["ttft_ms"], thresholds={"ttft_ms": 1.5})
+    assert loose["verdict"].tolist() == ["unchanged"]
+    same = compare_frames(base, frame("c", noisy(10.0, seed=3)), metrics=["ttft_ms"])
+    assert same["verdict"].tolist() == ["unchanged"] and not has_regression(same)
+
+
+def test_compare_frames_refuses_bad_input_and_pairs_across_an_ignored_dimension() -> None:
+    base, other = frame("a", noisy(10.0)), frame("b", noisy(10.0), environment="ort-new")
+    with pytest.raises(ConfigurationError, match="unknown metric 'ttft'"):
+        compare_frames(base, other, metrics=["ttft"])
+    with pytest.raises(ComparisonError, match="finite factor above 1"):
+        compare_frames(base, other, threshold=0.9)
+    apart = compare_frames(base, other, metrics=["ttft_ms"])
+    assert sorted(apart["verdict"]) == ["only in baseline", "only in current"]
+    with pytest.raises(ComparisonError, match="no cell in common"):
+        check_comparable(apart, "A", "B")
+    paired = compare_frames(base, other, metrics=["ttft_ms"], ignore=["environment"])
+    assert paired["verdict"].tolist() == ["unchanged"]
+
+
+def test_renderings_table_markdown_junit() -> None:
+    result = compare_frames(frame("a", noisy(10.0)), frame("b", noisy(13.0, seed=5)), metrics=["ttft_ms"])
+    assert to_table(result).splitlines()[-1] == "1 regression"
+    markdown = to_markdown(result)
+    assert markdown.startswith("### genai-harness compare") and "| regression |" in markdown
+    root = ElementTree.fromstring(to_junit(result).split("?>", 1)[1])
+    assert root.get("failures") == "1" and root.find("testcase/failure") is not None
+
+
+def test_selection_parsing() -> None:
+    assert Selection.parse("a.sqlite@r1") == Selection(Path("a.sqlite"), "r1")
+    assert Selection.parse("@last", default_store=Path("b.sqlite")) == Selection(Path("b.sqlite"), "last")
+    url = "postgresql://me@db:5432/h"
+    assert Selection.parse(url) == Selection(Path(url), None)
+
+
+def test_stretch_grows_spans_and_shrinks_rates() -> None:
+    out = stretch({"ttft_ms": 10.0, "decode_tps": 100.0, "peak_rss_mb": 50.0, "n_new_tokens": 16}, 1.1)
+    assert out == {"ttft_ms": pytest.approx(11.0), "decode_tps": pytest.approx(100 / 1.1), "peak_rss_mb": 50.0,
+                   "n_new_tokens": 16}
+
+
+@pytest.mark.slow
+def test_compare_command_on_real_runs(tmp_path: Path) -> None:
+    """Two real runs of one onnxruntime-genai cell; the second with a 1.5x injected slowdown."""
+    workload = tmp_path / "gate.toml"
+    workload.write_text(WORKLOAD)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'id = "gate"\n[[entries]]\nworkload = "{workload}"\nmodels = ["tiny-llm"]\n')
+    store = tmp_path / "s.sqlite"
+    common = ("run", "--suite", str(suite), "--framework", "onnxruntime_genai", "--store", str(store), "--quiet")
+    assert run_cli(*common).returncode == 0
+    assert run_cli(*common, "--inject-slowdown", "1.5").returncode == 0
+    assert run_cli(*common).returncode == 0
+    frame_all = ResultStore(store).read()
+    runs = list(dict.fromkeys(frame_all["run_id"]))
+    assert frame_all[frame_all["run_id"] == runs[1]]["injected_slowdown"].eq(1.5).all()
+    assert frame_all[frame_all["run_id"] != runs[1]]["injected_slowdown"].isna().all()
+
+    slowed = run_cli("compare", f"{store}@{runs[0]}", f"@{runs[1]}", "--metric", "tpot_ms", "--metric",
+                     "e2e_ms", "--json", "--junit", str(tmp_path / "junit.xml"))
+    assert slowed.returncode == 1, slowed.stderr
+    verdicts = {r["metric"]: r["verdict"] for r in json.loads(slowed.stdout)}
+    assert verdicts == {"tpot_ms": "regression", "e2e_ms": "regression"}
+    assert "failures=\"2\"" in (tmp_path / "junit.xml").read_text()
+
+    markdown = run_cli("compare", f"{store}@{runs[1]}", f"@{runs[2]}", "--metric", "e2e_ms", "--markdown")
+    assert markdown.returncode == 0 and "improvement" in markdown.stdout
+
+    missing = run_cli("compare", f"{store}@nope", "@last")
+    assert missing.returncode == 11 and "no run 'nope'" in missing.stderr and len(missing.stderr.splitlines()) == 1
+    other = tmp_path / "other.sqlite"
+    ResultStore(other).append([{**r, "workload_id": "elsewhere"} for r in frame_records(frame_all)])
+    apart = run_cli("compare", str(store), str(other))
+    assert apart.returncode == 13 and "no cell in common" in apart.stderr
+    bad_metric = run_cli("compare", str(store), str(store), "--metric", "speed")
+    assert bad_metric.returncode == 2 and "unknown metric 'speed'" in bad_metric.stderr
+
+
+def test_results_stats_shows_intervals_per_cell(tmp_path: Path) -> None:
+    store = tmp_path / "s.sqlite"
+    rows = frame("r1", noisy(10.0, n=12))
+    ResultStore(store).append(frame_records(rows.assign(run_started_at="2026-11-28T00:00:00+00:00")))
+    shown = run_cli("results", "--store", str(store), "--run", "last", "--stats", "--metric", "ttft_ms")
+    assert shown.returncode == 0, shown.stderr
+    header, _, line = shown.stdout.splitlines()[:3]
+    assert header.split()[-3:] == ["p99", "95%", "CI"]
+    assert "onnxruntime_genai CPU f32 x2" in line and "TTFT (ms)" in line and " 12 " in line
