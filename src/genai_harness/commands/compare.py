@@ -102,6 +102,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                               "ResultStore('OLD.sqlite', migrate=True)\") so both record the same columns")
     where = result_filter(args)
     base_frame, current_frame = baseline.load(where), current.load(where)
+    for selection, rows in ((baseline, base_frame), (current, current_frame)):
+        if not len(rows):
+            raise ComparisonError(f"{selection.label} has no rows (or none match --framework/--device/--model/"
+                                  "--workload); `genai-harness results` lists what it holds")
     comparison = compare_frames(base_frame, current_frame, threshold=args.threshold,
                                 thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
                                 metrics=args.metric, ignore=args.ignore or ())
