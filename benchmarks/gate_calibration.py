@@ -7,7 +7,7 @@ runtimes, exactly as ``genai-harness run`` does. Then, on that data:
 - separate runs (a CI baseline against a later run): every pair of runs is an A/A comparison
   (false alarms), and the same pairs with the later run stretched by 1.05 and 1.10 (what
   ``--inject-slowdown`` records) give the detection rates;
-- ``ab`` (3 rounds, ABBA): sides made of 3 runs each taken in ABBA order from consecutive runs,
+- ``ab`` (5 rounds, ABBA): sides made of 5 runs each taken in ABBA order from consecutive runs,
   TRIALS random windows; same three questions;
 - each judged by our rule (factor 1.10 and Mann-Whitney p < 0.05, bootstrap CI reported) and by
   asv's (factor 1.10 and Mann-Whitney p < 0.002).
@@ -37,7 +37,7 @@ from genai_harness.harness.metrics import stretch
 from genai_harness.harness.plan import Plan, make_plan
 from genai_harness.harness.progress import Progress
 from genai_harness.harness.runner import new_run_context, run_plan
-from genai_harness.results.compare import compare_frames
+from genai_harness.results.compare import MIN_REPETITIONS, compare_frames, verdict
 from genai_harness.results.statistics import rank_test, ratio_of_medians
 from genai_harness.results.store import ResultStore
 from genai_harness.workloads.catalog import Catalog
@@ -76,9 +76,18 @@ def slowed(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
 
 
 def ours(base: pd.DataFrame, cur: pd.DataFrame) -> bool:
-    """Our gate: does any metric regress?"""
-    result = compare_frames(base, cur, metrics=list(METRICS))
-    return bool((result["verdict"] == "regression").any())
+    """Our gate: does any metric regress? The statistics and :func:`verdict` compare_frames applies (the
+    three metrics are lower-is-better, so the slowdown is the ratio of medians; with MIN_REPETITIONS runs a
+    side the rank test takes one median per run)."""
+    for name in METRICS:
+        b, c = base[name].dropna().tolist(), cur[name].dropna().tolist()
+        b_runs = base.groupby("run_id")[name].median().tolist()
+        c_runs = cur.groupby("run_id")[name].median().tolist()
+        runs = len(b_runs) >= MIN_REPETITIONS and len(c_runs) >= MIN_REPETITIONS
+        b_test, c_test = (b_runs, c_runs) if runs else (b, c)
+        if verdict(ratio_of_medians(b, c), rank_test(b_test, c_test), len(b_test), len(c_test)) == "regression":
+            return True
+    return False
 
 
 def asv(base: pd.DataFrame, cur: pd.DataFrame) -> bool:
@@ -99,14 +108,16 @@ def rates(pairs: list[tuple[pd.DataFrame, pd.DataFrame]], rule: Callable[[pd.Dat
     return out
 
 
-def ab_sides(runs: list[pd.DataFrame], trials: int, rng: random.Random) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Sides of 3-round ABBA A/B runs drawn from windows of 6 consecutive runs."""
+def ab_sides(runs: list[pd.DataFrame], trials: int, rng: random.Random, rounds: int = 5
+             ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Sides of ``rounds``-round ABBA A/B runs drawn from windows of 2 x rounds consecutive runs."""
+    pattern = [side for r in range(rounds) for side in ((0, 1) if r % 2 == 0 else (1, 0))]
     sides = []
     for _ in range(trials):
-        start = rng.randrange(0, len(runs) - 5)
-        window = runs[start:start + 6]
-        a = pd.concat([window[0], window[3], window[4]])
-        b = pd.concat([window[1], window[2], window[5]])
+        start = rng.randrange(0, len(runs) - len(pattern) + 1)
+        window = runs[start:start + len(pattern)]
+        a = pd.concat([run for run, side in zip(window, pattern, strict=True) if side == 0])
+        b = pd.concat([run for run, side in zip(window, pattern, strict=True) if side == 1])
         sides.append((a, b))
     return sides
 
@@ -135,13 +146,18 @@ def main() -> None:
         if len(separate) > args.trials:
             separate = rng.sample(separate, args.trials)
         ab = ab_sides(runs, args.trials, rng)
-        for scheme, pairs in (("separate runs, 10 reps each", separate), ("ab, 3 ABBA rounds", ab)):
+        for scheme, pairs in (("separate runs, 10 reps each", separate), ("ab, 5 ABBA rounds", ab)):
             for rule_name, rule in (("ours (1.10, p<0.05)", ours), ("asv (1.10, p<0.002)", asv)):
                 table.append({"framework": framework, "scheme": scheme, "rule": rule_name,
                               "comparisons": len(pairs), **rates(pairs, rule)})
     result = pd.DataFrame(table)
     pd.set_option("display.width", 200)
     print(result.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    first = frame[frame["framework"] == frame["framework"].iloc[0]]
+    run_ids = sorted(first["run_id"].unique())
+    check = compare_frames(first[first["run_id"] == run_ids[0]], first[first["run_id"] == run_ids[1]],
+                           metrics=list(METRICS))
+    print(f"(compare_frames on one real pair, for reference: {check['verdict'].tolist()})")
     print(f"total {time.monotonic() - started:.0f} s")
 
 

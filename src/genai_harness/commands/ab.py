@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("a", help="the baseline side: env:NAME, model:ID or opts:precision=P,threads=N")
     p.add_argument("b", help="the candidate side, of the same kind as A")
     p.add_argument("--suite", default="smoke", help="a shipped suite or a suite file (default smoke)")
-    p.add_argument("--rounds", type=int, default=3, help="ABBA rounds (default 3)")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="ABBA rounds (default 5: the rank test then counts runs, and 5 vs 5 can reach p < 0.05)")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")

@@ -118,7 +118,7 @@ def _side_plan(side: Side, suite: Any, inventories: list[Any], catalog: Any, fra
                      threads=side.threads)
 
 
-def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = 3, frameworks: Sequence[str] | None = None,
+def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = 5, frameworks: Sequence[str] | None = None,
            devices: Sequence[str] | None = None, models: Sequence[str] | None = None,
            store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
            progress: bool = True, stream: TextIO | None = None,
