@@ -184,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a HarnessError becomes one readable line and its exit code.
 
     SIGTERM and SIGHUP are handled like Ctrl-C (exit 143, 129; Ctrl-C 130). An unexpected exception
-    is one line too (exit 1), with its traceback only when ``$GENAI_HARNESS_TRACEBACK`` is set.
+    is one line too (exit 70, never 1: 1 is "regression found"), with its traceback only when
+    ``$GENAI_HARNESS_TRACEBACK`` is set.
     """
     from genai_harness.harness.signals import signals_interrupt
 
