@@ -130,7 +130,8 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         def remove(document: dict[str, object]) -> None:
             envs = _environments_table(document, config.path)
             if args.remove not in envs:
-                raise HarnessError(f"no environment {args.remove!r} in {config.path}")
+                raise ConfigurationError(f"no environment {args.remove!r} in {config.path}; "
+                                         "`genai-harness envs` lists them")
             del envs[args.remove]
 
         was_trusted = untrusted_reason(config) is None
