@@ -66,6 +66,9 @@ class ResultStore:
                 raise StoreError(f"cannot create the folder of results store {self.path}: {exc}") from exc
         elif self.path.is_dir():
             raise StoreError(f"results store {self.path} is a folder; give the path of a .sqlite file")
+        elif not create and not _is_sqlite_file(self.path):  # reading never turns a file into a store
+            raise StoreError(f"{self.path} is not a results store (not an SQLite file); "
+                             "give the path of a store written by genai-harness")
         self.schema_version = self._open()
         if migrate and self.schema_version < SCHEMA_VERSION:
             self._migrate()
@@ -94,6 +97,9 @@ class ResultStore:
                     f"results store {self.path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s ({exc})"
                 ) from exc
             raise StoreError(f"results store {self.path}: {exc}") from exc
+        except UnicodeDecodeError as exc:  # SQLite hands back corrupt text as it is
+            raise StoreError(f"{self.path} is a corrupt results store (text that is not UTF-8: {exc.reason}); "
+                             "restore it from a copy or move it away") from None
         finally:
             if conn is not None:
                 conn.close()
@@ -191,7 +197,12 @@ class ResultStore:
         for name in wanted:
             if name not in df.columns:
                 df[name] = pd.Series([None] * len(df), index=df.index, dtype=object)
-        return apply_dtypes(df[wanted])
+        try:
+            return apply_dtypes(df[wanted])
+        except (ValueError, TypeError, OverflowError) as exc:  # a value a genai-harness never wrote
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise StoreError(f"{self.path} holds values that do not fit its schema (corrupt?): {first}; "
+                             "restore it from a copy or move it away") from None
 
     def record_plan(self, run_id: str, labels: Sequence[str]) -> None:
         """Record the cells a run is about to measure, so a run cut short shows as unfinished."""
@@ -208,6 +219,15 @@ class ResultStore:
                 return []
             rows = conn.execute("SELECT label FROM planned_cells WHERE run_id = ? ORDER BY id", (run_id,))
             return [r[0] for r in rows.fetchall()]
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` starts with SQLite's header (an empty or short file does not)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return True  # let SQLite say why it cannot open it
 
 
 def _filter_fields(filter: ResultFilter) -> dict[str, Any]:
