@@ -10,7 +10,8 @@ adds no load. Per runtime and metric (TPOT, TTFT, e2e; one median per run):
    Wilcoxon signed-rank test (:func:`genai_harness.results.statistics.paired_test`) and the geometric
    mean ratio; a regression when p < ALPHA and the ratio >= FACTOR on any metric. Its false-alarm
    rate (A/A) and the share of 5 % and 10 % slowdowns caught (B's medians multiplied by the factor:
-   what ``--inject-slowdown`` does to every span), over every window of the recorded runs (few: the
+   what ``--inject-slowdown`` does to every span), beside the unpaired rule ``ab`` applies (ratio of
+   medians and Mann-Whitney over the rounds' medians), over every window of the recorded runs (few: the
    windows overlap, so these rates are coarse; the >= 200 A/A comparisons are gate_calibration.py's);
 3. :func:`~genai_harness.results.statistics.rounds_needed`: the rounds that detect a 10 % slowdown
    95 % of the time at alpha 0.01, from the consecutive-run noise.
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from genai_harness.results.query import ResultFilter
-from genai_harness.results.statistics import geometric_mean, paired_test, rounds_needed
+from genai_harness.results.statistics import geometric_mean, paired_test, rank_test, ratio_of_medians, rounds_needed
 from genai_harness.results.store import ResultStore
 
 METRICS = ("tpot_ms", "ttft_ms", "e2e_ms")
@@ -72,6 +73,15 @@ def paired_gate(a: pd.DataFrame, b: pd.DataFrame, *, factor: float, alpha: float
     return False
 
 
+def unpaired_gate(a: pd.DataFrame, b: pd.DataFrame, *, factor: float, alpha: float) -> bool:
+    """What ``ab`` + compare do: ratio of medians >= factor and Mann-Whitney p < alpha over the rounds' medians."""
+    for name in METRICS:
+        base, cur = a[name].tolist(), b[name].tolist()
+        if ratio_of_medians(base, cur) >= factor and rank_test(base, cur) < alpha:
+            return True
+    return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default="/tmp/gate-calibration.sqlite")
@@ -94,13 +104,15 @@ def main() -> None:
                 continue
             starts = range(len(medians) - 2 * rounds + 1)
             windows = [abba_pairs(medians, s, rounds) for s in starts]
-            for factor, alpha in ((1.10, 0.05), (1.05, 0.05), (1.05, 0.01), (1.0, 0.01)):
-                rates = {}
-                for label, slowdown in (("A/A false alarms", 1.0), ("5 % caught", 1.05), ("10 % caught", 1.10)):
-                    caught = sum(paired_gate(a, b * slowdown, factor=factor, alpha=alpha) for a, b in windows)
-                    rates[label] = caught / len(windows)
-                table.append({"framework": framework, "rounds": rounds, "windows": len(starts),
-                              "rule": f"ratio>={factor:.2f}, paired p<{alpha}", **rates})
+            for gate, test in ((paired_gate, "paired"), (unpaired_gate, "unpaired")):
+                for factor, alpha in ((1.10, 0.05), (1.05, 0.05), (1.05, 0.01), (1.0, 0.01)):
+                    rates = {}
+                    for label, slowdown in (("A/A false alarms", 1.0), ("5 % caught", 1.05),
+                                            ("10 % caught", 1.10)):
+                        caught = sum(gate(a, b * slowdown, factor=factor, alpha=alpha) for a, b in windows)
+                        rates[label] = caught / len(windows)
+                    table.append({"framework": framework, "rounds": rounds, "windows": len(starts),
+                                  "rule": f"ratio>={factor:.2f}, {test} p<{alpha}", **rates})
     print()
     print(pd.DataFrame(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"total {time.monotonic() - started:.0f} s")
