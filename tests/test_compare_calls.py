@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
+import pytest
 
 from genai_harness.results.compare import compare_frames
+from tests.conftest import run_cli
 
 
 def side(run_id: str, rounds: list[list[float]]) -> pd.DataFrame:
@@ -40,3 +45,16 @@ def test_one_call_per_run_still_gives_one_median_per_run() -> None:
     b = pd.concat([side(f"B{r}", [[10.0 + r, 10.5 + r]]) for r in range(3)])
     row = compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]
     assert row["tested_on"] == "repetitions"  # 3 runs on one side: too few to test on runs
+
+
+@pytest.mark.slow
+def test_a_real_ab_run_is_tested_on_its_rounds(tmp_path: Path) -> None:
+    """Four real ABBA rounds of one onnxruntime-genai cell: the rank test counts four medians a side."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text('id = "ab"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n')
+    done = run_cli("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework",
+                   "onnxruntime_genai", "--store", str(tmp_path / "ab.sqlite"), "--rounds", "4", "--metric",
+                   "tpot_ms", "--json", "--quiet")
+    assert done.returncode in (0, 1), done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["tested_on"] == "runs" and row["n_baseline"] == row["n_current"] == 40
