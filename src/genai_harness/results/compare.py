@@ -136,10 +136,19 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
 
 
 def run_medians(group: pd.DataFrame) -> list[float]:
-    """One median per run of a cell's long-view rows (the unit a between-process test counts)."""
+    """One median per worker call of a cell's long-view rows (the unit a between-process test counts).
+
+    A call's repetitions are numbered from 0 and stored together, so a repetition 0 (or a new run id)
+    starts the next call: a plain run gives one median per run, an ``ab`` side (one run id, one call per
+    round) one per round, rather than pooling every round's repetitions as if independent.
+    """
     if "run_id" not in group.columns:
         return []
-    return [float(v) for v in group.groupby("run_id", sort=False)["value"].median().tolist()]
+    runs = group["run_id"].astype(str)
+    starts = runs.ne(runs.shift())
+    if "repetition" in group.columns:
+        starts = starts | group["repetition"].eq(0)
+    return [float(v) for v in group.groupby(starts.cumsum().to_numpy(), sort=False)["value"].median().tolist()]
 
 
 def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what: str) -> None:

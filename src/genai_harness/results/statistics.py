@@ -141,3 +141,43 @@ def summarize(values: Sequence[float], *, confidence: float = CONFIDENCE) -> Sum
     std = float(np.std(data, ddof=1)) if data.size > 1 else math.nan
     return Summary(int(data.size), float(np.median(data)), float(np.percentile(data, 90)),
                    float(np.percentile(data, 99)), float(np.mean(data)), std, low, high)
+
+
+def paired_test(baseline: Sequence[float], current: Sequence[float]) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of ``log(current[i] / baseline[i])`` over matched pairs.
+
+    For interleaved A/B runs (``ab``): pair ``i`` is round ``i``'s A and B, measured in the same minutes,
+    so load that moves both sides cancels in their ratio, which an unpaired test cannot use. Pairs with
+    a missing or non-positive value are dropped; NaN with fewer than 2 pairs; 1.0 when every ratio is 1.
+    Six pairs are the fewest that can reach p < 0.05 (exact test: 2 / 2**6 = 0.031).
+    """
+    from scipy import stats
+
+    if len(baseline) != len(current):
+        raise ValueError(f"paired_test needs matched pairs, got {len(baseline)} baseline and {len(current)} "
+                         "current values")
+    pairs = np.asarray([(b, c) for b, c in zip(baseline, current, strict=True)
+                        if b is not None and c is not None], dtype=float).reshape(-1, 2)
+    pairs = pairs[np.all(np.isfinite(pairs) & (pairs > 0), axis=1)]
+    if len(pairs) < 2:
+        return math.nan
+    logs = np.log(pairs[:, 1] / pairs[:, 0])
+    if np.all(logs == 0):
+        return 1.0
+    return float(stats.wilcoxon(logs, alternative="two-sided", zero_method="zsplit").pvalue)
+
+
+def rounds_needed(sd_log_ratio: float, slowdown: float, *, alpha: float = 0.01, power: float = 0.95) -> int:
+    """Pairs (A/B rounds, or runs a side) needed to detect ``slowdown`` with a two-sided test at ``alpha``.
+
+    Normal approximation: ``n = ((z[1 - alpha/2] + z[power]) * sd / log(slowdown))**2``, rounded up, where
+    ``sd_log_ratio`` is the measured standard deviation of one pair's log ratio (A/A data). A planning
+    figure for choosing repetitions from measured noise, not a guarantee: a rank test needs a few more.
+    """
+    from scipy import stats
+
+    if not (sd_log_ratio >= 0 and slowdown > 1 and 0 < alpha < 1 and 0 < power < 1):
+        raise ValueError("rounds_needed needs sd_log_ratio >= 0, slowdown > 1, 0 < alpha < 1 and 0 < power < 1; "
+                         f"got {sd_log_ratio}, {slowdown}, {alpha}, {power}")
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return max(1, math.ceil((z * sd_log_ratio / math.log(slowdown)) ** 2))

@@ -1,0 +1,60 @@
+"""compare_frames counts worker calls, not pooled repetitions: an ``ab`` side is one run id, one call a round."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from genai_harness.results.compare import compare_frames
+from tests.conftest import run_cli
+
+
+def side(run_id: str, rounds: list[list[float]]) -> pd.DataFrame:
+    """One run id whose rows come from several worker calls, repetitions numbered from 0 in each (as ab stores)."""
+    base = {"run_id": run_id, "status": "ok", "framework": "onnxruntime_genai", "device": "CPU",
+            "environment": "default", "precision": "f32", "threads": 2, "task": "text2text", "workload_id": "w",
+            "model_id": "m"}
+    return pd.DataFrame([{**base, "repetition": i, "ttft_ms": v} for values in rounds for i, v in enumerate(values)])
+
+
+def test_an_ab_side_is_tested_on_one_median_per_round() -> None:
+    # Each round's repetitions agree closely with each other (one process's state), but the rounds' level
+    # moves with load; B is 12 % slower in two rounds and faster in two: no consistent regression.
+    levels = [1.0, 1.3, 0.8, 1.1]
+    a = side("A", [[10 * lv + 0.01 * i for i in range(10)] for lv in levels])
+    b = side("B", [[10 * lv * f + 0.01 * i for i in range(10)] for lv, f in zip(levels, [1.12, 1.12, 0.9, 0.9],
+                                                                               strict=True)])
+    row = compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]
+    assert row["tested_on"] == "runs" and row["n_baseline"] == 40
+    assert row["verdict"] != "regression"
+
+
+def test_a_consistent_slowdown_across_rounds_is_a_regression() -> None:
+    levels = [1.0, 1.3, 0.8, 1.1, 0.9]
+    a = side("A", [[10 * lv + 0.01 * i for i in range(10)] for lv in levels])
+    b = side("B", [[20 * lv + 0.01 * i for i in range(10)] for lv in levels])
+    row = compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]
+    assert row["tested_on"] == "runs" and row["p_value"] < 0.05 and row["verdict"] == "regression"
+
+
+def test_one_call_per_run_still_gives_one_median_per_run() -> None:
+    a = pd.concat([side(f"A{r}", [[10.0 + r, 10.5 + r]]) for r in range(4)])
+    b = pd.concat([side(f"B{r}", [[10.0 + r, 10.5 + r]]) for r in range(3)])
+    row = compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]
+    assert row["tested_on"] == "repetitions"  # 3 runs on one side: too few to test on runs
+
+
+@pytest.mark.slow
+def test_a_real_ab_run_is_tested_on_its_rounds(tmp_path: Path) -> None:
+    """Four real ABBA rounds of one onnxruntime-genai cell: the rank test counts four medians a side."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text('id = "ab"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n')
+    done = run_cli("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework",
+                   "onnxruntime_genai", "--store", str(tmp_path / "ab.sqlite"), "--rounds", "4", "--metric",
+                   "tpot_ms", "--json", "--quiet")
+    assert done.returncode in (0, 1), done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["tested_on"] == "runs" and row["n_baseline"] == row["n_current"] == 40
