@@ -36,18 +36,18 @@ devices: setup
 	$(BIN)/genai-harness devices
 
 test: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
 
 # Rebuild the bundled tiny models (needs the heavy toolchain; not part of demo or test).
 models-build:
 	$(PYTHON) -m venv $(BUILD)
 	$(BUILD)/bin/python -m pip install --quiet -r requirements-build.txt
 	$(BUILD)/bin/python -m pip uninstall --yes --quiet torchvision || true
-	PYTHONPATH=src $(BUILD)/bin/python -m genai_harness.workloads.build_models
+	PYTHONPATH=src $(BUILD)/bin/python tools/build_models.py
 
 clean:
 	rm -rf $(VENV) .venvs $(CONFIG) .pytest_cache .ruff_cache

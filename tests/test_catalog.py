@@ -19,7 +19,7 @@ import pytest
 import tomli_w
 from conftest import REPO, SESSION_CONFIG, assert_one_error_line, run_cli
 
-from genai_harness.hashing import file_sha256
+from genai_harness.hashing import file_sha256, folder_sha256
 from genai_harness.workloads.catalog import MODELS_DIR, verify_bundled
 
 if sys.version_info >= (3, 11):
@@ -155,11 +155,17 @@ def test_manifest_recipe_is_reproducible_provenance(manifest: dict[str, Any], mo
     assert params, f"{model_id}: recipe has no parameter count"
     assert (params if isinstance(params, int) else sum(params.values())) > 100_000
     assert HEX64.match(entry["checkpoint_sha256"]), entry["checkpoint_sha256"]
-    # checkpoint_sha256 is sha256 over sorted "path\0sha256\n" of the hf checkpoint files (build_models.py).
+    # checkpoint_sha256: sha256 over sorted "path\0sha256\n" of the hf files (hashing.folder_sha256).
     digest = hashlib.sha256()
     for f in sorted(entry["formats"]["hf"]["files"], key=lambda f: f["path"]):
         digest.update(f["path"].encode() + b"\0" + f["sha256"].encode() + b"\n")
     assert digest.hexdigest() == entry["checkpoint_sha256"]
+
+
+def test_folder_sha256_reproduces_the_bundled_llm_checkpoint_hash(manifest: dict[str, Any]) -> None:
+    # The helper tools/build_models.py writes checkpoint_sha256 with, recomputed over the bundled hf/ folder.
+    hf = MODELS_DIR / "tiny-llm" / "hf"
+    assert folder_sha256(hf) == manifest["models"]["tiny-llm"]["checkpoint_sha256"]
 
 
 def test_verify_detects_a_changed_byte(tmp_path: Path) -> None:

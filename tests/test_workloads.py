@@ -284,7 +284,7 @@ def test_corpus_has_no_section_headers() -> None:
 @pytest.fixture(scope="module")
 def tiny_llm_encode():
     if not all((TINY_LLM_GENAI / name).is_file() for name in ("genai_config.json", "tokenizer.json")):
-        pytest.skip(f"bundled model folder {TINY_LLM_GENAI} is absent (build it with build_models.py)")
+        pytest.skip(f"bundled model folder {TINY_LLM_GENAI} is absent (build it with tools/build_models.py)")
     pytest.importorskip("onnxruntime_genai")
     from genai_harness import Text2TextPipelineFactory
 

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 from genai_harness import classification, text2image, text2text
 from genai_harness.errors import HarnessError
-from genai_harness.interface import (
+from genai_harness.factories import (
     ClassificationPipelineFactory,
-    Device,
     DeviceFactory,
     Text2ImagePipelineFactory,
     Text2TextPipelineFactory,
 )
+from genai_harness.interface import Device
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

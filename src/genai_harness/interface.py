@@ -1,4 +1,5 @@
-"""The common interface: devices, device enumeration and the pipeline factories.
+"""The common interface: devices (the data) and, re-exported from :mod:`genai_harness.factories`,
+device enumeration and the pipeline factories.
 
 Mirrors the ONNX GenAI interface proposal (onnx/working-groups, generative-ai/genai-interfaces,
 namespace ``onnx::genai``) in Python style. The task namespaces live beside this module:
@@ -6,19 +7,18 @@ namespace ``onnx::genai``) in Python style. The task namespaces live beside this
 proposal does not have, :mod:`genai_harness.classification`.
 
 Extensions to the proposal are marked "Extension" in their docstrings.
+
+The factories need the backend registry, and the backends need :class:`Device` from here; so the
+factories live in :mod:`genai_harness.factories` and are re-exported under their old names lazily
+(module ``__getattr__``), which keeps ``from genai_harness.interface import DeviceFactory`` working
+without an import cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from genai_harness.errors import DeviceUnavailableError
-
-if TYPE_CHECKING:
-    from genai_harness import classification, text2image, text2text
+from typing import Any
 
 FRAMEWORK_ORT_GENAI = "onnxruntime_genai"
 FRAMEWORK_OV_GENAI = "openvino.genai"
@@ -88,108 +88,16 @@ class Device:
         return cls(**known)
 
 
-Enumerator = Callable[[], list[Device]]
+_FACTORY_NAMES = frozenset({
+    "DeviceFactory", "Enumerator", "Text2TextPipelineFactory", "Text2ImagePipelineFactory",
+    "ClassificationPipelineFactory",
+})
 
 
-class DeviceFactory:
-    """Enumerates the devices a framework can use (``DeviceFactory::Enumerate`` in the proposal)."""
+def __getattr__(name: str) -> Any:
+    """Re-export the factories from :mod:`genai_harness.factories` under their public names."""
+    if name in _FACTORY_NAMES:
+        from genai_harness import factories
 
-    _enumerators: dict[str, Enumerator] = {}  # noqa: RUF012 - a deliberate class-level registry
-
-    @classmethod
-    def register(cls, framework: str, enumerator: Enumerator) -> None:
-        """Register an enumerator for a framework, overriding the backend's own."""
-        cls._enumerators[framework] = enumerator
-
-    @classmethod
-    def unregister(cls, framework: str) -> None:
-        """Extension: drop an enumerator registered with :meth:`register`."""
-        cls._enumerators.pop(framework, None)
-
-    @classmethod
-    def describe(cls, framework: str) -> list[Device]:
-        """Extension: every device the runtime can see, usable or not (with the reason)."""
-        if framework in cls._enumerators:
-            return list(cls._enumerators[framework]())
-        from genai_harness.backends.registry import get_backend
-
-        return get_backend(framework).enumerate_devices()
-
-    @classmethod
-    def enumerate(cls, framework: str) -> list[Device]:
-        """The devices of ``framework`` that can be used on this machine."""
-        return [d for d in cls.describe(framework) if d.available]
-
-    @classmethod
-    def select(cls, framework: str, selector: str) -> Device:
-        """Extension: the one usable device a ``--device`` selector names, or a clear error."""
-        described = cls.describe(framework)
-        matching = [d for d in described if d.matches(selector)]
-        usable = [d for d in matching if d.available]
-        if usable:
-            return usable[0]
-        if matching:
-            why = "; ".join(f"{d.label}: {d.reason}" for d in matching)
-            raise DeviceUnavailableError(f"device {selector!r} of {framework} is not usable here ({why})")
-        known = ", ".join(sorted({d.label for d in described if d.available})) or "none"
-        raise DeviceUnavailableError(
-            f"unknown device {selector!r} for {framework}; usable devices: {known} "
-            "(run `genai-harness devices` to see all)"
-        )
-
-
-def _single_device(devices: Sequence[Device] | Device | str | None, framework: str) -> Device:
-    if devices is None or devices == []:
-        return DeviceFactory.select(framework, "CPU")
-    if isinstance(devices, str):
-        return DeviceFactory.select(framework, devices)
-    if isinstance(devices, Device):
-        return devices
-    if len(devices) > 1:
-        raise DeviceUnavailableError(
-            f"{framework} pipelines run on one device; got {len(devices)}. "
-            "Use an OpenVINO HETERO/AUTO device for several."
-        )
-    return devices[0]
-
-
-class Text2TextPipelineFactory:
-    """Creates text-to-text pipelines (``Text2TextPipelineFactory::Create``)."""
-
-    @staticmethod
-    def create(
-        framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
-    ) -> text2text.Pipeline:
-        """A ready pipeline for the model folder on the first device given (default: CPU)."""
-        from genai_harness.backends.registry import get_backend
-
-        backend = get_backend(framework)
-        return backend.create_text2text(Path(models_path), _single_device(devices, framework))
-
-
-class Text2ImagePipelineFactory:
-    """Creates text-to-image pipelines (``Text2ImagePipelineFactory::Create``)."""
-
-    @staticmethod
-    def create(
-        framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
-    ) -> text2image.Pipeline:
-        """A ready pipeline for the model folder on the first device given (default: CPU)."""
-        from genai_harness.backends.registry import get_backend
-
-        backend = get_backend(framework)
-        return backend.create_text2image(Path(models_path), _single_device(devices, framework))
-
-
-class ClassificationPipelineFactory:
-    """Extension: creates image-classification pipelines (the proposal has no such task yet)."""
-
-    @staticmethod
-    def create(
-        framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
-    ) -> classification.Pipeline:
-        """A ready pipeline for the ``.onnx`` model file on the first device given (default: CPU)."""
-        from genai_harness.backends.registry import get_backend
-
-        backend = get_backend(framework)
-        return backend.create_classifier(Path(models_path), _single_device(devices, framework))
+        return getattr(factories, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

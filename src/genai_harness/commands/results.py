@@ -66,7 +66,15 @@ def cmd_results(args: argparse.Namespace) -> int:
 
         export(frame, args.export)
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
-    if args.stats:
+    if args.coverage:
+        from genai_harness.results.coverage import coverage_matrix
+
+        matrix = coverage_matrix(frame)
+        if matrix.empty:
+            raise StoreError("no operator cells in the selected rows; run `genai-harness run --suite attention` "
+                             "first or pick a run that has them with --run")
+        print(matrix.to_string())
+    elif args.stats:
         from genai_harness.harness.summary import statistics_table
 
         print(statistics_table(frame, args.metric))
@@ -99,5 +107,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--stats", action="store_true",
                    help="per cell and metric: n, median, p90, p99 and the median's 95%% bootstrap interval")
+    p.add_argument("--coverage", action="store_true",
+                   help="operator cells: the matrix of operator variant x runtime/EP "
+                        "(ok, wrong result, not supported, crashed)")
     p.add_argument("--metric", action="append", help="with --stats: only this metric (repeatable)")
     p.set_defaults(handler=cmd_results)

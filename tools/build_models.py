@@ -1,13 +1,14 @@
 """Build the bundled tiny models (offline, seeded, reproducible).
 
-This is a maintainer tool, not part of the harness runtime: nothing in ``genai_harness`` imports it,
+This is a maintainer tool, not part of the harness runtime (so it lives in ``tools/``, outside the
+package): nothing in ``genai_harness`` imports it,
 and it needs the heavy build toolchain (torch, transformers, optimum-intel, diffusers, onnx ...)
 pinned in ``requirements-build.txt``::
 
     python3 -m venv .venvs/build
     .venvs/build/bin/python -m pip install -r requirements-build.txt
     .venvs/build/bin/pip uninstall -y torchvision     # CUDA build that breaks transformers beside CPU torch
-    PYTHONPATH=src .venvs/build/bin/python -m genai_harness.workloads.build_models \
+    PYTHONPATH=src .venvs/build/bin/python tools/build_models.py \
         [--out DIR] [--only tiny-llm|tiny-sd]
 
 Default ``--out`` is ``src/genai_harness/workloads/models``. No network access is needed (no model hub).
@@ -43,7 +44,6 @@ random): callers must force generation lengths.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -57,7 +57,7 @@ from pathlib import Path
 SCHEMA_VERSION = 1
 SEED = 20240601
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "src" / "genai_harness" / "workloads"
 CORPUS = HERE / "corpus" / "public_domain.txt"
 DEFAULT_OUT = HERE / "models"
 
@@ -191,11 +191,9 @@ def _file_table(folder: Path, rel_to: Path) -> list[dict]:
 
 def _checkpoint_sha256(folder: Path) -> str:
     """sha256 over sorted (relative path, file sha256) of a checkpoint folder."""
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*"), key=lambda q: q.relative_to(folder).as_posix()):
-        if p.is_file():
-            h.update(p.relative_to(folder).as_posix().encode() + b"\0" + _sha256(p).encode() + b"\n")
-    return h.hexdigest()
+    from genai_harness.hashing import folder_sha256
+
+    return folder_sha256(folder)
 
 
 def _write_json(path: Path, obj) -> None:
@@ -811,7 +809,7 @@ def _normalize_diffusers_checkpoint(folder: Path) -> None:
 # Main
 # ---------------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m genai_harness.workloads.build_models",
+    ap = argparse.ArgumentParser(prog="tools/build_models.py",
                                  description="Build the bundled tiny models (offline, seeded).")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     ap.add_argument("--only", choices=["tiny-llm", "tiny-sd"], default=None, help="build one model only")

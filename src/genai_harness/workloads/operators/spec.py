@@ -1,0 +1,105 @@
+"""An attention operator spec: which operator, which shapes, dtype and masking variant.
+
+Validated before any cell runs: a bad field raises :class:`~genai_harness.errors.WorkloadError`
+naming the field and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genai_harness.errors import WorkloadError
+
+# operator name -> (domain, opsets it can be built at)
+OPERATORS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "Attention": ("", (23, 24)),
+    "MultiHeadAttention": ("com.microsoft", (1,)),
+    "MatMulSoftmaxMatMul": ("", (21,)),
+    "FlexAttention": ("ai.onnx.preview", (1,)),
+    "FlexAttentionExpanded": ("ai.onnx.preview", (1,)),
+}
+VARIANTS = ("plain", "causal", "sliding_window", "alibi", "softcap", "document")
+DTYPES = ("float32", "float16")
+# Agreement with onnx's ReferenceEvaluator: (absolute, relative) tolerance per dtype.
+TOLERANCE: dict[str, tuple[float, float]] = {"float32": (1e-4, 1e-3), "float16": (1e-2, 1e-2)}
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """One attention cell: ``q_len`` queries attend to ``kv_len`` keys (decode: ``q_len`` 1)."""
+
+    operator: str
+    q_heads: int = 32
+    kv_heads: int = 8
+    head_size: int = 64
+    q_len: int = 128
+    kv_len: int = 128
+    batch: int = 1
+    dtype: str = "float32"
+    variant: str = "causal"
+    domain: str | None = None
+    opset: int | None = None
+    window: int = 0
+    softcap: float = 0.0
+    documents: int = 2
+
+    @property
+    def resolved_domain(self) -> str:
+        """The operator's domain (the spec's own when given)."""
+        return self.domain if self.domain is not None else OPERATORS[self.operator][0]
+
+    @property
+    def resolved_opset(self) -> int:
+        """The opset the model is built at (the operator's newest when not given)."""
+        return self.opset if self.opset is not None else OPERATORS[self.operator][1][-1]
+
+    @property
+    def name(self) -> str:
+        """A stable, readable workload name, e.g. ``Attention24-causal-q32kv8-d64-s128x128-fp32``."""
+        op = f"{self.operator}{self.resolved_opset}" if self.operator == "Attention" else self.operator
+        dt = {"float32": "fp32", "float16": "fp16"}.get(self.dtype, self.dtype)
+        return (f"{op}-{self.variant}-q{self.q_heads}kv{self.kv_heads}-d{self.head_size}"
+                f"-s{self.q_len}x{self.kv_len}-{dt}")
+
+    def flops(self) -> float:
+        """Floating-point operations of the two matmuls (2*B*Hq*Sq*Skv*D each)."""
+        return 4.0 * self.batch * self.q_heads * self.q_len * self.kv_len * self.head_size
+
+
+def validate_spec(spec: OperatorSpec) -> OperatorSpec:
+    """Return ``spec`` when consistent; otherwise raise a WorkloadError naming the field and the fix."""
+    if spec.operator not in OPERATORS:
+        raise WorkloadError(f"operator spec field 'operator': unknown operator {spec.operator!r}; "
+                            f"use one of {', '.join(OPERATORS)}")
+    domain, opsets = OPERATORS[spec.operator]
+    if spec.domain is not None and spec.domain != domain:
+        raise WorkloadError(f"operator spec field 'domain': {spec.operator} lives in domain "
+                            f"{domain or 'ai.onnx'!r}, not {spec.domain!r}; drop the field or fix it")
+    if spec.opset is not None and spec.opset not in opsets:
+        raise WorkloadError(f"operator spec field 'opset': {spec.operator} is built at opset "
+                            f"{', '.join(map(str, opsets))}, not {spec.opset}")
+    if spec.dtype not in DTYPES:
+        raise WorkloadError(f"operator spec field 'dtype': {spec.dtype!r} is not one of {', '.join(DTYPES)}")
+    if spec.variant not in VARIANTS:
+        raise WorkloadError(f"operator spec field 'variant': {spec.variant!r} is not one of "
+                            f"{', '.join(VARIANTS)}")
+    for field in ("batch", "q_heads", "kv_heads", "head_size", "q_len", "kv_len"):
+        value = getattr(spec, field)
+        if not isinstance(value, int) or value < 1:
+            raise WorkloadError(f"operator spec field {field!r}: must be a positive integer, got {value!r}")
+    if spec.q_heads % spec.kv_heads:
+        raise WorkloadError(f"operator spec fields 'q_heads'/'kv_heads': {spec.q_heads} query heads cannot be "
+                            f"grouped over {spec.kv_heads} KV heads; q_heads must be a multiple of kv_heads")
+    if spec.operator == "MultiHeadAttention" and spec.q_heads != spec.kv_heads:
+        raise WorkloadError("operator spec field 'kv_heads': MultiHeadAttention has no grouped heads; "
+                            f"set kv_heads equal to q_heads ({spec.q_heads})")
+    if spec.q_len > spec.kv_len:
+        raise WorkloadError(f"operator spec fields 'q_len'/'kv_len': {spec.q_len} queries against {spec.kv_len} "
+                            "keys; the queries are the last q_len positions, so q_len must be <= kv_len")
+    if spec.variant == "sliding_window" and spec.window < 1:
+        raise WorkloadError("operator spec field 'window': the sliding_window variant needs window >= 1")
+    if spec.variant == "softcap" and spec.softcap <= 0:
+        raise WorkloadError("operator spec field 'softcap': the softcap variant needs softcap > 0 (Gemma 2: 50.0)")
+    if spec.variant == "document" and not 1 <= spec.documents <= spec.kv_len:
+        raise WorkloadError(f"operator spec field 'documents': must be between 1 and kv_len ({spec.kv_len})")
+    return spec
