@@ -79,9 +79,14 @@ def caption_text(df: pd.DataFrame) -> str:
 
 def finish(figure: Figure, df: pd.DataFrame, title: str) -> Figure:
     """Title the figure and put the caption (machine, runtimes, numerics) beneath it."""
+    caption = caption_text(df)
     figure.suptitle(title, fontsize=11)
-    figure.text(0.01, 0.0, caption_text(df), fontsize=6.5, va="bottom", ha="left", color="#444444")
-    figure.get_layout_engine().set(rect=(0, 0.07, 1, 0.93)) if figure.get_layout_engine() else None
+    figure.text(0.01, 0.005, caption, fontsize=6.5, va="bottom", ha="left", color="#444444")
+    engine = figure.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        lines = caption.count("\n") + 1
+        share = min(0.5, (lines * 8.5 + 6) / (figure.get_size_inches()[1] * 72))
+        engine.set(rect=(0, share, 1, 1 - share))
     return figure
 
 

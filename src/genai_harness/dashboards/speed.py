@@ -94,8 +94,8 @@ def relative_speed_matrix(df: pd.DataFrame, metric_name: str | None = None, *, s
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=5 if n_cols > 10 else 7,
                         color="white" if value < 0.5 else "black")
     ax.set_xlabel("target (framework device [precision] [threads])")
-    ax.set_ylabel("cell (task | workload | model | metric)")
-    figure.colorbar(image, ax=ax, label="speed relative to the best target (ratio, 1.0 = best)")
+    ax.set_ylabel("cell")
+    figure.colorbar(image, ax=ax, label="relative speed (ratio, 1.0 = best)")
     return finish(figure, df, title)
 
 
@@ -174,7 +174,6 @@ def summary_score(df: pd.DataFrame, baseline: str, *, stats: pd.DataFrame | None
     ax.set_yticks(positions, labels, fontsize=6.5)
     ax.invert_yaxis()
     ax.axvline(1.0, color="#aa3333", lw=1, ls="--", label="baseline = 1.0")
-    ax.set_xscale("log")
-    ax.set_xlabel("speed ratio against the baseline (ratio, log scale; > 1 is faster)")
+    ax.set_xlabel("speed ratio against the baseline (ratio; > 1 is faster)")
     ax.legend(fontsize=7, loc="lower right")
     return finish(figure, df, title)
