@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import matplotlib
 import numpy as np
 
 from genai_harness.dashboards.common import axes, empty, finish
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+HORIZONTAL = ({"orientation": "horizontal"} if tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
+              else {"vert": False})
 ECDF_POINTS = 400
 """At most this many steps per ECDF line (beyond it, the ECDF is drawn at evenly spaced shares)."""
 
@@ -58,7 +61,7 @@ def itl_percentiles(df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
         if not keep:
             continue
         boxes = ax.boxplot([data[i] for i in keep], positions=[i + (offset - 0.5) * 0.35 for i in keep],
-                           widths=0.3, vert=False, patch_artist=True, showfliers=False, manage_ticks=False)
+                           widths=0.3, **HORIZONTAL, patch_artist=True, showfliers=False, manage_ticks=False)
         for box in boxes["boxes"]:
             box.set_facecolor(color)
         boxes["boxes"][0].set_label(metric(name).label)

@@ -18,9 +18,9 @@ def _scaling(df: pd.DataFrame, metric_name: str, x_column: str, x_label: str, ti
              ax: Axes | None) -> Figure:
     info = metric(metric_name)
     figure, ax = axes(ax)
-    needed = {"status", metric_name, x_column, "n_input_tokens"}
+    needed = {metric_name, "n_input_tokens"} | ({"n_new_tokens"} if x_column == "context_tokens" else set())
     ok = df[df["status"] == "ok"] if "status" in df.columns else df
-    if not needed <= set(df.columns) or not ok[metric_name].notna().any():
+    if not needed <= set(df.columns) or not (ok[metric_name].notna() & ok["n_input_tokens"].notna()).any():
         empty(ax, f"no {info.label} recorded against {x_label}")
         return finish(figure, df, title)
     ok = with_target(ok[ok[metric_name].notna() & ok["n_input_tokens"].notna()])

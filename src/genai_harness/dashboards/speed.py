@@ -86,7 +86,7 @@ def relative_speed_matrix(df: pd.DataFrame, metric_name: str | None = None, *, s
         empty(ax, "no speed metric recorded")
         return finish(figure, df, title)
     image = ax.imshow(matrix.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(n_cols), list(matrix.columns), rotation=60, ha="right", fontsize=6 if n_cols > 10 else 7)
+    ax.set_xticks(range(n_cols), list(matrix.columns), rotation=90, fontsize=6 if n_cols > 10 else 7)
     ax.set_yticks(range(n_rows), list(matrix.index), fontsize=6 if n_rows > 10 else 7)
     if n_cols * n_rows <= 400:
         for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
