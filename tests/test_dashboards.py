@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from genai_harness.dashboards import (device_comparison, history, itl_percentiles, latency_ecdf, pick_figure,
-                                      relative_speed, relative_speed_matrix, summary_score, summary_scores,
-                                      tpot_vs_context, ttft_vs_prompt)
+from genai_harness.dashboards import (
+    device_comparison,
+    history,
+    itl_percentiles,
+    latency_ecdf,
+    pick_figure,
+    relative_speed,
+    relative_speed_matrix,
+    summary_score,
+    summary_scores,
+    tpot_vs_context,
+    ttft_vs_prompt,
+)
 from genai_harness.dashboards.common import caption_text
 from genai_harness.errors import ConfigurationError
 from genai_harness.harness.dispatcher import rank
@@ -47,7 +58,7 @@ def test_every_figure_has_units_and_the_caption(frame: pd.DataFrame) -> None:
     comparison = device_comparison(frame, "ttft_ms")
     assert labelled_axes(comparison)[0].get_xlabel().startswith("TTFT (ms)")
     assert "TPOT (ms)" in labelled_axes(tpot_vs_context(frame))[0].get_ylabel()
-    assert "prompt length (tokens)" == labelled_axes(ttft_vs_prompt(frame))[0].get_xlabel()
+    assert labelled_axes(ttft_vs_prompt(frame))[0].get_xlabel() == "prompt length (tokens)"
 
 
 def test_comparison_bars_are_the_medians_with_their_intervals(frame: pd.DataFrame) -> None:
@@ -89,11 +100,11 @@ def test_twenty_devices_matrix_is_readable() -> None:
     figure = relative_speed_matrix(df)
     ax = labelled_axes(figure)[0]
     assert len(ax.get_xticklabels()) == 20
-    width, height = figure.get_size_inches()
+    width, _height = figure.get_size_inches()
     assert width >= 0.45 * 20  # room for 20 rotated labels
     figure.canvas.draw()
     boxes = [label.get_window_extent() for label in ax.get_xticklabels()]
-    overlaps = sum(a.overlaps(b) for a, b in zip(boxes, boxes[1:], strict=False))
+    overlaps = sum(a.overlaps(b) for a, b in itertools.pairwise(boxes))
     assert overlaps == 0
     comparison = device_comparison(df, "image_ms")
     assert len(labelled_axes(comparison)[0].get_yticklabels()) == 20

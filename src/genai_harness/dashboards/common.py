@@ -14,10 +14,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
-from genai_harness.errors import ConfigurationError  # noqa: E402
-from genai_harness.results.analysis import text_value  # noqa: E402
+from genai_harness.errors import ConfigurationError
+from genai_harness.results.analysis import text_value
 
 if TYPE_CHECKING:
     import pandas as pd

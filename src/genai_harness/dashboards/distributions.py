@@ -70,4 +70,5 @@ def itl_percentiles(df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     ax.set_xlabel("inter-token latency (ms)")
     ax.legend(fontsize=7)
     ax.grid(axis="x", alpha=0.3)
-    return finish(figure, df, "Inter-token latency: p50 and p90 of each repetition's token gaps (box: quartiles, whiskers 1.5 IQR)")
+    return finish(figure, df, "Inter-token latency: p50 and p90 of each repetition's token gaps\n"
+                              "(box: quartiles, whiskers 1.5 IQR)")

@@ -50,7 +50,8 @@ def history(df: pd.DataFrame, metric_name: str, comparison: pd.DataFrame | None 
     for key, group in stats.groupby(list(CELL), sort=True):
         group = group.sort_values("started")
         mid = group["median"].astype(float)
-        err = [(mid - group["ci_low"].astype(float)).clip(lower=0), (group["ci_high"].astype(float) - mid).clip(lower=0)]
+        err = [(mid - group["ci_low"].astype(float)).clip(lower=0),
+               (group["ci_high"].astype(float) - mid).clip(lower=0)]
         line = ax.errorbar(group["started"], mid, yerr=err, marker="o", capsize=2, label=" | ".join(key[:1] + key[2:]))
         if tuple(str(k) for k in key) in regressed:
             ax.scatter(group["started"].iloc[-1:], mid.iloc[-1:], marker="X", s=120, color="red", zorder=4,

@@ -62,7 +62,8 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
             figures.append(ReportFigure(f"{task}-{info.name}", f"{task}: {info.title} per target",
                                         lambda p=part, n=info.name: device_comparison(p, n, stats=stats)))
         if task == "text2text":
-            figures.append(ReportFigure("ttft-vs-prompt", "TTFT against prompt length", lambda p=part: ttft_vs_prompt(p)))
+            figures.append(ReportFigure("ttft-vs-prompt", "TTFT against prompt length",
+                                        lambda p=part: ttft_vs_prompt(p)))
             figures.append(ReportFigure("tpot-vs-context", "TPOT against context", lambda p=part: tpot_vs_context(p)))
             figures.append(ReportFigure("itl", "Inter-token latency", lambda p=part: itl_percentiles(p)))
         try:
@@ -72,12 +73,13 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
         figures.append(ReportFigure(f"{task}-{name}-ecdf", f"{task}: distribution of {name}",
                                     lambda p=part, n=name: latency_ecdf(p, n)))
     if len(ok):
-        figures.append(ReportFigure("relative-speed", "Relative speed (cell x target)", lambda: relative_speed_matrix(df, stats=stats)))
+        figures.append(ReportFigure("relative-speed", "Relative speed (cell x target)",
+                                    lambda: relative_speed_matrix(df, stats=stats)))
         baseline = score_baseline or default_baseline(df)
         if baseline:
             figures.append(ReportFigure("summary-score", f"Summary score against {baseline}",
                                         lambda: summary_score(df, baseline, stats=stats)))
-    if "run_id" in df.columns and df["run_id"].nunique() > 1 or comparison is not None:
+    if ("run_id" in df.columns and df["run_id"].nunique() > 1) or comparison is not None:
         for task in tasks:
             name = speed_metric(task)
             figures.append(ReportFigure(f"{task}-history", f"{task}: {name} over runs",
