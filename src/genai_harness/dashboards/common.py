@@ -10,10 +10,7 @@ import json
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from genai_harness.errors import ConfigurationError
@@ -28,10 +25,14 @@ WIDTH_IN = 8.0
 
 
 def axes(ax: Axes | None, *, height: float = 4.5, width: float = WIDTH_IN) -> tuple[Figure, Axes]:
-    """The caller's Axes and its Figure, or a new Figure (not registered with pyplot) and its Axes."""
+    """The caller's Axes and its Figure, or a new Figure on an Agg canvas and its Axes.
+
+    The new Figure is not registered with pyplot (nothing to close, no GUI window) and the process's
+    matplotlib backend is left as it is (a notebook keeps its own)."""
     if ax is not None:
         return ax.figure, ax  # type: ignore[return-value]
     figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
     return figure, figure.add_subplot()
 
 
