@@ -7,7 +7,7 @@ OVEP := .venvs/ort-openvino
 BUILD := .venvs/build
 CONFIG := genai-harness.toml
 
-.PHONY: setup demo test lint devices models-build clean
+.PHONY: setup demo test lint devices models-build clean browser
 
 setup: $(BIN)/.installed $(OVEP)/.installed $(CONFIG)
 
@@ -31,11 +31,16 @@ $(CONFIG): | $(BIN)/.installed $(OVEP)/.installed
 demo: setup
 	$(BIN)/genai-harness devices
 	$(BIN)/genai-harness run
+	$(BIN)/genai-harness report --out results/report
 
 devices: setup
 	$(BIN)/genai-harness devices
 
-test: setup
+# The report's browser test needs Debian's chromium (playwright's own download is not possible here).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: setup browser
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/python -m pytest -q
 

@@ -1,0 +1,48 @@
+"""``genai-harness report``: one self-contained HTML file of a store (or a run), with figures as inline SVG.
+
+Exit codes: 0 written, 11 an empty store, a missing run, an output folder that cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Read the selected rows through the store API, build the report, write it, print its path."""
+    from genai_harness.dashboards.report_html import build_report, write_report
+    from genai_harness.results.compare import compare_frames
+    from genai_harness.results.selection import Selection
+    from genai_harness.results.store import DEFAULT_STORE
+
+    store = Path(args.store) if args.store else DEFAULT_STORE
+    selection = Selection(store, args.run)
+    frame = selection.load()
+    comparison, baseline_label = None, None
+    if args.baseline:
+        baseline = Selection.parse(args.baseline, default_store=store)
+        baseline_label = baseline.label
+        comparison = compare_frames(baseline.load(), frame)
+    report = build_report(frame, source=selection.label, comparison=comparison, baseline_label=baseline_label,
+                          score_baseline=args.score_baseline)
+    path = write_report(report, Path(args.out), png=args.png)
+    print(path)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the subcommand."""
+    p = sub.add_parser(
+        "report", help="write one self-contained HTML report (figures, tables with intervals, failures)",
+        description="Write DIR/report.html: machine profile, runs, failed cells with errors, per-cell medians with "
+                    "95%% CI, figures as inline SVG (no network, no JavaScript) and, with --baseline, the compare "
+                    "verdicts. Exit: 0 written, 11 empty store, missing run or unwritable folder.")
+    p.add_argument("--store", default=None, help="the result store (default results/genai-harness.sqlite)")
+    p.add_argument("--run", default=None, help="only this run id, or 'last'")
+    p.add_argument("--baseline", default=None, help="compare against STORE, STORE@RUN_ID, STORE@last or @RUN_ID")
+    p.add_argument("--score-baseline", default=None,
+                   help="target label or run id the summary score is relative to (default: the target with most cells)")
+    p.add_argument("--out", required=True, help="folder to write report.html into (created when missing)")
+    p.add_argument("--png", action="store_true", help="also write every figure as DIR/NAME.png")
+    p.set_defaults(handler=cmd_report)

@@ -1,0 +1,106 @@
+"""What every figure shares: the Agg backend, a figure or the caller's Axes, and the caption.
+
+The caption says where the numbers come from: the machine (hostname, CPU), the runtime versions and
+the numeric settings read back from the runtime (the ``precision`` and ``threads`` columns).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from genai_harness.errors import ConfigurationError
+from genai_harness.results.analysis import text_value
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+WIDTH_IN = 8.0
+"""Default figure width (inches); the report embeds figures at this size."""
+
+
+def axes(ax: Axes | None, *, height: float = 4.5, width: float = WIDTH_IN) -> tuple[Figure, Axes]:
+    """The caller's Axes and its Figure, or a new Figure on an Agg canvas and its Axes.
+
+    The new Figure is not registered with pyplot (nothing to close, no GUI window) and the process's
+    matplotlib backend is left as it is (a notebook keeps its own)."""
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()
+
+
+def _json(text: Any) -> dict[str, Any]:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text_value(text) or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _distinct(df: pd.DataFrame, column: str) -> list[str]:
+    if column not in df.columns:
+        return []
+    return sorted({text_value(v) for v in df[column].dropna().unique()} - {""})
+
+
+def caption_text(df: pd.DataFrame) -> str:
+    """Machine, runtime versions and numeric settings of ``df``'s rows, as one caption (pure)."""
+    machines = []
+    if "machine_profile" in df.columns and len(df):
+        for profile in df["machine_profile"].dropna().unique()[:3]:
+            p = _json(profile)
+            cpu = p.get("cpu") if isinstance(p.get("cpu"), str) else (p.get("cpu") or {}).get("brand", "")
+            machines.append(" ".join(str(x) for x in (p.get("hostname", ""), cpu or p.get("cpu_brand", "")) if x))
+    if not machines:
+        machines = _distinct(df, "hostname")
+    versions: dict[str, str] = {}
+    if "runtime_versions" in df.columns:
+        for text in df["runtime_versions"].dropna().unique()[:20]:
+            for name, version in _json(text).items():
+                if isinstance(version, str | int | float):
+                    versions.setdefault(name, str(version))
+    precision, threads = _distinct(df, "precision"), _distinct(df, "threads")
+    parts = [
+        "machine: " + ("; ".join(m for m in machines if m) or "not recorded"),
+        "runtimes: " + (", ".join(f"{k} {v}" for k, v in sorted(versions.items())) or "not recorded"),
+        "precision: " + (", ".join(precision) or "not recorded"),
+        "threads: " + (", ".join(threads) or "not recorded"),
+    ]
+    return "\n".join(textwrap.fill(p, 150) for p in parts)
+
+
+def finish(figure: Figure, df: pd.DataFrame, title: str) -> Figure:
+    """Title the figure and put the caption (machine, runtimes, numerics) beneath it."""
+    caption = caption_text(df)
+    figure.suptitle(title, fontsize=11)
+    figure.text(0.01, 0.005, caption, fontsize=6.5, va="bottom", ha="left", color="#444444")
+    engine = figure.get_layout_engine()
+    if engine is not None and hasattr(engine, "set"):
+        lines = caption.count("\n") + 1
+        share = min(0.5, (lines * 8.5 + 6) / (figure.get_size_inches()[1] * 72))
+        engine.set(rect=(0, share, 1, 1 - share))
+    return figure
+
+
+def empty(ax: Axes, message: str) -> None:
+    """Say on the Axes why there is nothing to plot (a figure is never silently blank)."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=10, color="#666666")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def require_columns(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    """A DataFrame without the results columns a figure needs is a ConfigurationError naming them."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ConfigurationError(f"{what} needs the results columns {', '.join(missing)}; pass a DataFrame read "
+                                 "with genai_harness.results.load_results or ResultStore.read")

@@ -1,0 +1,67 @@
+"""History: each cell's metric over runs (median per run with its CI), the regressions compare found marked."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from genai_harness.dashboards.common import axes, empty, finish
+from genai_harness.results.analysis import long_view
+from genai_harness.results.metric_info import metric
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+CELL = ("target", "task", "workload_id", "model_id")
+
+
+def history(df: pd.DataFrame, metric_name: str, comparison: pd.DataFrame | None = None, *,
+            ax: Axes | None = None) -> Figure:
+    """One line per cell: the median of ``metric_name`` per run (x: run start time), its repetitions'
+    interquartile range as error bars (cheap on stores of thousands of runs).
+
+    ``comparison`` (``genai_harness.results.compare.compare_frames(baseline, current)``, current = the newest
+    run) marks the cells whose verdict is ``regression`` with a red cross on their newest point.
+    """
+    import pandas as pd
+
+    info = metric(metric_name)
+    figure, ax = axes(ax)
+    title = f"{info.title} over runs"
+    long = long_view(df, [info.name])
+    if not len(long) or "run_id" not in long.columns:
+        empty(ax, f"no {info.label} recorded")
+        return finish(figure, df, title)
+    grouped = long.groupby(["run_id", *CELL], sort=False)["value"]
+    stats = grouped.median().rename("median").to_frame()
+    stats["ci_low"], stats["ci_high"] = grouped.quantile(0.25), grouped.quantile(0.75)
+    stats = stats.reset_index()
+    if "run_started_at" in long.columns:
+        started = long.groupby("run_id")["run_started_at"].min()
+        stats["started"] = pd.to_datetime(stats["run_id"].map(started), utc=True, errors="coerce")
+    else:
+        stats["started"] = stats["run_id"]
+    regressed: set[tuple[str, ...]] = set()
+    if comparison is not None and len(comparison):
+        bad = comparison[(comparison["verdict"] == "regression") & (comparison["metric"] == info.name)]
+        regressed = {tuple(str(r[c]) for c in CELL) for r in bad.to_dict("records")}
+    marked = False
+    for key, group in stats.groupby(list(CELL), sort=True):
+        group = group.sort_values("started")
+        mid = group["median"].astype(float)
+        err = [(mid - group["ci_low"].astype(float)).clip(lower=0),
+               (group["ci_high"].astype(float) - mid).clip(lower=0)]
+        line = ax.errorbar(group["started"], mid, yerr=err, marker="o", capsize=2, label=" | ".join(key[:1] + key[2:]))
+        if tuple(str(k) for k in key) in regressed:
+            ax.scatter(group["started"].iloc[-1:], mid.iloc[-1:], marker="X", s=120, color="red", zorder=4,
+                       label=None if marked else "regression (compare)")
+            ax.annotate("regression", (group["started"].iloc[-1], mid.iloc[-1]), textcoords="offset points",
+                        xytext=(4, 6), fontsize=7, color=line[0].get_color())
+            marked = True
+    ax.set_xlabel("run (start time, UTC)")
+    ax.set_ylabel(f"{info.title}, median per run (bar: p25-p75)")
+    ax.tick_params(axis="x", labelrotation=30, labelsize=6)
+    ax.legend(fontsize=6, loc="best")
+    ax.grid(alpha=0.3)
+    return finish(figure, df, title)

@@ -1,0 +1,109 @@
+"""Which figures a report holds: chosen from what the results measured (nothing plotted that was not)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from genai_harness.dashboards.comparison import device_comparison
+from genai_harness.dashboards.distributions import itl_percentiles, latency_ecdf
+from genai_harness.dashboards.history import history
+from genai_harness.dashboards.pick import pick_figure
+from genai_harness.dashboards.scaling import tpot_vs_context, ttft_vs_prompt
+from genai_harness.dashboards.speed import relative_speed_matrix, speed_metric, summary_score
+from genai_harness.errors import HarnessError
+from genai_harness.results.analysis import measured_metrics, with_target
+from genai_harness.results.metric_info import headline_metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+DEFAULT_OBJECTIVE = {"text2text": "ttft", "text2image": "image", "classification": "throughput"}
+"""The dispatcher objective shown per task in the report."""
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """One figure of the report: a file-safe name, a section heading and how to draw it."""
+
+    name: str
+    heading: str
+    draw: Callable[[], Figure]
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["status"] == "ok"] if "status" in df.columns else df
+
+
+def default_baseline(df: pd.DataFrame) -> str | None:
+    """The target that covers the most cells (ties: the first by name): the summary score's default baseline."""
+    ok = _ok(df)
+    if not len(ok):
+        return None
+    targeted = with_target(ok)
+    cells = targeted.groupby("target")[["task", "workload_id", "model_id"]].apply(lambda g: len(g.drop_duplicates()))
+    return str(sorted(cells.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])
+
+
+def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
+                   score_baseline: str | None = None, stats: pd.DataFrame | None = None) -> list[ReportFigure]:
+    """The figures for ``df``: per task its headline metrics per target, scaling, distributions, the relative
+    speed matrix, the summary score, history (several runs) and the dispatcher's pick per task and model.
+
+    ``stats``: ``cell_statistics`` of ``df`` for the headline metrics, computed once and shared by the figures."""
+    ok = _ok(df)
+    tasks = sorted(ok["task"].dropna().unique()) if "task" in ok.columns else []
+    figures: list[ReportFigure] = []
+    for task in tasks:
+        part = df[df["task"] == task]
+        for info in measured_metrics(_ok(part), [m.name for m in headline_metrics(task)]):
+            figures.append(ReportFigure(f"{task}-{info.name}", f"{task}: {info.title} per target",
+                                        lambda p=part, n=info.name: device_comparison(p, n, stats=stats)))
+        if task == "text2text":
+            figures.append(ReportFigure("ttft-vs-prompt", "TTFT against prompt length",
+                                        lambda p=part: ttft_vs_prompt(p)))
+            figures.append(ReportFigure("tpot-vs-context", "TPOT against context", lambda p=part: tpot_vs_context(p)))
+            figures.append(ReportFigure("itl", "Inter-token latency", lambda p=part: itl_percentiles(p)))
+        try:
+            name = speed_metric(task)
+        except HarnessError:
+            continue
+        figures.append(ReportFigure(f"{task}-{name}-ecdf", f"{task}: distribution of {name}",
+                                    lambda p=part, n=name: latency_ecdf(p, n)))
+    if len(ok):
+        figures.append(ReportFigure("relative-speed", "Relative speed (cell x target)",
+                                    lambda: relative_speed_matrix(df, stats=stats)))
+        baseline = score_baseline or default_baseline(df)
+        if baseline:
+            figures.append(ReportFigure("summary-score", f"Summary score against {baseline}",
+                                        lambda: summary_score(df, baseline, stats=stats)))
+    if ("run_id" in df.columns and df["run_id"].nunique() > 1) or comparison is not None:
+        for task in tasks:
+            name = speed_metric(task)
+            figures.append(ReportFigure(f"{task}-history", f"{task}: {name} over runs",
+                                        lambda t=task, n=name: history(df[df["task"] == t], n, comparison)))
+    figures.extend(pick_figures(df))
+    return figures
+
+
+def pick_figures(df: pd.DataFrame) -> list[ReportFigure]:
+    """The dispatcher's pick per task (default objective) and model; a task it cannot rank is left out."""
+    from genai_harness.harness.dispatcher import rank
+
+    ok = _ok(df)
+    out = []
+    if not {"task", "model_id"} <= set(ok.columns):
+        return out
+    for (task, model), _ in ok.groupby(["task", "model_id"], sort=True):
+        objective = DEFAULT_OBJECTIVE.get(str(task))
+        if objective is None:
+            continue
+        try:
+            decision = rank(df, task=str(task), model=str(model), objective=objective, allow_stale=True)
+        except HarnessError:
+            continue
+        out.append(ReportFigure(f"pick-{task}-{model}".replace("/", "_"), f"Dispatcher pick: {task}, {model}, "
+                                f"{objective}", lambda d=decision: pick_figure(d, df)))
+    return out

@@ -1,0 +1,161 @@
+"""Figure functions on results frames: full, missing metrics, one row, failed cells only, 20 devices."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from genai_harness.dashboards import (
+    device_comparison,
+    history,
+    itl_percentiles,
+    latency_ecdf,
+    pick_figure,
+    relative_speed,
+    relative_speed_matrix,
+    summary_score,
+    summary_scores,
+    tpot_vs_context,
+    ttft_vs_prompt,
+)
+from genai_harness.dashboards.common import caption_text
+from genai_harness.errors import ConfigurationError
+from genai_harness.harness.dispatcher import rank
+from genai_harness.results.compare import compare_frames
+from tests.dashboard_frames import results_frame
+
+
+def texts(figure) -> str:
+    return "\n".join(t.get_text() for t in figure.findobj(match=lambda a: hasattr(a, "get_text")))
+
+
+def labelled_axes(figure) -> list:
+    return [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
+
+
+def all_figures(df: pd.DataFrame) -> dict:
+    return {"comparison": device_comparison(df, "ttft_ms"), "ttft": ttft_vs_prompt(df), "tpot": tpot_vs_context(df),
+            "ecdf": latency_ecdf(df, "tpot_ms"), "itl": itl_percentiles(df), "matrix": relative_speed_matrix(df),
+            "history": history(df, "ttft_ms")}
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return results_frame(devices=3, runs=2, repetitions=6, slowdown_last_run=1.6)
+
+
+def test_every_figure_has_units_and_the_caption(frame: pd.DataFrame) -> None:
+    for name, figure in all_figures(frame).items():
+        ax = labelled_axes(figure)[0]
+        assert "(" in ax.get_xlabel() or name == "matrix", (name, ax.get_xlabel())
+        caption = texts(figure)
+        assert "Test CPU 9000" in caption and "onnxruntime 1.31.0" in caption, name
+        assert "precision: f32" in caption and "threads: 2" in caption, name
+    comparison = device_comparison(frame, "ttft_ms")
+    assert labelled_axes(comparison)[0].get_xlabel().startswith("TTFT (ms)")
+    assert "TPOT (ms)" in labelled_axes(tpot_vs_context(frame))[0].get_ylabel()
+    assert labelled_axes(ttft_vs_prompt(frame))[0].get_xlabel() == "prompt length (tokens)"
+
+
+def test_comparison_bars_are_the_medians_with_their_intervals(frame: pd.DataFrame) -> None:
+    figure = device_comparison(frame[frame["workload_id"] == "text2text-p16"], "ttft_ms")
+    bars = labelled_axes(figure)[0].patches
+    ok = frame[(frame["status"] == "ok") & (frame["workload_id"] == "text2text-p16")]
+    expected = sorted(ok.groupby(["framework", "device"])["ttft_ms"].median())
+    assert sorted(b.get_width() for b in bars) == pytest.approx(expected)
+
+
+def test_missing_metric_says_so_and_unknown_metric_is_an_error(frame: pd.DataFrame) -> None:
+    no_energy = device_comparison(frame, "energy_j")
+    assert "no energy recorded" in texts(no_energy)
+    with pytest.raises(ConfigurationError, match="unknown metric 'watts'"):
+        device_comparison(frame, "watts")
+    images_only = frame[frame["task"] == "text2image"]
+    assert "no TTFT recorded against prompt length" in texts(ttft_vs_prompt(images_only))
+    assert "no inter-token latency recorded" in texts(itl_percentiles(images_only))
+
+
+def test_one_row_and_failed_cells_only_draw_without_error(frame: pd.DataFrame) -> None:
+    one = frame[frame["status"] == "ok"].head(1)
+    for figure in all_figures(one).values():
+        assert figure.axes
+    failed = frame[frame["status"] == "failed"]
+    assert len(failed)
+    for name, figure in all_figures(failed).items():
+        assert "no " in texts(figure), name
+    scores, ratios = summary_scores(failed, str(failed["run_id"].iloc[0]))
+    assert scores.empty and ratios.empty
+
+
+def test_twenty_devices_matrix_is_readable() -> None:
+    df = results_frame(devices=20, runs=1, repetitions=3, failed=0)
+    matrix = relative_speed(df)
+    assert matrix.shape[1] == 20
+    assert matrix.max(axis=1).tolist() == pytest.approx([1.0] * len(matrix))
+    assert matrix.min().min() > 0 and matrix.max().max() <= 1.0 + 1e-12
+    figure = relative_speed_matrix(df)
+    ax = labelled_axes(figure)[0]
+    assert len(ax.get_xticklabels()) == 20
+    width, _height = figure.get_size_inches()
+    assert width >= 0.45 * 20  # room for 20 rotated labels
+    figure.canvas.draw()
+    boxes = [label.get_window_extent() for label in ax.get_xticklabels()]
+    overlaps = sum(a.overlaps(b) for a, b in itertools.pairwise(boxes))
+    assert overlaps == 0
+    comparison = device_comparison(df, "image_ms")
+    assert len(labelled_axes(comparison)[0].get_yticklabels()) == 20
+
+
+def test_summary_score_is_the_geometric_mean_of_ratios_against_the_baseline() -> None:
+    df = results_frame(devices=3, runs=1, repetitions=5, failed=0)
+    baseline = "onnxruntime CPU f32 x2"
+    scores, ratios = summary_scores(df, baseline)
+    base_row = scores[scores["target"] == baseline].iloc[0]
+    assert base_row["score"] == pytest.approx(1.0)
+    gpu = ratios[ratios["target"] == "onnxruntime_genai GPU f32 x2"]
+    assert len(gpu) == 4  # two prompt lengths, one image, one classification workload
+    assert scores.set_index("target").loc["onnxruntime_genai GPU f32 x2", "score"] == pytest.approx(
+        math.exp(gpu["ratio"].apply(math.log).mean()))
+    assert (gpu["ratio"] < 1).all()  # the synthetic GPU is slower than the CPU
+    assert "tokens equal to reference" in scores.columns
+    figure = summary_score(df, baseline)
+    assert "per-cell ratio" in texts(figure)
+    with pytest.raises(ConfigurationError, match="neither a target nor a run id"):
+        summary_scores(df, "no-such-device")
+    by_run, _ = summary_scores(results_frame(devices=2, runs=2, repetitions=4, failed=0), "run-000")
+    assert len(by_run) == 2
+
+
+def test_history_marks_the_regressions_compare_found(frame: pd.DataFrame) -> None:
+    comparison = compare_frames(frame[frame["run_id"] == "run-000"], frame[frame["run_id"] == "run-001"])
+    assert (comparison["verdict"] == "regression").any()
+    figure = history(frame, "ttft_ms", comparison)
+    assert "regression (compare)" in texts(figure)
+    clean = history(frame, "ttft_ms", comparison.assign(verdict="unchanged"))
+    assert "regression (compare)" not in texts(clean)
+
+
+def test_pick_figure_shows_winner_and_runners_up(frame: pd.DataFrame) -> None:
+    decision = rank(frame, task="text2text", model="tiny-llama", objective="ttft", allow_stale=True)
+    figure = pick_figure(decision, frame)
+    ax = labelled_axes(figure)[0]
+    assert len(ax.patches) == 1 + len(decision.alternatives) >= 2
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == decision.winner.target
+    assert "winner" in texts(figure) and "(ms)" in ax.get_xlabel()
+
+
+def test_figures_draw_into_a_given_axes(frame: pd.DataFrame) -> None:
+    figure, (left, right) = plt.subplots(1, 2)
+    assert device_comparison(frame, "tpot_ms", ax=left) is figure
+    assert latency_ecdf(frame, "ttft_ms", ax=right) is figure
+    plt.close(figure)
+
+
+def test_caption_without_profile_says_not_recorded() -> None:
+    text = caption_text(pd.DataFrame({"status": ["ok"], "ttft_ms": [1.0]}))
+    assert "machine: not recorded" in text and "precision: not recorded" in text
