@@ -130,7 +130,8 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         def remove(document: dict[str, object]) -> None:
             envs = _environments_table(document, config.path)
             if args.remove not in envs:
-                raise HarnessError(f"no environment {args.remove!r} in {config.path}")
+                raise ConfigurationError(f"no environment {args.remove!r} in {config.path}; "
+                                         "`genai-harness envs` lists them")
             del envs[args.remove]
 
         was_trusted = untrusted_reason(config) is None
@@ -184,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a HarnessError becomes one readable line and its exit code.
 
     SIGTERM and SIGHUP are handled like Ctrl-C (exit 143, 129; Ctrl-C 130). An unexpected exception
-    is one line too (exit 1), with its traceback only when ``$GENAI_HARNESS_TRACEBACK`` is set.
+    is one line too (exit 70, never 1: 1 is "regression found"), with its traceback only when
+    ``$GENAI_HARNESS_TRACEBACK`` is set.
     """
     from genai_harness.harness.signals import signals_interrupt
 
@@ -207,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RecursionError, MemoryError) as exc:
         print(f"genai-harness: error: input too large or nested too deeply ({type(exc).__name__}); "
               "check the files and options given", file=sys.stderr)
-        return HarnessError.exit_code
+        return EXIT_CODES["ConfigurationError"]
     except Exception as exc:
         if os.environ.get(TRACEBACK_ENV_VAR):
             raise
