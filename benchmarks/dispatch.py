@@ -10,7 +10,9 @@
    OpenVINO target on this machine's only device, the CPU).
 3. ``open_text2text`` with evidence against creating the chosen pipeline directly, interleaved.
 
-Run: ``.venv/bin/python benchmarks/dispatch.py [--store SMOKE.sqlite]``
+Run: ``.venv/bin/python benchmarks/dispatch.py [--store SMOKE.sqlite]``; the longer regret suite:
+``.venv/bin/genai-harness run --suite benchmarks/dispatch_long.toml --store LONG.sqlite`` then
+``.venv/bin/python benchmarks/dispatch.py --store LONG.sqlite --regret-only``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from genai_harness.harness.fingerprint import machine_profile
 from genai_harness.results.schema import frame_records
 from genai_harness.results.store import ResultStore
 
-SMOKE_OBJECTIVES = {"text2text": ("ttft", "tpot", "memory", "cold"), "text2image": ("image", "memory", "cold"),
+SMOKE_OBJECTIVES = {"text2text": ("ttft", "tpot", "latency", "memory", "cold"),
+                    "text2image": ("image", "memory", "cold"),
                     "classification": ("throughput", "batch", "memory", "cold")}
 
 
@@ -97,6 +100,9 @@ def regret(store: Path) -> None:
         for objective in SMOKE_OBJECTIVES[task]:
             better = OBJECTIVES[objective][2]
             options = dict(task=task, model=model, objective=objective, machine=machine)
+            if objective == "latency":  # the cell's own prompt and output length
+                options.update(prompt_tokens=int(cell["n_input_tokens"].median()),
+                               new_tokens=int(cell["n_new_tokens"].median()))
             try:
                 held_out = {c.target: c.expected for c in rank(test, **options).ranked}
                 picked = rank(train, **options).winner.target
@@ -145,7 +151,14 @@ def open_overhead(store: Path, rounds: int = 5) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default=None, help="a store of a smoke run with many repetitions")
+    parser.add_argument("--regret-only", action="store_true",
+                        help="only the regret table of --store (e.g. a run of benchmarks/dispatch_long.toml)")
     args = parser.parse_args()
+    if args.regret_only:
+        if not args.store:
+            parser.error("--regret-only needs --store")
+        regret(Path(args.store))
+        return
     folder = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
     store = Path(args.store) if args.store else folder / "smoke.sqlite"
     if not args.store:
