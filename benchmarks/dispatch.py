@@ -10,7 +10,8 @@
    OpenVINO target on this machine's only device, the CPU).
 3. ``open_text2text`` with evidence against creating the chosen pipeline directly, interleaved.
 
-Run: ``.venv/bin/python benchmarks/dispatch.py [--store SMOKE.sqlite]``
+Run: ``.venv/bin/python benchmarks/dispatch.py [--store SMOKE.sqlite] [--long | --long-store LONG.sqlite]``
+(``--long``: also a run of ``benchmarks/dispatch_long/suite.toml`` for the longer regret table).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from genai_harness.harness.fingerprint import machine_profile
 from genai_harness.results.schema import frame_records
 from genai_harness.results.store import ResultStore
 
-SMOKE_OBJECTIVES = {"text2text": ("ttft", "tpot", "memory", "cold"), "text2image": ("image", "memory", "cold"),
+LONG_SUITE = Path(__file__).parent / "dispatch_long" / "suite.toml"
+"""The longer regret suite: the smoke's workloads plus other prompt lengths, image steps and batch sizes."""
+SMOKE_OBJECTIVES = {"text2text": ("ttft", "tpot", "latency", "memory", "cold"), "text2image": ("image", "memory", "cold"),
                     "classification": ("throughput", "batch", "memory", "cold")}
 
 
@@ -97,6 +100,9 @@ def regret(store: Path) -> None:
         for objective in SMOKE_OBJECTIVES[task]:
             better = OBJECTIVES[objective][2]
             options = dict(task=task, model=model, objective=objective, machine=machine)
+            if objective == "latency":  # the workload's own prompt and output length
+                options.update(prompt_tokens=int(cell["n_input_tokens"].median()),
+                               new_tokens=int(cell["n_new_tokens"].median()))
             try:
                 held_out = {c.target: c.expected for c in rank(test, **options).ranked}
                 picked = rank(train, **options).winner.target
@@ -145,6 +151,9 @@ def open_overhead(store: Path, rounds: int = 5) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default=None, help="a store of a smoke run with many repetitions")
+    parser.add_argument("--long", action="store_true",
+                        help="also the regret over the longer suite (benchmarks/dispatch_long/suite.toml)")
+    parser.add_argument("--long-store", default=None, help="a store of a run of the longer suite (implies --long)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
     store = Path(args.store) if args.store else folder / "smoke.sqlite"
@@ -154,8 +163,15 @@ def main() -> None:
     big = folder / "big.sqlite"
     print(f"built a 100k-row store in {build_big_store(source, big):.0f} s")
     decision_time(big)
+    print("regret, smoke suite:")
     regret(store)
     open_overhead(store)
+    if args.long or args.long_store:
+        long_store = Path(args.long_store) if args.long_store else folder / "long.sqlite"
+        if not args.long_store:
+            gh.run(str(LONG_SUITE), store=long_store, progress=False)
+        print(f"regret, longer suite ({LONG_SUITE.name}):")
+        regret(long_store)
 
 
 if __name__ == "__main__":
