@@ -34,7 +34,8 @@ from genai_harness.results.store import ResultStore
 
 LONG_SUITE = Path(__file__).parent / "dispatch_long" / "suite.toml"
 """The longer regret suite: the smoke's workloads plus other prompt lengths, image steps and batch sizes."""
-SMOKE_OBJECTIVES = {"text2text": ("ttft", "tpot", "latency", "memory", "cold"), "text2image": ("image", "memory", "cold"),
+SMOKE_OBJECTIVES = {"text2text": ("ttft", "tpot", "latency", "memory", "cold"),
+                    "text2image": ("image", "memory", "cold"),
                     "classification": ("throughput", "batch", "memory", "cold")}
 
 

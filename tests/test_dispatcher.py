@@ -19,6 +19,8 @@ def test_picks_by_objective_with_intervals_and_ranked_alternatives() -> None:
     assert ttft.device == "GPU:DML" and ttft.winner.ci_low <= ttft.expected <= ttft.winner.ci_high
     assert [c.device for c in ttft.ranked] == ["GPU:DML", "NPU", "NPU:QNN", "CPU"]
     assert ttft.evidence_rows == len(frame) and not ttft.stale and ttft.winner.evidence == "this machine"
+    assert (ttft.ci_low, ttft.ci_high, ttft.unit, ttft.options) == (
+        ttft.winner.ci_low, ttft.winner.ci_high, "ms", ttft.winner.options)
     tpot = rank(frame, task="text2text", model="phi-mini", objective="tpot", machine=HERE)
     assert tpot.device == "NPU:QNN" and tpot.winner.unit == "ms"
     memory = rank(frame, task="text2text", model="phi-mini", objective="memory", machine=HERE)

@@ -130,6 +130,26 @@ class Decision:
         return self.winner.expected if self.winner else None
 
     @property
+    def options(self) -> dict[str, Any]:
+        """The winner's device options (as recorded with its evidence)."""
+        return dict(self.winner.options) if self.winner else {}
+
+    @property
+    def ci_low(self) -> float | None:
+        """Low end of the 95 % interval of the winner's expected value."""
+        return self.winner.ci_low if self.winner else None
+
+    @property
+    def ci_high(self) -> float | None:
+        """High end of the 95 % interval of the winner's expected value."""
+        return self.winner.ci_high if self.winner else None
+
+    @property
+    def unit(self) -> str | None:
+        """The unit of the objective (``ms``, ``items/s``, ``MiB``, ``s``)."""
+        return self.winner.unit if self.winner else None
+
+    @property
     def ranked(self) -> list[Candidate]:
         """Winner first, then the alternatives."""
         return ([self.winner] if self.winner else []) + list(self.alternatives)
