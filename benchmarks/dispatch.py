@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--long-store", default=None, help="a store of a run of the longer suite (implies --long)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    print(f"stores made under {folder} (re-judge them with --store/--long-store)")
     store = Path(args.store) if args.store else folder / "smoke.sqlite"
     if not args.store:
         gh.run("smoke", store=store, progress=False)
