@@ -10,19 +10,9 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.workload_files import text_suite
 
 WORKFLOW = REPO / ".github" / "workflows" / "perf-gate.yml"
-WORKLOAD = """id = "ci-p32-g16"
-version = 1
-task = "text2text"
-[input]
-prompt_tokens = 32
-new_tokens = 16
-[run]
-warmup = 2
-repetitions = 10
-timeout_s = 120
-"""
 
 
 def steps() -> dict[str, str]:
@@ -47,9 +37,7 @@ def test_the_workflow_measures_compares_and_keeps_the_baseline_on_main() -> None
 
 @pytest.mark.slow
 def test_its_commands_run_locally_and_fail_on_a_slowdown(tmp_path: Path) -> None:
-    (tmp_path / "w.toml").write_text(WORKLOAD)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(f'id = "ci"\n[[entries]]\nworkload = "{tmp_path / "w.toml"}"\nmodels = ["tiny-llm"]\n')
+    suite = text_suite(tmp_path)
     summary = tmp_path / "summary.md"
     env = {**os.environ, "GATE_SUITE": str(suite), "GATE_DIR": str(tmp_path / "perf"),
            "HARNESS": str(REPO / ".venv" / "bin" / "genai-harness"), "GITHUB_STEP_SUMMARY": str(summary),

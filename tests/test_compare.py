@@ -19,18 +19,7 @@ from genai_harness.results.schema import frame_records
 from genai_harness.results.selection import Selection
 from genai_harness.results.store import ResultStore
 from tests.conftest import run_cli
-
-WORKLOAD = """id = "gate-p32-g16"
-version = 1
-task = "text2text"
-[input]
-prompt_tokens = 32
-new_tokens = 16
-[run]
-warmup = 2
-repetitions = 8
-timeout_s = 120
-"""
+from tests.workload_files import text_suite
 
 
 def frame(run_id: str, ttft: list[float], tps: list[float] | None = None, **cell: str) -> pd.DataFrame:
@@ -115,10 +104,7 @@ def test_stretch_grows_spans_and_shrinks_rates() -> None:
 @pytest.mark.slow
 def test_compare_command_on_real_runs(tmp_path: Path) -> None:
     """Two real runs of one onnxruntime-genai cell; the second with a 1.5x injected slowdown."""
-    workload = tmp_path / "gate.toml"
-    workload.write_text(WORKLOAD)
-    suite = tmp_path / "suite.toml"
-    suite.write_text(f'id = "gate"\n[[entries]]\nworkload = "{workload}"\nmodels = ["tiny-llm"]\n')
+    suite = text_suite(tmp_path, repetitions=8)
     store = tmp_path / "s.sqlite"
     common = ("run", "--suite", str(suite), "--framework", "onnxruntime_genai", "--store", str(store), "--quiet")
     assert run_cli(*common).returncode == 0

@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a HarnessError becomes one readable line and its exit code.
 
     SIGTERM and SIGHUP are handled like Ctrl-C (exit 143, 129; Ctrl-C 130). An unexpected exception
-    is one line too (exit 1), with its traceback only when ``$GENAI_HARNESS_TRACEBACK`` is set.
+    is one line too (exit 70), with its traceback only when ``$GENAI_HARNESS_TRACEBACK`` is set.
     """
     from genai_harness.harness.signals import signals_interrupt
 
@@ -207,13 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RecursionError, MemoryError) as exc:
         print(f"genai-harness: error: input too large or nested too deeply ({type(exc).__name__}); "
               "check the files and options given", file=sys.stderr)
-        return HarnessError.exit_code
+        return EXIT_CODES["ConfigurationError"]
     except Exception as exc:
         if os.environ.get(TRACEBACK_ENV_VAR):
             raise
         print(f"genai-harness: error: internal error {type(exc).__name__}: {one_line(str(exc))[:500]} "
               f"(a bug: rerun with {TRACEBACK_ENV_VAR}=1 and report the traceback)", file=sys.stderr)
-        return HarnessError.exit_code
+        return EXIT_CODES["internal error"]
     finally:
         warnings.showwarning = previous_showwarning
 

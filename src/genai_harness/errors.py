@@ -216,6 +216,7 @@ EXIT_CODES: dict[str, int] = {
     "ComparisonError": ComparisonError.exit_code,
     "DispatchError": DispatchError.exit_code,
     "regression found (compare, ab)": 1,
+    "internal error": 70,
     "interrupted": 130,
     "terminated (SIGTERM)": 143,
     "hung up (SIGHUP)": 129,

@@ -7,19 +7,15 @@ import argparse
 
 def cmd_ab(args: argparse.Namespace) -> int:
     """Run A and B interleaved, compare B against A, report; exit 1 when B regressed."""
-    from genai_harness.commands.compare import parse_thresholds, report
+    from genai_harness.commands.compare import judge
     from genai_harness.harness.ab import IGNORED, Side, run_ab
-    from genai_harness.results.compare import check_comparable, compare_frames
 
     frame_a, frame_b = run_ab(args.a, args.b, args.suite, rounds=args.rounds, frameworks=args.framework,
                               devices=args.device, models=args.model, store=args.store, pythons=args.python,
                               config=args.config, progress=not args.quiet,
                               inject_slowdown=(None, args.inject_slowdown))
-    comparison = compare_frames(frame_a, frame_b, threshold=args.threshold,
-                                thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
-                                metrics=args.metric, ignore=IGNORED[Side.parse(args.a).kind])
-    check_comparable(comparison, f"A ({args.a})", f"B ({args.b})")
-    return report(comparison, args, f"genai-harness ab: {args.b} against {args.a}")
+    return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"),
+                 ignore=IGNORED[Side.parse(args.a).kind])
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -62,6 +62,18 @@ def add_gate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--junit", type=Path, default=None, help="also write JUnit XML to this file")
 
 
+def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tuple[str, str],
+          ignore: Any = ()) -> int:
+    """Compare two frames with the gate options of ``args``, refuse when nothing pairs, report (exit code)."""
+    from genai_harness.results.compare import check_comparable, compare_frames
+
+    comparison = compare_frames(baseline, current, threshold=args.threshold,
+                                thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
+                                metrics=args.metric, ignore=ignore)
+    check_comparable(comparison, *labels)
+    return report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
+
+
 def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
     """Print the comparison as asked, write JUnit if asked, and return the exit code (1 on a regression)."""
     from genai_harness.errors import StoreError
@@ -89,7 +101,6 @@ def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare CURRENT against BASELINE; exit 1 on a regression."""
     from genai_harness.errors import ComparisonError
-    from genai_harness.results.compare import check_comparable, compare_frames
     from genai_harness.results.selection import Selection
 
     baseline = Selection.parse(args.baseline)
@@ -101,12 +112,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                               "(python -c \"from genai_harness.results import ResultStore; "
                               "ResultStore('OLD.sqlite', migrate=True)\") so both record the same columns")
     where = result_filter(args)
-    base_frame, current_frame = baseline.load(where), current.load(where)
-    comparison = compare_frames(base_frame, current_frame, threshold=args.threshold,
-                                thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
-                                metrics=args.metric, ignore=args.ignore or ())
-    check_comparable(comparison, baseline.label, current.label)
-    return report(comparison, args, f"genai-harness compare: {current.label} against {baseline.label}")
+    return judge(baseline.load(where), current.load(where), args, labels=(baseline.label, current.label),
+                 ignore=args.ignore or ())
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
