@@ -50,7 +50,7 @@ def test_its_commands_run_locally_and_fail_on_a_slowdown(tmp_path: Path) -> None
     (tmp_path / "perf" / "baseline").mkdir()
     (tmp_path / "perf" / "baseline.sqlite").rename(tmp_path / "perf" / "baseline" / "baseline.sqlite")
 
-    slowed = {**env, "GATE_ARGS": env["GATE_ARGS"] + " --inject-slowdown 1.5"}
+    slowed = {**env, "GATE_ARGS": env["GATE_ARGS"] + " --inject-slowdown 4"}
     (tmp_path / "perf" / "current.sqlite").unlink()
     assert run_step(commands["Measure"], slowed).returncode == 0
     gate = run_step(commands["Compare"], slowed)

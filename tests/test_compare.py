@@ -71,6 +71,8 @@ def test_compare_frames_refuses_bad_input_and_pairs_across_an_ignored_dimension(
         compare_frames(base, other, metrics=["ttft"])
     with pytest.raises(ComparisonError, match="finite factor above 1"):
         compare_frames(base, other, threshold=0.9)
+    with pytest.raises(ComparisonError, match="must lie between 0 and 1"):
+        compare_frames(base, other, alpha=5)
     apart = compare_frames(base, other, metrics=["ttft_ms"])
     assert sorted(apart["verdict"]) == ["only in baseline", "only in current"]
     with pytest.raises(ComparisonError, match="no cell in common"):
@@ -103,16 +105,20 @@ def test_stretch_grows_spans_and_shrinks_rates() -> None:
 
 @pytest.mark.slow
 def test_compare_command_on_real_runs(tmp_path: Path) -> None:
-    """Two real runs of one onnxruntime-genai cell; the second with a 1.5x injected slowdown."""
+    """Three real runs of one onnxruntime-genai cell; the second with a 4x injected slowdown.
+
+    4x, not 1.1x: separate runs on this loaded machine moved by a CV of 0.28 between run medians
+    (benchmarks/RESULTS.md), and this test checks the wiring, not the gate's calibration.
+    """
     suite = text_suite(tmp_path, repetitions=8)
     store = tmp_path / "s.sqlite"
     common = ("run", "--suite", str(suite), "--framework", "onnxruntime_genai", "--store", str(store), "--quiet")
     assert run_cli(*common).returncode == 0
-    assert run_cli(*common, "--inject-slowdown", "1.5").returncode == 0
+    assert run_cli(*common, "--inject-slowdown", "4").returncode == 0
     assert run_cli(*common).returncode == 0
     frame_all = ResultStore(store).read()
     runs = list(dict.fromkeys(frame_all["run_id"]))
-    assert frame_all[frame_all["run_id"] == runs[1]]["injected_slowdown"].eq(1.5).all()
+    assert frame_all[frame_all["run_id"] == runs[1]]["injected_slowdown"].eq(4.0).all()
     assert frame_all[frame_all["run_id"] != runs[1]]["injected_slowdown"].isna().all()
 
     slowed = run_cli("compare", f"{store}@{runs[0]}", f"@{runs[1]}", "--metric", "tpot_ms", "--metric",
@@ -133,6 +139,10 @@ def test_compare_command_on_real_runs(tmp_path: Path) -> None:
     assert apart.returncode == 13 and "no cell in common" in apart.stderr
     bad_metric = run_cli("compare", str(store), str(store), "--metric", "speed")
     assert bad_metric.returncode == 2 and "unknown metric 'speed'" in bad_metric.stderr
+    unmatched = run_cli("compare", str(store), str(store), "--model", "no-such-model")
+    assert unmatched.returncode == 13 and "has no rows" in unmatched.stderr
+    bad_alpha = run_cli("compare", str(store), str(store), "--alpha", "5")
+    assert bad_alpha.returncode == 13 and "alpha" in bad_alpha.stderr
 
 
 def test_results_stats_shows_intervals_per_cell(tmp_path: Path) -> None:

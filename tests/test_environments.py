@@ -207,7 +207,7 @@ def test_envs_add_list_remove(config_copy, tmp_path):
 
     unchanged = config_copy.read_bytes()
     proc = run_cli("--config", config_copy, "envs", "--remove", "extra", cwd=tmp_path)
-    assert "no environment 'extra'" in assert_one_error_line(proc, exit_code=1)
+    assert "no environment 'extra'" in assert_one_error_line(proc, exit_code=2)
     assert config_copy.read_bytes() == unchanged
 
 

@@ -37,7 +37,7 @@ def test_record_compare_and_catch_a_slowdown(pytester: pytest.Pytester, tmp_path
     recorded.assert_outcomes(passed=1)
     assert ResultStore(baseline).count() >= 3
 
-    pytester.makepyfile(test_gated=GATED_TEST.format(slowdown="2.0"))
+    pytester.makepyfile(test_gated=GATED_TEST.format(slowdown="4.0"))
     slowed = pytester.runpytest_subprocess("--genai-baseline", str(baseline))
     slowed.assert_outcomes(failed=1)
     assert "performance regression against" in slowed.stdout.str() and "regression" in slowed.stdout.str()

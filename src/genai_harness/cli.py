@@ -130,7 +130,8 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         def remove(document: dict[str, object]) -> None:
             envs = _environments_table(document, config.path)
             if args.remove not in envs:
-                raise HarnessError(f"no environment {args.remove!r} in {config.path}")
+                raise ConfigurationError(f"no environment {args.remove!r} in {config.path}; "
+                                         "`genai-harness envs` lists them")
             del envs[args.remove]
 
         was_trusted = untrusted_reason(config) is None
@@ -184,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a HarnessError becomes one readable line and its exit code.
 
     SIGTERM and SIGHUP are handled like Ctrl-C (exit 143, 129; Ctrl-C 130). An unexpected exception
-    is one line too (exit 70), with its traceback only when ``$GENAI_HARNESS_TRACEBACK`` is set.
+    is one line too (exit 70, never 1: 1 is "regression found"), with its traceback only when
+    ``$GENAI_HARNESS_TRACEBACK`` is set.
     """
     from genai_harness.harness.signals import signals_interrupt
 
@@ -213,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"genai-harness: error: internal error {type(exc).__name__}: {one_line(str(exc))[:500]} "
               f"(a bug: rerun with {TRACEBACK_ENV_VAR}=1 and report the traceback)", file=sys.stderr)
-        return EXIT_CODES["internal error"]
+        return HarnessError.exit_code
     finally:
         warnings.showwarning = previous_showwarning
 

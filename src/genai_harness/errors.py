@@ -3,7 +3,7 @@
 Every error the harness raises on purpose derives from :class:`HarnessError`, carries a message
 that names the problem and the fix, and an ``exit_code`` the CLI returns::
 
-    HarnessError (1)
+    HarnessError (70)                   no category of its own; also an unexpected exception (a bug)
     ├── ConfigurationError (2)          bad option, broken config file, unknown name
     │   ├── UnknownFrameworkError       framework name no backend registers
     │   └── EnvironmentConfigError      interpreter path missing or not Python
@@ -29,7 +29,8 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
         ├── StaleEvidenceError          only measurements taken with other runtime versions
         └── NoUsableDeviceError         every candidate failed to load or disagreed with the CPU reference
 
-``compare`` and ``ab`` exit 1 when they find a regression: no error above uses 1 on those paths.
+``compare`` and ``ab`` exit 1 when they find a regression, and only then: no error above uses 1, so a CI
+step can tell "slower" from "broken".
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from __future__ import annotations
 class HarnessError(Exception):
     """Base of every error the harness raises on purpose."""
 
-    exit_code: int = 1
+    exit_code: int = 70  # never 1: 1 means "regression found" (compare, ab); 70 is sysexits' EX_SOFTWARE
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -216,7 +217,6 @@ EXIT_CODES: dict[str, int] = {
     "ComparisonError": ComparisonError.exit_code,
     "DispatchError": DispatchError.exit_code,
     "regression found (compare, ab)": 1,
-    "internal error": 70,
     "interrupted": 130,
     "terminated (SIGTERM)": 143,
     "hung up (SIGHUP)": 129,

@@ -112,8 +112,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
                               "(python -c \"from genai_harness.results import ResultStore; "
                               "ResultStore('OLD.sqlite', migrate=True)\") so both record the same columns")
     where = result_filter(args)
-    return judge(baseline.load(where), current.load(where), args, labels=(baseline.label, current.label),
-                 ignore=args.ignore or ())
+    base_frame, current_frame = baseline.load(where), current.load(where)
+    for selection, rows in ((baseline, base_frame), (current, current_frame)):
+        if not len(rows):
+            raise ComparisonError(f"{selection.label} has no rows (or none match --framework/--device/--model/"
+                                  "--workload); `genai-harness results` lists what it holds")
+    return judge(base_frame, current_frame, args, labels=(baseline.label, current.label), ignore=args.ignore or ())
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -92,6 +92,9 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     names = tuple(metrics) if metrics is not None else default_metrics()
     for name in (*names, *(thresholds or {})):
         metric(name)  # unknown metric names fail here, with the list of known ones
+    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
+        raise ComparisonError(f"alpha (the rank test's significance level) must lie between 0 and 1 "
+                              f"(e.g. 0.05), got {alpha!r}")
     factors = {**{n: threshold for n in names}, **dict(thresholds or {})}
     for name, factor in factors.items():
         if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1.0):
