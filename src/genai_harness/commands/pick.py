@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     from genai_harness.harness.dispatcher import OBJECTIVES
 
     p = sub.add_parser("pick", help="the best device for a model and objective, from the measurements",
-                       description="Rank every measured target of MODEL for TASK by OBJECTIVE (median with a 95%% "
+                       description="Rank every measured target of MODEL for TASK by OBJECTIVE (median with a 95 % "
                                    "bootstrap interval; ties within noise go to lower memory, then load time).")
     p.add_argument("--task", required=True, choices=("text2text", "text2image", "classification"))
     p.add_argument("--model", required=True, help="a catalog model id")
