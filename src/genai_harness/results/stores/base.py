@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.errors import SchemaVersionError, StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
@@ -137,7 +137,9 @@ class SQLStore:
 
     placeholder = "?"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
-    sql_types = {"text": "TEXT", "json": "TEXT", "timestamp": "TEXT", "int": "INTEGER", "float": "REAL"}
+    sql_types: ClassVar[dict[str, str]] = {
+        "text": "TEXT", "json": "TEXT", "timestamp": "TEXT", "int": "INTEGER", "float": "REAL",
+    }
     schema_version: int
     location: str
     """Where the store is, for messages (a URL never shows its password)."""
@@ -242,7 +244,7 @@ class SQLStore:
             try:
                 cur.execute(f"SELECT {', '.join(names)} FROM results_legacy ORDER BY id")
                 while batch := cur.fetchmany(READ_BATCH):
-                    self._insert(conn, [_from_stored(dict(zip(names, r))) for r in batch])
+                    self._insert(conn, [_from_stored(dict(zip(names, r, strict=True))) for r in batch])
             finally:
                 cur.close()
             self._run(conn, "DROP TABLE results_legacy")
@@ -411,7 +413,7 @@ class SQLStore:
                 cur.execute(sql, tuple(params))
                 while records := cur.fetchmany(READ_BATCH):
                     for r in records:
-                        yield _from_stored(dict(zip(names, r)))
+                        yield _from_stored(dict(zip(names, r, strict=True)))
             finally:
                 cur.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from genai_harness.errors import StoreError
 from genai_harness.results.schema import SCHEMA_VERSION
@@ -29,7 +29,9 @@ class PostgresStore(SQLStore):
 
     placeholder = "%s"
     id_column = "BIGSERIAL PRIMARY KEY"
-    sql_types = {"text": "TEXT", "json": "TEXT", "timestamp": "TEXT", "int": "BIGINT", "float": "DOUBLE PRECISION"}
+    sql_types: ClassVar[dict[str, str]] = {
+        "text": "TEXT", "json": "TEXT", "timestamp": "TEXT", "int": "BIGINT", "float": "DOUBLE PRECISION",
+    }
 
     def __init__(self, url: str, *, migrate: bool = False, create: bool = True) -> None:
         try:
