@@ -47,7 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--device", action="append",
                    help="only devices matching this label, e.g. CPU, CPU:OpenVINO (repeatable)")
     p.add_argument("--model", action="append", help="run these catalog models instead of the suite's (repeatable)")
-    p.add_argument("--store", default=None, help="SQLite store (default results/genai-harness.sqlite)")
+    p.add_argument("--store", default=None,
+                   help="a .sqlite path or postgresql:// URL (default $GENAI_HARNESS_STORE, else "
+                        "results/genai-harness.sqlite)")
     p.add_argument("--export", default=None, help="also write this run's rows to a .parquet or .csv file")
     p.add_argument("--json", action="store_true", help="print this run's rows as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")

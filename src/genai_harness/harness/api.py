@@ -18,7 +18,7 @@ from genai_harness.harness.progress import Progress
 from genai_harness.harness.runner import new_run_context, run_plan
 from genai_harness.harness.summary import failures, summary_table
 from genai_harness.results.schema import SCHEMA_VERSION
-from genai_harness.results.store import DEFAULT_STORE, ResultStore
+from genai_harness.results.store import open_store
 from genai_harness.workloads.catalog import Catalog
 from genai_harness.workloads.suites import load_suite
 
@@ -56,16 +56,16 @@ def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, device
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}
     profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
-    result_store = ResultStore(Path(store) if store else DEFAULT_STORE)
+    result_store = open_store(store)  # a path or postgresql:// URL; None: $GENAI_HARNESS_STORE or the default
     if result_store.schema_version < SCHEMA_VERSION:  # refuse before any cell runs, not after the first one
         raise SchemaVersionError(
-            f"results store {result_store.path} has schema version {result_store.schema_version}, older than "
+            f"results store {result_store.location} has schema version {result_store.schema_version}, older than "
             f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
             "(--store PATH) or upgrade this one in place with ResultStore(path, migrate=True)"
         )
     context = new_run_context(profile, env_versions)
     meter = Progress(len(plan.cells), out, progress)
-    meter.note(f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, store {result_store.path}")
+    meter.note(f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, store {result_store.location}")
     for line in plan.skipped:
         meter.note(f"  not runnable here: {line}")
     rows: list[dict[str, Any]] = []

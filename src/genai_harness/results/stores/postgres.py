@@ -83,13 +83,13 @@ class PostgresStore(SQLStore):
             return body(conn)
 
     def _tables(self, conn: Any) -> set[str]:
-        rows = self._fetchall(conn, "SELECT table_name FROM information_schema.tables "
-                                    "WHERE table_schema = current_schema()")
+        # pg_catalog, not information_schema: the latter hides tables this user has no rights on.
+        rows = self._fetchall(conn, "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()")
         return {r[0] for r in rows}
 
     def _table_columns(self, conn: Any, table: str) -> set[str]:
-        rows = self._fetchall(conn, "SELECT column_name FROM information_schema.columns "
-                                    "WHERE table_schema = current_schema() AND table_name = %s", (table,))
+        rows = self._fetchall(conn, "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(%s) "
+                                    "AND attnum > 0 AND NOT attisdropped", (table,))
         return {r[0] for r in rows}
 
     def _stream_cursor(self, conn: Any) -> Any:
