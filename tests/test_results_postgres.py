@@ -162,7 +162,7 @@ def test_server_stopped_mid_run_keeps_finished_cells(server: PostgresServer) -> 
         proc.kill()
         server.start()
     assert proc.returncode != 0
-    assert "StoreError" in err and "cannot be reached" in err or "terminat" in err, err
+    assert ("StoreError" in err and "cannot be reached" in err) or "terminat" in err, err
     count = open_store(url).count()
     assert count >= 25 and count % 5 == 0  # every finished cell whole, nothing half-written
 

@@ -22,6 +22,13 @@ def cmd_results(args: argparse.Namespace) -> int:
         check_export_path(args.export)
     stores = args.store or [resolve_store_spec(None, DEFAULT_STORE)]
     shown = ", ".join(mask_url(str(s)) for s in stores)
+    if args.export and not args.run and str(args.export).lower().endswith(".parquet"):
+        from genai_harness.results.export import stream_parquet
+        from genai_harness.results.store import iter_stores
+
+        written = stream_parquet(iter_stores(stores), args.export)  # batch by batch: any size of store
+        print(f"exported {written} rows to {args.export}", file=sys.stderr)
+        return 0
     if args.run:  # the run is selected inside the query, never by loading the whole store
         run_id = args.run
         if args.run == "last":

@@ -44,6 +44,9 @@ CELL_COLUMNS: tuple[str, ...] = (
     "threads_requested", "weight_dtypes", "numerics", "batch_requested", "energy_source", "injected_slowdown",
 )
 """Columns stored once per distinct cell (every filterable column but ``status`` is one)."""
+SHARED_COLUMNS: tuple[str, ...] = ("machine_profile", "runtime_versions", "device_options", "numerics")
+"""Cell columns of large JSON that many cells repeat (a machine's profile): kept once in ``blobs``, the cell
+holding the blob's id."""
 ROW_COLUMNS: tuple[str, ...] = tuple(n for n in COLUMN_NAMES if n not in CELL_COLUMNS)
 """Columns stored per measured repetition."""
 READ_BATCH = 50_000
@@ -197,7 +200,9 @@ class SQLStore:
             self._run(conn, self._q("INSERT INTO meta (key, value) VALUES (?, ?)"), (key, value))
 
     def _create_layout(self, conn: Any, results_table: str) -> None:
-        cells = ", ".join(f"{n} {self._sql_type(n)}" for n in CELL_COLUMNS)
+        self._run(conn, f"CREATE TABLE IF NOT EXISTS blobs (id {self.id_column}, digest TEXT NOT NULL UNIQUE, "
+                        "value TEXT NOT NULL)")
+        cells = ", ".join(f"{n} {'BIGINT' if n in SHARED_COLUMNS else self._sql_type(n)}" for n in CELL_COLUMNS)
         rows = ", ".join(f"{n} {self._sql_type(n)}" for n in ROW_COLUMNS)
         self._run(conn, f"CREATE TABLE IF NOT EXISTS cells (id {self.id_column}, "
                         f"cell_key TEXT NOT NULL UNIQUE, {cells})")
@@ -269,18 +274,32 @@ class SQLStore:
         """Insert normalized records (inside the caller's transaction); return how many rows were new."""
         cell_ids: dict[str, Any] = {}
         cell_sql = self._insert_ignore("cells", ("cell_key", *CELL_COLUMNS), "cell_key")
+        blob_ids: dict[str, Any] = {}
         for record in records:
             key = digest([record[n] for n in CELL_COLUMNS])
             record["_cell_key"] = key
             if key not in cell_ids:
-                self._run(conn, cell_sql, (key, *(record[n] for n in CELL_COLUMNS)))
+                values = {n: record[n] for n in CELL_COLUMNS}
+                for name in SHARED_COLUMNS:
+                    if values[name] is not None:
+                        values[name] = self._blob_id(conn, values[name], blob_ids)
+                self._run(conn, cell_sql, (key, *values.values()))
                 cell_ids[key] = self._fetchall(conn, self._q("SELECT id FROM cells WHERE cell_key = ?"), (key,))[0][0]
         row_sql = self._insert_ignore("results", ("row_key", "cell_id", *ROW_COLUMNS), "row_key")
-        written = 0
-        for record in records:
-            written += self._run(conn, row_sql, (row_key(record), cell_ids[record.pop("_cell_key")],
-                                                 *(record[n] for n in ROW_COLUMNS)))
-        return written
+        params = [(row_key(r), cell_ids[r.pop("_cell_key")], *(r[n] for n in ROW_COLUMNS)) for r in records]
+        cur = conn.cursor()
+        try:
+            cur.executemany(row_sql, params)  # rowcount: the rows actually inserted (not those already there)
+            return int(cur.rowcount or 0)
+        finally:
+            cur.close()
+
+    def _blob_id(self, conn: Any, value: str, known: dict[str, Any]) -> Any:
+        key = digest([value])
+        if key not in known:
+            self._run(conn, self._insert_ignore("blobs", ("digest", "value"), "digest"), (key, value))
+            known[key] = self._fetchall(conn, self._q("SELECT id FROM blobs WHERE digest = ?"), (key,))[0][0]
+        return known[key]
 
     def append(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Write one cell's rows in one transaction (all or none); return how many rows are new.
@@ -360,7 +379,9 @@ class SQLStore:
         where, params = filter.where(self.placeholder)
         if self.schema_version >= NORMALIZED_SINCE:
             names = list(wanted)
-            exprs = [f"results.{n}" if n in ROW_COLUMNS else f"cells.{n}" for n in names]
+            exprs = [f"results.{n}" if n in ROW_COLUMNS else
+                     f"(SELECT value FROM blobs WHERE blobs.id = cells.{n}) AS {n}" if n in SHARED_COLUMNS else
+                     f"cells.{n}" for n in names]
             sql = f"SELECT {', '.join(exprs) or 'NULL'} FROM results JOIN cells ON cells.id = results.cell_id"
             order = " ORDER BY results.id"
         else:
