@@ -48,10 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     envs.add_argument("--remove", metavar="NAME", help="remove an environment from the config file")
     envs.set_defaults(handler=_cmd_envs)
 
-    from genai_harness.commands import compare, direct, models, results, run
+    from genai_harness.commands import compare, direct, models, node, results, run
 
     run.add_parser(sub)
     results.add_parser(sub)
+    node.add_parser(sub)
     compare.add_parser(sub)
     models.add_parser(sub)
     direct.add_parsers(sub)

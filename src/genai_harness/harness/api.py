@@ -30,7 +30,7 @@ def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, device
         models: Sequence[str] | None = None, store: str | Path | None = None, pythons: Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
         precision: str | None = None, threads: int | None = None, reference: bool = False,
-        inject_slowdown: float | None = None) -> pd.DataFrame:
+        inject_slowdown: float | None = None, ray_address: str | None = None) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     Rows are also appended to the store (default ``results/genai-harness.sqlite``) as each cell ends.
@@ -38,7 +38,8 @@ def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, device
     a runtime that cannot honour them refuses the cell (recorded as failed with the reason). ``reference``
     checks every cell against the f32 CPU reference of the same model and inputs (``ref_*`` columns).
     ``inject_slowdown`` (gate calibration, never on by default) stretches every measured span by that
-    factor and records it in ``injected_slowdown``.
+    factor and records it in ``injected_slowdown``. ``ray_address`` schedules every cell on that Ray
+    cluster (see :mod:`genai_harness.fleet`); each node writes its rows to ``store``.
     """
     slowdown = check_slowdown(inject_slowdown)
     out = stream or sys.stderr
@@ -70,7 +71,14 @@ def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, device
         meter.note(f"  not runnable here: {line}")
     rows: list[dict[str, Any]] = []
     try:
-        run_plan(plan, result_store, context, meter, rows)
+        if ray_address:
+            from genai_harness.fleet.ray_tasks import run_plan_on_ray
+            from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
+
+            run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
+                            ray_address)
+        else:
+            run_plan(plan, result_store, context, meter, rows)
     except KeyboardInterrupt:
         if progress and rows:
             print(summary_table(rows), file=out)

@@ -71,7 +71,7 @@ def import_file(path: str | Path) -> pd.DataFrame:
         raise StoreError(f"cannot read results export {path}: {exc}") from exc
 
 
-def stream_parquet(stores: Iterable[Any], path: str | Path, filter: Any = None, *, batch: int = 50_000) -> int:
+def stream_parquet(stores: Iterable[Any], path: str | Path, filter: Any = None, *, batch: int = 10_000) -> int:
     """Write the rows ``filter`` selects from ``stores`` (results stores) to one Parquet file, ``batch`` rows at
     a time, never holding a whole store in memory; each row gains ``source_store``. Return the rows written."""
     import pandas as pd
