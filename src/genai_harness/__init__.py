@@ -36,6 +36,33 @@ def load_results(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
 
     return _load(paths)
 
+def open_text2text(model: str, objective: str = "ttft", **options: Any) -> Any:
+    """A ready text2text pipeline on the best measured device; see :func:`genai_harness.harness.auto.open_best`."""
+    from genai_harness.harness.auto import open_text2text as _open
+
+    return _open(model, objective, **options)
+
+
+def open_text2image(model: str, objective: str = "image", **options: Any) -> Any:
+    """A ready text2image pipeline on the best measured device; see :func:`genai_harness.harness.auto.open_best`."""
+    from genai_harness.harness.auto import open_text2image as _open
+
+    return _open(model, objective, **options)
+
+
+def open_classifier(model: str, objective: str = "throughput", **options: Any) -> Any:
+    """A ready classifier on the best measured device; see :func:`genai_harness.harness.auto.open_best`."""
+    from genai_harness.harness.auto import open_classifier as _open
+
+    return _open(model, objective, **options)
+
+
+def ort_policy_delegate(objective: str = "batch", store: str | Path | None = None, **options: Any) -> Any:
+    """An onnxruntime EP selection delegate ordered by measurements; see :mod:`genai_harness.harness.auto`."""
+    from genai_harness.harness.auto import ort_policy_delegate as _delegate
+
+    return _delegate(objective, store, **options)
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -49,6 +76,10 @@ __all__ = [
     "__version__",
     "classification",
     "load_results",
+    "open_classifier",
+    "open_text2image",
+    "open_text2text",
+    "ort_policy_delegate",
     "run",
     "text2image",
     "text2text",

@@ -48,12 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     envs.add_argument("--remove", metavar="NAME", help="remove an environment from the config file")
     envs.set_defaults(handler=_cmd_envs)
 
-    from genai_harness.commands import compare, direct, models, node, results, run
+    from genai_harness.commands import ab, compare, direct, models, node, pick, results, run
 
     run.add_parser(sub)
     results.add_parser(sub)
     node.add_parser(sub)
     compare.add_parser(sub)
+    ab.add_parser(sub)
+    pick.add_parser(sub)
     models.add_parser(sub)
     direct.add_parsers(sub)
     return parser

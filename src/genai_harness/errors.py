@@ -23,7 +23,11 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
     ├── StoreError (11)                 results store unreadable or unwritable
     │   └── SchemaVersionError          store written by an incompatible schema
     ├── WorkerProtocolError (12)        a subprocess answered something unreadable
-    └── ComparisonError (13)            two result sets that cannot be compared (no common cell ...)
+    ├── ComparisonError (13)            two result sets that cannot be compared (no common cell ...)
+    └── DispatchError (14)              the dispatcher cannot decide or open anything
+        ├── NoEvidenceError             no measurement of this model here (and no probe budget)
+        ├── StaleEvidenceError          only measurements taken with other runtime versions
+        └── NoUsableDeviceError         every candidate failed to load or disagreed with the CPU reference
 
 ``compare`` and ``ab`` exit 1 when they find a regression: no error above uses 1 on those paths.
 """
@@ -152,6 +156,32 @@ class ComparisonError(HarnessError):
     exit_code = 13
 
 
+class DispatchError(HarnessError):
+    """The dispatcher cannot decide, or nothing it chose could be opened."""
+
+    exit_code = 14
+
+
+class NoEvidenceError(DispatchError):
+    """No usable measurement of the model for the task on this machine (and no probe budget to take one)."""
+
+
+class StaleEvidenceError(DispatchError):
+    """The only measurements were taken on this hardware with other runtime versions or software."""
+
+
+class NoUsableDeviceError(DispatchError):
+    """Every candidate, down to the CPU, failed to load or disagreed with the CPU reference.
+
+    The one exception ``open_text2text`` / ``open_text2image`` / ``open_classifier`` raise when nothing
+    at all can run; ``attempts`` lists each candidate tried and why it was demoted.
+    """
+
+    def __init__(self, message: str, attempts: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.attempts = list(attempts or [])
+
+
 _BY_NAME: dict[str, type[HarnessError]] = {}
 
 
@@ -184,6 +214,7 @@ EXIT_CODES: dict[str, int] = {
     "StoreError": StoreError.exit_code,
     "WorkerProtocolError": WorkerProtocolError.exit_code,
     "ComparisonError": ComparisonError.exit_code,
+    "DispatchError": DispatchError.exit_code,
     "regression found (compare, ab)": 1,
     "interrupted": 130,
 }

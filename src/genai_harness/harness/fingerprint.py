@@ -104,3 +104,16 @@ def fingerprint(profile: Mapping[str, Any]) -> str:
     stable = {key: profile.get(key) for key in FINGERPRINT_KEYS}
     digest = hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()
     return digest[:16]
+
+
+def hardware_class(profile: Mapping[str, Any]) -> str:
+    """A short hash of the hardware alone (CPU, memory, accelerator drivers' device names), pure.
+
+    Two machines of one class ran the same hardware; their fingerprints differ when software differs
+    (runtime versions, OS, Python). The dispatcher uses evidence of the same class, labelled, or stale.
+    """
+    drivers = {k: str(v).split(",")[0] for k, v in (profile.get("drivers") or {}).items()}
+    cpu = {k: v for k, v in (profile.get("cpu") or {}).items() if k != "usable_cores"}
+    stable = {"cpu": cpu, "memory": profile.get("memory"), "drivers": drivers,
+              "system": (profile.get("os") or {}).get("system")}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:16]

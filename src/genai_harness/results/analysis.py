@@ -28,7 +28,8 @@ CELL_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 TARGET = "target"
 
 
-def _text(value: Any) -> str:
+def text_value(value: Any) -> str:
+    """A cell value as text; ``""`` for None, NaN and pandas' NA (pure)."""
     if value is None:
         return ""
     try:
@@ -45,17 +46,17 @@ def target_label(row: dict[str, Any]) -> str:
     An onnxruntime execution provider is part of the device label already (``CPU:OpenVINO``); it is
     added only when the device label does not carry it.
     """
-    framework, device = _text(row.get("framework")), _text(row.get("device"))
-    env = _text(row.get("environment"))
+    framework, device = text_value(row.get("framework")), text_value(row.get("device"))
+    env = text_value(row.get("environment"))
     label = f"{framework} {device}" + (f"@{env}" if env and env != "default" else "")
-    provider = _text(row.get("execution_provider"))
+    provider = text_value(row.get("execution_provider"))
     short = provider.replace("ExecutionProvider", "")
     if provider.endswith("ExecutionProvider") and short not in device:
         label += f" [{short}]"
-    precision = _text(row.get("precision"))
+    precision = text_value(row.get("precision"))
     if precision:
         label += f" {precision}"
-    threads = _text(row.get("threads"))
+    threads = text_value(row.get("threads"))
     if threads:
         label += f" x{threads}"
     return label
@@ -63,9 +64,10 @@ def target_label(row: dict[str, Any]) -> str:
 
 def cell_label(row: dict[str, Any]) -> str:
     """A cell's label as the runner prints and plans it: ``framework device[@env] | workload | model``."""
-    env = _text(row.get("environment"))
-    where = _text(row.get("device")) + (f"@{env}" if env and env != "default" else "")
-    return f"{_text(row.get('framework'))} {where} | {_text(row.get('workload_id'))} | {_text(row.get('model_id'))}"
+    env = text_value(row.get("environment"))
+    where = text_value(row.get("device")) + (f"@{env}" if env and env != "default" else "")
+    workload, model = text_value(row.get("workload_id")), text_value(row.get("model_id"))
+    return f"{text_value(row.get('framework'))} {where} | {workload} | {model}"
 
 
 def with_target(df: pd.DataFrame) -> pd.DataFrame:
@@ -103,8 +105,12 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     id_columns = [c for c in (*keep, TARGET) if c in ok.columns]
     if not infos:
         return pd.DataFrame(columns=[*id_columns, "metric", "value", "unit", "better"])
-    long = ok.melt(id_vars=id_columns, value_vars=[m.name for m in infos], var_name="metric", value_name="value")
-    long = long[long["value"].notna()].copy()
+    parts = []
+    for info in infos:
+        part = ok.loc[ok[info.name].notna(), [*id_columns, info.name]].rename(columns={info.name: "value"})
+        part["metric"] = info.name
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
     long["value"] = long["value"].astype(float)
     long["unit"] = long["metric"].map({m.name: m.unit for m in infos})
     long["better"] = long["metric"].map({m.name: m.better for m in infos})

@@ -3,7 +3,11 @@
 A pure function of two results DataFrames. Per cell (target, task, workload, model) and metric:
 
 - ``ratio`` = median(current) / median(baseline), with a two-sample bootstrap 95 % interval;
-- ``p_value``: two-sided Mann-Whitney U test of the two samples of repetitions;
+- ``p_value``: two-sided Mann-Whitney U test. When both sides hold at least ``MIN_REPETITIONS`` runs of
+  the cell (an ``ab`` run, or several stored runs), the test takes one median per run: repetitions
+  inside one process share that process's state, so pooling them would count one process's luck many
+  times over (pseudo-replication) and cry wolf between processes. Otherwise it takes the repetitions;
+  ``tested_on`` says which;
 - ``slowdown``: the ratio turned so that > 1 is always worse (1 / ratio for higher-is-better metrics);
 - ``verdict``: ``regression`` needs both ``slowdown >= threshold`` and ``p_value < alpha``;
   ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_value < alpha``; fewer than
@@ -38,7 +42,7 @@ VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only i
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
     *KEY_COLUMNS, "metric", "unit", "better", "n_baseline", "n_current", "baseline_median", "current_median",
-    "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "threshold", "verdict",
+    "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "tested_on", "threshold", "verdict",
 )
 
 
@@ -74,12 +78,14 @@ def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> p
 def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: float = THRESHOLD,
                    thresholds: Mapping[str, float] | None = None, alpha: float = ALPHA,
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
-                   ignore: Sequence[str] = ()) -> pd.DataFrame:
+                   ignore: Sequence[str] = (), intervals: bool = True) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
     columns (e.g. ``environment``, ``precision``) or ``workload_id``/``model_id`` that differ on purpose
     between the sides, as in an A/B run, so that cells pair across them. Only ``ok`` rows count.
+    ``intervals=False`` skips the bootstrap (NaN intervals; the verdict does not use them): for bulk
+    calibration.
     """
     import pandas as pd
 
@@ -92,30 +98,45 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
             raise ComparisonError(f"threshold of {name} must be a finite factor above 1 (e.g. 1.10), got {factor!r}")
     base, cur = _keyed(baseline, names, ignore), _keyed(current, names, ignore)
     keys = [*KEY_COLUMNS, "metric"]
-    base_groups = {k: g["value"].tolist() for k, g in base.groupby(keys, sort=False)} if len(base) else {}
-    cur_groups = {k: g["value"].tolist() for k, g in cur.groupby(keys, sort=False)} if len(cur) else {}
+    base_groups = {k: g for k, g in base.groupby(keys, sort=False)} if len(base) else {}
+    cur_groups = {k: g for k, g in cur.groupby(keys, sort=False)} if len(cur) else {}
     records: list[dict[str, Any]] = []
     for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
         info = METRICS[key[-1]]
-        b, c = base_groups.get(key, []), cur_groups.get(key, [])
+        b_group, c_group = base_groups.get(key), cur_groups.get(key)
+        b = b_group["value"].tolist() if b_group is not None else []
+        c = c_group["value"].tolist() if c_group is not None else []
         factor = factors.get(info.name, threshold)
         row: dict[str, Any] = {**dict(zip(keys, key, strict=True)), "unit": info.unit, "better": info.better,
                                "n_baseline": len(b), "n_current": len(c), "baseline_median": median(b),
                                "current_median": median(c), "threshold": factor}
         if not b or not c:
             row.update(ratio=math.nan, ratio_ci_low=math.nan, ratio_ci_high=math.nan, slowdown=math.nan,
-                       p_value=math.nan, verdict="only in current" if not b else "only in baseline")
+                       p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline")
             records.append(row)
             continue
         ratio = ratio_of_medians(b, c)
-        low, high = ratio_ci(b, c)
+        low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
         slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
-        p_value = rank_test(b, c)
+        b_runs, c_runs = run_medians(b_group), run_medians(c_group)
+        if len(b_runs) >= min_repetitions and len(c_runs) >= min_repetitions:
+            tested_on, b_test, c_test = "runs", b_runs, c_runs
+        else:
+            tested_on, b_test, c_test = "repetitions", b, c
+        p_value = rank_test(b_test, c_test)
         row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
-                   verdict=verdict(slowdown, p_value, len(b), len(c), threshold=factor, alpha=alpha,
+                   tested_on=tested_on,
+                   verdict=verdict(slowdown, p_value, len(b_test), len(c_test), threshold=factor, alpha=alpha,
                                    min_repetitions=min_repetitions))
         records.append(row)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+
+
+def run_medians(group: pd.DataFrame) -> list[float]:
+    """One median per run of a cell's long-view rows (the unit a between-process test counts)."""
+    if "run_id" not in group.columns:
+        return []
+    return [float(v) for v in group.groupby("run_id", sort=False)["value"].median().tolist()]
 
 
 def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what: str) -> None:

@@ -1,0 +1,175 @@
+"""Interleaved A/B runs: two environments, two model variants or two option sets, measured in one job.
+
+Cells of side A and side B are paired (same framework, device, workload, and model or environment,
+whichever is not the varied dimension) and run alternately, round after round (ABBA ABBA ...), each
+call in its own worker process. Both sides then share the same minutes of the same machine, so a
+noisy runner's drift falls on both alike; the compare that follows pairs them across the varied
+dimension. This is the gate that survives a noisy CI runner, and the way to test a runtime upgrade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from genai_harness.errors import ConfigurationError
+from genai_harness.harness.plan import Cell, Plan
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+KINDS = ("env", "model", "opts")
+IGNORED: dict[str, tuple[str, ...]] = {
+    "env": ("environment",),
+    "model": ("model_id",),
+    "opts": ("precision", "threads"),
+}
+"""The columns that differ on purpose between the sides, per kind (compare pairs cells across them)."""
+OPTION_KEYS = ("precision", "threads")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of an A/B run: ``env:NAME``, ``model:ID`` or ``opts:precision=bf16,threads=1``."""
+
+    kind: str
+    value: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> Side:
+        """Parse a side; a malformed one is a ConfigurationError naming the accepted forms."""
+        kind, sep, value = spec.partition(":")
+        forms = "env:NAME, model:ID or opts:precision=P,threads=N"
+        if not sep or kind not in KINDS or not value.strip():
+            raise ConfigurationError(f"A/B side {spec!r} is not one of {forms}")
+        options: list[tuple[str, str]] = []
+        if kind == "opts":
+            for item in value.split(","):
+                key, eq, val = item.partition("=")
+                if not eq or key.strip() not in OPTION_KEYS or not val.strip():
+                    raise ConfigurationError(f"A/B side {spec!r}: option {item!r} is not one of "
+                                             f"{', '.join(k + '=...' for k in OPTION_KEYS)}")
+                options.append((key.strip(), val.strip()))
+        return cls(kind, value.strip(), tuple(options))
+
+    @property
+    def precision(self) -> str | None:
+        """The side's precision option (opts only)."""
+        return dict(self.options).get("precision")
+
+    @property
+    def threads(self) -> int | None:
+        """The side's threads option (opts only)."""
+        value = dict(self.options).get("threads")
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigurationError(f"A/B option threads={value!r} is not a whole number") from None
+
+
+def pair_key(cell: Cell, kind: str) -> tuple[str, ...]:
+    """What a cell of one side shares with its partner on the other (pure)."""
+    if kind == "env":
+        return (cell.framework, cell.device.label, cell.workload.id, cell.model.id)
+    if kind == "model":
+        return (cell.framework, cell.device.label, cell.environment.name, cell.workload.id)
+    return (cell.label,)
+
+
+def pair_cells(a: Sequence[Cell], b: Sequence[Cell], kind: str) -> list[tuple[Cell, Cell]]:
+    """Cells of A matched with cells of B by :func:`pair_key`, in A's order (pure)."""
+    by_key = {pair_key(cell, kind): cell for cell in b}
+    return [(cell, by_key[pair_key(cell, kind)]) for cell in a if pair_key(cell, kind) in by_key]
+
+
+def interleave(pairs: Sequence[tuple[Cell, Cell]], rounds: int) -> list[tuple[int, Cell]]:
+    """The order to run cells in: per round every pair, A then B in even rounds, B then A in odd (pure).
+
+    Each item is (side index 0 = A / 1 = B, cell).
+    """
+    order: list[tuple[int, Cell]] = []
+    for round_index in range(rounds):
+        for a, b in pairs:
+            order += [(0, a), (1, b)] if round_index % 2 == 0 else [(1, b), (0, a)]
+    return order
+
+
+def _side_plan(side: Side, suite: Any, inventories: list[Any], catalog: Any, frameworks: list[str] | None,
+               devices: list[str] | None, models: list[str] | None) -> Plan:
+    from genai_harness.harness.plan import make_plan
+
+    if side.kind == "env":
+        chosen = [inv for inv in inventories if inv.environment.name == side.value]
+        if not chosen:
+            known = ", ".join(inv.environment.name for inv in inventories)
+            raise ConfigurationError(f"A/B side env:{side.value}: no such environment; known: {known} "
+                                     "(register one with `genai-harness envs --add NAME=PYTHON`)")
+        return make_plan(suite, chosen, catalog, frameworks, devices, models)
+    if side.kind == "model":
+        return make_plan(suite, inventories, catalog, frameworks, devices, [side.value])
+    return make_plan(suite, inventories, catalog, frameworks, devices, models, precision=side.precision,
+                     threads=side.threads)
+
+
+def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = 5, frameworks: Sequence[str] | None = None,
+           devices: Sequence[str] | None = None, models: Sequence[str] | None = None,
+           store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
+           progress: bool = True, stream: TextIO | None = None,
+           inject_slowdown: tuple[float | None, float | None] = (None, None)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
+
+    ``inject_slowdown`` stretches one side's spans (gate calibration). Rows are written as each call ends.
+    """
+    from genai_harness.config import load_config
+    from genai_harness.harness.api import check_slowdown
+    from genai_harness.harness.environments import configured_environments
+    from genai_harness.harness.fingerprint import machine_profile
+    from genai_harness.harness.inventory import collect_inventory
+    from genai_harness.harness.progress import Progress
+    from genai_harness.harness.runner import new_run_context, run_plan
+    from genai_harness.results.store import DEFAULT_STORE, ResultStore
+    from genai_harness.workloads.catalog import Catalog
+    from genai_harness.workloads.suites import load_suite
+
+    side_a, side_b = Side.parse(a), Side.parse(b)
+    if side_a.kind != side_b.kind:
+        raise ConfigurationError(f"A/B sides must vary one thing: {a!r} is {side_a.kind}, {b!r} is {side_b.kind}")
+    if side_a == side_b:
+        raise ConfigurationError(f"A/B sides are the same ({a!r}); name two environments, models or option sets")
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= 1000:
+        raise ConfigurationError(f"--rounds must be a whole number from 1 to 1000, got {rounds!r}")
+    slowdowns = [check_slowdown(f) for f in inject_slowdown]
+    cfg = load_config(Path(config) if config else None)
+    environments = configured_environments(cfg, list(pythons or []))
+    suite_obj, catalog = load_suite(suite), Catalog(cfg)
+    inventories = collect_inventory(environments)
+    filters = (list(frameworks or []) or None, list(devices or []) or None, list(models or []) or None)
+    plans = [_side_plan(side, suite_obj, inventories, catalog, *filters) for side in (side_a, side_b)]
+    pairs = pair_cells(plans[0].cells, plans[1].cells, side_a.kind)
+    if not pairs:
+        raise ConfigurationError(f"A/B: no cell of {a!r} has a partner in {b!r} (same framework, device, workload"
+                                 f"{'' if side_a.kind == 'model' else ', model'}); check the filters")
+    pairs = [(dataclasses.replace(x, inject_slowdown=slowdowns[0]),
+              dataclasses.replace(y, inject_slowdown=slowdowns[1])) for x, y in pairs]
+    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
+    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
+    result_store = ResultStore(Path(store) if store else DEFAULT_STORE)
+    result_store.check_writable()
+    contexts = [new_run_context(profile, env_versions) for _ in range(2)]
+    order = interleave(pairs, rounds)
+    for index, context in enumerate(contexts):
+        result_store.record_plan(context.run_id, [cell.label for side, cell in order if side == index])
+    meter = Progress(len(order), stream or sys.stderr, progress)
+    meter.note(f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds, runs {contexts[0].run_id} (A) and "
+               f"{contexts[1].run_id} (B), store {result_store.path}")
+    written: list[dict[str, Any]] = []
+    for side, cell in order:
+        run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
+    return tuple(result_store.read(run_id=c.run_id) for c in contexts)  # type: ignore[return-value]

@@ -1,0 +1,303 @@
+"""Auto-selection for apps: decide from a store, probe when there is no evidence, open with a fallback chain.
+
+``open_text2text(model, objective=..., store=...)`` (and ``open_text2image``, ``open_classifier``)
+reads only this model's slice of the store (the filter runs in the store's query), ranks the measured
+targets (:func:`genai_harness.harness.dispatcher.rank`), and opens the best one usable in this Python
+environment. A candidate that fails to load, or whose short probe disagrees with the CPU reference of
+the same framework (greedy token ids; image PSNR; top-1 class), is demoted with its reason and the
+next one is tried; the chain ends on the CPU. Only when nothing at all can run does the app see
+:class:`~genai_harness.errors.NoUsableDeviceError`.
+
+With no evidence, a probe within ``probe_budget_s`` runs a short workload on each candidate in
+isolated workers and stores the rows, so the next start decides at once; with a budget of 0 the static
+order NPU, GPU, CPU is used and the decision says so.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from genai_harness.errors import HarnessError, NoEvidenceError, NoUsableDeviceError
+from genai_harness.harness.dispatcher import EVIDENCE_COLUMNS, Candidate, Constraints, Decision, rank, static_decision
+
+PROBE_WORKLOADS: dict[str, str] = {
+    "text2text": ('id = "probe-p32-g8"\nversion = 1\ntask = "text2text"\n[input]\nprompt_tokens = 32\n'
+                  'new_tokens = 8\n[run]\nwarmup = 1\nrepetitions = 5\ntimeout_s = {timeout}\n'),
+    "text2image": ('id = "probe-image-64-s2"\nversion = 1\ntask = "text2image"\n[input]\nwidth = 64\nheight = 64\n'
+                   'steps = 2\n[run]\nwarmup = 1\nrepetitions = 3\ntimeout_s = {timeout}\n'),
+    "classification": ('id = "probe-classify-b1"\nversion = 1\ntask = "classification"\n[input]\nbatch_size = 1\n'
+                       '[run]\nwarmup = 1\nrepetitions = 5\ntimeout_s = {timeout}\n'),
+}
+"""The short workloads a probe measures (and the one every probe check compares outputs on)."""
+MIN_PSNR_DB = 30.0
+"""An image within this PSNR of the CPU reference agrees (bf16 against f32 gives about 46 dB here)."""
+
+
+def read_evidence(store: str | Path | None, task: str, model: str) -> Any:
+    """This model's rows for ``task`` from ``store`` (only the columns the dispatcher reads); never creates it."""
+    from genai_harness.results.query import ResultFilter
+    from genai_harness.results.store import DEFAULT_STORE, ResultStore
+
+    return ResultStore(Path(store) if store else DEFAULT_STORE, create=False).read(
+        ResultFilter(model_ids=model, tasks=task, statuses="ok"), columns=EVIDENCE_COLUMNS)
+
+
+def _catalog_model(model: str, config: str | Path | None) -> Any:
+    from genai_harness.config import load_config
+    from genai_harness.workloads.catalog import Catalog
+
+    return Catalog(load_config(Path(config) if config else None)).get(model)
+
+
+def probe(task: str, model: str, store: str | Path | None, budget_s: float, *,
+          config: str | Path | None = None) -> None:
+    """Measure ``model`` on every usable target of this environment with a short workload, within ``budget_s``.
+
+    Cells run one by one in isolated workers and are stored as they end; cells that do not fit in the
+    budget are not started.
+    """
+    import tempfile
+
+    from genai_harness.harness.plan import Plan
+    from genai_harness.harness.preparation import prepare_run
+    from genai_harness.harness.progress import Progress
+    from genai_harness.harness.runner import new_run_context, run_plan
+    from genai_harness.results.store import DEFAULT_STORE, ResultStore
+
+    deadline = time.monotonic() + budget_s
+    folder = Path(tempfile.mkdtemp(prefix="genai-probe-"))
+    workload = folder / "probe.toml"
+    workload.write_text(PROBE_WORKLOADS[task].format(timeout=max(5, math.ceil(budget_s))))
+    suite = folder / "suite.toml"
+    suite.write_text(f'id = "probe"\n[[entries]]\nworkload = "{workload}"\nmodels = ["{model}"]\n')
+    prepared = prepare_run(str(suite), pythons=(), config=config, environments_only=("default",))
+    result_store = ResultStore(Path(store) if store else DEFAULT_STORE)
+    result_store.check_writable()
+    context = new_run_context(prepared.profile, prepared.env_versions)
+    meter = Progress(len(prepared.plan.cells), None, False)
+    written: list[dict[str, Any]] = []
+    for cell in prepared.plan.cells:
+        if time.monotonic() >= deadline:
+            break
+        run_plan(Plan([cell], []), result_store, context, meter, written)
+
+
+def _usable_here(task: str, model: Any) -> list[Candidate]:
+    """Every (framework, device) of this Python environment that can load ``model`` (for the static order)."""
+    from genai_harness.backends.registry import backend_specs, backend_status
+    from genai_harness.interface import DeviceFactory
+
+    out = []
+    for framework in backend_specs():
+        status = backend_status(framework)
+        if not status.available or task not in status.tasks or status.model_formats.get(task) not in model.formats:
+            continue
+        for device in DeviceFactory.enumerate(framework):
+            if device.config.get("virtual"):
+                continue
+            out.append(Candidate(framework, device.label, "default", device.execution_provider, None, None,
+                                 dict(device.config), math.nan, math.nan, math.nan, "", None, None, 0, "none"))
+    return out
+
+
+def decide(task: str, model: str, objective: str, *, store: str | Path | None = None,
+           constraints: Constraints | None = None, prompt_tokens: int | None = None, new_tokens: int | None = None,
+           calls: int = 10, probe_budget_s: float = 5.0, allow_stale: bool = False,
+           config: str | Path | None = None, static_fallback: bool = True) -> Decision:
+    """The Decision for ``model`` on this machine: from the store, else from a probe, else the static order.
+
+    With ``static_fallback=False`` (the ``pick`` command) no evidence and no probe budget is an error
+    (:class:`NoEvidenceError`; a missing store a :class:`StoreError`) instead of the static order.
+    """
+    from genai_harness.harness.dispatcher import check_objective
+    from genai_harness.harness.fingerprint import machine_profile
+
+    check_objective(task, objective)
+    catalog_model = _catalog_model(model, config)
+    if catalog_model.task != task:
+        from genai_harness.errors import ConfigurationError
+
+        raise ConfigurationError(f"model {model!r} is a {catalog_model.task} model, not {task}")
+    machine = machine_profile()
+    options = dict(task=task, model=model, objective=objective, constraints=constraints or Constraints(),
+                   machine=machine, prompt_tokens=prompt_tokens, new_tokens=new_tokens, calls=calls,
+                   allow_stale=allow_stale)
+    from genai_harness.results.store import DEFAULT_STORE
+
+    if Path(store or DEFAULT_STORE).exists() or not static_fallback:
+        try:
+            return rank(read_evidence(store, task, model), **options)
+        except NoEvidenceError as exc:
+            if probe_budget_s <= 0:
+                if not static_fallback:
+                    raise NoEvidenceError(f"{exc}; measure it with `genai-harness run --model {model}` or give a "
+                                          "probe budget (--probe-budget SECONDS)") from None
+                return static_decision(task, model, objective, _usable_here(task, catalog_model))
+    elif probe_budget_s <= 0:
+        return static_decision(task, model, objective, _usable_here(task, catalog_model))
+    probe(task, model, store, probe_budget_s, config=config)
+    decision = rank(read_evidence(store, task, model), **options)
+    return Decision(**{**decision.__dict__, "reason": decision.reason + "; from a probe just now"})
+
+
+def _reference_output(task: str, pipeline: Any) -> Any:
+    """A short deterministic output of ``pipeline`` to compare with the CPU reference."""
+    if task == "text2text":
+        from genai_harness import text2text
+        from genai_harness.workloads.prompts import prompt_with_tokens
+
+        return list(pipeline(prompt_with_tokens(pipeline.encode, 32), text2text.GenerationConfig.exact(8)).token_ids)
+    if task == "text2image":
+        from genai_harness import text2image
+
+        config = text2image.GenerationConfig(image_width=64, image_height=64, num_inference_steps=2, rng_seed=1)
+        return pipeline("a lighthouse on a rocky coast", config).tensor
+    from genai_harness.classification import ClassificationConfig
+
+    return pipeline(pipeline.make_batch(ClassificationConfig(batch_size=1))).logits
+
+
+def agrees(task: str, output: Any, reference: Any) -> tuple[bool, str]:
+    """Whether a candidate's probe output agrees with the CPU reference's, and how far apart (pure)."""
+    import numpy as np
+
+    if task == "text2text":
+        same = list(output) == list(reference)
+        shown = f"greedy ids differ ({list(output)[:4]}... vs {list(reference)[:4]}...)"
+        return same, "greedy ids equal" if same else shown
+    if task == "text2image":
+        from genai_harness.harness.reference import psnr_db
+
+        psnr = psnr_db(output, reference)
+        return psnr >= MIN_PSNR_DB, f"PSNR {psnr:.1f} dB against the CPU reference (need {MIN_PSNR_DB:.0f})"
+    same = bool((np.argmax(np.asarray(output), axis=-1) == np.argmax(np.asarray(reference), axis=-1)).all())
+    return same, "top-1 equal" if same else "top-1 class differs from the CPU reference"
+
+
+def _factory(task: str) -> Callable[..., Any]:
+    from genai_harness import interface
+
+    return {"text2text": interface.Text2TextPipelineFactory.create,
+            "text2image": interface.Text2ImagePipelineFactory.create,
+            "classification": interface.ClassificationPipelineFactory.create}[task]
+
+
+def _model_path(task: str, framework: str, model: Any) -> Path:
+    from genai_harness.backends.registry import backend_status
+
+    key = backend_status(framework).model_formats.get(task)
+    return model.format_for(key, framework).path
+
+
+def open_best(task: str, model: str, objective: str, *, store: str | Path | None = None,
+              constraints: Constraints | None = None, probe_budget_s: float = 5.0, check_output: bool = True,
+              config: str | Path | None = None, **rank_options: Any) -> Any:
+    """A ready pipeline on the best candidate usable in this environment, falling back down to the CPU.
+
+    The pipeline carries ``decision`` (the Decision) and ``dispatch_attempts`` (each candidate tried and
+    why it was demoted). Raises :class:`NoUsableDeviceError` only when nothing at all can run.
+    """
+    from genai_harness.interface import DeviceFactory
+
+    decision = decide(task, model, objective, store=store, constraints=constraints, probe_budget_s=probe_budget_s,
+                      config=config, **rank_options)
+    catalog_model = _catalog_model(model, config)
+    here = [c for c in decision.ranked if c.environment == "default"]
+    elsewhere = [c for c in decision.ranked if c.environment != "default"]
+    note = ""
+    if elsewhere and here and not decision.static and elsewhere[0].expected == elsewhere[0].expected:
+        ratio = here[0].expected / elsewhere[0].expected if elsewhere[0].expected else math.nan
+        if decision.winner is not None and decision.winner.environment != "default":
+            gain = ratio if decision.winner.unit != "items/s" else 1 / ratio
+            note = (f"install environment {elsewhere[0].environment!r} (register it with `genai-harness envs "
+                    f"--add`) to gain {gain:.1f}x with {elsewhere[0].target}")
+    chain = list(here)
+    if not any(c.device.split(":")[0] == "CPU" for c in chain):
+        chain += [c for c in _usable_here(task, catalog_model) if c.device == "CPU"]
+    attempts: list[str] = []
+    create = _factory(task)
+    references: dict[str, Any] = {}
+    for candidate in chain:
+        try:
+            path = _model_path(task, candidate.framework, catalog_model)
+            device = DeviceFactory.select(candidate.framework, candidate.device)
+            pipeline = create(candidate.framework, path, device)
+            if check_output and candidate.device.split(":")[0] != "CPU":
+                if candidate.framework not in references:
+                    cpu = create(candidate.framework, path, DeviceFactory.select(candidate.framework, "CPU"))
+                    references[candidate.framework] = _reference_output(task, cpu)
+                ok, how = agrees(task, _reference_output(task, pipeline), references[candidate.framework])
+                if not ok:
+                    attempts.append(f"{candidate.target}: demoted, probe disagrees with the CPU reference: {how}")
+                    continue
+        except HarnessError as exc:
+            attempts.append(f"{candidate.target}: demoted, {exc}")
+            continue
+        pipeline.decision = decision
+        pipeline.dispatch_attempts = [*attempts, f"{candidate.target}: opened"]
+        pipeline.dispatch_note = note
+        return pipeline
+    raise NoUsableDeviceError(f"nothing can run {model!r} for {task} here: " + "; ".join(attempts), attempts)
+
+
+def open_text2text(model: str, objective: str = "ttft", *, store: str | Path | None = None,
+                   probe_budget_s: float = 5.0, constraints: Constraints | None = None, **options: Any) -> Any:
+    """A ready text2text pipeline on the best device for ``objective`` (ttft, tpot, latency, memory, cold)."""
+    return open_best("text2text", model, objective, store=store, probe_budget_s=probe_budget_s,
+                     constraints=constraints, **options)
+
+
+def open_text2image(model: str, objective: str = "image", *, store: str | Path | None = None,
+                    probe_budget_s: float = 5.0, constraints: Constraints | None = None, **options: Any) -> Any:
+    """A ready text2image pipeline on the best device for ``objective`` (image, memory, cold)."""
+    return open_best("text2image", model, objective, store=store, probe_budget_s=probe_budget_s,
+                     constraints=constraints, **options)
+
+
+def open_classifier(model: str, objective: str = "throughput", *, store: str | Path | None = None,
+                    probe_budget_s: float = 5.0, constraints: Constraints | None = None, **options: Any) -> Any:
+    """A ready classification pipeline on the best device for ``objective`` (throughput, batch, memory, cold)."""
+    return open_best("classification", model, objective, store=store, probe_budget_s=probe_budget_s,
+                     constraints=constraints, **options)
+
+
+def ort_policy_delegate(objective: str = "batch", store: str | Path | None = None, *, model: str | None = None,
+                        task: str = "classification") -> Callable[[Sequence[Any], Any, Any, int], list[Any]]:
+    """A delegate for onnxruntime's ``SessionOptions.set_provider_selection_policy_delegate``.
+
+    It orders the ``OrtEpDevice``s onnxruntime offers by this machine's measurements of onnxruntime
+    targets (``model``, or every model of ``task`` in the store): the EP of the best measured target
+    first; EPs never measured keep onnxruntime's order after the measured ones. Returns at most
+    ``max_selections`` devices.
+    """
+    from genai_harness.harness.fingerprint import machine_profile
+    from genai_harness.results.query import ResultFilter
+    from genai_harness.results.store import DEFAULT_STORE, ResultStore
+
+    frame = ResultStore(Path(store) if store else DEFAULT_STORE, create=False).read(
+        ResultFilter(frameworks="onnxruntime", tasks=task, statuses="ok", model_ids=model), columns=EVIDENCE_COLUMNS)
+    models = [model] if model else sorted(set(frame["model_id"].dropna()))
+    scores: dict[str, list[int]] = {}
+    machine = machine_profile()
+    for name in models:
+        try:
+            decision = rank(frame, task=task, model=name, objective=objective, machine=machine, allow_stale=True)
+        except NoEvidenceError:
+            continue
+        for position, candidate in enumerate(decision.ranked):
+            if candidate.environment == "default" and candidate.execution_provider:
+                scores.setdefault(candidate.execution_provider, []).append(position)
+    order = {ep: sum(p) / len(p) for ep, p in scores.items()}
+
+    def delegate(ep_devices: Sequence[Any], model_metadata: Any, runtime_metadata: Any,
+                 max_selections: int) -> list[Any]:
+        indexed = list(enumerate(ep_devices))
+        indexed.sort(key=lambda item: (order.get(item[1].ep_name, math.inf), item[0]))
+        return [device for _, device in indexed[:max(1, int(max_selections))]]
+
+    delegate.measured_order = order  # type: ignore[attr-defined]
+    return delegate

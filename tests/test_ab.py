@@ -1,0 +1,59 @@
+"""ab: sides, pairing and the interleaved order as pure functions; the whole command on a real cell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from genai_harness.errors import ConfigurationError
+from genai_harness.harness.ab import Side, interleave, pair_cells
+from genai_harness.results.store import ResultStore
+from tests.conftest import assert_one_error_line, run_cli
+
+SUITE = 'id = "ab"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
+
+
+def cell(framework: str, env: str, model: str, workload: str = "w") -> SimpleNamespace:
+    return SimpleNamespace(framework=framework, device=SimpleNamespace(label="CPU"),
+                           environment=SimpleNamespace(name=env), workload=SimpleNamespace(id=workload),
+                           model=SimpleNamespace(id=model), label=f"{framework} CPU@{env} | {workload} | {model}")
+
+
+def test_sides_parse_and_refuse_what_they_cannot_mean() -> None:
+    assert Side.parse("env:ort-new") == Side("env", "ort-new")
+    opts = Side.parse("opts:precision=bf16,threads=1")
+    assert opts.precision == "bf16" and opts.threads == 1
+    for bad in ("ort-new", "gpu:x", "env:", "opts:speed=2", "opts:threads"):
+        with pytest.raises(ConfigurationError, match="A/B side"):
+            Side.parse(bad)
+
+
+def test_pairing_ignores_only_the_varied_dimension_and_the_order_alternates() -> None:
+    a = [cell("ort", "base", "m"), cell("ov", "base", "m")]
+    b = [cell("ov", "new", "m"), cell("ort", "new", "m"), cell("ort", "new", "other")]
+    pairs = pair_cells(a, b, "env")  # type: ignore[arg-type]
+    assert [(x.framework, y.framework, y.environment.name) for x, y in pairs] == [("ort", "ort", "new"),
+                                                                                    ("ov", "ov", "new")]
+    assert pair_cells(a, b, "model") == []  # type: ignore[arg-type]  # environments differ: no partner
+    order = interleave(pairs[:1], 3)  # type: ignore[arg-type]
+    assert [side for side, _ in order] == [0, 1, 1, 0, 0, 1]
+
+
+@pytest.mark.slow
+def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE)
+    store = tmp_path / "ab.sqlite"
+    common = ("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework", "onnxruntime_genai",
+              "--store", str(store), "--rounds", "2", "--metric", "tpot_ms", "--metric", "e2e_ms", "--quiet")
+    slowed = run_cli(*common, "--json", "--inject-slowdown", "3.0")
+    assert slowed.returncode == 1, slowed.stderr
+    assert {r["verdict"] for r in json.loads(slowed.stdout)} == {"regression"}
+    rows = ResultStore(store).read()
+    assert rows["run_id"].nunique() == 2 and len(rows) == 2 * 2 * 10  # two sides x two rounds x ten repetitions
+    assert sorted(rows["threads_requested"].unique()) == [1, 2]
+    assert rows[rows["threads_requested"] == 2]["injected_slowdown"].eq(3.0).all()
+    assert_one_error_line(run_cli("ab", "env:default", "model:tiny-llm"), 2)
