@@ -132,6 +132,6 @@ def test_a_node_killed_mid_run_fails_its_cell_and_the_rest_finish(cluster: Any, 
 
 def test_a_ray_address_that_answers_nothing_is_one_line(tmp_path: Path) -> None:
     _ws, suite = _workspace(tmp_path)
-    proc = run_cli("run", "--suite", suite, "--store", tmp_path / "s.sqlite", "--ray", "127.0.0.1:1", "--quiet", cwd=tmp_path,
-                   timeout=180)
+    proc = run_cli("run", "--suite", suite, "--store", tmp_path / "s.sqlite", "--ray", "127.0.0.1:1", "--quiet",
+                   cwd=tmp_path, timeout=180)
     assert "no Ray cluster answers at 127.0.0.1:1" in assert_one_error_line(proc)
