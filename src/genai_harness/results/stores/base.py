@@ -208,6 +208,7 @@ class SQLStore:
                         f"cell_key TEXT NOT NULL UNIQUE, {cells})")
         self._run(conn, f"CREATE TABLE {results_table} (id {self.id_column}, row_key TEXT NOT NULL UNIQUE, "
                         f"cell_id INTEGER NOT NULL REFERENCES cells (id), {rows})")
+        self._run(conn, f"CREATE INDEX IF NOT EXISTS {results_table}_cell ON {results_table} (cell_id)")
         self._run(conn, "CREATE INDEX IF NOT EXISTS cells_run_id ON cells (run_id)")
         self._run(conn, "CREATE INDEX IF NOT EXISTS cells_machine_model ON cells (machine_fingerprint, model_id)")
         self._run(conn, "CREATE INDEX IF NOT EXISTS cells_workload ON cells (workload_id)")
