@@ -44,10 +44,15 @@ def _session_config() -> Path:
 
 SESSION_CONFIG = _session_config()
 os.environ[CONFIG_VAR] = str(SESSION_CONFIG)  # this process, and every subprocess that inherits it
+os.environ["XDG_CACHE_HOME"] = str(SESSION_CONFIG.parent / "cache")  # remembered dispatch decisions stay here
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(SESSION_CONFIG.parent, ignore_errors=True)
+# Approvals of config files (genai_harness.trust) go to a file of the session, never the user's ~/.config.
+# The session config above is named by $GENAI_HARNESS_CONFIG, so its interpreters run without one.
+TRUST_FILE = SESSION_CONFIG.parent / "trusted.json"
+os.environ["GENAI_HARNESS_TRUST_FILE"] = str(TRUST_FILE)
 RUNTIME_MODULES = ("onnxruntime", "onnxruntime_genai", "openvino", "openvino_genai", "openvino_tokenizers")
 DEVICE_KEYS = {
     "framework", "identifier", "label", "execution_provider", "type", "vendor", "name", "available", "reason",

@@ -53,6 +53,22 @@ def test_open_text2text_opens_the_winner_and_generates(measured: Path) -> None:
     assert len(result.token_ids) == 8 and pipe.dispatch_attempts[-1].endswith("opened")
 
 
+def test_a_decision_is_remembered_for_the_same_store_file_and_retaken_when_it_changes(measured: Path,
+                                                                                     tmp_path: Path) -> None:
+    import shutil
+
+    store = tmp_path / "copy.sqlite"
+    shutil.copy(measured, store)
+    first = gh.open_text2text("tiny-llm", objective="ttft", store=store, probe_budget_s=0)
+    cache = auto._cache_file("text2text", "tiny-llm", "ttft", store, None, None, {})
+    assert cache is not None and cache.is_file()
+    again = gh.open_text2text("tiny-llm", objective="ttft", store=store, probe_budget_s=0)
+    assert again.decision == first.decision
+    gh.run("smoke", store=store, progress=False,
+           models=["tiny-llm"], frameworks=["onnxruntime_genai"], devices=["CPU"])
+    assert auto._cache_file("text2text", "tiny-llm", "ttft", store, None, None, {}) != cache
+
+
 def test_a_candidate_that_fails_to_load_is_demoted_down_to_cpu(measured: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     winner = decide("text2text", "tiny-llm", "ttft", store=measured).winner

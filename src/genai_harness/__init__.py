@@ -1,14 +1,13 @@
 """genai-harness: benchmark ONNX GenAI runtimes on every device, and pick the best one.
 
 The public API mirrors the ONNX GenAI interface proposal (see :mod:`genai_harness.interface`).
-Importing this package imports no runtime.
+Importing this package imports no runtime. The public surface is exactly ``__all__`` (``dir()`` says
+the same); everything else lives in the subpackages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from genai_harness import classification, text2image, text2text
 from genai_harness.errors import HarnessError
@@ -20,51 +19,29 @@ from genai_harness.interface import (
     Text2TextPipelineFactory,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    import pandas as pd
+
+    from genai_harness.results.query import ResultFilter
+
 __version__ = "0.1.0"
 
 
-def run(suite: str = "smoke", **options: Any) -> pd.DataFrame:
-    """Run a benchmark suite on every usable device; see :func:`genai_harness.harness.api.run`."""
-    from genai_harness.harness.api import run as _run
+def load_results(paths: str | Path | Sequence[str | Path], filter: ResultFilter | None = None, *,
+                 columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read one or several result stores into one DataFrame (which machine each row came from is kept).
 
-    return _run(suite, **options)
-
-
-def load_results(paths: str | Path | Sequence[str | Path]) -> pd.DataFrame:
-    """Read one or several result stores into one DataFrame (which machine each row came from is kept)."""
+    ``filter`` (a :class:`genai_harness.results.query.ResultFilter`) selects rows inside each store's
+    query; ``columns`` limits the columns read.
+    """
+    from genai_harness.results.query import ALL_ROWS
     from genai_harness.results.store import load_results as _load
 
-    return _load(paths)
+    return _load(paths, filter if filter is not None else ALL_ROWS, columns=columns)
 
-def open_text2text(model: str, objective: str = "ttft", **options: Any) -> Any:
-    """A ready text2text pipeline on the best measured device; see :func:`genai_harness.harness.auto.open_best`."""
-    from genai_harness.harness.auto import open_text2text as _open
-
-    return _open(model, objective, **options)
-
-
-def open_text2image(model: str, objective: str = "image", **options: Any) -> Any:
-    """A ready text2image pipeline on the best measured device; see :func:`genai_harness.harness.auto.open_best`."""
-    from genai_harness.harness.auto import open_text2image as _open
-
-    return _open(model, objective, **options)
-
-
-def open_classifier(model: str, objective: str = "throughput", **options: Any) -> Any:
-    """A ready classifier on the best measured device; see :func:`genai_harness.harness.auto.open_best`."""
-    from genai_harness.harness.auto import open_classifier as _open
-
-    return _open(model, objective, **options)
-
-
-def ort_policy_delegate(objective: str = "batch", store: str | Path | None = None, **options: Any) -> Any:
-    """An onnxruntime EP selection delegate ordered by measurements; see :mod:`genai_harness.harness.auto`."""
-    from genai_harness.harness.auto import ort_policy_delegate as _delegate
-
-    return _delegate(objective, store, **options)
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = [
     "ClassificationPipelineFactory",
@@ -84,3 +61,29 @@ __all__ = [
     "text2image",
     "text2text",
 ]
+
+
+_LAZY = {
+    "run": "genai_harness.harness.api",
+    "open_text2text": "genai_harness.harness.auto",
+    "open_text2image": "genai_harness.harness.auto",
+    "open_classifier": "genai_harness.harness.auto",
+    "ort_policy_delegate": "genai_harness.harness.auto",
+}
+"""Public functions imported on first use (so importing the package stays light), each from its one source:
+``run`` (the benchmark), ``open_*`` (a ready pipeline on the best measured device, with fallback) and
+``ort_policy_delegate`` (an onnxruntime EP selection delegate ordered by measurements)."""
+
+
+def __getattr__(name: str) -> object:
+    """The functions of :data:`_LAZY`, themselves (typed signatures, one source), imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'genai_harness' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public surface: what ``__all__`` says (submodules imported later are reached by name)."""
+    return sorted(__all__)

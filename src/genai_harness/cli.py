@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import unicodedata
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from genai_harness.errors import EXIT_CODES, HarnessError
+from genai_harness.errors import EXIT_CODES, ConfigurationError, HarnessError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -22,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with usage errors as one line, like every other error of the CLI."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     envs = sub.add_parser("envs", help="list or register Python environments")
     envs.add_argument("--add", metavar="NAME=PATH", help="register an interpreter in the config file")
     envs.add_argument("--remove", metavar="NAME", help="remove an environment from the config file")
+    envs.add_argument("--allow", action="store_true",
+                      help="approve the interpreters the config file names, as it is now (see README: trust)")
     envs.set_defaults(handler=_cmd_envs)
 
     from genai_harness.commands import ab, compare, direct, models, node, pick, results, run
@@ -86,6 +91,15 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _environments_table(document: dict[str, object], path: Path) -> dict[str, object]:
+    """The config document's [environments] table, created if absent, refused if not a table."""
+    envs = document.setdefault("environments", {})
+    if not isinstance(envs, dict):
+        raise ConfigurationError(f"{path}: environments = {envs!r} must be a table ([environments.NAME] with "
+                                 "python = PATH); fix or remove that line")
+    return envs
+
+
 def _cmd_envs(args: argparse.Namespace) -> int:
     from genai_harness.config import load_config
     from genai_harness.harness.environments import (
@@ -94,6 +108,7 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         parse_python_option,
     )
     from genai_harness.tables import format_table
+    from genai_harness.trust import approve, untrusted_reason
 
     config = load_config(args.config)
     if args.add:
@@ -103,18 +118,34 @@ def _cmd_envs(args: argparse.Namespace) -> int:
         # only when that folder is the working directory it was typed in.
         if not path.is_absolute() and config.base_dir != Path.cwd().resolve():
             path = path.absolute()
-        envs = config.data.setdefault("environments", {})
-        envs[name] = {"python": str(path)}
-        config.save()
+        was_trusted = untrusted_reason(config) is None
+        config.update(lambda doc: _environments_table(doc, config.path).__setitem__(name, {"python": str(path)}))
+        if was_trusted:  # the user typed this interpreter: the file they trusted stays trusted
+            approve(config)
         print(f"registered environment {name!r} -> {path} in {config.path}")
+        if not was_trusted:
+            print(f"genai-harness: note: {config.path} had unapproved interpreters; review it and run "
+                  "`genai-harness envs --allow`", file=sys.stderr)
         return 0
     if args.remove:
-        envs = config.section("environments")
-        if args.remove not in envs:
-            raise HarnessError(f"no environment {args.remove!r} in {config.path}")
-        del envs[args.remove]
-        config.save()
+        def remove(document: dict[str, object]) -> None:
+            envs = _environments_table(document, config.path)
+            if args.remove not in envs:
+                raise HarnessError(f"no environment {args.remove!r} in {config.path}")
+            del envs[args.remove]
+
+        was_trusted = untrusted_reason(config) is None
+        config.update(remove)
+        if was_trusted:
+            approve(config)
         print(f"removed environment {args.remove!r} from {config.path}")
+        return 0
+    if args.allow:
+        if not config.path.exists():
+            raise ConfigurationError(f"{config.description}: nothing to approve")
+        where = approve(config)
+        names = ", ".join(config.section("environments")) or "none"
+        print(f"approved the interpreters of {config.path.resolve()} (environments: {names}) in {where}")
         return 0
     environments = configured_environments(config, args.python, check=False)
     print(format_table(["name", "python", "source"],
@@ -122,27 +153,70 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _visible(char: str) -> str:
+    """A control or line-separator character as its escape (user input echoed in a message stays one line)."""
+    if char == "\t" or not (unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in "\x85"):
+        return char
+    return char.encode("unicode_escape").decode("ascii")
+
+
 def one_line(text: str) -> str:
     """A runtime's multi-line error as one line, without OpenVINO's source-location noise."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     kept = [ln for ln in lines if not ln.startswith("Exception from src/")]
-    return " ".join(kept or lines)
+    return "".join(map(_visible, " ".join(kept or lines)))
+
+
+TRACEBACK_ENV_VAR = "GENAI_HARNESS_TRACEBACK"
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """A warning of the harness as one line on stderr (no source location); others as Python shows them."""
+    from genai_harness.harness.environments import UntrustedConfigWarning
+
+    if not issubclass(category, UntrustedConfigWarning):
+        warnings._showwarnmsg_impl(warnings.WarningMessage(message, category, filename, lineno, file, line))  # type: ignore[attr-defined]
+        return
+    print(f"genai-harness: warning: {one_line(str(message))}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; a HarnessError becomes one readable line and its exit code."""
+    """Run the CLI; a HarnessError becomes one readable line and its exit code.
+
+    SIGTERM and SIGHUP are handled like Ctrl-C (exit 143, 129; Ctrl-C 130). An unexpected exception
+    is one line too (exit 1), with its traceback only when ``$GENAI_HARNESS_TRACEBACK`` is set.
+    """
+    from genai_harness.harness.signals import signals_interrupt
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous_showwarning = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
-        return args.handler(args)
+        with signals_interrupt():
+            return args.handler(args)
     except HarnessError as exc:
         print(f"genai-harness: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("genai-harness: interrupted", file=sys.stderr)
-        return EXIT_CODES["interrupted"]
+    except KeyboardInterrupt as exc:
+        name = getattr(exc, "signal_name", None)
+        print(f"genai-harness: interrupted by {name}" if name else "genai-harness: interrupted", file=sys.stderr)
+        return int(getattr(exc, "exit_code", EXIT_CODES["interrupted"]))
     except BrokenPipeError:
         return 0
+    except (RecursionError, MemoryError) as exc:
+        print(f"genai-harness: error: input too large or nested too deeply ({type(exc).__name__}); "
+              "check the files and options given", file=sys.stderr)
+        return HarnessError.exit_code
+    except Exception as exc:
+        if os.environ.get(TRACEBACK_ENV_VAR):
+            raise
+        print(f"genai-harness: error: internal error {type(exc).__name__}: {one_line(str(exc))[:500]} "
+              f"(a bug: rerun with {TRACEBACK_ENV_VAR}=1 and report the traceback)", file=sys.stderr)
+        return HarnessError.exit_code
+    finally:
+        warnings.showwarning = previous_showwarning
 
 
 if __name__ == "__main__":

@@ -217,5 +217,7 @@ EXIT_CODES: dict[str, int] = {
     "DispatchError": DispatchError.exit_code,
     "regression found (compare, ab)": 1,
     "interrupted": 130,
+    "terminated (SIGTERM)": 143,
+    "hung up (SIGHUP)": 129,
 }
 """Documented exit codes of the CLI (also printed by ``genai-harness --help``)."""

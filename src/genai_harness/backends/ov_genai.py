@@ -18,6 +18,7 @@ from genai_harness.backends.base import (
     Backend,
     first_line,
 )
+from genai_harness.errors import DeviceUnavailableError
 from genai_harness.harness.hostinfo import cpu_identity
 from genai_harness.interface import FRAMEWORK_OV_GENAI, Device
 
@@ -66,6 +67,12 @@ class OpenVINOGenAIBackend(Backend):
         return devices
 
     def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
+        if device.identifier.split(":", 1)[0] == "MULTI":
+            # openvino-genai 2026.4's LLMPipeline on MULTI dies in native code (SIGFPE) on a plain LLM:
+            # refuse up front, with the devices that do run it, instead of a crashed cell.
+            raise DeviceUnavailableError(
+                f"openvino-genai's LLMPipeline does not run on {device.identifier} (it crashes in native code); "
+                "use CPU, AUTO or HETERO:CPU for text2text (MULTI serves text2image and classification)")
         self.import_runtime()
         from genai_harness.backends.ov_genai_pipeline import OVText2TextPipeline
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -12,11 +13,64 @@ from typing import Any
 from genai_harness.commands.run import add_numerics_options
 from genai_harness.errors import ConfigurationError
 
+MAX_PROMPT_BYTES = 64 * 1024 * 1024
+"""The largest prompt --prompt-file reads."""
+
+
+def finite_number(low: float, *, above: bool = False, what: str = "value") -> Any:
+    """An argparse type: a finite float >= ``low`` (> ``low`` when ``above``); nan, inf and lower are refused."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} is not a number") from None
+        if not math.isfinite(value) or value < low or (above and value == low):
+            bound = f"greater than {low:g}" if above else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{what} {text!r} must be a finite number {bound}")
+        return value
+    return parse
+
+
+def whole_number(low: int, high: int, what: str) -> Any:
+    """An argparse type: an integer in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} must be between {low} and {high}")
+        return value
+    return parse
+
+
+def prompt_text(args: argparse.Namespace) -> str:
+    """The prompt from --prompt or --prompt-file, as valid UTF-8 text (a one-line error otherwise)."""
+    if args.prompt_file is not None:
+        path = Path(args.prompt_file)
+        try:
+            if path.stat().st_size > MAX_PROMPT_BYTES:
+                raise ConfigurationError(f"--prompt-file {path} is larger than {MAX_PROMPT_BYTES // 2**20} MiB")
+            return path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigurationError(f"--prompt-file {path} is not UTF-8 text (byte {exc.start}); "
+                                     "save it as UTF-8") from None
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read --prompt-file {path}: {exc.strerror or exc}") from None
+    try:
+        args.prompt.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigurationError("--prompt is not valid UTF-8 text (the shell passed undecodable bytes); "
+                                 "give UTF-8 text or use --prompt-file") from None
+    return str(args.prompt)
+
 
 def _environment_and_device(args: argparse.Namespace) -> tuple[Any, str]:
     from genai_harness.config import load_config
     from genai_harness.harness.environments import configured_environments
 
+    if not args.device.strip():
+        raise ConfigurationError("--device '' is empty; give a device label such as CPU (see `genai-harness devices`)")
     selector, _, env_name = args.device.partition("@")
     envs = configured_environments(load_config(args.config), args.python)
     by_name = {e.name: e for e in envs}
@@ -29,17 +83,17 @@ def _environment_and_device(args: argparse.Namespace) -> tuple[Any, str]:
 
 def _model_path(args: argparse.Namespace, task: str) -> Path:
     """A catalog id resolved to the framework's format, or a path given directly."""
+    from genai_harness.backends.aliases import canonical_framework
     from genai_harness.backends.registry import get_backend
     from genai_harness.config import load_config
     from genai_harness.errors import TaskNotSupportedError
     from genai_harness.workloads.catalog import Catalog
 
+    args.framework = canonical_framework(args.framework)
     backend = get_backend(args.framework)
     if task not in backend.model_formats:
         raise TaskNotSupportedError(f"{args.framework} does not do {task}; it does {', '.join(backend.tasks)}")
-    candidate = Path(args.model)
-    if candidate.exists():
-        return candidate.absolute()
+    # One rule with `run --model`: a catalog id, else the path of a valid model folder or file.
     model = Catalog(load_config(args.config)).get(args.model)
     if model.task != task:
         raise ConfigurationError(f"model {model.id!r} is a {model.task} model, not {task}")
@@ -47,8 +101,10 @@ def _model_path(args: argparse.Namespace, task: str) -> Path:
 
 
 def _call(args: argparse.Namespace, task: str, params: dict[str, Any]) -> dict[str, Any]:
+    from genai_harness.backends.aliases import canonical_framework
     from genai_harness.harness.worker_client import call_worker
 
+    args.framework = canonical_framework(args.framework)
     environment, selector = _environment_and_device(args)
     from genai_harness.backends.numerics import check_precision, check_threads
 
@@ -76,7 +132,7 @@ def _numerics_line(answer: dict[str, Any]) -> str:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Generate text and print it with its timings."""
-    answer = _call(args, "text2text", {"prompt": args.prompt, "max_new_tokens": args.max_new_tokens})
+    answer = _call(args, "text2text", {"prompt": prompt_text(args), "max_new_tokens": args.max_new_tokens})
     if args.json:
         print(json.dumps(answer, indent=2))
         return 0
@@ -89,9 +145,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _size(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)[xX](\d+)", text)
+    match = re.fullmatch(r"(\d{1,5})[xX](\d{1,5})", text)
     if not match:
-        raise ConfigurationError(f"--size {text!r} must be WIDTHxHEIGHT, e.g. 512x512")
+        raise ConfigurationError(f"--size {text!r} must be WIDTHxHEIGHT, e.g. 512x512 (each at most 5 digits)")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -106,7 +162,7 @@ def cmd_imagine(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--out {args.out!r} must end in .png")
     with tempfile.TemporaryDirectory() as tmp:
         npy = Path(tmp, "image.npy")
-        answer = _call(args, "text2image", {"prompt": args.prompt, "width": width, "height": height,
+        answer = _call(args, "text2image", {"prompt": prompt_text(args), "width": width, "height": height,
                                             "steps": args.steps, "seed": args.seed,
                                             "guidance_scale": args.guidance_scale, "out_npy": str(npy)})
         tensor = np.load(npy)
@@ -134,28 +190,34 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("--model", required=True, help="catalog model id or a model path")
         p.add_argument("--framework", required=True, help="onnxruntime_genai, openvino.genai or onnxruntime")
         p.add_argument("--device", default="CPU", help="device label, optionally @environment (default CPU)")
-        p.add_argument("--timeout", type=float, default=600.0, help="seconds before the worker is killed")
+        p.add_argument("--timeout", type=finite_number(0, above=True, what="--timeout"), default=600.0,
+                       help="seconds before the worker is killed (a finite number > 0)")
         add_numerics_options(p)
 
     g = sub.add_parser("generate", help="generate text with one backend on one device")
     common(g)
-    g.add_argument("--prompt", required=True)
+    prompt = g.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--prompt", help="the prompt text")
+    prompt.add_argument("--prompt-file", help="read the prompt from this UTF-8 file (any length)")
     g.add_argument("--max-new-tokens", type=int, default=32)
     g.add_argument("--json", action="store_true", help="token ids, text, per-token times and metrics as JSON")
     g.set_defaults(handler=cmd_generate)
 
     i = sub.add_parser("imagine", help="generate an image with one backend on one device")
     common(i)
-    i.add_argument("--prompt", required=True)
+    image_prompt = i.add_mutually_exclusive_group(required=True)
+    image_prompt.add_argument("--prompt", help="the prompt text")
+    image_prompt.add_argument("--prompt-file", help="read the prompt from this UTF-8 file")
     i.add_argument("--size", default="512x512", help="WIDTHxHEIGHT")
-    i.add_argument("--steps", type=int, default=20)
-    i.add_argument("--seed", type=int, default=0)
-    i.add_argument("--guidance-scale", type=float, default=7.5)
+    i.add_argument("--steps", type=whole_number(1, 10_000, "--steps"), default=20)
+    i.add_argument("--seed", type=whole_number(0, 2**63 - 1, "--seed"), default=0)
+    i.add_argument("--guidance-scale", type=finite_number(0, what="--guidance-scale"), default=7.5,
+                   help="classifier-free guidance (a finite number >= 0)")
     i.add_argument("--out", required=True, help="output .png file")
     i.set_defaults(handler=cmd_imagine)
 
     c = sub.add_parser("classify", help="classify a synthetic batch with one backend on one device")
     common(c)
-    c.add_argument("--batch", type=int, default=1)
+    c.add_argument("--batch", type=whole_number(1, 65_536, "--batch"), default=1)
     c.add_argument("--json", action="store_true")
     c.set_defaults(handler=cmd_classify)

@@ -15,9 +15,11 @@ def _catalog(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _format_for_framework(framework: str, task: str) -> str:
+    from genai_harness.backends.aliases import canonical_framework
     from genai_harness.backends.registry import get_backend
     from genai_harness.errors import TaskNotSupportedError
 
+    framework = canonical_framework(framework)
     backend = get_backend(framework)
     if task not in backend.model_formats:
         raise TaskNotSupportedError(f"{framework} does not do {task}; it does {', '.join(backend.model_formats)}")
@@ -33,7 +35,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         if not (args.id and args.path and args.task and (args.framework or args.format)):
             raise ConfigurationError("models add needs ID --task TASK --path PATH and --framework F (or --format K)")
         format_key = args.format or _format_for_framework(args.framework, args.task)
-        model = _catalog(args).add(args.id, args.task, format_key, Path(args.path), args.description or "")
+        model = _catalog(args).add(args.id, args.task, format_key, Path(args.path), args.description or "",
+                                   allow_custom_ops=args.allow_custom_ops)
         print(f"registered {model.id} ({model.task}) format {format_key}: {model.formats[format_key].path}")
         return 0
     if args.action == "remove":
@@ -43,8 +46,20 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"removed {args.id}")
         return 0
     if args.action == "verify":
-        from genai_harness.workloads.catalog import verify_bundled
+        from genai_harness.workloads.catalog import verify_bundled, verify_user_model
 
+        if args.id:
+            model = _catalog(args).get(args.id)
+            if model.source == "user":
+                problems = verify_user_model(model)
+                if problems:
+                    raise ModelError(f"model {model.id!r} is broken: " + "; ".join(problems[:5]))
+                print(f"{model.id}: every registered format is a valid model "
+                      f"({', '.join(model.formats) or 'none registered'})")
+                return 0
+            if model.source != "bundled":
+                print(f"{model.id}: a {model.source} model; nothing to verify beyond its presence")
+                return 0
         problems = verify_bundled()
         if problems:
             raise ModelError("bundled models differ from the manifest: " + "; ".join(problems[:5]))
@@ -68,11 +83,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     """Register the subcommand."""
     p = sub.add_parser("models", help="list the model catalog; add, remove or verify models")
     p.add_argument("action", nargs="?", choices=["list", "add", "remove", "verify"], default="list")
-    p.add_argument("id", nargs="?", help="model id (add / remove)")
+    p.add_argument("id", nargs="?", help="model id (add / remove / verify; verify without one: the bundled models)")
     p.add_argument("--task", choices=["text2text", "text2image", "classification"])
     p.add_argument("--framework", help="the framework that loads this format (e.g. onnxruntime_genai)")
     p.add_argument("--format", help="the format key instead of --framework (onnxruntime_genai, openvino, ...)")
     p.add_argument("--path", help="model folder or .onnx file")
     p.add_argument("--description", help="free text")
+    p.add_argument("--allow-custom-ops", action="store_true",
+                   help="consent to a model whose genai_config.json loads a custom-ops shared library (native code)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_models)

@@ -4,6 +4,41 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def missing_cells(planned: Sequence[str], rows: Iterable[dict[str, Any]]) -> list[str]:
+    """The planned cell labels that have no row (pure): what a run cut short never measured."""
+    from genai_harness.results.analysis import cell_label
+
+    recorded = {cell_label(row) for row in rows}
+    return [label for label in planned if label not in recorded]
+
+
+def _planned(frame: Any, run_id: str) -> list[str]:
+    """The cells recorded as planned for ``run_id`` in the store(s) its rows came from."""
+    from genai_harness.results.schema import SOURCE_COLUMN
+    from genai_harness.results.store import ResultStore
+
+    planned: list[str] = []
+    for source in frame.loc[frame["run_id"] == run_id, SOURCE_COLUMN].dropna().unique():
+        planned += [p for p in ResultStore(source, create=False).planned_cells(run_id) if p not in planned]
+    return planned
+
+
+def run_state(frame: Any, run_id: str) -> tuple[str, list[str]]:
+    """``complete``, ``interrupted`` (a cell was cut short, none missing) or ``unfinished: N of M cells
+    missing``, and the missing cell labels."""
+    planned = _planned(frame, run_id)
+    rows = frame[frame["run_id"] == run_id]
+    interrupted = bool((rows["status"] == "interrupted").any())
+    if not planned:
+        return ("interrupted" if interrupted else "no plan recorded"), []
+    missing = missing_cells(planned, rows.to_dict("records"))
+    if not missing:
+        return ("interrupted" if interrupted else "complete"), []
+    return f"unfinished: {len(missing)} of {len(planned)} cells missing", missing
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -56,14 +91,19 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
     elif args.run:
         print(summary_table(frame.to_dict("records")))
+        state, missing = run_state(frame, str(frame["run_id"].iloc[-1]))
+        if missing:
+            print(f"run {frame['run_id'].iloc[-1]} is {state} (cut short: killed, terminated or crashed):")
+            for label in missing:
+                print(f"  not measured: {label}")
     else:
         runs = (frame.groupby(["run_id", "hostname", "machine_fingerprint"], sort=False)
                 .agg(started=("run_started_at", "first"), rows=("status", "size"),
                      failed=("status", lambda s: int((s != "ok").sum())), cells=("workload_id", "nunique"))
                 .reset_index())
-        print(format_table(["run", "host", "machine", "started", "rows", "failed", "workloads"],
-                           [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows, r.failed, r.cells)
-                            for r in runs.itertuples()]))
+        print(format_table(["run", "host", "machine", "started", "rows", "failed", "workloads", "state"],
+                           [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows, r.failed, r.cells,
+                             run_state(frame, r.run_id)[0]) for r in runs.itertuples()]))
     return 0
 
 

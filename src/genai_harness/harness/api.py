@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from genai_harness.config import load_config
-from genai_harness.errors import SchemaVersionError
+from genai_harness.errors import ConfigurationError, SchemaVersionError, WorkloadError
 from genai_harness.harness.environments import configured_environments
 from genai_harness.harness.fingerprint import machine_profile
 from genai_harness.harness.inventory import collect_inventory
 from genai_harness.harness.plan import make_plan
 from genai_harness.harness.progress import Progress
 from genai_harness.harness.runner import new_run_context, run_plan
+from genai_harness.harness.signals import signals_interrupt
 from genai_harness.harness.summary import failures, summary_table
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import open_store
@@ -26,14 +27,40 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, devices: Sequence[str] | None = None,
-        models: Sequence[str] | None = None, store: str | Path | None = None, pythons: Sequence[str] | None = None,
+Names = str | Sequence[str] | None
+"""One name, or a list of names, or None for all."""
+
+
+def name_list(value: Names, what: str) -> list[str] | None:
+    """``"x"`` -> ``["x"]``, a list of names -> itself, None/empty -> None; anything else is refused."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Sequence) or not all(isinstance(item, str) for item in items):
+        raise ConfigurationError(f"{what} must be a name or a list of names, got {value!r}")
+    empty = [item for item in items if not item.strip()]
+    if empty:
+        raise ConfigurationError(f"{what} {empty[0]!r} is empty; give a name (e.g. CPU, onnxruntime, tiny-llm) "
+                                 "or leave the option out to use all")
+    return list(items) or None
+
+
+def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
+        devices: str | Sequence[str] | None = None, models: str | Sequence[str] | None = None,
+        store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
         precision: str | None = None, threads: int | None = None, reference: bool = False,
         inject_slowdown: float | None = None, ray_address: str | None = None) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
-    Rows are also appended to the store (default ``results/genai-harness.sqlite``) as each cell ends.
+    ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
+    what it runs on). ``frameworks``, ``devices``, ``models`` and ``pythons`` each take one name or a
+    list; ``models`` takes catalog ids or model paths. Rows are appended to the store (default
+    ``results/genai-harness.sqlite``) as each cell ends; the cells planned are recorded first, so a run
+    cut short shows as unfinished in ``genai-harness results``. SIGTERM and SIGHUP end the run like
+    Ctrl-C: the cell in flight is recorded as interrupted and :class:`~genai_harness.harness.signals.
+    Terminated` (a KeyboardInterrupt) is raised.
+
     ``precision`` (default | f32 | bf16 | f16) and ``threads`` override every workload's ``[run]`` request;
     a runtime that cannot honour them refuses the cell (recorded as failed with the reason). ``reference``
     checks every cell against the f32 CPU reference of the same model and inputs (``ref_*`` columns).
@@ -41,15 +68,23 @@ def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, device
     factor and records it in ``injected_slowdown``. ``ray_address`` schedules every cell on that Ray
     cluster (see :mod:`genai_harness.fleet`); each node writes its rows to ``store``.
     """
+    from genai_harness.backends.aliases import canonical_framework
+
     slowdown = check_slowdown(inject_slowdown)
     out = stream or sys.stderr
+    framework_names = [canonical_framework(f) for f in name_list(frameworks, "framework") or []] or None
+    device_names, model_names = name_list(devices, "device"), name_list(models, "model")
     cfg = load_config(Path(config) if config else None)
-    environments = configured_environments(cfg, list(pythons or []))
+    environments = configured_environments(cfg, name_list(pythons, "python") or [])
     suite_obj = load_suite(suite)
+    if not model_names and any(not entry.models for entry in suite_obj.entries):
+        raise WorkloadError(f"suite {suite!r} names no models for workload "
+                            f"{next(e.workload.id for e in suite_obj.entries if not e.models)!r}; "
+                            "give the models to run it on with --model ID (e.g. --model tiny-llm)")
     catalog = Catalog(cfg)
     inventories = collect_inventory(environments)
-    plan = make_plan(suite_obj, inventories, catalog, list(frameworks or []) or None, list(devices or []) or None,
-                     list(models or []) or None, precision=precision, threads=threads)
+    plan = make_plan(suite_obj, inventories, catalog, framework_names, device_names, model_names,
+                     precision=precision, threads=threads)
     if reference:
         plan.cells = [dataclasses.replace(c, workload=dataclasses.replace(c.workload, reference=True))
                       for c in plan.cells]
@@ -64,25 +99,29 @@ def run(suite: str = "smoke", *, frameworks: Sequence[str] | None = None, device
             f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
             "(--store PATH) or upgrade this one in place with ResultStore(path, migrate=True)"
         )
+    result_store.check_writable()  # a store that cannot take a row is refused before any cell runs
     context = new_run_context(profile, env_versions)
     meter = Progress(len(plan.cells), out, progress)
-    meter.note(f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, store {result_store.location}")
-    for line in plan.skipped:
-        meter.note(f"  not runnable here: {line}")
     rows: list[dict[str, Any]] = []
-    try:
-        if ray_address:
-            from genai_harness.fleet.ray_tasks import run_plan_on_ray
-            from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
+    with signals_interrupt():
+        result_store.record_plan(context.run_id, [cell.label for cell in plan.cells])
+        meter.note(f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, "
+                   f"store {result_store.location}")
+        for line in plan.skipped:
+            meter.note(f"  not runnable here: {line}")
+        try:
+            if ray_address:
+                from genai_harness.fleet.ray_tasks import run_plan_on_ray
+                from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
 
-            run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
-                            ray_address)
-        else:
-            run_plan(plan, result_store, context, meter, rows)
-    except KeyboardInterrupt:
-        if progress and rows:
-            print(summary_table(rows), file=out)
-        raise
+                run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
+                                ray_address)
+            else:
+                run_plan(plan, result_store, context, meter, rows)
+        except KeyboardInterrupt:
+            if progress and rows:
+                print(summary_table(rows), file=out)
+            raise
     if progress:
         print("", file=out)
         print(summary_table(rows), file=out)

@@ -193,6 +193,56 @@ def _model_path(task: str, framework: str, model: Any) -> Path:
     return model.format_for(key, framework).path
 
 
+def _cache_file(task: str, model: str, objective: str, store: str | Path | None, constraints: Constraints | None,
+                config: str | Path | None, options: dict[str, Any]) -> Path | None:
+    """Where the decision for these arguments and this exact store file is remembered (None: no store yet)."""
+    import hashlib
+    import json
+    import os
+    import sys
+
+    from genai_harness.results.store import DEFAULT_STORE
+
+    path = Path(store or DEFAULT_STORE)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = json.dumps([task, model, objective, str(path.resolve()), stat.st_mtime_ns, stat.st_size,
+                      repr(constraints), str(config), sorted(options.items()), sys.executable], default=str)
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "genai-harness" / "decisions"
+    return folder / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+
+
+def _remembered(cache: Path | None) -> tuple[Decision, dict[str, str]] | None:
+    """A decision taken earlier from the same store file and arguments, with the model paths it used."""
+    import json
+
+    from genai_harness.harness.dispatcher import decision_from_dict
+
+    if cache is None or not cache.is_file():
+        return None
+    try:
+        data = json.loads(cache.read_text())
+        return decision_from_dict(data["decision"]), dict(data["paths"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember(cache: Path | None, decision: Decision, paths: dict[str, str]) -> None:
+    import json
+
+    if cache is None or decision.static:
+        return
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"decision": decision.to_dict(), "paths": paths}, default=str))
+        tmp.replace(cache)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next start a re-decision
+
+
 def open_best(task: str, model: str, objective: str, *, store: str | Path | None = None,
               constraints: Constraints | None = None, probe_budget_s: float = 5.0, check_output: bool = True,
               config: str | Path | None = None, **rank_options: Any) -> Any:
@@ -200,12 +250,45 @@ def open_best(task: str, model: str, objective: str, *, store: str | Path | None
 
     The pipeline carries ``decision`` (the Decision) and ``dispatch_attempts`` (each candidate tried and
     why it was demoted). Raises :class:`NoUsableDeviceError` only when nothing at all can run.
-    """
-    from genai_harness.interface import DeviceFactory
 
+    A decision is remembered (in ``$XDG_CACHE_HOME/genai-harness/decisions``) for the exact store file
+    (path, size, modification time) and arguments, so the next start with unchanged evidence skips the
+    store read and the ranking; any new row in the store, or other arguments, decide anew.
+    """
+
+    cache = _cache_file(task, model, objective, store, constraints, config, rank_options)
+    remembered = _remembered(cache)
+    if remembered is not None:
+        decision, paths = remembered
+        opened = _open_chain(task, model, decision, paths, check_output, config)
+        if opened is not None:
+            return opened
     decision = decide(task, model, objective, store=store, constraints=constraints, probe_budget_s=probe_budget_s,
                       config=config, **rank_options)
     catalog_model = _catalog_model(model, config)
+    paths = {}
+    for candidate in decision.ranked:
+        try:
+            paths[candidate.framework] = str(_model_path(task, candidate.framework, catalog_model))
+        except HarnessError:
+            continue
+    cache = _cache_file(task, model, objective, store, constraints, config, rank_options)  # a probe may have written
+    _remember(cache, decision, paths)
+    opened = _open_chain(task, model, decision, paths, check_output, config, catalog_model)
+    if opened is None:  # pragma: no cover - _open_chain raises when nothing opens
+        raise NoUsableDeviceError(f"nothing can run {model!r} for {task} here")
+    return opened
+
+
+def _open_chain(task: str, model: str, decision: Decision, paths: dict[str, str], check_output: bool,
+                config: str | Path | None, catalog_model: Any = None) -> Any:
+    """Open the first candidate of ``decision`` that loads and agrees with the CPU reference.
+
+    With ``catalog_model`` None (a remembered decision) a chain that opens nothing returns None, so the
+    caller decides anew; otherwise it ends on the CPU and raises :class:`NoUsableDeviceError`.
+    """
+    from genai_harness.interface import DeviceFactory
+
     here = [c for c in decision.ranked if c.environment == "default"]
     elsewhere = [c for c in decision.ranked if c.environment != "default"]
     note = ""
@@ -216,14 +299,19 @@ def open_best(task: str, model: str, objective: str, *, store: str | Path | None
             note = (f"install environment {elsewhere[0].environment!r} (register it with `genai-harness envs "
                     f"--add`) to gain {gain:.1f}x with {elsewhere[0].target}")
     chain = list(here)
-    if not any(c.device.split(":")[0] == "CPU" for c in chain):
+    if catalog_model is not None and not any(c.device.split(":")[0] == "CPU" for c in chain):
         chain += [c for c in _usable_here(task, catalog_model) if c.device == "CPU"]
     attempts: list[str] = []
     create = _factory(task)
     references: dict[str, Any] = {}
     for candidate in chain:
         try:
-            path = _model_path(task, candidate.framework, catalog_model)
+            if candidate.framework in paths:
+                path = Path(paths[candidate.framework])
+            elif catalog_model is not None:
+                path = _model_path(task, candidate.framework, catalog_model)
+            else:
+                continue
             device = DeviceFactory.select(candidate.framework, candidate.device)
             pipeline = create(candidate.framework, path, device)
             if check_output and candidate.device.split(":")[0] != "CPU":
@@ -241,6 +329,8 @@ def open_best(task: str, model: str, objective: str, *, store: str | Path | None
         pipeline.dispatch_attempts = [*attempts, f"{candidate.target}: opened"]
         pipeline.dispatch_note = note
         return pipeline
+    if catalog_model is None:
+        return None
     raise NoUsableDeviceError(f"nothing can run {model!r} for {task} here: " + "; ".join(attempts), attempts)
 
 

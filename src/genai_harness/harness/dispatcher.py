@@ -143,6 +143,19 @@ class Decision:
         return out
 
 
+def decision_from_dict(data: dict[str, Any]) -> Decision:
+    """Inverse of :meth:`Decision.to_dict` (pure)."""
+    from dataclasses import fields as dataclass_fields
+
+    names = {f.name for f in dataclass_fields(Candidate)}
+
+    def candidate(item: dict[str, Any] | None) -> Candidate | None:
+        return None if item is None else Candidate(**{k: v for k, v in item.items() if k in names})
+
+    return Decision(**{**data, "winner": candidate(data.get("winner")),
+                       "alternatives": [candidate(a) for a in data.get("alternatives", [])]})
+
+
 def check_objective(task: str, objective: str) -> tuple[str, str]:
     """(unit, direction) of ``objective`` for ``task``; an unknown or mismatched one is a ConfigurationError."""
     if objective not in OBJECTIVES:
@@ -294,11 +307,31 @@ def _text(value: Any) -> str | None:
     return text_value(value) or None
 
 
-def rank(frame: pd.DataFrame, *, task: str, model: str, objective: str, constraints: Constraints = Constraints(),
-         machine: dict[str, Any] | None = None, model_hash: str | None = None, prompt_tokens: int | None = None,
-         new_tokens: int | None = None, calls: int = 10, allow_stale: bool = False,
-         now: datetime | None = None) -> Decision:
-    """Rank every measured target for ``task``/``model`` by ``objective`` and return the Decision (pure).
+@dataclass(frozen=True)
+class Evidence:
+    """Every measured target of one task, model and objective with its expected value and interval.
+
+    The costly part of a decision (grouping rows, bootstrap intervals); :func:`choose` then applies the
+    constraints and the order in microseconds, so an app can decide per request.
+    """
+
+    task: str
+    model: str
+    objective: str
+    unit: str
+    better: str
+    candidates: tuple[Candidate, ...]
+    unmeasured: tuple[str, ...]
+    rows: int
+    newest: str | None
+    stale: bool
+
+
+def measure_candidates(frame: pd.DataFrame, *, task: str, model: str, objective: str,
+                       machine: dict[str, Any] | None = None, model_hash: str | None = None,
+                       prompt_tokens: int | None = None, new_tokens: int | None = None, calls: int = 10,
+                       allow_stale: bool = False) -> Evidence:
+    """The measured targets of ``task``/``model`` with their expected ``objective`` values (pure).
 
     ``machine`` is this machine's profile (``machine_profile()``): rows count when of the same hardware
     class (other machines' labelled); rows whose environment had other runtime versions are stale and
@@ -328,7 +361,7 @@ def rank(frame: pd.DataFrame, *, task: str, model: str, objective: str, constrai
     rows = rows if stale else fresh
     group_columns = [c for c in TARGET_COLUMNS if c in rows.columns]
     candidates: list[Candidate] = []
-    excluded: list[str] = []
+    unmeasured: list[str] = []
     for key, group in rows.groupby(group_columns, dropna=False, sort=False):
         values = dict(zip(group_columns, key, strict=True))
         samples, why = objective_samples(group, task, objective, prompt_tokens=prompt_tokens,
@@ -337,40 +370,90 @@ def rank(frame: pd.DataFrame, *, task: str, model: str, objective: str, constrai
         options_text = group["device_options"].dropna().iloc[-1] if "device_options" in group.columns and \
             group["device_options"].notna().any() else "{}"
         threads = values.get("threads")
+        low, high = (bootstrap_ci(samples) if len(samples) > 1 else (samples[0], samples[0])) if samples \
+            else (math.nan, math.nan)
         candidate = Candidate(
             framework=str(values.get("framework")), device=str(values.get("device")),
             environment=_text(values.get("environment")) or "default",
             execution_provider=_text(values.get("execution_provider")), precision=_text(values.get("precision")),
             threads=None if _text(threads) is None else int(threads), options=json.loads(options_text),
-            expected=median(samples), ci_low=math.nan, ci_high=math.nan, unit=unit,
+            expected=median(samples), ci_low=low, ci_high=high, unit=unit,
             peak_rss_mib=median(memory) if memory else None, load_s=median(load) if load else None,
             n=len(samples), evidence=str(group["_evidence"].iloc[0]))
-        if not samples:
-            excluded.append(f"{candidate.target}: {why}")
-            continue
-        low, high = bootstrap_ci(samples) if len(samples) > 1 else (samples[0], samples[0])
-        candidate = _replace(candidate, ci_low=low, ci_high=high)
+        if samples:
+            candidates.append(candidate)
+        else:
+            unmeasured.append(f"{candidate.target}: {why}")
+    newest = str(rows["recorded_at"].max()) if "recorded_at" in rows.columns else None
+    return Evidence(task, model, objective, unit, better, tuple(candidates), tuple(unmeasured), len(rows), newest,
+                    stale)
+
+
+def choose(evidence: Evidence, constraints: Constraints = Constraints(), now: datetime | None = None) -> Decision:
+    """The Decision from measured candidates: constraints applied, best first, ties to lower memory (pure)."""
+    excluded = list(evidence.unmeasured)
+    allowed = []
+    for candidate in evidence.candidates:
         blocked = _constraint_reason(candidate, constraints)
         if blocked:
             excluded.append(f"{candidate.target}: {blocked}")
-            continue
-        candidates.append(candidate)
-    newest = str(rows["recorded_at"].max()) if "recorded_at" in rows.columns else None
-    age = _age_s(newest, now)
-    if not candidates:
-        raise NoEvidenceError(f"no measured target of {model!r} meets the objective and constraints: "
+        else:
+            allowed.append(candidate)
+    if not allowed:
+        raise NoEvidenceError(f"no measured target of {evidence.model!r} meets the objective and constraints: "
                               + "; ".join(excluded))
-    ordered = order_candidates(candidates, better)
+    ordered = order_candidates(allowed, evidence.better)
     winner = ordered[0]
-    ties = [c for c in ordered[1:] if _overlaps(c, ordered[0])]
-    reason = (f"{winner.target}: {objective} {winner.expected:.4g} {unit} "
+    ties = [c for c in ordered[1:] if _overlaps(c, winner)]
+    reason = (f"{winner.target}: {evidence.objective} {winner.expected:.4g} {evidence.unit} "
               f"[{winner.ci_low:.4g}-{winner.ci_high:.4g}], best of {len(ordered)} measured targets")
     if ties:
         reason += f"; tied within noise with {len(ties)} (chosen by lower peak memory, then load time)"
-    if stale:
+    if evidence.stale:
         reason += "; STALE evidence (other runtime versions)"
-    return Decision(task, model, objective, winner, ordered[1:], reason, len(rows), newest, age, stale, False,
-                    excluded)
+    return Decision(evidence.task, evidence.model, evidence.objective, winner, ordered[1:], reason, evidence.rows,
+                    evidence.newest, _age_s(evidence.newest, now), evidence.stale, False, excluded)
+
+
+def rank(frame: pd.DataFrame, *, task: str, model: str, objective: str, constraints: Constraints = Constraints(),
+         machine: dict[str, Any] | None = None, model_hash: str | None = None, prompt_tokens: int | None = None,
+         new_tokens: int | None = None, calls: int = 10, allow_stale: bool = False,
+         now: datetime | None = None) -> Decision:
+    """Rank every measured target for ``task``/``model`` by ``objective`` and return the Decision (pure).
+
+    :func:`measure_candidates` then :func:`choose`; see them for the rules and the errors.
+    """
+    evidence = measure_candidates(frame, task=task, model=model, objective=objective, machine=machine,
+                                  model_hash=model_hash, prompt_tokens=prompt_tokens, new_tokens=new_tokens,
+                                  calls=calls, allow_stale=allow_stale)
+    return choose(evidence, constraints, now)
+
+
+class Dispatcher:
+    """Decisions from one loaded slice of a store, measured once per objective and then chosen per call.
+
+    ``Dispatcher(frame, machine).decide(task=..., model=..., objective=..., constraints=...)``: the first
+    call per (task, model, objective, lengths) pays for the grouping and intervals; every later one only
+    applies constraints and order (the figure in benchmarks/RESULTS.md).
+    """
+
+    def __init__(self, frame: pd.DataFrame, machine: dict[str, Any] | None = None, *,
+                 allow_stale: bool = False) -> None:
+        self.frame = frame
+        self.machine = machine
+        self.allow_stale = allow_stale
+        self._evidence: dict[tuple[Any, ...], Evidence] = {}
+
+    def decide(self, *, task: str, model: str, objective: str, constraints: Constraints = Constraints(),
+               prompt_tokens: int | None = None, new_tokens: int | None = None, calls: int = 10,
+               now: datetime | None = None) -> Decision:
+        """The Decision, with the measured candidates cached per (task, model, objective, lengths, calls)."""
+        key = (task, model, objective, prompt_tokens, new_tokens, calls)
+        if key not in self._evidence:
+            self._evidence[key] = measure_candidates(
+                self.frame, task=task, model=model, objective=objective, machine=self.machine,
+                prompt_tokens=prompt_tokens, new_tokens=new_tokens, calls=calls, allow_stale=self.allow_stale)
+        return choose(self._evidence[key], constraints, now)
 
 
 def _replace(candidate: Candidate, **changes: Any) -> Candidate:

@@ -10,12 +10,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import EnvironmentConfigError
 from genai_harness.interface import DEFAULT_ENVIRONMENT
+
+
+class UntrustedConfigWarning(UserWarning):
+    """A config file names interpreters the harness will not run (see :mod:`genai_harness.trust`)."""
+
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -82,14 +88,27 @@ def parse_python_option(value: str) -> tuple[str, Path]:
 
 def configured_environments(config: HarnessConfig, cli_pythons: list[str] | None = None,
                             *, check: bool = True) -> list[Environment]:
-    """The default environment, then those of the config file, then ``--python`` options."""
+    """The default environment, then those of the config file, then ``--python`` options.
+
+    A config file the user has not approved (see :mod:`genai_harness.trust`) contributes no
+    interpreter to run: one :class:`UntrustedConfigWarning` says so; with ``check=False`` (listings)
+    its environments are listed, marked "not run".
+    """
+    from genai_harness.trust import untrusted_reason
+
     envs = [default_environment()]
+    untrusted = untrusted_reason(config)
+    if untrusted:
+        warnings.warn(untrusted, UntrustedConfigWarning, stacklevel=2)
     for name, table in config.section("environments").items():
         if not isinstance(table, dict) or not isinstance(table.get("python"), str):
             raise EnvironmentConfigError(
                 f"{config.path}: [environments.{name}] needs python = \"PATH/TO/bin/python\""
             )
-        envs.append(Environment(name, config.resolve(table["python"]), f"config {config.path}"))
+        if untrusted and check:
+            continue
+        source = f"config {config.path}" + (" (not approved: not run)" if untrusted else "")
+        envs.append(Environment(name, config.resolve(table["python"]), source))
     for option in cli_pythons or []:
         name, path = parse_python_option(option)
         envs = [e for e in envs if e.name != name]

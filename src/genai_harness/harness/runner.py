@@ -3,8 +3,8 @@
 The parent imports no runtime. It plans the cells from each environment's inventory, runs each
 cell in a worker subprocess of that cell's environment with the workload's timeout, and appends
 the cell's rows to the store in one transaction. A cell that crashes, hangs or raises becomes one
-failed row with its reason; the run goes on. Ctrl-C kills the running cell, records it as
-interrupted and keeps everything finished before.
+failed row with its reason; the run goes on. Ctrl-C (or SIGTERM/SIGHUP) kills the running cell,
+records it as interrupted and keeps everything finished before.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError
 from genai_harness.harness.metrics import stretch
 from genai_harness.harness.plan import Cell, Plan
 from genai_harness.harness.progress import Progress
+from genai_harness.harness.signals import interrupt_reason, signals_deferred
 from genai_harness.harness.worker_client import WorkerOutcome, call_worker
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
@@ -162,13 +163,15 @@ def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Prog
         except HarnessError as exc:
             status = status_of(exc)
             rows, detail = [failed_row(cell, context, status, exc)], str(exc)
-        except KeyboardInterrupt:
-            row = failed_row(cell, context, "interrupted", "interrupted by the user (Ctrl-C)")
-            store.append([row])
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (harness/signals.py)
+            row = failed_row(cell, context, "interrupted", interrupt_reason(exc))
+            with signals_deferred():
+                store.append([row])
             written.append(row)
             progress.finish("interrupted", time.monotonic() - started)
             raise
-        store.append(rows)
+        with signals_deferred():  # a finished cell's rows are written whole, even if a signal comes now
+            store.append(rows)
         written += rows
         progress.finish(status, time.monotonic() - started, detail)
 

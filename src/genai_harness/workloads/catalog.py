@@ -18,8 +18,9 @@ from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TA
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import ConfigurationError, ModelError, ModelFormatError
 from genai_harness.hashing import file_sha256
-from genai_harness.workloads.model_formats import validate
+from genai_harness.workloads.model_formats import custom_op_libraries, validate
 
+TASKS = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MANIFEST = MODELS_DIR / "manifest.json"
 
@@ -139,26 +140,90 @@ def onnx_package_models() -> list[CatalogModel]:
 
 
 def _stat_hash(path: Path) -> tuple[int, str]:
-    """Size and a cheap identity hash (names, sizes, mtimes) of a user model; content is not read."""
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    text = "\n".join(f"{p.relative_to(path) if p != path else p.name} {p.stat().st_size} {p.stat().st_mtime_ns}"
-                     for p in files)
-    return sum(p.stat().st_size for p in files), hashlib.sha256(text.encode()).hexdigest()[:16]
+    """Size and a cheap identity hash (names, sizes, mtimes) of a user model; content is not read.
+
+    A model deleted or changed while it is scanned is ``(0, "missing")``, never an exception.
+    """
+    try:
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        stats = [(p.relative_to(path) if p != path else p.name, p.stat()) for p in files]
+    except OSError:
+        return 0, "missing"
+    text = "\n".join(f"{name} {st.st_size} {st.st_mtime_ns}" for name, st in stats)
+    return sum(st.st_size for _, st in stats), hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def model_from_path(path: Path) -> CatalogModel:
+    """A model given by path (``--model PATH``): every format the path is a valid model of.
+
+    Its id is the absolute path. A path that is no valid model of any format is a ModelError
+    naming what each format lacks.
+    """
+    from genai_harness.workloads.model_formats import FORMAT_TASKS
+
+    resolved = path.expanduser().absolute()
+    formats: dict[str, ModelFormat] = {}
+    tasks: set[str] = set()
+    reasons = []
+    for format_key, task in FORMAT_TASKS:
+        try:
+            validate(format_key, task, resolved)
+        except ModelError as exc:
+            reasons.append(f"{format_key} ({task}): {exc}")
+            continue
+        size, digest = _stat_hash(resolved)
+        formats[format_key] = ModelFormat(format_key, resolved, size, digest)
+        tasks.add(task)
+    if not formats:
+        raise ModelError(f"{resolved} is not a model of any format the harness knows; "
+                         + "; ".join(reasons[:4]))
+    if len(tasks) > 1:
+        raise ModelError(f"{resolved} holds models of several tasks ({', '.join(sorted(tasks))}); "
+                         "register it with `genai-harness models add ID --task TASK --path PATH`")
+    return CatalogModel(str(resolved), tasks.pop(), "path", f"model at {resolved}", formats)
+
+
+def check_custom_ops(model: CatalogModel, allowed: list[str]) -> None:
+    """Refuse a model whose folder makes the runtime load a shared library the user did not consent to."""
+    for fmt in model.formats.values():
+        libraries = custom_op_libraries(fmt.path) if fmt.path.is_dir() else []
+        refused = [lib for lib in libraries if lib not in allowed]
+        if refused:
+            raise ModelError(
+                f"model {model.id!r}: {fmt.path}/genai_config.json makes onnxruntime-genai load the shared "
+                f"library {refused[0]!r} (native code that runs with your rights) and you have not consented; "
+                f"if you trust it, register it with `genai-harness models add ID --task {model.task} --path "
+                f"{fmt.path} --framework onnxruntime_genai --allow-custom-ops`")
+
+
+RESERVED_SOURCES = ("bundled", "onnx-package")
+"""Models whose ids a user model may not take."""
 
 
 def user_models(config: HarnessConfig) -> list[CatalogModel]:
     """Models registered in the configuration file."""
     models = []
     for model_id, table in config.section("models").items():
-        if not isinstance(table, dict) or "task" not in table or not isinstance(table.get("formats"), dict):
-            raise ConfigurationError(f"{config.path}: [models.{model_id}] needs task = ... and a [formats] table")
+        if (not isinstance(table, dict) or table.get("task") not in TASKS
+                or not isinstance(table.get("formats"), dict)):
+            raise ConfigurationError(f"{config.path}: [models.{model_id}] needs task = one of {', '.join(TASKS)} "
+                                     "and a [models.ID.formats] table; fix it or `genai-harness models remove` it")
         formats = {}
         for key, raw in table["formats"].items():
-            path = config.resolve(str(raw))
+            if not isinstance(raw, str) or not raw:
+                raise ConfigurationError(f"{config.path}: [models.{model_id}.formats] {key} must be a path string")
+            path = config.resolve(raw)
             size, digest = _stat_hash(path) if path.exists() else (0, "missing")
             formats[key] = ModelFormat(key, path, size, digest)
         models.append(CatalogModel(model_id, table["task"], "user", str(table.get("description", "")), formats))
     return models
+
+
+def allowed_custom_ops(config: HarnessConfig, model_id: str) -> list[str]:
+    """The shared libraries the user consented to for a registered model (``allow_custom_ops``)."""
+    table = config.section("models").get(model_id, {})
+    allowed = table.get("allow_custom_ops", []) if isinstance(table, dict) else []
+    return [str(a) for a in allowed] if isinstance(allowed, list) else []
 
 
 class Catalog:
@@ -170,20 +235,43 @@ class Catalog:
         self.models: dict[str, CatalogModel] = {}
         for model in [*known, *bundled_models(models_dir), *onnx_package_models(), *user_models(config)]:
             previous = self.models.get(model.id)
+            if previous is not None and model.source == "user" and previous.source in RESERVED_SOURCES:
+                raise ConfigurationError(f"{config.path}: [models.{model.id}] reuses the id of a {previous.source} "
+                                         "model, which is reserved; rename it in that file")
             if previous is not None and previous.source == "known":
                 model = CatalogModel(model.id, model.task, model.source, model.description or previous.description,
                                      model.formats, model.checkpoint_sha256)
             self.models[model.id] = model
 
     def get(self, model_id: str) -> CatalogModel:
-        """A model by id, or :class:`ModelError` listing the known ids."""
-        if model_id not in self.models:
-            raise ModelError(f"unknown model {model_id!r}; known models: {', '.join(sorted(self.models))} "
-                             "(`genai-harness models` lists them; `models add` registers yours)")
-        return self.models[model_id]
+        """A model by id, or by path (a file or folder that exists, validated), or :class:`ModelError`.
 
-    def add(self, model_id: str, task: str, format_key: str, path: Path, description: str = "") -> CatalogModel:
-        """Validate and register a user model format; the config file changes only on success."""
+        One rule for every command: a catalog id first, else an existing path. A model whose folder
+        names a custom-ops library is refused unless the user consented at ``models add``.
+        """
+        if model_id not in self.models:
+            if model_id and Path(model_id).expanduser().exists():
+                model = model_from_path(Path(model_id))
+                check_custom_ops(model, [])
+                self.models[model_id] = model
+                return model
+            raise ModelError(f"unknown model {model_id!r}; known models: {', '.join(sorted(self.models))} "
+                             "(`genai-harness models` lists them; `models add` registers yours, or give the path "
+                             f"of a model folder; read: {self.config.description})")
+        model = self.models[model_id]
+        if model.source == "user":
+            check_custom_ops(model, allowed_custom_ops(self.config, model_id))
+        return model
+
+    def add(self, model_id: str, task: str, format_key: str, path: Path, description: str = "", *,
+            allow_custom_ops: bool = False) -> CatalogModel:
+        """Validate and register a user model format; the config file changes only on success.
+
+        A folder that makes the runtime load a shared library (``custom_ops_library``) is refused unless
+        ``allow_custom_ops``; the consent is recorded for exactly the libraries it names.
+        """
+        if not model_id or not model_id.strip() or any(c in model_id for c in "\n\r\"") or model_id != model_id.strip():
+            raise ConfigurationError(f"model id {model_id!r} must be a non-empty name without quotes or newlines")
         existing = self.models.get(model_id)
         if existing is not None and existing.source in ("bundled", "onnx-package"):
             raise ConfigurationError(f"model id {model_id!r} is a {existing.source} model; choose another id")
@@ -197,12 +285,34 @@ class Catalog:
             raise ConfigurationError(f"model {model_id!r} is a {existing.task} model, not {task}")
         resolved = path.expanduser().absolute()
         validate(format_key, task, resolved)
-        tables = self.config.data.setdefault("models", {})
-        table = tables.setdefault(model_id, {"task": task, "formats": {}})
-        if description:
-            table["description"] = description
-        table["formats"][format_key] = str(resolved)
-        self.config.save()
+        libraries = custom_op_libraries(resolved) if resolved.is_dir() else []
+        if libraries and not allow_custom_ops:
+            raise ModelError(f"{resolved}/genai_config.json makes onnxruntime-genai load the shared library "
+                             f"{', '.join(map(repr, libraries))}: native code that runs with your rights whenever "
+                             "this model is used. Nothing was registered; if you trust it, add it again with "
+                             "--allow-custom-ops")
+
+        def change(document: Any) -> None:
+            import tomlkit
+
+            tables = document.setdefault("models", tomlkit.table(is_super_table=True))
+            if not isinstance(tables, dict):
+                raise ConfigurationError(f"{self.config.path}: models must be a table; fix that line")
+            if model_id not in tables:
+                tables[model_id] = {"task": task, "formats": {}}
+            table = tables[model_id]
+            if not isinstance(table, dict) or not isinstance(table.get("formats", {}), dict):
+                raise ConfigurationError(f"{self.config.path}: [models.{model_id}] is malformed; fix or remove it")
+            if format_key in table.get("formats", {}):
+                raise ConfigurationError(f"model {model_id!r} already has a {format_key} format registered "
+                                         f"in {self.config.path}; remove it first")
+            if description:
+                table["description"] = description
+            table.setdefault("formats", {})[format_key] = str(resolved)
+            if libraries:
+                table["allow_custom_ops"] = sorted({*table.get("allow_custom_ops", []), *libraries})
+
+        self.config.update(change)
         size, digest = _stat_hash(resolved)
         model = self.models.get(model_id)
         formats = dict(model.formats) if model and model.source == "user" else {}
@@ -212,12 +322,25 @@ class Catalog:
 
     def remove(self, model_id: str) -> None:
         """Unregister a user model."""
-        tables = self.config.section("models")
-        if model_id not in tables:
-            raise ConfigurationError(f"no user model {model_id!r} in {self.config.path}")
-        del tables[model_id]
-        self.config.save()
+        def change(document: Any) -> None:
+            tables = document.get("models", {})
+            if not isinstance(tables, dict) or model_id not in tables:
+                raise ConfigurationError(f"no user model {model_id!r} in {self.config.path}")
+            del tables[model_id]
+
+        self.config.update(change)
         self.models.pop(model_id, None)
+
+
+def verify_user_model(model: CatalogModel) -> list[str]:
+    """Problems with a registered model's formats now (missing files, truncated weights, broken configs)."""
+    problems = []
+    for fmt in model.formats.values():
+        try:
+            validate(fmt.key, model.task, fmt.path)
+        except ModelError as exc:
+            problems.append(f"{model.id}/{fmt.key}: {exc}")
+    return problems
 
 
 def verify_bundled(models_dir: Path = MODELS_DIR) -> list[str]:

@@ -55,6 +55,16 @@ INPUT_FIELDS: dict[str, dict[str, tuple[type, Any, float | None]]] = {
     },
     TASK_CLASSIFICATION: {"batch_size": (int, REQUIRED, 1)},
 }
+MAX_REPETITIONS = 10_000
+"""The most repetitions a cell measures (also the cap of a ``min_time_s`` loop)."""
+HIGHEST: dict[str, float] = {
+    "repetitions": MAX_REPETITIONS, "warmup": 1_000, "timeout_s": 7 * 24 * 3600.0, "min_time_s": 24 * 3600.0,
+    "prompt_tokens": 1_048_576, "new_tokens": 1_048_576, "width": 16_384, "height": 16_384, "steps": 10_000,
+    "batch_size": 65_536, "seed": 2**63 - 1, "guidance_scale": 1_000.0,
+}
+"""Highest allowed value per field: beyond it a value is refused, never silently cut."""
+MAX_FILE_BYTES = 1024 * 1024
+"""A workload or suite file larger than this is refused (they are a few lines)."""
 RUN_FIELDS: dict[str, tuple[type, Any, float | None]] = {
     "warmup": (int, 1, 0), "repetitions": (int, 3, 1), "min_time_s": (float, 0.0, 0),
     "timeout_s": (float, 300.0, 1), "precision": (str, "default", None), "threads": (int, 0, 0),
@@ -118,6 +128,9 @@ def _check(value: Any, kind: type, low: float | None, where: str, name: str) -> 
         raise WorkloadError(f"{where}: field {name!r} must be a finite number, got {value!r}")
     if low is not None and value < low:
         raise WorkloadError(f"{where}: field {name!r} must be at least {low:g}, got {value!r}")
+    high = HIGHEST.get(name)
+    if high is not None and kind in (int, float) and value > high:
+        raise WorkloadError(f"{where}: field {name!r} must be at most {high:g}, got {value!r}")
     return value
 
 
@@ -170,12 +183,30 @@ def parse_workload(data: dict[str, Any], source: str) -> Workload:
     )
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A workload or suite file as parsed TOML; every way it can be unreadable is a one-line WorkloadError."""
+    try:
+        if path.is_dir():
+            raise WorkloadError(f"{what} {path} is a folder; give a .toml file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise WorkloadError(f"{what} {path} is larger than {MAX_FILE_BYTES // 1024} KiB; "
+                                "a workload or suite file is a few lines of TOML")
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise WorkloadError(f"{what} {path} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise WorkloadError(f"{what} {path} is not UTF-8 text (byte {exc.start}); "
+                            "save it as UTF-8 TOML") from None
+    except OSError as exc:
+        raise WorkloadError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkloadError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:
+        raise WorkloadError(f"{path}: nested too deeply to be a {what}; fix the file") from None
+
+
 def load_workload(path: Path) -> Workload:
     """Read and validate one workload TOML file."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise WorkloadError(f"workload file {path} does not exist") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise WorkloadError(f"{path}: not valid TOML ({exc}); fix the syntax") from exc
-    return parse_workload(data, str(path))
+    return parse_workload(read_toml(path, "workload file"), str(path))

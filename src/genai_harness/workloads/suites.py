@@ -11,17 +11,11 @@ A suite file::
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from genai_harness.errors import WorkloadError
-from genai_harness.workloads.spec import Workload, load_workload
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from genai_harness.workloads.spec import Workload, load_workload, parse_workload, read_toml
 
 HERE = Path(__file__).resolve().parent
 STANDARD_DIR = HERE / "standard"
@@ -65,20 +59,22 @@ def _workload_ref(ref: str, base: Path) -> Workload:
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """A shipped suite by name, or a suite file by path."""
+    """A shipped suite by name, a suite file by path, or a single workload file (one entry, no models:
+    the caller names them)."""
     path = SUITES_DIR / f"{name_or_path}.toml"
     if not path.is_file():
         path = Path(name_or_path)
         if not path.is_file():
             raise WorkloadError(f"unknown suite {name_or_path!r}; shipped suites: {', '.join(standard_suites())} "
                                 "(or give a suite file path)")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise WorkloadError(f"{path}: not valid TOML ({exc})") from exc
+    data = read_toml(path, "suite file")
+    if "entries" not in data and "task" in data:  # a single workload file: a suite of one entry
+        workload = parse_workload(data, str(path))
+        return Suite(workload.id, workload.description, (SuiteEntry(workload, ()),))
     entries = data.get("entries")
     if not isinstance(entries, list) or not entries:
-        raise WorkloadError(f"{path}: needs at least one [[entries]] table with workload = ... and models = [...]")
+        raise WorkloadError(f"{path}: needs at least one [[entries]] table with workload = ... and models = [...] "
+                            "(or give a single workload file, with id, version and task, and --model)")
     parsed = []
     for i, entry in enumerate(entries):
         where = f"{path} [[entries]] #{i + 1}"

@@ -91,7 +91,8 @@ def check_columns(columns: Sequence[str] | None) -> list[str]:
     return wanted
 
 
-def frame(records: list[tuple[Any, ...]], names: list[str], wanted: list[str]) -> pd.DataFrame:
+def frame(records: list[tuple[Any, ...]], names: list[str], wanted: list[str], location: str = "the store"
+          ) -> pd.DataFrame:
     """A DataFrame of ``records`` (columns ``names``), with absent ``wanted`` columns null, schema dtypes."""
     import pandas as pd
 
@@ -99,7 +100,12 @@ def frame(records: list[tuple[Any, ...]], names: list[str], wanted: list[str]) -
     for name in wanted:
         if name not in df.columns:
             df[name] = pd.Series([None] * len(df), index=df.index, dtype=object)
-    return apply_dtypes(df[wanted])
+    try:
+        return apply_dtypes(df[wanted])
+    except (ValueError, TypeError, OverflowError) as exc:  # a value a genai-harness never wrote
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise StoreError(f"{location} holds values that do not fit its schema (corrupt?): {first}; "
+                         "restore it from a copy or move it away") from None
 
 
 def check_version(version_text: Any, location: str, present_columns: set[str] | None) -> int:
@@ -407,7 +413,7 @@ class SQLStore:
         with self._connect() as conn:
             sql, params, names = self._select(conn, filter, wanted)
             records = self._fetchall(conn, sql, params)
-        return frame(records, names, wanted)
+        return frame(records, names, wanted, self.location)
 
     def iter_frames(self, filter: ResultFilter = ALL_ROWS, *, columns: Sequence[str] | None = None,
                     batch: int = READ_BATCH) -> Iterator[pd.DataFrame]:
@@ -419,7 +425,7 @@ class SQLStore:
             try:
                 cur.execute(sql, tuple(params))
                 while records := cur.fetchmany(batch):
-                    yield frame(list(records), names, wanted)
+                    yield frame(list(records), names, wanted, self.location)
             finally:
                 cur.close()
 

@@ -49,6 +49,9 @@ class SQLiteStore(SQLStore):
                 raise StoreError(f"cannot create the folder of results store {self.path}: {exc}") from exc
         elif self.path.is_dir():
             raise StoreError(f"results store {self.path} is a folder; give the path of a .sqlite file")
+        elif not create and not _is_sqlite_file(self.path):  # reading never turns a file into a store
+            raise StoreError(f"{self.path} is not a results store (not an SQLite file); "
+                             "give the path of a store written by genai-harness")
         self.schema_version = self._open()
         if migrate and self.schema_version < SCHEMA_VERSION:
             self._migrate()
@@ -83,6 +86,9 @@ class SQLiteStore(SQLStore):
             yield conn
         except sqlite3.DatabaseError as exc:
             raise _store_error(self.path, exc) from exc
+        except UnicodeDecodeError as exc:  # SQLite hands back corrupt text as it is
+            raise StoreError(f"{self.path} is a corrupt results store (text that is not UTF-8: {exc.reason}); "
+                             "restore it from a copy or move it away") from None
         finally:
             if conn is not None:
                 conn.close()
@@ -129,6 +135,15 @@ class SQLiteStore(SQLStore):
             # A real write, rolled back: an immutable file can still be locked but not written.
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('writable_check', '1')")
             conn.execute("ROLLBACK")
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` starts with SQLite's header (an empty or short file does not)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return True  # let SQLite say why it cannot open it
 
 
 def _store_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
