@@ -14,7 +14,7 @@ setup: $(BIN)/.installed $(OVEP)/.installed $(CONFIG)
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,fleet]'
 	touch $@
 
 # onnxruntime-openvino occupies the module name `onnxruntime`: it gets its own venv, holding only

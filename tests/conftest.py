@@ -70,6 +70,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without a config override (a command reads its folder's file), plus ``extra``."""
     env = dict(os.environ)
     env.pop(CONFIG_VAR, None)
+    env.pop("GENAI_HARNESS_STORE", None)  # a user's default store never leaks into a test
     env.update(extra)
     return env
 

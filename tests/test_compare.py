@@ -94,7 +94,9 @@ def test_selection_parsing() -> None:
     assert Selection.parse("a.sqlite@r1") == Selection(Path("a.sqlite"), "r1")
     assert Selection.parse("@last", default_store=Path("b.sqlite")) == Selection(Path("b.sqlite"), "last")
     url = "postgresql://me@db:5432/h"
-    assert Selection.parse(url) == Selection(Path(url), None)
+    assert Selection.parse(url) == Selection(url, None)  # a URL stays a URL (a Path would fold its '//')
+    assert Selection.parse(f"{url}@last") == Selection(url, "last")
+    assert Selection.parse("postgresql://me:pw@db/h@r1").label == "postgresql://me:***@db/h@r1"
 
 
 def test_stretch_grows_spans_and_shrinks_rates() -> None:

@@ -17,8 +17,8 @@ from test_runner_reliability import alive, hanging, kill_quietly, store_rows, wa
 
 from genai_harness.errors import StoreError
 from genai_harness.harness import runner
-from genai_harness.results import store as store_module
 from genai_harness.results.store import ResultStore
+from genai_harness.results.stores import sqlite as store_module
 
 
 def _hanging_suite(ws: FakeWorkspace) -> Path:

@@ -25,7 +25,7 @@ def two_stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Fa
                             "--quiet", cwd=ws.root)
         assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(second) as conn:  # another machine: other fingerprint and host
-        conn.execute("UPDATE results SET machine_fingerprint = 'ffffffffffffffff', hostname = 'other-host'")
+        conn.execute("UPDATE cells SET machine_fingerprint = 'ffffffffffffffff', hostname = 'other-host'")
     return first, second, ws
 
 

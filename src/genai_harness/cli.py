@@ -53,10 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="approve the interpreters the config file names, as it is now (see README: trust)")
     envs.set_defaults(handler=_cmd_envs)
 
-    from genai_harness.commands import ab, compare, direct, models, pick, report, results, run
+    from genai_harness.commands import ab, compare, direct, models, node, pick, report, results, run
 
     run.add_parser(sub)
     results.add_parser(sub)
+    node.add_parser(sub)
     compare.add_parser(sub)
     ab.add_parser(sub)
     pick.add_parser(sub)

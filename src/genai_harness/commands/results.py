@@ -45,22 +45,39 @@ def cmd_results(args: argparse.Namespace) -> int:
     """List the runs in the stores, summarize one, or export the merged rows."""
     from genai_harness.errors import StoreError
     from genai_harness.harness.summary import summary_table
-    from genai_harness.results.store import DEFAULT_STORE, load_results
+    from genai_harness.results.query import ResultFilter
+    from genai_harness.results.store import DEFAULT_STORE, load_results, mask_url, resolve_store_spec
     from genai_harness.tables import format_table
 
+    if args.merge:
+        return merge_stores(args)
     if args.export:
         from genai_harness.results.export import check_export_path
 
         check_export_path(args.export)
-    stores = args.store or [str(DEFAULT_STORE)]
-    frame = load_results(stores)
-    if not len(frame):
-        raise StoreError(f"no results in {', '.join(stores)}; run `genai-harness run` first")
-    if args.run:
-        run_id = frame["run_id"].iloc[-1] if args.run == "last" else args.run
-        frame = frame[frame["run_id"] == run_id]
+    stores = args.store or [resolve_store_spec(None, DEFAULT_STORE)]
+    shown = ", ".join(mask_url(str(s)) for s in stores)
+    if args.export and not args.run and str(args.export).lower().endswith(".parquet"):
+        from genai_harness.results.export import stream_parquet
+        from genai_harness.results.store import iter_stores
+
+        written = stream_parquet(iter_stores(stores), args.export)  # batch by batch: any size of store
+        print(f"exported {written} rows to {args.export}", file=sys.stderr)
+        return 0
+    if args.run:  # the run is selected inside the query, never by loading the whole store
+        run_id = args.run
+        if args.run == "last":
+            runs = load_results(stores, columns=["run_id"])["run_id"]
+            if not len(runs):
+                raise StoreError(f"no results in {shown}; run `genai-harness run` first")
+            run_id = str(runs.iloc[-1])
+        frame = load_results(stores, ResultFilter(run_ids=run_id))
         if not len(frame):
-            raise StoreError(f"no run {args.run!r} in {', '.join(stores)}; `genai-harness results` lists the runs")
+            raise StoreError(f"no run {args.run!r} in {shown}; `genai-harness results` lists the runs")
+    else:
+        frame = load_results(stores)
+        if not len(frame):
+            raise StoreError(f"no results in {shown}; run `genai-harness run` first")
     if args.export:
         from genai_harness.results.export import export
 
@@ -98,10 +115,31 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def merge_stores(args: argparse.Namespace) -> int:
+    """``results --merge SRC ... --store DEST``: copy every row of SRC into DEST, each row once."""
+    from genai_harness.errors import StoreError
+    from genai_harness.results.store import iter_stores, open_store
+
+    if not args.store or len(args.store) != 1:
+        raise StoreError("results --merge needs exactly one --store to merge into (a .sqlite path or a "
+                         "postgresql:// URL)")
+    target = open_store(args.store[0], migrate=True)
+    for source in iter_stores(args.merge):
+        written = target.merge_from(source)
+        print(f"merged {source.location} into {target.location}: {written} new row(s) of {source.count()}",
+              file=sys.stderr)
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
     p = sub.add_parser("results", help="list stored runs, summarize one, export or merge stores")
-    p.add_argument("--store", action="append", help="a store file or folder of stores (repeatable: merges machines)")
+    p.add_argument("--store", action="append",
+                   help="a store file, folder of stores or postgresql:// URL (repeatable: merges machines; "
+                        "default $GENAI_HARNESS_STORE or results/genai-harness.sqlite)")
+    p.add_argument("--merge", action="append", metavar="SOURCE",
+                   help="copy the rows of SOURCE (file, folder or URL; repeatable) into the one --store, "
+                        "each row once however often it is merged")
     p.add_argument("--run", help="a run id, or 'last', to summarize or export")
     p.add_argument("--export", help="write the rows to a .parquet or .csv file")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")

@@ -21,7 +21,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         check_export_path(args.export)  # refuse a bad suffix before the run, not after it
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
                 pythons=args.python, config=args.config, progress=not args.quiet, precision=args.precision,
-                threads=args.threads, reference=args.reference, inject_slowdown=args.inject_slowdown)
+                threads=args.threads, reference=args.reference, inject_slowdown=args.inject_slowdown,
+                **({"ray_address": args.ray} if args.ray else {}))
     if args.json:
         print(frame.to_json(orient="records", indent=2))
     if args.export:
@@ -47,7 +48,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--device", action="append",
                    help="only devices matching this label, e.g. CPU, CPU:OpenVINO (repeatable)")
     p.add_argument("--model", action="append", help="run these catalog models instead of the suite's (repeatable)")
-    p.add_argument("--store", default=None, help="SQLite store (default results/genai-harness.sqlite)")
+    p.add_argument("--store", default=None,
+                   help="a .sqlite path or postgresql:// URL (default $GENAI_HARNESS_STORE, else "
+                        "results/genai-harness.sqlite)")
+    p.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="schedule every cell on the Ray cluster at ADDRESS (machines started with "
+                        "`genai-harness node`); needs a store every node reaches (a postgresql:// URL)")
     p.add_argument("--export", default=None, help="also write this run's rows to a .parquet or .csv file")
     p.add_argument("--json", action="store_true", help="print this run's rows as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress or summary")

@@ -19,7 +19,7 @@ from genai_harness.harness.runner import new_run_context, run_plan
 from genai_harness.harness.signals import signals_interrupt
 from genai_harness.harness.summary import failures, summary_table
 from genai_harness.results.schema import SCHEMA_VERSION
-from genai_harness.results.store import DEFAULT_STORE, ResultStore
+from genai_harness.results.store import open_store
 from genai_harness.workloads.catalog import Catalog
 from genai_harness.workloads.suites import load_suite
 
@@ -50,7 +50,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
         precision: str | None = None, threads: int | None = None, reference: bool = False,
-        inject_slowdown: float | None = None) -> pd.DataFrame:
+        inject_slowdown: float | None = None, ray_address: str | None = None) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
@@ -65,7 +65,8 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     a runtime that cannot honour them refuses the cell (recorded as failed with the reason). ``reference``
     checks every cell against the f32 CPU reference of the same model and inputs (``ref_*`` columns).
     ``inject_slowdown`` (gate calibration, never on by default) stretches every measured span by that
-    factor and records it in ``injected_slowdown``.
+    factor and records it in ``injected_slowdown``. ``ray_address`` schedules every cell on that Ray
+    cluster (see :mod:`genai_harness.fleet`); each node writes its rows to ``store``.
     """
     from genai_harness.backends.aliases import canonical_framework
 
@@ -91,10 +92,10 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}
     profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
-    result_store = ResultStore(Path(store) if store else DEFAULT_STORE)
+    result_store = open_store(store)  # a path or postgresql:// URL; None: $GENAI_HARNESS_STORE or the default
     if result_store.schema_version < SCHEMA_VERSION:  # refuse before any cell runs, not after the first one
         raise SchemaVersionError(
-            f"results store {result_store.path} has schema version {result_store.schema_version}, older than "
+            f"results store {result_store.location} has schema version {result_store.schema_version}, older than "
             f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
             "(--store PATH) or upgrade this one in place with ResultStore(path, migrate=True)"
         )
@@ -104,11 +105,19 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     rows: list[dict[str, Any]] = []
     with signals_interrupt():
         result_store.record_plan(context.run_id, [cell.label for cell in plan.cells])
-        meter.note(f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, store {result_store.path}")
+        meter.note(f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, "
+                   f"store {result_store.location}")
         for line in plan.skipped:
             meter.note(f"  not runnable here: {line}")
         try:
-            run_plan(plan, result_store, context, meter, rows)
+            if ray_address:
+                from genai_harness.fleet.ray_tasks import run_plan_on_ray
+                from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
+
+                run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
+                                ray_address)
+            else:
+                run_plan(plan, result_store, context, meter, rows)
         except KeyboardInterrupt:
             if progress and rows:
                 print(summary_table(rows), file=out)

@@ -13,7 +13,14 @@ from genai_harness.results.schema import (
     SCHEMA_VERSION,
     normalize_row,
 )
-from genai_harness.results.store import DEFAULT_STORE, ResultStore, expand_json, load_results
+from genai_harness.results.store import (
+    DEFAULT_STORE,
+    ResultStore,
+    expand_json,
+    load_results,
+    open_store,
+    resolve_store_spec,
+)
 
 __all__ = [
     "ALL_ROWS",
@@ -30,4 +37,6 @@ __all__ = [
     "import_file",
     "load_results",
     "normalize_row",
+    "open_store",
+    "resolve_store_spec",
 ]

@@ -6,8 +6,9 @@ JSON text, times are ISO-8601, and an empty text cell reads back as null).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genai_harness.errors import StoreError
 from genai_harness.results.schema import PANDAS_DTYPES, SOURCE_COLUMN, apply_dtypes
@@ -68,3 +69,41 @@ def import_file(path: str | Path) -> pd.DataFrame:
         return apply_dtypes(df)
     except (OSError, ValueError, ImportError) as exc:
         raise StoreError(f"cannot read results export {path}: {exc}") from exc
+
+
+def stream_parquet(stores: Iterable[Any], path: str | Path, filter: Any = None, *, batch: int = 10_000) -> int:
+    """Write the rows ``filter`` selects from ``stores`` (results stores) to one Parquet file, ``batch`` rows at
+    a time, never holding a whole store in memory; each row gains ``source_store``. Return the rows written."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from genai_harness.results.query import ALL_ROWS
+
+    path = Path(path)
+    if _suffix(path) != ".parquet":
+        raise StoreError(f"streaming export writes Parquet; give a .parquet path, not {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = None
+    rows = 0
+    try:
+        for store in stores:
+            for chunk in store.iter_frames(filter or ALL_ROWS, batch=batch):
+                chunk[SOURCE_COLUMN] = pd.Series([store.location] * len(chunk), index=chunk.index, dtype="string")
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                rows += len(chunk)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise StoreError(f"cannot export results to {path}: {exc}") from exc
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # no rows: still a valid file with the schema's columns
+        from genai_harness.results.schema import COLUMN_NAMES
+
+        empty = pd.DataFrame({n: pd.Series(dtype=PANDAS_DTYPES[n]) for n in COLUMN_NAMES})
+        empty[SOURCE_COLUMN] = pd.Series(dtype="string")
+        export(empty, path)
+    return rows

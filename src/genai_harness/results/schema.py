@@ -14,6 +14,9 @@ Schema history (``SCHEMA_VERSION``):
   ones, the batch the model took, energy, agreement with the f32 CPU reference, operator-cell
   error and GFLOP/s, ``injected_slowdown``; status ``skipped``; task ``operator``; and the
   ``planned_cells`` table (see :mod:`genai_harness.results.store`).
+* 3: the same columns, normalized: what repeats within a cell is stored once in ``cells``; each row
+  has a stable ``row_key`` so merging stores never duplicates a row (see
+  :mod:`genai_harness.results.stores.base`). Stores of versions 0-2 read as they are.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from genai_harness.errors import StoreError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from genai_harness.errors import StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
-from genai_harness.results.store import DEFAULT_STORE, ResultStore
+from genai_harness.results.store import DEFAULT_STORE, SQLStore, is_url, mask_url, open_store, resolve_store_spec
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,13 +25,15 @@ LAST = "last"
 class Selection:
     """A store and, optionally, one run in it (``last`` = the most recent run)."""
 
-    store: Path
+    store: Path | str
+    """A .sqlite path or a postgresql:// URL."""
     run: str | None = None
 
     @property
     def label(self) -> str:
         """How the selection was named, for messages and reports."""
-        return f"{self.store}@{self.run}" if self.run else str(self.store)
+        store = mask_url(str(self.store))
+        return f"{store}@{self.run}" if self.run else store
 
     @classmethod
     def parse(cls, spec: str, default_store: Path | None = None) -> Selection:
@@ -44,12 +46,12 @@ class Selection:
             path, sep, run = text, "", ""
         if sep and not run:
             raise StoreError(f"result selection {spec!r} names no run after '@'; give STORE@RUN_ID or STORE@last")
-        store = Path(path) if path else (default_store or DEFAULT_STORE)
-        return cls(store, run or None)
+        store = path or resolve_store_spec(default_store, DEFAULT_STORE)
+        return cls(store if is_url(store) else Path(store), run or None)
 
-    def open(self) -> ResultStore:
+    def open(self) -> SQLStore:
         """The store, which must exist."""
-        return ResultStore(self.store, create=False)
+        return open_store(self.store, create=False)
 
     def load(self, filter: ResultFilter = ALL_ROWS) -> pd.DataFrame:
         """The selected rows (``filter`` applied in the query); a missing run is a :class:`StoreError`."""
@@ -60,11 +62,12 @@ class Selection:
         if run == LAST:
             runs = store.read(filter, columns=["run_id"])["run_id"]
             if not len(runs):
-                raise StoreError(f"no run in {self.store} matches; `genai-harness results --store {self.store}` "
+                shown = mask_url(str(self.store))
+                raise StoreError(f"no run in {shown} matches; `genai-harness results --store {shown}` "
                                  "lists the runs")
             run = str(runs.iloc[-1])
         frame = store.read(dataclasses.replace(filter, run_ids=(run,)))
         if not len(frame):
-            raise StoreError(f"no run {run!r} in {self.store} (or none of its rows match the filter); "
-                             f"`genai-harness results --store {self.store}` lists the runs")
+            raise StoreError(f"no run {run!r} in {mask_url(str(self.store))} (or none of its rows match the filter); "
+                             f"`genai-harness results --store {mask_url(str(self.store))}` lists the runs")
         return frame

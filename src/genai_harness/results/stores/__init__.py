@@ -1,0 +1,50 @@
+"""Results stores: SQLite (the embedded default) and PostgreSQL (shared by a lab), one interface.
+
+:func:`open_store` takes a file path or a ``postgresql://`` URL; any other URL scheme is refused.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from genai_harness.results.stores.base import SQLStore
+from genai_harness.results.stores.sqlite import DEFAULT_STORE, ResultStore, SQLiteStore
+from genai_harness.results.stores.urls import (
+    ENV_VAR,
+    POSTGRES_SCHEMES,
+    check_scheme,
+    is_url,
+    mask_url,
+    resolve_store_spec,
+    scheme_of,
+)
+
+
+def open_store(spec: str | os.PathLike[str] | None = None, *, create: bool = True, migrate: bool = False) -> SQLStore:
+    """The store at ``spec``: a SQLite file path or a ``postgresql://`` URL (libpq URIs, ``?host=/dir&port=N``).
+
+    ``None`` means ``$GENAI_HARNESS_STORE``, else :data:`DEFAULT_STORE`. An unknown URL scheme is a
+    :class:`~genai_harness.errors.StoreError`.
+    """
+    text = resolve_store_spec(spec, DEFAULT_STORE)
+    check_scheme(text)
+    if scheme_of(text) in POSTGRES_SCHEMES:
+        from genai_harness.results.stores.postgres import PostgresStore
+
+        return PostgresStore(text, create=create, migrate=migrate)
+    return SQLiteStore(Path(text), create=create, migrate=migrate)
+
+
+__all__ = [
+    "DEFAULT_STORE",
+    "ENV_VAR",
+    "ResultStore",
+    "SQLStore",
+    "SQLiteStore",
+    "check_scheme",
+    "is_url",
+    "mask_url",
+    "open_store",
+    "resolve_store_spec",
+]

@@ -1,0 +1,132 @@
+"""The shared results store in PostgreSQL (psycopg 3): the same layout and versions as the SQLite one.
+
+Many runners on many machines append at once: each cell is one transaction; a row's ``row_key`` is
+unique, so merging a store twice writes nothing twice. The URL's password never leaves this module:
+``location`` and every error show the URL masked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from genai_harness.errors import StoreError
+from genai_harness.results.schema import SCHEMA_VERSION
+from genai_harness.results.stores.base import SQLStore
+from genai_harness.results.stores.urls import mask_url, scrub
+
+CONNECT_TIMEOUT_S = 10
+_LOCK_ID = 0x67656E6169  # advisory lock taken while creating or migrating the tables
+
+
+class PostgresStore(SQLStore):
+    """A results store in the PostgreSQL database ``url`` (``postgresql://user@host:port/db``, libpq URIs).
+
+    The tables are created on first use; a store of an older schema is read as it is and migrated
+    with ``migrate=True``. ``create=False`` refuses a database without a store in it.
+    """
+
+    placeholder = "%s"
+    id_column = "BIGSERIAL PRIMARY KEY"
+    sql_types: ClassVar[dict[str, str]] = {
+        "text": "TEXT", "json": "TEXT", "timestamp": "TEXT", "int": "BIGINT", "float": "DOUBLE PRECISION",
+    }
+
+    def __init__(self, url: str, *, migrate: bool = False, create: bool = True) -> None:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            raise StoreError("a postgresql:// store needs psycopg 3: pip install 'genai-harness[postgres]'") from exc
+        self._url = url
+        self.location = mask_url(url)
+        self.path = self.location
+        self.schema_version = self._open(create)
+        if migrate and self.schema_version < SCHEMA_VERSION:
+            self._migrate()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.location!r}, schema_version={self.schema_version})"
+
+    @contextlib.contextmanager
+    def _connect(self, *, write: bool = False) -> Iterator[Any]:
+        """A short-lived autocommit connection; every failure becomes one StoreError without the password."""
+        import psycopg
+
+        conn = None
+        try:
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+            yield conn
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+    def _error(self, exc: Exception) -> StoreError:
+        import psycopg
+
+        text = scrub(" ".join(str(exc).split()), self._url)
+        if isinstance(exc, psycopg.OperationalError):
+            if "password" in text or "authentication" in text:
+                fix = "check the user and password (or ~/.pgpass / PGPASSWORD)"
+            elif "does not exist" in text:
+                fix = "create the database (createdb) or fix its name in the URL"
+            else:
+                fix = "check that the server is running and the URL's host and port"
+            return StoreError(f"results store {self.location} cannot be reached: {text}; {fix}")
+        return StoreError(f"results store {self.location}: {text}")
+
+    def _transaction(self, conn: Any, body: Callable[[Any], Any]) -> Any:
+        with conn.transaction():
+            return body(conn)
+
+    def _tables(self, conn: Any) -> set[str]:
+        # pg_catalog, not information_schema: the latter hides tables this user has no rights on.
+        rows = self._fetchall(conn, "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()")
+        return {r[0] for r in rows}
+
+    def _table_columns(self, conn: Any, table: str) -> set[str]:
+        rows = self._fetchall(conn, "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(%s) "
+                                    "AND attnum > 0 AND NOT attisdropped", (table,))
+        return {r[0] for r in rows}
+
+    def _stream_cursor(self, conn: Any) -> Any:
+        import uuid
+
+        # A server-side cursor needs a transaction; rows then arrive in batches, never all at once.
+        conn.autocommit = False
+        return conn.cursor(name=f"genai_harness_{uuid.uuid4().hex[:12]}")
+
+    def _open(self, create: bool) -> int:
+        with self._connect() as conn:
+            if not {"meta", "results"} <= self._tables(conn):
+                if not create:
+                    raise StoreError(f"no results store in {self.location}; run a benchmark into it first")
+
+                def initialize(c: Any) -> None:
+                    self._run(c, "SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+                    self._initialize(c)
+
+                self._transaction(conn, initialize)
+            return self._read_version(conn)
+
+    def _migrate(self) -> None:
+        with self._connect(write=True) as conn:
+            self._run(conn, "SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+            try:
+                version = self._read_version(conn)
+            finally:
+                self._run(conn, "SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+        if version < SCHEMA_VERSION:
+            super()._migrate()
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` unless a row could be written now (checked before any cell runs)."""
+        with self._connect(write=True) as conn:
+            rows = self._fetchall(conn, "SELECT has_table_privilege('results', 'INSERT') "
+                                        "AND has_table_privilege('cells', 'INSERT')")
+            if not rows[0][0]:
+                raise StoreError(f"results store {self.location}: this user may not insert rows; "
+                                 "GRANT INSERT on results and cells, or use another user")

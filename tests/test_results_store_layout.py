@@ -1,0 +1,160 @@
+"""The schema-3 SQLite layout: cells stored once, stable row identity, store specs, and the file system's refusals
+(an immutable folder or file, a full disk) reported as what they are."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_results_store import cell_rows, make_v0_store
+
+from genai_harness.errors import StoreError
+from genai_harness.results.schema import SCHEMA_VERSION
+from genai_harness.results.store import ResultStore, load_results, mask_url, open_store, resolve_store_spec
+from genai_harness.results.stores.sqlite import SQLiteStore
+
+
+@contextlib.contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """``chattr +i path`` for a while (skips where the file system or user cannot)."""
+    proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot make {path} immutable here: {proc.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_cell_is_stored_once_and_rows_stay_small(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "s.sqlite")
+    profile = {"cpu": "x" * 2000}
+    for run in range(3):
+        store.append(cell_rows(run_id=f"r{run}", n=50, machine_profile=profile))
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM cells").fetchone()[0] == 3
+        assert conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 150
+        assert "machine_profile" not in {r[1] for r in conn.execute("PRAGMA table_info(results)")}
+    assert (store.read()["machine_profile"].str.len() > 2000).all()
+
+
+def test_merging_a_store_twice_writes_each_row_once(tmp_path: Path) -> None:
+    a, b = ResultStore(tmp_path / "a.sqlite"), ResultStore(tmp_path / "b.sqlite")
+    a.append(cell_rows(run_id="ra"))
+    b.append(cell_rows(run_id="rb"))
+    target = ResultStore(tmp_path / "all.sqlite")
+    assert target.merge_from(a) == 3 and target.merge_from(b) == 3
+    assert target.merge_from(a) == 0 and target.merge_from(target) == 0
+    assert target.count() == 6
+    assert target.read().drop(columns=[]).equals(load_results([a.path, b.path]).drop(columns=["source_store"]))
+
+
+def test_row_identity_survives_a_migration(tmp_path: Path) -> None:
+    path = tmp_path / "v0.sqlite"
+    make_v0_store(path)
+    copy = tmp_path / "copy.sqlite"
+    shutil.copy(path, copy)
+    migrated = ResultStore(copy, migrate=True)
+    assert migrated.schema_version == SCHEMA_VERSION
+    target = ResultStore(tmp_path / "t.sqlite")
+    assert target.merge_from(ResultStore(path, create=False)) == 1  # read as schema 0
+    assert target.merge_from(migrated) == 0  # the same row, migrated: the same identity
+
+
+def test_a_url_is_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a URL, not a file"):
+        ResultStore("postgresql://u@h/db")
+    with pytest.raises(StoreError, match="unknown scheme ftp://"):
+        open_store("ftp://u:pw@h/x.sqlite")
+    with pytest.raises(StoreError, match="unknown scheme"):
+        load_results(["ftp://h/x"])
+
+
+def test_passwords_are_masked() -> None:
+    assert mask_url("postgresql://lab:pw@h:5432/db") == "postgresql://lab:***@h:5432/db"
+    assert mask_url("postgresql://lab@/db?host=/run/pg&password=pw&port=5") == \
+        "postgresql://lab@/db?host=/run/pg&password=***&port=5"
+    assert mask_url("results/x.sqlite") == "results/x.sqlite"
+
+
+def test_the_store_spec_falls_back_on_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("GENAI_HARNESS_STORE", raising=False)
+    assert resolve_store_spec(None, "d.sqlite") == "d.sqlite"
+    monkeypatch.setenv("GENAI_HARNESS_STORE", str(tmp_path / "env.sqlite"))
+    assert resolve_store_spec(None, "d.sqlite") == str(tmp_path / "env.sqlite")
+    assert resolve_store_spec("given.sqlite", "d.sqlite") == "given.sqlite"
+    assert open_store().location == str(tmp_path / "env.sqlite")
+
+
+def test_a_wal_store_in_an_immutable_folder_is_read(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    store = ResultStore(folder / "s.sqlite")
+    store.append(cell_rows())
+    assert store.meta() and not (folder / "s.sqlite-wal").exists()  # WAL mode, log merged on close
+    with immutable(folder):
+        readonly = ResultStore(folder / "s.sqlite", create=False)
+        assert len(readonly.read()) == 3 and readonly.count() == 3
+        with pytest.raises(StoreError, match="folder is read-only or immutable"):
+            readonly.check_writable()
+    assert not (folder / "s.sqlite-shm").exists()
+
+
+def test_an_unmerged_log_in_an_immutable_folder_says_why(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.append(cell_rows())
+    folder = tmp_path / "copy"
+    folder.mkdir()
+    holder = sqlite3.connect(store.path, isolation_level=None)  # keeps the log unmerged while the files are copied
+    try:
+        holder.execute("PRAGMA wal_autocheckpoint = 0")
+        holder.execute("INSERT INTO meta (key, value) VALUES ('note', 'x')")
+        for name in ("s.sqlite", "s.sqlite-wal"):
+            shutil.copy(tmp_path / name, folder / name)
+    finally:
+        holder.close()
+    assert (folder / "s.sqlite-wal").stat().st_size > 0
+    with immutable(folder), pytest.raises(StoreError, match="unmerged write-ahead log"):
+        ResultStore(folder / "s.sqlite", create=False)
+
+
+def test_an_immutable_store_file_is_refused_before_writing(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.append(cell_rows())
+    with immutable(store.path):
+        with pytest.raises(StoreError, match="file is read-only or immutable"):
+            store.check_writable()
+        with pytest.raises(StoreError, match="cannot be written"):
+            store.append(cell_rows(run_id="more"))
+        assert store.count() == 3
+
+
+class _SmallDisk(SQLiteStore):
+    """A store whose file may not grow past its current size: SQLite's own 'database or disk is full'."""
+
+    pages = 0
+
+    def _raw_connect(self, write: bool) -> sqlite3.Connection:
+        conn = super()._raw_connect(write)
+        if self.pages:
+            conn.execute(f"PRAGMA max_page_count = {self.pages}")
+        return conn
+
+
+def test_a_full_disk_is_reported_as_such_and_keeps_the_rows(tmp_path: Path) -> None:
+    store = _SmallDisk(tmp_path / "s.sqlite")
+    store.append(cell_rows())
+    with sqlite3.connect(store.path) as conn:
+        store.pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    big = cell_rows(run_id="big", n=200, error="e" * 4000)
+    with pytest.raises(StoreError) as info:
+        store.append(big)
+    assert "database or disk is full" in str(info.value)
+    assert "cannot rollback" not in str(info.value)
+    store.pages = 0
+    assert store.count() == 3
