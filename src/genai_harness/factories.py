@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genai_harness.backends.registry import get_backend
 from genai_harness.errors import DeviceUnavailableError
 from genai_harness.interface import Device
 
@@ -42,6 +41,8 @@ class DeviceFactory:
         """Extension: every device the runtime can see, usable or not (with the reason)."""
         if framework in cls._enumerators:
             return list(cls._enumerators[framework]())
+        from genai_harness.backends.registry import get_backend  # backends load on first use, not on import
+
         return get_backend(framework).enumerate_devices()
 
     @classmethod
@@ -90,6 +91,8 @@ class Text2TextPipelineFactory:
         framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
     ) -> text2text.Pipeline:
         """A ready pipeline for the model folder on the first device given (default: CPU)."""
+        from genai_harness.backends.registry import get_backend
+
         backend = get_backend(framework)
         return backend.create_text2text(Path(models_path), _single_device(devices, framework))
 
@@ -102,6 +105,8 @@ class Text2ImagePipelineFactory:
         framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
     ) -> text2image.Pipeline:
         """A ready pipeline for the model folder on the first device given (default: CPU)."""
+        from genai_harness.backends.registry import get_backend
+
         backend = get_backend(framework)
         return backend.create_text2image(Path(models_path), _single_device(devices, framework))
 
@@ -114,5 +119,7 @@ class ClassificationPipelineFactory:
         framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
     ) -> classification.Pipeline:
         """A ready pipeline for the ``.onnx`` model file on the first device given (default: CPU)."""
+        from genai_harness.backends.registry import get_backend
+
         backend = get_backend(framework)
         return backend.create_classifier(Path(models_path), _single_device(devices, framework))
