@@ -134,7 +134,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = 5, frameworks:
     from genai_harness.harness.inventory import collect_inventory
     from genai_harness.harness.progress import Progress
     from genai_harness.harness.runner import new_run_context, run_plan
-    from genai_harness.results.store import DEFAULT_STORE, ResultStore
+    from genai_harness.results.stores import open_store
     from genai_harness.workloads.catalog import Catalog
     from genai_harness.workloads.suites import load_suite
 
@@ -160,7 +160,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = 5, frameworks:
               dataclasses.replace(y, inject_slowdown=slowdowns[1])) for x, y in pairs]
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}
     profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
-    result_store = ResultStore(Path(store) if store else DEFAULT_STORE)
+    result_store = open_store(store)
     result_store.check_writable()
     contexts = [new_run_context(profile, env_versions) for _ in range(2)]
     order = interleave(pairs, rounds)

@@ -40,10 +40,19 @@ MIN_PSNR_DB = 30.0
 def read_evidence(store: str | Path | None, task: str, model: str) -> Any:
     """This model's rows for ``task`` from ``store`` (only the columns the dispatcher reads); never creates it."""
     from genai_harness.results.query import ResultFilter
-    from genai_harness.results.store import DEFAULT_STORE, ResultStore
+    from genai_harness.results.stores import open_store
 
-    return ResultStore(Path(store) if store else DEFAULT_STORE, create=False).read(
+    return open_store(store, create=False).read(
         ResultFilter(model_ids=model, tasks=task, statuses="ok"), columns=EVIDENCE_COLUMNS)
+
+
+def _store_exists(store: str | Path | None) -> bool:
+    """Whether ``store`` (a path or a database URL) already holds a store; a URL's database is asked on read."""
+    from genai_harness.results.store import DEFAULT_STORE
+    from genai_harness.results.stores.urls import resolve_store_spec, scheme_of
+
+    text = resolve_store_spec(store, DEFAULT_STORE)
+    return bool(scheme_of(text)) or Path(text).exists()
 
 
 def _catalog_model(model: str, config: str | Path | None) -> Any:
@@ -66,7 +75,7 @@ def probe(task: str, model: str, store: str | Path | None, budget_s: float, *,
     from genai_harness.harness.preparation import prepare_run
     from genai_harness.harness.progress import Progress
     from genai_harness.harness.runner import new_run_context, run_plan
-    from genai_harness.results.store import DEFAULT_STORE, ResultStore
+    from genai_harness.results.stores import open_store
 
     deadline = time.monotonic() + budget_s
     folder = Path(tempfile.mkdtemp(prefix="genai-probe-"))
@@ -75,7 +84,7 @@ def probe(task: str, model: str, store: str | Path | None, budget_s: float, *,
     suite = folder / "suite.toml"
     suite.write_text(f'id = "probe"\n[[entries]]\nworkload = "{workload}"\nmodels = ["{model}"]\n')
     prepared = prepare_run(str(suite), pythons=(), config=config, environments_only=("default",))
-    result_store = ResultStore(Path(store) if store else DEFAULT_STORE)
+    result_store = open_store(store)
     result_store.check_writable()
     context = new_run_context(prepared.profile, prepared.env_versions)
     meter = Progress(len(prepared.plan.cells), None, False)
@@ -126,9 +135,8 @@ def decide(task: str, model: str, objective: str, *, store: str | Path | None = 
     options = dict(task=task, model=model, objective=objective, constraints=constraints or Constraints(),
                    machine=machine, prompt_tokens=prompt_tokens, new_tokens=new_tokens, calls=calls,
                    allow_stale=allow_stale)
-    from genai_harness.results.store import DEFAULT_STORE
 
-    if Path(store or DEFAULT_STORE).exists() or not static_fallback:
+    if _store_exists(store) or not static_fallback:
         try:
             return rank(read_evidence(store, task, model), **options)
         except NoEvidenceError as exc:
@@ -366,9 +374,9 @@ def ort_policy_delegate(objective: str = "batch", store: str | Path | None = Non
     """
     from genai_harness.harness.fingerprint import machine_profile
     from genai_harness.results.query import ResultFilter
-    from genai_harness.results.store import DEFAULT_STORE, ResultStore
+    from genai_harness.results.stores import open_store
 
-    frame = ResultStore(Path(store) if store else DEFAULT_STORE, create=False).read(
+    frame = open_store(store, create=False).read(
         ResultFilter(frameworks="onnxruntime", tasks=task, statuses="ok", model_ids=model), columns=EVIDENCE_COLUMNS)
     models = [model] if model else sorted(set(frame["model_id"].dropna()))
     scores: dict[str, list[int]] = {}
