@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genai_harness.errors import DeviceUnavailableError
 from genai_harness.interface import Device
@@ -83,6 +83,14 @@ def _single_device(devices: Sequence[Device] | Device | str | None, framework: s
     return devices[0]
 
 
+def _create(framework: str, method: str, models_path: str | Path,
+            devices: Sequence[Device] | Device | str | None) -> Any:
+    """``framework``'s backend (loaded now, on first use) creates a pipeline with ``method`` on one device."""
+    from genai_harness.backends.registry import get_backend
+
+    return getattr(get_backend(framework), method)(Path(models_path), _single_device(devices, framework))
+
+
 class Text2TextPipelineFactory:
     """Creates text-to-text pipelines (``Text2TextPipelineFactory::Create``)."""
 
@@ -91,10 +99,7 @@ class Text2TextPipelineFactory:
         framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
     ) -> text2text.Pipeline:
         """A ready pipeline for the model folder on the first device given (default: CPU)."""
-        from genai_harness.backends.registry import get_backend
-
-        backend = get_backend(framework)
-        return backend.create_text2text(Path(models_path), _single_device(devices, framework))
+        return _create(framework, "create_text2text", models_path, devices)
 
 
 class Text2ImagePipelineFactory:
@@ -105,10 +110,7 @@ class Text2ImagePipelineFactory:
         framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
     ) -> text2image.Pipeline:
         """A ready pipeline for the model folder on the first device given (default: CPU)."""
-        from genai_harness.backends.registry import get_backend
-
-        backend = get_backend(framework)
-        return backend.create_text2image(Path(models_path), _single_device(devices, framework))
+        return _create(framework, "create_text2image", models_path, devices)
 
 
 class ClassificationPipelineFactory:
@@ -119,7 +121,4 @@ class ClassificationPipelineFactory:
         framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
     ) -> classification.Pipeline:
         """A ready pipeline for the ``.onnx`` model file on the first device given (default: CPU)."""
-        from genai_harness.backends.registry import get_backend
-
-        backend = get_backend(framework)
-        return backend.create_classifier(Path(models_path), _single_device(devices, framework))
+        return _create(framework, "create_classifier", models_path, devices)
