@@ -25,9 +25,7 @@ from genai_harness.errors import GenerationError
 from genai_harness.harness import energy, metrics, reference
 from genai_harness.harness.worker import own_peak_rss_mb
 from genai_harness.interface import Device
-from genai_harness.workloads.spec import Workload
-
-MAX_REPETITIONS = 10_000
+from genai_harness.workloads.spec import MAX_REPETITIONS, Workload
 
 
 def load_pipeline(backend: Backend, task: str, model_path: Path, device: Device,
