@@ -35,13 +35,17 @@ def _start(code: str, cwd: Path, log: Path, tmpdir: Path) -> subprocess.Popen[st
                                 stdout=subprocess.PIPE, stderr=err, text=True)
 
 
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_and_sighup_end_a_run_like_ctrl_c(tmp_path: Path, signum: int, exit_code: int) -> None:
-    ws = FakeWorkspace(tmp_path)
+def _start_hanging_run(tmp_path: Path, ws: FakeWorkspace) -> tuple[subprocess.Popen[str], Path, Path, Path]:
+    """A real fake-backend run whose second cell hangs: (runner process, store, progress log, its TMPDIR)."""
     suite = _hanging_suite(ws)
     store, log, tmpdir = tmp_path / "store.sqlite", tmp_path / "progress.log", tmp_path / "tmp"
     code = fake_cli_code("run", "--suite", suite, "--framework", "fake", "--device", "CPU", "--store", store)
-    runner_proc = _start(code, tmp_path, log, tmpdir)
+    return _start(code, tmp_path, log, tmpdir), store, log, tmpdir
+
+
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_end_a_run_like_ctrl_c(tmp_path: Path, signum: int, exit_code: int) -> None:
+    runner_proc, store, log, tmpdir = _start_hanging_run(tmp_path, FakeWorkspace(tmp_path))
     workers: list[psutil.Process] = []
     try:
         wait_for(lambda: "[2/3] fake CPU | chang" in log.read_text() or runner_proc.poll() is not None,
@@ -79,10 +83,7 @@ def test_sigterm_and_sighup_end_a_run_like_ctrl_c(tmp_path: Path, signum: int, e
 
 def test_sigkill_leaves_a_run_that_shows_as_unfinished(tmp_path: Path) -> None:
     ws = FakeWorkspace(tmp_path)
-    suite = _hanging_suite(ws)
-    store, log, tmpdir = tmp_path / "store.sqlite", tmp_path / "progress.log", tmp_path / "tmp"
-    code = fake_cli_code("run", "--suite", suite, "--framework", "fake", "--device", "CPU", "--store", store)
-    runner_proc = _start(code, tmp_path, log, tmpdir)
+    runner_proc, store, log, _tmpdir = _start_hanging_run(tmp_path, ws)
     workers: list[psutil.Process] = []
     try:
         wait_for(lambda: "[2/3] fake CPU | chang" in log.read_text() or runner_proc.poll() is not None,
