@@ -20,6 +20,7 @@ from genai_harness.harness.signals import signals_interrupt
 from genai_harness.harness.summary import failures, summary_table
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import open_store
+from genai_harness.results.stores.base import ADDITIVE_SINCE
 from genai_harness.workloads.catalog import Catalog
 from genai_harness.workloads.suites import load_suite
 
@@ -93,11 +94,17 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}
     profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
     result_store = open_store(store)  # a path or postgresql:// URL; None: $GENAI_HARNESS_STORE or the default
+    if ADDITIVE_SINCE <= result_store.schema_version < SCHEMA_VERSION:  # new nullable columns only: safe
+        old_version = result_store.schema_version
+        result_store = open_store(store, migrate=True)
+        print(f"genai-harness: upgraded results store {result_store.location} from schema version {old_version} "
+              f"to {SCHEMA_VERSION} (new columns, null for the rows already there)", file=out)
     if result_store.schema_version < SCHEMA_VERSION:  # refuse before any cell runs, not after the first one
         raise SchemaVersionError(
             f"results store {result_store.location} has schema version {result_store.schema_version}, older than "
             f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
-            "(--store PATH) or upgrade this one in place with ResultStore(path, migrate=True)"
+            f"(--store PATH) or upgrade this one in place with `genai-harness results --store "
+            f"{result_store.location} --migrate`"
         )
     result_store.check_writable()  # a store that cannot take a row is refused before any cell runs
     context = new_run_context(profile, env_versions)
