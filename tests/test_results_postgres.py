@@ -19,6 +19,7 @@ import pytest
 from conftest import FakeWorkspace, assert_one_error_line, clean_env, run_cli, run_fake_cli
 from pg_server import LAB_PASSWORD, PostgresServer, available
 from test_results_store import assert_schema_frame, cell_rows
+from test_results_store_layout import varied_rows
 
 from genai_harness.errors import SchemaVersionError, StoreError
 from genai_harness.results.query import ResultFilter
@@ -67,6 +68,21 @@ def test_round_trip_matches_sqlite(url: str, tmp_path: Path) -> None:
     pg.check_writable()
     streamed = pd.concat(pg.iter_frames(batch=2), ignore_index=True)
     pd.testing.assert_frame_equal(streamed, df)
+
+
+def test_a_read_joins_cells_and_blobs_as_sqlite_does(url: str, tmp_path: Path) -> None:
+    """Cells read once and joined in pandas, blobs mapped to shared strings: the same frames as SQLite's."""
+    pg, lite = open_store(url), ResultStore(tmp_path / "s.sqlite")
+    for rows in varied_rows():
+        pg.append(rows)
+        lite.append(rows)
+    for filter in (ResultFilter(), ResultFilter(machine_fingerprints="fp-b"), ResultFilter(since="2024-05-15")):
+        for columns in (None, ["machine_profile", "e2e_ms", "runtime"]):
+            expected = lite.read(filter, columns=columns)
+            assert len(expected) > 0
+            pd.testing.assert_frame_equal(pg.read(filter, columns=columns), expected)
+            streamed = pd.concat(pg.iter_frames(filter, columns=columns, batch=5), ignore_index=True)
+            pd.testing.assert_frame_equal(streamed, expected)
 
 
 def test_cells_are_stored_once(url: str) -> None:

@@ -10,12 +10,15 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_results_store import cell_rows, make_v0_store
 
 from genai_harness.errors import StoreError
+from genai_harness.results.query import ALL_ROWS, ResultFilter
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore, load_results, mask_url, open_store, resolve_store_spec
+from genai_harness.results.stores.base import check_columns, frame
 from genai_harness.results.stores.sqlite import SQLiteStore
 
 
@@ -226,3 +229,67 @@ def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_pa
     store = ResultStore(path, create=False)
     assert store.schema_version == SCHEMA_VERSION and store.count() == 3 + len(frame)
     assert frame["runtime"].eq("fake").all()
+
+
+def varied_rows() -> list[list[dict]]:
+    """Cells of two machines with different profiles, a cell without any shared JSON, a crashed cell, and the
+    schema-4 columns set on one cell: what a read must join back from cells and blobs."""
+    at = {"recorded_at": "2024-05-01T12:00:01+00:00"}
+    return [
+        cell_rows(run_id="ra", n=4, machine_profile={"cpu": "x" * 3000}, **at),
+        cell_rows(run_id="ra", n=2, model_id="m2", machine_profile={"cpu": "x" * 3000}, numerics={"f": 1}, **at),
+        cell_rows(run_id="rb", n=3, machine_fingerprint="fp-b", machine_profile={"cpu": "y"},
+                  runtime="openvino", itl_by_position_ms=[1.5, 2.0], run_started_at="2024-06-01T00:00:00Z", **at),
+        cell_rows(run_id="rc", n=2, machine_profile=None, runtime_versions=None, device_options=None, **at),
+        [{"run_id": "rb", "status": "crashed", "error": "segfault", "machine_fingerprint": "fp-b",
+          "machine_profile": {"cpu": "y"}, **at}],
+    ]
+
+
+def row_wise_read(store: SQLiteStore, filter: ResultFilter, columns: list[str] | None) -> pd.DataFrame:
+    """The store's rows read the way schema 3 first read them: one query, every cell column per row."""
+    wanted = check_columns(columns)
+    with store._connect() as conn:
+        sql, params, names = store._select(conn, filter, wanted)
+        records = store._fetchall(conn, sql, params)
+    return frame(records, names, wanted, store.location)
+
+
+@pytest.mark.parametrize("columns", [None, ["run_id", "ttft_ms", "machine_profile"], ["e2e_ms"], ["hostname"]])
+@pytest.mark.parametrize("filter", [ALL_ROWS, ResultFilter(statuses="crashed"),
+                                    ResultFilter(machine_fingerprints="fp-a", model_ids="tiny-llm"),
+                                    ResultFilter(since="2024-05-15"), ResultFilter(model_ids="nosuch")])
+def test_cells_are_joined_in_pandas_with_the_same_result(tmp_path: Path, filter: ResultFilter,
+                                                         columns: list[str] | None) -> None:
+    store = ResultStore(tmp_path / "s.sqlite")
+    for rows in varied_rows():
+        store.append(rows)
+    expected = row_wise_read(store, filter, columns)
+    pd.testing.assert_frame_equal(store.read(filter, columns=columns), expected)
+    streamed = list(store.iter_frames(filter, columns=columns, batch=3))
+    if len(expected):
+        assert len(streamed) == -(-len(expected) // 3)
+        pd.testing.assert_frame_equal(pd.concat(streamed, ignore_index=True), expected)
+    assert len(expected) == {ALL_ROWS: 12, ResultFilter(statuses="crashed"): 1}.get(filter, len(expected))
+
+
+def test_a_schema_3_store_read_in_pandas_has_the_new_columns_null(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite"
+    make_v3_store(path, [row for rows in varied_rows()[:2] for row in rows])
+    store = ResultStore(path, create=False)
+    pd.testing.assert_frame_equal(store.read(), row_wise_read(store, ALL_ROWS, None))
+    assert store.read(columns=["runtime", "e2e_ms"])["runtime"].isna().all()
+
+
+def test_a_row_whose_cell_is_missing_is_reported_as_corrupt() -> None:
+    from genai_harness.results.stores.frames import assemble
+
+    cells = [(1, "run-1", None)]
+    assert assemble([(1, 5.0)], ["e2e_ms"], cells, ["run_id", "machine_profile"], ["machine_profile"], {},
+                    ["run_id", "e2e_ms"])["run_id"].tolist() == ["run-1"]
+    with pytest.raises(StoreError, match=r"store s\.sqlite holds values that do not fit its schema .*not in the store"):
+        assemble([(1, 5.0), (2, 6.0)], ["e2e_ms"], cells, ["run_id", "machine_profile"], ["machine_profile"], {},
+                 ["run_id", "e2e_ms"], "store s.sqlite")
+    with pytest.raises(StoreError, match="do not fit its schema"):  # a blob id with no blob
+        assemble([(1, 5.0)], ["e2e_ms"], [(1, "run-1", 7)], ["run_id", "machine_profile"], ["machine_profile"], {},
+                 ["run_id", "e2e_ms"])

@@ -32,6 +32,7 @@ from genai_harness.results.schema import (
     identity_values,
     normalize_row,
 )
+from genai_harness.results.stores.frames import assemble, distinct
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +57,8 @@ ROW_COLUMNS: tuple[str, ...] = tuple(n for n in COLUMN_NAMES if n not in CELL_CO
 """Columns stored per measured repetition."""
 READ_BATCH = 50_000
 """Rows fetched at a time when streaming a store."""
+ID_CHUNK = 500
+"""Ids looked up per ``IN (...)`` query (below every backend's limit on parameters)."""
 _BY_NAME = {c.name: c for c in COLUMNS}
 
 
@@ -418,6 +421,48 @@ class SQLStore:
             sql += f" WHERE {where}"
         return sql + order, params, names
 
+    def _row_query(self, conn: Any, filter: ResultFilter, wanted: list[str]
+                   ) -> tuple[str, list[Any], list[str], list[str]]:
+        """A normalized store's query for ``filter``: ``(cell_id, *row columns)`` per row; its parameters, the
+        row columns it returns and the wanted cell columns the store has (read once per cell, not per row)."""
+        where, params = filter.where(self.placeholder)
+        cell_columns = (set(CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION
+                        else self._table_columns(conn, "cells"))
+        row_names = [n for n in wanted if n in ROW_COLUMNS]
+        cell_names = [n for n in wanted if n in CELL_COLUMNS and n in cell_columns]
+        sql = (f"SELECT {', '.join(['results.cell_id', *(f'results.{n}' for n in row_names)])} "
+               "FROM results JOIN cells ON cells.id = results.cell_id")
+        if where:
+            sql += f" WHERE {where}"
+        return sql + " ORDER BY results.id", params, row_names, cell_names
+
+    def _cells(self, conn: Any, ids: list[Any], cell_names: list[str], blobs: dict[Any, str]
+               ) -> list[tuple[Any, ...]]:
+        """The cells ``ids`` as ``(id, *cell_names)`` tuples; adds the blobs they refer to to ``blobs``."""
+        if not cell_names:
+            return [(i,) for i in ids]
+        records: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK]
+            marks = ", ".join([self.placeholder] * len(chunk))
+            records += self._fetchall(conn, f"SELECT id, {', '.join(cell_names)} FROM cells WHERE id IN ({marks})",
+                                      chunk)
+        shared = [position for position, name in enumerate(cell_names, start=1) if name in SHARED_COLUMNS]
+        missing = [b for b in distinct([r[p] for r in records for p in shared]) if b not in blobs]
+        for start in range(0, len(missing), ID_CHUNK):
+            chunk = missing[start:start + ID_CHUNK]
+            marks = ", ".join([self.placeholder] * len(chunk))
+            blobs.update(self._fetchall(conn, f"SELECT id, value FROM blobs WHERE id IN ({marks})", chunk))
+        return records
+
+    def _normalized_frame(self, conn: Any, row_records: list[tuple[Any, ...]], row_names: list[str],
+                          cell_names: list[str], wanted: list[str], blobs: dict[Any, str]) -> pd.DataFrame:
+        """The frame of ``row_records`` (from :meth:`_row_query`), with their cells' columns joined in."""
+        cell_ids = distinct([r[0] for r in row_records])
+        cell_records = self._cells(conn, cell_ids, cell_names, blobs)
+        return assemble(row_records, row_names, cell_records, cell_names, SHARED_COLUMNS, blobs, wanted,
+                        self.location)
+
     def read(self, filter: ResultFilter = ALL_ROWS, *, run_id: str | None = None,
              columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The rows ``filter`` selects (applied in the query) as a DataFrame: schema dtypes, JSON as text.
@@ -429,6 +474,10 @@ class SQLStore:
             filter = replace_filter(filter, run_ids=(run_id,))
         wanted = check_columns(columns)
         with self._connect() as conn:
+            if self.schema_version >= NORMALIZED_SINCE:
+                sql, params, row_names, cell_names = self._row_query(conn, filter, wanted)
+                records = self._fetchall(conn, sql, params)
+                return self._normalized_frame(conn, records, row_names, cell_names, wanted, {})
             sql, params, names = self._select(conn, filter, wanted)
             records = self._fetchall(conn, sql, params)
         return frame(records, names, wanted, self.location)
@@ -437,13 +486,21 @@ class SQLStore:
                     batch: int = READ_BATCH) -> Iterator[pd.DataFrame]:
         """The rows ``filter`` selects, ``batch`` rows at a time (to stream a store bigger than memory)."""
         wanted = check_columns(columns)
+        blobs: dict[Any, str] = {}  # few and shared by many cells: kept for the whole stream
         with self._connect() as conn:
-            sql, params, names = self._select(conn, filter, wanted)
+            normalized = self.schema_version >= NORMALIZED_SINCE
+            if normalized:
+                sql, params, row_names, cell_names = self._row_query(conn, filter, wanted)
+            else:
+                sql, params, names = self._select(conn, filter, wanted)
             cur = self._stream_cursor(conn)
             try:
                 cur.execute(sql, tuple(params))
                 while records := cur.fetchmany(batch):
-                    yield frame(list(records), names, wanted, self.location)
+                    if normalized:
+                        yield self._normalized_frame(conn, list(records), row_names, cell_names, wanted, blobs)
+                    else:
+                        yield frame(list(records), names, wanted, self.location)
             finally:
                 cur.close()
 
