@@ -32,8 +32,7 @@ def _typed(records: Sequence[Sequence[Any]], names: Sequence[str]) -> pd.DataFra
     """``records`` (columns ``names``) as a DataFrame with the schema's dtypes."""
     import pandas as pd
 
-    return apply_dtypes(pd.DataFrame.from_records(list(records), columns=list(names)) if names
-                        else pd.DataFrame(index=range(len(records))))
+    return apply_dtypes(pd.DataFrame.from_records(list(records), columns=list(names)))
 
 
 def cell_frame(cell_records: Sequence[Sequence[Any]], cell_names: Sequence[str], shared: Sequence[str],
@@ -56,14 +55,12 @@ def assemble(row_records: Sequence[Sequence[Any]], row_names: Sequence[str], cel
     """The result frame of one read: ``row_records`` are ``(cell_id, *values)`` tuples of ``row_names``; each
     row takes its cell's columns from ``cell_records`` (see :func:`cell_frame`); ``wanted`` columns found in
     neither are null. A value that does not fit the schema raises :class:`StoreError` naming ``location``."""
-    import numpy as np
     import pandas as pd
 
     try:
         cells = cell_frame(cell_records, cell_names, shared, blobs)
-        rows = _typed([r[1:] for r in row_records], row_names)
-        cell_ids = np.fromiter((r[0] for r in row_records), dtype="int64", count=len(row_records))
-        positions = cells.index.get_indexer(cell_ids)
+        rows = _typed(row_records, ["_cell_id", *row_names])  # apply_dtypes leaves the id as it is
+        positions = cells.index.get_indexer(rows.pop("_cell_id").to_numpy(dtype="int64"))
         if len(positions) and positions.min() < 0:
             raise ValueError("a row refers to a cell that is not in the store")
         taken = cells.take(positions).reset_index(drop=True)
