@@ -154,6 +154,8 @@ class SQLStore:
 
     placeholder = "?"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    key_type = "TEXT"
+    """SQL type of ``row_key`` (a 128-bit digest as 32 hex digits; a backend may store it in 16 bytes)."""
     sql_types: ClassVar[dict[str, str]] = {
         "text": "TEXT", "json": "TEXT", "timestamp": "TEXT", "int": "INTEGER", "float": "REAL",
     }
@@ -220,7 +222,7 @@ class SQLStore:
         rows = ", ".join(f"{n} {self._sql_type(n)}" for n in ROW_COLUMNS)
         self._run(conn, f"CREATE TABLE IF NOT EXISTS cells (id {self.id_column}, "
                         f"cell_key TEXT NOT NULL UNIQUE, {cells})")
-        self._run(conn, f"CREATE TABLE {results_table} (id {self.id_column}, row_key TEXT NOT NULL UNIQUE, "
+        self._run(conn, f"CREATE TABLE {results_table} (id {self.id_column}, row_key {self.key_type} NOT NULL UNIQUE, "
                         f"cell_id INTEGER NOT NULL REFERENCES cells (id), {rows})")
         self._run(conn, f"CREATE INDEX IF NOT EXISTS {results_table}_cell ON {results_table} (cell_id)")
         self._run(conn, "CREATE INDEX IF NOT EXISTS cells_run_id ON cells (run_id)")

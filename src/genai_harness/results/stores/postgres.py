@@ -29,6 +29,10 @@ class PostgresStore(SQLStore):
 
     placeholder = "%s"
     id_column = "BIGSERIAL PRIMARY KEY"
+    key_type = "UUID"
+    """``row_key`` in 16 bytes, not 33 of text: about 50 bytes less per row with its unique index (the 32 hex
+    digits are a valid UUID literal, so inserts and conflicts work on the digest text; stores created with a
+    TEXT ``row_key`` work as they are)."""
     sql_types: ClassVar[dict[str, str]] = {
         "text": "TEXT", "json": "TEXT", "timestamp": "TEXT", "int": "BIGINT", "float": "DOUBLE PRECISION",
     }
