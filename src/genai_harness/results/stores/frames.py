@@ -35,6 +35,12 @@ def _typed(records: Sequence[Sequence[Any]], names: Sequence[str]) -> pd.DataFra
     return apply_dtypes(pd.DataFrame.from_records(list(records), columns=list(names)))
 
 
+def _blob(blobs: Mapping[Any, str], blob_id: Any, column: str) -> str:
+    if blob_id not in blobs:
+        raise ValueError(f"a cell's {column} refers to blob {blob_id!r}, which is not in the store")
+    return blobs[blob_id]
+
+
 def cell_frame(cell_records: Sequence[Sequence[Any]], cell_names: Sequence[str], shared: Sequence[str],
                blobs: Mapping[Any, str]) -> pd.DataFrame:
     """The cells as a typed DataFrame indexed by cell id: ``cell_records`` are ``(id, *values)`` tuples of
@@ -45,7 +51,7 @@ def cell_frame(cell_records: Sequence[Sequence[Any]], cell_names: Sequence[str],
     columns: dict[str, list[Any]] = {}
     for position, name in enumerate(cell_names, start=1):
         values = column_values(cell_records, position)
-        columns[name] = [None if v is None else blobs[v] for v in values] if name in shared else values
+        columns[name] = [None if v is None else _blob(blobs, v, name) for v in values] if name in shared else values
     return apply_dtypes(pd.DataFrame(columns, index=pd.Index(ids, dtype="int64"), columns=list(cell_names)))
 
 
@@ -69,7 +75,7 @@ def assemble(row_records: Sequence[Sequence[Any]], row_names: Sequence[str], cel
         parts = {name: rows[name] if name in rows.columns else taken[name] if name in taken.columns else nulls[name]
                  for name in wanted}
         return pd.DataFrame(parts, index=pd.RangeIndex(len(rows)), columns=list(wanted))
-    except (ValueError, TypeError, OverflowError, KeyError) as exc:  # a value a genai-harness never wrote
+    except (ValueError, TypeError, OverflowError) as exc:  # a value a genai-harness never wrote
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise StoreError(f"{location} holds values that do not fit its schema (corrupt?): {first}; "
                          "restore it from a copy or move it away") from None
