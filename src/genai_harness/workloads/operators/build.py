@@ -9,6 +9,7 @@ variant is a constant additive bias (``-inf`` is a large finite negative so fp16
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -24,8 +25,11 @@ def _elem(spec: OperatorSpec) -> int:
     return TensorProto.FLOAT16 if spec.dtype == "float16" else TensorProto.FLOAT
 
 
-def score_bias(spec: OperatorSpec) -> np.ndarray:
-    """The additive bias of the variant, shape ``(1, Hq or 1, q_len, kv_len)``; query i sits at kv_len-q_len+i."""
+def score_bias(spec: OperatorSpec, dtype: str | None = None) -> np.ndarray:
+    """The additive bias of the variant, shape ``(1, Hq or 1, q_len, kv_len)``; query i sits at kv_len-q_len+i.
+
+    In the spec's dtype, or ``dtype`` (FlexAttention's score_mod works in float32 whatever the inputs).
+    """
     q_pos = np.arange(spec.kv_len - spec.q_len, spec.kv_len)[:, None]
     k_pos = np.arange(spec.kv_len)[None, :]
     allowed = k_pos <= q_pos
@@ -39,9 +43,22 @@ def score_bias(spec: OperatorSpec) -> np.ndarray:
     bias = np.where(allowed, 0.0, NEG)[None, None]
     if spec.variant == "alibi":
         slopes = 2.0 ** (-8.0 * np.arange(1, spec.q_heads + 1) / spec.q_heads)
+        slopes = slopes.astype(np.float16).astype(np.float64)  # the same slopes in fp16 and fp32 models
         distance = (q_pos - k_pos).astype(np.float64)
         bias = np.where(allowed[None], -slopes[:, None, None] * distance[None], NEG)[None]
-    return bias.astype(np.float16 if spec.dtype == "float16" else np.float32)
+    return bias.astype(np.float16 if (dtype or spec.dtype) == "float16" else np.float32)
+
+
+def _gqa_shapes(spec: OperatorSpec) -> dict[str, tuple[int, ...]]:
+    b, d, new = spec.batch, spec.head_size, spec.q_len
+    if spec.packed_qkv:
+        shapes = {"QKV": (b, new, (spec.q_heads + 2 * spec.kv_heads) * d)}
+    else:
+        shapes = {"Q": (b, new, spec.q_heads * d), "K": (b, new, spec.kv_heads * d), "V": (b, new, spec.kv_heads * d)}
+    past = spec.kv_len - spec.q_len
+    if past:
+        shapes |= {"past_key": (b, spec.kv_heads, past, d), "past_value": (b, spec.kv_heads, past, d)}
+    return shapes
 
 
 def make_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]:
@@ -54,6 +71,8 @@ def make_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]:
     if spec.operator == "MultiHeadAttention":
         shapes = {"Q": (b, spec.q_len, spec.q_heads * d), "K": (b, spec.kv_len, spec.kv_heads * d),
                   "V": (b, spec.kv_len, spec.kv_heads * d)}
+    if spec.operator == "GroupQueryAttention":
+        shapes = _gqa_shapes(spec)
     return {k: rng.standard_normal(s).astype(dt) for k, s in shapes.items()}
 
 
@@ -61,15 +80,18 @@ def _io(spec: OperatorSpec) -> tuple[list, list]:
     shapes = {k: list(v.shape) for k, v in make_inputs(spec).items()}
     elem = _elem(spec)
     inputs = [helper.make_tensor_value_info(k, elem, s) for k, s in shapes.items()]
-    return inputs, [helper.make_tensor_value_info("Y", elem, shapes["Q"])]
+    out_shape = shapes["Q"] if "Q" in shapes else [spec.batch, spec.q_len, spec.q_heads * spec.head_size]
+    return inputs, [helper.make_tensor_value_info("Y", elem, out_shape)]
 
 
-def _score_mod_nodes(spec: OperatorSpec, src: str, dst: str, prefix: str) -> tuple[list, list]:
+def _score_mod_nodes(spec: OperatorSpec, src: str, dst: str, prefix: str, dtype: str | None = None
+                     ) -> tuple[list, list]:
     """Nodes (and initializers) turning raw scaled scores into modified scores: softcap then bias."""
-    nodes, inits = [], [numpy_helper.from_array(score_bias(spec), f"{prefix}bias")]
+    bias = score_bias(spec, dtype)
+    nodes, inits = [], [numpy_helper.from_array(bias, f"{prefix}bias")]
     cur = src
     if spec.variant == "softcap":
-        cap = numpy_helper.from_array(np.array(spec.softcap, dtype=score_bias(spec).dtype), f"{prefix}cap")
+        cap = numpy_helper.from_array(np.array(spec.softcap, dtype=bias.dtype), f"{prefix}cap")
         inits.append(cap)
         nodes += [helper.make_node("Div", [cur, f"{prefix}cap"], [f"{prefix}d"]),
                   helper.make_node("Tanh", [f"{prefix}d"], [f"{prefix}t"]),
@@ -121,9 +143,7 @@ def _attention(spec: OperatorSpec) -> onnx.ModelProto:
 
 
 def _multi_head(spec: OperatorSpec) -> onnx.ModelProto:
-    attrs = {"num_heads": spec.q_heads}
-    if spec.variant == "softcap":
-        raise NotImplementedError  # guarded by the suite: MultiHeadAttention has no soft-capping
+    attrs = {"num_heads": spec.q_heads}  # no soft-capping in MultiHeadAttention: validate_spec refuses it
     bias = numpy_helper.from_array(np.broadcast_to(score_bias(spec), (1, spec.q_heads, spec.q_len, spec.kv_len))
                                    .copy(), "bias")
     node = helper.make_node("MultiHeadAttention", ["Q", "K", "V", "", "", "bias"], ["Y"],
@@ -131,12 +151,45 @@ def _multi_head(spec: OperatorSpec) -> onnx.ModelProto:
     return _model(spec, [node], [bias], [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
 
 
+def _gqa(spec: OperatorSpec) -> onnx.ModelProto:
+    """com.microsoft GroupQueryAttention: (packed or separate) new Q/K/V of ``q_len`` tokens in BSH layout,
+    past K/V of ``kv_len - q_len`` tokens in BNSH, ``seqlens_k`` = kv_len - 1, ``total_sequence_length`` =
+    kv_len. Causal masking, sliding window (``local_window_size``) and soft-capping are its own attributes;
+    ALiBi and document masks go in through ``attention_bias``."""
+    attrs: dict = {"num_heads": spec.q_heads, "kv_num_heads": spec.kv_heads}
+    inits = [numpy_helper.from_array(np.full(spec.batch, spec.kv_len - 1, dtype=np.int32), "seqlens_k"),
+             numpy_helper.from_array(np.array(spec.kv_len, dtype=np.int32), "total_sequence_length")]
+    bias = ""
+    if spec.variant == "plain":
+        attrs["causal"] = 0
+    elif spec.variant == "sliding_window":
+        attrs["local_window_size"] = spec.window  # measured: onnxruntime 1.32 keeps the last `window` keys
+    elif spec.variant == "softcap":
+        attrs["softcap"] = float(spec.softcap)
+    elif spec.variant in ("alibi", "document"):
+        inits.append(numpy_helper.from_array(score_bias(spec), "attention_bias"))
+        bias = "attention_bias"
+    qkv = ["QKV", "", ""] if spec.packed_qkv else ["Q", "K", "V"]
+    past = ["past_key", "past_value"] if spec.kv_len > spec.q_len else ["", ""]
+    inputs = [*qkv, *past, "seqlens_k", "total_sequence_length", "", "", "", bias]
+    while inputs[-1] == "":
+        inputs.pop()
+    node = helper.make_node("GroupQueryAttention", inputs, ["Y", "present_key", "present_value"],
+                            domain="com.microsoft", **attrs)
+    return _model(spec, [node], inits, [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+
+
 def _flex_node(spec: OperatorSpec) -> onnx.NodeProto:
-    inputs = [helper.make_tensor_value_info("s", _elem(spec), None)]
-    nodes, inits = _score_mod_nodes(spec, "s", "s_out", "")
-    score_mod = helper.make_graph(nodes, "score_mod", inputs,
-                                  [helper.make_tensor_value_info("s_out", _elem(spec), None)],
-                                  initializer=inits)
+    """FlexAttention with the variant (or the user's score_mod) as its score_mod, in float32 (its
+    softmax_precision for float16 and float32 inputs)."""
+    if spec.score_mod is not None:
+        score_mod = spec.score_mod.graph_proto()
+    else:
+        inputs = [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)]
+        nodes, inits = _score_mod_nodes(spec, "s", "s_out", "", "float32")
+        score_mod = helper.make_graph(nodes, "score_mod", inputs,
+                                      [helper.make_tensor_value_info("s_out", TensorProto.FLOAT, None)],
+                                      initializer=inits)
     return helper.make_node("FlexAttention", ["Q", "K", "V"], ["Y"], domain="ai.onnx.preview",
                             score_mod=score_mod)
 
@@ -163,7 +216,8 @@ def _flex_expanded(spec: OperatorSpec) -> onnx.ModelProto:
 
 
 BUILDERS = {"Attention": _attention, "MatMulSoftmaxMatMul": _decomposed, "FlexAttention": _flex,
-            "FlexAttentionExpanded": _flex_expanded, "MultiHeadAttention": _multi_head}
+            "FlexAttentionExpanded": _flex_expanded, "MultiHeadAttention": _multi_head,
+            "GroupQueryAttention": _gqa}
 
 
 def build_model(spec: OperatorSpec) -> onnx.ModelProto:
@@ -173,25 +227,48 @@ def build_model(spec: OperatorSpec) -> onnx.ModelProto:
 
 def reference_model(spec: OperatorSpec) -> onnx.ModelProto:
     """The model onnx's ReferenceEvaluator runs for ``spec``: the model itself for standard domains;
-    for com.microsoft operators the equivalent decomposed standard-op model."""
+    for com.microsoft operators the equivalent decomposed standard-op model (rank-4 inputs, full K/V)."""
     if spec.resolved_domain == "com.microsoft":
-        from dataclasses import replace
-
-        return _decomposed(replace(spec, operator="MatMulSoftmaxMatMul", domain=None, opset=None))
+        return _decomposed(replace(spec, operator="MatMulSoftmaxMatMul", domain=None, opset=None,
+                                   packed_qkv=False))
     return build_model(spec)
 
 
+def _bnsh(x: np.ndarray, heads: int, head_size: int) -> np.ndarray:
+    """(batch, length, heads*head_size) -> (batch, heads, length, head_size)."""
+    return x.reshape(x.shape[0], x.shape[1], heads, head_size).transpose(0, 2, 1, 3)
+
+
+def _reference_feeds(spec: OperatorSpec, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The reference model's rank-4 Q, K, V (full length) from the operator's own inputs."""
+    d, hq, hkv = spec.head_size, spec.q_heads, spec.kv_heads
+    if spec.operator == "MultiHeadAttention":
+        return {k: _bnsh(feeds[k], hq, d) for k in ("Q", "K", "V")}
+    if spec.operator != "GroupQueryAttention":
+        return feeds
+    if spec.packed_qkv:
+        q, k, v = np.split(feeds["QKV"], [hq * d, (hq + hkv) * d], axis=-1)
+    else:
+        q, k, v = feeds["Q"], feeds["K"], feeds["V"]
+    k4, v4 = _bnsh(k, hkv, d), _bnsh(v, hkv, d)
+    if "past_key" in feeds:
+        k4 = np.concatenate([feeds["past_key"], k4], axis=2)
+        v4 = np.concatenate([feeds["past_value"], v4], axis=2)
+    return {"Q": _bnsh(q, hq, d), "K": k4, "V": v4}
+
+
 def reference_output(spec: OperatorSpec, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    """``Y`` from :class:`onnx.reference.ReferenceEvaluator` in float64 accumulation of the same dtype inputs."""
+    """``Y`` from :class:`onnx.reference.ReferenceEvaluator`. A float16 spec is referenced by its float32
+    model on the same (upcast) inputs, so the reference carries no float16 rounding of its own."""
     from onnx.reference import ReferenceEvaluator
 
-    model = reference_model(spec)
-    if spec.operator == "MultiHeadAttention":  # the decomposed reference takes rank-4 inputs
-        b, d = spec.batch, spec.head_size
-        feeds = {k: v.reshape(b, v.shape[1], -1, d).transpose(0, 2, 1, 3) for k, v in feeds.items()}
-        out = ReferenceEvaluator(model).run(None, feeds)[0]
-        return out.transpose(0, 2, 1, 3).reshape(b, spec.q_len, spec.q_heads * d)
-    return ReferenceEvaluator(model).run(None, feeds)[0]
+    if spec.dtype == "float16":
+        spec = replace(spec, dtype="float32")
+        feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+    out = ReferenceEvaluator(reference_model(spec)).run(None, _reference_feeds(spec, feeds))[0]
+    if spec.resolved_domain == "com.microsoft":  # back to (batch, length, heads*head_size)
+        return out.transpose(0, 2, 1, 3).reshape(spec.batch, spec.q_len, spec.q_heads * spec.head_size)
+    return out
 
 
 def agreement(spec: OperatorSpec, got: np.ndarray, want: np.ndarray) -> tuple[float, float, bool]:
