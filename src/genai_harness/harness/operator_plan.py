@@ -14,7 +14,7 @@ from genai_harness.errors import ConfigurationError, DeviceUnavailableError, Unk
 from genai_harness.harness.environments import Environment
 from genai_harness.harness.inventory import EnvironmentInventory
 from genai_harness.interface import FRAMEWORK_ORT, FRAMEWORK_OV_GENAI, Device
-from genai_harness.workloads.operators.spec import OperatorSpec
+from genai_harness.workloads.operators.spec import MIN_REPETITIONS, OperatorSpec
 
 ONNX_RUNTIMES = {FRAMEWORK_ORT: "onnxruntime", FRAMEWORK_OV_GENAI: "openvino"}
 """Frameworks whose runtime takes a bare ONNX model, and that runtime's name."""
@@ -46,7 +46,8 @@ class OperatorCell:
                 "execution_provider": self.device.execution_provider,
                 "provider_options": dict(self.device.config.get("provider_options", {})),
                 "device": str(self.device.config.get("device", self.device.identifier)),
-                "dtype": self.spec.dtype, "repetitions": self.spec.repetitions, "warmup": self.spec.warmup}
+                "dtype": self.spec.dtype, "repetitions": self.spec.repetitions, "warmup": self.spec.warmup,
+                "max_time_s": self.spec.max_time_s, "min_repetitions": min(MIN_REPETITIONS, self.spec.repetitions)}
 
 
 @dataclass

@@ -38,7 +38,7 @@ from genai_harness.harness.signals import interrupt_reason, signals_deferred
 from genai_harness.harness.worker_client import describe_exit, worker_env
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
-from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, reference_output
+from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, shared_reference
 from genai_harness.workloads.operators.spec import TOLERANCE, OperatorSpec
 
 CELL_TIMEOUT_S = 300.0
@@ -77,6 +77,7 @@ def prepare_specs(specs: list[OperatorSpec], folder: Path) -> dict[str, Prepared
     from genai_harness.workloads.operators.spec import validate_spec
 
     prepared: dict[str, PreparedSpec] = {}
+    references: dict[OperatorSpec, np.ndarray] = {}
     for spec in specs:
         validate_spec(spec)
     for index, spec in enumerate(specs):
@@ -91,7 +92,7 @@ def prepare_specs(specs: list[OperatorSpec], folder: Path) -> dict[str, Prepared
         np.savez(feeds_path, **feeds)
         spec_text = json.dumps({k: v for k, v in vars(spec).items() if k != "score_mod"}, sort_keys=True) + (
             spec.score_mod.graph.hex() if spec.score_mod else "")
-        prepared[spec.name] = PreparedSpec(spec, model_path, feeds_path, reference_output(spec, feeds),
+        prepared[spec.name] = PreparedSpec(spec, model_path, feeds_path, shared_reference(spec, references),
                                            hashlib.sha256(data).hexdigest(),
                                            hashlib.sha256(spec_text.encode()).hexdigest()[:16])
     return prepared

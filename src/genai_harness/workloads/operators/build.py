@@ -49,35 +49,59 @@ def score_bias(spec: OperatorSpec, dtype: str | None = None) -> np.ndarray:
     return bias.astype(np.float16 if (dtype or spec.dtype) == "float16" else np.float32)
 
 
-def _gqa_shapes(spec: OperatorSpec) -> dict[str, tuple[int, ...]]:
-    b, d, new = spec.batch, spec.head_size, spec.q_len
-    if spec.packed_qkv:
-        shapes = {"QKV": (b, new, (spec.q_heads + 2 * spec.kv_heads) * d)}
-    else:
-        shapes = {"Q": (b, new, spec.q_heads * d), "K": (b, new, spec.kv_heads * d), "V": (b, new, spec.kv_heads * d)}
-    past = spec.kv_len - spec.q_len
-    if past:
-        shapes |= {"past_key": (b, spec.kv_heads, past, d), "past_value": (b, spec.kv_heads, past, d)}
-    return shapes
+def _bsh(x: np.ndarray) -> np.ndarray:
+    """(batch, heads, length, head_size) -> (batch, length, heads*head_size)."""
+    return x.transpose(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3])
 
 
-def make_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded standard-normal Q, K, V in the model's layout and dtype."""
+def canonical_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded standard-normal rank-4 Q ``(B, Hq, q_len, D)``, K and V ``(B, Hkv, kv_len, D)`` in the spec's dtype.
+
+    Every operator's own inputs are cut from these, so operators of the same shapes and dtype see the same
+    numbers and share one reference output.
+    """
     rng = np.random.default_rng(seed)
     dt = np.float16 if spec.dtype == "float16" else np.float32
     b, d = spec.batch, spec.head_size
     shapes = {"Q": (b, spec.q_heads, spec.q_len, d), "K": (b, spec.kv_heads, spec.kv_len, d),
               "V": (b, spec.kv_heads, spec.kv_len, d)}
+    return {k: rng.standard_normal(s, dtype=np.float32).astype(dt) for k, s in shapes.items()}
+
+
+def make_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]:
+    """The operator's inputs in its own layout, cut from :func:`canonical_inputs`."""
+    q4, k4, v4 = canonical_inputs(spec, seed).values()
     if spec.operator == "MultiHeadAttention":
-        shapes = {"Q": (b, spec.q_len, spec.q_heads * d), "K": (b, spec.kv_len, spec.kv_heads * d),
-                  "V": (b, spec.kv_len, spec.kv_heads * d)}
-    if spec.operator == "GroupQueryAttention":
-        shapes = _gqa_shapes(spec)
-    return {k: rng.standard_normal(s).astype(dt) for k, s in shapes.items()}
+        return {"Q": _bsh(q4), "K": _bsh(k4), "V": _bsh(v4)}
+    if spec.operator != "GroupQueryAttention":
+        return {"Q": q4, "K": k4, "V": v4}
+    past = spec.kv_len - spec.q_len
+    new = {"Q": _bsh(q4), "K": _bsh(k4[:, :, past:]), "V": _bsh(v4[:, :, past:])}
+    feeds = {"QKV": np.concatenate(list(new.values()), axis=-1)} if spec.packed_qkv else new
+    if past:
+        feeds |= {"past_key": np.ascontiguousarray(k4[:, :, :past]),
+                  "past_value": np.ascontiguousarray(v4[:, :, :past])}
+    return feeds
+
+
+def input_shapes(spec: OperatorSpec) -> dict[str, tuple[int, ...]]:
+    """The shapes of :func:`make_inputs` without drawing any number."""
+    b, d, hq, hkv = spec.batch, spec.head_size, spec.q_heads, spec.kv_heads
+    if spec.operator == "MultiHeadAttention":
+        return {"Q": (b, spec.q_len, hq * d), "K": (b, spec.kv_len, hkv * d), "V": (b, spec.kv_len, hkv * d)}
+    if spec.operator != "GroupQueryAttention":
+        return {"Q": (b, hq, spec.q_len, d), "K": (b, hkv, spec.kv_len, d), "V": (b, hkv, spec.kv_len, d)}
+    new = spec.q_len
+    shapes = {"QKV": (b, new, (hq + 2 * hkv) * d)} if spec.packed_qkv else \
+        {"Q": (b, new, hq * d), "K": (b, new, hkv * d), "V": (b, new, hkv * d)}
+    past = spec.kv_len - spec.q_len
+    if past:
+        shapes |= {"past_key": (b, hkv, past, d), "past_value": (b, hkv, past, d)}
+    return shapes
 
 
 def _io(spec: OperatorSpec) -> tuple[list, list]:
-    shapes = {k: list(v.shape) for k, v in make_inputs(spec).items()}
+    shapes = input_shapes(spec)
     elem = _elem(spec)
     inputs = [helper.make_tensor_value_info(k, elem, s) for k, s in shapes.items()]
     out_shape = shapes["Q"] if "Q" in shapes else [spec.batch, spec.q_len, spec.q_heads * spec.head_size]
@@ -269,6 +293,31 @@ def reference_output(spec: OperatorSpec, feeds: dict[str, np.ndarray]) -> np.nda
     if spec.resolved_domain == "com.microsoft":  # back to (batch, length, heads*head_size)
         return out.transpose(0, 2, 1, 3).reshape(spec.batch, spec.q_len, spec.q_heads * spec.head_size)
     return out
+
+
+def reference_key(spec: OperatorSpec) -> OperatorSpec:
+    """Specs with equal keys share one reference output: the same math on the same canonical inputs. The key is
+    the decomposed standard-op model of the spec (FlexAttention itself for a user's score_mod)."""
+    if spec.score_mod is not None:
+        return replace(spec, operator="FlexAttention", domain=None, opset=None, repetitions=1, warmup=0)
+    return replace(spec, operator="MatMulSoftmaxMatMul", domain=None, opset=None, packed_qkv=False,
+                   repetitions=1, warmup=0)
+
+
+def shared_reference(spec: OperatorSpec, cache: dict[OperatorSpec, np.ndarray] | None = None) -> np.ndarray:
+    """The reference ``Y`` of ``spec`` in its operator's output layout, from onnx's ReferenceEvaluator running
+    :func:`reference_key`'s model on :func:`canonical_inputs` (computed once per key when ``cache`` is given)."""
+    key = reference_key(spec)
+    if cache is None or key not in cache:
+        y4 = reference_output(key, canonical_inputs(key))
+        if cache is None:
+            return _in_layout(spec, y4)
+        cache[key] = y4
+    return _in_layout(spec, cache[key])
+
+
+def _in_layout(spec: OperatorSpec, y4: np.ndarray) -> np.ndarray:
+    return _bsh(y4) if spec.resolved_domain == "com.microsoft" else y4
 
 
 def agreement(spec: OperatorSpec, got: np.ndarray, want: np.ndarray) -> tuple[float, float, bool]:

@@ -25,6 +25,7 @@ VARIANTS = ("plain", "causal", "sliding_window", "alibi", "softcap", "document",
 SCORE_MOD_OPERATORS = ("FlexAttention", "FlexAttentionExpanded")
 DTYPES = ("float32", "float16")
 MAX_OPERATOR_REPETITIONS = 1000
+MIN_REPETITIONS = 3
 # Agreement with onnx's ReferenceEvaluator: (absolute, relative) tolerance per dtype.
 TOLERANCE: dict[str, tuple[float, float]] = {"float32": (1e-4, 1e-3), "float16": (1e-2, 1e-2)}
 
@@ -54,6 +55,9 @@ class OperatorSpec:
     repetitions: int = 10
     """Measured runs of the cell (one row each), after ``warmup`` unrecorded ones."""
     warmup: int = 2
+    max_time_s: float = 1.0
+    """Warm-up and measuring stop early once they have taken this long, with at least
+    ``MIN_REPETITIONS`` measured runs (a slow operator is timed a few times, not ten)."""
 
     @property
     def resolved_domain(self) -> str:
@@ -132,6 +136,10 @@ def validate_spec(spec: OperatorSpec) -> OperatorSpec:
     if spec.score_mod is not None and spec.operator not in SCORE_MOD_OPERATORS:
         raise WorkloadError(f"operator spec field 'score_mod': {spec.operator} takes no user score_mod; use "
                             f"{' or '.join(SCORE_MOD_OPERATORS)}")
+    if isinstance(spec.max_time_s, bool) or not isinstance(spec.max_time_s, (int, float)) \
+            or not 0 < spec.max_time_s <= 3600:
+        raise WorkloadError(f"operator spec field 'max_time_s': must be a number of seconds above 0 and at most "
+                            f"3600, got {spec.max_time_s!r}")
     for field, low in (("repetitions", 1), ("warmup", 0)):
         value = getattr(spec, field)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_OPERATOR_REPETITIONS:

@@ -71,7 +71,7 @@ _KINDS: dict[str, Any] = {
     **{f: int for f in ("q_heads", "kv_heads", "head_size", "q_len", "kv_len", "batch", "opset", "window",
                         "documents", "repetitions", "warmup")},
     **{f: str for f in ("operator", "dtype", "variant", "domain")},
-    "softcap": (int, float), "packed_qkv": bool,
+    "softcap": (int, float), "max_time_s": (int, float), "packed_qkv": bool,
 }
 _KIND_WORDS = {int: "a whole number", str: "a string", bool: "true or false", (int, float): "a number"}
 
