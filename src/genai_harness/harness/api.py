@@ -175,7 +175,7 @@ def _run_operators(operators: tuple[str, list[Any]], frameworks: list[str] | Non
 
     from genai_harness.harness.operator_plan import make_operator_plan
     from genai_harness.harness.operator_runner import cell_label, prepare_specs, run_operator_plan
-    from genai_harness.workloads.operators.cells import matmul_peak_gflops
+    from genai_harness.workloads.operators.peak import matmul_peak_gflops
 
     suite_id, specs = operators
     inventories = collect_inventory(environments)

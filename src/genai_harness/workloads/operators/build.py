@@ -8,6 +8,7 @@ variant is a constant additive bias (``-inf`` is a large finite negative so fp16
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 
@@ -60,12 +61,23 @@ def canonical_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]
     Every operator's own inputs are cut from these, so operators of the same shapes and dtype see the same
     numbers and share one reference output.
     """
-    rng = np.random.default_rng(seed)
-    dt = np.float16 if spec.dtype == "float16" else np.float32
     b, d = spec.batch, spec.head_size
-    shapes = {"Q": (b, spec.q_heads, spec.q_len, d), "K": (b, spec.kv_heads, spec.kv_len, d),
-              "V": (b, spec.kv_heads, spec.kv_len, d)}
-    return {k: rng.standard_normal(s, dtype=np.float32).astype(dt) for k, s in shapes.items()}
+    drawn = _draw(((b, spec.q_heads, spec.q_len, d), (b, spec.kv_heads, spec.kv_len, d)), seed)
+    if spec.dtype == "float16":
+        return {k: v.astype(np.float16) for k, v in drawn.items()}
+    return dict(drawn)
+
+
+@functools.lru_cache(maxsize=8)
+def _draw(shapes: tuple[tuple[int, ...], tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:
+    """Q, K, V drawn once per shape and seed (read-only: specs of the same shapes share them)."""
+    rng = np.random.default_rng(seed)
+    q_shape, kv_shape = shapes
+    drawn = {k: rng.standard_normal(s, dtype=np.float32) for k, s in (("Q", q_shape), ("K", kv_shape),
+                                                                       ("V", kv_shape))}
+    for array in drawn.values():
+        array.flags.writeable = False
+    return drawn
 
 
 def make_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]:

@@ -94,11 +94,13 @@ def _spec_from_table(table: Any, where: str, base: Path) -> OperatorSpec:
             raise WorkloadError(f"{where}: operator spec field {name!r} must be "
                                 f"{_KIND_WORDS[want]}, got {value!r}")
     mod = fields.get("score_mod")
-    if isinstance(mod, str):
-        path = Path(mod) if Path(mod).is_absolute() else base / mod
-        fields["score_mod"] = sm.from_file(path)
-    elif mod is not None:
-        fields["score_mod"] = sm.from_expression(mod)
+    try:
+        if isinstance(mod, str):
+            fields["score_mod"] = sm.from_file(Path(mod) if Path(mod).is_absolute() else base / mod)
+        elif mod is not None:
+            fields["score_mod"] = sm.from_expression(mod)
+    except WorkloadError as exc:
+        raise WorkloadError(f"{where}: {exc}") from None
     try:
         spec = OperatorSpec(**fields)
     except TypeError as exc:
