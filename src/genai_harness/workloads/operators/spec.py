@@ -55,7 +55,7 @@ class OperatorSpec:
     repetitions: int = 10
     """Measured runs of the cell (one row each), after ``warmup`` unrecorded ones."""
     warmup: int = 2
-    max_time_s: float = 1.0
+    max_time_s: float = 0.5
     """Warm-up and measuring stop early once they have taken this long, with at least
     ``MIN_REPETITIONS`` measured runs (a slow operator is timed a few times, not ten)."""
 
