@@ -321,7 +321,10 @@ def shared_reference(spec: OperatorSpec, cache: dict[OperatorSpec, np.ndarray] |
     :func:`reference_key`'s model on :func:`canonical_inputs` (computed once per key when ``cache`` is given)."""
     key = reference_key(spec)
     if cache is None or key not in cache:
-        y4 = reference_output(key, canonical_inputs(key))
+        # K/V heads repeated here rather than by the model's Expand (which onnx's reference runs in float64)
+        group = key.q_heads // key.kv_heads
+        feeds = {k: (np.repeat(v, group, axis=1) if k != "Q" else v) for k, v in canonical_inputs(key).items()}
+        y4 = reference_output(replace(key, kv_heads=key.q_heads), feeds)
         if cache is None:
             return _in_layout(spec, y4)
         cache[key] = y4
