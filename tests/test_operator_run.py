@@ -209,3 +209,42 @@ def test_a_store_row_of_an_operator_cell_keeps_its_repetition_statistics(tmp_pat
     assert proc.returncode == 0, proc.stderr
     stats = cell_statistics(ResultStore(store).read(), ["inference_ms", "gflops_per_s"])
     assert isinstance(stats, pd.DataFrame) and (stats["n"] == 3).all() and (stats["median"] > 0).all()
+
+
+def test_sigterm_records_the_operator_cell_in_flight_as_interrupted_and_leaves_no_worker(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    import psutil
+    from conftest import REPO, cli_command, isolated_env
+
+    suite = tmp_path / "slow.toml"
+    suite.write_text('[[operators]]\noperator = "Attention"\nq_len = 512\nkv_len = 512\nrepetitions = 1000\n'
+                     'max_time_s = 600\n')
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.Popen([*cli_command(), "run", "--suite", str(suite), "--store", str(store), "--framework",
+                             "onnxruntime", "--device", "CPU"], cwd=REPO, env=isolated_env(REPO, None),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    workers: list[psutil.Process] = []
+    while time.monotonic() < deadline and not workers:  # wait until a worker runs the cell
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                   if "genai-harness-ops-" in " ".join(_cmdline(c))]  # an operator batch, not the inventory
+        time.sleep(0.2)
+    assert workers, "no worker started"
+    time.sleep(3)  # inside the cell (1000 repetitions of a 512x512 prefill)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM or proc.returncode == -signal.SIGTERM, err
+    rows = ResultStore(store).read()
+    assert list(rows["status"]) == ["interrupted"] and "SIGTERM" in rows["error"].iloc[0]
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+
+
+def _cmdline(process) -> list[str]:
+    import psutil
+
+    try:
+        return process.cmdline()
+    except psutil.Error:  # it ended between the listing and the look
+        return []
