@@ -185,7 +185,7 @@ def run_batches(requests: list[dict[str, Any]], python: Path, folder: Path,
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=worker_env(),
                                     start_new_session=True)
         try:
-            yield from _follow(proc, journal, requests, pending, timeout_s, err_path, on_start)
+            yield from _follow(proc, journal, requests, pending, timeout_s, (err_path, resp_path), on_start)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -193,8 +193,8 @@ def run_batches(requests: list[dict[str, Any]], python: Path, folder: Path,
 
 
 def _follow(proc: subprocess.Popen[bytes], journal: Path, requests: list[dict[str, Any]], pending: list[int],
-            timeout_s: float, err_path: Path, on_start: Any) -> Iterator[CellEnd]:
-    resp_path = Path(str(err_path).replace("stderr-", "response-") + ".json")
+            timeout_s: float, outputs: tuple[Path, Path], on_start: Any) -> Iterator[CellEnd]:
+    err_path, resp_path = outputs  # the worker's stderr and its final response (an error it caught)
     """Read one worker's journal until it exits; remove every cell that ended from ``pending``."""
     by_id = {requests[i]["id"]: i for i in pending}
     read = 0
