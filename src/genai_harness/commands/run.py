@@ -45,7 +45,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
     p = sub.add_parser("run", help="run a benchmark suite on every usable device (default: smoke)")
-    p.add_argument("--suite", default="smoke", help="a shipped suite (smoke, client) or a suite file")
+    p.add_argument("--suite", default="smoke",
+                   help="a shipped suite (smoke, client; operator suites: attention, attention-full) or a suite file")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append",
                    help="only devices matching this label, e.g. CPU, CPU:OpenVINO (repeatable)")
