@@ -8,6 +8,13 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   inside one process share that process's state, so pooling them would count one process's luck many
   times over (pseudo-replication) and cry wolf between processes. Otherwise it takes the repetitions;
   ``tested_on`` says which;
+- ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
+  measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
+  ratios of the rounds' medians, its interval Student's t on their logs and ``p_value`` that t-test
+  (:func:`~genai_harness.results.statistics.paired_log_ratio_test`; ``tested_on`` "paired rounds"): load
+  that moves both sides of a round cancels, which no unpaired test can use. Its defaults are
+  ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
+  different round counts (a failed call) fall back to the unpaired test on runs;
 - ``slowdown``: the ratio turned so that > 1 is always worse (1 / ratio for higher-is-better metrics);
 - ``verdict``: ``regression`` needs both ``slowdown >= threshold`` and ``p_value < alpha``;
   ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_value < alpha``; fewer than
@@ -27,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from genai_harness.errors import ComparisonError
 from genai_harness.results.analysis import TARGET_COLUMNS, long_view, target_label
 from genai_harness.results.metric_info import METRICS, headline_metrics, metric
-from genai_harness.results.statistics import median, rank_test, ratio_ci, ratio_of_medians
+from genai_harness.results.statistics import median, paired_log_ratio_test, rank_test, ratio_ci, ratio_of_medians
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,6 +45,17 @@ ALPHA = 0.05
 """Default significance level of the rank test."""
 MIN_REPETITIONS = 4
 """Fewest repetitions per side that can reach p < 0.05 in a two-sided Mann-Whitney test (4 vs 4: p = 0.029)."""
+AB_THRESHOLD = 1.05
+"""Default factor of the paired ``ab`` gate. A factor equal to the slowdown to be caught (1.10) lets through
+half of those slowdowns by construction (the estimate falls below its true value half the time); with
+the paired per-round noise measured on this machine (benchmarks/RESULTS.md, "paired ab gate"), 1.05 sits
+far enough below 1.10 that the estimate of a 10 % slowdown clears it, while ``PAIRED_ALPHA`` holds false
+alarms down."""
+PAIRED_ALPHA = 0.01
+"""Default significance level of the paired ``ab`` gate (two-sided t-test on per-round log ratios): 0.005
+per direction and metric, so that a gate on three correlated metrics stays at <= 1 % false alarms."""
+AB_ROUNDS = 20
+"""Default rounds of ``ab``: the fewest that caught >= 95 % of 10 % slowdowns at the measured paired noise."""
 VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only in baseline", "only in current")
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -75,19 +93,25 @@ def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> p
     return long
 
 
-def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: float = THRESHOLD,
-                   thresholds: Mapping[str, float] | None = None, alpha: float = ALPHA,
+def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: float | None = None,
+                   thresholds: Mapping[str, float] | None = None, alpha: float | None = None,
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
-                   ignore: Sequence[str] = (), intervals: bool = True) -> pd.DataFrame:
+                   ignore: Sequence[str] = (), intervals: bool = True, paired: bool = False) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
     columns (e.g. ``environment``, ``precision``) or ``workload_id``/``model_id`` that differ on purpose
     between the sides, as in an A/B run, so that cells pair across them. Only ``ok`` rows count.
     ``intervals=False`` skips the bootstrap (NaN intervals; the verdict does not use them): for bulk
-    calibration.
+    calibration. ``paired`` pairs the two sides' rounds (an ``ab`` job; see the module docstring);
+    ``threshold`` and ``alpha`` default to ``THRESHOLD``/``ALPHA``, or ``AB_THRESHOLD``/``PAIRED_ALPHA`` when paired.
     """
     import pandas as pd
+
+    if threshold is None:
+        threshold = AB_THRESHOLD if paired else THRESHOLD
+    if alpha is None:
+        alpha = PAIRED_ALPHA if paired else ALPHA
 
     names = tuple(metrics) if metrics is not None else default_metrics()
     for name in (*names, *(thresholds or {})):
@@ -118,15 +142,20 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                        p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline")
             records.append(row)
             continue
-        ratio = ratio_of_medians(b, c)
-        low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
-        slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
         b_runs, c_runs = run_medians(b_group), run_medians(c_group)
-        if len(b_runs) >= min_repetitions and len(c_runs) >= min_repetitions:
-            tested_on, b_test, c_test = "runs", b_runs, c_runs
+        if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:
+            test = paired_log_ratio_test(b_runs, c_runs)
+            tested_on, b_test, c_test = "paired rounds", b_runs, c_runs
+            ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
         else:
-            tested_on, b_test, c_test = "repetitions", b, c
-        p_value = rank_test(b_test, c_test)
+            ratio = ratio_of_medians(b, c)
+            low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
+            if len(b_runs) >= min_repetitions and len(c_runs) >= min_repetitions:
+                tested_on, b_test, c_test = "runs", b_runs, c_runs
+            else:
+                tested_on, b_test, c_test = "repetitions", b, c
+            p_value = rank_test(b_test, c_test)
+        slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
         row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
                    tested_on=tested_on,
                    verdict=verdict(slowdown, p_value, len(b_test), len(c_test), threshold=factor, alpha=alpha,
