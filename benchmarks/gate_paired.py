@@ -17,8 +17,8 @@ with injection records; the ``--injected`` job checks that on real injected roun
 - ``unpaired (ab before)``: ratio of medians >= 1.10 and Mann-Whitney p < 0.05 over the rounds' medians;
 - ``asv``: ratio of medians >= 1.10 and Mann-Whitney p < 0.002 over the pooled repetitions.
 
-Run: ``.venv/bin/python benchmarks/gate_paired.py --rounds 80`` (measures, then judges), or
-``--reuse`` to judge the rows already in ``--store``.
+Run: ``.venv/bin/python benchmarks/gate_paired.py --rounds 80 --injected 1.10`` (measures, then judges;
+``--repetitions 40`` for a pool of 40 repetitions a call), or ``--reuse`` to judge the rows in ``--store``.
 """
 
 from __future__ import annotations
@@ -38,18 +38,28 @@ from genai_harness.results.compare import AB_THRESHOLD, ALPHA, PAIRED_ALPHA, com
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.statistics import paired_log_ratio_test, rank_test, ratio_of_medians
 from genai_harness.results.store import ResultStore
+from genai_harness.workloads.suites import STANDARD_DIR
 
 METRICS = ("tpot_ms", "ttft_ms", "e2e_ms")
 FRAMEWORKS = ("onnxruntime_genai", "openvino.genai")
-SUITE = 'id = "gate-paired"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
+SUITE = 'id = "gate-paired"\n[[entries]]\nworkload = "{workload}"\nmodels = ["tiny-llm"]\n'
 SLOWDOWNS = (("A/A false alarms", 1.0), ("5 % caught", 1.05), ("10 % caught", 1.10))
 
 
-def measure(store: str, rounds: int, injected: float | None) -> None:
-    """One real A/A ``ab`` job (and one with B injected, when asked), rows into ``store``."""
+def measure(store: str, rounds: int, injected: float | None, repetitions: int | None) -> None:
+    """One real A/A ``ab`` job (and one with B injected, when asked), rows into ``store``.
+
+    ``repetitions``: a copy of text-p128-g32 with that many repetitions a call (id ``text-p128-g32-rN``).
+    """
     with tempfile.TemporaryDirectory() as folder:
+        workload = "text-p128-g32"
+        if repetitions:
+            text = (STANDARD_DIR / "text-p128-g32.toml").read_text()
+            workload = str(Path(folder) / f"text-p128-g32-r{repetitions}.toml")
+            Path(workload).write_text(text.replace('id = "text-p128-g32"', f'id = "text-p128-g32-r{repetitions}"')
+                                      .replace("repetitions = 10", f"repetitions = {repetitions}"))
         suite = Path(folder) / "suite.toml"
-        suite.write_text(SUITE)
+        suite.write_text(SUITE.format(workload=workload))
         for factor in (None, injected) if injected else (None,):
             started = time.monotonic()
             run_ab("env:default", "env:twin", str(suite), rounds=rounds, frameworks=list(FRAMEWORKS),
@@ -158,13 +168,15 @@ def main() -> None:
     parser.add_argument("--store", default="/tmp/gate-paired.sqlite")
     parser.add_argument("--rounds", type=int, default=80, help="rounds of the real A/A ab job (the pool)")
     parser.add_argument("--injected", type=float, default=None, help="also run a real ab job with B injected")
+    parser.add_argument("--repetitions", type=int, default=None,
+                        help="repetitions a call (default: text-p128-g32's own, 10)")
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--sizes", default="5,10,15,20,25", help="rounds per simulated ab job")
     parser.add_argument("--reuse", action="store_true", help="judge the rows already in --store")
     args = parser.parse_args()
     print(f"load average at start {os.getloadavg()}", file=sys.stderr)
     if not args.reuse:
-        measure(args.store, args.rounds, args.injected)
+        measure(args.store, args.rounds, args.injected, args.repetitions)
     frame = ResultStore(args.store).read(ResultFilter(statuses="ok"))
     rng = np.random.default_rng(20261129)
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -201,3 +201,20 @@ def test_paired_compare_holds_its_factor_and_falls_back_when_rounds_do_not_match
     one_lost = slow_b[slow_b.index < 190]  # B's last round failed: 19 rounds against 20
     row = compare_frames(slow_a, one_lost, metrics=["ttft_ms"], paired=True).iloc[0]
     assert row["tested_on"] == "runs" and row["n_current"] == 190
+
+
+def test_paired_compare_says_what_its_rounds_can_see() -> None:
+    from genai_harness.commands.compare import power_notes
+
+    a, b = loaded_rounds(1.0, n=6, seed=8)  # six rounds whose A and B differ by ~3 %: they see 1.07 and up
+    quiet = compare_frames(a, b, metrics=["ttft_ms"], paired=True)
+    assert quiet.iloc[0]["detectable"] == pytest.approx(1.07, abs=0.005) and quiet.iloc[0]["rounds_needed"] == 2
+    assert power_notes(quiet) == []
+    noisy_b = ab_side("B", [[v * f for v in r] for r, f in zip(
+        [list(g["ttft_ms"]) for _, g in a.groupby(a["repetition"].eq(0).cumsum())],
+        [1.3, 0.8, 1.2, 0.75, 1.25, 0.85], strict=True)])
+    loud = compare_frames(a, noisy_b, metrics=["ttft_ms"], paired=True)
+    assert loud.iloc[0]["detectable"] > 1.10 and loud.iloc[0]["rounds_needed"] > 6
+    (note,) = power_notes(loud)
+    assert "ttft_ms" in note and "rounds would catch 1.10x" in note
+    assert math.isnan(compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]["detectable"])  # unpaired: not stated

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from genai_harness.results.statistics import paired_log_ratio_test, paired_test, rounds_needed
+from genai_harness.results.statistics import detectable_slowdown, paired_log_ratio_test, paired_test, rounds_needed
 
 
 def test_paired_test_sees_a_shift_that_load_hides_from_an_unpaired_test() -> None:
@@ -82,3 +82,16 @@ def test_paired_log_ratio_test_edges() -> None:
     assert short.n == 1 and math.isnan(short.ratio) and math.isnan(short.p_value)
     with pytest.raises(ValueError, match="matched pairs"):
         paired_log_ratio_test([1.0, 2.0], [1.0])
+
+
+def test_detectable_slowdown_is_the_bar_plus_the_power_margin() -> None:
+    # 20 pairs at sd 0.10: se 0.02236; bar max(ln 1.05 = 0.04879, t[0.995, 19] 2.8609 * se = 0.06397) + 1.645 se
+    se = 0.10 / math.sqrt(20)
+    expected = math.exp(stats.t.ppf(0.995, 19) * se + stats.norm.ppf(0.95) * se)
+    assert detectable_slowdown(0.10, 20, alpha=0.01, threshold=1.05) == pytest.approx(expected)
+    assert expected == pytest.approx(1.1060, abs=1e-4)  # 20 rounds at this spread just miss a 10 % slowdown
+    quiet = detectable_slowdown(0.01, 20, alpha=0.01, threshold=1.05)  # tiny spread: the factor is the bar
+    assert quiet == pytest.approx(1.05 * math.exp(stats.norm.ppf(0.95) * 0.01 / math.sqrt(20)))
+    assert detectable_slowdown(0.10, 80, alpha=0.01) < detectable_slowdown(0.10, 20, alpha=0.01)
+    assert math.isnan(detectable_slowdown(0.10, 1, alpha=0.01))
+    assert math.isnan(detectable_slowdown(math.nan, 9, alpha=0.01))

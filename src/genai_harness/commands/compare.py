@@ -76,7 +76,21 @@ def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tupl
                                 thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
                                 metrics=args.metric, ignore=ignore, paired=paired)
     check_comparable(comparison, *labels)
-    return report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
+    code = report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
+    if paired:
+        for line in power_notes(comparison):
+            print(line, file=sys.stderr)
+    return code
+
+
+def power_notes(comparison: Any) -> list[str]:
+    """One line per paired cell and metric whose rounds, at the job's own noise, cannot see a 10 % slowdown."""
+    from genai_harness.results.compare import TARGET_SLOWDOWN
+
+    return [f"genai-harness ab: {row['metric']} of {row['target']} | {row['workload_id']} | {row['model_id']}: at "
+            f"this job's round-to-round noise the gate catches only slowdowns of {row['detectable']:.2f}x or more "
+            f"95 % of the time; about {row['rounds_needed']} rounds would catch {TARGET_SLOWDOWN:.2f}x (--rounds)"
+            for row in comparison[comparison["detectable"] > TARGET_SLOWDOWN].to_dict("records")]
 
 
 def report(comparison: Any, args: argparse.Namespace, title: str) -> int:

@@ -12,7 +12,11 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
   ratios of the rounds' medians, its interval Student's t on their logs and ``p_value`` that t-test
   (:func:`~genai_harness.results.statistics.paired_log_ratio_test`; ``tested_on`` "paired rounds"): load
-  that moves both sides of a round cancels, which no unpaired test can use. Its defaults are
+  that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is then the
+  smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
+  (:func:`~genai_harness.results.statistics.detectable_slowdown`; NaN when not paired) and
+  ``rounds_needed`` about how many rounds would catch ``TARGET_SLOWDOWN`` (``statistics.rounds_needed``
+  at this spread: ``ab`` says so when a job falls short). Its defaults are
   ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
   different round counts (a failed call) fall back to the unpaired test on runs;
 - ``slowdown``: the ratio turned so that > 1 is always worse (1 / ratio for higher-is-better metrics);
@@ -34,7 +38,15 @@ from typing import TYPE_CHECKING, Any
 from genai_harness.errors import ComparisonError
 from genai_harness.results.analysis import TARGET_COLUMNS, long_view, target_label
 from genai_harness.results.metric_info import METRICS, headline_metrics, metric
-from genai_harness.results.statistics import median, paired_log_ratio_test, rank_test, ratio_ci, ratio_of_medians
+from genai_harness.results.statistics import (
+    detectable_slowdown,
+    median,
+    paired_log_ratio_test,
+    rank_test,
+    ratio_ci,
+    ratio_of_medians,
+    rounds_needed,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,11 +68,14 @@ PAIRED_ALPHA = 0.01
 per direction and metric, so that a gate on three correlated metrics stays at <= 1 % false alarms."""
 AB_ROUNDS = 20
 """Default rounds of ``ab``: the fewest that caught >= 95 % of 10 % slowdowns at the measured paired noise."""
+TARGET_SLOWDOWN = 1.10
+"""The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
 VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only in baseline", "only in current")
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
     *KEY_COLUMNS, "metric", "unit", "better", "n_baseline", "n_current", "baseline_median", "current_median",
     "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "tested_on", "threshold", "verdict",
+    "detectable", "rounds_needed",
 )
 
 
@@ -139,7 +154,8 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                                "current_median": median(c), "threshold": factor}
         if not b or not c:
             row.update(ratio=math.nan, ratio_ci_low=math.nan, ratio_ci_high=math.nan, slowdown=math.nan,
-                       p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline")
+                       p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline",
+                       detectable=math.nan, rounds_needed=math.nan)
             records.append(row)
             continue
         b_runs, c_runs = run_medians(b_group), run_medians(c_group)
@@ -147,7 +163,10 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
             test = paired_log_ratio_test(b_runs, c_runs)
             tested_on, b_test, c_test = "paired rounds", b_runs, c_runs
             ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
+            detectable = detectable_slowdown(test.sd_log_ratio, test.n, alpha=alpha, threshold=factor)
+            needed = rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=alpha) if test.n >= 2 else math.nan
         else:
+            detectable = needed = math.nan
             ratio = ratio_of_medians(b, c)
             low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
             if len(b_runs) >= min_repetitions and len(c_runs) >= min_repetitions:
@@ -157,7 +176,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
             p_value = rank_test(b_test, c_test)
         slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
         row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
-                   tested_on=tested_on,
+                   tested_on=tested_on, detectable=detectable, rounds_needed=needed,
                    verdict=verdict(slowdown, p_value, len(b_test), len(c_test), threshold=factor, alpha=alpha,
                                    min_repetitions=min_repetitions))
         records.append(row)

@@ -226,3 +226,22 @@ def paired_log_ratio_test(baseline: Sequence[float], current: Sequence[float], *
     interval = result.confidence_interval(confidence_level=confidence)
     return PairedRatio(len(pairs), math.exp(mean), math.exp(float(interval.low)), math.exp(float(interval.high)),
                        float(result.pvalue), sd)
+
+
+def detectable_slowdown(sd_log_ratio: float, n_pairs: int, *, alpha: float, threshold: float = 1.0,
+                        power: float = 0.95) -> float:
+    """The smallest slowdown a paired gate on ``n_pairs`` rounds catches with probability ``power``.
+
+    The gate (see :func:`paired_log_ratio_test`) calls a regression when the mean log ratio clears both
+    ``log(threshold)`` and the two-sided t critical value at ``alpha``; a true slowdown is caught ``power``
+    of the time when it lies ``z[power]`` standard errors above that bar (normal approximation of the mean):
+    ``exp(max(log threshold, t[1 - alpha/2, n - 1] * se) + z[power] * se)``, ``se = sd / sqrt(n)``. NaN with
+    fewer than 2 pairs or a NaN spread. What a job's own noise lets it see, and so whether it needs more rounds.
+    """
+    from scipy import stats
+
+    if n_pairs < 2 or not math.isfinite(sd_log_ratio):
+        return math.nan
+    se = sd_log_ratio / math.sqrt(n_pairs)
+    bar = max(math.log(threshold), float(stats.t.ppf(1 - alpha / 2, n_pairs - 1)) * se)
+    return math.exp(bar + float(stats.norm.ppf(power)) * se)
