@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("b", help="the candidate side, of the same kind as A")
     p.add_argument("--suite", default="smoke", help="a shipped suite or a suite file (default smoke)")
     p.add_argument("--rounds", type=int, default=AB_ROUNDS,
-                   help=f"ABBA rounds (default {AB_ROUNDS}: what caught >= 95 %% of 10 %% slowdowns at <= 1 %% false "
-                        "alarms on the measured noise; see benchmarks/RESULTS.md)")
+                   help=f"ABBA rounds (default {AB_ROUNDS}; a noisy runner needs more: the JSON's rounds_needed, and a "
+                        "warning on stderr, say how many; see benchmarks/RESULTS.md)")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")
