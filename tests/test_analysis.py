@@ -82,6 +82,19 @@ def test_target_key_keeps_runtimes_environments_and_precisions_apart() -> None:
     assert cell_label(df.iloc[3].to_dict()) == "onnxruntime CPU:OpenVINO@ort-openvino | w | m"
 
 
+def test_the_runtime_shows_beside_the_target_without_splitting_it() -> None:
+    from genai_harness.harness.summary import summary_table
+    from genai_harness.results.analysis import runtime_note
+
+    row = {"framework": "openvino.genai", "device": "CPU", "precision": "f32", "threads": 2}
+    assert runtime_note({**row, "runtime": "openvino"}) == " via openvino"
+    assert runtime_note({**row, "runtime": "openvino.genai"}) == runtime_note(row) == ""
+    assert target_label({**row, "runtime": "openvino"}) == target_label(row)  # older rows stay in the group
+    table = summary_table([{**row, "runtime": "openvino", "status": "ok", "workload_id": "classify-b1",
+                            "model_id": "squeezenet", "task": "classification", "inference_ms": 1.0}])
+    assert "openvino.genai CPU f32 x2 via openvino" in table
+
+
 def test_long_view_and_cell_statistics() -> None:
     df = _rows()
     long = long_view(df)

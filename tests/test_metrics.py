@@ -168,3 +168,11 @@ def test_image_and_classification_cells_are_timed(tmp_path: Path, fake_backend: 
                         clock=FakeClock(step_ns=2 * MS))
     for rep in classify["repetitions"]:
         assert rep["inference_ms"] == approx(2.0) and rep["items_per_s"] == approx(2000.0) and rep["batch_size"] == 4
+
+
+def test_gaps_by_position_are_medians_over_repetitions() -> None:
+    assert metrics.by_position_median([[1.0, 5.0, 2.0], [3.0, 1.0, 2.0], [2.0, 3.0, 9.0]]) == [2.0, 3.0, 2.0]
+    # positions run to the shortest repetition: every value has every repetition behind it
+    assert metrics.by_position_median([[1.0, 2.0], [3.0]]) == [2.0]
+    assert metrics.by_position_median([]) is None and metrics.by_position_median([[]]) is None
+    assert metrics.by_position_median([[1.23456789]]) == [1.2346]

@@ -179,6 +179,10 @@ def test_cells_check_themselves_against_the_f32_cpu_reference() -> None:
     text = run_cell(cell_request("onnxruntime_genai", "text-p128-g32", LLM / "onnxruntime_genai", reference=True))
     # f32 CPU is its own reference: same tokens, same logits
     assert text["reference"] == {"ref_token_agreement": 1.0, "ref_first_divergence": 32, "ref_logits_max_diff": 0.0}
+    assert text["numerics"]["runtime"] == "onnxruntime_genai"  # the framework itself: no "via" note
+    gaps = text["itl_by_position_ms"]  # 32 forced tokens: 31 gaps, each a median over the repetitions
+    assert len(gaps) == 31 and all(g > 0 for g in gaps)
+    assert min(gaps) <= sorted(r["itl_p50_ms"] for r in text["repetitions"])[-1] <= max(gaps) * 2
     image = run_cell(cell_request("openvino.genai", "image-64-s4", SD / "openvino", {"precision": "f32"},
                                   reference=True))
     assert math.isinf(image["reference"]["ref_psnr_db"])  # deterministic f32: identical
@@ -186,6 +190,8 @@ def test_cells_check_themselves_against_the_f32_cpu_reference() -> None:
     assert 0.0 <= classes["reference"]["ref_top1_agreement"] <= 1.0
     assert classes["reference"]["ref_max_score_diff"] >= 0.0
     assert classes["requested"] == {"precision": "default", "threads": None}
+    assert classes["numerics"]["runtime"] == "openvino" and classes["itl_by_position_ms"] is None
+    assert image["numerics"]["runtime"] == "openvino.genai"
 
 
 def test_run_with_precision_f32_makes_openvino_and_onnxruntime_rows_comparable(tmp_path: Path) -> None:
@@ -200,6 +206,9 @@ def test_run_with_precision_f32_makes_openvino_and_onnxruntime_rows_comparable(t
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert {r["framework"] for r in rows} == {"openvino.genai", "onnxruntime"}
+    # openvino.genai classifies through openvino.Core: the row names the runtime that ran it
+    assert {(r["framework"], r["runtime"]) for r in rows} == {("openvino.genai", "openvino"),
+                                                             ("onnxruntime", "onnxruntime")}
     assert {(r["precision"], r["precision_requested"], r["status"]) for r in rows} == {("f32", "f32", "ok")}
     ov_default = {r["precision"] for r in default if r["framework"] == "openvino.genai"}
     expected = str(openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")).split("'")[1]

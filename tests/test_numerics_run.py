@@ -34,7 +34,9 @@ def test_rows_record_the_numerics_read_back_and_the_request(tmp_path: Path) -> N
     row = frame.iloc[0]
     assert row["precision"] == "f32" and row["threads"] == 1 and row["weight_dtypes"] == "f32"
     assert row["precision_requested"] == "default" and pd.isna(row["threads_requested"])
-    assert json.loads(row["numerics"])["runtime"] == "fake"
+    assert json.loads(row["numerics"])["runtime"] == "fake" and row["runtime"] == "fake"
+    gaps = json.loads(row["itl_by_position_ms"])  # one median gap per token position, the same on every row
+    assert len(gaps) == row["n_new_tokens"] - 1 and frame["itl_by_position_ms"].nunique() == 1
     assert row["energy_source"].startswith("none: ")  # this VM exposes no counter; the reason is recorded
 
 

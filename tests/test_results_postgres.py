@@ -218,6 +218,27 @@ def test_newer_schema_is_refused(url: str) -> None:
         open_store(url)
 
 
+def test_a_schema_3_store_is_read_then_migrated_in_place(url: str) -> None:
+    """Schema 4 adds two nullable cell columns: PostgreSQL migrates by ALTER TABLE, rows keep their identity."""
+    import psycopg
+
+    rows = cell_rows(run_id="r3", recorded_at="2024-05-01T12:01:00+00:00")
+    open_store(url).append(rows)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE cells DROP COLUMN runtime, DROP COLUMN itl_by_position_ms")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    old = open_store(url)
+    assert old.schema_version == 3
+    before = old.read()
+    assert before["runtime"].isna().all()
+    with pytest.raises(SchemaVersionError, match="--migrate"):
+        old.append(cell_rows(run_id="r4"))
+    migrated = open_store(url, migrate=True)
+    assert migrated.schema_version == SCHEMA_VERSION and migrated.read().equals(before)
+    assert migrated.append(rows) == 0  # the same rows: the same identity as before
+    assert migrated.append(cell_rows(run_id="r4", runtime="openvino")) == 3
+
+
 def test_a_database_without_a_store_is_refused_when_reading(url: str) -> None:
     with pytest.raises(StoreError, match="no results store in"):
         open_store(url, create=False)

@@ -25,7 +25,8 @@ def test_column_order_and_types() -> None:
     assert COLUMN_NAMES[:5] == ("run_id", "run_started_at", "recorded_at", "harness_version", "schema_version")
     assert COLUMN_NAMES[-1] == "injected_slowdown"
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
-    assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics", "numerics")
+    assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics",
+                            "itl_by_position_ms", "numerics")
     assert METRIC_COLUMNS[0] == "load_s" and "peak_rss_mb" in METRIC_COLUMNS
     assert {"ttft_ms", "tpot_ms", "itl_p50_ms", "itl_p90_ms", "decode_tps", "n_new_tokens"} <= set(METRIC_COLUMNS)
     assert SQLITE_TYPES["ttft_ms"] == "REAL" and PANDAS_DTYPES["ttft_ms"] == "float64"
@@ -37,7 +38,24 @@ def test_column_order_and_types() -> None:
     assert v1 - old == {"itl_p90_ms", "native_metrics"}
     added_in_2 = set(COLUMN_NAMES) - v1
     assert {"precision", "threads", "numerics", "energy_j", "ref_psnr_db", "injected_slowdown"} <= added_in_2
+    v3 = {c.name for c in columns_for_version(3)}
+    assert set(COLUMN_NAMES) - v3 == {"runtime", "itl_by_position_ms"}
     assert len(columns_for_version(SCHEMA_VERSION)) == len(COLUMN_NAMES)
+
+
+def test_columns_added_after_schema_3_join_a_rows_identity_only_when_set() -> None:
+    from genai_harness.results.schema import identity_values
+    from genai_harness.results.stores.base import digest, row_key
+
+    row = normalize_row({"run_id": "r", "status": "ok", "framework": "openvino.genai", "ttft_ms": 1.0})
+    v3_names = [c.name for c in columns_for_version(3)]
+    assert row_key(row) == digest([row[n] for n in v3_names])  # what schema 3 computed for the same row
+    with_runtime = {**row, "runtime": "openvino"}
+    assert identity_values(with_runtime, COLUMN_NAMES)[-1] == ["runtime", "openvino"]
+    assert row_key(with_runtime) != row_key(row)
+    # a value cannot pass for another column's: the name travels with it
+    swapped = {**row, "itl_by_position_ms": "openvino"}
+    assert row_key(swapped) != row_key(with_runtime)
 
 
 def test_normalize_fills_encodes_and_converts() -> None:

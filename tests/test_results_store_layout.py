@@ -158,3 +158,71 @@ def test_a_full_disk_is_reported_as_such_and_keeps_the_rows(tmp_path: Path) -> N
     assert "cannot rollback" not in str(info.value)
     store.pages = 0
     assert store.count() == 3
+
+
+def make_v3_store(path: Path, rows: list[dict]) -> None:
+    """A schema-3 store: the normalized layout without the columns schema 4 added (made by writing with this
+    harness, then dropping them, which is what a genai-harness of schema 3 wrote)."""
+    ResultStore(path).append(rows)
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        for name in ("runtime", "itl_by_position_ms"):
+            conn.execute(f"ALTER TABLE cells DROP COLUMN {name}")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+
+
+def test_a_schema_3_store_is_read_as_it_is_and_migrated_by_adding_columns(tmp_path: Path) -> None:
+    path, copy = tmp_path / "v3.sqlite", tmp_path / "copy.sqlite"
+    make_v3_store(path, cell_rows(run_id="r3"))
+    shutil.copy(path, copy)
+    old = ResultStore(path, create=False)
+    assert old.schema_version == 3
+    before = old.read()
+    assert before["runtime"].isna().all() and before["itl_by_position_ms"].isna().all()
+    migrated = ResultStore(copy, migrate=True)
+    assert migrated.schema_version == SCHEMA_VERSION == 4
+    assert migrated.meta()["migrated_from"] == "3"
+    assert migrated.read().equals(before)  # every row and value kept; the new columns null
+    # the same rows keep their identity: merging the schema-3 original into the migrated copy adds nothing
+    assert migrated.merge_from(old) == 0
+    # and the migrated store takes rows with the new columns
+    assert migrated.append(cell_rows(run_id="r4", runtime="openvino", itl_by_position_ms=[1.0, 2.0])) == 3
+    fresh = migrated.read()
+    assert fresh.loc[fresh["run_id"] == "r4", "runtime"].eq("openvino").all()
+    assert fresh.loc[fresh["run_id"] == "r4", "itl_by_position_ms"].eq("[1.0, 2.0]").all()
+
+
+def test_results_migrate_upgrades_a_schema_3_store_on_request(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    path = tmp_path / "v3.sqlite"
+    make_v3_store(path, cell_rows(run_id="r3"))
+    proc = run_cli("results", "--store", path, "--migrate")
+    assert proc.returncode == 0, proc.stderr
+    assert "upgraded from schema version 3 to schema version 4 (3 rows)" in proc.stderr
+    assert ResultStore(path, create=False).schema_version == SCHEMA_VERSION
+    again = run_cli("results", "--store", path, "--migrate")
+    assert again.returncode == 0 and "already at schema version 4" in again.stderr
+    missing = run_cli("results", "--migrate")
+    assert missing.returncode != 0 and "--migrate needs the store" in missing.stderr
+
+
+def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_path: Path) -> None:
+    """Schema 3 to 4 only adds nullable columns: a run applies it itself, says so, and appends."""
+    import io
+
+    from conftest import FakeWorkspace, fake_registered
+
+    from genai_harness.harness.api import run
+
+    path = tmp_path / "v3.sqlite"
+    make_v3_store(path, cell_rows(run_id="r3"))
+    ws = FakeWorkspace(tmp_path)
+    ws.workload("w", repetitions=2)
+    said = io.StringIO()
+    with fake_registered():
+        frame = run(str(ws.suite("s", [("w", ["fake-ok"])])), frameworks=["fake"], devices=["CPU"], store=path,
+                    config=ws.config, progress=False, stream=said)
+    assert "upgraded results store" in said.getvalue() and "from schema version 3 to 4" in said.getvalue()
+    store = ResultStore(path, create=False)
+    assert store.schema_version == SCHEMA_VERSION and store.count() == 3 + len(frame)
+    assert frame["runtime"].eq("fake").all()

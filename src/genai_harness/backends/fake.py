@@ -39,7 +39,7 @@ FAKE_CONTEXT = 8
 def fake_numerics() -> Numerics:
     """What the fake runtime computes with: numpy float32, one thread."""
     return Numerics(precision="f32", threads=1, weight_dtypes="f32",
-                    details={"runtime": "fake", "source": "fake: numpy float32 on one thread"})
+                    details={"runtime": "fake", "source": "fake: numpy float32 on one thread"}, runtime="fake")
 
 
 def _behave(model_path: Path) -> None:

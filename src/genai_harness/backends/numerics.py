@@ -87,11 +87,14 @@ class Numerics:
     threads: int | None
     weight_dtypes: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    runtime: str = ""
+    """The runtime that executed the model (the ``runtime`` column), where it is not the backend's framework:
+    OpenVINO's classification runs on ``openvino`` (openvino.Core), not openvino-genai."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (crosses the worker boundary)."""
         return {"precision": self.precision, "threads": self.threads, "weight_dtypes": self.weight_dtypes,
-                "details": self.details}
+                "details": self.details, "runtime": self.runtime}
 
 
 OPENVINO_EP_DEFAULT_PRECISION = {"CPU": "f32", "GPU": "f16", "NPU": "f16"}

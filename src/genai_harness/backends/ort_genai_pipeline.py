@@ -78,7 +78,8 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
                          "source": "onnxruntime-genai: its config (genai_config.json + overlay) as loaded; it runs "
                                    "the model's own types" + ("" if intra else "; intra_op_num_threads unset = "
                                                               "onnxruntime's default, one per physical core"),
-                         "runtime": "onnxruntime-genai", "weight_elements": dict(counts)})
+                         "runtime": "onnxruntime-genai", "weight_elements": dict(counts)},
+                runtime="onnxruntime_genai")
 
         self._numerics_reader = read
 

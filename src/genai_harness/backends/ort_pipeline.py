@@ -101,7 +101,7 @@ def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], de
         "weight_elements": dict(counts),
     }
     return nx.Numerics(precision=actual, threads=intra or nx.default_threads(), weight_dtypes=nx.weight_dtypes(counts),
-                       details=details)
+                       details=details, runtime="onnxruntime")
 
 
 def _ep_device(device: Device) -> Any:

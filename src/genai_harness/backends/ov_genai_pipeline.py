@@ -141,13 +141,13 @@ def resolved_readback(device_name: str, properties: Mapping[str, Any], model_xml
 
 
 def _numerics(values: Mapping[str, Any], weights: Counter[str], source: str, runtime: str,
-              extra: Mapping[str, Any] | None = None) -> nx.Numerics:
+              extra: Mapping[str, Any] | None = None, *, package: str = "openvino.genai") -> nx.Numerics:
     precision = values.get("INFERENCE_PRECISION_HINT")
     threads = values.get("INFERENCE_NUM_THREADS")
     details = {**values, "source": source, "runtime": runtime, "weight_elements": dict(weights), **(extra or {})}
     return nx.Numerics(precision=nx.normalize_precision(precision) if precision is not None else None,
                        threads=int(threads) if isinstance(threads, int) else None,
-                       weight_dtypes=nx.weight_dtypes(weights), details=details)
+                       weight_dtypes=nx.weight_dtypes(weights), details=details, runtime=package)
 
 
 PROBE_SOURCE = ("openvino: a probe model compiled with the pipeline's properties on its device, then the IR's "
@@ -403,7 +403,7 @@ class OVClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
         self._numerics_reader = lambda: _numerics(
             read_compiled(self._compiled), nx.model_weight_elements([model_path]),
             "openvino: the compiled model's properties", "openvino (openvino.Core)",
-            {"runtime_precisions": runtime_precisions(self._compiled)})
+            {"runtime_precisions": runtime_precisions(self._compiled)}, package="openvino")
 
     @property
     def input_shape(self) -> tuple[int, ...]:

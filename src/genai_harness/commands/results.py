@@ -51,6 +51,8 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     if args.merge:
         return merge_stores(args)
+    if args.migrate:
+        return migrate_stores(args)
     if args.export:
         from genai_harness.results.export import check_export_path
 
@@ -131,6 +133,22 @@ def merge_stores(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate_stores(args: argparse.Namespace) -> int:
+    """``results --migrate --store S ...``: upgrade each store in place to the schema this harness writes."""
+    from genai_harness.errors import StoreError
+    from genai_harness.results.store import open_store
+
+    if not args.store:
+        raise StoreError("results --migrate needs the store(s) to upgrade: --store PATH or --store postgresql://...")
+    for spec in args.store:
+        before = open_store(spec, create=False).schema_version
+        store = open_store(spec, create=False, migrate=True)
+        state = "already at" if before == store.schema_version else f"upgraded from schema version {before} to"
+        print(f"{store.location}: {state} schema version {store.schema_version} ({store.count()} rows)",
+              file=sys.stderr)
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
     p = sub.add_parser("results", help="list stored runs, summarize one, export or merge stores")
@@ -140,6 +158,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--merge", action="append", metavar="SOURCE",
                    help="copy the rows of SOURCE (file, folder or URL; repeatable) into the one --store, "
                         "each row once however often it is merged")
+    p.add_argument("--migrate", action="store_true",
+                   help="upgrade each --store in place to the schema this genai-harness writes (rows kept)")
     p.add_argument("--run", help="a run id, or 'last', to summarize or export")
     p.add_argument("--export", help="write the rows to a .parquet or .csv file")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")

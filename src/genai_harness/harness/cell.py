@@ -72,7 +72,8 @@ def run_cell(request: dict[str, Any], clock: Clock = default_clock) -> dict[str,
     for _ in range(workload.warmup):
         once()
     meter, energy_why = energy.meter_for(device)
-    records = []
+    records: list[dict[str, Any]] = []
+    gaps: list[list[float]] = []  # per repetition, the inter-token gaps (text cells)
     measuring_start = time.monotonic()
     while len(records) < MAX_REPETITIONS:
         before = meter.read_j() if meter else 0.0
@@ -81,6 +82,7 @@ def run_cell(request: dict[str, Any], clock: Clock = default_clock) -> dict[str,
             joules = meter.delta_j(before, meter.read_j())
             record.update(energy_j=joules, **_per_unit(workload.task, record, joules))
         record.pop("n_images", None)
+        gaps.append(record.pop("itl_ms", []))
         records.append(record)
         enough_reps = len(records) >= workload.repetitions
         if enough_reps and time.monotonic() - measuring_start >= workload.min_time_s:
@@ -94,6 +96,7 @@ def run_cell(request: dict[str, Any], clock: Clock = default_clock) -> dict[str,
         "requested": {"precision": precision, "threads": threads},
         "energy_source": meter.source if meter else f"none: {energy_why}",
         "batch": shape,
+        "itl_by_position_ms": metrics.by_position_median(gaps) if workload.task == TASK_TEXT2TEXT else None,
     }
     peak = own_peak_rss_mb()
     if peak is not None:
@@ -161,7 +164,7 @@ def _runner_for(workload: Workload, pipeline: Any) -> tuple[Callable[[], dict[st
                                       f"the workload forces {n_new}")
             last[0] = result.token_ids
             row = metrics.text_metrics(result.start_ns, result.token_ns, result.end_ns, len(result.input_token_ids))
-            return {**row, "native_metrics": result.native_metrics}
+            return {**row, "native_metrics": result.native_metrics, "itl_ms": metrics.intervals_ms(result.token_ns)}
 
         return run_text, lambda: last[0], {}
     if workload.task == TASK_TEXT2IMAGE:

@@ -5,6 +5,8 @@ One definition for every backend (DESIGN.md, "Metrics"):
 - ttft_ms: generate called with text, to the first new token id (includes tokenization, prefill)
 - tpot_ms: (t_last_token - t_first_token) / (n_new_tokens - 1)
 - itl_p50_ms, itl_p90_ms: percentiles of inter-token latencies
+- itl_by_position_ms (per cell): for each token position i, the median over repetitions of the gap between
+  generated tokens i and i+1
 - decode_tps: 1000 / tpot_ms; prefill_tps: n_input_tokens / (ttft_ms / 1000)
 - e2e_ms: generate call to return
 - image_ms: one call end to end; step_ms: median interval between denoising-step callbacks
@@ -60,6 +62,18 @@ def text_metrics(start_ns: int, token_ns: Sequence[int], end_ns: int, n_input_to
         "n_input_tokens": n_input_tokens,
         "n_new_tokens": n,
     }
+
+
+def by_position_median(series: Sequence[Sequence[float]], digits: int = 4) -> list[float] | None:
+    """Position by position, the median over ``series`` (one sequence per repetition), rounded (pure).
+
+    Positions run to the shortest sequence's length, so every value has every repetition behind it;
+    None when there is no position at all.
+    """
+    length = min((len(s) for s in series), default=0)
+    if length == 0:
+        return None
+    return [round(median([s[i] for s in series]), digits) for i in range(length)]
 
 
 def image_metrics(start_ns: int, step_ns: Sequence[int], end_ns: int) -> dict[str, float | None]:

@@ -105,6 +105,8 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome) -> li
         "weight_dtypes": numerics.get("weight_dtypes") or None,
         "numerics": json.dumps(numerics.get("details", {}), sort_keys=True) if numerics else None,
         "energy_source": response.get("energy_source"),
+        "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,
+        "itl_by_position_ms": response.get("itl_by_position_ms"),
         **(response.get("reference") or {}),
     }
     if "precision" in requested:
@@ -112,6 +114,8 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome) -> li
         shared["threads_requested"] = requested.get("threads")
     if cell.inject_slowdown is not None:
         shared["load_s"] = shared["load_s"] * cell.inject_slowdown
+        if shared["itl_by_position_ms"]:
+            shared["itl_by_position_ms"] = [gap * cell.inject_slowdown for gap in shared["itl_by_position_ms"]]
     rows = []
     for index, record in enumerate(response["repetitions"]):
         if cell.inject_slowdown is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from genai_harness.results.analysis import cell_label, target_label
+from genai_harness.results.analysis import cell_label, runtime_note, target_label
 from genai_harness.results.metric_info import MetricInfo, headline_metrics
 from genai_harness.results.statistics import bootstrap_ci, median
 from genai_harness.tables import format_table
@@ -57,7 +57,7 @@ def summary_table(rows: Iterable[dict[str, Any]], *, intervals: bool = True) -> 
     """
     cells: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        key = (target_label(row), row["workload_id"], row["model_id"])
+        key = (target_label(row) + runtime_note(row), row["workload_id"], row["model_id"])
         cells.setdefault(key, []).append(row)
     shown = [m for m in headline_metrics() if any(_values(g, m.name) for g in cells.values())]
     table_rows = []

@@ -62,6 +62,14 @@ def target_label(row: dict[str, Any]) -> str:
     return label
 
 
+def runtime_note(row: dict[str, Any]) -> str:
+    """`` via RUNTIME`` where the runtime that ran a row is not its framework (``openvino.genai`` classifies on
+    ``openvino``), else ``""``: shown beside the target, never part of its key, so rows of older stores (no
+    ``runtime``) stay in the same group (pure)."""
+    runtime, framework = text_value(row.get("runtime")), text_value(row.get("framework"))
+    return f" via {runtime}" if runtime and runtime != framework else ""
+
+
 def cell_label(row: dict[str, Any]) -> str:
     """A cell's label as the runner prints and plans it: ``framework device[@env] | workload | model``."""
     env = text_value(row.get("environment"))

@@ -17,13 +17,18 @@ Schema history (``SCHEMA_VERSION``):
 * 3: the same columns, normalized: what repeats within a cell is stored once in ``cells``; each row
   has a stable ``row_key`` so merging stores never duplicates a row (see
   :mod:`genai_harness.results.stores.base`). Stores of versions 0-2 read as they are.
+* 4: ``runtime`` (the runtime that executed the model, which a backend may reach through another
+  package: OpenVINO's classification runs on ``openvino`` under the ``openvino.genai`` framework) and
+  ``itl_by_position_ms`` (per cell, the median over repetitions of each inter-token gap). Both are
+  cell columns; a row read from an older store has them null, and they join a row's identity only
+  when set, so rows keep their ``row_key`` across the migration.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import PurePath
@@ -34,7 +39,7 @@ from genai_harness.errors import StoreError
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -90,6 +95,7 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("json", "machine_profile", "runtime_versions"),
     # where it ran
     *_cols("text", "environment", "python_executable", "framework", "device", "device_identifier"),
+    *_cols("text", "runtime", since=4),
     *_cols("text", "execution_provider"),
     *_cols("json", "device_options"),
     *_cols("text", "actual_device"),
@@ -108,6 +114,8 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("int", "batch_size"),
     *_cols("float", "peak_rss_mb"),
     *_cols("json", "native_metrics", since=1),
+    # per cell: the median over repetitions of the gap between generated tokens i and i+1 (a JSON list, ms)
+    *_cols("json", "itl_by_position_ms", since=4),
     # numerics: what the runtime actually ran with, read back after load (see DESIGN.md "Numerics")
     *_cols("text", "precision", "precision_requested", since=2),
     *_cols("int", "threads", "threads_requested", since=2),
@@ -147,6 +155,19 @@ NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")
 """Columns that say under which numerics a figure was taken: part of every comparison's grouping."""
 REQUIRED_COLUMNS = ("run_id", "status")
 _BY_NAME = {c.name: c for c in COLUMNS}
+IDENTITY_SINCE = 3
+"""Columns added after this version join a row's identity only when set (see ``identity_values``)."""
+
+
+def identity_values(record: Mapping[str, Any], names: Sequence[str]) -> list[Any]:
+    """The values of ``names`` that make a record's identity (pure).
+
+    Columns of schema 0-3 count by position; a column added later counts, as a ``[name, value]`` pair at the
+    end, only when it is set, so a row written before the column existed keeps the identity it had.
+    """
+    values = [record[n] for n in names if _BY_NAME[n].since <= IDENTITY_SINCE]
+    values.extend([n, record[n]] for n in names if _BY_NAME[n].since > IDENTITY_SINCE and record[n] is not None)
+    return values
 
 
 def columns_for_version(version: int) -> tuple[Column, ...]:

@@ -1,9 +1,10 @@
-"""What every results store shares: the normalized layout (schema 3), row identity, reads and merges.
+"""What every results store shares: the normalized layout (schema 3 on), row identity, reads and merges.
 
 Schema 3 keeps what repeats within a cell once, in ``cells`` (run, machine, where and what ran:
 ``CELL_COLUMNS``), and one small row per repetition in ``results`` (``ROW_COLUMNS``, ``cell_id``).
-Each row has ``row_key``, a digest of all its column values: a row merged twice, from any store into
-any other, is written once. Stores of schema 0-2 (one wide ``results`` table) are read as they are.
+Each row has ``row_key``, a digest of its column values (see :func:`identity_values`): a row merged
+twice, from any store into any other, is written once. Stores of schema 0-2 (one wide ``results`` table)
+are read as they are.
 
 A backend (SQLite, PostgreSQL) gives a DB-API connection, its placeholder and its dialect words;
 the SQL and the logic live here, so both stores behave the same.
@@ -28,6 +29,7 @@ from genai_harness.results.schema import (
     SCHEMA_VERSION,
     apply_dtypes,
     columns_for_version,
+    identity_values,
     normalize_row,
 )
 
@@ -36,12 +38,15 @@ if TYPE_CHECKING:
 
 NORMALIZED_SINCE = 3
 """The first schema version with the cells/results split."""
+ADDITIVE_SINCE = NORMALIZED_SINCE
+"""From this version on, a migration only adds nullable columns: a writer may apply it without being asked."""
 CELL_COLUMNS: tuple[str, ...] = (
     "run_id", "run_started_at", "harness_version", "machine_fingerprint", "hostname", "machine_profile",
     "runtime_versions", "environment", "python_executable", "framework", "device", "device_identifier",
     "execution_provider", "device_options", "actual_device", "task", "workload_id", "workload_version",
     "workload_hash", "model_id", "model_format", "model_hash", "precision", "precision_requested", "threads",
     "threads_requested", "weight_dtypes", "numerics", "batch_requested", "energy_source", "injected_slowdown",
+    "runtime", "itl_by_position_ms",
 )
 """Columns stored once per distinct cell (every filterable column but ``status`` is one)."""
 SHARED_COLUMNS: tuple[str, ...] = ("machine_profile", "runtime_versions", "device_options", "numerics")
@@ -74,7 +79,7 @@ def digest(values: Sequence[Any]) -> str:
 
 def row_key(record: Mapping[str, Any]) -> str:
     """A row's identity: the digest of all its schema columns in storage form (see :func:`normalize_row`)."""
-    return digest([record[name] for name in COLUMN_NAMES])
+    return digest(identity_values(record, COLUMN_NAMES))
 
 
 def replace_filter(filter: ResultFilter, **changes: Any) -> ResultFilter:
@@ -241,25 +246,36 @@ class SQLStore:
                 legacy = self._table_columns(conn, "results")
         return check_version(version_text, self.location, legacy)
 
+    def _normalize_legacy(self, conn: Any) -> None:
+        """Move a schema 0-2 store's one wide ``results`` table into the normalized layout."""
+        present = self._table_columns(conn, "results")
+        self._run(conn, "ALTER TABLE results RENAME TO results_legacy")
+        for index in ("results_run_id", "results_machine_model"):
+            self._run(conn, f"DROP INDEX IF EXISTS {index}")
+        self._create_layout(conn, "results")
+        names = [n for n in COLUMN_NAMES if n in present]
+        cur = conn.cursor()
+        try:
+            cur.execute(f"SELECT {', '.join(names)} FROM results_legacy ORDER BY id")
+            while batch := cur.fetchmany(READ_BATCH):
+                self._insert(conn, [_from_stored(dict(zip(names, r, strict=True))) for r in batch])
+        finally:
+            cur.close()
+        self._run(conn, "DROP TABLE results_legacy")
+
     def _migrate(self) -> None:
-        """Upgrade a schema 0-2 store in place to the normalized layout, in one transaction (rows keep their
-        values, ``schema_version`` included; their ``row_key`` is the one a fresh write would give them)."""
+        """Upgrade an older store in place, in one transaction: a schema 0-2 store (one wide table) into the
+        normalized layout, a normalized one by adding the cell columns it lacks (null for its rows). Rows keep
+        their values, ``schema_version`` included, and their identity (the ``row_key`` a fresh write gives)."""
         def upgrade(conn: Any) -> None:
             old = self._fetchall(conn, "SELECT value FROM meta WHERE key = 'schema_version'")[0][0]
-            present = self._table_columns(conn, "results")
-            self._run(conn, "ALTER TABLE results RENAME TO results_legacy")
-            for index in ("results_run_id", "results_machine_model"):
-                self._run(conn, f"DROP INDEX IF EXISTS {index}")
-            self._create_layout(conn, "results")
-            names = [n for n in COLUMN_NAMES if n in present]
-            cur = conn.cursor()
-            try:
-                cur.execute(f"SELECT {', '.join(names)} FROM results_legacy ORDER BY id")
-                while batch := cur.fetchmany(READ_BATCH):
-                    self._insert(conn, [_from_stored(dict(zip(names, r, strict=True))) for r in batch])
-            finally:
-                cur.close()
-            self._run(conn, "DROP TABLE results_legacy")
+            if int(old) >= NORMALIZED_SINCE:
+                present = self._table_columns(conn, "cells")
+                for name in CELL_COLUMNS:
+                    if name not in present:
+                        self._run(conn, f"ALTER TABLE cells ADD COLUMN {name} {self._sql_type(name)}")
+            else:
+                self._normalize_legacy(conn)
             for key, value in (("schema_version", str(SCHEMA_VERSION)), ("migrated_at", now_iso()),
                                ("migrated_from", str(old))):
                 self._run(conn, self._q("DELETE FROM meta WHERE key = ?"), (key,))
@@ -274,8 +290,8 @@ class SQLStore:
         if self.schema_version < SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"results store {self.location} has schema version {self.schema_version}, older than version "
-                f"{SCHEMA_VERSION} this genai-harness writes; open it with migrate=True (ResultStore(path, "
-                "migrate=True) or open_store(spec, migrate=True)) to upgrade it in place, or write to a new store")
+                f"{SCHEMA_VERSION} this genai-harness writes; upgrade it in place (`genai-harness results --store "
+                f"{self.location} --migrate`, or open_store(spec, migrate=True)), or write to a new store")
 
     def _insert(self, conn: Any, records: list[dict[str, Any]]) -> int:
         """Insert normalized records (inside the caller's transaction); return how many rows were new."""
@@ -283,7 +299,7 @@ class SQLStore:
         cell_sql = self._insert_ignore("cells", ("cell_key", *CELL_COLUMNS), "cell_key")
         blob_ids: dict[str, Any] = {}
         for record in records:
-            key = digest([record[n] for n in CELL_COLUMNS])
+            key = digest(identity_values(record, CELL_COLUMNS))
             record["_cell_key"] = key
             if key not in cell_ids:
                 values = {n: record[n] for n in CELL_COLUMNS}
@@ -385,7 +401,9 @@ class SQLStore:
         """The query for ``filter`` and ``wanted`` columns, its parameters and the columns it returns."""
         where, params = filter.where(self.placeholder)
         if self.schema_version >= NORMALIZED_SINCE:
-            names = list(wanted)
+            cell_columns = (set(CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION
+                            else self._table_columns(conn, "cells"))
+            names = [n for n in wanted if n in ROW_COLUMNS or n in cell_columns]
             exprs = [f"results.{n}" if n in ROW_COLUMNS else
                      f"(SELECT value FROM blobs WHERE blobs.id = cells.{n}) AS {n}" if n in SHARED_COLUMNS else
                      f"cells.{n}" for n in names]
