@@ -14,7 +14,8 @@ adds no load. Per runtime and metric (TPOT, TTFT, e2e; one median per run):
    medians and Mann-Whitney over the rounds' medians), over every window of the recorded runs (few: the
    windows overlap, so these rates are coarse; the >= 200 A/A comparisons are gate_calibration.py's);
 3. :func:`~genai_harness.results.statistics.rounds_needed`: the rounds that detect a 10 % slowdown
-   95 % of the time at alpha 0.01, from the consecutive-run noise.
+   95 % of the time at alpha 0.01, from the consecutive-run noise; and the runs a side ``compare`` of
+   separate runs needs (one median per run, two samples), from the noise of any two runs.
 
 Run: ``.venv/bin/python benchmarks/gate_calibration.py --store S`` once, then
 ``.venv/bin/python benchmarks/gate_power.py --store S``.
@@ -96,9 +97,13 @@ def main() -> None:
         print(f"\n{framework}: {len(medians)} runs; SD of log(run ratio), one median per run")
         print(sd.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         worst = float(sd["sd consecutive"].max())
+        apart = float(sd["sd any two"].max())
         for slowdown in (1.10, 1.05):
             print(f"  rounds for {slowdown:.2f} at 95 % power, alpha 0.01 (worst metric, consecutive runs): "
                   f"{rounds_needed(worst, slowdown)}")
+            # compare of separate runs, one median per run: two samples of n runs, var(diff) = sd_any_two**2 / n
+            print(f"  separate runs a side for {slowdown:.2f} at 95 % power, alpha 0.01 (worst metric, any two runs): "
+                  f"{rounds_needed(apart, slowdown)}")
         for rounds in (5, 8, 10, 12):
             if 2 * rounds > len(medians):
                 continue

@@ -57,3 +57,14 @@ def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
     assert sorted(rows["threads_requested"].unique()) == [1, 2]
     assert rows[rows["threads_requested"] == 2]["injected_slowdown"].eq(3.0).all()
     assert_one_error_line(run_cli("ab", "env:default", "model:tiny-llm"), 2)
+
+
+def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
+    from genai_harness.cli import build_parser
+    from genai_harness.results.compare import AB_ROUNDS, AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD
+
+    ab_args = build_parser().parse_args(["ab", "env:default", "env:new"])
+    assert (ab_args.rounds, ab_args.threshold, ab_args.alpha) == (AB_ROUNDS, AB_THRESHOLD, PAIRED_ALPHA)
+    assert AB_THRESHOLD < 1.10 and AB_ROUNDS >= 6  # below the slowdown it must catch; enough pairs for p < 0.05
+    compare_args = build_parser().parse_args(["compare", "base.sqlite", "cur.sqlite"])
+    assert (compare_args.threshold, compare_args.alpha) == (THRESHOLD, ALPHA) == (1.10, 0.05)

@@ -156,3 +156,65 @@ def test_results_stats_shows_intervals_per_cell(tmp_path: Path) -> None:
     header, _, line = shown.stdout.splitlines()[:3]
     assert header.split()[-3:] == ["p99", "95%", "CI"]
     assert "onnxruntime_genai CPU f32 x2" in line and "TTFT (ms)" in line and " 12 " in line
+
+
+def ab_side(run_id: str, rounds: list[list[float]]) -> pd.DataFrame:
+    """One ``ab`` side: one run id, one worker call per round, repetitions numbered from 0 in each."""
+    base = {"run_id": run_id, "status": "ok", "framework": "onnxruntime_genai", "device": "CPU",
+            "environment": "default", "precision": "f32", "threads": 2, "task": "text2text", "workload_id": "w",
+            "model_id": "m"}
+    return pd.DataFrame([{**base, "repetition": i, "ttft_ms": v, "decode_tps": 1000.0 / v}
+                         for values in rounds for i, v in enumerate(values)])
+
+
+def loaded_rounds(factor: float, n: int = 20, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A and B of ``n`` rounds whose level moves with load (shared within a round); B ``factor`` times slower."""
+    rng = np.random.default_rng(seed)
+    levels = rng.lognormal(0.0, 0.25, n)
+    a = [[10 * lv * (1 + 0.01 * i) for i in range(10)] for lv in levels * rng.lognormal(0, 0.02, n)]
+    b = [[10 * lv * factor * (1 + 0.01 * i) for i in range(10)] for lv in levels * rng.lognormal(0, 0.02, n)]
+    return ab_side("A", a), ab_side("B", b)
+
+
+def test_paired_compare_sees_a_slowdown_through_load_that_the_unpaired_test_misses() -> None:
+    a, b = loaded_rounds(1.08)
+    paired = compare_frames(a, b, metrics=["ttft_ms", "decode_tps"], paired=True).set_index("metric")
+    assert paired["tested_on"].eq("paired rounds").all() and paired["n_current"].eq(200).all()
+    assert paired.loc["ttft_ms", "verdict"] == "regression" and paired.loc["decode_tps", "verdict"] == "regression"
+    assert paired.loc["ttft_ms", "ratio"] == pytest.approx(1.08, abs=0.02)
+    assert paired.loc["ttft_ms", "ratio_ci_low"] > 1.0 and paired.loc["ttft_ms", "p_value"] < 0.01
+    assert paired.loc["ttft_ms", "threshold"] == 1.05  # ab's factor unless told otherwise
+    unpaired = compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]
+    assert unpaired["tested_on"] == "runs" and unpaired["verdict"] == "unchanged"  # 1.10 and Mann-Whitney: no
+    same_a, same_b = loaded_rounds(1.0, seed=4)
+    assert compare_frames(same_a, same_b, metrics=["ttft_ms"], paired=True)["verdict"].tolist() == ["unchanged"]
+    faster_a, faster_b = loaded_rounds(0.9, seed=5)
+    assert compare_frames(faster_a, faster_b, metrics=["ttft_ms"], paired=True)["verdict"].tolist() == ["improvement"]
+
+
+def test_paired_compare_holds_its_factor_and_falls_back_when_rounds_do_not_match() -> None:
+    a, b = loaded_rounds(1.03)  # significant but under ab's 1.05
+    row = compare_frames(a, b, metrics=["ttft_ms"], paired=True).iloc[0]
+    assert row["p_value"] < 0.01 and row["verdict"] == "unchanged"
+    assert compare_frames(a, b, metrics=["ttft_ms"], paired=True, threshold=1.02).iloc[0]["verdict"] == "regression"
+    slow_a, slow_b = loaded_rounds(1.10)
+    one_lost = slow_b[slow_b.index < 190]  # B's last round failed: 19 rounds against 20
+    row = compare_frames(slow_a, one_lost, metrics=["ttft_ms"], paired=True).iloc[0]
+    assert row["tested_on"] == "runs" and row["n_current"] == 190
+
+
+def test_paired_compare_says_what_its_rounds_can_see() -> None:
+    from genai_harness.commands.compare import power_notes
+
+    a, b = loaded_rounds(1.0, n=6, seed=8)  # six rounds whose A and B differ by ~3 %: they see 1.07 and up
+    quiet = compare_frames(a, b, metrics=["ttft_ms"], paired=True)
+    assert quiet.iloc[0]["detectable"] == pytest.approx(1.07, abs=0.005) and quiet.iloc[0]["rounds_needed"] == 2
+    assert power_notes(quiet) == []
+    noisy_b = ab_side("B", [[v * f for v in r] for r, f in zip(
+        [list(g["ttft_ms"]) for _, g in a.groupby(a["repetition"].eq(0).cumsum())],
+        [1.3, 0.8, 1.2, 0.75, 1.25, 0.85], strict=True)])
+    loud = compare_frames(a, noisy_b, metrics=["ttft_ms"], paired=True)
+    assert loud.iloc[0]["detectable"] > 1.10 and loud.iloc[0]["rounds_needed"] > 6
+    (note,) = power_notes(loud)
+    assert "ttft_ms" in note and "rounds would catch 1.10x" in note
+    assert math.isnan(compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]["detectable"])  # unpaired: not stated

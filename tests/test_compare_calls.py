@@ -49,7 +49,7 @@ def test_one_call_per_run_still_gives_one_median_per_run() -> None:
 
 @pytest.mark.slow
 def test_a_real_ab_run_is_tested_on_its_rounds(tmp_path: Path) -> None:
-    """Four real ABBA rounds of one onnxruntime-genai cell: the rank test counts four medians a side."""
+    """Four real ABBA rounds of one onnxruntime-genai cell: ab pairs them, four per-round ratios of medians."""
     suite = tmp_path / "suite.toml"
     suite.write_text('id = "ab"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n')
     done = run_cli("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework",
@@ -57,4 +57,4 @@ def test_a_real_ab_run_is_tested_on_its_rounds(tmp_path: Path) -> None:
                    "tpot_ms", "--json", "--quiet")
     assert done.returncode in (0, 1), done.stderr
     (row,) = json.loads(done.stdout)
-    assert row["tested_on"] == "runs" and row["n_baseline"] == row["n_current"] == 40
+    assert row["tested_on"] == "paired rounds" and row["n_baseline"] == row["n_current"] == 40

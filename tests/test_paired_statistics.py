@@ -1,4 +1,4 @@
-"""The paired rank test and the rounds-needed planning figure (results.statistics)."""
+"""The paired tests (rank test, t on log ratios) and the rounds-needed planning figure (results.statistics)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from genai_harness.results.statistics import paired_test, rounds_needed
+from genai_harness.results.statistics import detectable_slowdown, paired_log_ratio_test, paired_test, rounds_needed
 
 
 def test_paired_test_sees_a_shift_that_load_hides_from_an_unpaired_test() -> None:
@@ -40,3 +40,58 @@ def test_rounds_needed_follows_the_normal_approximation() -> None:
     assert rounds_needed(0.18, 1.10, alpha=0.05, power=0.8) < rounds_needed(0.18, 1.10)
     with pytest.raises(ValueError, match="slowdown > 1"):
         rounds_needed(0.18, 1.0)
+
+
+def test_paired_log_ratio_test_is_students_t_on_the_log_ratios_by_hand() -> None:
+    # log ratios ln(1.1), ln(1.2), ln(1.0), ln(1.15): mean 0.10435, sd 0.07811, se 0.03906, t = 2.6718 on 3 df
+    result = paired_log_ratio_test([1.0, 2.0, 4.0, 0.5], [1.1, 2.4, 4.0, 0.575])
+    logs = np.log([1.1, 1.2, 1.0, 1.15])
+    assert result.n == 4
+    assert result.ratio == pytest.approx(math.exp(logs.mean()))
+    assert result.sd_log_ratio == pytest.approx(0.078111, abs=1e-6)
+    t = logs.mean() / (logs.std(ddof=1) / 2.0)
+    assert t == pytest.approx(2.6718, abs=1e-4)
+    assert result.p_value == pytest.approx(2 * stats.t.sf(t, 3))  # 0.0756: 4 rounds, not significant at 0.05
+    half = stats.t.ppf(0.975, 3) * logs.std(ddof=1) / 2.0
+    assert (result.ci_low, result.ci_high) == pytest.approx((math.exp(logs.mean() - half),
+                                                             math.exp(logs.mean() + half)))
+    assert result.ci_low < 1.0 < result.ci_high  # the interval and the p-value say the same at 95 %
+
+
+def test_paired_log_ratio_test_cancels_the_load_a_round_shares() -> None:
+    rng = np.random.default_rng(11)
+    load = rng.lognormal(0.0, 0.3, 20)  # each round's level, shared by its A and its B
+    a = load * rng.lognormal(0.0, 0.03, 20)
+    b = 1.10 * load * rng.lognormal(0.0, 0.03, 20)
+    result = paired_log_ratio_test(a.tolist(), b.tolist())
+    assert result.p_value < 1e-6 and 1.05 < result.ci_low < 1.10 < result.ci_high < 1.15
+    assert stats.mannwhitneyu(a, b).pvalue > 0.05  # unpaired, the same data shows nothing
+    swapped = paired_log_ratio_test(b.tolist(), a.tolist())  # a speed-up is the mirror image
+    assert swapped.ratio == pytest.approx(1 / result.ratio) and swapped.p_value == pytest.approx(result.p_value)
+
+
+def test_paired_log_ratio_test_edges() -> None:
+    assert paired_log_ratio_test([1.0, 2.0], [1.0, 2.0]) == paired_log_ratio_test([3.0, 3.0], [3.0, 3.0])
+    same = paired_log_ratio_test([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    assert (same.ratio, same.ci_low, same.ci_high, same.p_value) == (1.0, 1.0, 1.0, 1.0)
+    doubled = paired_log_ratio_test([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])
+    assert (doubled.ratio, doubled.p_value) == (pytest.approx(2.0), 0.0)
+    dropped = paired_log_ratio_test([1.0, None, 0.0, 2.0, 1.0], [1.2, 5.0, 3.0, 2.2, math.nan])
+    assert dropped.n == 2
+    short = paired_log_ratio_test([1.0], [2.0])
+    assert short.n == 1 and math.isnan(short.ratio) and math.isnan(short.p_value)
+    with pytest.raises(ValueError, match="matched pairs"):
+        paired_log_ratio_test([1.0, 2.0], [1.0])
+
+
+def test_detectable_slowdown_is_the_bar_plus_the_power_margin() -> None:
+    # 20 pairs at sd 0.10: se 0.02236; bar max(ln 1.05 = 0.04879, t[0.995, 19] 2.8609 * se = 0.06397) + 1.645 se
+    se = 0.10 / math.sqrt(20)
+    expected = math.exp(stats.t.ppf(0.995, 19) * se + stats.norm.ppf(0.95) * se)
+    assert detectable_slowdown(0.10, 20, alpha=0.01, threshold=1.05) == pytest.approx(expected)
+    assert expected == pytest.approx(1.1060, abs=1e-4)  # 20 rounds at this spread just miss a 10 % slowdown
+    quiet = detectable_slowdown(0.01, 20, alpha=0.01, threshold=1.05)  # tiny spread: the factor is the bar
+    assert quiet == pytest.approx(1.05 * math.exp(stats.norm.ppf(0.95) * 0.01 / math.sqrt(20)))
+    assert detectable_slowdown(0.10, 80, alpha=0.01) < detectable_slowdown(0.10, 20, alpha=0.01)
+    assert math.isnan(detectable_slowdown(0.10, 1, alpha=0.01))
+    assert math.isnan(detectable_slowdown(math.nan, 9, alpha=0.01))

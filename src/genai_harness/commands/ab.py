@@ -15,24 +15,28 @@ def cmd_ab(args: argparse.Namespace) -> int:
                               config=args.config, progress=not args.quiet,
                               inject_slowdown=(None, args.inject_slowdown))
     return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"),
-                 ignore=IGNORED[Side.parse(args.a).kind])
+                 ignore=IGNORED[Side.parse(args.a).kind], paired=True)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
     from genai_harness.commands.compare import add_gate_options
+    from genai_harness.results.compare import AB_ROUNDS
 
     p = sub.add_parser(
         "ab", help="interleaved A/B run of two environments, models or option sets, then compare",
         description="Run A and B alternately (ABBA per round, every call its own worker) on the same machine in "
-                    "the same minutes, then compare B against A. A side is env:NAME (a registered environment, "
+                    "the same minutes, then compare B against A round by round (a paired t-test on the "
+                    "per-round log ratios; a regression when p < --alpha and the ratio >= --threshold). "
+                    "A side is env:NAME (a registered environment, "
                     "e.g. two onnxruntime builds), model:ID (a registered model variant) or "
                     "opts:precision=P,threads=N. Exit: 0 no regression, 1 B regressed, 2 bad option.")
     p.add_argument("a", help="the baseline side: env:NAME, model:ID or opts:precision=P,threads=N")
     p.add_argument("b", help="the candidate side, of the same kind as A")
     p.add_argument("--suite", default="smoke", help="a shipped suite or a suite file (default smoke)")
-    p.add_argument("--rounds", type=int, default=5,
-                   help="ABBA rounds (default 5: the rank test then counts runs, and 5 vs 5 can reach p < 0.05)")
+    p.add_argument("--rounds", type=int, default=AB_ROUNDS,
+                   help=f"ABBA rounds (default {AB_ROUNDS}; a noisy runner needs more: the JSON's rounds_needed, and a "
+                        "warning on stderr, say how many; see benchmarks/RESULTS.md)")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")
@@ -40,5 +44,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--quiet", action="store_true", help="no progress")
     p.add_argument("--inject-slowdown", type=float, default=None, metavar="FACTOR",
                    help="calibration only: stretch side B's measured spans by FACTOR")
-    add_gate_options(p)
+    add_gate_options(p, paired=True)
     p.set_defaults(handler=cmd_ab)

@@ -46,16 +46,18 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workload", action="append", help="only this workload id (repeatable)")
 
 
-def add_gate_options(p: argparse.ArgumentParser) -> None:
-    """The verdict's settings and output formats, shared by ``compare`` and ``ab``."""
-    from genai_harness.results.compare import ALPHA, THRESHOLD
+def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> None:
+    """The verdict's settings and output formats, shared by ``compare`` and ``ab`` (``paired``: ab's defaults)."""
+    from genai_harness.results.compare import AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD
 
+    threshold, alpha = (AB_THRESHOLD, PAIRED_ALPHA) if paired else (THRESHOLD, ALPHA)
+    test = "paired t-test on per-round log ratios" if paired else "rank test"
     p.add_argument("--metric", action="append", help="compare this metric (repeatable; default: headline metrics)")
-    p.add_argument("--threshold", type=float, default=THRESHOLD,
-                   help=f"factor a metric must worsen by to be a regression (default {THRESHOLD})")
+    p.add_argument("--threshold", type=float, default=threshold,
+                   help=f"factor a metric must worsen by to be a regression (default {threshold})")
     p.add_argument("--metric-threshold", action="append", metavar="METRIC=FACTOR",
                    help="a factor for one metric, e.g. ttft_ms=1.2 (repeatable)")
-    p.add_argument("--alpha", type=float, default=ALPHA, help=f"significance level of the rank test (default {ALPHA})")
+    p.add_argument("--alpha", type=float, default=alpha, help=f"significance level of the {test} (default {alpha})")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the comparison as JSON")
     out.add_argument("--markdown", action="store_true", help="print Markdown (for a CI step summary)")
@@ -63,15 +65,32 @@ def add_gate_options(p: argparse.ArgumentParser) -> None:
 
 
 def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tuple[str, str],
-          ignore: Any = ()) -> int:
-    """Compare two frames with the gate options of ``args``, refuse when nothing pairs, report (exit code)."""
+          ignore: Any = (), paired: bool = False) -> int:
+    """Compare two frames with the gate options of ``args``, refuse when nothing pairs, report (exit code).
+
+    ``paired``: the sides are the rounds of one interleaved ``ab`` job (a paired test per round).
+    """
     from genai_harness.results.compare import check_comparable, compare_frames
 
     comparison = compare_frames(baseline, current, threshold=args.threshold,
                                 thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
-                                metrics=args.metric, ignore=ignore)
+                                metrics=args.metric, ignore=ignore, paired=paired)
     check_comparable(comparison, *labels)
-    return report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
+    code = report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
+    if paired:
+        for line in power_notes(comparison):
+            print(line, file=sys.stderr)
+    return code
+
+
+def power_notes(comparison: Any) -> list[str]:
+    """One line per paired cell and metric whose rounds, at the job's own noise, cannot see a 10 % slowdown."""
+    from genai_harness.results.compare import TARGET_SLOWDOWN
+
+    return [f"genai-harness ab: {row['metric']} of {row['target']} | {row['workload_id']} | {row['model_id']}: at "
+            f"this job's round-to-round noise the gate catches only slowdowns of {row['detectable']:.2f}x or more "
+            f"95 % of the time; about {row['rounds_needed']} rounds would catch {TARGET_SLOWDOWN:.2f}x (--rounds)"
+            for row in comparison[comparison["detectable"] > TARGET_SLOWDOWN].to_dict("records")]
 
 
 def report(comparison: Any, args: argparse.Namespace, title: str) -> int:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from genai_harness.errors import ConfigurationError
 from genai_harness.harness.plan import Cell, Plan
+from genai_harness.results.compare import AB_ROUNDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,7 +119,7 @@ def _side_plan(side: Side, suite: Any, inventories: list[Any], catalog: Any, fra
                      threads=side.threads)
 
 
-def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = 5, frameworks: Sequence[str] | None = None,
+def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, frameworks: Sequence[str] | None = None,
            devices: Sequence[str] | None = None, models: Sequence[str] | None = None,
            store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
            progress: bool = True, stream: TextIO | None = None,

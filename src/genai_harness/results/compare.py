@@ -8,6 +8,17 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   inside one process share that process's state, so pooling them would count one process's luck many
   times over (pseudo-replication) and cry wolf between processes. Otherwise it takes the repetitions;
   ``tested_on`` says which;
+- ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
+  measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
+  ratios of the rounds' medians, its interval Student's t on their logs and ``p_value`` that t-test
+  (:func:`~genai_harness.results.statistics.paired_log_ratio_test`; ``tested_on`` "paired rounds"): load
+  that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is then the
+  smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
+  (:func:`~genai_harness.results.statistics.detectable_slowdown`; NaN when not paired) and
+  ``rounds_needed`` about how many rounds would catch ``TARGET_SLOWDOWN`` (``statistics.rounds_needed``
+  at this spread: ``ab`` says so when a job falls short). Its defaults are
+  ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
+  different round counts (a failed call) fall back to the unpaired test on runs;
 - ``slowdown``: the ratio turned so that > 1 is always worse (1 / ratio for higher-is-better metrics);
 - ``verdict``: ``regression`` needs both ``slowdown >= threshold`` and ``p_value < alpha``;
   ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_value < alpha``; fewer than
@@ -27,7 +38,15 @@ from typing import TYPE_CHECKING, Any
 from genai_harness.errors import ComparisonError
 from genai_harness.results.analysis import TARGET_COLUMNS, long_view, target_label
 from genai_harness.results.metric_info import METRICS, headline_metrics, metric
-from genai_harness.results.statistics import median, rank_test, ratio_ci, ratio_of_medians
+from genai_harness.results.statistics import (
+    detectable_slowdown,
+    median,
+    paired_log_ratio_test,
+    rank_test,
+    ratio_ci,
+    ratio_of_medians,
+    rounds_needed,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,11 +57,27 @@ ALPHA = 0.05
 """Default significance level of the rank test."""
 MIN_REPETITIONS = 4
 """Fewest repetitions per side that can reach p < 0.05 in a two-sided Mann-Whitney test (4 vs 4: p = 0.029)."""
+AB_THRESHOLD = 1.05
+"""Default factor of the paired ``ab`` gate. A factor equal to the slowdown to be caught (1.10) lets through
+half of those slowdowns by construction (the estimate falls below its true value half the time), so the
+factor sits below the 10 % target and ``PAIRED_ALPHA`` keeps false alarms down; at the noise measured here
+(benchmarks/RESULTS.md, "Paired ab gate") factors 1.00-1.05 gave the same rates, the t bar deciding."""
+PAIRED_ALPHA = 0.01
+"""Default significance level of the paired ``ab`` gate (two-sided t-test on per-round log ratios): 0.005
+per direction and metric, so that a gate on three correlated metrics stays near 1 % false alarms
+(measured: 0-1.5 % over 200 A/A comparisons of real rounds)."""
+AB_ROUNDS = 20
+"""Default rounds of ``ab``: what a 10 % slowdown needs at 95 % power on a quiet machine for openvino-genai
+(``rounds_needed`` from the measured paired noise); onnxruntime-genai needed 63 quiet and ~100 under load.
+Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab`` warns when a job falls short."""
+TARGET_SLOWDOWN = 1.10
+"""The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
 VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only in baseline", "only in current")
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
     *KEY_COLUMNS, "metric", "unit", "better", "n_baseline", "n_current", "baseline_median", "current_median",
     "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "tested_on", "threshold", "verdict",
+    "detectable", "rounds_needed",
 )
 
 
@@ -75,19 +110,25 @@ def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> p
     return long
 
 
-def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: float = THRESHOLD,
-                   thresholds: Mapping[str, float] | None = None, alpha: float = ALPHA,
+def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: float | None = None,
+                   thresholds: Mapping[str, float] | None = None, alpha: float | None = None,
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
-                   ignore: Sequence[str] = (), intervals: bool = True) -> pd.DataFrame:
+                   ignore: Sequence[str] = (), intervals: bool = True, paired: bool = False) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
     columns (e.g. ``environment``, ``precision``) or ``workload_id``/``model_id`` that differ on purpose
     between the sides, as in an A/B run, so that cells pair across them. Only ``ok`` rows count.
     ``intervals=False`` skips the bootstrap (NaN intervals; the verdict does not use them): for bulk
-    calibration.
+    calibration. ``paired`` pairs the two sides' rounds (an ``ab`` job; see the module docstring);
+    ``threshold`` and ``alpha`` default to ``THRESHOLD``/``ALPHA``, or ``AB_THRESHOLD``/``PAIRED_ALPHA`` when paired.
     """
     import pandas as pd
+
+    if threshold is None:
+        threshold = AB_THRESHOLD if paired else THRESHOLD
+    if alpha is None:
+        alpha = PAIRED_ALPHA if paired else ALPHA
 
     names = tuple(metrics) if metrics is not None else default_metrics()
     for name in (*names, *(thresholds or {})):
@@ -115,20 +156,29 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                                "current_median": median(c), "threshold": factor}
         if not b or not c:
             row.update(ratio=math.nan, ratio_ci_low=math.nan, ratio_ci_high=math.nan, slowdown=math.nan,
-                       p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline")
+                       p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline",
+                       detectable=math.nan, rounds_needed=math.nan)
             records.append(row)
             continue
-        ratio = ratio_of_medians(b, c)
-        low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
-        slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
         b_runs, c_runs = run_medians(b_group), run_medians(c_group)
-        if len(b_runs) >= min_repetitions and len(c_runs) >= min_repetitions:
-            tested_on, b_test, c_test = "runs", b_runs, c_runs
+        if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:
+            test = paired_log_ratio_test(b_runs, c_runs)
+            tested_on, b_test, c_test = "paired rounds", b_runs, c_runs
+            ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
+            detectable = detectable_slowdown(test.sd_log_ratio, test.n, alpha=alpha, threshold=factor)
+            needed = rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=alpha) if test.n >= 2 else math.nan
         else:
-            tested_on, b_test, c_test = "repetitions", b, c
-        p_value = rank_test(b_test, c_test)
+            detectable = needed = math.nan
+            ratio = ratio_of_medians(b, c)
+            low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
+            if len(b_runs) >= min_repetitions and len(c_runs) >= min_repetitions:
+                tested_on, b_test, c_test = "runs", b_runs, c_runs
+            else:
+                tested_on, b_test, c_test = "repetitions", b, c
+            p_value = rank_test(b_test, c_test)
+        slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
         row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
-                   tested_on=tested_on,
+                   tested_on=tested_on, detectable=detectable, rounds_needed=needed,
                    verdict=verdict(slowdown, p_value, len(b_test), len(c_test), threshold=factor, alpha=alpha,
                                    min_repetitions=min_repetitions))
         records.append(row)

@@ -181,3 +181,67 @@ def rounds_needed(sd_log_ratio: float, slowdown: float, *, alpha: float = 0.01, 
                          f"got {sd_log_ratio}, {slowdown}, {alpha}, {power}")
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     return max(1, math.ceil((z * sd_log_ratio / math.log(slowdown)) ** 2))
+
+
+@dataclass(frozen=True)
+class PairedRatio:
+    """A paired comparison of matched rounds: the geometric-mean ratio current/baseline, its interval, a p-value."""
+
+    n: int
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    sd_log_ratio: float
+
+
+def paired_log_ratio_test(baseline: Sequence[float], current: Sequence[float], *,
+                          confidence: float = CONFIDENCE) -> PairedRatio:
+    """Student's t on the per-pair log ratios ``log(current[i] / baseline[i])`` (``scipy.stats.ttest_1samp``).
+
+    For interleaved A/B rounds: pair ``i`` is round ``i`` of each side, measured in the same minutes, so load
+    that moves both cancels in the ratio. ``ratio`` is ``exp(mean log ratio)`` (the geometric mean of the
+    per-round ratios), ``ci_low``/``ci_high`` its ``confidence`` t-interval, ``p_value`` two-sided, so
+    ``p_value < 1 - confidence`` exactly when the interval excludes 1. Log ratios make a slowdown and the
+    matching speed-up symmetric, and a multiplicative slowdown (what ``--inject-slowdown`` records) a
+    shift. Pairs with a missing or non-positive value are dropped; NaNs with fewer than 2 pairs; when every
+    ratio is equal the interval has zero width and ``p_value`` is 1.0 (ratio 1) or 0.0.
+    """
+    from scipy import stats
+
+    if len(baseline) != len(current):
+        raise ValueError(f"paired_log_ratio_test needs matched pairs, got {len(baseline)} baseline and "
+                         f"{len(current)} current values")
+    pairs = np.asarray([(b, c) for b, c in zip(baseline, current, strict=True)
+                        if b is not None and c is not None], dtype=float).reshape(-1, 2)
+    pairs = pairs[np.all(np.isfinite(pairs) & (pairs > 0), axis=1)]
+    if len(pairs) < 2:
+        return PairedRatio(len(pairs), *([math.nan] * 5))
+    logs = np.log(pairs[:, 1] / pairs[:, 0])
+    mean, sd = float(np.mean(logs)), float(np.std(logs, ddof=1))
+    if sd == 0.0 or np.all(logs == logs[0]):
+        ratio = math.exp(mean)
+        return PairedRatio(len(pairs), ratio, ratio, ratio, 1.0 if mean == 0.0 else 0.0, 0.0)
+    result = stats.ttest_1samp(logs, 0.0)
+    interval = result.confidence_interval(confidence_level=confidence)
+    return PairedRatio(len(pairs), math.exp(mean), math.exp(float(interval.low)), math.exp(float(interval.high)),
+                       float(result.pvalue), sd)
+
+
+def detectable_slowdown(sd_log_ratio: float, n_pairs: int, *, alpha: float, threshold: float = 1.0,
+                        power: float = 0.95) -> float:
+    """The smallest slowdown a paired gate on ``n_pairs`` rounds catches with probability ``power``.
+
+    The gate (see :func:`paired_log_ratio_test`) calls a regression when the mean log ratio clears both
+    ``log(threshold)`` and the two-sided t critical value at ``alpha``; a true slowdown is caught ``power``
+    of the time when it lies ``z[power]`` standard errors above that bar (normal approximation of the mean):
+    ``exp(max(log threshold, t[1 - alpha/2, n - 1] * se) + z[power] * se)``, ``se = sd / sqrt(n)``. NaN with
+    fewer than 2 pairs or a NaN spread. What a job's own noise lets it see, and so whether it needs more rounds.
+    """
+    from scipy import stats
+
+    if n_pairs < 2 or not math.isfinite(sd_log_ratio):
+        return math.nan
+    se = sd_log_ratio / math.sqrt(n_pairs)
+    bar = max(math.log(threshold), float(stats.t.ppf(1 - alpha / 2, n_pairs - 1)) * se)
+    return math.exp(bar + float(stats.norm.ppf(power)) * se)
