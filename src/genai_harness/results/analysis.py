@@ -121,8 +121,10 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     """
     import pandas as pd
 
-    ok = with_target(df[df["status"] == "ok"]) if "status" in df.columns else with_target(df)
-    infos = measured_metrics(ok, metrics)
+    names = list(metrics) if metrics is not None else list(METRICS)
+    used = [c for c in dict.fromkeys((*keep, *TARGET_COLUMNS, *names)) if c in df.columns]  # not the whole row
+    ok = with_target(df.loc[df["status"] == "ok", used] if "status" in df.columns else df[used])
+    infos = measured_metrics(ok, names)
     id_columns = [c for c in (*keep, TARGET) if c in ok.columns]
     if not infos:
         return pd.DataFrame(columns=[*id_columns, "metric", "value", "unit", "better"])
