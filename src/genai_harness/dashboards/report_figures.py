@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from genai_harness.dashboards.comparison import device_comparison
 from genai_harness.dashboards.distributions import itl_percentiles, latency_ecdf
 from genai_harness.dashboards.history import history
+from genai_harness.dashboards.itl_positions import itl_by_position
 from genai_harness.dashboards.pick import pick_figure
 from genai_harness.dashboards.scaling import tpot_vs_context, ttft_vs_prompt
 from genai_harness.dashboards.speed import relative_speed_matrix, speed_metric, summary_score
@@ -66,6 +67,8 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
                                         lambda p=part: ttft_vs_prompt(p)))
             figures.append(ReportFigure("tpot-vs-context", "TPOT against context", lambda p=part: tpot_vs_context(p)))
             figures.append(ReportFigure("itl", "Inter-token latency", lambda p=part: itl_percentiles(p)))
+            figures.append(ReportFigure("itl-by-position", "Inter-token latency per token position",
+                                        lambda p=part: itl_by_position(p)))
         try:
             name = speed_metric(task)
         except HarnessError:
