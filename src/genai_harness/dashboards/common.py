@@ -7,6 +7,7 @@ the numeric settings read back from the runtime (the ``precision`` and ``threads
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -153,4 +154,5 @@ def legend_width(styles: CellStyles) -> float:
     """Inches to add to a figure's width for :meth:`CellStyles.legend` beside its Axes."""
     entries = len(styles.colors) + (len(styles.linestyles) if len(styles.linestyles) > 1 else 0)
     longest = max((len(str(k)) for k in (*styles.colors, *styles.linestyles)), default=10)
-    return (-(-entries // 34)) * (0.45 + 0.045 * longest)
+    inches = (-(-entries // 34)) * (0.45 + 0.045 * longest)
+    return math.ceil(inches * 72) / 72  # whole points: the page states a figure's size in points
