@@ -97,9 +97,7 @@ def row_labels(df: pd.DataFrame, columns: Sequence[str], label: Callable[[dict[s
 
 def with_target(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with a ``target`` column (the target key of each row)."""
-    out = df.copy()
-    out[TARGET] = row_labels(out, TARGET_COLUMNS, target_label)
-    return out
+    return df.assign(**{TARGET: row_labels(df, TARGET_COLUMNS, target_label)})  # copy-on-write: no deep copy
 
 
 def measured_metrics(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> list[MetricInfo]:
