@@ -49,3 +49,10 @@ def test_interval_is_seeded_and_handles_edges() -> None:
     ranks = st._median_ranks(7, 100, 0)[0]
     with pytest.raises(ValueError):
         ranks[0] = 1  # shared between samples of one size: read-only
+
+
+def test_geometric_mean_is_scipy_gmean_of_the_positive_values() -> None:
+    data = np.random.default_rng(2).lognormal(0.0, 1.0, 50)
+    assert st.geometric_mean(data) == pytest.approx(stats.gmean(data), rel=1e-12)
+    assert st.geometric_mean([2.0, 8.0, 0.0, -1.0, math.nan]) == pytest.approx(4.0)
+    assert math.isnan(st.geometric_mean([0.0, -2.0]))

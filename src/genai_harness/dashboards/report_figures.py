@@ -93,18 +93,19 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
 
 def pick_figures(df: pd.DataFrame) -> list[ReportFigure]:
     """The dispatcher's pick per task (default objective) and model; a task it cannot rank is left out."""
-    from genai_harness.harness.dispatcher import rank
+    from genai_harness.harness.dispatcher import EVIDENCE_COLUMNS, rank
 
     ok = _ok(df)
     out = []
     if not {"task", "model_id"} <= set(ok.columns):
         return out
+    evidence = ok[[c for c in EVIDENCE_COLUMNS if c in ok.columns]]  # the dispatcher's slice: its copies are cheap
     for (task, model), _ in ok.groupby(["task", "model_id"], sort=True):
         objective = DEFAULT_OBJECTIVE.get(str(task))
         if objective is None:
             continue
         try:
-            decision = rank(df, task=str(task), model=str(model), objective=objective, allow_stale=True)
+            decision = rank(evidence, task=str(task), model=str(model), objective=objective, allow_stale=True)
         except HarnessError:
             continue
         out.append(ReportFigure(f"pick-{task}-{model}".replace("/", "_"), f"Dispatcher pick: {task}, {model}, "

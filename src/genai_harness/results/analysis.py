@@ -126,13 +126,14 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     id_columns = [c for c in (*keep, TARGET) if c in ok.columns]
     if not infos:
         return pd.DataFrame(columns=[*id_columns, "metric", "value", "unit", "better"])
-    parts = []
-    for info in infos:
-        part = ok.loc[ok[info.name].notna(), [*id_columns, info.name]].rename(columns={info.name: "value"})
-        part["metric"] = info.name
-        parts.append(part)
-    long = pd.concat(parts, ignore_index=True)
-    long["value"] = long["value"].astype(float)
+    import numpy as np
+
+    rows = [np.flatnonzero(ok[info.name].notna().to_numpy()) for info in infos]
+    values = [ok[info.name].to_numpy(dtype=float, na_value=np.nan)[r] for info, r in zip(infos, rows, strict=True)]
+    # one take of the id columns for every metric at once (a take per metric is most of the cost on 100k rows)
+    long = ok[id_columns].iloc[np.concatenate(rows)].reset_index(drop=True)
+    long["value"] = np.concatenate(values)
+    long["metric"] = np.repeat([info.name for info in infos], [len(r) for r in rows])
     long["unit"] = long["metric"].map({m.name: m.unit for m in infos})
     long["better"] = long["metric"].map({m.name: m.better for m in infos})
     per_cell = long["metric"].isin([m.name for m in infos if m.scope == "cell"])
@@ -158,11 +159,18 @@ def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     missing = [c for c in by if c not in long.columns]
     for column in missing:
         long[column] = ""
+    import numpy as np
+
+    codes = long.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()  # numbered as first seen
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2))
+    values = long["value"].to_numpy(dtype=float)[order]
+    firsts = long[keys].iloc[order[bounds[:-1]]].to_dict("records")  # each group's key, one row per group
     records = []
-    for key, group in long.groupby(keys, sort=False, dropna=False):
-        info = METRICS[key[-1]]
-        records.append({**dict(zip(keys, key, strict=True)), "unit": info.unit, "better": info.better,
-                        **summarize(group["value"].tolist()).to_dict()})
+    for i, key in enumerate(firsts):
+        info = METRICS[key["metric"]]
+        records.append({**key, "unit": info.unit, "better": info.better,
+                        **summarize(values[bounds[i]:bounds[i + 1]]).to_dict()})
     return pd.DataFrame.from_records(records)
 
 
