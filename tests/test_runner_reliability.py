@@ -428,8 +428,8 @@ def test_an_older_store_is_refused_before_anything_runs(tmp_path: Path) -> None:
     line = assert_one_error_line(proc, 11)  # one line: no cell started
     assert f"results store {store} has schema version 0" in line
     assert f"older than version {SCHEMA_VERSION}" in line and "nothing was run" in line
-    assert "--store" in line and "migrate=True" in line
-    assert store.read_bytes() == before  # not migrated behind the user's back, nothing appended
+    assert "--store" in line and "results --store" in line and "--migrate" in line
+    assert store.read_bytes() == before  # a schema 0 store is rewritten only when asked; nothing appended
     old = ResultStore(store, create=False)
     assert old.schema_version == 0 and old.count() == 1
     frame = old.read()

@@ -79,7 +79,7 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
                                    "the model's own types" + ("" if intra else "; intra_op_num_threads unset = "
                                                               "onnxruntime's default, one per physical core"),
                          "runtime": "onnxruntime-genai", "weight_elements": dict(counts)},
-                runtime="onnxruntime-genai")
+                runtime="onnxruntime_genai")
 
         self._numerics_reader = read
 
