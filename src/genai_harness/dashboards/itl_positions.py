@@ -117,10 +117,11 @@ def itl_by_position(df: pd.DataFrame, *, workload: str | None = None, model: str
         given.plot(line["position"], line["gap_ms"], color=styles.colors[str(target)], lw=1.2,
                    marker="o" if len(line) <= 64 else None, ms=2.5)
     given.set_xlabel("token position i (gap between generated tokens i and i+1; tokens)")
-    given.set_ylabel("inter-token gap (ms), median over repetitions and runs")
+    given.set_ylabel("inter-token gap (ms), median")
     given.set_ylim(bottom=0)
     styles.legend(given)
     given.grid(alpha=0.3)
     runs = f"{medians['runs'].min()}" if medians["runs"].min() == medians["runs"].max() else \
         f"{medians['runs'].min()}-{medians['runs'].max()}"
-    return finish(figure, df, f"Inter-token latency per token position: {workload} | {model} ({runs} run(s) a point)")
+    return finish(figure, df, f"Inter-token latency per token position: {workload} | {model}\n"
+                              f"(median over each run's repetitions, then over {runs} run(s))")
