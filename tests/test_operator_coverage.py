@@ -42,29 +42,21 @@ def test_no_operator_rows_gives_an_empty_matrix() -> None:
     assert coverage_matrix(pd.DataFrame([{"task": "text2text", "status": "ok"}])).empty
 
 
-def test_results_coverage_shows_real_cells_from_a_real_store(tmp_path) -> None:
-    import sys
+def test_a_runtime_column_names_the_target_and_openvino_is_labelled_by_its_device() -> None:
+    rows = [{**_row("Attention24-causal", "openvino.genai", "openvino_cpu_plugin", "ok", 1), "runtime": "openvino"},
+            {**_row("Attention24-causal", "onnxruntime", "OpenVINOExecutionProvider", "failed", None,
+                    env="ort-openvino"), "runtime": "onnxruntime"}]
+    matrix = coverage_matrix(pd.DataFrame(rows))
+    assert list(matrix.columns) == ["onnxruntime/OpenVINOExecutionProvider@ort-openvino", "openvino/CPU@default"]
 
+
+def test_results_coverage_refuses_a_store_without_operator_cells(tmp_path) -> None:
     from conftest import assert_one_error_line, run_cli
 
     from genai_harness.results.store import ResultStore
-    from genai_harness.workloads.operators.cells import OperatorTarget, run_cell
-    from genai_harness.workloads.operators.spec import OperatorSpec
 
-    store_path = tmp_path / "ops.sqlite"
-    store = ResultStore(store_path)
-    target = OperatorTarget("onnxruntime", "CPUExecutionProvider", sys.executable)
-    for op in ("Attention", "FlexAttention"):
-        spec = OperatorSpec(op, q_heads=4, kv_heads=2, head_size=16, q_len=8, kv_len=16)
-        row = run_cell(spec, target, reps=2, peak_gflops=10.0)
-        store.append([{**row, "run_id": "r1", "run_started_at": "2026-11-29T00:00:00+00:00", "repetition": 0}])
-    rows = store.read()
-    flex = rows[rows["workload_id"].str.startswith("FlexAttention")].iloc[0]
-    assert flex["status"] == "failed" and "not a registered function/op" in flex["error"]
-    proc = run_cli("results", "--store", store_path, "--coverage")
-    assert proc.returncode == 0, proc.stderr
-    assert "not supported" in proc.stdout and " ok" in proc.stdout
     empty = tmp_path / "empty.sqlite"
-    ResultStore(empty).append([{**row, "task": "text2text", "run_id": "r2",
+    ResultStore(empty).append([{"task": "text2text", "workload_id": "chat", "framework": "onnxruntime",
+                                "device": "CPU", "status": "ok", "run_id": "r2",
                                 "run_started_at": "2026-11-29T00:00:00+00:00", "repetition": 0}])
     assert "no operator cells" in assert_one_error_line(run_cli("results", "--store", empty, "--coverage"))

@@ -77,6 +77,15 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     device_names, model_names = name_list(devices, "device"), name_list(models, "model")
     cfg = load_config(Path(config) if config else None)
     environments = configured_environments(cfg, name_list(pythons, "python") or [])
+    from genai_harness.workloads.operators.suites import load_operator_suite
+
+    operators = load_operator_suite(suite)  # an operator suite: its specs are validated here, before any cell
+    if operators is not None:
+        from genai_harness.harness.operator_runner import check_operator_options
+
+        check_operator_options(models=model_names, precision=precision, threads=threads, reference=reference,
+                               slowdown=slowdown, ray_address=ray_address)
+        return _run_operators(operators, framework_names, device_names, environments, store, out, progress)
     suite_obj = load_suite(suite)
     if not model_names and any(not entry.models for entry in suite_obj.entries):
         raise WorkloadError(f"suite {suite!r} names no models for workload "
@@ -93,20 +102,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
     env_versions = {inv.environment.name: inv.versions() for inv in inventories}
     profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
-    result_store = open_store(store)  # a path or postgresql:// URL; None: $GENAI_HARNESS_STORE or the default
-    if ADDITIVE_SINCE <= result_store.schema_version < SCHEMA_VERSION:  # new nullable columns only: safe
-        old_version = result_store.schema_version
-        result_store = open_store(store, migrate=True)
-        print(f"genai-harness: upgraded results store {result_store.location} from schema version {old_version} "
-              f"to {SCHEMA_VERSION} (new columns, null for the rows already there)", file=out)
-    if result_store.schema_version < SCHEMA_VERSION:  # refuse before any cell runs, not after the first one
-        raise SchemaVersionError(
-            f"results store {result_store.location} has schema version {result_store.schema_version}, older than "
-            f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
-            f"(--store PATH) or upgrade this one in place with `genai-harness results --store "
-            f"{result_store.location} --migrate`"
-        )
-    result_store.check_writable()  # a store that cannot take a row is refused before any cell runs
+    result_store = writable_store(store, out)
     context = new_run_context(profile, env_versions)
     meter = Progress(len(plan.cells), out, progress)
     rows: list[dict[str, Any]] = []
@@ -150,3 +146,71 @@ def check_slowdown(factor: float | None) -> float | None:
         raise ConfigurationError(f"inject_slowdown must be a finite factor from 0.1 to 100 (1.10 = 10 % slower), "
                                  f"got {factor!r}")
     return float(factor)
+
+
+def writable_store(store: str | Path | None, out: TextIO) -> Any:
+    """The run's store, upgraded in place when only new nullable columns are missing; refused (before any cell
+    runs) when older than that or not writable."""
+    result_store = open_store(store)  # a path or postgresql:// URL; None: $GENAI_HARNESS_STORE or the default
+    if ADDITIVE_SINCE <= result_store.schema_version < SCHEMA_VERSION:  # new nullable columns only: safe
+        old_version = result_store.schema_version
+        result_store = open_store(store, migrate=True)
+        print(f"genai-harness: upgraded results store {result_store.location} from schema version {old_version} "
+              f"to {SCHEMA_VERSION} (new columns, null for the rows already there)", file=out)
+    if result_store.schema_version < SCHEMA_VERSION:  # refuse before any cell runs, not after the first one
+        raise SchemaVersionError(
+            f"results store {result_store.location} has schema version {result_store.schema_version}, older than "
+            f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
+            f"(--store PATH) or upgrade this one in place with `genai-harness results --store "
+            f"{result_store.location} --migrate`"
+        )
+    result_store.check_writable()  # a store that cannot take a row is refused before any cell runs
+    return result_store
+
+
+def _run_operators(operators: tuple[str, list[Any]], frameworks: list[str] | None, devices: list[str] | None,
+                   environments: list[Any], store: str | Path | None, out: TextIO, progress: bool) -> pd.DataFrame:
+    """An operator suite: models built and referenced once per spec, then every ONNX-taking target runs them."""
+    import tempfile
+
+    from genai_harness.harness.operator_plan import make_operator_plan
+    from genai_harness.harness.operator_runner import cell_label, prepare_specs, run_operator_plan
+    from genai_harness.workloads.operators.peak import matmul_peak_gflops
+
+    suite_id, specs = operators
+    inventories = collect_inventory(environments)
+    plan = make_operator_plan(specs, inventories, frameworks, devices)
+    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
+    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
+    result_store = writable_store(store, out)
+    context = new_run_context(profile, env_versions)
+    meter = Progress(len(plan.cells), out, progress)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="genai-harness-models-") as tmp:
+        meter.note(f"suite {suite_id}: building {len(specs)} operator models and their reference outputs ...")
+        prepared = prepare_specs(specs, Path(tmp))  # a spec that does not build fails here, before any cell
+        peak = matmul_peak_gflops()
+        with signals_interrupt():
+            result_store.record_plan(context.run_id, [cell_label(cell) for cell in plan.cells])
+            meter.note(f"run {context.run_id}: suite {suite_id}, {len(plan.cells)} cells ({len(specs)} operator "
+                       f"specs), matmul peak {peak:.1f} GFLOP/s, store {result_store.location}")
+            for line in plan.skipped:
+                meter.note(f"  not runnable here: {line}")
+            try:
+                run_operator_plan(plan, prepared, result_store, context, meter, rows, peak)
+            except KeyboardInterrupt:
+                if progress and rows:
+                    print(summary_table(rows), file=out)
+                raise
+    if progress:
+        print("", file=out)
+        print(summary_table(rows), file=out)
+        for line in failures(rows):
+            print(f"  {line}", file=out)
+        from genai_harness.results.coverage import coverage_counts, coverage_matrix
+
+        matrix = coverage_matrix(result_store.read(run_id=context.run_id))
+        if not matrix.empty:
+            print("", file=out)
+            print(coverage_counts(matrix).to_string(), file=out)
+    return result_store.read(run_id=context.run_id)

@@ -37,7 +37,14 @@ def _direct(request: dict[str, Any]) -> dict[str, Any]:
     return run_direct(request)
 
 
-HANDLERS: dict[str, Handler] = {"inventory": _inventory, "cell": _cell, "direct": _direct}
+def _operator_batch(request: dict[str, Any]) -> dict[str, Any]:
+    from genai_harness.workloads.operators.execute import run_batch
+
+    return run_batch(request)
+
+
+HANDLERS: dict[str, Handler] = {"inventory": _inventory, "cell": _cell, "direct": _direct,
+                                "operator_batch": _operator_batch}
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:

@@ -27,10 +27,14 @@ def cell_outcome(status: str, within_tolerance: float | None) -> str:
 
 
 def target_label(row: pd.Series) -> str:
-    """``framework/execution_provider@environment`` (provider or device when the framework has no EP)."""
-    where = row.get("execution_provider") or row.get("device") or ""
+    """``runtime/execution_provider@environment``: the runtime that ran the model (the framework in rows
+    without a ``runtime``), its execution provider, or the device where the runtime has none (OpenVINO)."""
+    runtime = row.get("runtime")
+    runtime = runtime if isinstance(runtime, str) and runtime else row["framework"]
+    where = row.get("device") if runtime == "openvino" else row.get("execution_provider")
+    where = where or row.get("device") or ""
     env = row.get("environment") or "default"
-    return f"{row['framework']}/{where}@{env}"
+    return f"{runtime}/{where}@{env}"
 
 
 def coverage_matrix(results: pd.DataFrame) -> pd.DataFrame:
@@ -39,7 +43,7 @@ def coverage_matrix(results: pd.DataFrame) -> pd.DataFrame:
     Rows that are not operator cells, and interrupted or skipped cells (never ran), are left out; a target
     that never ran a workload shows an empty string.
     """
-    cols = ["workload_id", "framework", "execution_provider", "device", "environment", "status",
+    cols = ["workload_id", "framework", "runtime", "execution_provider", "device", "environment", "status",
             "ref_within_tolerance"]
     if results.empty or "task" not in results:
         return pd.DataFrame()

@@ -40,8 +40,10 @@ class Suite:
 
 
 def standard_suites() -> list[str]:
-    """Names of the suites shipped with the package."""
-    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+    """Names of the suites shipped with the package (the operator suites, built in code, included)."""
+    from genai_harness.workloads.operators.suites import SUITES as OPERATOR_SUITES
+
+    return sorted([*(p.stem for p in SUITES_DIR.glob("*.toml")), *OPERATOR_SUITES])
 
 
 def standard_workloads() -> dict[str, Workload]:

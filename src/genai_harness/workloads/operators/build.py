@@ -8,7 +8,9 @@ variant is a constant additive bias (``-inf`` is a large finite negative so fp16
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -24,8 +26,11 @@ def _elem(spec: OperatorSpec) -> int:
     return TensorProto.FLOAT16 if spec.dtype == "float16" else TensorProto.FLOAT
 
 
-def score_bias(spec: OperatorSpec) -> np.ndarray:
-    """The additive bias of the variant, shape ``(1, Hq or 1, q_len, kv_len)``; query i sits at kv_len-q_len+i."""
+def score_bias(spec: OperatorSpec, dtype: str | None = None) -> np.ndarray:
+    """The additive bias of the variant, shape ``(1, Hq or 1, q_len, kv_len)``; query i sits at kv_len-q_len+i.
+
+    In the spec's dtype, or ``dtype`` (FlexAttention's score_mod works in float32 whatever the inputs).
+    """
     q_pos = np.arange(spec.kv_len - spec.q_len, spec.kv_len)[:, None]
     k_pos = np.arange(spec.kv_len)[None, :]
     allowed = k_pos <= q_pos
@@ -39,37 +44,90 @@ def score_bias(spec: OperatorSpec) -> np.ndarray:
     bias = np.where(allowed, 0.0, NEG)[None, None]
     if spec.variant == "alibi":
         slopes = 2.0 ** (-8.0 * np.arange(1, spec.q_heads + 1) / spec.q_heads)
+        slopes = slopes.astype(np.float16).astype(np.float64)  # the same slopes in fp16 and fp32 models
         distance = (q_pos - k_pos).astype(np.float64)
         bias = np.where(allowed[None], -slopes[:, None, None] * distance[None], NEG)[None]
-    return bias.astype(np.float16 if spec.dtype == "float16" else np.float32)
+    return bias.astype(np.float16 if (dtype or spec.dtype) == "float16" else np.float32)
+
+
+def _bsh(x: np.ndarray) -> np.ndarray:
+    """(batch, heads, length, head_size) -> (batch, length, heads*head_size)."""
+    return x.transpose(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3])
+
+
+def canonical_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded standard-normal rank-4 Q ``(B, Hq, q_len, D)``, K and V ``(B, Hkv, kv_len, D)`` in the spec's dtype.
+
+    Every operator's own inputs are cut from these, so operators of the same shapes and dtype see the same
+    numbers and share one reference output.
+    """
+    b, d = spec.batch, spec.head_size
+    drawn = _draw(((b, spec.q_heads, spec.q_len, d), (b, spec.kv_heads, spec.kv_len, d)), seed)
+    if spec.dtype == "float16":
+        return {k: v.astype(np.float16) for k, v in drawn.items()}
+    return dict(drawn)
+
+
+@functools.lru_cache(maxsize=8)
+def _draw(shapes: tuple[tuple[int, ...], tuple[int, ...]], seed: int) -> dict[str, np.ndarray]:
+    """Q, K, V drawn once per shape and seed (read-only: specs of the same shapes share them)."""
+    rng = np.random.default_rng(seed)
+    q_shape, kv_shape = shapes
+    drawn = {k: rng.standard_normal(s, dtype=np.float32) for k, s in (("Q", q_shape), ("K", kv_shape),
+                                                                       ("V", kv_shape))}
+    for array in drawn.values():
+        array.flags.writeable = False
+    return drawn
 
 
 def make_inputs(spec: OperatorSpec, seed: int = 0) -> dict[str, np.ndarray]:
-    """Seeded standard-normal Q, K, V in the model's layout and dtype."""
-    rng = np.random.default_rng(seed)
-    dt = np.float16 if spec.dtype == "float16" else np.float32
-    b, d = spec.batch, spec.head_size
-    shapes = {"Q": (b, spec.q_heads, spec.q_len, d), "K": (b, spec.kv_heads, spec.kv_len, d),
-              "V": (b, spec.kv_heads, spec.kv_len, d)}
+    """The operator's inputs in its own layout, cut from :func:`canonical_inputs`."""
+    q4, k4, v4 = canonical_inputs(spec, seed).values()
     if spec.operator == "MultiHeadAttention":
-        shapes = {"Q": (b, spec.q_len, spec.q_heads * d), "K": (b, spec.kv_len, spec.kv_heads * d),
-                  "V": (b, spec.kv_len, spec.kv_heads * d)}
-    return {k: rng.standard_normal(s).astype(dt) for k, s in shapes.items()}
+        return {"Q": _bsh(q4), "K": _bsh(k4), "V": _bsh(v4)}
+    if spec.operator != "GroupQueryAttention":
+        return {"Q": q4, "K": k4, "V": v4}
+    past = spec.kv_len - spec.q_len
+    new = {"Q": _bsh(q4), "K": _bsh(k4[:, :, past:]), "V": _bsh(v4[:, :, past:])}
+    feeds = {"QKV": np.concatenate(list(new.values()), axis=-1)} if spec.packed_qkv else new
+    if past:
+        feeds |= {"past_key": np.ascontiguousarray(k4[:, :, :past]),
+                  "past_value": np.ascontiguousarray(v4[:, :, :past])}
+    return feeds
+
+
+def input_shapes(spec: OperatorSpec) -> dict[str, tuple[int, ...]]:
+    """The shapes of :func:`make_inputs` without drawing any number."""
+    b, d, hq, hkv = spec.batch, spec.head_size, spec.q_heads, spec.kv_heads
+    if spec.operator == "MultiHeadAttention":
+        return {"Q": (b, spec.q_len, hq * d), "K": (b, spec.kv_len, hkv * d), "V": (b, spec.kv_len, hkv * d)}
+    if spec.operator != "GroupQueryAttention":
+        return {"Q": (b, hq, spec.q_len, d), "K": (b, hkv, spec.kv_len, d), "V": (b, hkv, spec.kv_len, d)}
+    new = spec.q_len
+    shapes = {"QKV": (b, new, (hq + 2 * hkv) * d)} if spec.packed_qkv else \
+        {"Q": (b, new, hq * d), "K": (b, new, hkv * d), "V": (b, new, hkv * d)}
+    past = spec.kv_len - spec.q_len
+    if past:
+        shapes |= {"past_key": (b, hkv, past, d), "past_value": (b, hkv, past, d)}
+    return shapes
 
 
 def _io(spec: OperatorSpec) -> tuple[list, list]:
-    shapes = {k: list(v.shape) for k, v in make_inputs(spec).items()}
+    shapes = input_shapes(spec)
     elem = _elem(spec)
     inputs = [helper.make_tensor_value_info(k, elem, s) for k, s in shapes.items()]
-    return inputs, [helper.make_tensor_value_info("Y", elem, shapes["Q"])]
+    out_shape = shapes["Q"] if "Q" in shapes else [spec.batch, spec.q_len, spec.q_heads * spec.head_size]
+    return inputs, [helper.make_tensor_value_info("Y", elem, out_shape)]
 
 
-def _score_mod_nodes(spec: OperatorSpec, src: str, dst: str, prefix: str) -> tuple[list, list]:
+def _score_mod_nodes(spec: OperatorSpec, src: str, dst: str, prefix: str, dtype: str | None = None
+                     ) -> tuple[list, list]:
     """Nodes (and initializers) turning raw scaled scores into modified scores: softcap then bias."""
-    nodes, inits = [], [numpy_helper.from_array(score_bias(spec), f"{prefix}bias")]
+    bias = score_bias(spec, dtype)
+    nodes, inits = [], [numpy_helper.from_array(bias, f"{prefix}bias")]
     cur = src
     if spec.variant == "softcap":
-        cap = numpy_helper.from_array(np.array(spec.softcap, dtype=score_bias(spec).dtype), f"{prefix}cap")
+        cap = numpy_helper.from_array(np.array(spec.softcap, dtype=bias.dtype), f"{prefix}cap")
         inits.append(cap)
         nodes += [helper.make_node("Div", [cur, f"{prefix}cap"], [f"{prefix}d"]),
                   helper.make_node("Tanh", [f"{prefix}d"], [f"{prefix}t"]),
@@ -121,9 +179,7 @@ def _attention(spec: OperatorSpec) -> onnx.ModelProto:
 
 
 def _multi_head(spec: OperatorSpec) -> onnx.ModelProto:
-    attrs = {"num_heads": spec.q_heads}
-    if spec.variant == "softcap":
-        raise NotImplementedError  # guarded by the suite: MultiHeadAttention has no soft-capping
+    attrs = {"num_heads": spec.q_heads}  # no soft-capping in MultiHeadAttention: validate_spec refuses it
     bias = numpy_helper.from_array(np.broadcast_to(score_bias(spec), (1, spec.q_heads, spec.q_len, spec.kv_len))
                                    .copy(), "bias")
     node = helper.make_node("MultiHeadAttention", ["Q", "K", "V", "", "", "bias"], ["Y"],
@@ -131,12 +187,45 @@ def _multi_head(spec: OperatorSpec) -> onnx.ModelProto:
     return _model(spec, [node], [bias], [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
 
 
+def _gqa(spec: OperatorSpec) -> onnx.ModelProto:
+    """com.microsoft GroupQueryAttention: (packed or separate) new Q/K/V of ``q_len`` tokens in BSH layout,
+    past K/V of ``kv_len - q_len`` tokens in BNSH, ``seqlens_k`` = kv_len - 1, ``total_sequence_length`` =
+    kv_len. Causal masking, sliding window (``local_window_size``) and soft-capping are its own attributes;
+    ALiBi and document masks go in through ``attention_bias``."""
+    attrs: dict = {"num_heads": spec.q_heads, "kv_num_heads": spec.kv_heads}
+    inits = [numpy_helper.from_array(np.full(spec.batch, spec.kv_len - 1, dtype=np.int32), "seqlens_k"),
+             numpy_helper.from_array(np.array(spec.kv_len, dtype=np.int32), "total_sequence_length")]
+    bias = ""
+    if spec.variant == "plain":
+        attrs["causal"] = 0
+    elif spec.variant == "sliding_window":
+        attrs["local_window_size"] = spec.window  # measured: onnxruntime 1.32 keeps the last `window` keys
+    elif spec.variant == "softcap":
+        attrs["softcap"] = float(spec.softcap)
+    elif spec.variant in ("alibi", "document"):
+        inits.append(numpy_helper.from_array(score_bias(spec), "attention_bias"))
+        bias = "attention_bias"
+    qkv = ["QKV", "", ""] if spec.packed_qkv else ["Q", "K", "V"]
+    past = ["past_key", "past_value"] if spec.kv_len > spec.q_len else ["", ""]
+    inputs = [*qkv, *past, "seqlens_k", "total_sequence_length", "", "", "", bias]
+    while inputs[-1] == "":
+        inputs.pop()
+    node = helper.make_node("GroupQueryAttention", inputs, ["Y", "present_key", "present_value"],
+                            domain="com.microsoft", **attrs)
+    return _model(spec, [node], inits, [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+
+
 def _flex_node(spec: OperatorSpec) -> onnx.NodeProto:
-    inputs = [helper.make_tensor_value_info("s", _elem(spec), None)]
-    nodes, inits = _score_mod_nodes(spec, "s", "s_out", "")
-    score_mod = helper.make_graph(nodes, "score_mod", inputs,
-                                  [helper.make_tensor_value_info("s_out", _elem(spec), None)],
-                                  initializer=inits)
+    """FlexAttention with the variant (or the user's score_mod) as its score_mod, in float32 (its
+    softmax_precision for float16 and float32 inputs)."""
+    if spec.score_mod is not None:
+        score_mod = spec.score_mod.graph_proto()
+    else:
+        inputs = [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)]
+        nodes, inits = _score_mod_nodes(spec, "s", "s_out", "", "float32")
+        score_mod = helper.make_graph(nodes, "score_mod", inputs,
+                                      [helper.make_tensor_value_info("s_out", TensorProto.FLOAT, None)],
+                                      initializer=inits)
     return helper.make_node("FlexAttention", ["Q", "K", "V"], ["Y"], domain="ai.onnx.preview",
                             score_mod=score_mod)
 
@@ -163,7 +252,8 @@ def _flex_expanded(spec: OperatorSpec) -> onnx.ModelProto:
 
 
 BUILDERS = {"Attention": _attention, "MatMulSoftmaxMatMul": _decomposed, "FlexAttention": _flex,
-            "FlexAttentionExpanded": _flex_expanded, "MultiHeadAttention": _multi_head}
+            "FlexAttentionExpanded": _flex_expanded, "MultiHeadAttention": _multi_head,
+            "GroupQueryAttention": _gqa}
 
 
 def build_model(spec: OperatorSpec) -> onnx.ModelProto:
@@ -173,25 +263,76 @@ def build_model(spec: OperatorSpec) -> onnx.ModelProto:
 
 def reference_model(spec: OperatorSpec) -> onnx.ModelProto:
     """The model onnx's ReferenceEvaluator runs for ``spec``: the model itself for standard domains;
-    for com.microsoft operators the equivalent decomposed standard-op model."""
+    for com.microsoft operators the equivalent decomposed standard-op model (rank-4 inputs, full K/V)."""
     if spec.resolved_domain == "com.microsoft":
-        from dataclasses import replace
-
-        return _decomposed(replace(spec, operator="MatMulSoftmaxMatMul", domain=None, opset=None))
+        return _decomposed(replace(spec, operator="MatMulSoftmaxMatMul", domain=None, opset=None,
+                                   packed_qkv=False))
     return build_model(spec)
 
 
+def _bnsh(x: np.ndarray, heads: int, head_size: int) -> np.ndarray:
+    """(batch, length, heads*head_size) -> (batch, heads, length, head_size)."""
+    return x.reshape(x.shape[0], x.shape[1], heads, head_size).transpose(0, 2, 1, 3)
+
+
+def _reference_feeds(spec: OperatorSpec, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The reference model's rank-4 Q, K, V (full length) from the operator's own inputs."""
+    d, hq, hkv = spec.head_size, spec.q_heads, spec.kv_heads
+    if spec.operator == "MultiHeadAttention":
+        return {k: _bnsh(feeds[k], hq, d) for k in ("Q", "K", "V")}
+    if spec.operator != "GroupQueryAttention":
+        return feeds
+    if spec.packed_qkv:
+        q, k, v = np.split(feeds["QKV"], [hq * d, (hq + hkv) * d], axis=-1)
+    else:
+        q, k, v = feeds["Q"], feeds["K"], feeds["V"]
+    k4, v4 = _bnsh(k, hkv, d), _bnsh(v, hkv, d)
+    if "past_key" in feeds:
+        k4 = np.concatenate([feeds["past_key"], k4], axis=2)
+        v4 = np.concatenate([feeds["past_value"], v4], axis=2)
+    return {"Q": _bnsh(q, hq, d), "K": k4, "V": v4}
+
+
 def reference_output(spec: OperatorSpec, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    """``Y`` from :class:`onnx.reference.ReferenceEvaluator` in float64 accumulation of the same dtype inputs."""
+    """``Y`` from :class:`onnx.reference.ReferenceEvaluator`. A float16 spec is referenced by its float32
+    model on the same (upcast) inputs, so the reference carries no float16 rounding of its own."""
     from onnx.reference import ReferenceEvaluator
 
-    model = reference_model(spec)
-    if spec.operator == "MultiHeadAttention":  # the decomposed reference takes rank-4 inputs
-        b, d = spec.batch, spec.head_size
-        feeds = {k: v.reshape(b, v.shape[1], -1, d).transpose(0, 2, 1, 3) for k, v in feeds.items()}
-        out = ReferenceEvaluator(model).run(None, feeds)[0]
-        return out.transpose(0, 2, 1, 3).reshape(b, spec.q_len, spec.q_heads * d)
-    return ReferenceEvaluator(model).run(None, feeds)[0]
+    if spec.dtype == "float16":
+        spec = replace(spec, dtype="float32")
+        feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
+    out = ReferenceEvaluator(reference_model(spec)).run(None, _reference_feeds(spec, feeds))[0]
+    if spec.resolved_domain == "com.microsoft":  # back to (batch, length, heads*head_size)
+        return out.transpose(0, 2, 1, 3).reshape(spec.batch, spec.q_len, spec.q_heads * spec.head_size)
+    return out
+
+
+def reference_key(spec: OperatorSpec) -> OperatorSpec:
+    """Specs with equal keys share one reference output: the same math on the same canonical inputs. The key is
+    the decomposed standard-op model of the spec (FlexAttention itself for a user's score_mod)."""
+    if spec.score_mod is not None:
+        return replace(spec, operator="FlexAttention", domain=None, opset=None, repetitions=1, warmup=0)
+    return replace(spec, operator="MatMulSoftmaxMatMul", domain=None, opset=None, packed_qkv=False,
+                   repetitions=1, warmup=0)
+
+
+def shared_reference(spec: OperatorSpec, cache: dict[OperatorSpec, np.ndarray] | None = None) -> np.ndarray:
+    """The reference ``Y`` of ``spec`` in its operator's output layout, from onnx's ReferenceEvaluator running
+    :func:`reference_key`'s model on :func:`canonical_inputs` (computed once per key when ``cache`` is given)."""
+    key = reference_key(spec)
+    if cache is None or key not in cache:
+        # K/V heads repeated here rather than by the model's Expand (which onnx's reference runs in float64)
+        group = key.q_heads // key.kv_heads
+        feeds = {k: (np.repeat(v, group, axis=1) if k != "Q" else v) for k, v in canonical_inputs(key).items()}
+        y4 = reference_output(replace(key, kv_heads=key.q_heads), feeds)
+        if cache is None:
+            return _in_layout(spec, y4)
+        cache[key] = y4
+    return _in_layout(spec, cache[key])
+
+
+def _in_layout(spec: OperatorSpec, y4: np.ndarray) -> np.ndarray:
+    return _bsh(y4) if spec.resolved_domain == "com.microsoft" else y4
 
 
 def agreement(spec: OperatorSpec, got: np.ndarray, want: np.ndarray) -> tuple[float, float, bool]:

@@ -9,17 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from genai_harness.errors import WorkloadError
+from genai_harness.workloads.operators.score_mod import ScoreMod
 
 # operator name -> (domain, opsets it can be built at)
 OPERATORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "Attention": ("", (23, 24)),
     "MultiHeadAttention": ("com.microsoft", (1,)),
+    "GroupQueryAttention": ("com.microsoft", (1,)),
     "MatMulSoftmaxMatMul": ("", (21,)),
     "FlexAttention": ("ai.onnx.preview", (1,)),
     "FlexAttentionExpanded": ("ai.onnx.preview", (1,)),
 }
-VARIANTS = ("plain", "causal", "sliding_window", "alibi", "softcap", "document")
+VARIANTS = ("plain", "causal", "sliding_window", "alibi", "softcap", "document", "score_mod")
+# FlexAttention (itself and expanded) takes a user's score_mod; the other builders express variants natively.
+SCORE_MOD_OPERATORS = ("FlexAttention", "FlexAttentionExpanded")
 DTYPES = ("float32", "float16")
+MAX_OPERATOR_REPETITIONS = 1000
+MIN_REPETITIONS = 3
 # Agreement with onnx's ReferenceEvaluator: (absolute, relative) tolerance per dtype.
 TOLERANCE: dict[str, tuple[float, float]] = {"float32": (1e-4, 1e-3), "float16": (1e-2, 1e-2)}
 
@@ -42,6 +48,16 @@ class OperatorSpec:
     window: int = 0
     softcap: float = 0.0
     documents: int = 2
+    packed_qkv: bool = False
+    """GroupQueryAttention only: one packed ``QKV`` input instead of separate query, key and value."""
+    score_mod: ScoreMod | None = None
+    """The ``score_mod`` variant only: the user's score modifier (see :mod:`.score_mod`)."""
+    repetitions: int = 10
+    """Measured runs of the cell (one row each), after ``warmup`` unrecorded ones."""
+    warmup: int = 2
+    max_time_s: float = 0.5
+    """Warm-up and measuring stop early once they have taken this long, with at least
+    ``MIN_REPETITIONS`` measured runs (a slow operator is timed a few times, not ten)."""
 
     @property
     def resolved_domain(self) -> str:
@@ -58,7 +74,10 @@ class OperatorSpec:
         """A stable, readable workload name, e.g. ``Attention24-causal-q32kv8-d64-s128x128-fp32``."""
         op = f"{self.operator}{self.resolved_opset}" if self.operator == "Attention" else self.operator
         dt = {"float32": "fp32", "float16": "fp16"}.get(self.dtype, self.dtype)
-        return (f"{op}-{self.variant}-q{self.q_heads}kv{self.kv_heads}-d{self.head_size}"
+        variant = f"score_mod.{self.score_mod.name}" if self.variant == "score_mod" and self.score_mod else \
+            self.variant
+        packed = "-packed" if self.packed_qkv else ""
+        return (f"{op}{packed}-{variant}-q{self.q_heads}kv{self.kv_heads}-d{self.head_size}"
                 f"-s{self.q_len}x{self.kv_len}-{dt}")
 
     def flops(self) -> float:
@@ -102,4 +121,28 @@ def validate_spec(spec: OperatorSpec) -> OperatorSpec:
         raise WorkloadError("operator spec field 'softcap': the softcap variant needs softcap > 0 (Gemma 2: 50.0)")
     if spec.variant == "document" and not 1 <= spec.documents <= spec.kv_len:
         raise WorkloadError(f"operator spec field 'documents': must be between 1 and kv_len ({spec.kv_len})")
+    if spec.packed_qkv and spec.operator != "GroupQueryAttention":
+        raise WorkloadError(f"operator spec field 'packed_qkv': only GroupQueryAttention takes a packed QKV input, "
+                            f"not {spec.operator}; drop the field")
+    if spec.packed_qkv and spec.q_len != spec.kv_len:
+        raise WorkloadError("operator spec field 'packed_qkv': a packed QKV input carries the new tokens only; "
+                            "use it for prefill (q_len == kv_len) or drop the field")
+    if spec.operator == "MultiHeadAttention" and spec.variant == "softcap":
+        raise WorkloadError("operator spec field 'variant': MultiHeadAttention has no soft-capping; "
+                            "choose another variant")
+    if (spec.variant == "score_mod") != (spec.score_mod is not None):
+        raise WorkloadError("operator spec field 'score_mod': the score_mod variant needs a score_mod "
+                            "(an ONNX graph file or an expression list), and only that variant takes one")
+    if spec.score_mod is not None and spec.operator not in SCORE_MOD_OPERATORS:
+        raise WorkloadError(f"operator spec field 'score_mod': {spec.operator} takes no user score_mod; use "
+                            f"{' or '.join(SCORE_MOD_OPERATORS)}")
+    if isinstance(spec.max_time_s, bool) or not isinstance(spec.max_time_s, (int, float)) \
+            or not 0 < spec.max_time_s <= 3600:
+        raise WorkloadError(f"operator spec field 'max_time_s': must be a number of seconds above 0 and at most "
+                            f"3600, got {spec.max_time_s!r}")
+    for field, low in (("repetitions", 1), ("warmup", 0)):
+        value = getattr(spec, field)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_OPERATOR_REPETITIONS:
+            raise WorkloadError(f"operator spec field {field!r}: must be a whole number from {low} to "
+                                f"{MAX_OPERATOR_REPETITIONS}, got {value!r}")
     return spec

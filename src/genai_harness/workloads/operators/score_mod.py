@@ -1,0 +1,159 @@
+"""A user-supplied FlexAttention ``score_mod``: an ONNX graph file or a small expression list, type-checked.
+
+FlexAttention's ``score_mod`` is a subgraph ``(scores) -> scores_out``: one rank-4 tensor in, one out, same
+shape, element type float32 (its ``softmax_precision`` default for float16/float32 inputs). A spec names it
+
+- as a file: ``score_mod = "my_mod.onnx"`` holding an ONNX model (or bare GraphProto) whose graph is that
+  subgraph; or
+- as an expression list applied in order to the scores, each step an elementwise op with an optional
+  scalar: ``score_mod = ["div 30", "tanh", "mul 30"]`` (Gemma-2 style soft-capping at 30).
+
+Either is checked here, before any cell runs: a bad one raises a WorkloadError naming the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from genai_harness.errors import WorkloadError
+
+# expression word -> (ONNX op, takes a scalar)
+STEPS: dict[str, tuple[str, bool]] = {
+    "add": ("Add", True), "sub": ("Sub", True), "mul": ("Mul", True), "div": ("Div", True),
+    "max": ("Max", True), "min": ("Min", True), "pow": ("Pow", True),
+    "tanh": ("Tanh", False), "neg": ("Neg", False), "abs": ("Abs", False), "exp": ("Exp", False),
+    "relu": ("Relu", False), "sigmoid": ("Sigmoid", False),
+}
+FIELD = "operator spec field 'score_mod'"
+PROBE = (1, 2, 3, 5)  # a rank-4 scores shape the check runs the graph on
+
+
+@dataclass(frozen=True)
+class ScoreMod:
+    """A type-checked score modifier: a readable name and its serialized ``onnx.GraphProto``."""
+
+    name: str
+    graph: bytes
+
+    def graph_proto(self):  # -> onnx.GraphProto (onnx imported lazily: the spec module stays light)
+        """The subgraph, ready to attach as FlexAttention's ``score_mod`` attribute."""
+        import onnx
+
+        graph = onnx.GraphProto()
+        graph.ParseFromString(self.graph)
+        return graph
+
+
+def from_expression(steps: object) -> ScoreMod:
+    """A ScoreMod from an expression list like ``["div 30", "tanh", "mul 30"]``."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
+        raise WorkloadError(f"{FIELD}: give an ONNX file path or a non-empty list of steps like "
+                            f"[\"div 30\", \"tanh\", \"mul 30\"], got {steps!r}")
+    nodes, inits, current = [], [], "scores"
+    for i, step in enumerate(steps):
+        words = step.split()
+        op_word = words[0].lower() if words else ""
+        if op_word not in STEPS:
+            raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: unknown operation {op_word!r}; "
+                                f"use one of {', '.join(STEPS)}")
+        op, takes_scalar = STEPS[op_word]
+        if len(words) != (2 if takes_scalar else 1):
+            want = f"'{op_word} NUMBER'" if takes_scalar else f"'{op_word}' alone"
+            raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: write it as {want}")
+        inputs = [current]
+        if takes_scalar:
+            try:
+                value = float(words[1])
+            except ValueError:
+                raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: {words[1]!r} is not a number") from None
+            if not np.isfinite(value):
+                raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: the scalar must be finite")
+            inits.append(numpy_helper.from_array(np.array(value, dtype=np.float32), f"c{i}"))
+            inputs.append(f"c{i}")
+        out = "scores_out" if i == len(steps) - 1 else f"t{i}"
+        nodes.append(helper.make_node(op, inputs, [out]))
+        current = out
+    graph = helper.make_graph(nodes, "score_mod", [helper.make_tensor_value_info("scores", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("scores_out", TensorProto.FLOAT, None)],
+                              initializer=inits)
+    digest = hashlib.sha256(" ".join(steps).encode()).hexdigest()[:8]
+    return check_score_mod(ScoreMod(f"expr-{digest}", graph.SerializeToString()))
+
+
+def from_file(path: Path) -> ScoreMod:
+    """A ScoreMod from an ONNX file holding a model (its graph is taken) or a bare GraphProto."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not path.is_file():
+        raise WorkloadError(f"{FIELD}: file {path} does not exist; give the path of an ONNX file whose graph maps "
+                            "scores to modified scores")
+    data = path.read_bytes()
+    graph = None
+    try:
+        model = onnx.ModelProto()
+        model.ParseFromString(data)
+        if model.graph.node:
+            graph = model.graph
+    except DecodeError:
+        pass
+    if graph is None:
+        try:
+            graph = onnx.GraphProto()
+            graph.ParseFromString(data)
+        except DecodeError:
+            graph = None
+    if graph is None or not graph.node:
+        raise WorkloadError(f"{FIELD}: {path} is not an ONNX model or graph with at least one node")
+    graph.name = graph.name or "score_mod"
+    return check_score_mod(ScoreMod(path.stem, graph.SerializeToString()))
+
+
+def check_score_mod(mod: ScoreMod) -> ScoreMod:
+    """``mod`` if its graph takes one float tensor and gives one of the same shape and type; else a WorkloadError.
+
+    The check runs onnx's strict shape inference on the graph with a concrete rank-4 float32 input, so an op
+    that does not accept float, a wrong input count or a shape change is caught here.
+    """
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = mod.graph_proto()
+    if len(graph.input) != 1 or len(graph.output) != 1:
+        raise WorkloadError(f"{FIELD} ({mod.name}): the graph must take exactly one input (the scores) and give "
+                            f"exactly one output; it has {len(graph.input)} inputs and {len(graph.output)} outputs")
+    for what, value in (("input", graph.input[0]), ("output", graph.output[0])):
+        elem = value.type.tensor_type.elem_type
+        if elem not in (TensorProto.FLOAT, TensorProto.UNDEFINED):
+            raise WorkloadError(f"{FIELD} ({mod.name}): the {what} {value.name!r} is "
+                                f"{TensorProto.DataType.Name(elem).lower()}; FlexAttention's scores are float32 "
+                                "(its softmax_precision for float16 and float32 inputs)")
+    probe = onnx.GraphProto()
+    probe.CopyFrom(graph)
+    probe.input[0].CopyFrom(helper.make_tensor_value_info(graph.input[0].name, TensorProto.FLOAT, list(PROBE)))
+    probe.output[0].CopyFrom(helper.make_tensor_value_info(graph.output[0].name, TensorProto.FLOAT, list(PROBE)))
+    model = helper.make_model(probe, opset_imports=[helper.make_opsetid("", 24)])
+    model.ir_version = 10
+    try:
+        onnx.checker.check_model(model)
+        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        from onnx.reference import ReferenceEvaluator
+
+        out = ReferenceEvaluator(model).run(None, {graph.input[0].name: np.zeros(PROBE, dtype=np.float32)})[0]
+    except Exception as exc:  # onnx's own words say what does not type-check
+        first = " ".join(str(exc).split())[:400]
+        raise WorkloadError(f"{FIELD} ({mod.name}): the graph does not type-check on float32 scores: {first}") \
+            from None
+    out = np.asarray(out)
+    if out.dtype != np.float32:
+        raise WorkloadError(f"{FIELD} ({mod.name}): the output is {out.dtype} for float32 scores; it must stay float32")
+    if out.shape != PROBE:
+        raise WorkloadError(f"{FIELD} ({mod.name}): the output shape {list(out.shape)} differs from the scores' "
+                            f"{list(PROBE)}; a score_mod must keep the scores' shape")
+    return mod
