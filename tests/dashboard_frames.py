@@ -22,9 +22,12 @@ def device_names(n: int) -> list[tuple[str, str]]:
 
 def results_frame(*, devices: int = 3, runs: int = 2, repetitions: int = 5, prompts: tuple[int, ...] = (16, 64),
                   tasks: tuple[str, ...] = ("text2text", "text2image", "classification"), failed: int = 1,
-                  seed: int = 0, slowdown_last_run: float = 1.0) -> pd.DataFrame:
+                  seed: int = 0, slowdown_last_run: float = 1.0, positions: int = 15) -> pd.DataFrame:
     """Rows shaped like a store read: every target x task x prompt length x repetition per run, ``failed``
-    failed cells per run (with an error), the last run's times stretched by ``slowdown_last_run``."""
+    failed cells per run (with an error), the last run's times stretched by ``slowdown_last_run``.
+
+    A text cell's ``itl_by_position_ms`` is JSON text (as a store read gives it) of ``positions`` gaps that
+    grow by 2 % a position from 0.9 x the cell's TPOT (0 positions: null, as stores before schema 4)."""
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     targets = device_names(devices)
@@ -45,10 +48,14 @@ def results_frame(*, devices: int = 3, runs: int = 2, repetitions: int = 5, prom
                 for p in lengths:
                     workload = f"{task}-p{p}" if task == "text2text" else f"{task}-default"
                     is_failed = t < failed and p == lengths[-1]
+                    cell_tpot = 4.0 * speed * stretch * (1 + p / 512)
+                    by_position = (json.dumps([round(cell_tpot * (0.9 + 0.02 * i), 4) for i in range(positions)])
+                                   if task == "text2text" and positions and not is_failed else None)
                     for rep in range(repetitions):
                         noise = float(rng.normal(1.0, 0.03)) * stretch
                         row = {**common, "task": task, "workload_id": workload, "model_id": model,
-                               "repetition": rep, "load_s": 0.4 * speed, "peak_rss_mb": 300.0 + 20 * t}
+                               "repetition": rep, "load_s": 0.4 * speed, "peak_rss_mb": 300.0 + 20 * t,
+                               "itl_by_position_ms": by_position}
                         if is_failed:
                             row.update(status="failed", error="device lost during generation",
                                        error_type="GenerationError")

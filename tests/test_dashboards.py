@@ -12,7 +12,9 @@ import pytest
 from genai_harness.dashboards import (
     device_comparison,
     history,
+    itl_by_position,
     itl_percentiles,
+    itl_position_medians,
     latency_ecdf,
     pick_figure,
     relative_speed,
@@ -40,7 +42,7 @@ def labelled_axes(figure) -> list:
 def all_figures(df: pd.DataFrame) -> dict:
     return {"comparison": device_comparison(df, "ttft_ms"), "ttft": ttft_vs_prompt(df), "tpot": tpot_vs_context(df),
             "ecdf": latency_ecdf(df, "tpot_ms"), "itl": itl_percentiles(df), "matrix": relative_speed_matrix(df),
-            "history": history(df, "ttft_ms")}
+            "history": history(df, "ttft_ms"), "itl_by_position": itl_by_position(df)}
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +161,50 @@ def test_figures_draw_into_a_given_axes(frame: pd.DataFrame) -> None:
 def test_caption_without_profile_says_not_recorded() -> None:
     text = caption_text(pd.DataFrame({"status": ["ok"], "ttft_ms": [1.0]}))
     assert "machine: not recorded" in text and "precision: not recorded" in text
+
+
+def test_itl_by_position_draws_the_per_position_medians_of_one_workload(frame: pd.DataFrame) -> None:
+    medians = itl_position_medians(frame)
+    assert set(medians["workload_id"]) == {"text2text-p16", "text2text-p64"}
+    assert medians.groupby(["target", "workload_id"])["position"].max().eq(15).all()
+    # the median over the two runs of each run's value (the second run is 1.6x slower)
+    gpu = medians[(medians["target"] == "onnxruntime_genai GPU f32 x2") & (medians["workload_id"] == "text2text-p16")]
+    tpot = 4.0 * 1.35 * (1 + 16 / 512)
+    expected = [(tpot * (0.9 + 0.02 * i) + 1.6 * tpot * (0.9 + 0.02 * i)) / 2 for i in range(15)]
+    assert gpu["gap_ms"].tolist() == pytest.approx(expected, rel=1e-4)
+    assert gpu["runs"].eq(2).all() and gpu["position"].tolist() == list(range(1, 16))
+    figure = itl_by_position(frame, workload="text2text-p16")
+    ax = labelled_axes(figure)[0]
+    assert "(ms)" in ax.get_ylabel() and "token position" in ax.get_xlabel()
+    assert "text2text-p16 | tiny-llama" in texts(figure) and "Test CPU 9000" in texts(figure)
+    lines = ax.get_lines()
+    assert len(lines) == 3  # one per target
+    part = medians[medians["workload_id"] == "text2text-p16"]
+    drawn = sorted((list(line.get_xdata()), [round(y, 6) for y in line.get_ydata()]) for line in lines)
+    want = sorted((g["position"].tolist(), [round(y, 6) for y in g["gap_ms"]]) for _, g in part.groupby("target"))
+    assert drawn == want
+
+
+def test_itl_by_position_says_when_nothing_was_recorded(frame: pd.DataFrame) -> None:
+    older = frame.drop(columns=["itl_by_position_ms"])  # a store before schema 4
+    nulls = frame.assign(itl_by_position_ms=None)  # non-text cells, or a runtime that gave no token times
+    for df in (older, nulls, frame[frame["task"] == "text2image"], frame[frame["status"] == "failed"]):
+        figure = itl_by_position(df)
+        assert "no per-position times recorded" in texts(figure)
+        assert itl_position_medians(df).empty
+    assert "no per-position times recorded for nope" in texts(itl_by_position(frame, workload="nope"))
+    # a mix: older rows without values beside newer rows with them draw the newer ones
+    mixed = pd.concat([nulls[nulls["run_id"] == "run-000"], frame[frame["run_id"] == "run-001"]])
+    assert itl_position_medians(mixed)["runs"].eq(1).all()
+    assert labelled_axes(itl_by_position(mixed))[0].get_lines()
+
+
+def test_itl_by_position_reads_lists_and_skips_unreadable_values() -> None:
+    base = {"status": "ok", "framework": "onnxruntime_genai", "device": "CPU", "task": "text2text",
+            "workload_id": "w", "model_id": "m", "run_id": "r1"}
+    df = pd.DataFrame([{**base, "itl_by_position_ms": [1.0, 2.0, 3.0]},
+                       {**base, "run_id": "r2", "itl_by_position_ms": "[3.0, 4.0]"},
+                       {**base, "run_id": "r3", "itl_by_position_ms": "not json"},
+                       {**base, "run_id": "r4", "itl_by_position_ms": "[]"}])
+    medians = itl_position_medians(df)
+    assert medians["gap_ms"].tolist() == [2.0, 3.0, 3.0] and medians["runs"].tolist() == [2, 2, 1]

@@ -91,6 +91,13 @@ def test_report_of_real_runs_is_one_self_contained_file(real_store: tuple[Path, 
     assert "onnxruntime_genai" in text and "[95 % CI]" in text
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "text2text-ttft_ms.png" in pngs and "relative-speed.png" in pngs
+    positions = re.search(r'<figure id="fig-itl-by-position".*?</figure>', text, re.S)
+    assert positions is not None and "no per-position times recorded" not in positions.group(0)
+    assert "report-p16-g8 | tiny-llm" in positions.group(0)
+    order = [text.index(f'id="fig-{name}"') for name in ("itl", "itl-by-position", "text2text-ttft_ms-ecdf")]
+    assert order == sorted(order)  # beside the ITL percentiles and the ECDF
+    recorded = ResultStore(store).read(columns=["itl_by_position_ms"])["itl_by_position_ms"].dropna()
+    assert len(recorded) and all(len(json.loads(v)) == 7 for v in recorded)  # 8 new tokens: 7 gaps
 
 
 def test_report_opens_in_headless_chromium(real_store: tuple[Path, list[str]], tmp_path: Path) -> None:

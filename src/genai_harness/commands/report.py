@@ -11,19 +11,19 @@ from pathlib import Path
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Read the selected rows through the store API, build the report, write it, print its path."""
-    from genai_harness.dashboards.report_html import build_report, write_report
+    from genai_harness.dashboards.report_html import REPORT_COLUMNS, build_report, write_report
     from genai_harness.results.compare import compare_frames
     from genai_harness.results.selection import Selection
     from genai_harness.results.store import DEFAULT_STORE
 
     store = Path(args.store) if args.store else DEFAULT_STORE
     selection = Selection(store, args.run)
-    frame = selection.load()
+    frame = selection.load(columns=REPORT_COLUMNS)
     comparison, baseline_label = None, None
     if args.baseline:
         baseline = Selection.parse(args.baseline, default_store=store)
         baseline_label = baseline.label
-        comparison = compare_frames(baseline.load(), frame)
+        comparison = compare_frames(baseline.load(columns=REPORT_COLUMNS), frame)
     report = build_report(frame, source=selection.label, comparison=comparison, baseline_label=baseline_label,
                           score_baseline=args.score_baseline)
     path = write_report(report, Path(args.out), png=args.png)

@@ -7,7 +7,10 @@ the numeric settings read back from the runtime (the ``precision`` and ``threads
 from __future__ import annotations
 
 import json
+import math
 import textwrap
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -104,3 +107,52 @@ def require_columns(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> No
     if missing:
         raise ConfigurationError(f"{what} needs the results columns {', '.join(missing)}; pass a DataFrame read "
                                  "with genai_harness.results.load_results or ResultStore.read")
+
+
+LINESTYLES: tuple[Any, ...] = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)),
+                               (0, (8, 3, 2, 3)))
+"""Line styles that tell workloads apart (cycled beyond eight)."""
+
+
+@dataclass(frozen=True)
+class CellStyles:
+    """Colour per target and line style per workload: 20 targets on 4 workloads need 24 legend entries,
+    not 80, and a line's colour means the same target in every figure of one frame."""
+
+    colors: dict[str, Any]
+    linestyles: dict[str, Any]
+
+    def legend(self, ax: Axes, *, fontsize: float = 6) -> None:
+        """One legend beside the Axes (right, outside the data): the targets by colour, then the workloads
+        by line style (only when there are several)."""
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], color=c, lw=2, label=t) for t, c in self.colors.items()]
+        if len(self.linestyles) > 1:
+            handles += [Line2D([], [], color="#333333", ls=s, lw=1.2, label=w) for w, s in self.linestyles.items()]
+        rows = 34
+        ax.legend(handles=handles, fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0, ncols=max(1, -(-len(handles) // rows)), frameon=False)
+
+
+def cell_styles(targets: Iterable[str], workloads: Iterable[str]) -> CellStyles:
+    """Colours (tab20, cycled) for ``targets`` and line styles for ``workloads``, each in sorted order."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    targets, workloads = sorted({str(t) for t in _unique(targets)}), sorted({str(w) for w in _unique(workloads)})
+    return CellStyles({t: cmap(i % 20) for i, t in enumerate(targets)},
+                      {w: LINESTYLES[i % len(LINESTYLES)] for i, w in enumerate(workloads)})
+
+
+def _unique(values: Iterable[Any]) -> Iterable[Any]:
+    unique = getattr(values, "unique", None)  # a pandas Series: its distinct values, not every row
+    return unique() if callable(unique) else values
+
+
+def legend_width(styles: CellStyles) -> float:
+    """Inches to add to a figure's width for :meth:`CellStyles.legend` beside its Axes."""
+    entries = len(styles.colors) + (len(styles.linestyles) if len(styles.linestyles) > 1 else 0)
+    longest = max((len(str(k)) for k in (*styles.colors, *styles.linestyles)), default=10)
+    inches = (-(-entries // 34)) * (0.45 + 0.045 * longest)
+    return math.ceil(inches * 72) / 72  # whole points: the page states a figure's size in points

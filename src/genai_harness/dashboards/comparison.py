@@ -51,7 +51,7 @@ def device_comparison(df: pd.DataFrame, metric_name: str, *, stats: pd.DataFrame
     ax.invert_yaxis()
     ax.set_xlabel(f"{info.title}, median with 95 % CI ({info.better} is better)")
     ax.set_ylabel("target (framework device [precision] [threads])")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return finish(figure, df, f"{info.title} per target")
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import matplotlib
 import numpy as np
 
-from genai_harness.dashboards.common import axes, empty, finish
+from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
 from genai_harness.results.analysis import long_view
 from genai_harness.results.metric_info import metric
 
@@ -19,31 +19,40 @@ if TYPE_CHECKING:
 
 HORIZONTAL = ({"orientation": "horizontal"} if tuple(int(p) for p in matplotlib.__version__.split(".")[:2]) >= (3, 10)
               else {"vert": False})
-ECDF_POINTS = 400
-"""At most this many steps per ECDF line (beyond it, the ECDF is drawn at evenly spaced shares)."""
+ECDF_POINTS = 200
+"""At most this many steps per ECDF line (beyond it, the ECDF is drawn at evenly spaced shares: a step of
+0.5 % of the repetitions, finer than a line's width at the report's size)."""
 
 
 def latency_ecdf(df: pd.DataFrame, metric_name: str = "tpot_ms", *, ax: Axes | None = None) -> Figure:
-    """The empirical CDF of ``metric_name`` per target and workload: how the repetitions spread, tails included."""
+    """The empirical CDF of ``metric_name`` per target (colour) and workload (line style): how the repetitions
+    spread, tails included. A line of more than :data:`ECDF_POINTS` values is drawn at that many quantiles."""
     info = metric(metric_name)
-    figure, ax = axes(ax)
+    figure, given = axes(ax)
     long = long_view(df, [info.name])
     if not len(long):
-        empty(ax, f"no {info.label} recorded")
+        empty(given, f"no {info.label} recorded")
         return finish(figure, df, f"{info.title}: distribution")
+    styles = cell_styles(long["target"], long["workload_id"])
+    if ax is None:  # wider, for the legend beside the data
+        figure.set_figwidth(WIDTH_IN + legend_width(styles))
+    sizes = []
     for (target, workload), group in long.groupby(["target", "workload_id"], sort=True):
         values = np.sort(group["value"].to_numpy(dtype=float))
+        sizes.append(len(values))
         share = np.arange(1, len(values) + 1) / len(values)
         if len(values) > ECDF_POINTS:  # the ECDF at ECDF_POINTS evenly spaced shares: the page stays small
             share = np.linspace(share[0], 1.0, ECDF_POINTS)
             values = np.quantile(values, share, method="inverted_cdf")
-        ax.step(values, share, where="post", label=f"{target} | {workload} (n={len(group)})")
-    ax.set_xlabel(info.title)
-    ax.set_ylabel("share of repetitions at or below (fraction)")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=6, loc="lower right")
-    ax.grid(alpha=0.3)
-    return finish(figure, df, f"{info.title}: distribution (ECDF)")
+        given.step(values, share, where="post", color=styles.colors[str(target)],
+                   ls=styles.linestyles[str(workload)], lw=1.1)
+    given.set_xlabel(info.title)
+    given.set_ylabel("share of repetitions at or below (fraction)")
+    given.set_ylim(0, 1.02)
+    styles.legend(given)
+    given.grid(alpha=0.3)
+    counted = f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}-{max(sizes)}"
+    return finish(figure, df, f"{info.title}: distribution (ECDF, {counted} repetitions a line)")
 
 
 def itl_percentiles(df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
@@ -68,7 +77,7 @@ def itl_percentiles(df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     ax.set_yticks(range(len(targets)), targets, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("inter-token latency (ms)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return finish(figure, df, "Inter-token latency: p50 and p90 of each repetition's token gaps\n"
                               "(box: quartiles, whiskers 1.5 IQR)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from genai_harness.dashboards.common import axes, empty, finish
+from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
 from genai_harness.results.analysis import long_view
 from genai_harness.results.metric_info import metric
 
@@ -14,12 +14,15 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 CELL = ("target", "task", "workload_id", "model_id")
+MARKED_RUNS = 30
+"""Up to this many runs each run's median is a marker too; beyond, the line alone (a page stays small)."""
 
 
 def history(df: pd.DataFrame, metric_name: str, comparison: pd.DataFrame | None = None, *,
             ax: Axes | None = None) -> Figure:
     """One line per cell: the median of ``metric_name`` per run (x: run start time), its repetitions'
-    interquartile range as error bars (cheap on stores of thousands of runs).
+    interquartile range as a band (one line and one band per cell, however many runs: cheap on stores of
+    thousands of runs). Colour: the target; line style: the workload.
 
     ``comparison`` (``genai_harness.results.compare.compare_frames(baseline, current)``, current = the newest
     run) marks the cells whose verdict is ``regression`` with a red cross on their newest point.
@@ -27,11 +30,11 @@ def history(df: pd.DataFrame, metric_name: str, comparison: pd.DataFrame | None 
     import pandas as pd
 
     info = metric(metric_name)
-    figure, ax = axes(ax)
+    figure, given = axes(ax)
     title = f"{info.title} over runs"
     long = long_view(df, [info.name])
     if not len(long) or "run_id" not in long.columns:
-        empty(ax, f"no {info.label} recorded")
+        empty(given, f"no {info.label} recorded")
         return finish(figure, df, title)
     grouped = long.groupby(["run_id", *CELL], sort=False)["value"]
     stats = grouped.median().rename("median").to_frame()
@@ -46,22 +49,34 @@ def history(df: pd.DataFrame, metric_name: str, comparison: pd.DataFrame | None 
     if comparison is not None and len(comparison):
         bad = comparison[(comparison["verdict"] == "regression") & (comparison["metric"] == info.name)]
         regressed = {tuple(str(r[c]) for c in CELL) for r in bad.to_dict("records")}
+    styles = cell_styles(stats["target"], stats["workload_id"])
+    if ax is None:  # wider, for the legend beside the data
+        figure.set_figwidth(WIDTH_IN + legend_width(styles))
+    ax = given
+    runs = stats["run_id"].nunique()
     marked = False
     for key, group in stats.groupby(list(CELL), sort=True):
         group = group.sort_values("started")
+        target, workload = str(key[0]), str(key[2])
+        color, linestyle = styles.colors[target], styles.linestyles[workload]
         mid = group["median"].astype(float)
-        err = [(mid - group["ci_low"].astype(float)).clip(lower=0),
-               (group["ci_high"].astype(float) - mid).clip(lower=0)]
-        line = ax.errorbar(group["started"], mid, yerr=err, marker="o", capsize=2, label=" | ".join(key[:1] + key[2:]))
+        ax.plot(group["started"], mid, color=color, ls=linestyle, lw=1.1,
+                marker="o" if runs <= MARKED_RUNS else None, ms=3)
+        ax.fill_between(group["started"], group["ci_low"].astype(float), group["ci_high"].astype(float),
+                        color=color, alpha=0.12, lw=0)
         if tuple(str(k) for k in key) in regressed:
             ax.scatter(group["started"].iloc[-1:], mid.iloc[-1:], marker="X", s=120, color="red", zorder=4,
                        label=None if marked else "regression (compare)")
             ax.annotate("regression", (group["started"].iloc[-1], mid.iloc[-1]), textcoords="offset points",
-                        xytext=(4, 6), fontsize=7, color=line[0].get_color())
+                        xytext=(4, 6), fontsize=7, color=color)
             marked = True
     ax.set_xlabel("run (start time, UTC)")
-    ax.set_ylabel(f"{info.title}, median per run (bar: p25-p75)")
+    ax.set_ylabel(f"{info.title}, median per run (band: p25-p75)")
     ax.tick_params(axis="x", labelrotation=30, labelsize=6)
-    ax.legend(fontsize=6, loc="best")
+    styles.legend(ax)
+    if marked:
+        ax.add_artist(ax.get_legend())
+        ax.legend(handles=[h for h in ax.collections if h.get_label() == "regression (compare)"], fontsize=7,
+                  loc="upper left")
     ax.grid(alpha=0.3)
     return finish(figure, df, title)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from genai_harness.dashboards.comparison import device_comparison
 from genai_harness.dashboards.distributions import itl_percentiles, latency_ecdf
 from genai_harness.dashboards.history import history
+from genai_harness.dashboards.itl_positions import itl_by_position
 from genai_harness.dashboards.pick import pick_figure
 from genai_harness.dashboards.scaling import tpot_vs_context, ttft_vs_prompt
 from genai_harness.dashboards.speed import relative_speed_matrix, speed_metric, summary_score
@@ -66,6 +67,8 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
                                         lambda p=part: ttft_vs_prompt(p)))
             figures.append(ReportFigure("tpot-vs-context", "TPOT against context", lambda p=part: tpot_vs_context(p)))
             figures.append(ReportFigure("itl", "Inter-token latency", lambda p=part: itl_percentiles(p)))
+            figures.append(ReportFigure("itl-by-position", "Inter-token latency per token position",
+                                        lambda p=part: itl_by_position(p)))
         try:
             name = speed_metric(task)
         except HarnessError:
@@ -90,18 +93,19 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
 
 def pick_figures(df: pd.DataFrame) -> list[ReportFigure]:
     """The dispatcher's pick per task (default objective) and model; a task it cannot rank is left out."""
-    from genai_harness.harness.dispatcher import rank
+    from genai_harness.harness.dispatcher import EVIDENCE_COLUMNS, rank
 
     ok = _ok(df)
     out = []
     if not {"task", "model_id"} <= set(ok.columns):
         return out
+    evidence = ok[[c for c in EVIDENCE_COLUMNS if c in ok.columns]]  # the dispatcher's slice: its copies are cheap
     for (task, model), _ in ok.groupby(["task", "model_id"], sort=True):
         objective = DEFAULT_OBJECTIVE.get(str(task))
         if objective is None:
             continue
         try:
-            decision = rank(df, task=str(task), model=str(model), objective=objective, allow_stale=True)
+            decision = rank(evidence, task=str(task), model=str(model), objective=objective, allow_stale=True)
         except HarnessError:
             continue
         out.append(ReportFigure(f"pick-{task}-{model}".replace("/", "_"), f"Dispatcher pick: {task}, {model}, "

@@ -17,12 +17,26 @@ import matplotlib
 from genai_harness.dashboards.common import caption_text
 from genai_harness.dashboards.report_figures import ReportFigure, report_figures
 from genai_harness.errors import StoreError
-from genai_harness.results.analysis import cell_label, cell_statistics, run_status, text_value
+from genai_harness.harness.dispatcher import EVIDENCE_COLUMNS
+from genai_harness.results.analysis import (
+    TARGET_COLUMNS,
+    cell_label,
+    cell_statistics,
+    row_labels,
+    run_status,
+    text_value,
+)
 from genai_harness.results.metric_info import METRICS
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
+
+REPORT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
+    "run_id", "run_started_at", "recorded_at", "machine_fingerprint", "hostname", "machine_profile", "runtime_versions",
+    *TARGET_COLUMNS, "runtime", "task", "workload_id", "model_id", "model_hash", "repetition", "status", "error",
+    "error_type", "n_input_tokens", "n_new_tokens", "batch_size", "itl_by_position_ms", *EVIDENCE_COLUMNS, *METRICS)))
+"""The columns a report reads from a store (of 70): reading the others costs a 100k-row report about a second."""
 
 STYLE = """
 body{font-family:sans-serif;margin:1.5em;color:#222;max-width:1200px}
@@ -95,7 +109,8 @@ def failed_section(df: pd.DataFrame) -> str:
     bad = df[~df["status"].isin(["ok", "skipped"])]
     if not len(bad):
         return "<p>No failed cell.</p>"
-    bad = bad.assign(cell=[cell_label(r) for r in bad.to_dict("records")])
+    bad = bad.assign(cell=row_labels(bad, ("framework", "device", "environment", "workload_id", "model_id"),
+                                     cell_label))
     first = bad.drop_duplicates(["run_id", "cell", "status", "error"]) if "error" in bad.columns else bad
     columns = [c for c in ("run_id", "cell", "status", "error_type", "error") if c in first.columns]
     return _table(first.head(500), columns)

@@ -34,7 +34,7 @@ def _scaling(df: pd.DataFrame, metric_name: str, x_column: str, x_label: str, ti
         ax.fill_between(medians.index, low.to_numpy(), high.to_numpy(), alpha=0.15)
     ax.set_xlabel(x_label)
     ax.set_ylabel(f"{info.title}, median (band p10-p90)")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     ax.grid(alpha=0.3)
     return finish(figure, df, title)
 

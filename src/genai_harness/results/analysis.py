@@ -12,7 +12,7 @@ These are pure functions of a results DataFrame (as :func:`genai_harness.results
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_harness.results.metric_info import METRICS, MetricInfo, metric
@@ -78,15 +78,26 @@ def cell_label(row: dict[str, Any]) -> str:
     return f"{text_value(row.get('framework'))} {where} | {workload} | {model}"
 
 
-def with_target(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with a ``target`` column (the target key of each row)."""
+def row_labels(df: pd.DataFrame, columns: Sequence[str], label: Callable[[dict[str, Any]], str]) -> pd.Series:
+    """``label`` of each row's ``columns`` (those present), computed once per distinct combination: a
+    store's 100k rows hold a few hundred targets, so labelling each row on its own is the slow part."""
+    import numpy as np
     import pandas as pd
 
-    out = df.copy()
-    present = [c for c in TARGET_COLUMNS if c in out.columns]
-    records = out[present].to_dict("records") if len(out) else []
-    out[TARGET] = pd.Series([target_label(r) for r in records], index=out.index, dtype="string")
-    return out
+    present = [c for c in columns if c in df.columns]
+    if not len(df):
+        return pd.Series([], index=df.index, dtype="string")
+    keys = df[present]
+    hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy() if present else np.zeros(len(df), "uint64")
+    codes, _ = pd.factorize(hashes)
+    _, first = np.unique(codes, return_index=True)
+    names = np.array([label(r) for r in keys.iloc[first].to_dict("records")], dtype=object)
+    return pd.Series(names[codes], index=df.index, dtype="string")
+
+
+def with_target(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``target`` column (the target key of each row)."""
+    return df.assign(**{TARGET: row_labels(df, TARGET_COLUMNS, target_label)})  # copy-on-write: no deep copy
 
 
 def measured_metrics(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> list[MetricInfo]:
@@ -108,18 +119,21 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     """
     import pandas as pd
 
-    ok = with_target(df[df["status"] == "ok"]) if "status" in df.columns else with_target(df)
-    infos = measured_metrics(ok, metrics)
+    names = list(metrics) if metrics is not None else list(METRICS)
+    used = [c for c in dict.fromkeys((*keep, *TARGET_COLUMNS, *names)) if c in df.columns]  # not the whole row
+    ok = with_target(df.loc[df["status"] == "ok", used] if "status" in df.columns else df[used])
+    infos = measured_metrics(ok, names)
     id_columns = [c for c in (*keep, TARGET) if c in ok.columns]
     if not infos:
         return pd.DataFrame(columns=[*id_columns, "metric", "value", "unit", "better"])
-    parts = []
-    for info in infos:
-        part = ok.loc[ok[info.name].notna(), [*id_columns, info.name]].rename(columns={info.name: "value"})
-        part["metric"] = info.name
-        parts.append(part)
-    long = pd.concat(parts, ignore_index=True)
-    long["value"] = long["value"].astype(float)
+    import numpy as np
+
+    rows = [np.flatnonzero(ok[info.name].notna().to_numpy()) for info in infos]
+    values = [ok[info.name].to_numpy(dtype=float, na_value=np.nan)[r] for info, r in zip(infos, rows, strict=True)]
+    # one take of the id columns for every metric at once (a take per metric is most of the cost on 100k rows)
+    long = ok[id_columns].iloc[np.concatenate(rows)].reset_index(drop=True)
+    long["value"] = np.concatenate(values)
+    long["metric"] = np.repeat([info.name for info in infos], [len(r) for r in rows])
     long["unit"] = long["metric"].map({m.name: m.unit for m in infos})
     long["better"] = long["metric"].map({m.name: m.better for m in infos})
     per_cell = long["metric"].isin([m.name for m in infos if m.scope == "cell"])
@@ -145,11 +159,18 @@ def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     missing = [c for c in by if c not in long.columns]
     for column in missing:
         long[column] = ""
+    import numpy as np
+
+    codes = long.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()  # numbered as first seen
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2))
+    values = long["value"].to_numpy(dtype=float)[order]
+    firsts = long[keys].iloc[order[bounds[:-1]]].to_dict("records")  # each group's key, one row per group
     records = []
-    for key, group in long.groupby(keys, sort=False, dropna=False):
-        info = METRICS[key[-1]]
-        records.append({**dict(zip(keys, key, strict=True)), "unit": info.unit, "better": info.better,
-                        **summarize(group["value"].tolist()).to_dict()})
+    for i, key in enumerate(firsts):
+        info = METRICS[key["metric"]]
+        records.append({**key, "unit": info.unit, "better": info.better,
+                        **summarize(values[bounds[i]:bounds[i + 1]]).to_dict()})
     return pd.DataFrame.from_records(records)
 
 
@@ -159,12 +180,19 @@ def run_status(df: pd.DataFrame) -> pd.DataFrame:
 
     if not len(df):
         return pd.DataFrame(columns=["run_id", "started", "rows", "cells", "failed", "skipped"])
-    frame = df.assign(_cell=[cell_label(r) for r in df.to_dict("records")])
-    records = []
-    for run_id, group in frame.groupby("run_id", sort=False):
-        per_cell = group.groupby("_cell")["status"].agg(lambda s: "ok" if (s == "ok").all() else
-                                                        ("skipped" if (s == "skipped").all() else "failed"))
-        records.append({"run_id": run_id, "started": group["run_started_at"].iloc[0], "rows": len(group),
-                        "cells": int(per_cell.size), "failed": int((per_cell == "failed").sum()),
-                        "skipped": int((per_cell == "skipped").sum())})
-    return pd.DataFrame.from_records(records)
+    frame = pd.DataFrame({"run_id": df["run_id"].to_numpy(),
+                          "ok": df["status"].eq("ok").fillna(False).to_numpy(dtype=bool),
+                          "skipped": df["status"].eq("skipped").fillna(False).to_numpy(dtype=bool),
+                          "cell": row_labels(df, ("framework", "device", "environment", "workload_id", "model_id"),
+                                             cell_label).to_numpy()})
+    per_cell = frame.groupby(["run_id", "cell"], sort=False)[["ok", "skipped"]].all()
+    per_cell["failed"] = ~per_cell["ok"] & ~per_cell["skipped"]
+    per_run = per_cell.groupby(level="run_id", sort=False).agg(cells=("ok", "size"), failed=("failed", "sum"),
+                                                                skipped=("skipped", "sum"))
+    runs = df.groupby("run_id", sort=False)
+    out = pd.DataFrame({"run_id": per_run.index,
+                        "started": runs["run_started_at"].first().reindex(per_run.index).to_numpy(),
+                        "rows": runs.size().reindex(per_run.index).to_numpy(),
+                        "cells": per_run["cells"].to_numpy(), "failed": per_run["failed"].to_numpy(),
+                        "skipped": per_run["skipped"].to_numpy()})
+    return out.astype({"rows": int, "cells": int, "failed": int, "skipped": int})

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,11 +54,12 @@ class Selection:
         """The store, which must exist."""
         return open_store(self.store, create=False)
 
-    def load(self, filter: ResultFilter = ALL_ROWS) -> pd.DataFrame:
-        """The selected rows (``filter`` applied in the query); a missing run is a :class:`StoreError`."""
+    def load(self, filter: ResultFilter = ALL_ROWS, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The selected rows (``filter`` applied in the query; ``columns`` only, default all); a missing run
+        is a :class:`StoreError`."""
         store = self.open()
         if self.run is None:
-            return store.read(filter)
+            return store.read(filter, columns=columns)
         run = self.run
         if run == LAST:
             runs = store.read(filter, columns=["run_id"])["run_id"]
@@ -66,7 +68,7 @@ class Selection:
                 raise StoreError(f"no run in {shown} matches; `genai-harness results --store {shown}` "
                                  "lists the runs")
             run = str(runs.iloc[-1])
-        frame = store.read(dataclasses.replace(filter, run_ids=(run,)))
+        frame = store.read(dataclasses.replace(filter, run_ids=(run,)), columns=columns)
         if not len(frame):
             raise StoreError(f"no run {run!r} in {mask_url(str(self.store))} (or none of its rows match the filter); "
                              f"`genai-harness results --store {mask_url(str(self.store))}` lists the runs")
