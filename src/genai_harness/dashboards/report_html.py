@@ -58,9 +58,17 @@ class Report:
 
 def svg_of(figure: Figure) -> str:
     """The figure as an inline ``<svg>`` element (text kept as text, fixed ids so reports diff cleanly)."""
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "genai-harness"}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    # The SVG canvas's own print: one draw, the layout engine run inside it. ``savefig`` would draw the whole
+    # figure twice (a layout pass, then the real one), and measuring every label is most of an SVG's cost.
+    buffer, dpi, canvas = io.StringIO(), figure.dpi, figure.canvas
+    try:
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "genai-harness"}):
+            FigureCanvasSVG(figure).print_svg(buffer, metadata={"Date": None})
+    finally:
+        figure.dpi = dpi
+        figure.set_canvas(canvas)  # the figure's own canvas back (Agg, or a notebook's)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
 
