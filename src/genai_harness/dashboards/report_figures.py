@@ -57,8 +57,9 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
     ok = _ok(df)
     tasks = sorted(ok["task"].dropna().unique()) if "task" in ok.columns else []
     figures: list[ReportFigure] = []
+    parts = {task: df[df["task"] == task] for task in tasks}  # each task's rows, cut once for all its figures
     for task in tasks:
-        part = df[df["task"] == task]
+        part = parts[task]
         for info in measured_metrics(_ok(part), [m.name for m in headline_metrics(task)]):
             figures.append(ReportFigure(f"{task}-{info.name}", f"{task}: {info.title} per target",
                                         lambda p=part, n=info.name: device_comparison(p, n, stats=stats)))
@@ -86,7 +87,7 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
         for task in tasks:
             name = speed_metric(task)
             figures.append(ReportFigure(f"{task}-history", f"{task}: {name} over runs",
-                                        lambda t=task, n=name: history(df[df["task"] == t], n, comparison)))
+                                        lambda p=parts[task], n=name: history(p, n, comparison)))
     figures.extend(pick_figures(df))
     return figures
 
