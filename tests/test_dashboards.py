@@ -208,3 +208,17 @@ def test_itl_by_position_reads_lists_and_skips_unreadable_values() -> None:
                        {**base, "run_id": "r4", "itl_by_position_ms": "[]"}])
     medians = itl_position_medians(df)
     assert medians["gap_ms"].tolist() == [2.0, 3.0, 3.0] and medians["runs"].tolist() == [2, 2, 1]
+
+
+def test_figures_drawn_in_forked_workers_are_the_same_svg(frame: pd.DataFrame) -> None:
+    """The report's parallel path (forked workers return SVG text) writes exactly what one process writes,
+    in the same order; only the in-process path keeps the Figures (for --png)."""
+    from genai_harness.dashboards.report_figures import report_figures
+    from genai_harness.dashboards.report_html import figure_blocks, report_statistics
+
+    specs = report_figures(frame, stats=report_statistics(frame))
+    assert len(specs) >= 5
+    serial, figures = figure_blocks(specs, 1)
+    parallel, none = figure_blocks(specs, 2)
+    assert parallel == serial and "<svg" in parallel[0]
+    assert sorted(figures) == sorted(s.name for s in specs) and none == {}

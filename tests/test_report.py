@@ -141,3 +141,5 @@ def test_report_bad_input_is_one_line(real_store: tuple[Path, list[str]], tmp_pa
     assert "cannot write the report" in line and "--out" in line
     missing = assert_one_error_line(run_cli("report", "--store", tmp_path / "none.sqlite", "--out", tmp_path / "o"))
     assert "none.sqlite" in missing
+    jobs = assert_one_error_line(run_cli("report", "--store", store, "--jobs", "0", "--out", tmp_path / "o"), 2)
+    assert "--jobs 0" in jobs

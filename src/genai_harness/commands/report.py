@@ -6,16 +6,21 @@ Exit codes: 0 written, 11 an empty store, a missing run, an output folder that c
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Read the selected rows through the store API, build the report, write it, print its path."""
     from genai_harness.dashboards.report_html import REPORT_COLUMNS, build_report, write_report
+    from genai_harness.errors import ConfigurationError
     from genai_harness.results.compare import compare_frames
     from genai_harness.results.selection import Selection
     from genai_harness.results.store import DEFAULT_STORE
 
+    jobs = args.jobs if args.jobs is not None else min(4, len(os.sched_getaffinity(0)))
+    if jobs < 1:
+        raise ConfigurationError(f"--jobs {jobs}: give 1 or more processes to draw the figures in")
     store = Path(args.store) if args.store else DEFAULT_STORE
     selection = Selection(store, args.run)
     frame = selection.load(columns=REPORT_COLUMNS)
@@ -24,8 +29,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         baseline = Selection.parse(args.baseline, default_store=store)
         baseline_label = baseline.label
         comparison = compare_frames(baseline.load(columns=REPORT_COLUMNS), frame)
+    workers = 1 if args.png else jobs  # --png writes the Figures drawn in this process
     report = build_report(frame, source=selection.label, comparison=comparison, baseline_label=baseline_label,
-                          score_baseline=args.score_baseline)
+                          score_baseline=args.score_baseline, workers=workers)
     path = write_report(report, Path(args.out), png=args.png)
     print(path)
     return 0
@@ -44,5 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--score-baseline", default=None,
                    help="target label or run id the summary score is relative to (default: the target with most cells)")
     p.add_argument("--out", required=True, help="folder to write report.html into (created when missing)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="processes that draw the figures (default: the CPUs, at most 4; --png draws in one)")
     p.add_argument("--png", action="store_true", help="also write every figure as DIR/NAME.png")
     p.set_defaults(handler=cmd_report)
