@@ -14,10 +14,11 @@ estimator is scale-equivariant, so B's estimate scales exactly by the factor. as
 medians >= 1.10 and Mann-Whitney p < 0.002 on the pooled repetitions) is judged on the same draws.
 A pool of separate runs with no ``ab`` job (``/tmp/gate-quiet.sqlite``, the quiet machine at 02:30) pairs
 consecutive runs instead: its noise table says what pairing costs or saves there.
-``--injected STORE`` also judges a real ``ab`` job with ``--inject-slowdown`` on B by every estimator.
+``--judge STORE`` also judges each real ``ab`` job in STORE (with or without ``--inject-slowdown`` on B)
+through ``compare_frames(paired=True)`` itself, by the median and by the best repetition.
 
 Run: ``.venv/bin/python benchmarks/gate_estimators.py --pool load80=/tmp/i10/aa80.sqlite
---injected /tmp/i10/pool.sqlite`` (about a minute; reads stores only).
+--judge /tmp/i10/pool.sqlite`` (seconds to a minute; reads stores only).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def asv_rates(a: list[np.ndarray], b: list[np.ndarray], draws: np.ndarray) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pool", action="append", required=True, metavar="NAME=STORE")
-    parser.add_argument("--injected", default=None, help="a store holding a real ab job with B injected")
+    parser.add_argument("--judge", action="append", metavar="STORE",
+                        help="judge every real ab job in STORE (A env default, B env twin) by median and best")
     parser.add_argument("--sizes", default="10,20,30,40")
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--no-asv", action="store_true")
@@ -136,18 +138,20 @@ def main() -> None:
     print(pd.DataFrame(noise).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("\nrates")
     print(pd.DataFrame(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if args.injected:
-        frame = ResultStore(args.injected).read(ResultFilter(statuses="ok"))
-        job = frame["run_id"].astype(str).str.split("-").str[0]
-        jobs = set(job[frame["injected_slowdown"].notna()])
-        injected = frame[job.isin(jobs)]
-        base, cur = injected[injected["injected_slowdown"].isna()], injected[injected["injected_slowdown"].notna()]
-        for e in ("median", "best"):
-            result = compare_frames(base, cur, metrics=list(METRICS), ignore=["environment"], paired=True,
-                                    round_estimator=e)
-            print(f"\nreal ab job, B --inject-slowdown {float(cur['injected_slowdown'].iloc[0])}, estimator {e}:")
-            print(result[["target", "metric", "n_baseline", "ratio", "ratio_ci_low", "ratio_ci_high", "p_value",
-                          "verdict", "detectable"]].to_string(index=False))
+    for path in args.judge or []:
+        frame = ResultStore(path).read(ResultFilter(statuses="ok"))
+        job = frame["run_id"].astype(str).str.split("-").str[0]  # both sides of one ab job share the start stamp
+        for stamp in job.unique():
+            rows = frame[job == stamp]
+            base, cur = rows[rows["environment"] == "default"], rows[rows["environment"] == "twin"]
+            injected = cur["injected_slowdown"].dropna()
+            for e in ("median", "best"):
+                result = compare_frames(base, cur, metrics=list(METRICS), ignore=["environment"], paired=True,
+                                        round_estimator=e)
+                print(f"\nreal ab job {stamp} in {path}, B injected {injected.iloc[0] if len(injected) else 'no'}, "
+                      f"round estimator {e}:")
+                print(result[["target", "metric", "n_baseline", "ratio", "ratio_ci_low", "ratio_ci_high",
+                              "p_value", "verdict", "detectable"]].to_string(index=False))
     print(f"load average at end {os.getloadavg()}")
 
 
