@@ -10,7 +10,8 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   ``tested_on`` says which;
 - ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
   measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
-  ratios of the rounds' medians, its interval Student's t on their logs and ``p_value`` that t-test
+  ratios of the rounds' medians (or another ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``),
+  its interval Student's t on their logs and ``p_value`` that t-test
   (:func:`~genai_harness.results.statistics.paired_log_ratio_test`; ``tested_on`` "paired rounds"): load
   that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is then the
   smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
