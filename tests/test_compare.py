@@ -208,7 +208,8 @@ def test_paired_compare_says_what_its_rounds_can_see() -> None:
 
     a, b = loaded_rounds(1.0, n=6, seed=8)  # six rounds whose A and B differ by ~3 %: they see 1.07 and up
     quiet = compare_frames(a, b, metrics=["ttft_ms"], paired=True)
-    assert quiet.iloc[0]["detectable"] == pytest.approx(1.07, abs=0.005) and quiet.iloc[0]["rounds_needed"] == 2
+    assert quiet.iloc[0]["detectable"] == pytest.approx(1.07, abs=0.005)
+    assert quiet.iloc[0]["rounds_needed"] == 5  # consistent with what 6 rounds see: fewer than 6 would do
     assert power_notes(quiet) == []
     noisy_b = ab_side("B", [[v * f for v in r] for r, f in zip(
         [list(g["ttft_ms"]) for _, g in a.groupby(a["repetition"].eq(0).cumsum())],

@@ -37,6 +37,18 @@ def test_rounds_needed_follows_the_normal_approximation() -> None:
     assert rounds_needed(0.18, 1.10) == 64
     assert rounds_needed(0.18, 1.05) == 243  # (ln 1.10 / ln 1.05)**2 = 3.8 times as many
     assert rounds_needed(0.0, 1.10) == 1
+
+
+def test_rounds_needed_by_the_paired_gate_agree_with_what_it_says_it_can_see() -> None:
+    from genai_harness.results.statistics import detectable_slowdown, paired_rounds_needed
+
+    for sd in (0.02, 0.1, 0.25):
+        n = paired_rounds_needed(sd, 1.10, alpha=0.01, threshold=1.05)
+        assert detectable_slowdown(sd, int(n), alpha=0.01, threshold=1.05) <= 1.10
+        if n > 2:
+            assert detectable_slowdown(sd, int(n) - 1, alpha=0.01, threshold=1.05) > 1.10
+        assert n >= rounds_needed(sd, 1.10)  # the t correction and the threshold only add rounds
+    assert paired_rounds_needed(0.1, 1.10, alpha=0.01, threshold=1.10) == float("inf")
     assert rounds_needed(0.18, 1.10, alpha=0.05, power=0.8) < rounds_needed(0.18, 1.10)
     with pytest.raises(ValueError, match="slowdown > 1"):
         rounds_needed(0.18, 1.0)

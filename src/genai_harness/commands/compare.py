@@ -94,11 +94,18 @@ def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tupl
 
 def power_notes(comparison: Any) -> list[str]:
     """One line per paired cell and metric whose rounds, at the job's own noise, cannot see a 10 % slowdown."""
+    import math
+
     from genai_harness.results.compare import TARGET_SLOWDOWN
+
+    def more(needed: float) -> str:
+        if math.isfinite(needed):
+            return f"about {int(needed)} rounds would catch {TARGET_SLOWDOWN:.2f}x (--rounds)"
+        return f"no round count catches {TARGET_SLOWDOWN:.2f}x with --threshold at or above it"
 
     return [f"genai-harness ab: {row['metric']} of {row['target']} | {row['workload_id']} | {row['model_id']}: at "
             f"this job's round-to-round noise the gate catches only slowdowns of {row['detectable']:.2f}x or more "
-            f"95 % of the time; about {row['rounds_needed']} rounds would catch {TARGET_SLOWDOWN:.2f}x (--rounds)"
+            f"95 % of the time; {more(row['rounds_needed'])}"
             for row in comparison[comparison["detectable"] > TARGET_SLOWDOWN].to_dict("records")]
 
 

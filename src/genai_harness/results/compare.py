@@ -16,7 +16,7 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is then the
   smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
   (:func:`~genai_harness.results.statistics.detectable_slowdown`; NaN when not paired) and
-  ``rounds_needed`` about how many rounds would catch ``TARGET_SLOWDOWN`` (``statistics.rounds_needed``
+  ``rounds_needed`` about how many rounds would catch ``TARGET_SLOWDOWN`` (``statistics.paired_rounds_needed``
   at this spread: ``ab`` says so when a job falls short). Its defaults are
   ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
   different round counts (a failed call) fall back to the unpaired test on runs;
@@ -44,11 +44,11 @@ from genai_harness.results.statistics import (
     detectable_slowdown,
     median,
     paired_log_ratio_test,
+    paired_rounds_needed,
     rank_test,
     ratio_ci,
     ratio_of_medians,
     round_estimate,
-    rounds_needed,
 )
 
 if TYPE_CHECKING:
@@ -184,7 +184,8 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
             tested_on, b_test, c_test = "paired rounds", b_runs, c_runs
             ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
             detectable = detectable_slowdown(test.sd_log_ratio, test.n, alpha=alpha, threshold=factor)
-            needed = rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=alpha) if test.n >= 2 else math.nan
+            needed = (paired_rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=alpha, threshold=factor)
+                      if test.n >= 2 and math.isfinite(test.sd_log_ratio) else math.nan)
         else:
             detectable = needed = math.nan
             ratio = ratio_of_medians(b, c)

@@ -280,6 +280,27 @@ def detectable_slowdown(sd_log_ratio: float, n_pairs: int, *, alpha: float, thre
     return math.exp(bar + float(stats.norm.ppf(power)) * se)
 
 
+def paired_rounds_needed(sd_log_ratio: float, slowdown: float, *, alpha: float, threshold: float = 1.0,
+                         power: float = 0.95, limit: int = 1_000_000) -> float:
+    """The fewest rounds at which :func:`detectable_slowdown` reaches ``slowdown`` (pure): the same model as
+    what a job says it can see, so the two never contradict each other. ``inf`` when no round count does
+    (a threshold at or above ``slowdown``, or more than ``limit`` rounds)."""
+    if not (sd_log_ratio >= 0 and slowdown > 1):
+        raise ValueError(f"paired_rounds_needed needs sd_log_ratio >= 0 and slowdown > 1; got {sd_log_ratio}, "
+                         f"{slowdown}")
+    if threshold >= slowdown:
+        return math.inf
+    n = max(2, rounds_needed(sd_log_ratio, slowdown, alpha=alpha, power=power))  # a lower bound: z < t
+    while detectable_slowdown(sd_log_ratio, n, alpha=alpha, threshold=threshold, power=power) > slowdown:
+        n = n + max(1, n // 20)
+        if n > limit:
+            return math.inf
+    while n > 2 and detectable_slowdown(sd_log_ratio, n - 1, alpha=alpha, threshold=threshold,
+                                        power=power) <= slowdown:
+        n -= 1
+    return float(n)
+
+
 ROUND_ESTIMATORS = ("best", "median", "p10", "p25", "trimmed")
 """Per-round estimators a paired gate can reduce each round's repetitions with (:func:`round_estimate`)."""
 TRIM_PROPORTION = 0.2
