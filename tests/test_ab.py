@@ -68,3 +68,15 @@ def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
     assert AB_THRESHOLD < 1.10 and AB_ROUNDS >= 6  # below the slowdown it must catch; enough pairs for p < 0.05
     compare_args = build_parser().parse_args(["compare", "base.sqlite", "cur.sqlite"])
     assert (compare_args.threshold, compare_args.alpha) == (THRESHOLD, ALPHA) == (1.10, 0.05)
+
+
+def test_ab_round_estimator_defaults_to_the_median_and_refuses_others(capsys: pytest.CaptureFixture[str]) -> None:
+    from genai_harness.cli import build_parser
+    from genai_harness.results.compare import ROUND_ESTIMATOR
+
+    assert build_parser().parse_args(["ab", "env:a", "env:b"]).round_estimator == ROUND_ESTIMATOR == "median"
+    assert build_parser().parse_args(["ab", "env:a", "env:b", "--round-estimator", "best"]).round_estimator == "best"
+    assert not hasattr(build_parser().parse_args(["compare", "b.sqlite", "c.sqlite"]), "round_estimator")
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["ab", "env:a", "env:b", "--round-estimator", "mean"])
+    assert exit_info.value.code == 2 and "invalid choice: 'mean'" in capsys.readouterr().err

@@ -88,6 +88,13 @@ score_mod = ["div 5", "tanh", "mul 5"]
     assert "openvino/CPU@default" in cov.stdout and "onnxruntime/CPUExecutionProvider@default" in cov.stdout
     gqa = next(ln for ln in cov.stdout.splitlines() if ln.startswith("GroupQueryAttention-sliding"))
     assert " ok" in gqa, cov.stdout
+    # the same matrix in the report, with the counts per runtime/EP
+    report = run_cli("report", "--store", store, "--out", tmp_path / "report")
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "<h2>Operator coverage</h2>" in page and "5 operator variants on" in page
+    assert "<td class=unsupported>not supported</td>" in page and "<td class=ok>ok</td>" in page
+    assert "openvino/CPU@default" in page
 
 
 @pytest.mark.parametrize(("body", "named"), [

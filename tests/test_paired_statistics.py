@@ -37,6 +37,18 @@ def test_rounds_needed_follows_the_normal_approximation() -> None:
     assert rounds_needed(0.18, 1.10) == 64
     assert rounds_needed(0.18, 1.05) == 243  # (ln 1.10 / ln 1.05)**2 = 3.8 times as many
     assert rounds_needed(0.0, 1.10) == 1
+
+
+def test_rounds_needed_by_the_paired_gate_agree_with_what_it_says_it_can_see() -> None:
+    from genai_harness.results.statistics import detectable_slowdown, paired_rounds_needed
+
+    for sd in (0.02, 0.1, 0.25):
+        n = paired_rounds_needed(sd, 1.10, alpha=0.01, threshold=1.05)
+        assert detectable_slowdown(sd, int(n), alpha=0.01, threshold=1.05) <= 1.10
+        if n > 2:
+            assert detectable_slowdown(sd, int(n) - 1, alpha=0.01, threshold=1.05) > 1.10
+        assert n >= rounds_needed(sd, 1.10)  # the t correction and the threshold only add rounds
+    assert paired_rounds_needed(0.1, 1.10, alpha=0.01, threshold=1.10) == float("inf")
     assert rounds_needed(0.18, 1.10, alpha=0.05, power=0.8) < rounds_needed(0.18, 1.10)
     with pytest.raises(ValueError, match="slowdown > 1"):
         rounds_needed(0.18, 1.0)
@@ -95,3 +107,23 @@ def test_detectable_slowdown_is_the_bar_plus_the_power_margin() -> None:
     assert detectable_slowdown(0.10, 80, alpha=0.01) < detectable_slowdown(0.10, 20, alpha=0.01)
     assert math.isnan(detectable_slowdown(0.10, 1, alpha=0.01))
     assert math.isnan(detectable_slowdown(math.nan, 9, alpha=0.01))
+
+
+def test_round_estimate_takes_the_good_end_of_each_metric_on_a_fixed_round() -> None:
+    from genai_harness.results.statistics import ROUND_ESTIMATORS, round_estimate
+
+    round_ = [5.0, 1.0, 9.0, 2.0, 3.0, 4.0, 8.0, 6.0, 7.0, 10.0, None, math.nan]  # 1..10 and two non-values
+    assert round_estimate(round_) == 1.0  # default: the best repetition, a latency's minimum
+    assert round_estimate(round_, "best", lower_is_better=False) == 10.0  # a rate's best is its maximum
+    assert round_estimate(round_, "median") == 5.5
+    assert round_estimate(round_, "p10") == pytest.approx(1.9)  # numpy's linear percentile of 1..10
+    assert round_estimate(round_, "p10", lower_is_better=False) == pytest.approx(9.1)
+    assert round_estimate(round_, "p25") == pytest.approx(3.25)
+    assert round_estimate(round_, "trimmed") == 5.5  # 2..9 once the two largest and two smallest are cut
+    assert round_estimate([1.0, 1.0, 1.0, 1.0, 100.0], "trimmed") == 1.0
+    for estimator in ROUND_ESTIMATORS:  # a uniform slowdown scales every estimate by exactly its factor
+        stretched = [v * 1.1 for v in round_[:10]]
+        assert round_estimate(stretched, estimator) == pytest.approx(1.1 * round_estimate(round_, estimator))
+        assert math.isnan(round_estimate([None, math.nan], estimator))
+    with pytest.raises(ValueError, match="round estimator must be one of best, median"):
+        round_estimate(round_, "mean")

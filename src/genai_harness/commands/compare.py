@@ -58,6 +58,14 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
     p.add_argument("--metric-threshold", action="append", metavar="METRIC=FACTOR",
                    help="a factor for one metric, e.g. ttft_ms=1.2 (repeatable)")
     p.add_argument("--alpha", type=float, default=alpha, help=f"significance level of the {test} (default {alpha})")
+    if paired:
+        from genai_harness.results.compare import ROUND_ESTIMATOR
+        from genai_harness.results.statistics import ROUND_ESTIMATORS
+
+        p.add_argument("--round-estimator", choices=ROUND_ESTIMATORS, default=ROUND_ESTIMATOR,
+                       help=f"one number per round of each side (default {ROUND_ESTIMATOR}; best = the fastest "
+                            "repetition: the minimum of a latency, the maximum of a rate; it halves openvino-genai's "
+                            "round-to-round noise under load but raises onnxruntime-genai's: benchmarks/RESULTS.md)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the comparison as JSON")
     out.add_argument("--markdown", action="store_true", help="print Markdown (for a CI step summary)")
@@ -74,7 +82,8 @@ def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tupl
 
     comparison = compare_frames(baseline, current, threshold=args.threshold,
                                 thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
-                                metrics=args.metric, ignore=ignore, paired=paired)
+                                metrics=args.metric, ignore=ignore, paired=paired,
+                                **({"round_estimator": args.round_estimator} if paired else {}))
     check_comparable(comparison, *labels)
     code = report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
     if paired:
@@ -85,11 +94,18 @@ def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tupl
 
 def power_notes(comparison: Any) -> list[str]:
     """One line per paired cell and metric whose rounds, at the job's own noise, cannot see a 10 % slowdown."""
+    import math
+
     from genai_harness.results.compare import TARGET_SLOWDOWN
+
+    def more(needed: float) -> str:
+        if math.isfinite(needed):
+            return f"about {int(needed)} rounds would catch {TARGET_SLOWDOWN:.2f}x (--rounds)"
+        return f"no round count catches {TARGET_SLOWDOWN:.2f}x with --threshold at or above it"
 
     return [f"genai-harness ab: {row['metric']} of {row['target']} | {row['workload_id']} | {row['model_id']}: at "
             f"this job's round-to-round noise the gate catches only slowdowns of {row['detectable']:.2f}x or more "
-            f"95 % of the time; about {row['rounds_needed']} rounds would catch {TARGET_SLOWDOWN:.2f}x (--rounds)"
+            f"95 % of the time; {more(row['rounds_needed'])}"
             for row in comparison[comparison["detectable"] > TARGET_SLOWDOWN].to_dict("records")]
 
 

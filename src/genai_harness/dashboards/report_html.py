@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 REPORT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
     "run_id", "run_started_at", "recorded_at", "machine_fingerprint", "hostname", "machine_profile", "runtime_versions",
     *TARGET_COLUMNS, "runtime", "task", "workload_id", "model_id", "model_hash", "repetition", "status", "error",
-    "error_type", "n_input_tokens", "n_new_tokens", "batch_size", "itl_by_position_ms", *EVIDENCE_COLUMNS, *METRICS)))
+    "error_type", "n_input_tokens", "n_new_tokens", "batch_size", "itl_by_position_ms", "ref_within_tolerance",
+    *EVIDENCE_COLUMNS, *METRICS)))
 """The columns a report reads from a store (of 70): reading the others costs a 100k-row report about a second."""
 
 STYLE = """
@@ -46,6 +47,7 @@ td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 th{background:#f0f0f0} td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1em 0 2em} figure svg{display:block;border:1px solid #eee}
 .regression{background:#fbd5d5} .improvement{background:#d5f5dd} pre{white-space:pre-wrap;font-size:11px}
+td.ok{background:#d5f5dd} td.wrong{background:#fbd5d5} td.unsupported{background:#eee} td.crashed{background:#f5c26b}
 """
 
 
@@ -141,6 +143,30 @@ def verdict_section(comparison: pd.DataFrame | None, baseline_label: str | None)
             + _table(order, columns, classes))
 
 
+_OUTCOME_CLASS = {"ok": "ok", "wrong result": "wrong", "not supported": "unsupported", "crashed": "crashed"}
+
+
+def coverage_section(df: pd.DataFrame) -> str:
+    """The operator coverage matrix (operator variant x runtime/EP: ok, wrong result, not supported, crashed)
+    with the counts per runtime/EP, as ``results --coverage`` prints it; ``""`` when no operator cell ran."""
+    from genai_harness.results.coverage import coverage_counts, coverage_matrix
+
+    matrix = coverage_matrix(df)
+    if matrix.empty:
+        return ""
+    counts = coverage_counts(matrix)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["operator variant", *matrix.columns])
+    rows = []
+    for variant, outcomes in matrix.iterrows():
+        cells = "".join(f"<td class={_OUTCOME_CLASS.get(o, 'none')}>{html.escape(o)}</td>" for o in outcomes)
+        rows.append(f"<tr><td>{html.escape(str(variant))}</td>{cells}</tr>")
+    summary = _table(counts.rename_axis("outcome").reset_index())
+    return (f"<h2>Operator coverage</h2><p>{len(matrix)} operator variants on {len(matrix.columns)} runtime/EP "
+            "targets; a cell shows the worst outcome of its repetitions (wrong result: outside the stated "
+            "tolerance of onnx's ReferenceEvaluator).</p>"
+            f"{summary}<table><tr>{head}</tr>{''.join(rows)}</table>")
+
+
 def machine_section(df: pd.DataFrame) -> str:
     """The machine profile of the newest row of each machine (pretty JSON) and the caption of the data."""
     parts = [f"<pre>{html.escape(caption_text(df))}</pre>"]
@@ -213,6 +239,7 @@ def build_report(df: pd.DataFrame, *, source: str, comparison: pd.DataFrame | No
         "<h2>Runs</h2>", _table(runs),
         "<h2>Failed cells</h2>", failed_section(df),
         "<h2>Compare verdicts</h2>", verdict_section(comparison, baseline_label),
+        coverage_section(df),
         "<h2>Statistics per cell</h2>", statistics_section(stats),
         "<h2>Figures</h2>", "".join(blocks) or "<p>No figure: no successful measurement.</p>",
     ]

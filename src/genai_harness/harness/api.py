@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -105,22 +105,36 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     result_store = writable_store(store, out)
     context = new_run_context(profile, env_versions)
     meter = Progress(len(plan.cells), out, progress)
+
+    def measure(rows: list[dict[str, Any]]) -> None:
+        if ray_address:
+            from genai_harness.fleet.ray_tasks import run_plan_on_ray
+            from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
+
+            run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
+                            ray_address)
+        else:
+            run_plan(plan, result_store, context, meter, rows)
+
+    _drive_run(result_store, context.run_id, [cell.label for cell in plan.cells],
+              f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, store {result_store.location}",
+              plan.skipped, measure, meter=meter, progress=progress, out=out)
+    return result_store.read(run_id=context.run_id)
+
+
+def _drive_run(result_store: Any, run_id: str, labels: list[str], header: str, skipped: Sequence[str],
+              measure: Callable[[list[dict[str, Any]]], None], *, meter: Progress, progress: bool,
+              out: TextIO) -> list[dict[str, Any]]:
+    """Record the planned cells, say what runs, ``measure`` (appending each cell's rows) with SIGTERM/SIGHUP
+    ending it like Ctrl-C, then print the summary and the failures; return the rows measured."""
     rows: list[dict[str, Any]] = []
     with signals_interrupt():
-        result_store.record_plan(context.run_id, [cell.label for cell in plan.cells])
-        meter.note(f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, "
-                   f"store {result_store.location}")
-        for line in plan.skipped:
+        result_store.record_plan(run_id, labels)
+        meter.note(header)
+        for line in skipped:
             meter.note(f"  not runnable here: {line}")
         try:
-            if ray_address:
-                from genai_harness.fleet.ray_tasks import run_plan_on_ray
-                from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
-
-                run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
-                                ray_address)
-            else:
-                run_plan(plan, result_store, context, meter, rows)
+            measure(rows)
         except KeyboardInterrupt:
             if progress and rows:
                 print(summary_table(rows), file=out)
@@ -130,7 +144,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         print(summary_table(rows), file=out)
         for line in failures(rows):
             print(f"  {line}", file=out)
-    return result_store.read(run_id=context.run_id)
+    return rows
 
 
 def check_slowdown(factor: float | None) -> float | None:
@@ -185,28 +199,16 @@ def _run_operators(operators: tuple[str, list[Any]], frameworks: list[str] | Non
     result_store = writable_store(store, out)
     context = new_run_context(profile, env_versions)
     meter = Progress(len(plan.cells), out, progress)
-    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="genai-harness-models-") as tmp:
         meter.note(f"suite {suite_id}: building {len(specs)} operator models and their reference outputs ...")
         prepared = prepare_specs(specs, Path(tmp))  # a spec that does not build fails here, before any cell
         peak = matmul_peak_gflops()
-        with signals_interrupt():
-            result_store.record_plan(context.run_id, [cell_label(cell) for cell in plan.cells])
-            meter.note(f"run {context.run_id}: suite {suite_id}, {len(plan.cells)} cells ({len(specs)} operator "
-                       f"specs), matmul peak {peak:.1f} GFLOP/s, store {result_store.location}")
-            for line in plan.skipped:
-                meter.note(f"  not runnable here: {line}")
-            try:
-                run_operator_plan(plan, prepared, result_store, context, meter, rows, peak)
-            except KeyboardInterrupt:
-                if progress and rows:
-                    print(summary_table(rows), file=out)
-                raise
+        _drive_run(result_store, context.run_id, [cell_label(cell) for cell in plan.cells],
+                  f"run {context.run_id}: suite {suite_id}, {len(plan.cells)} cells ({len(specs)} operator specs), "
+                  f"matmul peak {peak:.1f} GFLOP/s, store {result_store.location}", plan.skipped,
+                  lambda rows: run_operator_plan(plan, prepared, result_store, context, meter, rows, peak),
+                  meter=meter, progress=progress, out=out)
     if progress:
-        print("", file=out)
-        print(summary_table(rows), file=out)
-        for line in failures(rows):
-            print(f"  {line}", file=out)
         from genai_harness.results.coverage import coverage_counts, coverage_matrix
 
         matrix = coverage_matrix(result_store.read(run_id=context.run_id))

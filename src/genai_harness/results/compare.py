@@ -10,12 +10,13 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   ``tested_on`` says which;
 - ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
   measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
-  ratios of the rounds' medians, its interval Student's t on their logs and ``p_value`` that t-test
+  ratios of the rounds' medians (or another ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``),
+  its interval Student's t on their logs and ``p_value`` that t-test
   (:func:`~genai_harness.results.statistics.paired_log_ratio_test`; ``tested_on`` "paired rounds"): load
   that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is then the
   smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
   (:func:`~genai_harness.results.statistics.detectable_slowdown`; NaN when not paired) and
-  ``rounds_needed`` about how many rounds would catch ``TARGET_SLOWDOWN`` (``statistics.rounds_needed``
+  ``rounds_needed`` about how many rounds would catch ``TARGET_SLOWDOWN`` (``statistics.paired_rounds_needed``
   at this spread: ``ab`` says so when a job falls short). Its defaults are
   ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
   different round counts (a failed call) fall back to the unpaired test on runs;
@@ -39,13 +40,15 @@ from genai_harness.errors import ComparisonError
 from genai_harness.results.analysis import TARGET_COLUMNS, long_view, target_label
 from genai_harness.results.metric_info import METRICS, headline_metrics, metric
 from genai_harness.results.statistics import (
+    ROUND_ESTIMATORS,
     detectable_slowdown,
     median,
     paired_log_ratio_test,
+    paired_rounds_needed,
     rank_test,
     ratio_ci,
     ratio_of_medians,
-    rounds_needed,
+    round_estimate,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +75,11 @@ AB_ROUNDS = 20
 Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab`` warns when a job falls short."""
 TARGET_SLOWDOWN = 1.10
 """The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
+ROUND_ESTIMATOR = "median"
+"""Default per-round estimator of the paired gate (``round_estimator``; ``statistics.ROUND_ESTIMATORS``). Kept
+at the median: on 80 real A/A rounds under load (benchmarks/RESULTS.md, "Per-round estimators") the best
+repetition halved openvino-genai's round-to-round spread (log SD 0.97 -> 0.50) but raised onnxruntime-genai's
+(0.22 -> 0.31), and no estimator reached 95 % of 10 % slowdowns within 40 rounds on either runtime."""
 VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only in baseline", "only in current")
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -113,7 +121,8 @@ def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> p
 def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: float | None = None,
                    thresholds: Mapping[str, float] | None = None, alpha: float | None = None,
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
-                   ignore: Sequence[str] = (), intervals: bool = True, paired: bool = False) -> pd.DataFrame:
+                   ignore: Sequence[str] = (), intervals: bool = True, paired: bool = False,
+                   round_estimator: str = ROUND_ESTIMATOR) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
@@ -122,6 +131,9 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     ``intervals=False`` skips the bootstrap (NaN intervals; the verdict does not use them): for bulk
     calibration. ``paired`` pairs the two sides' rounds (an ``ab`` job; see the module docstring);
     ``threshold`` and ``alpha`` default to ``THRESHOLD``/``ALPHA``, or ``AB_THRESHOLD``/``PAIRED_ALPHA`` when paired.
+    ``round_estimator`` reduces each round of a paired comparison to one number
+    (:func:`~genai_harness.results.statistics.round_estimate`: ``median``, or ``best`` = the fastest
+    repetition, the minimum of a latency and the maximum of a rate, ``p10``, ``p25``, ``trimmed``).
     """
     import pandas as pd
 
@@ -133,6 +145,9 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     names = tuple(metrics) if metrics is not None else default_metrics()
     for name in (*names, *(thresholds or {})):
         metric(name)  # unknown metric names fail here, with the list of known ones
+    if round_estimator not in ROUND_ESTIMATORS:
+        raise ComparisonError(f"round estimator must be one of {', '.join(ROUND_ESTIMATORS)} (e.g. median), "
+                              f"got {round_estimator!r}")
     if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
         raise ComparisonError(f"alpha (the rank test's significance level) must lie between 0 and 1 "
                               f"(e.g. 0.05), got {alpha!r}")
@@ -162,11 +177,15 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
             continue
         b_runs, c_runs = run_medians(b_group), run_medians(c_group)
         if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:
+            if round_estimator != "median":
+                b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
+                c_runs = run_estimates(c_group, round_estimator, lower_is_better=info.lower_is_better)
             test = paired_log_ratio_test(b_runs, c_runs)
             tested_on, b_test, c_test = "paired rounds", b_runs, c_runs
             ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
             detectable = detectable_slowdown(test.sd_log_ratio, test.n, alpha=alpha, threshold=factor)
-            needed = rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=alpha) if test.n >= 2 else math.nan
+            needed = (paired_rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=alpha, threshold=factor)
+                      if test.n >= 2 and math.isfinite(test.sd_log_ratio) else math.nan)
         else:
             detectable = needed = math.nan
             ratio = ratio_of_medians(b, c)
@@ -185,6 +204,23 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
 
 
+def run_estimates(group: pd.DataFrame, estimator: str, *, lower_is_better: bool = True) -> list[float]:
+    """One :func:`~genai_harness.results.statistics.round_estimate` per worker call, cut as :func:`run_medians` cuts."""
+    if "run_id" not in group.columns:
+        return []
+    return [round_estimate(values, estimator, lower_is_better=lower_is_better)
+            for values in _calls(group)["value"].agg(list).tolist()]
+
+
+def _calls(group: pd.DataFrame) -> Any:
+    """``group`` grouped by worker call (a repetition 0 or a new run id starts the next), in stored order."""
+    runs = group["run_id"].astype(str)
+    starts = runs.ne(runs.shift())
+    if "repetition" in group.columns:
+        starts = starts | group["repetition"].eq(0)
+    return group.groupby(starts.cumsum().to_numpy(), sort=False)
+
+
 def run_medians(group: pd.DataFrame) -> list[float]:
     """One median per worker call of a cell's long-view rows (the unit a between-process test counts).
 
@@ -194,11 +230,7 @@ def run_medians(group: pd.DataFrame) -> list[float]:
     """
     if "run_id" not in group.columns:
         return []
-    runs = group["run_id"].astype(str)
-    starts = runs.ne(runs.shift())
-    if "repetition" in group.columns:
-        starts = starts | group["repetition"].eq(0)
-    return [float(v) for v in group.groupby(starts.cumsum().to_numpy(), sort=False)["value"].median().tolist()]
+    return [float(v) for v in _calls(group)["value"].median().tolist()]
 
 
 def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what: str) -> None:

@@ -278,3 +278,56 @@ def detectable_slowdown(sd_log_ratio: float, n_pairs: int, *, alpha: float, thre
     se = sd_log_ratio / math.sqrt(n_pairs)
     bar = max(math.log(threshold), float(stats.t.ppf(1 - alpha / 2, n_pairs - 1)) * se)
     return math.exp(bar + float(stats.norm.ppf(power)) * se)
+
+
+def paired_rounds_needed(sd_log_ratio: float, slowdown: float, *, alpha: float, threshold: float = 1.0,
+                         power: float = 0.95, limit: int = 1_000_000) -> float:
+    """The fewest rounds at which :func:`detectable_slowdown` reaches ``slowdown`` (pure): the same model as
+    what a job says it can see, so the two never contradict each other. ``inf`` when no round count does
+    (a threshold at or above ``slowdown``, or more than ``limit`` rounds)."""
+    if not (sd_log_ratio >= 0 and slowdown > 1):
+        raise ValueError(f"paired_rounds_needed needs sd_log_ratio >= 0 and slowdown > 1; got {sd_log_ratio}, "
+                         f"{slowdown}")
+    if threshold >= slowdown:
+        return math.inf
+    n = max(2, rounds_needed(sd_log_ratio, slowdown, alpha=alpha, power=power))  # a lower bound: z < t
+    while detectable_slowdown(sd_log_ratio, n, alpha=alpha, threshold=threshold, power=power) > slowdown:
+        n = n + max(1, n // 20)
+        if n > limit:
+            return math.inf
+    while n > 2 and detectable_slowdown(sd_log_ratio, n - 1, alpha=alpha, threshold=threshold,
+                                        power=power) <= slowdown:
+        n -= 1
+    return float(n)
+
+
+ROUND_ESTIMATORS = ("best", "median", "p10", "p25", "trimmed")
+"""Per-round estimators a paired gate can reduce each round's repetitions with (:func:`round_estimate`)."""
+TRIM_PROPORTION = 0.2
+"""What :func:`round_estimate`'s ``trimmed`` cuts from each end (``scipy.stats.trim_mean``)."""
+
+
+def round_estimate(values: Sequence[float], estimator: str = "best", *, lower_is_better: bool = True) -> float:
+    """One number for one round's (one worker call's) repetitions of a metric; NaN when none is finite.
+
+    ``best``: the fastest repetition, i.e. the minimum of a lower-is-better metric (a latency) and the maximum
+    of a higher-is-better one (a rate, whose best is its largest). Noise from a shared machine only ever adds
+    time, so the best repetition is the one least touched by it (Chen & Revels 2016, "Robust benchmarking in
+    noisy environments"; pytest-benchmark and timeit report it too). ``median``: the middle repetition.
+    ``p10``/``p25``: the 10th/25th percentile from the good end. ``trimmed``: the mean without the
+    ``TRIM_PROPORTION`` largest and smallest. Every one is scale-equivariant: multiplying each repetition by
+    a factor multiplies the estimate by it, so a uniform slowdown is a shift of the log ratio whichever is used.
+    """
+    from scipy import stats
+
+    if estimator not in ROUND_ESTIMATORS:
+        raise ValueError(f"round estimator must be one of {', '.join(ROUND_ESTIMATORS)}, got {estimator!r}")
+    data = _clean(values)
+    if not data.size:
+        return math.nan
+    if estimator == "median":
+        return float(np.median(data))
+    if estimator == "trimmed":
+        return float(stats.trim_mean(data, TRIM_PROPORTION))
+    good_end = {"best": 0.0, "p10": 10.0, "p25": 25.0}[estimator]
+    return float(np.percentile(data, good_end if lower_is_better else 100.0 - good_end))
