@@ -8,6 +8,7 @@ import io
 import json
 import multiprocessing
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -203,10 +204,10 @@ def figure_blocks(specs: list[ReportFigure], workers: int = 1) -> tuple[list[str
 
     Drawing and writing a figure's SVG is ~0.2 s of single-threaded text layout however few rows it shows,
     so a report's figures are the largest part of its time; with ``workers`` > 1 (and ``fork`` available)
-    they are drawn in that many forked processes, which then return only the SVG text: the Figures dict
+    they are drawn in that many forked processes (Linux only), which then return only the SVG text: the Figures dict
     is empty (``--png`` draws in this process)."""
     global _PENDING
-    if workers <= 1 or len(specs) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1 or len(specs) < 2 or not sys.platform.startswith("linux"):  # fork is unsafe on macOS
         figures = {spec.name: spec.draw() for spec in specs}
         return [_figure_block(spec, figures[spec.name]) for spec in specs], figures
     from concurrent.futures import ProcessPoolExecutor
