@@ -222,3 +222,21 @@ def test_figures_drawn_in_forked_workers_are_the_same_svg(frame: pd.DataFrame) -
     parallel, none = figure_blocks(specs, 2)
     assert parallel == serial and "<svg" in parallel[0]
     assert sorted(figures) == sorted(s.name for s in specs) and none == {}
+
+
+def test_a_figure_worker_that_dies_costs_nothing_the_figures_are_drawn_here(frame: pd.DataFrame) -> None:
+    import dataclasses
+    import os
+
+    from genai_harness.dashboards.report_figures import report_figures
+    from genai_harness.dashboards.report_html import figure_blocks, report_statistics
+
+    parent = os.getpid()
+    specs = report_figures(frame, stats=report_statistics(frame))[:3]
+
+    def dies_in_a_worker(draw):  # a worker killed mid-figure (OOM killer, a native crash)
+        return lambda: os._exit(9) if os.getpid() != parent else draw()
+
+    fragile = [dataclasses.replace(s, draw=dies_in_a_worker(s.draw)) for s in specs]
+    blocks, figures = figure_blocks(fragile, 2)
+    assert blocks == figure_blocks(specs, 1)[0] and sorted(figures) == sorted(s.name for s in specs)

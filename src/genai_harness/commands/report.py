@@ -18,7 +18,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from genai_harness.results.selection import Selection
     from genai_harness.results.store import DEFAULT_STORE
 
-    jobs = args.jobs if args.jobs is not None else min(4, len(os.sched_getaffinity(0)))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    jobs = args.jobs if args.jobs is not None else min(4, usable)
     if jobs < 1:
         raise ConfigurationError(f"--jobs {jobs}: give 1 or more processes to draw the figures in")
     store = Path(args.store) if args.store else DEFAULT_STORE

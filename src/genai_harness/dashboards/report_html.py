@@ -211,11 +211,14 @@ def figure_blocks(specs: list[ReportFigure], workers: int = 1) -> tuple[list[str
         figures = {spec.name: spec.draw() for spec in specs}
         return [_figure_block(spec, figures[spec.name]) for spec in specs], figures
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     _PENDING = specs
     try:
         with ProcessPoolExecutor(min(workers, len(specs)), mp_context=multiprocessing.get_context("fork")) as pool:
             return list(pool.map(_draw_block, range(len(specs)))), {}
+    except (BrokenProcessPool, OSError):  # a worker died or could not start: the same figures, drawn here
+        return figure_blocks(specs, 1)
     finally:
         _PENDING = []
 
