@@ -59,6 +59,36 @@ def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
     assert_one_error_line(run_cli("ab", "env:default", "model:tiny-llm"), 2)
 
 
+def test_more_rounds_follow_the_measured_need_up_to_the_cap() -> None:
+    from genai_harness.harness.ab import more_rounds
+
+    assert more_rounds(8.0, 10, 40) == 0  # enough already
+    assert more_rounds(float("inf"), 10, 40) == 0 and more_rounds(float("nan"), 10, 40) == 0  # none would do
+    assert more_rounds(12.2, 10, 40) == 3  # up to what it needs
+    assert more_rounds(90.0, 10, 40) == 5  # half again of what ran, then the noise is measured again
+    assert more_rounds(90.0, 36, 40) == 4 and more_rounds(90.0, 40, 40) == 0  # never past the cap
+    assert more_rounds(50.0, 2, 40) == 2
+
+
+@pytest.mark.slow
+def test_ab_runs_more_rounds_when_its_noise_needs_them_and_stops_at_the_cap(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE)
+    store = tmp_path / "ab.sqlite"
+    proc = run_cli("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework", "onnxruntime_genai",
+                   "--store", str(store), "--rounds", "2", "--max-rounds", "6", "--metric", "tpot_ms", "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    # two rounds are too few for the paired test at all: it asks for the four it needs first
+    assert "running 2 more (4 of at most 6)" in proc.stderr
+    (result,) = json.loads(proc.stdout)
+    rows = ResultStore(store).read()
+    rounds, rest = divmod(len(rows), 2 * 10)  # two sides x the rounds run x ten repetitions
+    assert rest == 0 and rounds in (4, 6) and result["tested_on"] == "paired rounds"
+    assert ("running 2 more (6 of at most 6)" in proc.stderr) == (rounds == 6)  # more only when the noise says so
+    bad = run_cli("ab", "opts:threads=1", "opts:threads=2", "--rounds", "5", "--max-rounds", "3")
+    assert "--max-rounds must be a whole number from --rounds (5" in assert_one_error_line(bad, 2)
+
+
 def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
     from genai_harness.cli import build_parser
     from genai_harness.results.compare import AB_ROUNDS, AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD

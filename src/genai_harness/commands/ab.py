@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
     """Run A and B interleaved, compare B against A, report; exit 1 when B regressed."""
-    from genai_harness.commands.compare import judge
+    from genai_harness.commands.compare import gate_comparison, judge
     from genai_harness.harness.ab import IGNORED, Side, run_ab
+
+    ignore = IGNORED[Side.parse(args.a).kind]
+
+    def rounds_needed(frame_a: Any, frame_b: Any) -> float:
+        """The most rounds any cell and metric needs at the noise measured so far: at least the rounds the
+        paired test needs to run at all, while a cell has fewer."""
+        from genai_harness.results.compare import MIN_REPETITIONS
+
+        comparison = gate_comparison(frame_a, frame_b, args, ignore=ignore, paired=True)
+        needed = comparison["rounds_needed"].dropna()
+        unpaired = bool((comparison["tested_on"] != "paired rounds").any())
+        return max(float(needed.max()) if len(needed) else 0.0, float(MIN_REPETITIONS) if unpaired else 0.0)
 
     frame_a, frame_b = run_ab(args.a, args.b, args.suite, rounds=args.rounds, frameworks=args.framework,
                               devices=args.device, models=args.model, store=args.store, pythons=args.python,
                               config=args.config, progress=not args.quiet,
-                              inject_slowdown=(None, args.inject_slowdown))
-    return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"),
-                 ignore=IGNORED[Side.parse(args.a).kind], paired=True)
+                              inject_slowdown=(None, args.inject_slowdown), max_rounds=args.max_rounds,
+                              rounds_needed=rounds_needed)
+    return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"), ignore=ignore, paired=True)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--rounds", type=int, default=AB_ROUNDS,
                    help=f"ABBA rounds (default {AB_ROUNDS}; a noisy runner needs more: the JSON's rounds_needed, and a "
                         "warning on stderr, say how many; see benchmarks/RESULTS.md)")
+    p.add_argument("--max-rounds", type=int, default=None, metavar="M",
+                   help="when the rounds run show the runner too noisy for the gate to catch a 10 %% slowdown, run "
+                        "more rounds, up to M in all (the count follows the measured noise, never the effect)")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")

@@ -72,18 +72,26 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
     p.add_argument("--junit", type=Path, default=None, help="also write JUnit XML to this file")
 
 
+def gate_comparison(baseline: Any, current: Any, args: argparse.Namespace, *, ignore: Any = (),
+                    paired: bool = False) -> Any:
+    """:func:`~genai_harness.results.compare.compare_frames` with the gate options of ``args``."""
+    from genai_harness.results.compare import compare_frames
+
+    return compare_frames(baseline, current, threshold=args.threshold,
+                          thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
+                          metrics=args.metric, ignore=ignore, paired=paired,
+                          **({"round_estimator": args.round_estimator} if paired else {}))
+
+
 def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tuple[str, str],
           ignore: Any = (), paired: bool = False) -> int:
     """Compare two frames with the gate options of ``args``, refuse when nothing pairs, report (exit code).
 
     ``paired``: the sides are the rounds of one interleaved ``ab`` job (a paired test per round).
     """
-    from genai_harness.results.compare import check_comparable, compare_frames
+    from genai_harness.results.compare import check_comparable
 
-    comparison = compare_frames(baseline, current, threshold=args.threshold,
-                                thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
-                                metrics=args.metric, ignore=ignore, paired=paired,
-                                **({"round_estimator": args.round_estimator} if paired else {}))
+    comparison = gate_comparison(baseline, current, args, ignore=ignore, paired=paired)
     check_comparable(comparison, *labels)
     code = report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
     if paired:

@@ -10,8 +10,9 @@ dimension. This is the gate that survives a noisy CI runner, and the way to test
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -90,13 +91,13 @@ def pair_cells(a: Sequence[Cell], b: Sequence[Cell], kind: str) -> list[tuple[Ce
     return [(cell, by_key[pair_key(cell, kind)]) for cell in a if pair_key(cell, kind) in by_key]
 
 
-def interleave(pairs: Sequence[tuple[Cell, Cell]], rounds: int) -> list[tuple[int, Cell]]:
+def interleave(pairs: Sequence[tuple[Cell, Cell]], rounds: int, start: int = 0) -> list[tuple[int, Cell]]:
     """The order to run cells in: per round every pair, A then B in even rounds, B then A in odd (pure).
 
-    Each item is (side index 0 = A / 1 = B, cell).
+    Each item is (side index 0 = A / 1 = B, cell); ``start`` is the first round's index (more rounds of a job).
     """
     order: list[tuple[int, Cell]] = []
-    for round_index in range(rounds):
+    for round_index in range(start, start + rounds):
         for a, b in pairs:
             order += [(0, a), (1, b)] if round_index % 2 == 0 else [(1, b), (0, a)]
     return order
@@ -119,14 +120,28 @@ def _side_plan(side: Side, suite: Any, inventories: list[Any], catalog: Any, fra
                      threads=side.threads)
 
 
+def more_rounds(needed: float, done: int, max_rounds: int) -> int:
+    """How many rounds to add when the gate says it needs ``needed`` after ``done`` (pure): none when it has
+    enough, or when no round count would do (``needed`` infinite or NaN); else up to ``needed`` and at most
+    ``max_rounds`` in all, half again of ``done`` at a time so the noise is measured again on the way."""
+    if not needed > done or needed == float("inf") or done >= max_rounds:
+        return 0
+    return max(1, min(math.ceil(needed), max_rounds, done + max(2, done // 2)) - done)
+
+
 def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, frameworks: Sequence[str] | None = None,
            devices: Sequence[str] | None = None, models: Sequence[str] | None = None,
            store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
            progress: bool = True, stream: TextIO | None = None,
-           inject_slowdown: tuple[float | None, float | None] = (None, None)) -> tuple[pd.DataFrame, pd.DataFrame]:
+           inject_slowdown: tuple[float | None, float | None] = (None, None), max_rounds: int | None = None,
+           rounds_needed: Callable[[pd.DataFrame, pd.DataFrame], float] | None = None,
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
 
     ``inject_slowdown`` stretches one side's spans (gate calibration). Rows are written as each call ends.
+    With ``max_rounds`` and ``rounds_needed`` (the gate's own estimate, from the rows so far, of the rounds it
+    needs to catch a 10 % slowdown), a job that finds its runner noisier than ``rounds`` allows runs more
+    rounds, up to ``max_rounds``: the round count follows the measured noise, never the measured effect.
     """
     from genai_harness.config import load_config
     from genai_harness.harness.api import check_slowdown
@@ -146,6 +161,10 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
         raise ConfigurationError(f"A/B sides are the same ({a!r}); name two environments, models or option sets")
     if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= 1000:
         raise ConfigurationError(f"--rounds must be a whole number from 1 to 1000, got {rounds!r}")
+    if max_rounds is not None and (not isinstance(max_rounds, int) or isinstance(max_rounds, bool)
+                                   or not max(rounds, 2) <= max_rounds <= 1000):
+        raise ConfigurationError(f"--max-rounds must be a whole number from --rounds ({rounds}, at least 2) to "
+                                 f"1000, got {max_rounds!r}")
     slowdowns = [check_slowdown(f) for f in inject_slowdown]
     cfg = load_config(Path(config) if config else None)
     environments = configured_environments(cfg, list(pythons or []))
@@ -173,4 +192,24 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     written: list[dict[str, Any]] = []
     for side, cell in order:
         run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
+    done = rounds
+    while max_rounds is not None and rounds_needed is not None:
+        needed = rounds_needed(*(result_store.read(run_id=c.run_id) for c in contexts))
+        extra = more_rounds(needed, done, max_rounds)
+        if not extra:
+            if needed > done:
+                why = (f"it would need {needed:.0f} rounds at this noise" if math.isfinite(needed) else
+                       "no round count catches a 10 % slowdown with --threshold at or above 1.10")
+                meter.note(f"A/B: {why}; stopping at {done} rounds (--max-rounds {max_rounds}); the verdict says "
+                           "what these rounds can see")
+            break
+        meter.note(f"A/B: at this runner's noise the gate needs about {needed:.0f} rounds to catch a 10 % "
+                   f"slowdown; running {extra} more ({done + extra} of at most {max_rounds})")
+        order = interleave(pairs, extra, start=done)
+        for index, context in enumerate(contexts):
+            result_store.record_plan(context.run_id, [cell.label for side, cell in order if side == index])
+        more = Progress(len(order), stream or sys.stderr, progress)
+        for side, cell in order:
+            run_plan(Plan([cell], []), result_store, contexts[side], more, written)
+        done += extra
     return tuple(result_store.read(run_id=c.run_id) for c in contexts)  # type: ignore[return-value]
