@@ -23,20 +23,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-import genai_harness
 from genai_harness.backends.registry import specs_for_worker
 from genai_harness.harness.operator_plan import OperatorCell, OperatorPlan
 from genai_harness.harness.progress import Progress
-from genai_harness.harness.runner import RunContext
+from genai_harness.harness.runner import RunContext, placement_columns
 from genai_harness.harness.signals import interrupt_reason, signals_deferred
 from genai_harness.harness.worker_client import describe_exit, worker_env
-from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
 from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, shared_reference
 from genai_harness.workloads.operators.spec import TOLERANCE, OperatorSpec
@@ -99,27 +96,21 @@ def prepare_specs(specs: list[OperatorSpec], folder: Path) -> dict[str, Prepared
 
 
 def cell_label(cell: OperatorCell) -> str:
-    """The label the store's plan and ``results`` use for ``cell``: ``framework device[@env] | workload | model``."""
-    env = "" if cell.environment.is_default else f"@{cell.environment.name}"
-    return f"{cell.framework} {cell.device.label}{env} | {cell.spec.name} | {model_id(cell.spec)}"
+    """The label the store's plan and ``results`` use for ``cell``: ``framework device[@env] | workload | model``
+    (:func:`~genai_harness.results.analysis.cell_label` of its rows, so a run's unfinished cells are found)."""
+    from genai_harness.results.analysis import cell_label as row_cell_label
+
+    return row_cell_label({"framework": cell.framework, "device": cell.device.label,
+                           "environment": cell.environment.name, "workload_id": cell.spec.name,
+                           "model_id": model_id(cell.spec)})
 
 
 def base_row(cell: OperatorCell, prepared: PreparedSpec, context: RunContext) -> dict[str, Any]:
     """The identity columns of every row of an operator cell (pure)."""
-    options = {k: v for k, v in cell.device.config.items() if k != "label_suffix"}
     return {
-        "run_id": context.run_id, "run_started_at": context.run_started_at,
-        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "harness_version": genai_harness.__version__, "schema_version": SCHEMA_VERSION,
-        "machine_fingerprint": context.profile.get("fingerprint", ""),
-        "hostname": context.profile.get("hostname", ""),
-        "machine_profile": json.dumps(context.profile, sort_keys=True),
-        "runtime_versions": json.dumps(context.env_versions.get(cell.environment.name, {}), sort_keys=True),
-        "environment": cell.environment.name, "python_executable": str(cell.environment.python),
-        "framework": cell.framework, "runtime": cell.runtime, "device": cell.device.label,
-        "device_identifier": cell.device.identifier, "execution_provider": cell.device.execution_provider,
-        "device_options": json.dumps(options, sort_keys=True),
-        "task": "operator", "workload_id": cell.spec.name, "workload_version": 1,
+        **placement_columns(context, cell.environment, cell.device),
+        "framework": cell.framework, "runtime": cell.runtime, "task": "operator",
+        "workload_id": cell.spec.name, "workload_version": 1,
         "workload_hash": prepared.spec_hash, "model_id": model_id(cell.spec), "model_format": "onnx",
         "model_hash": prepared.model_hash, "precision_requested": {"float32": "f32", "float16": "f16"}[cell.spec.dtype],
     }
@@ -194,8 +185,17 @@ def run_batches(requests: list[dict[str, Any]], python: Path, folder: Path,
 
 def _follow(proc: subprocess.Popen[bytes], journal: Path, requests: list[dict[str, Any]], pending: list[int],
             timeout_s: float, outputs: tuple[Path, Path], on_start: Any) -> Iterator[CellEnd]:
-    err_path, resp_path = outputs  # the worker's stderr and its final response (an error it caught)
     """Read one worker's journal until it exits; remove every cell that ended from ``pending``."""
+    err_path, resp_path = outputs  # the worker's stderr and its final response (an error it caught)
+
+    def lost() -> int:
+        """The cell a dead or killed worker cost: the one it was in, else the next it would have taken."""
+        victim = current if current is not None else pending[0]
+        if current is None and on_start:
+            on_start(victim)
+        pending.remove(victim)
+        return victim
+
     by_id = {requests[i]["id"]: i for i in pending}
     read = 0
     current: int | None = None
@@ -227,20 +227,13 @@ def _follow(proc: subprocess.Popen[bytes], journal: Path, requests: list[dict[st
         if time.monotonic() - started > limit:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            victim = current if current is not None else pending[0]
-            if current is None and on_start:
-                on_start(victim)
-            pending.remove(victim)
             what = "cell" if current is not None else "worker start"
-            yield CellEnd(victim, None, "timeout", f"{what} ran past its {limit:g} s timeout; killed",
+            yield CellEnd(lost(), None, "timeout", f"{what} ran past its {limit:g} s timeout; killed",
                           "CellTimeoutError", time.monotonic() - started)
             return
         time.sleep(0.01)
     if current is not None or pending:  # died in a cell, or ended without taking the next: that cell is lost
-        victim = current if current is not None else pending[0]
-        if current is None and on_start:
-            on_start(victim)
-        pending.remove(victim)
+        victim = lost()
         tail = [ln for ln in err_path.read_text(errors="replace").splitlines() if ln.strip()]
         words = f" ({tail[-1].strip()[:300]})" if tail else ""
         if resp_path.exists():

@@ -57,9 +57,11 @@ def cell_request(cell: Cell) -> dict[str, Any]:
     }
 
 
-def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
-    """The identity columns of every row of ``cell`` (pure)."""
-    options = {k: v for k, v in cell.device.config.items() if k != "label_suffix"}
+def placement_columns(context: RunContext, environment: Any, device: Any) -> dict[str, Any]:
+    """The columns every row of a run shares, and where its cell ran: run, machine, environment, device (pure).
+
+    Model cells and operator cells both start their rows from these."""
+    options = {k: v for k, v in device.config.items() if k != "label_suffix"}
     return {
         "run_id": context.run_id,
         "run_started_at": context.run_started_at,
@@ -69,14 +71,21 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
         "machine_fingerprint": context.profile.get("fingerprint", ""),
         "hostname": context.profile.get("hostname", ""),
         "machine_profile": json.dumps(context.profile, sort_keys=True),
-        "runtime_versions": json.dumps(context.env_versions.get(cell.environment.name, {}), sort_keys=True),
-        "environment": cell.environment.name,
-        "python_executable": str(cell.environment.python),
-        "framework": cell.framework,
-        "device": cell.device.label,
-        "device_identifier": cell.device.identifier,
-        "execution_provider": cell.device.execution_provider,
+        "runtime_versions": json.dumps(context.env_versions.get(environment.name, {}), sort_keys=True),
+        "environment": environment.name,
+        "python_executable": str(environment.python),
+        "device": device.label,
+        "device_identifier": device.identifier,
+        "execution_provider": device.execution_provider,
         "device_options": json.dumps(options, sort_keys=True),
+    }
+
+
+def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
+    """The identity columns of every row of ``cell`` (pure)."""
+    return {
+        **placement_columns(context, cell.environment, cell.device),
+        "framework": cell.framework,
         "task": cell.workload.task,
         "workload_id": cell.workload.id,
         "workload_version": cell.workload.version,
