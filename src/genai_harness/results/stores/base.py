@@ -402,12 +402,15 @@ class SQLStore:
                                   (run_id,))
             return [r[0] for r in rows]
 
+    def _cell_columns(self, conn: Any) -> set[str]:
+        """The cell columns a normalized store has (an older one, read without migrating, lacks the newest)."""
+        return set(CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION else self._table_columns(conn, "cells")
+
     def _select(self, conn: Any, filter: ResultFilter, wanted: list[str]) -> tuple[str, list[Any], list[str]]:
         """The query for ``filter`` and ``wanted`` columns, its parameters and the columns it returns."""
         where, params = filter.where(self.placeholder)
         if self.schema_version >= NORMALIZED_SINCE:
-            cell_columns = (set(CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION
-                            else self._table_columns(conn, "cells"))
+            cell_columns = self._cell_columns(conn)
             names = [n for n in wanted if n in ROW_COLUMNS or n in cell_columns]
             exprs = [f"results.{n}" if n in ROW_COLUMNS else
                      f"(SELECT value FROM blobs WHERE blobs.id = cells.{n}) AS {n}" if n in SHARED_COLUMNS else
@@ -428,8 +431,7 @@ class SQLStore:
         """A normalized store's query for ``filter``: ``(cell_id, *row columns)`` per row; its parameters, the
         row columns it returns and the wanted cell columns the store has (read once per cell, not per row)."""
         where, params = filter.where(self.placeholder)
-        cell_columns = (set(CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION
-                        else self._table_columns(conn, "cells"))
+        cell_columns = self._cell_columns(conn)
         row_names = [n for n in wanted if n in ROW_COLUMNS]
         cell_names = [n for n in wanted if n in CELL_COLUMNS and n in cell_columns]
         sql = (f"SELECT {', '.join(['results.cell_id', *(f'results.{n}' for n in row_names)])} "
