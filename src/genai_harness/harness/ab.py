@@ -183,15 +183,21 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     result_store = open_store(store)
     result_store.check_writable()
     contexts = [new_run_context(profile, env_versions) for _ in range(2)]
-    order = interleave(pairs, rounds)
-    for index, context in enumerate(contexts):
-        result_store.record_plan(context.run_id, [cell.label for side, cell in order if side == index])
-    meter = Progress(len(order), stream or sys.stderr, progress)
-    meter.note(f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds, runs {contexts[0].run_id} (A) and "
-               f"{contexts[1].run_id} (B), store {result_store.path}")
     written: list[dict[str, Any]] = []
-    for side, cell in order:
-        run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
+
+    def run_rounds(start: int, count: int, note: str) -> Progress:
+        """Plan, announce and run rounds ``start`` to ``start + count`` (ABBA order), each call its own worker."""
+        order = interleave(pairs, count, start=start)
+        for index, context in enumerate(contexts):
+            result_store.record_plan(context.run_id, [cell.label for side, cell in order if side == index])
+        meter = Progress(len(order), stream or sys.stderr, progress)
+        meter.note(note)
+        for side, cell in order:
+            run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
+        return meter
+
+    meter = run_rounds(0, rounds, f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds, runs "
+                                  f"{contexts[0].run_id} (A) and {contexts[1].run_id} (B), store {result_store.path}")
     done = rounds
     while max_rounds is not None and rounds_needed is not None:
         needed = rounds_needed(*(result_store.read(run_id=c.run_id) for c in contexts))
@@ -203,13 +209,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
                 meter.note(f"A/B: {why}; stopping at {done} rounds (--max-rounds {max_rounds}); the verdict says "
                            "what these rounds can see")
             break
-        meter.note(f"A/B: at this runner's noise the gate needs about {needed:.0f} rounds to catch a 10 % "
-                   f"slowdown; running {extra} more ({done + extra} of at most {max_rounds})")
-        order = interleave(pairs, extra, start=done)
-        for index, context in enumerate(contexts):
-            result_store.record_plan(context.run_id, [cell.label for side, cell in order if side == index])
-        more = Progress(len(order), stream or sys.stderr, progress)
-        for side, cell in order:
-            run_plan(Plan([cell], []), result_store, contexts[side], more, written)
+        run_rounds(done, extra, f"A/B: at this runner's noise the gate needs about {needed:.0f} rounds to catch a "
+                                f"10 % slowdown; running {extra} more ({done + extra} of at most {max_rounds})")
         done += extra
     return tuple(result_store.read(run_id=c.run_id) for c in contexts)  # type: ignore[return-value]
