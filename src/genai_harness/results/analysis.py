@@ -114,16 +114,18 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     """One row per measured value of an ``ok`` row: the ``keep`` columns, ``target``, ``metric``, ``value``,
     ``unit`` and ``better``. For plotting and comparing.
 
-    A cell-scope metric (load time, peak RSS, reference agreement: one value per cell, repeated on each
-    repetition's row) keeps one value per run and cell, so it is never counted as several samples.
+    A cell-scope metric (load time, peak RSS, reference agreement: one value per worker call, repeated on
+    each repetition's row) keeps one value per call, so it is never counted as several samples; an ``ab``
+    side (one run id, one call per round) keeps one per round.
     """
     import pandas as pd
 
     names = list(metrics) if metrics is not None else list(METRICS)
     used = [c for c in dict.fromkeys((*keep, *TARGET_COLUMNS, *names)) if c in df.columns]  # not the whole row
-    ok = with_target(df.loc[df["status"] == "ok", used] if "status" in df.columns else df[used])
+    frame = df[used].assign(**{CALL: call_index(df)})
+    ok = with_target(frame.loc[df["status"] == "ok"] if "status" in df.columns else frame)
     infos = measured_metrics(ok, names)
-    id_columns = [c for c in (*keep, TARGET) if c in ok.columns]
+    id_columns = [c for c in (*keep, TARGET, CALL) if c in ok.columns]
     if not infos:
         return pd.DataFrame(columns=[*id_columns, "metric", "value", "unit", "better"])
     import numpy as np
@@ -137,10 +139,31 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     long["unit"] = long["metric"].map({m.name: m.unit for m in infos})
     long["better"] = long["metric"].map({m.name: m.better for m in infos})
     per_cell = long["metric"].isin([m.name for m in infos if m.scope == "cell"])
-    identity = [c for c in ("run_id", "machine_fingerprint", TARGET, "task", "workload_id", "model_id", "metric")
-                if c in long.columns]
+    identity = [c for c in ("run_id", "machine_fingerprint", TARGET, "task", "workload_id", "model_id", CALL,
+                            "metric") if c in long.columns]
     duplicate = per_cell & long.duplicated(subset=identity, keep="first")
-    return long[~duplicate].reset_index(drop=True)
+    return long[~duplicate].drop(columns=CALL).reset_index(drop=True)
+
+
+CALL = "_call"
+"""long_view's working column: which worker call a row came from."""
+
+
+def call_index(df: pd.DataFrame) -> Any:
+    """A number per row naming its worker call (pure): a call's repetitions are numbered from 0 and stored
+    together, so a repetition 0, or a new run id, starts the next call."""
+    import numpy as np
+
+    if not len(df):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.zeros(len(df), dtype=bool)
+    starts[0] = True
+    if "run_id" in df.columns:
+        runs = df["run_id"].astype(str).to_numpy()
+        starts[1:] |= runs[1:] != runs[:-1]
+    if "repetition" in df.columns:
+        starts |= df["repetition"].eq(0).to_numpy()
+    return np.cumsum(starts)
 
 
 def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
