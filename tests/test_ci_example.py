@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from genai_harness.results.store import ResultStore
 from tests.conftest import REPO
 from tests.workload_files import text_suite
 
@@ -28,7 +29,7 @@ def run_step(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 def test_the_workflow_measures_compares_and_keeps_the_baseline_on_main() -> None:
     doc = yaml.safe_load(WORKFLOW.read_text())
-    assert set(doc["env"]) >= {"GATE_SUITE", "GATE_ARGS", "GATE_DIR", "HARNESS"}
+    assert set(doc["env"]) >= {"GATE_SUITE", "GATE_ARGS", "GATE_DIR", "HARNESS", "GATE_RUNS", "GATE_HISTORY"}
     names = list(steps())
     assert names == ["Install", "Fetch the baseline", "Measure", "Compare", "Keep this run as the baseline"]
     uploads = [s for s in doc["jobs"]["perf-gate"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
@@ -39,7 +40,8 @@ def test_the_workflow_measures_compares_and_keeps_the_baseline_on_main() -> None
 def test_its_commands_run_locally_and_fail_on_a_slowdown(tmp_path: Path) -> None:
     suite = text_suite(tmp_path)
     summary = tmp_path / "summary.md"
-    env = {**os.environ, "GATE_SUITE": str(suite), "GATE_DIR": str(tmp_path / "perf"),
+    env = {**os.environ, **{k: str(v) for k, v in yaml.safe_load(WORKFLOW.read_text())["env"].items()},
+           "GATE_SUITE": str(suite), "GATE_DIR": str(tmp_path / "perf"),
            "HARNESS": str(REPO / ".venv" / "bin" / "genai-harness"), "GITHUB_STEP_SUMMARY": str(summary),
            "GATE_ARGS": "--framework onnxruntime_genai"}
     commands = steps()
@@ -47,8 +49,8 @@ def test_its_commands_run_locally_and_fail_on_a_slowdown(tmp_path: Path) -> None
     first = run_step(commands["Compare"], env)
     assert first.returncode == 0 and "No baseline yet" in summary.read_text()
     assert run_step(commands["Keep this run as the baseline"], env).returncode == 0
-    (tmp_path / "perf" / "baseline").mkdir()
-    (tmp_path / "perf" / "baseline.sqlite").rename(tmp_path / "perf" / "baseline" / "baseline.sqlite")
+    kept = list((tmp_path / "perf" / "baseline").glob("*.sqlite"))
+    assert len(kept) == 1 and len(set(ResultStore(kept[0]).read()["run_id"])) == 3  # GATE_RUNS runs a job
 
     slowed = {**env, "GATE_ARGS": env["GATE_ARGS"] + " --inject-slowdown 4"}
     (tmp_path / "perf" / "current.sqlite").unlink()
@@ -56,3 +58,16 @@ def test_its_commands_run_locally_and_fail_on_a_slowdown(tmp_path: Path) -> None
     gate = run_step(commands["Compare"], slowed)
     assert gate.returncode == 1, gate.stderr
     assert "regression" in summary.read_text() and (tmp_path / "perf" / "compare.xml").exists()
+    assert "runs (t on logs)" in summary.read_text() or "| runs |" in summary.read_text()
+
+
+def test_the_baseline_keeps_the_last_jobs_of_main(tmp_path: Path) -> None:
+    baseline = tmp_path / "perf" / "baseline"
+    baseline.mkdir(parents=True)
+    for day in range(1, 8):
+        (baseline / f"2026110{day}T000000Z-{day}.sqlite").write_bytes(b"")
+    (tmp_path / "perf" / "current.sqlite").write_bytes(b"new")
+    env = {**os.environ, "GATE_DIR": str(tmp_path / "perf"), "GATE_HISTORY": "5"}
+    assert run_step(steps()["Keep this run as the baseline"], env).returncode == 0
+    kept = sorted(p.name for p in baseline.glob("*.sqlite"))
+    assert len(kept) == 5 and kept[0].startswith("20261104") and (baseline / kept[-1]).read_bytes() == b"new"

@@ -44,7 +44,11 @@ def test_one_call_per_run_still_gives_one_median_per_run() -> None:
     a = pd.concat([side(f"A{r}", [[10.0 + r, 10.5 + r]]) for r in range(4)])
     b = pd.concat([side(f"B{r}", [[10.0 + r, 10.5 + r]]) for r in range(3)])
     row = compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]
-    assert row["tested_on"] == "repetitions"  # 3 runs on one side: too few to test on runs
+    assert row["tested_on"] == "runs (t on logs)" and row["n_current"] == 6  # 3 runs: too few for Mann-Whitney
+    one = compare_frames(a, side("B0", [[10.0, 10.5]]), metrics=["ttft_ms"]).iloc[0]
+    assert one["tested_on"] == "runs (t on logs)"  # one run against a history of four
+    alone = compare_frames(side("A0", [[10.0, 10.5]]), side("B0", [[30.0, 30.5]]), metrics=["ttft_ms"]).iloc[0]
+    assert alone["tested_on"] == "one run a side" and alone["verdict"] == "too little data"
 
 
 @pytest.mark.slow
@@ -58,3 +62,27 @@ def test_a_real_ab_run_is_tested_on_its_rounds(tmp_path: Path) -> None:
     assert done.returncode in (0, 1), done.stderr
     (row,) = json.loads(done.stdout)
     assert row["tested_on"] == "paired rounds" and row["n_baseline"] == row["n_current"] == 40
+
+
+def test_an_ab_side_keeps_one_load_time_per_round() -> None:
+    """Load time and peak memory are measured once per worker call: an ab side has one per round, so ab
+    gates them too (before, one value per run id was kept and they were always 'too little data')."""
+    def with_load(run_id: str, loads: list[float]) -> pd.DataFrame:
+        rows = side(run_id, [[10.0 + 0.01 * i for i in range(5)] for _ in loads])
+        return rows.assign(load_s=[v for v in loads for _ in range(5)])
+
+    a = with_load("A", [0.50, 0.52, 0.49, 0.51, 0.50, 0.53])
+    b = with_load("B", [1.00, 1.04, 0.98, 1.02, 1.00, 1.06])
+    row = compare_frames(a, b, metrics=["load_s"], paired=True).iloc[0]
+    assert row["n_baseline"] == 6 and row["tested_on"] == "paired rounds" and row["verdict"] == "regression"
+
+
+def test_rounds_to_run_is_what_the_neediest_cell_asks_for() -> None:
+    from genai_harness.results.compare import MIN_REPETITIONS, rounds_to_run
+
+    paired = pd.DataFrame({"tested_on": ["paired rounds", "paired rounds"], "rounds_needed": [12.0, 40.0]})
+    assert rounds_to_run(paired) == 40.0
+    short = pd.DataFrame({"tested_on": ["paired rounds", "runs"], "rounds_needed": [3.0, float("nan")]})
+    assert rounds_to_run(short) == MIN_REPETITIONS  # a cell not yet tested on paired rounds needs that many first
+    hopeless = pd.DataFrame({"tested_on": ["paired rounds"], "rounds_needed": [float("inf")]})
+    assert rounds_to_run(hopeless) == float("inf")

@@ -127,3 +127,31 @@ def test_round_estimate_takes_the_good_end_of_each_metric_on_a_fixed_round() -> 
         assert math.isnan(round_estimate([None, math.nan], estimator))
     with pytest.raises(ValueError, match="round estimator must be one of best, median"):
         round_estimate(round_, "mean")
+
+
+def test_runs_log_t_test_is_students_pooled_t_on_the_logs_by_hand() -> None:
+    from genai_harness.results.statistics import runs_log_t_test
+
+    base, cur = [10.0, 11.0, 9.5, 10.4], [12.0, 13.1]
+    test = runs_log_t_test(base, cur)
+    expected = stats.ttest_ind(np.log(cur), np.log(base), equal_var=True)
+    assert test.p_value == pytest.approx(expected.pvalue) and test.df == 4
+    assert test.ratio == pytest.approx(math.exp(np.mean(np.log(cur)) - np.mean(np.log(base))))
+    one = runs_log_t_test(base, [13.0])  # one run against a history: the history's spread decides
+    sd = float(np.std(np.log(base), ddof=1))
+    assert one.sd_log_run == pytest.approx(sd) and one.se == pytest.approx(sd * math.sqrt(1 / 4 + 1))
+    assert one.p_value == pytest.approx(2 * stats.t.sf(abs(math.log(13.0) - np.mean(np.log(base))) / one.se, 3))
+    alone = runs_log_t_test([10.0], [20.0])  # one run a side: the noise between runs is unknown
+    assert math.isnan(alone.p_value) and alone.df == 0
+    assert runs_log_t_test([1.0, 1.0], [1.0]).p_value == 1.0 and runs_log_t_test([1.0, 1.0], [2.0]).p_value == 0.0
+
+
+def test_detectable_shift_is_the_paired_model_with_any_standard_error() -> None:
+    from genai_harness.results.statistics import detectable_shift
+
+    assert detectable_shift(0.1 / math.sqrt(10), 9, alpha=0.01, threshold=1.05) == pytest.approx(
+        detectable_slowdown(0.1, 10, alpha=0.01, threshold=1.05))
+    se = 0.1 * math.sqrt(1 / 15 + 1 / 3)
+    expected = math.exp(stats.t.ppf(0.975, 16) * se + stats.norm.ppf(0.95) * se)
+    assert detectable_shift(se, 16, alpha=0.05, threshold=1.10) == pytest.approx(expected)
+    assert math.isnan(detectable_shift(0.1, 0, alpha=0.05)) and math.isnan(detectable_shift(math.nan, 5, alpha=0.05))

@@ -10,6 +10,12 @@ by the same statistics as ``genai-harness compare``::
 ``pytest --genai-baseline base.sqlite --genai-update-baseline`` records the baseline;
 ``pytest --genai-baseline base.sqlite`` then fails a test whose cell regressed (threshold and
 significance both met), skips one with no baseline yet, and passes otherwise.
+
+Each measurement is ``--genai-runs`` runs of the cell (default 3), each in its own worker process:
+separate processes differ by 7-15 % on a shared machine, which one process's repetitions cannot show, so
+the gate tests one median per run (see ``genai_harness.results.compare``). Recording again adds runs to
+the baseline, which thereby becomes a history; a comparison row's ``detectable`` says the smallest
+slowdown those runs can catch. For a tighter gate on a noisy runner, use ``genai-harness ab``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="store for this session's measurements (default: a temporary one)")
     group.addoption("--genai-threshold", type=float, default=None,
                     help="factor a metric must worsen by to fail (default 1.10)")
+    group.addoption("--genai-runs", type=int, default=RUNS, metavar="N",
+                    help=f"runs of each gated cell, each its own worker process (default {RUNS})")
+
+
+RUNS = 3
+"""Runs of a gated cell by default: the fewest with which one measurement shows the noise between processes."""
 
 
 class Gate:
@@ -45,15 +57,21 @@ class Gate:
         self.baseline = config.getoption("--genai-baseline")
         self.update = bool(config.getoption("--genai-update-baseline"))
         self.threshold = config.getoption("--genai-threshold")
+        self.runs = config.getoption("--genai-runs")
         self.store = store
         if self.update and not self.baseline:
             raise pytest.UsageError("--genai-update-baseline needs --genai-baseline STORE (where to record it)")
+        if not isinstance(self.runs, int) or not 1 <= self.runs <= 100:
+            raise pytest.UsageError(f"--genai-runs must be a whole number from 1 to 100, got {self.runs!r}")
 
     def __call__(self, workload: str, *, model: str, framework: str | Sequence[str] | None = None,
                  device: str | Sequence[str] | None = None, metrics: Sequence[str] | None = None,
                  threshold: float | None = None, thresholds: dict[str, float] | None = None,
                  **run_options: Any) -> pd.DataFrame | None:
-        """Measure ``workload`` on ``model`` and compare; returns the comparison (None when recording)."""
+        """Measure ``workload`` on ``model`` (``--genai-runs`` runs) and compare; returns the comparison (None when
+        recording)."""
+        import pandas as pd
+
         from genai_harness.harness.api import run
         from genai_harness.results.compare import THRESHOLD, compare_frames, has_regression
         from genai_harness.results.compare_render import to_table
@@ -62,8 +80,8 @@ class Gate:
         from genai_harness.results.store import ResultStore
 
         suite = self._suite_file(workload, model)
-        current = run(str(suite), frameworks=_names(framework), devices=_names(device), store=self.store,
-                      progress=False, **run_options)
+        current = pd.concat([run(str(suite), frameworks=_names(framework), devices=_names(device), store=self.store,
+                                 progress=False, **run_options) for _ in range(self.runs)], ignore_index=True)
         failed = current[current["status"] != "ok"]
         if len(failed):
             pytest.fail(f"genai-harness cell failed: {failed['error'].iloc[0]}", pytrace=False)

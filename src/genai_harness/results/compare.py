@@ -3,11 +3,15 @@
 A pure function of two results DataFrames. Per cell (target, task, workload, model) and metric:
 
 - ``ratio`` = median(current) / median(baseline), with a two-sample bootstrap 95 % interval;
-- ``p_value``: two-sided Mann-Whitney U test. When both sides hold at least ``MIN_REPETITIONS`` runs of
-  the cell (an ``ab`` run, or several stored runs), the test takes one median per run: repetitions
-  inside one process share that process's state, so pooling them would count one process's luck many
-  times over (pseudo-replication) and cry wolf between processes. Otherwise it takes the repetitions;
-  ``tested_on`` says which;
+- ``p_value``, from one value per worker call (a run's median): repetitions inside one process share that
+  process's state, so they cannot show the noise between processes, which on a shared runner is as large
+  as the slowdowns a gate looks for (7-15 % here; pooling them cried wolf 19-22 % of the time on one cell:
+  benchmarks/RESULTS.md). When both sides hold at least ``MIN_REPETITIONS`` runs of the cell, a two-sided
+  Mann-Whitney U test on the runs (``tested_on`` "runs"); with fewer, Student's t on the logs of the runs
+  with their pooled spread (``statistics.runs_log_t_test``; "runs (t on logs)"), so one current run can
+  be judged against a baseline history of several; one run a side has no measure of that noise and is
+  ``too little data`` ("one run a side"). ``detectable`` is the smallest slowdown these runs at their
+  spread would catch 95 % of the time (``statistics.detectable_shift``);
 - ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
   measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
   ratios of the rounds' medians (or another ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``),
@@ -37,10 +41,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_harness.errors import ComparisonError
-from genai_harness.results.analysis import TARGET_COLUMNS, long_view, target_label
+from genai_harness.results.analysis import TARGET_COLUMNS, call_index, long_view, target_label
 from genai_harness.results.metric_info import METRICS, headline_metrics, metric
 from genai_harness.results.statistics import (
     ROUND_ESTIMATORS,
+    detectable_shift,
     detectable_slowdown,
     median,
     paired_log_ratio_test,
@@ -49,6 +54,7 @@ from genai_harness.results.statistics import (
     ratio_ci,
     ratio_of_medians,
     round_estimate,
+    runs_log_t_test,
 )
 
 if TYPE_CHECKING:
@@ -181,25 +187,28 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                 b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
                 c_runs = run_estimates(c_group, round_estimator, lower_is_better=info.lower_is_better)
             test = paired_log_ratio_test(b_runs, c_runs)
-            tested_on, b_test, c_test = "paired rounds", b_runs, c_runs
+            tested_on, fewest = "paired rounds", min_repetitions
             ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
             detectable = detectable_slowdown(test.sd_log_ratio, test.n, alpha=alpha, threshold=factor)
             needed = (paired_rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=alpha, threshold=factor)
                       if test.n >= 2 and math.isfinite(test.sd_log_ratio) else math.nan)
         else:
-            detectable = needed = math.nan
+            needed = math.nan
             ratio = ratio_of_medians(b, c)
             low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
+            runs_test = runs_log_t_test(b_runs, c_runs)
+            detectable = detectable_shift(runs_test.se, runs_test.df, alpha=alpha, threshold=factor)
             if len(b_runs) >= min_repetitions and len(c_runs) >= min_repetitions:
-                tested_on, b_test, c_test = "runs", b_runs, c_runs
-            else:
-                tested_on, b_test, c_test = "repetitions", b, c
-            p_value = rank_test(b_test, c_test)
+                tested_on, p_value, fewest = "runs", rank_test(b_runs, c_runs), min_repetitions
+            elif runs_test.df >= 1:
+                tested_on, p_value, fewest = "runs (t on logs)", runs_test.p_value, 1
+            else:  # repetitions of one process cannot show the noise between processes: no verdict
+                tested_on, p_value, fewest = "one run a side", math.nan, 2
         slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
         row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
                    tested_on=tested_on, detectable=detectable, rounds_needed=needed,
-                   verdict=verdict(slowdown, p_value, len(b_test), len(c_test), threshold=factor, alpha=alpha,
-                                   min_repetitions=min_repetitions))
+                   verdict=verdict(slowdown, p_value, len(b_runs), len(c_runs), threshold=factor, alpha=alpha,
+                                   min_repetitions=fewest))
         records.append(row)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
 
@@ -213,12 +222,8 @@ def run_estimates(group: pd.DataFrame, estimator: str, *, lower_is_better: bool 
 
 
 def _calls(group: pd.DataFrame) -> Any:
-    """``group`` grouped by worker call (a repetition 0 or a new run id starts the next), in stored order."""
-    runs = group["run_id"].astype(str)
-    starts = runs.ne(runs.shift())
-    if "repetition" in group.columns:
-        starts = starts | group["repetition"].eq(0)
-    return group.groupby(starts.cumsum().to_numpy(), sort=False)
+    """``group`` grouped by worker call (``analysis.call_index``), in stored order."""
+    return group.groupby(call_index(group), sort=False)
 
 
 def run_medians(group: pd.DataFrame) -> list[float]:
@@ -242,6 +247,15 @@ def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what:
             "the target includes precision and threads); compare runs of the same suite on the same devices, "
             "or name the dimension that differs on purpose with --ignore"
         )
+
+
+def rounds_to_run(comparison: pd.DataFrame) -> float:
+    """The most rounds any cell and metric of a paired comparison needs to catch ``TARGET_SLOWDOWN`` at the
+    noise it measured (its ``rounds_needed``), and at least ``MIN_REPETITIONS`` while any cell is not yet
+    tested on paired rounds (pure; what ``ab --max-rounds`` sizes a job by)."""
+    needed = comparison["rounds_needed"].dropna()
+    unpaired = bool((comparison["tested_on"] != "paired rounds").any())
+    return max(float(needed.max()) if len(needed) else 0.0, float(MIN_REPETITIONS) if unpaired else 0.0)
 
 
 def has_regression(comparison: pd.DataFrame) -> bool:

@@ -12,7 +12,10 @@ from genai_harness.tables import format_table
 if TYPE_CHECKING:
     import pandas as pd
 
-HEADERS = ("verdict", "target", "workload", "model", "metric", "baseline", "current", "ratio [95% CI]", "p")
+HEADERS = ("verdict", "target", "workload", "model", "metric", "baseline", "current", "ratio [95% CI]", "p",
+           "tested on", "catches")
+"""``tested on``: what the test counted (paired rounds, runs, runs (t on logs), one run a side); ``catches``:
+the smallest slowdown those units, at their measured spread, catch 95 % of the time (``detectable``)."""
 
 
 def _number(value: float, fmt: str = "{:.3g}") -> str:
@@ -30,7 +33,8 @@ def _rows(comparison: pd.DataFrame) -> list[tuple[str, ...]]:
                     f"{_number(r['ratio_ci_high'], '{:.3f}')}]") if not math.isnan(r["ratio"]) else ""
         rows.append((r["verdict"], r["target"], r["workload_id"], r["model_id"], info.title,
                      info.format(r["baseline_median"]), info.format(r["current_median"]), interval,
-                     _number(r["p_value"], "{:.3g}")))
+                     _number(r["p_value"], "{:.3g}"), r.get("tested_on") or "",
+                     _number(r.get("detectable", math.nan), ">= {:.2f}x")))
     return rows
 
 

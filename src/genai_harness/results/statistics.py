@@ -271,13 +271,66 @@ def detectable_slowdown(sd_log_ratio: float, n_pairs: int, *, alpha: float, thre
     ``exp(max(log threshold, t[1 - alpha/2, n - 1] * se) + z[power] * se)``, ``se = sd / sqrt(n)``. NaN with
     fewer than 2 pairs or a NaN spread. What a job's own noise lets it see, and so whether it needs more rounds.
     """
-    from scipy import stats
-
     if n_pairs < 2 or not math.isfinite(sd_log_ratio):
         return math.nan
-    se = sd_log_ratio / math.sqrt(n_pairs)
-    bar = max(math.log(threshold), float(stats.t.ppf(1 - alpha / 2, n_pairs - 1)) * se)
+    return detectable_shift(sd_log_ratio / math.sqrt(n_pairs), n_pairs - 1, alpha=alpha, threshold=threshold,
+                            power=power)
+
+
+def detectable_shift(se: float, df: int, *, alpha: float, threshold: float = 1.0, power: float = 0.95) -> float:
+    """The smallest factor a t-test on log values with standard error ``se`` and ``df`` degrees of freedom
+    calls a regression with probability ``power`` (pure; see :func:`detectable_slowdown`): NaN when
+    ``df < 1`` or ``se`` is not finite."""
+    from scipy import stats
+
+    if df < 1 or not math.isfinite(se):
+        return math.nan
+    bar = max(math.log(threshold), float(stats.t.ppf(1 - alpha / 2, df)) * se)
     return math.exp(bar + float(stats.norm.ppf(power)) * se)
+
+
+@dataclass(frozen=True)
+class RunsRatio:
+    """:func:`runs_log_t_test`'s answer: runs a side, the ratio of geometric means, the p-value, the spread
+    of one run's log value and the standard error of the difference of the two means."""
+
+    n_baseline: int
+    n_current: int
+    ratio: float
+    p_value: float
+    sd_log_run: float
+    se: float
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of the pooled variance."""
+        return self.n_baseline + self.n_current - 2
+
+
+def runs_log_t_test(baseline: Sequence[float], current: Sequence[float]) -> RunsRatio:
+    """Student's two-sample t-test (pooled variance) on the logs of one value per run (pure).
+
+    For separate runs: each value is one worker process's median, so the spread between them is the
+    between-process noise, which repetitions inside one process cannot show. The pooled variance lets a
+    single current run be judged against a baseline of several (a history), with ``df = n_b + n_c - 2``;
+    a side of one run adds no spread. NaNs when ``df < 1`` (one run a side: the noise between runs is
+    unknown) or the values are not positive. ``ratio`` is ``exp(mean log current - mean log baseline)``.
+    """
+    from scipy import stats
+
+    base, cur = _clean(baseline), _clean(current)
+    base, cur = np.log(base[base > 0]), np.log(cur[cur > 0])
+    nb, nc = int(base.size), int(cur.size)
+    if not nb or not nc or nb + nc < 3:
+        return RunsRatio(nb, nc, math.nan, math.nan, math.nan, math.nan)
+    diff = float(np.mean(cur) - np.mean(base))
+    squares = float(np.sum((base - base.mean()) ** 2) + np.sum((cur - cur.mean()) ** 2))
+    sd = math.sqrt(squares / (nb + nc - 2))
+    se = sd * math.sqrt(1 / nb + 1 / nc)
+    if se == 0.0:
+        return RunsRatio(nb, nc, math.exp(diff), 1.0 if diff == 0.0 else 0.0, sd, se)
+    p_value = float(2 * stats.t.sf(abs(diff / se), nb + nc - 2))
+    return RunsRatio(nb, nc, math.exp(diff), p_value, sd, se)
 
 
 def paired_rounds_needed(sd_log_ratio: float, slowdown: float, *, alpha: float, threshold: float = 1.0,
