@@ -42,6 +42,24 @@ def test_pairing_ignores_only_the_varied_dimension_and_the_order_alternates() ->
     assert [side for side, _ in order] == [0, 1, 1, 0, 0, 1]
 
 
+def test_more_rounds_go_only_to_the_pairs_whose_noise_asks_for_them() -> None:
+    import pandas as pd
+
+    from genai_harness.harness.ab import interleave_each, pair_needs
+
+    a = [cell("ort", "base", "m"), cell("ov", "base", "m")]
+    b = [cell("ort", "new", "m"), cell("ov", "new", "m")]
+    pairs = list(zip(a, b, strict=True))
+    order = interleave_each([(pairs[0], 20, 3), (pairs[1], 21, 1)])  # type: ignore[list-item]
+    assert [(side, c.framework) for side, c in order] == [(0, "ort"), (1, "ort"), (1, "ov"), (0, "ov"),
+                                                          (1, "ort"), (0, "ort"), (0, "ort"), (1, "ort")]
+    rows = [pd.DataFrame({"framework": [c.framework for c in cells for _ in range(n)], "device": "CPU",
+                          "environment": [c.environment.name for c in cells for _ in range(n)],
+                          "workload_id": "w", "model_id": "m"}) for cells, n in ((a, 2), (b, 2))]
+    seen = pair_needs(pairs, rows, lambda x, y: float(len(x) * 10 + len(y) + (x["framework"] == "ov").sum()))
+    assert seen == [22.0, 24.0]  # each pair judged on its own rows, both sides
+
+
 @pytest.mark.slow
 def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
     suite = tmp_path / "suite.toml"

@@ -14,14 +14,10 @@ def cmd_ab(args: argparse.Namespace) -> int:
     ignore = IGNORED[Side.parse(args.a).kind]
 
     def rounds_needed(frame_a: Any, frame_b: Any) -> float:
-        """The most rounds any cell and metric needs at the noise measured so far: at least the rounds the
-        paired test needs to run at all, while a cell has fewer."""
-        from genai_harness.results.compare import MIN_REPETITIONS
+        """What the rounds so far say the job needs (``compare.rounds_to_run`` of the gate's comparison)."""
+        from genai_harness.results.compare import rounds_to_run
 
-        comparison = gate_comparison(frame_a, frame_b, args, ignore=ignore, paired=True)
-        needed = comparison["rounds_needed"].dropna()
-        unpaired = bool((comparison["tested_on"] != "paired rounds").any())
-        return max(float(needed.max()) if len(needed) else 0.0, float(MIN_REPETITIONS) if unpaired else 0.0)
+        return rounds_to_run(gate_comparison(frame_a, frame_b, args, ignore=ignore, paired=True))
 
     frame_a, frame_b = run_ab(args.a, args.b, args.suite, rounds=args.rounds, frameworks=args.framework,
                               devices=args.device, models=args.model, store=args.store, pythons=args.python,

@@ -96,10 +96,19 @@ def interleave(pairs: Sequence[tuple[Cell, Cell]], rounds: int, start: int = 0) 
 
     Each item is (side index 0 = A / 1 = B, cell); ``start`` is the first round's index (more rounds of a job).
     """
+    return interleave_each([(pair, start, rounds) for pair in pairs])
+
+
+def interleave_each(plan: Sequence[tuple[tuple[Cell, Cell], int, int]]) -> list[tuple[int, Cell]]:
+    """:func:`interleave` where each pair has its own first round and count: (pair, start, rounds) (pure).
+
+    Round ``r`` of the job runs every pair that still has an ``r``-th round, each in its own ABBA phase.
+    """
     order: list[tuple[int, Cell]] = []
-    for round_index in range(start, start + rounds):
-        for a, b in pairs:
-            order += [(0, a), (1, b)] if round_index % 2 == 0 else [(1, b), (0, a)]
+    for offset in range(max((count for _, _, count in plan), default=0)):
+        for (a, b), start, count in plan:
+            if offset < count:
+                order += [(0, a), (1, b)] if (start + offset) % 2 == 0 else [(1, b), (0, a)]
     return order
 
 
@@ -139,9 +148,10 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
 
     ``inject_slowdown`` stretches one side's spans (gate calibration). Rows are written as each call ends.
-    With ``max_rounds`` and ``rounds_needed`` (the gate's own estimate, from the rows so far, of the rounds it
-    needs to catch a 10 % slowdown), a job that finds its runner noisier than ``rounds`` allows runs more
-    rounds, up to ``max_rounds``: the round count follows the measured noise, never the measured effect.
+    With ``max_rounds`` and ``rounds_needed`` (the gate's own estimate, from a pair's rows so far, of the rounds
+    it needs to catch a 10 % slowdown), a pair that finds its runner noisier than ``rounds`` allows runs more
+    rounds, up to ``max_rounds``: the round count follows the measured noise, never the measured effect, and
+    each pair runs only the rounds its own noise asks for.
     """
     from genai_harness.config import load_config
     from genai_harness.harness.api import check_slowdown
@@ -185,9 +195,9 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     contexts = [new_run_context(profile, env_versions) for _ in range(2)]
     written: list[dict[str, Any]] = []
 
-    def run_rounds(start: int, count: int, note: str) -> Progress:
-        """Plan, announce and run rounds ``start`` to ``start + count`` (ABBA order), each call its own worker."""
-        order = interleave(pairs, count, start=start)
+    def run_rounds(plan: list[tuple[tuple[Cell, Cell], int, int]], note: str) -> Progress:
+        """Plan, announce and run the rounds of ``plan`` ((pair, first round, rounds)), each call its own worker."""
+        order = interleave_each(plan)
         for index, context in enumerate(contexts):
             result_store.record_plan(context.run_id, [cell.label for side, cell in order if side == index])
         meter = Progress(len(order), stream or sys.stderr, progress)
@@ -196,20 +206,41 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
             run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
         return meter
 
-    meter = run_rounds(0, rounds, f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds, runs "
-                                  f"{contexts[0].run_id} (A) and {contexts[1].run_id} (B), store {result_store.path}")
-    done = rounds
+    meter = run_rounds([(pair, 0, rounds) for pair in pairs],
+                       f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds, runs {contexts[0].run_id} (A) "
+                       f"and {contexts[1].run_id} (B), store {result_store.path}")
+    done = [rounds] * len(pairs)
     while max_rounds is not None and rounds_needed is not None:
-        needed = rounds_needed(*(result_store.read(run_id=c.run_id) for c in contexts))
-        extra = more_rounds(needed, done, max_rounds)
-        if not extra:
-            if needed > done:
-                why = (f"it would need {needed:.0f} rounds at this noise" if math.isfinite(needed) else
+        needs = pair_needs(pairs, [result_store.read(run_id=c.run_id) for c in contexts], rounds_needed)
+        extras = [more_rounds(need, count, max_rounds) for need, count in zip(needs, done, strict=True)]
+        if not any(extras):
+            short = [need for need, count in zip(needs, done, strict=True) if need > count]
+            if short:
+                worst = max(short)
+                why = (f"it would need {worst:.0f} rounds at this noise" if math.isfinite(worst) else
                        "no round count catches a 10 % slowdown with --threshold at or above 1.10")
-                meter.note(f"A/B: {why}; stopping at {done} rounds (--max-rounds {max_rounds}); the verdict says "
-                           "what these rounds can see")
+                meter.note(f"A/B: {why}; stopping at {max(done)} rounds (--max-rounds {max_rounds}); the verdict "
+                           "says what these rounds can see")
             break
-        run_rounds(done, extra, f"A/B: at this runner's noise the gate needs about {needed:.0f} rounds to catch a "
-                                f"10 % slowdown; running {extra} more ({done + extra} of at most {max_rounds})")
-        done += extra
+        active = [i for i, extra in enumerate(extras) if extra]
+        which = "" if len(active) == len(pairs) else f" for {len(active)} of {len(pairs)} cell pairs"
+        top = max(active, key=lambda i: done[i] + extras[i])
+        run_rounds([(pairs[i], done[i], extras[i]) for i in active],
+                   f"A/B: at this runner's noise the gate needs about {max(needs[i] for i in active):.0f} rounds to "
+                   f"catch a 10 % slowdown{which}; running {extras[top]} more ({done[top] + extras[top]} of at most "
+                   f"{max_rounds})")
+        done = [count + extra for count, extra in zip(done, extras, strict=True)]
     return tuple(result_store.read(run_id=c.run_id) for c in contexts)  # type: ignore[return-value]
+
+
+CELL_LABEL_COLUMNS = ("framework", "device", "environment", "workload_id", "model_id")
+
+
+def pair_needs(pairs: Sequence[tuple[Cell, Cell]], frames: Sequence[pd.DataFrame],
+               rounds_needed: Callable[[pd.DataFrame, pd.DataFrame], float]) -> list[float]:
+    """``rounds_needed`` of each pair's own rows (each side's rows whose cell label is the pair's cell)."""
+    from genai_harness.results.analysis import cell_label, row_labels
+
+    labels = [row_labels(frame, CELL_LABEL_COLUMNS, cell_label) for frame in frames]
+    return [rounds_needed(frames[0][(labels[0] == a.label).to_numpy()], frames[1][(labels[1] == b.label).to_numpy()])
+            for a, b in pairs]
