@@ -66,12 +66,13 @@ def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
     suite.write_text(SUITE)
     store = tmp_path / "ab.sqlite"
     common = ("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework", "onnxruntime_genai",
-              "--store", str(store), "--rounds", "2", "--metric", "tpot_ms", "--metric", "e2e_ms", "--quiet")
+              "--store", str(store), "--rounds", "6", "--max-rounds", "6", "--metric", "tpot_ms", "--metric", "e2e_ms",
+              "--quiet")
     slowed = run_cli(*common, "--json", "--inject-slowdown", "3.0")
     assert slowed.returncode == 1, slowed.stderr
     assert {r["verdict"] for r in json.loads(slowed.stdout)} == {"regression"}
     rows = ResultStore(store).read()
-    assert rows["run_id"].nunique() == 2 and len(rows) == 2 * 2 * 10  # two sides x two rounds x ten repetitions
+    assert rows["run_id"].nunique() == 2 and len(rows) == 2 * 6 * 10  # two sides x six rounds x ten repetitions
     assert sorted(rows["threads_requested"].unique()) == [1, 2]
     assert rows[rows["threads_requested"] == 2]["injected_slowdown"].eq(3.0).all()
     assert_one_error_line(run_cli("ab", "env:default", "model:tiny-llm"), 2)

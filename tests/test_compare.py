@@ -285,3 +285,16 @@ def test_paired_compare_by_the_best_repetition_sees_through_spikes_the_median_do
                           round_estimator="best")["verdict"].tolist() == ["unchanged"]
     with pytest.raises(ComparisonError, match="round estimator must be one of"):
         compare_frames(a, b, metrics=["ttft_ms"], paired=True, round_estimator="mean")
+
+
+def test_compare_says_on_one_line_what_its_runs_cannot_see() -> None:
+    from genai_harness.commands.compare import runs_notes
+
+    single = compare_frames(frame("a", noisy(10.0)), frame("b", noisy(10.0, seed=1)), metrics=["ttft_ms"])
+    (line,) = runs_notes(single)
+    assert "1 of 1 rows have one run a side" in line and "genai-harness ab" in line
+    wide = history("w", 10.0, runs=4, seed=4)
+    wide = wide.assign(ttft_ms=wide["ttft_ms"] * wide["run_id"].map({"w0": 1.0, "w1": 1.4, "w2": 0.7, "w3": 1.3}))
+    (blind,) = runs_notes(compare_frames(wide, history("c", 10.0, runs=4, seed=9), metrics=["ttft_ms"]))
+    assert "1 of 1 rows catch only slowdowns of" in blind
+    assert runs_notes(compare_frames(history("a", 10.0), history("b", 10.0, seed=5), metrics=["ttft_ms"])) == []

@@ -10,8 +10,10 @@ def cmd_ab(args: argparse.Namespace) -> int:
     """Run A and B interleaved, compare B against A, report; exit 1 when B regressed."""
     from genai_harness.commands.compare import gate_comparison, judge
     from genai_harness.harness.ab import IGNORED, Side, run_ab
+    from genai_harness.results.compare import AB_MAX_ROUNDS
 
     ignore = IGNORED[Side.parse(args.a).kind]
+    max_rounds = args.max_rounds if args.max_rounds is not None else max(AB_MAX_ROUNDS, args.rounds)
 
     def rounds_needed(frame_a: Any, frame_b: Any) -> float:
         """What the rounds so far say the job needs (``compare.rounds_to_run`` of the gate's comparison)."""
@@ -22,7 +24,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     frame_a, frame_b = run_ab(args.a, args.b, args.suite, rounds=args.rounds, frameworks=args.framework,
                               devices=args.device, models=args.model, store=args.store, pythons=args.python,
                               config=args.config, progress=not args.quiet,
-                              inject_slowdown=(None, args.inject_slowdown), max_rounds=args.max_rounds,
+                              inject_slowdown=(None, args.inject_slowdown), max_rounds=max_rounds,
                               rounds_needed=rounds_needed)
     return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"), ignore=ignore, paired=True)
 
@@ -30,7 +32,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
     from genai_harness.commands.compare import add_gate_options
-    from genai_harness.results.compare import AB_ROUNDS
+    from genai_harness.results.compare import AB_MAX_ROUNDS, AB_ROUNDS
 
     p = sub.add_parser(
         "ab", help="interleaved A/B run of two environments, models or option sets, then compare",
@@ -44,11 +46,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("b", help="the candidate side, of the same kind as A")
     p.add_argument("--suite", default="smoke", help="a shipped suite or a suite file (default smoke)")
     p.add_argument("--rounds", type=int, default=AB_ROUNDS,
-                   help=f"ABBA rounds (default {AB_ROUNDS}; a noisy runner needs more: the JSON's rounds_needed, and a "
-                        "warning on stderr, say how many; see benchmarks/RESULTS.md)")
+                   help=f"ABBA rounds every cell pair runs first (default {AB_ROUNDS})")
     p.add_argument("--max-rounds", type=int, default=None, metavar="M",
-                   help="when the rounds run show the runner too noisy for the gate to catch a 10 %% slowdown, run "
-                        "more rounds, up to M in all (the count follows the measured noise, never the effect)")
+                   help=f"a cell pair whose rounds show the runner too noisy for the gate to catch a 10 %% slowdown "
+                        f"runs more rounds, up to M in all (default {AB_MAX_ROUNDS}, or --rounds if larger; "
+                        "--max-rounds equal to --rounds runs a fixed count). The count follows the measured noise, "
+                        "never the effect; the JSON's rounds_needed and a warning on stderr say when M fell short")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")

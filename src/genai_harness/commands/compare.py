@@ -94,10 +94,30 @@ def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tupl
     comparison = gate_comparison(baseline, current, args, ignore=ignore, paired=paired)
     check_comparable(comparison, *labels)
     code = report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
-    if paired:
-        for line in power_notes(comparison):
-            print(line, file=sys.stderr)
+    for line in power_notes(comparison) if paired else runs_notes(comparison):
+        print(line, file=sys.stderr)
     return code
+
+
+NOTE_SLOWDOWN = 1.25
+"""compare notes rows whose runs would miss a slowdown this large more than 5 % of the time (with the default
+factor of 1.10 no row can catch 10 % that often: the factor alone lets half of such slowdowns through)."""
+
+
+def runs_notes(comparison: Any) -> list[str]:
+    """For a comparison of separate runs: one line when some rows have no verdict or would miss a 25 % slowdown."""
+    judged = comparison[~comparison["verdict"].isin(["only in baseline", "only in current"])]
+    alone = int((judged["tested_on"] == "one run a side").sum())
+    blind = judged[judged["detectable"] > NOTE_SLOWDOWN]
+    if not alone and not len(blind):
+        return []
+    parts = [f"{alone} of {len(judged)} rows have one run a side (no verdict: one run cannot show the noise "
+             "between runs)"] if alone else []
+    if len(blind):
+        parts.append(f"{len(blind)} of {len(judged)} rows catch only slowdowns of {blind['detectable'].min():.2f}x-"
+                     f"{blind['detectable'].max():.2f}x or more 95 % of the time (column catches)")
+    return [f"genai-harness compare: {'; '.join(parts)}; more runs a side (a baseline that keeps a history of runs) "
+            "see more, and `genai-harness ab` sees most"]
 
 
 def power_notes(comparison: Any) -> list[str]:
@@ -108,7 +128,7 @@ def power_notes(comparison: Any) -> list[str]:
 
     def more(needed: float) -> str:
         if math.isfinite(needed):
-            return f"about {int(needed)} rounds would catch {TARGET_SLOWDOWN:.2f}x (--rounds)"
+            return f"about {int(needed)} rounds would catch {TARGET_SLOWDOWN:.2f}x (--max-rounds)"
         return f"no round count catches {TARGET_SLOWDOWN:.2f}x with --threshold at or above it"
 
     return [f"genai-harness ab: {row['metric']} of {row['target']} | {row['workload_id']} | {row['model_id']}: at "
@@ -152,8 +172,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(set(versions.values())) > 1:
         detail = ", ".join(f"{k} is version {v}" for k, v in versions.items())
         raise ComparisonError(f"the stores have different schema versions ({detail}); migrate the older one first "
-                              "(python -c \"from genai_harness.results import ResultStore; "
-                              "ResultStore('OLD.sqlite', migrate=True)\") so both record the same columns")
+                              "(`genai-harness results --store OLD --migrate`) so both record the same columns")
     where = result_filter(args)
     base_frame, current_frame = baseline.load(where), current.load(where)
     for selection, rows in ((baseline, base_frame), (current, current_frame)):
@@ -168,7 +187,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "compare", help="compare two result sets; exit 1 on a regression",
         description="Compare CURRENT against BASELINE per cell and metric: ratio of medians with a bootstrap "
-                    "95%% CI and a Mann-Whitney test. A regression needs both the threshold and p < alpha. "
+                    "95%% CI and a test on one median per run (Mann-Whitney from 4 runs a side, else Student's t on "
+                    "their logs; one run a side is too little data: separate processes differ by more than a gate "
+                    "looks for). A regression needs both the threshold and p < alpha. "
                     "Each side is STORE, STORE@RUN_ID, STORE@last, or @RUN_ID (in BASELINE's store). "
                     "Exit: 0 none, 1 regression, 11 store/run unreadable, 13 nothing comparable.")
     p.add_argument("baseline", help="STORE, STORE@RUN_ID, STORE@last or @RUN_ID")

@@ -79,6 +79,10 @@ AB_ROUNDS = 20
 """Default rounds of ``ab``: what a 10 % slowdown needs at 95 % power on a quiet machine for openvino-genai
 (``rounds_needed`` from the measured paired noise); onnxruntime-genai needed 63 quiet and ~100 under load.
 Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab`` warns when a job falls short."""
+AB_MAX_ROUNDS = 150
+"""Default cap of a self-sizing ``ab`` job (``--max-rounds``): after its ``AB_ROUNDS``, a cell pair whose own
+round-to-round noise needs more rounds to catch ``TARGET_SLOWDOWN`` runs more, up to this many. On a quiet
+runner here the pairs needed 40-90 (benchmarks/RESULTS.md, "ab as it runs by default")."""
 TARGET_SLOWDOWN = 1.10
 """The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
 ROUND_ESTIMATOR = "median"
