@@ -145,17 +145,21 @@ def main() -> None:
         orders = [rng.permutation(n_pool) for _ in range(args.trials)]
         for label, factor in FACTORS:
             side_b_f = stretched(side_b, factor)
-            alarms, used, asv = [], [], []
+            alarms, used, asv, by_metric = [], [], [], []
             for order in orders:
-                alarm, done, _ = self_sized_job(side_a, side_b_f, order, args.rounds, args.max_rounds, args.estimator)
+                alarm, done, final = self_sized_job(side_a, side_b_f, order, args.rounds, args.max_rounds,
+                                                    args.estimator)
                 alarms.append(alarm)
                 used.append(done)
+                by_metric.append(final.set_index("metric")["verdict"].eq("regression"))
                 asv.append(pooled_alarm([side_a[i] for i in order[:done]], [side_b_f[i] for i in order[:done]],
                                         metrics))
             rows.append({"framework": framework, "B stretched": factor, "rate": label, "jobs": len(orders),
                          "ab (self-sized)": float(np.mean(alarms)), "asv, same rounds": float(np.mean(asv)),
                          "rounds median": float(np.median(used)), "rounds p90": float(np.percentile(used, 90)),
-                         "at the cap": float(np.mean(np.asarray(used) >= args.max_rounds))})
+                         "at the cap": float(np.mean(np.asarray(used) >= args.max_rounds)),
+                         "each metric alone": ", ".join(f"{name} {rate:.3f}" for name, rate in
+                                                        pd.concat(by_metric, axis=1).mean(axis=1).items())})
             print(rows[-1], f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     print(f"ab --rounds {args.rounds} --max-rounds {args.max_rounds} --round-estimator {args.estimator}; "
           f"metrics {', '.join(metrics)}")
