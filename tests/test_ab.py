@@ -56,8 +56,8 @@ def test_more_rounds_go_only_to_the_pairs_whose_noise_asks_for_them() -> None:
     rows = [pd.DataFrame({"framework": [c.framework for c in cells for _ in range(n)], "device": "CPU",
                           "environment": [c.environment.name for c in cells for _ in range(n)],
                           "workload_id": "w", "model_id": "m"}) for cells, n in ((a, 2), (b, 2))]
-    seen = pair_needs(pairs, rows, lambda x, y: float(len(x) * 10 + len(y) + (x["framework"] == "ov").sum()))
-    assert seen == [22.0, 24.0]  # each pair judged on its own rows, both sides
+    seen = pair_needs(pairs, rows, lambda x, y, n: float(len(x) * 10 + len(y) + (x["framework"] == "ov").sum() + n))
+    assert seen == [24.0, 26.0]  # each pair judged on its own rows, both sides, told the job has two pairs
 
 
 @pytest.mark.slow

@@ -44,9 +44,9 @@ def test_one_call_per_run_still_gives_one_median_per_run() -> None:
     a = pd.concat([side(f"A{r}", [[10.0 + r, 10.5 + r]]) for r in range(4)])
     b = pd.concat([side(f"B{r}", [[10.0 + r, 10.5 + r]]) for r in range(3)])
     row = compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]
-    assert row["tested_on"] == "runs (t on logs)" and row["n_current"] == 6  # 3 runs: too few for Mann-Whitney
+    assert row["tested_on"] == "runs" and row["n_current"] == 6  # 3 runs: too few for Mann-Whitney
     one = compare_frames(a, side("B0", [[10.0, 10.5]]), metrics=["ttft_ms"]).iloc[0]
-    assert one["tested_on"] == "runs (t on logs)"  # one run against a history of four
+    assert one["tested_on"] == "runs"  # one run against a history of four
     alone = compare_frames(side("A0", [[10.0, 10.5]]), side("B0", [[30.0, 30.5]]), metrics=["ttft_ms"]).iloc[0]
     assert alone["tested_on"] == "one run a side" and alone["verdict"] == "too little data"
 

@@ -155,3 +155,11 @@ def test_detectable_shift_is_the_paired_model_with_any_standard_error() -> None:
     expected = math.exp(stats.t.ppf(0.975, 16) * se + stats.norm.ppf(0.95) * se)
     assert detectable_shift(se, 16, alpha=0.05, threshold=1.10) == pytest.approx(expected)
     assert math.isnan(detectable_shift(0.1, 0, alpha=0.05)) and math.isnan(detectable_shift(math.nan, 5, alpha=0.05))
+
+
+def test_holm_adjust_by_hand() -> None:
+    from genai_harness.results.statistics import holm_adjust
+
+    adjusted = holm_adjust([0.01, 0.04, 0.03, math.nan])
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adjusted[3])  # NaN: not in the family
+    assert holm_adjust([0.5, 0.9]) == [1.0, 1.0] and holm_adjust([]) == [] and holm_adjust([0.02]) == [0.02]

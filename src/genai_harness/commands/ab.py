@@ -15,11 +15,12 @@ def cmd_ab(args: argparse.Namespace) -> int:
     ignore = IGNORED[Side.parse(args.a).kind]
     max_rounds = args.max_rounds if args.max_rounds is not None else max(AB_MAX_ROUNDS, args.rounds)
 
-    def rounds_needed(frame_a: Any, frame_b: Any) -> float:
-        """What the rounds so far say the job needs (``compare.rounds_to_run`` of the gate's comparison)."""
+    def rounds_needed(frame_a: Any, frame_b: Any, pairs: int) -> float:
+        """What a cell pair's rounds so far say it needs (``compare.rounds_to_run`` of the gate's comparison of
+        them, one of ``pairs`` alike parts of the job's family of tests)."""
         from genai_harness.results.compare import rounds_to_run
 
-        return rounds_to_run(gate_comparison(frame_a, frame_b, args, ignore=ignore, paired=True))
+        return rounds_to_run(gate_comparison(frame_a, frame_b, args, ignore=ignore, paired=True, family_scale=pairs))
 
     frame_a, frame_b = run_ab(args.a, args.b, args.suite, rounds=args.rounds, frameworks=args.framework,
                               devices=args.device, models=args.model, store=args.store, pythons=args.python,

@@ -73,13 +73,13 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
 
 
 def gate_comparison(baseline: Any, current: Any, args: argparse.Namespace, *, ignore: Any = (),
-                    paired: bool = False) -> Any:
+                    paired: bool = False, family_scale: int = 1) -> Any:
     """:func:`~genai_harness.results.compare.compare_frames` with the gate options of ``args``."""
     from genai_harness.results.compare import compare_frames
 
     return compare_frames(baseline, current, threshold=args.threshold,
                           thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
-                          metrics=args.metric, ignore=ignore, paired=paired,
+                          metrics=args.metric, ignore=ignore, paired=paired, family_scale=family_scale,
                           **({"round_estimator": args.round_estimator} if paired else {}))
 
 
@@ -187,9 +187,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "compare", help="compare two result sets; exit 1 on a regression",
         description="Compare CURRENT against BASELINE per cell and metric: ratio of medians with a bootstrap "
-                    "95%% CI and a test on one median per run (Mann-Whitney from 4 runs a side, else Student's t on "
-                    "their logs; one run a side is too little data: separate processes differ by more than a gate "
-                    "looks for). A regression needs both the threshold and p < alpha. "
+                    "95%% CI and Student's t on the logs of one median per run (one run a side is too little data: "
+                    "separate processes differ by more than a gate looks for). A regression needs both the "
+                    "threshold and p < alpha, the p-values adjusted over every row (Holm), so alpha is the "
+                    "comparison's false-alarm rate. "
                     "Each side is STORE, STORE@RUN_ID, STORE@last, or @RUN_ID (in BASELINE's store). "
                     "Exit: 0 none, 1 regression, 11 store/run unreadable, 13 nothing comparable.")
     p.add_argument("baseline", help="STORE, STORE@RUN_ID, STORE@last or @RUN_ID")

@@ -143,7 +143,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
            store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
            progress: bool = True, stream: TextIO | None = None,
            inject_slowdown: tuple[float | None, float | None] = (None, None), max_rounds: int | None = None,
-           rounds_needed: Callable[[pd.DataFrame, pd.DataFrame], float] | None = None,
+           rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float] | None = None,
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
 
@@ -237,10 +237,11 @@ CELL_LABEL_COLUMNS = ("framework", "device", "environment", "workload_id", "mode
 
 
 def pair_needs(pairs: Sequence[tuple[Cell, Cell]], frames: Sequence[pd.DataFrame],
-               rounds_needed: Callable[[pd.DataFrame, pd.DataFrame], float]) -> list[float]:
-    """``rounds_needed`` of each pair's own rows (each side's rows whose cell label is the pair's cell)."""
+               rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float]) -> list[float]:
+    """``rounds_needed`` of each pair's own rows (each side's rows whose cell label is the pair's cell), told how
+    many pairs the job has (the gate's false-alarm rate is shared over all of them)."""
     from genai_harness.results.analysis import cell_label, row_labels
 
     labels = [row_labels(frame, CELL_LABEL_COLUMNS, cell_label) for frame in frames]
-    return [rounds_needed(frames[0][(labels[0] == a.label).to_numpy()], frames[1][(labels[1] == b.label).to_numpy()])
-            for a, b in pairs]
+    return [rounds_needed(frames[0][(labels[0] == a.label).to_numpy()], frames[1][(labels[1] == b.label).to_numpy()],
+                          len(pairs)) for a, b in pairs]

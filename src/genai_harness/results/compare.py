@@ -1,4 +1,4 @@
-"""Comparing two sets of results: ratio of medians, its bootstrap interval, a rank test, a verdict.
+"""Comparing two sets of results: ratio of medians, its bootstrap interval, a test on runs or rounds, a verdict.
 
 A pure function of two results DataFrames. Per cell (target, task, workload, model) and metric:
 
@@ -6,12 +6,17 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
 - ``p_value``, from one value per worker call (a run's median): repetitions inside one process share that
   process's state, so they cannot show the noise between processes, which on a shared runner is as large
   as the slowdowns a gate looks for (7-15 % here; pooling them cried wolf 19-22 % of the time on one cell:
-  benchmarks/RESULTS.md). When both sides hold at least ``MIN_REPETITIONS`` runs of the cell, a two-sided
-  Mann-Whitney U test on the runs (``tested_on`` "runs"); with fewer, Student's t on the logs of the runs
-  with their pooled spread (``statistics.runs_log_t_test``; "runs (t on logs)"), so one current run can
-  be judged against a baseline history of several; one run a side has no measure of that noise and is
-  ``too little data`` ("one run a side"). ``detectable`` is the smallest slowdown these runs at their
-  spread would catch 95 % of the time (``statistics.detectable_shift``);
+  benchmarks/RESULTS.md). Student's t on the logs of the runs with their pooled spread
+  (``statistics.runs_log_t_test``; ``tested_on`` "runs"), so one current run can be judged against a
+  baseline history of several; one run a side has no measure of that noise and is ``too little data``
+  ("one run a side"). A rank test on a handful of run medians cannot reach significance once the
+  false-alarm rate is shared over a comparison's rows (4 runs a side: p >= 0.029 before adjustment), so the
+  test is on the logs. ``detectable`` is the smallest slowdown these runs at their spread would catch 95 %
+  of the time (``statistics.detectable_shift``);
+- ``p_family``: the p-values adjusted by Holm's step-down method over every row the comparison tests; the
+  verdicts use it, so ``alpha`` is the chance that a comparison of unchanged code shows any regression,
+  however many cells and metrics it has. ``detectable`` and ``rounds_needed`` are sized at ``alpha`` over
+  that count;
 - ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
   measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
   ratios of the rounds' medians (or another ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``),
@@ -30,8 +35,9 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   ``min_repetitions`` on a side is ``too little data``; anything else ``unchanged``. A cell present on
   one side only is ``only in baseline`` / ``only in current``.
 
-asv's ``compare`` applies the same shape of rule (a factor and a Mann-Whitney test); the false-alarm
-and detection rates of ours are measured in ``benchmarks/gate_calibration.py``.
+asv's ``compare`` applies a factor and a Mann-Whitney test on the pooled samples; the false-alarm and
+detection rates of ours, and of asv's rule on the same data, are measured in ``benchmarks/gate_selfsized.py``
+(``ab``) and ``benchmarks/gate_runs.py`` (separate runs).
 """
 
 from __future__ import annotations
@@ -46,11 +52,10 @@ from genai_harness.results.metric_info import METRICS, headline_metrics, metric
 from genai_harness.results.statistics import (
     ROUND_ESTIMATORS,
     detectable_shift,
-    detectable_slowdown,
+    holm_adjust,
     median,
     paired_log_ratio_test,
     paired_rounds_needed,
-    rank_test,
     ratio_ci,
     ratio_of_medians,
     round_estimate,
@@ -65,7 +70,8 @@ THRESHOLD = 1.10
 ALPHA = 0.05
 """Default significance level of the rank test."""
 MIN_REPETITIONS = 4
-"""Fewest repetitions per side that can reach p < 0.05 in a two-sided Mann-Whitney test (4 vs 4: p = 0.029)."""
+"""Fewest paired rounds a paired comparison tests (fewer fall back to the test on runs; ``ab`` runs at least
+this many before it sizes itself)."""
 AB_THRESHOLD = 1.05
 """Default factor of the paired ``ab`` gate. A factor equal to the slowdown to be caught (1.10) lets through
 half of those slowdowns by construction (the estimate falls below its true value half the time), so the
@@ -79,7 +85,7 @@ AB_ROUNDS = 20
 """Default rounds of ``ab``: what a 10 % slowdown needs at 95 % power on a quiet machine for openvino-genai
 (``rounds_needed`` from the measured paired noise); onnxruntime-genai needed 63 quiet and ~100 under load.
 Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab`` warns when a job falls short."""
-AB_MAX_ROUNDS = 150
+AB_MAX_ROUNDS = 200
 """Default cap of a self-sizing ``ab`` job (``--max-rounds``): after its ``AB_ROUNDS``, a cell pair whose own
 round-to-round noise needs more rounds to catch ``TARGET_SLOWDOWN`` runs more, up to this many. On a quiet
 runner here the pairs needed 40-90 (benchmarks/RESULTS.md, "ab as it runs by default")."""
@@ -94,7 +100,7 @@ VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only i
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
     *KEY_COLUMNS, "metric", "unit", "better", "n_baseline", "n_current", "baseline_median", "current_median",
-    "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "tested_on", "threshold", "verdict",
+    "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "p_family", "tested_on", "threshold", "verdict",
     "detectable", "rounds_needed",
 )
 
@@ -132,7 +138,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                    thresholds: Mapping[str, float] | None = None, alpha: float | None = None,
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
                    ignore: Sequence[str] = (), intervals: bool = True, paired: bool = False,
-                   round_estimator: str = ROUND_ESTIMATOR) -> pd.DataFrame:
+                   round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
@@ -144,6 +150,11 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     ``round_estimator`` reduces each round of a paired comparison to one number
     (:func:`~genai_harness.results.statistics.round_estimate`: ``median``, or ``best`` = the fastest
     repetition, the minimum of a latency and the maximum of a rate, ``p10``, ``p25``, ``trimmed``).
+
+    ``alpha`` is the false-alarm rate of the whole comparison, not of each row: the verdicts use Holm's
+    adjustment of the p-values over every row tested (``p_family``), and ``detectable`` and ``rounds_needed``
+    are sized at ``alpha`` over that count. ``family_scale``: this comparison is one of that many alike
+    parts of one job (``ab`` sizes each cell pair on its own rows), so the count is multiplied by it.
     """
     import pandas as pd
 
@@ -181,39 +192,50 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                                "current_median": median(c), "threshold": factor}
         if not b or not c:
             row.update(ratio=math.nan, ratio_ci_low=math.nan, ratio_ci_high=math.nan, slowdown=math.nan,
-                       p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline",
-                       detectable=math.nan, rounds_needed=math.nan)
+                       p_value=math.nan, p_family=math.nan, tested_on="",
+                       verdict="only in current" if not b else "only in baseline", detectable=math.nan,
+                       rounds_needed=math.nan)
             records.append(row)
             continue
         b_runs, c_runs = run_medians(b_group), run_medians(c_group)
-        if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:
+        if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough rounds for t
             if round_estimator != "median":
                 b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
                 c_runs = run_estimates(c_group, round_estimator, lower_is_better=info.lower_is_better)
             test = paired_log_ratio_test(b_runs, c_runs)
             tested_on, fewest = "paired rounds", min_repetitions
             ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
-            detectable = detectable_slowdown(test.sd_log_ratio, test.n, alpha=alpha, threshold=factor)
-            needed = (paired_rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=alpha, threshold=factor)
-                      if test.n >= 2 and math.isfinite(test.sd_log_ratio) else math.nan)
+            spread = (test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan, test.n - 1,
+                      test.sd_log_ratio)
         else:
-            needed = math.nan
             ratio = ratio_of_medians(b, c)
             low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
             runs_test = runs_log_t_test(b_runs, c_runs)
-            detectable = detectable_shift(runs_test.se, runs_test.df, alpha=alpha, threshold=factor)
-            if len(b_runs) >= min_repetitions and len(c_runs) >= min_repetitions:
-                tested_on, p_value, fewest = "runs", rank_test(b_runs, c_runs), min_repetitions
-            elif runs_test.df >= 1:
-                tested_on, p_value, fewest = "runs (t on logs)", runs_test.p_value, 1
+            spread = (runs_test.se, runs_test.df, math.nan)
+            if runs_test.df >= 1:
+                tested_on, p_value, fewest = "runs", runs_test.p_value, 1
             else:  # repetitions of one process cannot show the noise between processes: no verdict
                 tested_on, p_value, fewest = "one run a side", math.nan, 2
         slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
         row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
-                   tested_on=tested_on, detectable=detectable, rounds_needed=needed,
-                   verdict=verdict(slowdown, p_value, len(b_runs), len(c_runs), threshold=factor, alpha=alpha,
-                                   min_repetitions=fewest))
+                   tested_on=tested_on, _units=(len(b_runs), len(c_runs), fewest), _spread=spread)
         records.append(row)
+    tested = [r for r in records if "_spread" in r and math.isfinite(r["p_value"])]
+    family = max(1, len(tested) * family_scale)
+    per_test = alpha / family  # what each test must reach for the family's alpha (Bonferroni; Holm never needs less)
+    for row, adjusted in zip(tested, holm_adjust([r["p_value"] for r in tested]), strict=True):
+        row["p_family"] = adjusted
+    for row in records:
+        if "_spread" not in row:
+            continue
+        (n_b, n_c, fewest), (se, df, sd) = row.pop("_units"), row.pop("_spread")
+        factor = row["threshold"]
+        row["p_family"] = row.get("p_family", math.nan)
+        row["detectable"] = detectable_shift(se, df, alpha=per_test, threshold=factor)
+        row["rounds_needed"] = (paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
+                                if math.isfinite(sd) else math.nan)
+        row["verdict"] = verdict(row["slowdown"], row["p_family"], n_b, n_c, threshold=factor, alpha=alpha,
+                                 min_repetitions=fewest)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
 
 

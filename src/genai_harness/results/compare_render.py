@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 HEADERS = ("verdict", "target", "workload", "model", "metric", "baseline", "current", "ratio [95% CI]", "p",
            "tested on", "catches")
-"""``tested on``: what the test counted (paired rounds, runs, runs (t on logs), one run a side); ``catches``:
+"""``p``: the p-value adjusted for every row of the comparison (Holm: ``p_family``), what the verdict uses;
+``tested on``: what the test counted (paired rounds, runs, runs (t on logs), one run a side); ``catches``:
 the smallest slowdown those units, at their measured spread, catch 95 % of the time (``detectable``)."""
 
 
@@ -33,7 +34,7 @@ def _rows(comparison: pd.DataFrame) -> list[tuple[str, ...]]:
                     f"{_number(r['ratio_ci_high'], '{:.3f}')}]") if not math.isnan(r["ratio"]) else ""
         rows.append((r["verdict"], r["target"], r["workload_id"], r["model_id"], info.title,
                      info.format(r["baseline_median"]), info.format(r["current_median"]), interval,
-                     _number(r["p_value"], "{:.3g}"), r.get("tested_on") or "",
+                     _number(r.get("p_family", r["p_value"]), "{:.3g}"), r.get("tested_on") or "",
                      _number(r.get("detectable", math.nan), ">= {:.2f}x")))
     return rows
 
@@ -72,7 +73,8 @@ def to_junit(comparison: pd.DataFrame, suite: str = "genai-harness.compare") -> 
         element = ElementTree.SubElement(root, "testcase", classname=f"{case['target']}.{case['workload_id']}",
                                          name=f"{case['model_id']}.{case['metric']}")
         text = (f"ratio {_number(case['ratio'], '{:.3f}')} (95% CI {_number(case['ratio_ci_low'], '{:.3f}')}-"
-                f"{_number(case['ratio_ci_high'], '{:.3f}')}), p {_number(case['p_value'])}, "
+                f"{_number(case['ratio_ci_high'], '{:.3f}')}), p {_number(case['p_value'])} "
+                f"(over the comparison {_number(case.get('p_family', math.nan))}), "
                 f"threshold {case['threshold']:.2f}")
         if case["verdict"] == "regression":
             ElementTree.SubElement(element, "failure", message=f"regression: {text}").text = text

@@ -289,6 +289,20 @@ def detectable_shift(se: float, df: int, *, alpha: float, threshold: float = 1.0
     return math.exp(bar + float(stats.norm.ppf(power)) * se)
 
 
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (pure): rejecting every test whose adjusted p-value is below alpha
+    keeps the chance of any false rejection in the family at most alpha, whatever their dependence (Holm
+    1979). NaNs stay NaN and are not counted in the family."""
+    values = np.asarray(p_values, dtype=float)
+    out = np.full(values.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(values))
+    order = finite[np.argsort(values[finite], kind="stable")]
+    m = len(order)
+    stepped = np.maximum.accumulate((m - np.arange(m)) * values[order]) if m else np.zeros(0)
+    out[order] = np.minimum(stepped, 1.0)
+    return [float(v) for v in out]
+
+
 @dataclass(frozen=True)
 class RunsRatio:
     """:func:`runs_log_t_test`'s answer: runs a side, the ratio of geometric means, the p-value, the spread
