@@ -132,9 +132,10 @@ def test_summary_score_is_the_geometric_mean_of_ratios_against_the_baseline() ->
     assert len(by_run) == 2
 
 
-def test_history_marks_the_regressions_compare_found(frame: pd.DataFrame) -> None:
-    comparison = compare_frames(frame[frame["run_id"] == "run-000"], frame[frame["run_id"] == "run-001"])
-    assert (comparison["verdict"] == "regression").any()
+def test_history_marks_the_regressions_compare_found() -> None:
+    frame = results_frame(devices=3, runs=5, repetitions=6, slowdown_last_run=1.6)
+    comparison = compare_frames(frame[frame["run_id"] != "run-004"], frame[frame["run_id"] == "run-004"])
+    assert (comparison["verdict"] == "regression").any()  # the last run against the history of four
     figure = history(frame, "ttft_ms", comparison)
     assert "regression (compare)" in texts(figure)
     clean = history(frame, "ttft_ms", comparison.assign(verdict="unchanged"))

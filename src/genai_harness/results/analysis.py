@@ -162,7 +162,7 @@ def call_index(df: pd.DataFrame) -> Any:
         runs = df["run_id"].astype(str).to_numpy()
         starts[1:] |= runs[1:] != runs[:-1]
     if "repetition" in df.columns:
-        starts |= df["repetition"].eq(0).to_numpy()
+        starts |= df["repetition"].eq(0).to_numpy(dtype=bool, na_value=False)
     return np.cumsum(starts)
 
 
