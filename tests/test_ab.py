@@ -116,7 +116,7 @@ def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
     assert (ab_args.rounds, ab_args.threshold, ab_args.alpha) == (AB_ROUNDS, AB_THRESHOLD, PAIRED_ALPHA)
     assert AB_THRESHOLD < 1.10 and AB_ROUNDS >= 6  # below the slowdown it must catch; enough pairs for p < 0.05
     compare_args = build_parser().parse_args(["compare", "base.sqlite", "cur.sqlite"])
-    assert (compare_args.threshold, compare_args.alpha) == (THRESHOLD, ALPHA) == (1.10, 0.05)
+    assert (compare_args.threshold, compare_args.alpha) == (THRESHOLD, ALPHA) == (1.10, 0.01)
 
 
 def test_ab_round_estimator_defaults_to_the_median_and_refuses_others(capsys: pytest.CaptureFixture[str]) -> None:
