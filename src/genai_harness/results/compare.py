@@ -80,17 +80,19 @@ half of those slowdowns by construction (the estimate falls below its true value
 factor sits below the 10 % target and ``PAIRED_ALPHA`` keeps false alarms down; at the noise measured here
 (benchmarks/RESULTS.md, "Paired ab gate") factors 1.00-1.05 gave the same rates, the t bar deciding."""
 PAIRED_ALPHA = 0.01
-"""Default significance level of the paired ``ab`` gate (two-sided t-test on per-round log ratios): 0.005
-per direction and metric, so that a gate on three correlated metrics stays near 1 % false alarms
-(measured: 0-1.5 % over 200 A/A comparisons of real rounds)."""
+"""Default false-alarm rate of the paired ``ab`` gate (two-sided t-tests on per-round log ratios, Holm over the
+job's rows): measured 0-0.5 % over 200 self-sized A/A jobs a runtime (benchmarks/RESULTS.md, "ab as it runs
+by default"); with each metric at 0.01 on its own, five metrics alarmed 1-2 %."""
 AB_ROUNDS = 20
-"""Default rounds of ``ab``: what a 10 % slowdown needs at 95 % power on a quiet machine for openvino-genai
-(``rounds_needed`` from the measured paired noise); onnxruntime-genai needed 63 quiet and ~100 under load.
-Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab`` warns when a job falls short."""
+"""Rounds every cell pair of ``ab`` runs before it sizes itself (``AB_MAX_ROUNDS``): enough for a first
+measure of the round-to-round noise. Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab``
+warns when a job falls short."""
 AB_MAX_ROUNDS = 200
 """Default cap of a self-sizing ``ab`` job (``--max-rounds``): after its ``AB_ROUNDS``, a cell pair whose own
-round-to-round noise needs more rounds to catch ``TARGET_SLOWDOWN`` runs more, up to this many. On a quiet
-runner here the pairs needed 40-90 (benchmarks/RESULTS.md, "ab as it runs by default")."""
+round-to-round noise needs more rounds to catch ``TARGET_SLOWDOWN`` runs more, up to this many. On this quiet
+machine self-sized jobs of one pair chose a median of 137 (openvino-genai) and 188 (onnxruntime-genai, whose
+load time is the noisiest metric) rounds, and held false alarms <= 0.5 % while catching every 10 % slowdown
+(benchmarks/RESULTS.md, "ab as it runs by default")."""
 TARGET_SLOWDOWN = 1.10
 """The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
 ROUND_ESTIMATOR = "median"
