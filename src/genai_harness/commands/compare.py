@@ -57,7 +57,9 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                    help=f"factor a metric must worsen by to be a regression (default {threshold})")
     p.add_argument("--metric-threshold", action="append", metavar="METRIC=FACTOR",
                    help="a factor for one metric, e.g. ttft_ms=1.2 (repeatable)")
-    p.add_argument("--alpha", type=float, default=alpha, help=f"significance level of the {test} (default {alpha})")
+    p.add_argument("--alpha", type=float, default=alpha,
+                   help=f"false-alarm rate of the whole comparison: each row's {test} is adjusted over every row "
+                        f"(Holm) before it is held against alpha (default {alpha})")
     if paired:
         from genai_harness.results.compare import ROUND_ESTIMATOR
         from genai_harness.results.statistics import ROUND_ESTIMATORS
@@ -187,7 +189,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "compare", help="compare two result sets; exit 1 on a regression",
         description="Compare CURRENT against BASELINE per cell and metric: ratio of medians with a bootstrap "
-                    "95%% CI and Student's t on the logs of one median per run (one run a side is too little data: "
+                    "95% CI and Student's t on the logs of one median per run (one run a side is too little data: "
                     "separate processes differ by more than a gate looks for). A regression needs both the "
                     "threshold and p < alpha, the p-values adjusted over every row (Holm), so alpha is the "
                     "comparison's false-alarm rate. "

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "report", help="write one self-contained HTML report (figures, tables with intervals, failures)",
         description="Write DIR/report.html: machine profile, runs, failed cells with errors, per-cell medians with "
-                    "95%% CI, figures as inline SVG (no network, no JavaScript) and, with --baseline, the compare "
+                    "95% CI, figures as inline SVG (no network, no JavaScript) and, with --baseline, the compare "
                     "verdicts. Exit: 0 written, 11 empty store, missing run or unwritable folder.")
     p.add_argument("--store", default=None, help="the result store (default results/genai-harness.sqlite)")
     p.add_argument("--run", default=None, help="only this run id, or 'last'")
