@@ -168,6 +168,8 @@ FAKE_BEHAVIOURS = ("ok", "abort", "hang", "raise", "mismatch", "long")
 FAKE_PRELUDE = (
     "import signal, sys\n"
     "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if our parent ignores SIGINT\n"
+    "signal.signal(signal.SIGHUP, signal.SIG_DFL)  # a run under nohup keeps SIGHUP ignored on purpose; tests run\n"
+    "# under nohup too, and test the terminal's case\n"
     "from genai_harness.backends.registry import BackendSpec, register_spec\n"
     f"register_spec(BackendSpec('fake', {FAKE_TARGET!r}))\n"
 )
