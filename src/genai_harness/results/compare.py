@@ -30,9 +30,9 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
   different round counts (a failed call) fall back to the unpaired test on runs;
 - ``slowdown``: the ratio turned so that > 1 is always worse (1 / ratio for higher-is-better metrics);
-- ``verdict``: ``regression`` needs both ``slowdown >= threshold`` and ``p_value < alpha``;
-  ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_value < alpha``; fewer than
-  ``min_repetitions`` on a side is ``too little data``; anything else ``unchanged``. A cell present on
+- ``verdict``: ``regression`` needs both ``slowdown >= threshold`` and ``p_family < alpha``;
+  ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_family < alpha``; one run a side is
+  ``too little data``; anything else ``unchanged``. A cell present on
   one side only is ``only in baseline`` / ``only in current``.
 
 asv's ``compare`` applies a factor and a Mann-Whitney test on the pooled samples; the false-alarm and
@@ -185,6 +185,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     base_groups = {k: g for k, g in base.groupby(keys, sort=False)} if len(base) else {}
     cur_groups = {k: g for k, g in cur.groupby(keys, sort=False)} if len(cur) else {}
     records: list[dict[str, Any]] = []
+    judged: list[tuple[dict[str, Any], tuple[int, int, int], tuple[float, int, float]]] = []  # rows, their units
     for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
         info = METRICS[key[-1]]
         b_group, c_group = base_groups.get(key), cur_groups.get(key)
@@ -222,19 +223,15 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                 tested_on, p_value, fewest = "one run a side", math.nan, 2
         slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
         row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
-                   tested_on=tested_on, _units=(len(b_runs), len(c_runs), fewest), _spread=spread)
+                   p_family=math.nan, tested_on=tested_on)
         records.append(row)
-    tested = [r for r in records if "_spread" in r and math.isfinite(r["p_value"])]
-    family = max(1, len(tested) * family_scale)
-    per_test = alpha / family  # what each test must reach for the family's alpha (Bonferroni; Holm never needs less)
-    for row, adjusted in zip(tested, holm_adjust([r["p_value"] for r in tested]), strict=True):
+        judged.append((row, (len(b_runs), len(c_runs), fewest), spread))
+    tested = [row for row, _, _ in judged if math.isfinite(row["p_value"])]
+    for row, adjusted in zip(tested, holm_adjust([row["p_value"] for row in tested]), strict=True):
         row["p_family"] = adjusted
-    for row in records:
-        if "_spread" not in row:
-            continue
-        (n_b, n_c, fewest), (se, df, sd) = row.pop("_units"), row.pop("_spread")
+    per_test = alpha / max(1, len(tested) * family_scale)  # each test's share of the family's alpha (Bonferroni)
+    for row, (n_b, n_c, fewest), (se, df, sd) in judged:
         factor = row["threshold"]
-        row["p_family"] = row.get("p_family", math.nan)
         row["detectable"] = detectable_shift(se, df, alpha=per_test, threshold=factor)
         row["rounds_needed"] = (paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
                                 if math.isfinite(sd) else math.nan)

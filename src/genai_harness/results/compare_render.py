@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 HEADERS = ("verdict", "target", "workload", "model", "metric", "baseline", "current", "ratio [95% CI]", "p",
            "tested on", "catches")
 """``p``: the p-value adjusted for every row of the comparison (Holm: ``p_family``), what the verdict uses;
-``tested on``: what the test counted (paired rounds, runs, runs (t on logs), one run a side); ``catches``:
+``tested on``: what the test counted (paired rounds, runs, one run a side); ``catches``:
 the smallest slowdown those units, at their measured spread, catch 95 % of the time (``detectable``)."""
 
 
