@@ -15,7 +15,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from genai_harness.results.statistics import MEDIAN_RESAMPLES, bootstrap_ci
+from genai_harness.analysis.statistics import MEDIAN_RESAMPLES, bootstrap_ci
 
 SIZES = (5, 10, 50, 250, 1250)
 RESAMPLES = (500, 1000, 2000, 5000, 10000)

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from genai_harness.fleet.resources import device_resource
-from genai_harness.harness.api import run
+from genai_harness.runner.benchmark import run
+from genai_harness.runner.fleet.resources import device_resource
 
 SUITE = """id = "fleet-bench"
 

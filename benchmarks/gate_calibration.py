@@ -29,17 +29,17 @@ from typing import Any
 
 import pandas as pd
 
+from genai_harness.analysis.statistics import rank_test, ratio_of_medians
 from genai_harness.config import load_config
-from genai_harness.harness.environments import configured_environments
-from genai_harness.harness.fingerprint import machine_profile
-from genai_harness.harness.inventory import collect_inventory
-from genai_harness.harness.metrics import stretch
-from genai_harness.harness.plan import Plan, make_plan
-from genai_harness.harness.progress import Progress
-from genai_harness.harness.runner import new_run_context, run_plan
-from genai_harness.results.compare import MIN_REPETITIONS, compare_frames, verdict
-from genai_harness.results.statistics import rank_test, ratio_of_medians
+from genai_harness.gate.compare import MIN_REPETITIONS, compare_frames, verdict
+from genai_harness.host.fingerprint import machine_profile
 from genai_harness.results.store import ResultStore
+from genai_harness.runner.cell_loop import new_run_context, run_plan
+from genai_harness.runner.environments import configured_environments
+from genai_harness.runner.inventory import collect_inventory
+from genai_harness.runner.plan import Plan, make_plan
+from genai_harness.runner.progress import Progress
+from genai_harness.tasks.timing import stretch
 from genai_harness.workloads.catalog import Catalog
 from genai_harness.workloads.suites import load_suite
 

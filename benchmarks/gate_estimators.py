@@ -4,7 +4,7 @@ Pools (real rows already in stores; ``--pool NAME=STORE``): the rounds of one A/
 (``benchmarks/gate_paired.py``: ``env:default`` against ``env:twin``, the same code, tiny-llm text-p128-g32,
 onnxruntime-genai and openvino-genai, every call its own worker). For each runtime, each round's repetitions
 of TPOT, TTFT and e2e are reduced to one number by each estimator of
-:data:`~genai_harness.results.statistics.ROUND_ESTIMATORS` (:func:`round_estimate`, the function the gate
+:data:`~genai_harness.analysis.statistics.ROUND_ESTIMATORS` (:func:`round_estimate`, the function the gate
 uses), then TRIALS comparisons each draw N rounds from the pool of P without replacement (draws overlap
 one another: with N close to P they are nearly the same sample) and apply the paired rule of ``ab``
 (:func:`paired_log_ratio_test` on per-round log ratios: a regression when the ratio >= ``AB_THRESHOLD``
@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from genai_harness.results.compare import AB_THRESHOLD, PAIRED_ALPHA, compare_frames
+from genai_harness.analysis.statistics import ROUND_ESTIMATORS, paired_log_ratio_test, round_estimate
+from genai_harness.gate.compare import AB_THRESHOLD, PAIRED_ALPHA, compare_frames
 from genai_harness.results.query import ResultFilter
-from genai_harness.results.statistics import ROUND_ESTIMATORS, paired_log_ratio_test, round_estimate
 from genai_harness.results.store import ResultStore
 
 METRICS = ("tpot_ms", "ttft_ms", "e2e_ms")

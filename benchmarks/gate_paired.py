@@ -12,7 +12,7 @@ TTFT, e2e regresses: as A/A, and with side B stretched by 1.05 and 1.10. ``--inj
 stretches the recorded spans (``harness.metrics.stretch``), so a stretched real A/A round is what a job
 with injection records; the ``--injected`` job checks that on real injected rounds. Rules:
 
-- ``paired (default)``: :func:`genai_harness.results.compare.compare_frames` with ``paired=True``, the
+- ``paired (default)``: :func:`genai_harness.gate.compare.compare_frames` with ``paired=True``, the
   code path ``ab`` takes (per-round log ratios, one-sided t-test, CI bound, factor ``AB_THRESHOLD``);
 - ``unpaired (ab before)``: ratio of medians >= 1.10 and Mann-Whitney p < 0.05 over the rounds' medians;
 - ``asv``: ratio of medians >= 1.10 and Mann-Whitney p < 0.002 over the pooled repetitions.
@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genai_harness.harness.ab import run_ab
-from genai_harness.results.compare import AB_THRESHOLD, ALPHA, PAIRED_ALPHA, compare_frames
+from genai_harness.analysis.statistics import paired_log_ratio_test, rank_test, ratio_of_medians
+from genai_harness.gate.ab import run_ab
+from genai_harness.gate.compare import AB_THRESHOLD, ALPHA, PAIRED_ALPHA, compare_frames
 from genai_harness.results.query import ResultFilter
-from genai_harness.results.statistics import paired_log_ratio_test, rank_test, ratio_of_medians
 from genai_harness.results.store import ResultStore
 from genai_harness.workloads.suites import STANDARD_DIR
 

@@ -7,13 +7,13 @@ adds no load. Per runtime and metric (TPOT, TTFT, e2e; one median per run):
 1. noise: the standard deviation of log(run_j / run_i) for consecutive runs (what ``ab`` pairs: the
    same minutes) against any two runs (a stored CI baseline against a later run);
 2. a paired gate on ABBA windows of consecutive runs, ROUNDS rounds: B's run medians over A's, the
-   Wilcoxon signed-rank test (:func:`genai_harness.results.statistics.paired_test`) and the geometric
+   Wilcoxon signed-rank test (:func:`genai_harness.analysis.statistics.paired_test`) and the geometric
    mean ratio; a regression when p < ALPHA and the ratio >= FACTOR on any metric. Its false-alarm
    rate (A/A) and the share of 5 % and 10 % slowdowns caught (B's medians multiplied by the factor:
    what ``--inject-slowdown`` does to every span), beside the unpaired rule ``ab`` applies (ratio of
    medians and Mann-Whitney over the rounds' medians), over every window of the recorded runs (few: the
    windows overlap, so these rates are coarse; the >= 200 A/A comparisons are gate_calibration.py's);
-3. :func:`~genai_harness.results.statistics.rounds_needed`: the rounds that detect a 10 % slowdown
+3. :func:`~genai_harness.analysis.statistics.rounds_needed`: the rounds that detect a 10 % slowdown
    95 % of the time at alpha 0.01, from the consecutive-run noise; and the runs a side ``compare`` of
    separate runs needs (one median per run, two samples), from the noise of any two runs.
 
@@ -29,8 +29,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from genai_harness.analysis.statistics import geometric_mean, paired_test, rank_test, ratio_of_medians, rounds_needed
 from genai_harness.results.query import ResultFilter
-from genai_harness.results.statistics import geometric_mean, paired_test, rank_test, ratio_of_medians, rounds_needed
 from genai_harness.results.store import ResultStore
 
 METRICS = ("tpot_ms", "ttft_ms", "e2e_ms")

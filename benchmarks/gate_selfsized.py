@@ -30,9 +30,10 @@ import numpy as np
 import pandas as pd
 from gate_paired import FRAMEWORKS, rounds_of
 
-from genai_harness.harness.ab import more_rounds
-from genai_harness.harness.metrics import stretch
-from genai_harness.results.compare import (
+from genai_harness.analysis.metric_info import METRICS
+from genai_harness.analysis.statistics import rank_test, ratio_of_medians
+from genai_harness.gate.ab import more_rounds
+from genai_harness.gate.compare import (
     AB_MAX_ROUNDS,
     AB_ROUNDS,
     compare_frames,
@@ -40,10 +41,9 @@ from genai_harness.results.compare import (
     has_regression,
     rounds_to_run,
 )
-from genai_harness.results.metric_info import METRICS
 from genai_harness.results.query import ResultFilter
-from genai_harness.results.statistics import rank_test, ratio_of_medians
 from genai_harness.results.store import ResultStore
+from genai_harness.tasks.timing import stretch
 
 FACTORS = (("A/A false alarms", 1.0), ("5 % caught", 1.05), ("10 % caught", 1.10))
 

@@ -21,10 +21,10 @@ from typing import Any
 import openvino
 from _common import median
 
-from genai_harness import text2image, text2text
 from genai_harness.errors import NumericsError
-from genai_harness.harness.reference import psnr_db, token_agreement
-from genai_harness.interface import DeviceFactory, Text2ImagePipelineFactory, Text2TextPipelineFactory
+from genai_harness.factories import DeviceFactory, Text2ImagePipelineFactory, Text2TextPipelineFactory
+from genai_harness.interface import text2image, text2text
+from genai_harness.tasks.reference import psnr_db, token_agreement
 from genai_harness.workloads.catalog import MODELS_DIR
 from genai_harness.workloads.prompts import prompt_with_tokens
 

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 from _common import median, model_dir
 
-from genai_harness import Text2TextPipelineFactory, text2text
+from genai_harness import Text2TextPipelineFactory
+from genai_harness.interface import text2text
 from genai_harness.workloads.prompts import prompt_with_tokens
 
 

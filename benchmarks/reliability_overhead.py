@@ -22,8 +22,8 @@ from pathlib import Path
 import tomli_w
 
 from genai_harness.config import load_config
-from genai_harness.harness.signals import signals_interrupt
 from genai_harness.results.store import ResultStore
+from genai_harness.runner.signals import signals_interrupt
 
 
 def timed_ms(action: Callable[[], object]) -> float:

@@ -73,8 +73,9 @@ def native_agreement(calls: int, n_prompt: int = 128, n_new: int = 64) -> dict[s
 
     from _common import bare_ov_genai
 
-    from genai_harness import Text2TextPipelineFactory, text2text
-    from genai_harness.harness import metrics
+    from genai_harness import Text2TextPipelineFactory
+    from genai_harness.interface import text2text
+    from genai_harness.tasks import timing as metrics
     from genai_harness.workloads.prompts import prompt_with_tokens
 
     pipe = Text2TextPipelineFactory.create("openvino.genai", model_dir("openvino"), "CPU")

@@ -20,7 +20,7 @@ def profile(host: str = "synthetic-laptop", cpu: str = "Synthetic SoC 12-core", 
     prof = {"cpu": {"brand": cpu, "arch": "X86_64", "logical_cores": 12, "flags": ["avx2"]},
             "memory": {"total_gb": 32.0}, "os": {"system": "Windows"}, "drivers": {"npu": "synthetic"},
             "runtimes": runtimes or RUNTIMES, "hostname": host}
-    from genai_harness.harness.fingerprint import fingerprint
+    from genai_harness.host.fingerprint import fingerprint
 
     prof["fingerprint"] = fingerprint(prof)
     return prof

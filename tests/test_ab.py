@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from genai_harness.errors import ConfigurationError
-from genai_harness.harness.ab import Side, interleave, pair_cells
+from genai_harness.gate.ab import Side, interleave, pair_cells
 from genai_harness.results.store import ResultStore
 from tests.conftest import assert_one_error_line, run_cli
 
@@ -45,7 +45,7 @@ def test_pairing_ignores_only_the_varied_dimension_and_the_order_alternates() ->
 def test_more_rounds_go_only_to_the_pairs_whose_noise_asks_for_them() -> None:
     import pandas as pd
 
-    from genai_harness.harness.ab import interleave_each, pair_needs
+    from genai_harness.gate.ab import interleave_each, pair_needs
 
     a = [cell("ort", "base", "m"), cell("ov", "base", "m")]
     b = [cell("ort", "new", "m"), cell("ov", "new", "m")]
@@ -79,7 +79,7 @@ def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
 
 
 def test_more_rounds_follow_the_measured_need_up_to_the_cap() -> None:
-    from genai_harness.harness.ab import more_rounds
+    from genai_harness.gate.ab import more_rounds
 
     assert more_rounds(8.0, 10, 40) == 0  # enough already
     assert more_rounds(float("inf"), 10, 40) == 0 and more_rounds(float("nan"), 10, 40) == 0  # none would do
@@ -110,7 +110,7 @@ def test_ab_runs_more_rounds_when_its_noise_needs_them_and_stops_at_the_cap(tmp_
 
 def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
     from genai_harness.cli import build_parser
-    from genai_harness.results.compare import AB_ROUNDS, AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD
+    from genai_harness.gate.compare import AB_ROUNDS, AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD
 
     ab_args = build_parser().parse_args(["ab", "env:default", "env:new"])
     assert (ab_args.rounds, ab_args.threshold, ab_args.alpha) == (AB_ROUNDS, AB_THRESHOLD, PAIRED_ALPHA)
@@ -121,7 +121,7 @@ def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
 
 def test_ab_round_estimator_defaults_to_the_median_and_refuses_others(capsys: pytest.CaptureFixture[str]) -> None:
     from genai_harness.cli import build_parser
-    from genai_harness.results.compare import ROUND_ESTIMATOR
+    from genai_harness.gate.compare import ROUND_ESTIMATOR
 
     assert build_parser().parse_args(["ab", "env:a", "env:b"]).round_estimator == ROUND_ESTIMATOR == "median"
     assert build_parser().parse_args(["ab", "env:a", "env:b", "--round-estimator", "best"]).round_estimator == "best"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from genai_harness.results.analysis import cell_label, row_labels, run_status, target_label, with_target
+from genai_harness.analysis.long_view import cell_label, row_labels, run_status, target_label, with_target
 from tests.dashboard_frames import results_frame
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import genai_harness as gh
+from genai_harness.dispatch import auto
+from genai_harness.dispatch.auto import agrees, decide, open_best
 from genai_harness.errors import NoEvidenceError, NoUsableDeviceError, StoreError
-from genai_harness.harness import auto
-from genai_harness.harness.auto import agrees, decide, open_best
 from tests.conftest import assert_one_error_line, run_cli
 
 pytestmark = pytest.mark.slow

@@ -27,8 +27,8 @@ from genai_harness.backends.registry import (
     register_spec,
 )
 from genai_harness.errors import BackendUnavailableError, UnknownFrameworkError
-from genai_harness.harness.inventory import local_inventory
-from genai_harness.interface import DeviceFactory
+from genai_harness.factories import DeviceFactory
+from genai_harness.runner.inventory import local_inventory
 
 BUILTIN = {
     "onnxruntime": "genai_harness.backends.ort:OnnxRuntimeBackend",

@@ -24,8 +24,6 @@ from conftest import (
     run_cli,
 )
 
-from genai_harness import text2image, text2text
-from genai_harness.classification import ClassificationConfig
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import (
     DeviceUnavailableError,
@@ -34,13 +32,14 @@ from genai_harness.errors import (
     ModelFormatError,
     TaskNotSupportedError,
 )
-from genai_harness.interface import (
+from genai_harness.factories import (
     ClassificationPipelineFactory,
-    Device,
     DeviceFactory,
     Text2ImagePipelineFactory,
     Text2TextPipelineFactory,
 )
+from genai_harness.interface import Device, text2image, text2text
+from genai_harness.interface.classification import ClassificationConfig
 from genai_harness.workloads.catalog import MODELS_DIR, Catalog
 
 pytest.importorskip("onnxruntime_genai")
@@ -386,9 +385,10 @@ import json, sys
 import numpy as np
 import onnxruntime as ort
 from genai_harness import text2image
-from genai_harness.classification import ClassificationConfig
+from genai_harness.interface.classification import ClassificationConfig
 from genai_harness.errors import DeviceMismatchError
-from genai_harness.interface import ClassificationPipelineFactory, Device, Text2ImagePipelineFactory
+from genai_harness.factories import ClassificationPipelineFactory, Text2ImagePipelineFactory
+from genai_harness.interface import Device
 
 args = json.loads(sys.argv[1])
 report = {"providers": ort.get_available_providers(), "raw": {}, "harness": {}}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from genai_harness.results import statistics as st
+from genai_harness.analysis import statistics as st
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5])

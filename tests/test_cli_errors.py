@@ -9,7 +9,7 @@ import pytest
 from conftest import assert_one_error_line, run_cli
 
 from genai_harness.errors import UnknownFrameworkError
-from genai_harness.interface import Text2TextPipelineFactory
+from genai_harness.factories import Text2TextPipelineFactory
 
 
 def make_files(tmp: Path) -> dict[str, Path]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from genai_harness.results.compare import compare_frames
+from genai_harness.gate.compare import compare_frames
 from tests.conftest import run_cli
 
 
@@ -78,7 +78,7 @@ def test_an_ab_side_keeps_one_load_time_per_round() -> None:
 
 
 def test_rounds_to_run_is_what_the_neediest_cell_asks_for() -> None:
-    from genai_harness.results.compare import MIN_REPETITIONS, rounds_to_run
+    from genai_harness.gate.compare import MIN_REPETITIONS, rounds_to_run
 
     paired = pd.DataFrame({"tested_on": ["paired rounds", "paired rounds"], "rounds_needed": [12.0, 40.0]})
     assert rounds_to_run(paired) == 40.0

@@ -25,9 +25,9 @@ from genai_harness.dashboards import (
     ttft_vs_prompt,
 )
 from genai_harness.dashboards.common import caption_text
+from genai_harness.dispatch.ranking import rank
 from genai_harness.errors import ConfigurationError
-from genai_harness.harness.dispatcher import rank
-from genai_harness.results.compare import compare_frames
+from genai_harness.gate.compare import compare_frames
 from tests.dashboard_frames import results_frame
 
 

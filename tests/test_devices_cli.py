@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import DEVICE_KEYS, backend, devices_of, environment, run_cli
 
-from genai_harness.harness.hostinfo import cpu_identity
+from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface import Device
 
 BUILTIN = ("onnxruntime", "onnxruntime_genai", "openvino.genai")
@@ -82,7 +82,7 @@ def test_every_device_is_complete_and_consistent(devices_json):
 
 
 def test_default_environment_has_the_three_runtimes(default_env, devices_json):
-    from genai_harness.harness.fingerprint import installed_runtime_versions
+    from genai_harness.host.fingerprint import installed_runtime_versions
 
     assert Path(default_env["python"]).name.startswith("python")
     installed = installed_runtime_versions()
@@ -206,7 +206,7 @@ def test_text_listing_shows_each_devices_default_precision(devices_text):
 
 
 def test_text_listing_says_why_energy_is_not_recorded(devices_text):
-    from genai_harness.harness.energy import describe
+    from genai_harness.host.energy import describe
 
     assert "Energy counters" in devices_text
     for label, state in describe():

@@ -193,7 +193,7 @@ def test_a_bad_request_is_one_error_line_with_its_exit_code(tmp_path: Path, case
     if args[0] == "imagine" and not any(a.startswith("--out") for a in args):
         args += ["--out", str(out)]
     if case == "unusable-device":
-        from genai_harness.interface import DeviceFactory
+        from genai_harness.factories import DeviceFactory
 
         if any(d.available for d in DeviceFactory.describe("openvino.genai") if d.identifier == "GPU"):
             pytest.skip("this machine has an OpenVINO GPU")

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from genai_harness.dispatch.ranking import Candidate, Constraints, order_candidates, rank, static_decision
 from genai_harness.errors import ConfigurationError, NoEvidenceError, StaleEvidenceError
-from genai_harness.harness.dispatcher import Candidate, Constraints, order_candidates, rank, static_decision
 from tests.dispatch_fixtures import TARGETS, profile, rows
 
 HERE = profile()

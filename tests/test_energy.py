@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from genai_harness.harness import energy
+from genai_harness.host import energy
 from genai_harness.interface import Device
 
 

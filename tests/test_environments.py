@@ -24,12 +24,12 @@ from conftest import (
 
 from genai_harness.config import HarnessConfig, load_config
 from genai_harness.errors import EnvironmentConfigError
-from genai_harness.harness.environments import (
+from genai_harness.interface import Device
+from genai_harness.runner.environments import (
     check_interpreter,
     configured_environments,
     parse_python_option,
 )
-from genai_harness.interface import Device
 
 OVEP = "OpenVINOExecutionProvider"
 

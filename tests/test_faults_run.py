@@ -16,9 +16,9 @@ from conftest import FakeWorkspace, clean_env, fake_cli_code, run_fake_cli
 from test_runner_reliability import alive, hanging, kill_quietly, store_rows, wait_for, workers_of
 
 from genai_harness.errors import StoreError
-from genai_harness.harness import runner
 from genai_harness.results.store import ResultStore
 from genai_harness.results.stores import sqlite as store_module
+from genai_harness.runner import cell_loop as runner
 
 
 def _hanging_suite(ws: FakeWorkspace) -> Path:
@@ -107,7 +107,7 @@ def test_sigkill_leaves_a_run_that_shows_as_unfinished(tmp_path: Path) -> None:
 def test_a_store_that_cannot_take_a_row_is_refused_before_any_cell(tmp_path: Path, fake_backend: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process holds the store's write lock: the run stops before the first cell, not after it."""
-    from genai_harness.harness.api import run
+    from genai_harness.runner.benchmark import run
 
     ws = FakeWorkspace(tmp_path)
     ws.workload("w1")
@@ -145,7 +145,7 @@ def test_a_signal_while_a_cell_is_written_waits_for_the_write() -> None:
     In a fresh interpreter, as the CLI runs (signals sent to this test process would reach pytest too)."""
     code = (
         "import os, signal\n"
-        "from genai_harness.harness.signals import Terminated, signals_deferred, signals_interrupt\n"
+        "from genai_harness.runner.signals import Terminated, signals_deferred, signals_interrupt\n"
         "written = []\n"
         "try:\n"
         "    with signals_interrupt():\n"

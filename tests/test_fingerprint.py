@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from genai_harness.harness.fingerprint import FINGERPRINT_KEYS, fingerprint, machine_profile
+from genai_harness.host.fingerprint import FINGERPRINT_KEYS, fingerprint, machine_profile
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ import pytest
 from conftest import FakeWorkspace, assert_one_error_line, fake_registered, run_cli
 
 from genai_harness.errors import DeviceUnavailableError, StoreError
-from genai_harness.fleet import ray_tasks
-from genai_harness.fleet.resources import device_resource, missing_devices, node_resources
 from genai_harness.results.store import ResultStore
+from genai_harness.runner.fleet import ray_tasks
+from genai_harness.runner.fleet.resources import device_resource, missing_devices, node_resources
 
 ray = pytest.importorskip("ray", reason="the fleet extra (genai-harness[fleet]) is not installed")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -67,7 +67,7 @@ def _workspace(tmp_path: Path, hang_timeout: float = 3) -> tuple[FakeWorkspace, 
 
 def test_cells_land_on_the_node_that_has_their_device(cluster: Any, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from genai_harness.harness.api import run
+    from genai_harness.runner.benchmark import run
 
     ws, suite = _workspace(tmp_path)
     placed: dict[str, str] = {}
@@ -84,7 +84,7 @@ def test_cells_land_on_the_node_that_has_their_device(cluster: Any, tmp_path: Pa
 
 
 def test_a_device_no_node_offers_is_refused_before_the_run(cluster: Any, tmp_path: Path) -> None:
-    from genai_harness.harness.plan import Plan
+    from genai_harness.runner.plan import Plan
 
     _ws, _ = _workspace(tmp_path)
     cell = type("C", (), {"device": type("D", (), {"label": "GPU.7"})(),
@@ -103,7 +103,7 @@ def rows_so_far(store: Path) -> int:
 
 
 def test_a_node_killed_mid_run_fails_its_cell_and_the_rest_finish(cluster: Any, tmp_path: Path) -> None:
-    from genai_harness.harness.api import run
+    from genai_harness.runner.benchmark import run
 
     ws = FakeWorkspace(tmp_path)
     ws.workload("w", repetitions=2)

@@ -9,7 +9,6 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from genai_harness import classification, text2image, text2text
 from genai_harness.backends import registry
 from genai_harness.backends.base import TASK_TEXT2TEXT, Backend
 from genai_harness.backends.registry import BackendSpec, register_spec
@@ -21,15 +20,20 @@ from genai_harness.errors import (
     TaskNotSupportedError,
     UnknownFrameworkError,
 )
+from genai_harness.factories import (
+    ClassificationPipelineFactory,
+    DeviceFactory,
+    Text2ImagePipelineFactory,
+    Text2TextPipelineFactory,
+)
 from genai_harness.interface import (
     FRAMEWORK_ORT,
     FRAMEWORK_ORT_GENAI,
     FRAMEWORK_OV_GENAI,
-    ClassificationPipelineFactory,
     Device,
-    DeviceFactory,
-    Text2ImagePipelineFactory,
-    Text2TextPipelineFactory,
+    classification,
+    text2image,
+    text2text,
 )
 
 FAKE = "test.fake-enumerator"

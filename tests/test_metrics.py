@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from genai_harness.clock import FakeClock
-from genai_harness.harness import metrics
-from genai_harness.harness.cell import run_cell
 from genai_harness.interface import Device
+from genai_harness.tasks import timing as metrics
+from genai_harness.worker.cell import run_cell
 from genai_harness.workloads.spec import parse_workload
 
 MS = 1_000_000  # ns

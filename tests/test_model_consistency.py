@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from genai_harness import text2image, text2text
-from genai_harness.interface import DeviceFactory, Text2ImagePipelineFactory, Text2TextPipelineFactory
+from genai_harness.factories import DeviceFactory, Text2ImagePipelineFactory, Text2TextPipelineFactory
+from genai_harness.interface import text2image, text2text
 from genai_harness.workloads.catalog import MODELS_DIR
 from genai_harness.workloads.prompts import prompt_with_tokens
 

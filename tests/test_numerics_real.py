@@ -14,8 +14,8 @@ import pytest
 
 from genai_harness.backends import numerics as nx
 from genai_harness.errors import NumericsError
-from genai_harness.harness.cell import run_cell
-from genai_harness.interface import ClassificationPipelineFactory, DeviceFactory, Text2TextPipelineFactory
+from genai_harness.factories import ClassificationPipelineFactory, DeviceFactory, Text2TextPipelineFactory
+from genai_harness.worker.cell import run_cell
 from genai_harness.workloads.catalog import MODELS_DIR
 from genai_harness.workloads.suites import load_suite
 

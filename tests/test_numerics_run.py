@@ -13,8 +13,8 @@ import pytest
 from conftest import FakeWorkspace, fake_registered, run_fake_cli
 
 from genai_harness.errors import ConfigurationError
-from genai_harness.harness.api import run
 from genai_harness.results.store import ResultStore
+from genai_harness.runner.benchmark import run
 
 
 def write_precision_workload(ws: FakeWorkspace, name: str, run_table: str) -> Path:

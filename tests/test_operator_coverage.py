@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from genai_harness.results.coverage import coverage_counts, coverage_matrix
+from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 
 
 def _row(workload: str, framework: str, ep: str, status: str, within: float | None, env: str = "default"

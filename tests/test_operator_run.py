@@ -174,7 +174,7 @@ def _kill_worker_of(folder: Path) -> None:
 def test_a_worker_killed_in_a_cell_costs_that_cell_and_a_fresh_worker_runs_the_rest(tmp_path: Path) -> None:
     import sys
 
-    from genai_harness.harness.operator_runner import run_batches
+    from genai_harness.runner.operator_loop import run_batches
 
     requests = _requests(tmp_path, [2, 1_000_000, 2])  # the middle cell would run for minutes
     work = tmp_path / "work"
@@ -196,7 +196,7 @@ def test_a_worker_killed_in_a_cell_costs_that_cell_and_a_fresh_worker_runs_the_r
 def test_a_cell_past_its_timeout_is_killed_and_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     import sys
 
-    from genai_harness.harness.operator_runner import run_batches
+    from genai_harness.runner.operator_loop import run_batches
 
     requests = _requests(tmp_path, [1_000_000, 2])
     work = tmp_path / "work"
@@ -208,7 +208,7 @@ def test_a_cell_past_its_timeout_is_killed_and_recorded_and_the_run_goes_on(tmp_
 
 def test_a_store_row_of_an_operator_cell_keeps_its_repetition_statistics(tmp_path: Path) -> None:
     """The summary statistics other cells get (median, percentiles) come from the operator rows too."""
-    from genai_harness.results.analysis import cell_statistics
+    from genai_harness.analysis.long_view import cell_statistics
 
     suite = _suite(tmp_path, '[[operators]]\noperator = "MatMulSoftmaxMatMul"\n')
     store = tmp_path / "s.sqlite"

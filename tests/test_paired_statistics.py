@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from genai_harness.results.statistics import detectable_slowdown, paired_log_ratio_test, paired_test, rounds_needed
+from genai_harness.analysis.statistics import detectable_slowdown, paired_log_ratio_test, paired_test, rounds_needed
 
 
 def test_paired_test_sees_a_shift_that_load_hides_from_an_unpaired_test() -> None:
@@ -40,7 +40,7 @@ def test_rounds_needed_follows_the_normal_approximation() -> None:
 
 
 def test_rounds_needed_by_the_paired_gate_agree_with_what_it_says_it_can_see() -> None:
-    from genai_harness.results.statistics import detectable_slowdown, paired_rounds_needed
+    from genai_harness.analysis.statistics import detectable_slowdown, paired_rounds_needed
 
     for sd in (0.02, 0.1, 0.25):
         n = paired_rounds_needed(sd, 1.10, alpha=0.01, threshold=1.05)
@@ -110,7 +110,7 @@ def test_detectable_slowdown_is_the_bar_plus_the_power_margin() -> None:
 
 
 def test_round_estimate_takes_the_good_end_of_each_metric_on_a_fixed_round() -> None:
-    from genai_harness.results.statistics import ROUND_ESTIMATORS, round_estimate
+    from genai_harness.analysis.statistics import ROUND_ESTIMATORS, round_estimate
 
     round_ = [5.0, 1.0, 9.0, 2.0, 3.0, 4.0, 8.0, 6.0, 7.0, 10.0, None, math.nan]  # 1..10 and two non-values
     assert round_estimate(round_) == 1.0  # default: the best repetition, a latency's minimum
@@ -130,7 +130,7 @@ def test_round_estimate_takes_the_good_end_of_each_metric_on_a_fixed_round() -> 
 
 
 def test_runs_log_t_test_is_students_pooled_t_on_the_logs_by_hand() -> None:
-    from genai_harness.results.statistics import runs_log_t_test
+    from genai_harness.analysis.statistics import runs_log_t_test
 
     base, cur = [10.0, 11.0, 9.5, 10.4], [12.0, 13.1]
     test = runs_log_t_test(base, cur)
@@ -147,7 +147,7 @@ def test_runs_log_t_test_is_students_pooled_t_on_the_logs_by_hand() -> None:
 
 
 def test_detectable_shift_is_the_paired_model_with_any_standard_error() -> None:
-    from genai_harness.results.statistics import detectable_shift
+    from genai_harness.analysis.statistics import detectable_shift
 
     assert detectable_shift(0.1 / math.sqrt(10), 9, alpha=0.01, threshold=1.05) == pytest.approx(
         detectable_slowdown(0.1, 10, alpha=0.01, threshold=1.05))
@@ -158,7 +158,7 @@ def test_detectable_shift_is_the_paired_model_with_any_standard_error() -> None:
 
 
 def test_holm_adjust_by_hand() -> None:
-    from genai_harness.results.statistics import holm_adjust
+    from genai_harness.analysis.statistics import holm_adjust
 
     adjusted = holm_adjust([0.01, 0.04, 0.03, math.nan])
     assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adjusted[3])  # NaN: not in the family

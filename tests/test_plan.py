@@ -10,10 +10,10 @@ import pytest
 
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import ConfigurationError, DeviceUnavailableError, ModelError, UnknownFrameworkError
-from genai_harness.harness.environments import Environment
-from genai_harness.harness.inventory import EnvironmentInventory
-from genai_harness.harness.plan import Plan, make_plan
 from genai_harness.interface import Device
+from genai_harness.runner.environments import Environment
+from genai_harness.runner.inventory import EnvironmentInventory
+from genai_harness.runner.plan import Plan, make_plan
 from genai_harness.workloads.catalog import Catalog
 from genai_harness.workloads.spec import parse_workload
 from genai_harness.workloads.suites import Suite, SuiteEntry

@@ -28,8 +28,10 @@ from hypothesis import strategies as st
 
 from genai_harness import cli
 from genai_harness.errors import EXIT_CODES, CellError
-from genai_harness.harness import api, inventory, worker_client
 from genai_harness.results.store import ResultStore
+from genai_harness.runner import benchmark as api
+from genai_harness.runner import inventory
+from genai_harness.runner import launcher as worker_client
 
 DOCUMENTED_CODES = set(EXIT_CODES.values())
 ERROR_LINE = re.compile(r"^genai-harness( [a-z]+)?: error: \S")

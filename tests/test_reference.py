@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from genai_harness.harness import reference
+from genai_harness.tasks import reference
 
 
 @pytest.mark.parametrize(("ids", "ref", "share", "first"), [

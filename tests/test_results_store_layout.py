@@ -215,7 +215,7 @@ def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_pa
 
     from conftest import FakeWorkspace, fake_registered
 
-    from genai_harness.harness.api import run
+    from genai_harness.runner.benchmark import run
 
     path = tmp_path / "v3.sqlite"
     make_v3_store(path, cell_rows(run_id="r3"))

@@ -13,10 +13,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from genai_harness import text2text
 from genai_harness.clock import FakeClock
 from genai_harness.errors import GenerationError, ModelError
-from genai_harness.interface import Device
+from genai_harness.interface import Device, text2text
 
 T = TypeVar("T")
 GUARD_S = 10.0

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from genai_harness.errors import CellError, CellTimeoutError, WorkerProtocolError
-from genai_harness.harness import worker
-from genai_harness.harness.environments import Environment, default_environment
-from genai_harness.harness.worker_client import PACKAGE_ROOT, call_worker, describe_exit, worker_env
+from genai_harness.runner.environments import Environment, default_environment
+from genai_harness.runner.launcher import PACKAGE_ROOT, call_worker, describe_exit, worker_env
+from genai_harness.worker import main as worker
 
 
 def fake_python(tmp_path: Path, body: str) -> Environment:

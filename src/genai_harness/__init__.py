@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from genai_harness import classification, text2image, text2text
 from genai_harness.errors import HarnessError
 from genai_harness.factories import (
     ClassificationPipelineFactory,
@@ -17,7 +16,8 @@ from genai_harness.factories import (
     Text2ImagePipelineFactory,
     Text2TextPipelineFactory,
 )
-from genai_harness.interface import Device
+from genai_harness.interface import Device, classification, text2image, text2text
+from genai_harness.version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
     from genai_harness.results.query import ResultFilter
 
-__version__ = "0.1.0"
 
 
 def load_results(paths: str | Path | Sequence[str | Path], filter: ResultFilter | None = None, *,
@@ -64,11 +63,11 @@ __all__ = [
 
 
 _LAZY = {
-    "run": "genai_harness.harness.api",
-    "open_text2text": "genai_harness.harness.auto",
-    "open_text2image": "genai_harness.harness.auto",
-    "open_classifier": "genai_harness.harness.auto",
-    "ort_policy_delegate": "genai_harness.harness.auto",
+    "run": "genai_harness.runner.benchmark",
+    "open_text2text": "genai_harness.dispatch.auto",
+    "open_text2image": "genai_harness.dispatch.auto",
+    "open_classifier": "genai_harness.dispatch.auto",
+    "ort_policy_delegate": "genai_harness.dispatch.auto",
 }
 """Public functions imported on first use (so importing the package stays light), each from its one source:
 ``run`` (the benchmark), ``open_*`` (a ready pipeline on the best measured device, with fallback) and

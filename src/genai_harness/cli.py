@@ -69,15 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _context(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     from genai_harness.config import load_config
-    from genai_harness.harness.environments import configured_environments
+    from genai_harness.runner.environments import configured_environments
 
     config = load_config(args.config)
     return config, configured_environments(config, args.python)
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from genai_harness.harness.fingerprint import machine_profile
-    from genai_harness.harness.inventory import collect_inventory
+    from genai_harness.host.fingerprint import machine_profile
+    from genai_harness.runner.inventory import collect_inventory
 
     _, environments = _context(args)
     inventories = collect_inventory(environments)
@@ -86,7 +86,7 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"machine": profile, "environments": [inv.to_dict() for inv in inventories]}, indent=2))
         return 0
-    from genai_harness.devices_report import render_devices
+    from genai_harness.commands.devices import render_devices
 
     print(render_devices(profile, inventories, show_all=args.all))
     return 0
@@ -103,7 +103,7 @@ def _environments_table(document: dict[str, object], path: Path) -> dict[str, ob
 
 def _cmd_envs(args: argparse.Namespace) -> int:
     from genai_harness.config import load_config
-    from genai_harness.harness.environments import (
+    from genai_harness.runner.environments import (
         check_interpreter,
         configured_environments,
         parse_python_option,
@@ -175,7 +175,7 @@ TRACEBACK_ENV_VAR = "GENAI_HARNESS_TRACEBACK"
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: object = None, line: str | None = None) -> None:
     """A warning of the harness as one line on stderr (no source location); others as Python shows them."""
-    from genai_harness.harness.environments import UntrustedConfigWarning
+    from genai_harness.runner.environments import UntrustedConfigWarning
 
     if not issubclass(category, UntrustedConfigWarning):
         warnings._showwarnmsg_impl(warnings.WarningMessage(message, category, filename, lineno, file, line))  # type: ignore[attr-defined]
@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     is one line too (exit 70, never 1: 1 is "regression found"), with its traceback only when
     ``$GENAI_HARNESS_TRACEBACK`` is set.
     """
-    from genai_harness.harness.signals import signals_interrupt
+    from genai_harness.runner.signals import signals_interrupt
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genai_harness.errors import DeviceUnavailableError
-from genai_harness.interface import Device
+from genai_harness.interface.devices import Device
 
 if TYPE_CHECKING:
-    from genai_harness import classification, text2image, text2text
+    from genai_harness.interface import classification, text2image, text2text
 
 Enumerator = Callable[[], list[Device]]
 

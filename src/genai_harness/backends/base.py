@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.errors import BackendUnavailableError, TaskNotSupportedError
-from genai_harness.interface import DEFAULT_ENVIRONMENT, Device
+from genai_harness.interface.devices import DEFAULT_ENVIRONMENT, Device
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from genai_harness import classification, text2image, text2text
+    from genai_harness.interface import classification, text2image, text2text
 
 TASK_TEXT2TEXT = "text2text"
 TASK_TEXT2IMAGE = "text2image"

@@ -16,11 +16,11 @@ from genai_harness.backends.base import (
     Backend,
     first_line,
 )
-from genai_harness.harness.hostinfo import cpu_identity
-from genai_harness.interface import FRAMEWORK_ORT, Device
+from genai_harness.host.hostinfo import cpu_identity
+from genai_harness.interface.devices import FRAMEWORK_ORT, Device
 
 if TYPE_CHECKING:
-    from genai_harness import classification, text2image
+    from genai_harness.interface import classification, text2image
 
 # Execution providers of client hardware: (device type, short label). The CPU EP has no label.
 EP_KINDS: dict[str, tuple[str, str]] = {

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import TASK_TEXT2TEXT, Backend
-from genai_harness.harness.hostinfo import cpu_identity
-from genai_harness.interface import FRAMEWORK_ORT_GENAI, Device
+from genai_harness.host.hostinfo import cpu_identity
+from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
 
 if TYPE_CHECKING:
-    from genai_harness import text2text
+    from genai_harness.interface import text2text
 
 # onnxruntime-genai provider name -> (onnxruntime EP that must be present, device type, label)
 GENAI_PROVIDERS: dict[str, tuple[str, str, str]] = {

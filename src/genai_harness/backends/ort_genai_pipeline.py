@@ -9,10 +9,10 @@ from typing import Any
 
 import onnxruntime_genai as og
 
-from genai_harness import text2text
 from genai_harness.backends import numerics as nx
 from genai_harness.errors import ContextLengthError, DeviceMismatchError, GenerationError, ModelError
-from genai_harness.interface import FRAMEWORK_ORT_GENAI, Device
+from genai_harness.interface import text2text
+from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
 
 # og.Model.device_type answers with these for each provider.
 EXPECTED_DEVICE_TYPE = {"cpu": "CPU", "cuda": "CUDA", "dml": "DML", "webgpu": "WebGPU", "qnn": "QNN",

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from genai_harness import classification, text2image
 from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
 from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
-from genai_harness.interface import FRAMEWORK_ORT, Device
+from genai_harness.interface import classification, text2image
+from genai_harness.interface.devices import FRAMEWORK_ORT, Device
 
 
 def create_session(model_file: Path, device: Device) -> ort.InferenceSession:

@@ -19,11 +19,11 @@ from genai_harness.backends.base import (
     first_line,
 )
 from genai_harness.errors import DeviceUnavailableError
-from genai_harness.harness.hostinfo import cpu_identity
-from genai_harness.interface import FRAMEWORK_OV_GENAI, Device
+from genai_harness.host.hostinfo import cpu_identity
+from genai_harness.interface.devices import FRAMEWORK_OV_GENAI, Device
 
 if TYPE_CHECKING:
-    from genai_harness import classification, text2image, text2text
+    from genai_harness.interface import classification, text2image, text2text
 
 PHYSICAL_PLUGINS = ("CPU", "GPU", "NPU")
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI")

@@ -12,7 +12,6 @@ import numpy as np
 import openvino
 import openvino_genai as ovg
 
-from genai_harness import classification, text2image, text2text
 from genai_harness.backends import numerics as nx
 from genai_harness.errors import (
     ContextLengthError,
@@ -21,7 +20,8 @@ from genai_harness.errors import (
     GenerationError,
     ModelError,
 )
-from genai_harness.interface import FRAMEWORK_OV_GENAI, Device
+from genai_harness.interface import classification, text2image, text2text
+from genai_harness.interface.devices import FRAMEWORK_OV_GENAI, Device
 
 VIRTUAL_PREFIXES = ("AUTO", "HETERO", "MULTI", "BATCH")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from genai_harness.backends.base import Backend
 from genai_harness.errors import BackendUnavailableError, HarnessError, UnknownFrameworkError
-from genai_harness.interface import DEFAULT_ENVIRONMENT
+from genai_harness.interface.devices import DEFAULT_ENVIRONMENT
 
 ENTRY_POINT_GROUP = "genai_harness.backends"
 

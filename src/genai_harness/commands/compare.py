@@ -48,7 +48,7 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
 
 def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> None:
     """The verdict's settings and output formats, shared by ``compare`` and ``ab`` (``paired``: ab's defaults)."""
-    from genai_harness.results.compare import AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD
+    from genai_harness.gate.compare import AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD
 
     threshold, alpha = (AB_THRESHOLD, PAIRED_ALPHA) if paired else (THRESHOLD, ALPHA)
     test = "paired t-test on per-round log ratios" if paired else "rank test"
@@ -61,8 +61,8 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                    help=f"false-alarm rate of the whole comparison: each row's {test} is adjusted over every row "
                         f"(Holm) before it is held against alpha (default {alpha})")
     if paired:
-        from genai_harness.results.compare import ROUND_ESTIMATOR
-        from genai_harness.results.statistics import ROUND_ESTIMATORS
+        from genai_harness.analysis.statistics import ROUND_ESTIMATORS
+        from genai_harness.gate.compare import ROUND_ESTIMATOR
 
         p.add_argument("--round-estimator", choices=ROUND_ESTIMATORS, default=ROUND_ESTIMATOR,
                        help=f"one number per round of each side (default {ROUND_ESTIMATOR}; best = the fastest "
@@ -76,8 +76,8 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
 
 def gate_comparison(baseline: Any, current: Any, args: argparse.Namespace, *, ignore: Any = (),
                     paired: bool = False, family_scale: int = 1) -> Any:
-    """:func:`~genai_harness.results.compare.compare_frames` with the gate options of ``args``."""
-    from genai_harness.results.compare import compare_frames
+    """:func:`~genai_harness.gate.compare.compare_frames` with the gate options of ``args``."""
+    from genai_harness.gate.compare import compare_frames
 
     return compare_frames(baseline, current, threshold=args.threshold,
                           thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
@@ -91,7 +91,7 @@ def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tupl
 
     ``paired``: the sides are the rounds of one interleaved ``ab`` job (a paired test per round).
     """
-    from genai_harness.results.compare import check_comparable
+    from genai_harness.gate.compare import check_comparable
 
     comparison = gate_comparison(baseline, current, args, ignore=ignore, paired=paired)
     check_comparable(comparison, *labels)
@@ -126,7 +126,7 @@ def power_notes(comparison: Any) -> list[str]:
     """One line per paired cell and metric whose rounds, at the job's own noise, cannot see a 10 % slowdown."""
     import math
 
-    from genai_harness.results.compare import TARGET_SLOWDOWN
+    from genai_harness.gate.compare import TARGET_SLOWDOWN
 
     def more(needed: float) -> str:
         if math.isfinite(needed):
@@ -142,8 +142,8 @@ def power_notes(comparison: Any) -> list[str]:
 def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
     """Print the comparison as asked, write JUnit if asked, and return the exit code (1 on a regression)."""
     from genai_harness.errors import StoreError
-    from genai_harness.results.compare import has_regression
-    from genai_harness.results.compare_render import to_junit, to_markdown, to_table
+    from genai_harness.gate.compare import has_regression
+    from genai_harness.gate.render import to_junit, to_markdown, to_table
 
     if args.junit:
         try:

@@ -67,7 +67,7 @@ def prompt_text(args: argparse.Namespace) -> str:
 
 def _environment_and_device(args: argparse.Namespace) -> tuple[Any, str]:
     from genai_harness.config import load_config
-    from genai_harness.harness.environments import configured_environments
+    from genai_harness.runner.environments import configured_environments
 
     if not args.device.strip():
         raise ConfigurationError("--device '' is empty; give a device label such as CPU (see `genai-harness devices`)")
@@ -102,7 +102,7 @@ def _model_path(args: argparse.Namespace, task: str) -> Path:
 
 def _call(args: argparse.Namespace, task: str, params: dict[str, Any]) -> dict[str, Any]:
     from genai_harness.backends.aliases import canonical_framework
-    from genai_harness.harness.worker_client import call_worker
+    from genai_harness.runner.launcher import call_worker
 
     args.framework = canonical_framework(args.framework)
     environment, selector = _environment_and_device(args)

@@ -14,10 +14,10 @@ def cmd_node(args: argparse.Namespace) -> int:
     """Start (``--head``) or join (``--address``) a Ray node advertising this machine's devices."""
     from genai_harness.config import load_config
     from genai_harness.errors import ConfigurationError, HarnessError
-    from genai_harness.fleet.resources import node_resources
-    from genai_harness.harness.environments import configured_environments
-    from genai_harness.harness.fingerprint import machine_profile
-    from genai_harness.harness.inventory import collect_inventory
+    from genai_harness.host.fingerprint import machine_profile
+    from genai_harness.runner.environments import configured_environments
+    from genai_harness.runner.fleet.resources import node_resources
+    from genai_harness.runner.inventory import collect_inventory
 
     if bool(args.head) == bool(args.address):
         raise ConfigurationError("genai-harness node needs --head (start a cluster) or --address HOST:PORT (join one)")

@@ -14,7 +14,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Read the selected rows through the store API, build the report, write it, print its path."""
     from genai_harness.dashboards.report_html import REPORT_COLUMNS, build_report, write_report
     from genai_harness.errors import ConfigurationError
-    from genai_harness.results.compare import compare_frames
+    from genai_harness.gate.compare import compare_frames
     from genai_harness.results.selection import Selection
     from genai_harness.results.store import DEFAULT_STORE
 

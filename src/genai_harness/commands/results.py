@@ -10,7 +10,7 @@ from typing import Any
 
 def missing_cells(planned: Sequence[str], rows: Iterable[dict[str, Any]]) -> list[str]:
     """The planned cell labels that have no row (pure): what a run cut short never measured."""
-    from genai_harness.results.analysis import cell_label
+    from genai_harness.analysis.long_view import cell_label
 
     recorded = {cell_label(row) for row in rows}
     return [label for label in planned if label not in recorded]
@@ -43,8 +43,8 @@ def run_state(frame: Any, run_id: str) -> tuple[str, list[str]]:
 
 def cmd_results(args: argparse.Namespace) -> int:
     """List the runs in the stores, summarize one, or export the merged rows."""
+    from genai_harness.analysis.summary import summary_table
     from genai_harness.errors import StoreError
-    from genai_harness.harness.summary import summary_table
     from genai_harness.results.query import ResultFilter
     from genai_harness.results.store import DEFAULT_STORE, load_results, mask_url, resolve_store_spec
     from genai_harness.tables import format_table
@@ -86,7 +86,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         export(frame, args.export)
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
     if args.coverage:
-        from genai_harness.results.coverage import coverage_matrix
+        from genai_harness.analysis.coverage import coverage_matrix
 
         matrix = coverage_matrix(frame)
         if matrix.empty:
@@ -94,7 +94,7 @@ def cmd_results(args: argparse.Namespace) -> int:
                              "first or pick a run that has them with --run")
         print(matrix.to_string())
     elif args.stats:
-        from genai_harness.harness.summary import statistics_table
+        from genai_harness.analysis.summary import statistics_table
 
         print(statistics_table(frame, args.metric))
     elif args.json:

@@ -13,7 +13,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     A skipped cell (one that does not apply: prompt + new tokens beyond the model's context) is no failure.
     """
     from genai_harness.errors import CellError
-    from genai_harness.harness.api import run
+    from genai_harness.runner.benchmark import run
 
     if args.export:
         from genai_harness.results.export import check_export_path

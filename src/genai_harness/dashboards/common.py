@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from genai_harness.analysis.long_view import text_value
 from genai_harness.errors import ConfigurationError
-from genai_harness.results.analysis import text_value
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from genai_harness.analysis.long_view import cell_statistics
+from genai_harness.analysis.metric_info import metric
 from genai_harness.dashboards.common import axes, empty, finish
-from genai_harness.results.analysis import cell_statistics
-from genai_harness.results.metric_info import metric
 
 if TYPE_CHECKING:
     import pandas as pd

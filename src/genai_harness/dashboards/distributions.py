@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import matplotlib
 import numpy as np
 
+from genai_harness.analysis.long_view import long_view
+from genai_harness.analysis.metric_info import metric
 from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
-from genai_harness.results.analysis import long_view
-from genai_harness.results.metric_info import metric
 
 if TYPE_CHECKING:
     import pandas as pd

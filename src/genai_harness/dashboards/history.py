@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from genai_harness.analysis.long_view import long_view
+from genai_harness.analysis.metric_info import metric
 from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
-from genai_harness.results.analysis import long_view
-from genai_harness.results.metric_info import metric
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +24,7 @@ def history(df: pd.DataFrame, metric_name: str, comparison: pd.DataFrame | None 
     interquartile range as a band (one line and one band per cell, however many runs: cheap on stores of
     thousands of runs). Colour: the target; line style: the workload.
 
-    ``comparison`` (``genai_harness.results.compare.compare_frames(baseline, current)``, current = the newest
+    ``comparison`` (``genai_harness.gate.compare.compare_frames(baseline, current)``, current = the newest
     run) marks the cells whose verdict is ``regression`` with a red cross on their newest point.
     """
     import pandas as pd

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genai_harness.analysis.long_view import text_value, with_target
 from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
-from genai_harness.results.analysis import text_value, with_target
 
 if TYPE_CHECKING:
     import pandas as pd

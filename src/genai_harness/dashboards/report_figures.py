@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from genai_harness.analysis.long_view import measured_metrics, with_target
+from genai_harness.analysis.metric_info import headline_metrics
 from genai_harness.dashboards.comparison import device_comparison
 from genai_harness.dashboards.distributions import itl_percentiles, latency_ecdf
 from genai_harness.dashboards.history import history
@@ -14,8 +16,6 @@ from genai_harness.dashboards.pick import pick_figure
 from genai_harness.dashboards.scaling import tpot_vs_context, ttft_vs_prompt
 from genai_harness.dashboards.speed import relative_speed_matrix, speed_metric, summary_score
 from genai_harness.errors import HarnessError
-from genai_harness.results.analysis import measured_metrics, with_target
-from genai_harness.results.metric_info import headline_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,7 +94,7 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
 
 def pick_figures(df: pd.DataFrame) -> list[ReportFigure]:
     """The dispatcher's pick per task (default objective) and model; a task it cannot rank is left out."""
-    from genai_harness.harness.dispatcher import EVIDENCE_COLUMNS, rank
+    from genai_harness.dispatch.ranking import EVIDENCE_COLUMNS, rank
 
     ok = _ok(df)
     out = []

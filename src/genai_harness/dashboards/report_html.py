@@ -16,11 +16,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib
 
-from genai_harness.dashboards.common import caption_text
-from genai_harness.dashboards.report_figures import ReportFigure, report_figures
-from genai_harness.errors import StoreError
-from genai_harness.harness.dispatcher import EVIDENCE_COLUMNS
-from genai_harness.results.analysis import (
+from genai_harness.analysis.long_view import (
     TARGET_COLUMNS,
     cell_label,
     cell_statistics,
@@ -28,7 +24,11 @@ from genai_harness.results.analysis import (
     run_status,
     text_value,
 )
-from genai_harness.results.metric_info import METRICS
+from genai_harness.analysis.metric_info import METRICS
+from genai_harness.dashboards.common import caption_text
+from genai_harness.dashboards.report_figures import ReportFigure, report_figures
+from genai_harness.dispatch.ranking import EVIDENCE_COLUMNS
+from genai_harness.errors import StoreError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,7 +150,7 @@ _OUTCOME_CLASS = {"ok": "ok", "wrong result": "wrong", "not supported": "unsuppo
 def coverage_section(df: pd.DataFrame) -> str:
     """The operator coverage matrix (operator variant x runtime/EP: ok, wrong result, not supported, crashed)
     with the counts per runtime/EP, as ``results --coverage`` prints it; ``""`` when no operator cell ran."""
-    from genai_harness.results.coverage import coverage_counts, coverage_matrix
+    from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 
     matrix = coverage_matrix(df)
     if matrix.empty:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from genai_harness.analysis.long_view import with_target
+from genai_harness.analysis.metric_info import metric
 from genai_harness.dashboards.common import axes, empty, finish
-from genai_harness.results.analysis import with_target
-from genai_harness.results.metric_info import metric
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from genai_harness.analysis.long_view import cell_statistics, with_target
+from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric, metrics_for
+from genai_harness.analysis.statistics import geometric_mean
 from genai_harness.dashboards.common import axes, empty, finish
 from genai_harness.errors import ConfigurationError
-from genai_harness.results.analysis import cell_statistics, with_target
-from genai_harness.results.metric_info import METRICS, headline_metrics, metric, metrics_for
-from genai_harness.results.statistics import geometric_mean
 
 if TYPE_CHECKING:
     import pandas as pd

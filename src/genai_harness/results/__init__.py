@@ -1,4 +1,5 @@
-"""Results: the schema of one row per measured repetition, the SQLite store, and Parquet/CSV export.
+"""Storage: the schema of one row per measured repetition, queries, the stores (SQLite, PostgreSQL) behind one door
+(:mod:`genai_harness.results.store`), and Parquet/CSV export.
 
 Importing this package imports no pandas; the readers import it when called.
 """

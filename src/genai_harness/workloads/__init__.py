@@ -1,1 +1,1 @@
-"""workloads of genai-harness."""
+"""Workloads: workload and suite files, the model catalog and formats, bundled models, prompts, operators/."""

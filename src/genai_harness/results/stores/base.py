@@ -69,7 +69,7 @@ def now_iso() -> str:
 
 def harness_version() -> str:
     """This genai-harness's version."""
-    from genai_harness import __version__
+    from genai_harness.version import __version__
 
     return __version__
 

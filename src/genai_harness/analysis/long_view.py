@@ -1,0 +1,221 @@
+"""The analysis layer: what was measured (the target key), a long view, and per-cell statistics.
+
+Every reader (``results``, compare, report, the dispatcher) groups rows the same way:
+
+- the *target* is what ran: framework, device, environment, execution provider and the numeric
+  settings read back from the runtime (precision, threads), so "CPU" reached through three runtimes,
+  or at two precisions, is never one group;
+- a *cell* is a target on one workload and model (on one machine, where machines are mixed).
+
+These are pure functions of a results DataFrame (as :func:`genai_harness.results.load_results` returns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from genai_harness.analysis.metric_info import METRICS, MetricInfo, metric
+from genai_harness.analysis.statistics import summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TARGET_COLUMNS: tuple[str, ...] = ("framework", "device", "environment", "execution_provider", "precision", "threads")
+"""Columns that together say what was measured (the target key)."""
+CELL_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
+"""Columns that identify one cell across runs (add ``machine_fingerprint`` to keep machines apart)."""
+TARGET = "target"
+
+
+def text_value(value: Any) -> str:
+    """A cell value as text; ``""`` for None, NaN and pandas' NA (pure)."""
+    if value is None:
+        return ""
+    try:
+        if value != value:  # NaN, pd.NA raises TypeError
+            return ""
+    except TypeError:
+        return ""
+    return str(value)
+
+
+def target_label(row: dict[str, Any]) -> str:
+    """The target key of one row, readable: ``framework device[@environment] [precision] [xN threads]``.
+
+    An onnxruntime execution provider is part of the device label already (``CPU:OpenVINO``); it is
+    added only when the device label does not carry it.
+    """
+    framework, device = text_value(row.get("framework")), text_value(row.get("device"))
+    env = text_value(row.get("environment"))
+    label = f"{framework} {device}" + (f"@{env}" if env and env != "default" else "")
+    provider = text_value(row.get("execution_provider"))
+    short = provider.replace("ExecutionProvider", "")
+    if provider.endswith("ExecutionProvider") and short not in device:
+        label += f" [{short}]"
+    precision = text_value(row.get("precision"))
+    if precision:
+        label += f" {precision}"
+    threads = text_value(row.get("threads"))
+    if threads:
+        label += f" x{threads}"
+    return label
+
+
+def runtime_note(row: dict[str, Any]) -> str:
+    """`` via RUNTIME`` where the runtime that ran a row is not its framework (``openvino.genai`` classifies on
+    ``openvino``), else ``""``: shown beside the target, never part of its key, so rows of older stores (no
+    ``runtime``) stay in the same group (pure)."""
+    runtime, framework = text_value(row.get("runtime")), text_value(row.get("framework"))
+    return f" via {runtime}" if runtime and runtime != framework else ""
+
+
+def cell_label(row: dict[str, Any]) -> str:
+    """A cell's label as the runner prints and plans it: ``framework device[@env] | workload | model``."""
+    env = text_value(row.get("environment"))
+    where = text_value(row.get("device")) + (f"@{env}" if env and env != "default" else "")
+    workload, model = text_value(row.get("workload_id")), text_value(row.get("model_id"))
+    return f"{text_value(row.get('framework'))} {where} | {workload} | {model}"
+
+
+def row_labels(df: pd.DataFrame, columns: Sequence[str], label: Callable[[dict[str, Any]], str]) -> pd.Series:
+    """``label`` of each row's ``columns`` (those present), computed once per distinct combination: a
+    store's 100k rows hold a few hundred targets, so labelling each row on its own is the slow part."""
+    import numpy as np
+    import pandas as pd
+
+    present = [c for c in columns if c in df.columns]
+    if not len(df):
+        return pd.Series([], index=df.index, dtype="string")
+    keys = df[present]
+    hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy() if present else np.zeros(len(df), "uint64")
+    codes, _ = pd.factorize(hashes)
+    _, first = np.unique(codes, return_index=True)
+    names = np.array([label(r) for r in keys.iloc[first].to_dict("records")], dtype=object)
+    return pd.Series(names[codes], index=df.index, dtype="string")
+
+
+def with_target(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``target`` column (the target key of each row)."""
+    return df.assign(**{TARGET: row_labels(df, TARGET_COLUMNS, target_label)})  # copy-on-write: no deep copy
+
+
+def measured_metrics(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> list[MetricInfo]:
+    """The metrics (known ones, of ``metrics`` or all) that have at least one value in ``df``."""
+    names = list(metrics) if metrics is not None else list(METRICS)
+    infos = [metric(n) for n in names]
+    return [m for m in infos if m.name in df.columns and df[m.name].notna().any()]
+
+
+def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
+              keep: Sequence[str] = ("run_id", "run_started_at", "machine_fingerprint", "hostname",
+                                     *TARGET_COLUMNS, "task", "workload_id", "model_id", "model_hash",
+                                     "repetition")) -> pd.DataFrame:
+    """One row per measured value of an ``ok`` row: the ``keep`` columns, ``target``, ``metric``, ``value``,
+    ``unit`` and ``better``. For plotting and comparing.
+
+    A cell-scope metric (load time, peak RSS, reference agreement: one value per worker call, repeated on
+    each repetition's row) keeps one value per call, so it is never counted as several samples; an ``ab``
+    side (one run id, one call per round) keeps one per round.
+    """
+    import pandas as pd
+
+    names = list(metrics) if metrics is not None else list(METRICS)
+    used = [c for c in dict.fromkeys((*keep, *TARGET_COLUMNS, *names)) if c in df.columns]  # not the whole row
+    frame = df[used].assign(**{CALL: call_index(df)})
+    ok = with_target(frame.loc[df["status"] == "ok"] if "status" in df.columns else frame)
+    infos = measured_metrics(ok, names)
+    id_columns = [c for c in (*keep, TARGET, CALL) if c in ok.columns]
+    if not infos:
+        return pd.DataFrame(columns=[*id_columns, "metric", "value", "unit", "better"])
+    import numpy as np
+
+    rows = [np.flatnonzero(ok[info.name].notna().to_numpy()) for info in infos]
+    values = [ok[info.name].to_numpy(dtype=float, na_value=np.nan)[r] for info, r in zip(infos, rows, strict=True)]
+    # one take of the id columns for every metric at once (a take per metric is most of the cost on 100k rows)
+    long = ok[id_columns].iloc[np.concatenate(rows)].reset_index(drop=True)
+    long["value"] = np.concatenate(values)
+    long["metric"] = np.repeat([info.name for info in infos], [len(r) for r in rows])
+    long["unit"] = long["metric"].map({m.name: m.unit for m in infos})
+    long["better"] = long["metric"].map({m.name: m.better for m in infos})
+    per_cell = long["metric"].isin([m.name for m in infos if m.scope == "cell"])
+    identity = [c for c in ("run_id", "machine_fingerprint", TARGET, "task", "workload_id", "model_id", CALL,
+                            "metric") if c in long.columns]
+    duplicate = per_cell & long.duplicated(subset=identity, keep="first")
+    return long[~duplicate].drop(columns=CALL).reset_index(drop=True)
+
+
+CALL = "_call"
+"""long_view's working column: which worker call a row came from."""
+
+
+def call_index(df: pd.DataFrame) -> Any:
+    """A number per row naming its worker call (pure): a call's repetitions are numbered from 0 and stored
+    together, so a repetition 0, or a new run id, starts the next call."""
+    import numpy as np
+
+    if not len(df):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.zeros(len(df), dtype=bool)
+    starts[0] = True
+    if "run_id" in df.columns:
+        runs = df["run_id"].astype(str).to_numpy()
+        starts[1:] |= runs[1:] != runs[:-1]
+    if "repetition" in df.columns:
+        starts |= df["repetition"].eq(0).to_numpy(dtype=bool, na_value=False)
+    return np.cumsum(starts)
+
+
+def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
+                    by: Sequence[str] = CELL_COLUMNS) -> pd.DataFrame:
+    """Per cell (``by``) and metric: n, median, p90, p99, mean, std and the median's bootstrap CI.
+
+    Only ``ok`` rows count. Columns: ``by``, ``metric``, ``unit``, ``better``, then the statistics.
+    """
+    import pandas as pd
+
+    long = long_view(df, metrics)
+    keys = [*by, "metric"]
+    stats_columns = ["n", "median", "p90", "p99", "mean", "std", "ci_low", "ci_high"]
+    if not len(long):
+        return pd.DataFrame(columns=[*keys, "unit", "better", *stats_columns])
+    missing = [c for c in by if c not in long.columns]
+    for column in missing:
+        long[column] = ""
+    import numpy as np
+
+    codes = long.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()  # numbered as first seen
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2))
+    values = long["value"].to_numpy(dtype=float)[order]
+    firsts = long[keys].iloc[order[bounds[:-1]]].to_dict("records")  # each group's key, one row per group
+    records = []
+    for i, key in enumerate(firsts):
+        info = METRICS[key["metric"]]
+        records.append({**key, "unit": info.unit, "better": info.better,
+                        **summarize(values[bounds[i]:bounds[i + 1]]).to_dict()})
+    return pd.DataFrame.from_records(records)
+
+
+def run_status(df: pd.DataFrame) -> pd.DataFrame:
+    """Per run: started, rows, ok rows, cells, failed cells (any non-ok, non-skipped status), skipped cells."""
+    import pandas as pd
+
+    if not len(df):
+        return pd.DataFrame(columns=["run_id", "started", "rows", "cells", "failed", "skipped"])
+    frame = pd.DataFrame({"run_id": df["run_id"].to_numpy(),
+                          "ok": df["status"].eq("ok").fillna(False).to_numpy(dtype=bool),
+                          "skipped": df["status"].eq("skipped").fillna(False).to_numpy(dtype=bool),
+                          "cell": row_labels(df, ("framework", "device", "environment", "workload_id", "model_id"),
+                                             cell_label).to_numpy()})
+    per_cell = frame.groupby(["run_id", "cell"], sort=False)[["ok", "skipped"]].all()
+    per_cell["failed"] = ~per_cell["ok"] & ~per_cell["skipped"]
+    per_run = per_cell.groupby(level="run_id", sort=False).agg(cells=("ok", "size"), failed=("failed", "sum"),
+                                                                skipped=("skipped", "sum"))
+    runs = df.groupby("run_id", sort=False)
+    out = pd.DataFrame({"run_id": per_run.index,
+                        "started": runs["run_started_at"].first().reindex(per_run.index).to_numpy(),
+                        "rows": runs.size().reindex(per_run.index).to_numpy(),
+                        "cells": per_run["cells"].to_numpy(), "failed": per_run["failed"].to_numpy(),
+                        "skipped": per_run["skipped"].to_numpy()})
+    return out.astype({"rows": int, "cells": int, "failed": int, "skipped": int})

@@ -1,0 +1,1 @@
+"""The auto-dispatcher: ranking measured targets, opening a pipeline with fallback, the probe, the decision cache."""

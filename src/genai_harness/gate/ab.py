@@ -1,0 +1,247 @@
+"""Interleaved A/B runs: two environments, two model variants or two option sets, measured in one job.
+
+Cells of side A and side B are paired (same framework, device, workload, and model or environment,
+whichever is not the varied dimension) and run alternately, round after round (ABBA ABBA ...), each
+call in its own worker process. Both sides then share the same minutes of the same machine, so a
+noisy runner's drift falls on both alike; the compare that follows pairs them across the varied
+dimension. This is the gate that survives a noisy CI runner, and the way to test a runtime upgrade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from genai_harness.errors import ConfigurationError
+from genai_harness.gate.compare import AB_ROUNDS
+from genai_harness.runner.plan import Cell, Plan
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+KINDS = ("env", "model", "opts")
+IGNORED: dict[str, tuple[str, ...]] = {
+    "env": ("environment",),
+    "model": ("model_id",),
+    "opts": ("precision", "threads"),
+}
+"""The columns that differ on purpose between the sides, per kind (compare pairs cells across them)."""
+OPTION_KEYS = ("precision", "threads")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of an A/B run: ``env:NAME``, ``model:ID`` or ``opts:precision=bf16,threads=1``."""
+
+    kind: str
+    value: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str) -> Side:
+        """Parse a side; a malformed one is a ConfigurationError naming the accepted forms."""
+        kind, sep, value = spec.partition(":")
+        forms = "env:NAME, model:ID or opts:precision=P,threads=N"
+        if not sep or kind not in KINDS or not value.strip():
+            raise ConfigurationError(f"A/B side {spec!r} is not one of {forms}")
+        options: list[tuple[str, str]] = []
+        if kind == "opts":
+            for item in value.split(","):
+                key, eq, val = item.partition("=")
+                if not eq or key.strip() not in OPTION_KEYS or not val.strip():
+                    raise ConfigurationError(f"A/B side {spec!r}: option {item!r} is not one of "
+                                             f"{', '.join(k + '=...' for k in OPTION_KEYS)}")
+                options.append((key.strip(), val.strip()))
+        return cls(kind, value.strip(), tuple(options))
+
+    @property
+    def precision(self) -> str | None:
+        """The side's precision option (opts only)."""
+        return dict(self.options).get("precision")
+
+    @property
+    def threads(self) -> int | None:
+        """The side's threads option (opts only)."""
+        value = dict(self.options).get("threads")
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigurationError(f"A/B option threads={value!r} is not a whole number") from None
+
+
+def pair_key(cell: Cell, kind: str) -> tuple[str, ...]:
+    """What a cell of one side shares with its partner on the other (pure)."""
+    if kind == "env":
+        return (cell.framework, cell.device.label, cell.workload.id, cell.model.id)
+    if kind == "model":
+        return (cell.framework, cell.device.label, cell.environment.name, cell.workload.id)
+    return (cell.label,)
+
+
+def pair_cells(a: Sequence[Cell], b: Sequence[Cell], kind: str) -> list[tuple[Cell, Cell]]:
+    """Cells of A matched with cells of B by :func:`pair_key`, in A's order (pure)."""
+    by_key = {pair_key(cell, kind): cell for cell in b}
+    return [(cell, by_key[pair_key(cell, kind)]) for cell in a if pair_key(cell, kind) in by_key]
+
+
+def interleave(pairs: Sequence[tuple[Cell, Cell]], rounds: int, start: int = 0) -> list[tuple[int, Cell]]:
+    """The order to run cells in: per round every pair, A then B in even rounds, B then A in odd (pure).
+
+    Each item is (side index 0 = A / 1 = B, cell); ``start`` is the first round's index (more rounds of a job).
+    """
+    return interleave_each([(pair, start, rounds) for pair in pairs])
+
+
+def interleave_each(plan: Sequence[tuple[tuple[Cell, Cell], int, int]]) -> list[tuple[int, Cell]]:
+    """:func:`interleave` where each pair has its own first round and count: (pair, start, rounds) (pure).
+
+    Round ``r`` of the job runs every pair that still has an ``r``-th round, each in its own ABBA phase.
+    """
+    order: list[tuple[int, Cell]] = []
+    for offset in range(max((count for _, _, count in plan), default=0)):
+        for (a, b), start, count in plan:
+            if offset < count:
+                order += [(0, a), (1, b)] if (start + offset) % 2 == 0 else [(1, b), (0, a)]
+    return order
+
+
+def _side_plan(side: Side, suite: Any, inventories: list[Any], catalog: Any, frameworks: list[str] | None,
+               devices: list[str] | None, models: list[str] | None) -> Plan:
+    from genai_harness.runner.plan import make_plan
+
+    if side.kind == "env":
+        chosen = [inv for inv in inventories if inv.environment.name == side.value]
+        if not chosen:
+            known = ", ".join(inv.environment.name for inv in inventories)
+            raise ConfigurationError(f"A/B side env:{side.value}: no such environment; known: {known} "
+                                     "(register one with `genai-harness envs --add NAME=PYTHON`)")
+        return make_plan(suite, chosen, catalog, frameworks, devices, models)
+    if side.kind == "model":
+        return make_plan(suite, inventories, catalog, frameworks, devices, [side.value])
+    return make_plan(suite, inventories, catalog, frameworks, devices, models, precision=side.precision,
+                     threads=side.threads)
+
+
+def more_rounds(needed: float, done: int, max_rounds: int) -> int:
+    """How many rounds to add when the gate says it needs ``needed`` after ``done`` (pure): none when it has
+    enough, or when no round count would do (``needed`` infinite or NaN); else up to ``needed`` and at most
+    ``max_rounds`` in all, half again of ``done`` at a time so the noise is measured again on the way."""
+    if not needed > done or needed == float("inf") or done >= max_rounds:
+        return 0
+    return max(1, min(math.ceil(needed), max_rounds, done + max(2, done // 2)) - done)
+
+
+def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, frameworks: Sequence[str] | None = None,
+           devices: Sequence[str] | None = None, models: Sequence[str] | None = None,
+           store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
+           progress: bool = True, stream: TextIO | None = None,
+           inject_slowdown: tuple[float | None, float | None] = (None, None), max_rounds: int | None = None,
+           rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float] | None = None,
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
+
+    ``inject_slowdown`` stretches one side's spans (gate calibration). Rows are written as each call ends.
+    With ``max_rounds`` and ``rounds_needed`` (the gate's own estimate, from a pair's rows so far, of the rounds
+    it needs to catch a 10 % slowdown), a pair that finds its runner noisier than ``rounds`` allows runs more
+    rounds, up to ``max_rounds``: the round count follows the measured noise, never the measured effect, and
+    each pair runs only the rounds its own noise asks for.
+    """
+    from genai_harness.config import load_config
+    from genai_harness.host.fingerprint import machine_profile
+    from genai_harness.results.stores import open_store
+    from genai_harness.runner.benchmark import check_slowdown
+    from genai_harness.runner.cell_loop import new_run_context, run_plan
+    from genai_harness.runner.environments import configured_environments
+    from genai_harness.runner.inventory import collect_inventory
+    from genai_harness.runner.progress import Progress
+    from genai_harness.workloads.catalog import Catalog
+    from genai_harness.workloads.suites import load_suite
+
+    side_a, side_b = Side.parse(a), Side.parse(b)
+    if side_a.kind != side_b.kind:
+        raise ConfigurationError(f"A/B sides must vary one thing: {a!r} is {side_a.kind}, {b!r} is {side_b.kind}")
+    if side_a == side_b:
+        raise ConfigurationError(f"A/B sides are the same ({a!r}); name two environments, models or option sets")
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= 1000:
+        raise ConfigurationError(f"--rounds must be a whole number from 1 to 1000, got {rounds!r}")
+    if max_rounds is not None and (not isinstance(max_rounds, int) or isinstance(max_rounds, bool)
+                                   or not max(rounds, 2) <= max_rounds <= 1000):
+        raise ConfigurationError(f"--max-rounds must be a whole number from --rounds ({rounds}, at least 2) to "
+                                 f"1000, got {max_rounds!r}")
+    slowdowns = [check_slowdown(f) for f in inject_slowdown]
+    cfg = load_config(Path(config) if config else None)
+    environments = configured_environments(cfg, list(pythons or []))
+    suite_obj, catalog = load_suite(suite), Catalog(cfg)
+    inventories = collect_inventory(environments)
+    filters = (list(frameworks or []) or None, list(devices or []) or None, list(models or []) or None)
+    plans = [_side_plan(side, suite_obj, inventories, catalog, *filters) for side in (side_a, side_b)]
+    pairs = pair_cells(plans[0].cells, plans[1].cells, side_a.kind)
+    if not pairs:
+        raise ConfigurationError(f"A/B: no cell of {a!r} has a partner in {b!r} (same framework, device, workload"
+                                 f"{'' if side_a.kind == 'model' else ', model'}); check the filters")
+    pairs = [(dataclasses.replace(x, inject_slowdown=slowdowns[0]),
+              dataclasses.replace(y, inject_slowdown=slowdowns[1])) for x, y in pairs]
+    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
+    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
+    result_store = open_store(store)
+    result_store.check_writable()
+    contexts = [new_run_context(profile, env_versions) for _ in range(2)]
+    written: list[dict[str, Any]] = []
+
+    def run_rounds(plan: list[tuple[tuple[Cell, Cell], int, int]], note: str) -> Progress:
+        """Plan, announce and run the rounds of ``plan`` ((pair, first round, rounds)), each call its own worker."""
+        order = interleave_each(plan)
+        for index, context in enumerate(contexts):
+            result_store.record_plan(context.run_id, [cell.label for side, cell in order if side == index])
+        meter = Progress(len(order), stream or sys.stderr, progress)
+        meter.note(note)
+        for side, cell in order:
+            run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
+        return meter
+
+    meter = run_rounds([(pair, 0, rounds) for pair in pairs],
+                       f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds, runs {contexts[0].run_id} (A) "
+                       f"and {contexts[1].run_id} (B), store {result_store.path}")
+    done = [rounds] * len(pairs)
+    while max_rounds is not None and rounds_needed is not None:
+        needs = pair_needs(pairs, [result_store.read(run_id=c.run_id) for c in contexts], rounds_needed)
+        extras = [more_rounds(need, count, max_rounds) for need, count in zip(needs, done, strict=True)]
+        if not any(extras):
+            short = [need for need, count in zip(needs, done, strict=True) if need > count]
+            if short:
+                worst = max(short)
+                why = (f"it would need {worst:.0f} rounds at this noise" if math.isfinite(worst) else
+                       "no round count catches a 10 % slowdown with --threshold at or above 1.10")
+                meter.note(f"A/B: {why}; stopping at {max(done)} rounds (--max-rounds {max_rounds}); the verdict "
+                           "says what these rounds can see")
+            break
+        active = [i for i, extra in enumerate(extras) if extra]
+        which = "" if len(active) == len(pairs) else f" for {len(active)} of {len(pairs)} cell pairs"
+        top = max(active, key=lambda i: done[i] + extras[i])
+        run_rounds([(pairs[i], done[i], extras[i]) for i in active],
+                   f"A/B: at this runner's noise the gate needs about {max(needs[i] for i in active):.0f} rounds to "
+                   f"catch a 10 % slowdown{which}; running {extras[top]} more ({done[top] + extras[top]} of at most "
+                   f"{max_rounds})")
+        done = [count + extra for count, extra in zip(done, extras, strict=True)]
+    return tuple(result_store.read(run_id=c.run_id) for c in contexts)  # type: ignore[return-value]
+
+
+CELL_LABEL_COLUMNS = ("framework", "device", "environment", "workload_id", "model_id")
+
+
+def pair_needs(pairs: Sequence[tuple[Cell, Cell]], frames: Sequence[pd.DataFrame],
+               rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float]) -> list[float]:
+    """``rounds_needed`` of each pair's own rows (each side's rows whose cell label is the pair's cell), told how
+    many pairs the job has (the gate's false-alarm rate is shared over all of them)."""
+    from genai_harness.analysis.long_view import cell_label, row_labels
+
+    labels = [row_labels(frame, CELL_LABEL_COLUMNS, cell_label) for frame in frames]
+    return [rounds_needed(frames[0][(labels[0] == a.label).to_numpy()], frames[1][(labels[1] == b.label).to_numpy()],
+                          len(pairs)) for a, b in pairs]

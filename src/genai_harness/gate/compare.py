@@ -1,0 +1,290 @@
+"""Comparing two sets of results: ratio of medians, its bootstrap interval, a test on runs or rounds, a verdict.
+
+A pure function of two results DataFrames. Per cell (target, task, workload, model) and metric:
+
+- ``ratio`` = median(current) / median(baseline), with a two-sample bootstrap 95 % interval;
+- ``p_value``, from one value per worker call (a run's median): repetitions inside one process share that
+  process's state, so they cannot show the noise between processes, which on a shared runner is as large
+  as the slowdowns a gate looks for (7-15 % here; pooling them cried wolf 19-22 % of the time on one cell:
+  benchmarks/RESULTS.md). Student's t on the logs of the runs with their pooled spread
+  (``statistics.runs_log_t_test``; ``tested_on`` "runs"), so one current run can be judged against a
+  baseline history of several; one run a side has no measure of that noise and is ``too little data``
+  ("one run a side"). A rank test on a handful of run medians cannot reach significance once the
+  false-alarm rate is shared over a comparison's rows (4 runs a side: p >= 0.029 before adjustment), so the
+  test is on the logs. ``detectable`` is the smallest slowdown these runs at their spread would catch 95 %
+  of the time (``statistics.detectable_shift``);
+- ``p_family``: the p-values adjusted by Holm's step-down method over every row the comparison tests; the
+  verdicts use it, so ``alpha`` is the chance that a comparison of unchanged code shows any regression,
+  however many cells and metrics it has. ``detectable`` and ``rounds_needed`` are sized at ``alpha`` over
+  that count;
+- ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
+  measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
+  ratios of the rounds' medians (or another ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``),
+  its interval Student's t on their logs and ``p_value`` that t-test
+  (:func:`~genai_harness.analysis.statistics.paired_log_ratio_test`; ``tested_on`` "paired rounds"): load
+  that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is then the
+  smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
+  (:func:`~genai_harness.analysis.statistics.detectable_slowdown`; NaN when not paired) and
+  ``rounds_needed`` about how many rounds would catch ``TARGET_SLOWDOWN`` (``statistics.paired_rounds_needed``
+  at this spread: ``ab`` says so when a job falls short). Its defaults are
+  ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
+  different round counts (a failed call) fall back to the unpaired test on runs;
+- ``slowdown``: the ratio turned so that > 1 is always worse (1 / ratio for higher-is-better metrics);
+- ``verdict``: ``regression`` needs both ``slowdown >= threshold`` and ``p_family < alpha``;
+  ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_family < alpha``; one run a side is
+  ``too little data``; anything else ``unchanged``. A cell present on
+  one side only is ``only in baseline`` / ``only in current``.
+
+asv's ``compare`` applies a factor and a Mann-Whitney test on the pooled samples; the false-alarm and
+detection rates of ours, and of asv's rule on the same data, are measured in ``benchmarks/gate_selfsized.py``
+(``ab``) and ``benchmarks/gate_runs.py`` (separate runs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from genai_harness.analysis.long_view import TARGET_COLUMNS, call_index, long_view, target_label
+from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
+from genai_harness.analysis.statistics import (
+    ROUND_ESTIMATORS,
+    detectable_shift,
+    holm_adjust,
+    median,
+    paired_log_ratio_test,
+    paired_rounds_needed,
+    ratio_ci,
+    ratio_of_medians,
+    round_estimate,
+    runs_log_t_test,
+)
+from genai_harness.errors import ComparisonError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+THRESHOLD = 1.10
+"""Default factor a metric must worsen by to count as a regression (asv's default too)."""
+ALPHA = 0.01
+"""Default false-alarm rate of a comparison of separate runs (Holm over its rows): at 0.05 a comparison of
+the same code's separate runs alarmed 1-3.5 % of the time here (benchmarks/RESULTS.md, "compare of separate
+runs"); a CI gate that fails one job in thirty for nothing gets switched off."""
+MIN_REPETITIONS = 4
+"""Fewest paired rounds a paired comparison tests (fewer fall back to the test on runs; ``ab`` runs at least
+this many before it sizes itself)."""
+AB_THRESHOLD = 1.05
+"""Default factor of the paired ``ab`` gate. A factor equal to the slowdown to be caught (1.10) lets through
+half of those slowdowns by construction (the estimate falls below its true value half the time), so the
+factor sits below the 10 % target and ``PAIRED_ALPHA`` keeps false alarms down; at the noise measured here
+(benchmarks/RESULTS.md, "Paired ab gate") factors 1.00-1.05 gave the same rates, the t bar deciding."""
+PAIRED_ALPHA = 0.01
+"""Default false-alarm rate of the paired ``ab`` gate (two-sided t-tests on per-round log ratios, Holm over the
+job's rows): measured 0-0.5 % over 200 self-sized A/A jobs a runtime (benchmarks/RESULTS.md, "ab as it runs
+by default"); with each metric at 0.01 on its own, five metrics alarmed 1-2 %."""
+AB_ROUNDS = 20
+"""Rounds every cell pair of ``ab`` runs before it sizes itself (``AB_MAX_ROUNDS``): enough for a first
+measure of the round-to-round noise. Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab``
+warns when a job falls short."""
+AB_MAX_ROUNDS = 200
+"""Default cap of a self-sizing ``ab`` job (``--max-rounds``): after its ``AB_ROUNDS``, a cell pair whose own
+round-to-round noise needs more rounds to catch ``TARGET_SLOWDOWN`` runs more, up to this many. On this quiet
+machine self-sized jobs of one pair chose a median of 137 (openvino-genai) and 188 (onnxruntime-genai, whose
+load time is the noisiest metric) rounds, and held false alarms <= 0.5 % while catching every 10 % slowdown
+(benchmarks/RESULTS.md, "ab as it runs by default")."""
+TARGET_SLOWDOWN = 1.10
+"""The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
+ROUND_ESTIMATOR = "median"
+"""Default per-round estimator of the paired gate (``round_estimator``; ``statistics.ROUND_ESTIMATORS``). Kept
+at the median: on 80 real A/A rounds under load (benchmarks/RESULTS.md, "Per-round estimators") the best
+repetition halved openvino-genai's round-to-round spread (log SD 0.97 -> 0.50) but raised onnxruntime-genai's
+(0.22 -> 0.31), and no estimator reached 95 % of 10 % slowdowns within 40 rounds on either runtime."""
+VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only in baseline", "only in current")
+KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
+RESULT_COLUMNS: tuple[str, ...] = (
+    *KEY_COLUMNS, "metric", "unit", "better", "n_baseline", "n_current", "baseline_median", "current_median",
+    "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "p_family", "tested_on", "threshold", "verdict",
+    "detectable", "rounds_needed",
+)
+
+
+def default_metrics() -> tuple[str, ...]:
+    """The metrics a gate compares unless told otherwise: the headline speed metrics (load and memory too)."""
+    return tuple(m.name for m in headline_metrics())
+
+
+def verdict(slowdown: float, p_value: float, n_baseline: int, n_current: int, *, threshold: float = THRESHOLD,
+            alpha: float = ALPHA, min_repetitions: int = MIN_REPETITIONS) -> str:
+    """The verdict of one cell and metric from its slowdown factor (> 1 is worse) and rank-test p-value."""
+    if n_baseline < min_repetitions or n_current < min_repetitions or math.isnan(slowdown):
+        return "too little data"
+    significant = not math.isnan(p_value) and p_value < alpha
+    if significant and slowdown >= threshold:
+        return "regression"
+    if significant and slowdown <= 1.0 / threshold:
+        return "improvement"
+    return "unchanged"
+
+
+def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> pd.DataFrame:
+    long = long_view(df, metrics)
+    if ignore and len(long):
+        kept = [c for c in TARGET_COLUMNS if c not in ignore and c in long.columns]
+        long["target"] = [target_label(r) for r in long[kept].to_dict("records")]
+        for column in ("workload_id", "model_id"):
+            if column in ignore:
+                long[column] = "*"
+    return long
+
+
+def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: float | None = None,
+                   thresholds: Mapping[str, float] | None = None, alpha: float | None = None,
+                   metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
+                   ignore: Sequence[str] = (), intervals: bool = True, paired: bool = False,
+                   round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1) -> pd.DataFrame:
+    """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
+
+    ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
+    columns (e.g. ``environment``, ``precision``) or ``workload_id``/``model_id`` that differ on purpose
+    between the sides, as in an A/B run, so that cells pair across them. Only ``ok`` rows count.
+    ``intervals=False`` skips the bootstrap (NaN intervals; the verdict does not use them): for bulk
+    calibration. ``paired`` pairs the two sides' rounds (an ``ab`` job; see the module docstring);
+    ``threshold`` and ``alpha`` default to ``THRESHOLD``/``ALPHA``, or ``AB_THRESHOLD``/``PAIRED_ALPHA`` when paired.
+    ``round_estimator`` reduces each round of a paired comparison to one number
+    (:func:`~genai_harness.analysis.statistics.round_estimate`: ``median``, or ``best`` = the fastest
+    repetition, the minimum of a latency and the maximum of a rate, ``p10``, ``p25``, ``trimmed``).
+
+    ``alpha`` is the false-alarm rate of the whole comparison, not of each row: the verdicts use Holm's
+    adjustment of the p-values over every row tested (``p_family``), and ``detectable`` and ``rounds_needed``
+    are sized at ``alpha`` over that count. ``family_scale``: this comparison is one of that many alike
+    parts of one job (``ab`` sizes each cell pair on its own rows), so the count is multiplied by it.
+    """
+    import pandas as pd
+
+    if threshold is None:
+        threshold = AB_THRESHOLD if paired else THRESHOLD
+    if alpha is None:
+        alpha = PAIRED_ALPHA if paired else ALPHA
+
+    names = tuple(metrics) if metrics is not None else default_metrics()
+    for name in (*names, *(thresholds or {})):
+        metric(name)  # unknown metric names fail here, with the list of known ones
+    if round_estimator not in ROUND_ESTIMATORS:
+        raise ComparisonError(f"round estimator must be one of {', '.join(ROUND_ESTIMATORS)} (e.g. median), "
+                              f"got {round_estimator!r}")
+    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
+        raise ComparisonError(f"alpha (the rank test's significance level) must lie between 0 and 1 "
+                              f"(e.g. 0.05), got {alpha!r}")
+    factors = {**{n: threshold for n in names}, **dict(thresholds or {})}
+    for name, factor in factors.items():
+        if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1.0):
+            raise ComparisonError(f"threshold of {name} must be a finite factor above 1 (e.g. 1.10), got {factor!r}")
+    base, cur = _keyed(baseline, names, ignore), _keyed(current, names, ignore)
+    keys = [*KEY_COLUMNS, "metric"]
+    base_groups = {k: g for k, g in base.groupby(keys, sort=False)} if len(base) else {}
+    cur_groups = {k: g for k, g in cur.groupby(keys, sort=False)} if len(cur) else {}
+    records: list[dict[str, Any]] = []
+    judged: list[tuple[dict[str, Any], tuple[int, int, int], tuple[float, int, float]]] = []  # rows, their units
+    for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
+        info = METRICS[key[-1]]
+        b_group, c_group = base_groups.get(key), cur_groups.get(key)
+        b = b_group["value"].tolist() if b_group is not None else []
+        c = c_group["value"].tolist() if c_group is not None else []
+        factor = factors.get(info.name, threshold)
+        row: dict[str, Any] = {**dict(zip(keys, key, strict=True)), "unit": info.unit, "better": info.better,
+                               "n_baseline": len(b), "n_current": len(c), "baseline_median": median(b),
+                               "current_median": median(c), "threshold": factor}
+        if not b or not c:
+            row.update(ratio=math.nan, ratio_ci_low=math.nan, ratio_ci_high=math.nan, slowdown=math.nan,
+                       p_value=math.nan, p_family=math.nan, tested_on="",
+                       verdict="only in current" if not b else "only in baseline", detectable=math.nan,
+                       rounds_needed=math.nan)
+            records.append(row)
+            continue
+        b_runs, c_runs = run_medians(b_group), run_medians(c_group)
+        if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough rounds for t
+            if round_estimator != "median":
+                b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
+                c_runs = run_estimates(c_group, round_estimator, lower_is_better=info.lower_is_better)
+            test = paired_log_ratio_test(b_runs, c_runs)
+            tested_on, fewest = "paired rounds", min_repetitions
+            ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
+            spread = (test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan, test.n - 1,
+                      test.sd_log_ratio)
+        else:
+            ratio = ratio_of_medians(b, c)
+            low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
+            runs_test = runs_log_t_test(b_runs, c_runs)
+            spread = (runs_test.se, runs_test.df, math.nan)
+            if runs_test.df >= 1:
+                tested_on, p_value, fewest = "runs", runs_test.p_value, 1
+            else:  # repetitions of one process cannot show the noise between processes: no verdict
+                tested_on, p_value, fewest = "one run a side", math.nan, 2
+        slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
+        row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
+                   p_family=math.nan, tested_on=tested_on)
+        records.append(row)
+        judged.append((row, (len(b_runs), len(c_runs), fewest), spread))
+    tested = [row for row, _, _ in judged if math.isfinite(row["p_value"])]
+    for row, adjusted in zip(tested, holm_adjust([row["p_value"] for row in tested]), strict=True):
+        row["p_family"] = adjusted
+    per_test = alpha / max(1, len(tested) * family_scale)  # each test's share of the family's alpha (Bonferroni)
+    for row, (n_b, n_c, fewest), (se, df, sd) in judged:
+        factor = row["threshold"]
+        row["detectable"] = detectable_shift(se, df, alpha=per_test, threshold=factor)
+        row["rounds_needed"] = (paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
+                                if math.isfinite(sd) else math.nan)
+        row["verdict"] = verdict(row["slowdown"], row["p_family"], n_b, n_c, threshold=factor, alpha=alpha,
+                                 min_repetitions=fewest)
+    return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+
+
+def run_estimates(group: pd.DataFrame, estimator: str, *, lower_is_better: bool = True) -> list[float]:
+    """One :func:`~genai_harness.analysis.statistics.round_estimate` per worker call, cut as :func:`run_medians`."""
+    if "run_id" not in group.columns:
+        return []
+    return [round_estimate(values, estimator, lower_is_better=lower_is_better)
+            for values in _calls(group)["value"].agg(list).tolist()]
+
+
+def _calls(group: pd.DataFrame) -> Any:
+    """``group`` grouped by worker call (``analysis.call_index``), in stored order."""
+    return group.groupby(call_index(group), sort=False)
+
+
+def run_medians(group: pd.DataFrame) -> list[float]:
+    """One median per worker call of a cell's long-view rows (the unit a between-process test counts).
+
+    A call's repetitions are numbered from 0 and stored together, so a repetition 0 (or a new run id)
+    starts the next call: a plain run gives one median per run, an ``ab`` side (one run id, one call per
+    round) one per round, rather than pooling every round's repetitions as if independent.
+    """
+    if "run_id" not in group.columns:
+        return []
+    return [float(v) for v in _calls(group)["value"].median().tolist()]
+
+
+def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what: str) -> None:
+    """Raise :class:`ComparisonError` when the two sides share no cell (nothing could be judged)."""
+    paired = comparison[~comparison["verdict"].isin(["only in baseline", "only in current"])]
+    if not len(paired):
+        raise ComparisonError(
+            f"{baseline_what} and {current_what} have no cell in common (same target, task, workload and model; "
+            "the target includes precision and threads); compare runs of the same suite on the same devices, "
+            "or name the dimension that differs on purpose with --ignore"
+        )
+
+
+def rounds_to_run(comparison: pd.DataFrame) -> float:
+    """The most rounds any cell and metric of a paired comparison needs to catch ``TARGET_SLOWDOWN`` at the
+    noise it measured (its ``rounds_needed``), and at least ``MIN_REPETITIONS`` while any cell is not yet
+    tested on paired rounds (pure; what ``ab --max-rounds`` sizes a job by)."""
+    needed = comparison["rounds_needed"].dropna()
+    unpaired = bool((comparison["tested_on"] != "paired rounds").any())
+    return max(float(needed.max()) if len(needed) else 0.0, float(MIN_REPETITIONS) if unpaired else 0.0)
+
+
+def has_regression(comparison: pd.DataFrame) -> bool:
+    """True when any cell and metric is a regression."""
+    return bool((comparison["verdict"] == "regression").any())

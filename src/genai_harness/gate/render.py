@@ -1,0 +1,85 @@
+"""A comparison as text: a terminal table, Markdown (a CI step summary) and JUnit XML (CI test reports)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+from xml.etree import ElementTree
+
+from genai_harness.analysis.metric_info import METRICS
+from genai_harness.tables import format_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HEADERS = ("verdict", "target", "workload", "model", "metric", "baseline", "current", "ratio [95% CI]", "p",
+           "tested on", "catches")
+"""``p``: the p-value adjusted for every row of the comparison (Holm: ``p_family``), what the verdict uses;
+``tested on``: what the test counted (paired rounds, runs, one run a side); ``catches``:
+the smallest slowdown those units, at their measured spread, catch 95 % of the time (``detectable``)."""
+
+
+def _number(value: float, fmt: str = "{:.3g}") -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
+
+
+def _rows(comparison: pd.DataFrame) -> list[tuple[str, ...]]:
+    order = {"regression": 0, "improvement": 1, "too little data": 2, "only in baseline": 3, "only in current": 4,
+             "unchanged": 5}
+    rows = []
+    ranked = comparison.assign(_order=comparison["verdict"].map(order)).sort_values("_order", kind="stable")
+    for r in ranked.to_dict("records"):
+        info = METRICS[r["metric"]]
+        interval = (f"{_number(r['ratio'], '{:.3f}')} [{_number(r['ratio_ci_low'], '{:.3f}')}-"
+                    f"{_number(r['ratio_ci_high'], '{:.3f}')}]") if not math.isnan(r["ratio"]) else ""
+        rows.append((r["verdict"], r["target"], r["workload_id"], r["model_id"], info.title,
+                     info.format(r["baseline_median"]), info.format(r["current_median"]), interval,
+                     _number(r.get("p_family", r["p_value"]), "{:.3g}"), r.get("tested_on") or "",
+                     _number(r.get("detectable", math.nan), ">= {:.2f}x")))
+    return rows
+
+
+def counts_line(comparison: pd.DataFrame) -> str:
+    """``N regression, N improvement, ...`` over every verdict present."""
+    counts = comparison["verdict"].value_counts()
+    return ", ".join(f"{int(n)} {verdict}" for verdict, n in counts.items())
+
+
+def to_table(comparison: pd.DataFrame) -> str:
+    """The comparison as a terminal table, regressions first, with a closing count line."""
+    return format_table(HEADERS, _rows(comparison), max_width=48) + "\n" + counts_line(comparison)
+
+
+def to_markdown(comparison: pd.DataFrame, title: str = "genai-harness compare") -> str:
+    """The comparison as a Markdown section (for ``$GITHUB_STEP_SUMMARY``)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = [f"### {title}", "", counts_line(comparison), "",
+             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in _rows(comparison)]
+    return "\n".join(lines) + "\n"
+
+
+def to_junit(comparison: pd.DataFrame, suite: str = "genai-harness.compare") -> str:
+    """JUnit XML: one test case per cell and metric; a regression is a failure, too little data a skip."""
+    cases = comparison.to_dict("records")
+    root = ElementTree.Element("testsuite", name=suite, tests=str(len(cases)),
+                               failures=str(sum(c["verdict"] == "regression" for c in cases)),
+                               skipped=str(sum(c["verdict"] not in ("regression", "improvement", "unchanged")
+                                               for c in cases)))
+    for case in cases:
+        element = ElementTree.SubElement(root, "testcase", classname=f"{case['target']}.{case['workload_id']}",
+                                         name=f"{case['model_id']}.{case['metric']}")
+        text = (f"ratio {_number(case['ratio'], '{:.3f}')} (95% CI {_number(case['ratio_ci_low'], '{:.3f}')}-"
+                f"{_number(case['ratio_ci_high'], '{:.3f}')}), p {_number(case['p_value'])} "
+                f"(over the comparison {_number(case.get('p_family', math.nan))}), "
+                f"threshold {case['threshold']:.2f}")
+        if case["verdict"] == "regression":
+            ElementTree.SubElement(element, "failure", message=f"regression: {text}").text = text
+        elif case["verdict"] not in ("improvement", "unchanged"):
+            ElementTree.SubElement(element, "skipped", message=case["verdict"])
+        else:
+            ElementTree.SubElement(element, "system-out").text = f"{case['verdict']}: {text}"
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True)

@@ -1,1 +1,0 @@
-"""The harness: environments, workers, runner, metrics, statistics, fingerprint, dispatcher."""

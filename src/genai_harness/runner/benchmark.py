@@ -1,0 +1,218 @@
+"""The Python entry points: ``genai_harness.run`` and ``genai_harness.load_results``."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from genai_harness.analysis.summary import failures, summary_table
+from genai_harness.config import load_config
+from genai_harness.errors import ConfigurationError, SchemaVersionError, WorkloadError
+from genai_harness.host.fingerprint import machine_profile
+from genai_harness.results.schema import SCHEMA_VERSION
+from genai_harness.results.store import open_store
+from genai_harness.results.stores.base import ADDITIVE_SINCE
+from genai_harness.runner.cell_loop import new_run_context, run_plan
+from genai_harness.runner.environments import configured_environments
+from genai_harness.runner.inventory import collect_inventory
+from genai_harness.runner.plan import make_plan
+from genai_harness.runner.progress import Progress
+from genai_harness.runner.signals import signals_interrupt
+from genai_harness.workloads.catalog import Catalog
+from genai_harness.workloads.suites import load_suite
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+Names = str | Sequence[str] | None
+"""One name, or a list of names, or None for all."""
+
+
+def name_list(value: Names, what: str) -> list[str] | None:
+    """``"x"`` -> ``["x"]``, a list of names -> itself, None/empty -> None; anything else is refused."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Sequence) or not all(isinstance(item, str) for item in items):
+        raise ConfigurationError(f"{what} must be a name or a list of names, got {value!r}")
+    empty = [item for item in items if not item.strip()]
+    if empty:
+        raise ConfigurationError(f"{what} {empty[0]!r} is empty; give a name (e.g. CPU, onnxruntime, tiny-llm) "
+                                 "or leave the option out to use all")
+    return list(items) or None
+
+
+def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
+        devices: str | Sequence[str] | None = None, models: str | Sequence[str] | None = None,
+        store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
+        config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
+        precision: str | None = None, threads: int | None = None, reference: bool = False,
+        inject_slowdown: float | None = None, ray_address: str | None = None) -> pd.DataFrame:
+    """Run a suite on every usable device and return this run's rows as a DataFrame.
+
+    ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
+    what it runs on). ``frameworks``, ``devices``, ``models`` and ``pythons`` each take one name or a
+    list; ``models`` takes catalog ids or model paths. Rows are appended to the store (default
+    ``results/genai-harness.sqlite``) as each cell ends; the cells planned are recorded first, so a run
+    cut short shows as unfinished in ``genai-harness results``. SIGTERM and SIGHUP end the run like
+    Ctrl-C: the cell in flight is recorded as interrupted and :class:`~genai_harness.runner.signals.
+    Terminated` (a KeyboardInterrupt) is raised.
+
+    ``precision`` (default | f32 | bf16 | f16) and ``threads`` override every workload's ``[run]`` request;
+    a runtime that cannot honour them refuses the cell (recorded as failed with the reason). ``reference``
+    checks every cell against the f32 CPU reference of the same model and inputs (``ref_*`` columns).
+    ``inject_slowdown`` (gate calibration, never on by default) stretches every measured span by that
+    factor and records it in ``injected_slowdown``. ``ray_address`` schedules every cell on that Ray
+    cluster (see :mod:`genai_harness.runner.fleet`); each node writes its rows to ``store``.
+    """
+    from genai_harness.backends.aliases import canonical_framework
+
+    slowdown = check_slowdown(inject_slowdown)
+    out = stream or sys.stderr
+    framework_names = [canonical_framework(f) for f in name_list(frameworks, "framework") or []] or None
+    device_names, model_names = name_list(devices, "device"), name_list(models, "model")
+    cfg = load_config(Path(config) if config else None)
+    environments = configured_environments(cfg, name_list(pythons, "python") or [])
+    from genai_harness.workloads.operators.suites import load_operator_suite
+
+    operators = load_operator_suite(suite)  # an operator suite: its specs are validated here, before any cell
+    if operators is not None:
+        from genai_harness.runner.operator_loop import check_operator_options
+
+        check_operator_options(models=model_names, precision=precision, threads=threads, reference=reference,
+                               slowdown=slowdown, ray_address=ray_address)
+        return _run_operators(operators, framework_names, device_names, environments, store, out, progress)
+    suite_obj = load_suite(suite)
+    if not model_names and any(not entry.models for entry in suite_obj.entries):
+        raise WorkloadError(f"suite {suite!r} names no models for workload "
+                            f"{next(e.workload.id for e in suite_obj.entries if not e.models)!r}; "
+                            "give the models to run it on with --model ID (e.g. --model tiny-llm)")
+    catalog = Catalog(cfg)
+    inventories = collect_inventory(environments)
+    plan = make_plan(suite_obj, inventories, catalog, framework_names, device_names, model_names,
+                     precision=precision, threads=threads)
+    if reference:
+        plan.cells = [dataclasses.replace(c, workload=dataclasses.replace(c.workload, reference=True))
+                      for c in plan.cells]
+    if slowdown is not None:
+        plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
+    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
+    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
+    result_store = writable_store(store, out)
+    context = new_run_context(profile, env_versions)
+    meter = Progress(len(plan.cells), out, progress)
+
+    def measure(rows: list[dict[str, Any]]) -> None:
+        if ray_address:
+            from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
+            from genai_harness.runner.fleet.ray_tasks import run_plan_on_ray
+
+            run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
+                            ray_address)
+        else:
+            run_plan(plan, result_store, context, meter, rows)
+
+    _drive_run(result_store, context.run_id, [cell.label for cell in plan.cells],
+              f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, store {result_store.location}",
+              plan.skipped, measure, meter=meter, progress=progress, out=out)
+    return result_store.read(run_id=context.run_id)
+
+
+def _drive_run(result_store: Any, run_id: str, labels: list[str], header: str, skipped: Sequence[str],
+              measure: Callable[[list[dict[str, Any]]], None], *, meter: Progress, progress: bool,
+              out: TextIO) -> list[dict[str, Any]]:
+    """Record the planned cells, say what runs, ``measure`` (appending each cell's rows) with SIGTERM/SIGHUP
+    ending it like Ctrl-C, then print the summary and the failures; return the rows measured."""
+    rows: list[dict[str, Any]] = []
+    with signals_interrupt():
+        result_store.record_plan(run_id, labels)
+        meter.note(header)
+        for line in skipped:
+            meter.note(f"  not runnable here: {line}")
+        try:
+            measure(rows)
+        except KeyboardInterrupt:
+            if progress and rows:
+                print(summary_table(rows), file=out)
+            raise
+    if progress:
+        print("", file=out)
+        print(summary_table(rows), file=out)
+        for line in failures(rows):
+            print(f"  {line}", file=out)
+    return rows
+
+
+def check_slowdown(factor: float | None) -> float | None:
+    """``factor`` if it is a usable slowdown (finite, 0.1 to 100), else a ConfigurationError."""
+    import math
+
+    from genai_harness.errors import ConfigurationError
+
+    if factor is None:
+        return None
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) \
+            or not 0.1 <= factor <= 100:
+        raise ConfigurationError(f"inject_slowdown must be a finite factor from 0.1 to 100 (1.10 = 10 % slower), "
+                                 f"got {factor!r}")
+    return float(factor)
+
+
+def writable_store(store: str | Path | None, out: TextIO) -> Any:
+    """The run's store, upgraded in place when only new nullable columns are missing; refused (before any cell
+    runs) when older than that or not writable."""
+    result_store = open_store(store)  # a path or postgresql:// URL; None: $GENAI_HARNESS_STORE or the default
+    if ADDITIVE_SINCE <= result_store.schema_version < SCHEMA_VERSION:  # new nullable columns only: safe
+        old_version = result_store.schema_version
+        result_store = open_store(store, migrate=True)
+        print(f"genai-harness: upgraded results store {result_store.location} from schema version {old_version} "
+              f"to {SCHEMA_VERSION} (new columns, null for the rows already there)", file=out)
+    if result_store.schema_version < SCHEMA_VERSION:  # refuse before any cell runs, not after the first one
+        raise SchemaVersionError(
+            f"results store {result_store.location} has schema version {result_store.schema_version}, older than "
+            f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
+            f"(--store PATH) or upgrade this one in place with `genai-harness results --store "
+            f"{result_store.location} --migrate`"
+        )
+    result_store.check_writable()  # a store that cannot take a row is refused before any cell runs
+    return result_store
+
+
+def _run_operators(operators: tuple[str, list[Any]], frameworks: list[str] | None, devices: list[str] | None,
+                   environments: list[Any], store: str | Path | None, out: TextIO, progress: bool) -> pd.DataFrame:
+    """An operator suite: models built and referenced once per spec, then every ONNX-taking target runs them."""
+    import tempfile
+
+    from genai_harness.runner.operator_loop import cell_label, prepare_specs, run_operator_plan
+    from genai_harness.runner.operator_plan import make_operator_plan
+    from genai_harness.workloads.operators.peak import matmul_peak_gflops
+
+    suite_id, specs = operators
+    inventories = collect_inventory(environments)
+    plan = make_operator_plan(specs, inventories, frameworks, devices)
+    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
+    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
+    result_store = writable_store(store, out)
+    context = new_run_context(profile, env_versions)
+    meter = Progress(len(plan.cells), out, progress)
+    with tempfile.TemporaryDirectory(prefix="genai-harness-models-") as tmp:
+        meter.note(f"suite {suite_id}: building {len(specs)} operator models and their reference outputs ...")
+        prepared = prepare_specs(specs, Path(tmp))  # a spec that does not build fails here, before any cell
+        peak = matmul_peak_gflops()
+        _drive_run(result_store, context.run_id, [cell_label(cell) for cell in plan.cells],
+                  f"run {context.run_id}: suite {suite_id}, {len(plan.cells)} cells ({len(specs)} operator specs), "
+                  f"matmul peak {peak:.1f} GFLOP/s, store {result_store.location}", plan.skipped,
+                  lambda rows: run_operator_plan(plan, prepared, result_store, context, meter, rows, peak),
+                  meter=meter, progress=progress, out=out)
+    if progress:
+        from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
+
+        matrix = coverage_matrix(result_store.read(run_id=context.run_id))
+        if not matrix.empty:
+            print("", file=out)
+            print(coverage_counts(matrix).to_string(), file=out)
+    return result_store.read(run_id=context.run_id)

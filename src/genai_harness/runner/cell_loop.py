@@ -1,0 +1,196 @@
+"""The benchmark run: every cell in its own subprocess, rows stored as each cell ends.
+
+The parent imports no runtime. It plans the cells from each environment's inventory, runs each
+cell in a worker subprocess of that cell's environment with the workload's timeout, and appends
+the cell's rows to the store in one transaction. A cell that crashes, hangs or raises becomes one
+failed row with its reason; the run goes on. Ctrl-C (or SIGTERM/SIGHUP) kills the running cell,
+records it as interrupted and keeps everything finished before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError
+from genai_harness.results.schema import SCHEMA_VERSION
+from genai_harness.results.store import ResultStore
+from genai_harness.runner.launcher import WorkerOutcome, call_worker
+from genai_harness.runner.plan import Cell, Plan
+from genai_harness.runner.progress import Progress
+from genai_harness.runner.signals import interrupt_reason, signals_deferred
+from genai_harness.tasks.timing import stretch
+from genai_harness.version import __version__
+
+
+@dataclass
+class RunContext:
+    """What every row of one run shares."""
+
+    run_id: str
+    run_started_at: str
+    profile: dict[str, Any]
+    env_versions: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def new_run_context(profile: dict[str, Any], env_versions: dict[str, dict[str, str]]) -> RunContext:
+    """A fresh run id and start time."""
+    now = datetime.now(timezone.utc)
+    run_id = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+    return RunContext(run_id, now.isoformat(timespec="seconds"), profile, env_versions)
+
+
+def cell_request(cell: Cell) -> dict[str, Any]:
+    """The worker request that runs ``cell``."""
+    return {
+        "op": "cell",
+        "environment": cell.environment.name,
+        "framework": cell.framework,
+        "device": cell.device.to_dict(),
+        "workload": cell.workload.to_dict(),
+        "model": {"id": cell.model.id, "format": cell.model_format.key, "path": str(cell.model_format.path)},
+        "numerics": {"precision": cell.precision, "threads": cell.threads},
+    }
+
+
+def placement_columns(context: RunContext, environment: Any, device: Any) -> dict[str, Any]:
+    """The columns every row of a run shares, and where its cell ran: run, machine, environment, device (pure).
+
+    Model cells and operator cells both start their rows from these."""
+    options = {k: v for k, v in device.config.items() if k != "label_suffix"}
+    return {
+        "run_id": context.run_id,
+        "run_started_at": context.run_started_at,
+        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "harness_version": __version__,
+        "schema_version": SCHEMA_VERSION,
+        "machine_fingerprint": context.profile.get("fingerprint", ""),
+        "hostname": context.profile.get("hostname", ""),
+        "machine_profile": json.dumps(context.profile, sort_keys=True),
+        "runtime_versions": json.dumps(context.env_versions.get(environment.name, {}), sort_keys=True),
+        "environment": environment.name,
+        "python_executable": str(environment.python),
+        "device": device.label,
+        "device_identifier": device.identifier,
+        "execution_provider": device.execution_provider,
+        "device_options": json.dumps(options, sort_keys=True),
+    }
+
+
+def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
+    """The identity columns of every row of ``cell`` (pure)."""
+    return {
+        **placement_columns(context, cell.environment, cell.device),
+        "framework": cell.framework,
+        "task": cell.workload.task,
+        "workload_id": cell.workload.id,
+        "workload_version": cell.workload.version,
+        "workload_hash": cell.workload.hash,
+        "model_id": cell.model.id,
+        "model_format": cell.model_format.key,
+        "model_hash": cell.model_format.hash,
+        "precision_requested": cell.requested_numerics[0],
+        "threads_requested": cell.requested_numerics[1],
+        "injected_slowdown": cell.inject_slowdown,
+    }
+
+
+def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome) -> list[dict[str, Any]]:
+    """One row per measured repetition (pure)."""
+    response = outcome.response
+    numerics = response.get("numerics") or {}
+    requested = response.get("requested") or {}
+    shared = {
+        "actual_device": response.get("actual_device", ""),
+        "status": "ok",
+        "load_s": response["load_s"],
+        "peak_rss_mb": outcome.peak_rss_mb,
+        "precision": numerics.get("precision"),
+        "threads": numerics.get("threads"),
+        "weight_dtypes": numerics.get("weight_dtypes") or None,
+        "numerics": json.dumps(numerics.get("details", {}), sort_keys=True) if numerics else None,
+        "energy_source": response.get("energy_source"),
+        "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,
+        "itl_by_position_ms": response.get("itl_by_position_ms"),
+        **(response.get("reference") or {}),
+    }
+    if "precision" in requested:
+        shared["precision_requested"] = requested["precision"]
+        shared["threads_requested"] = requested.get("threads")
+    if cell.inject_slowdown is not None:
+        shared["load_s"] = shared["load_s"] * cell.inject_slowdown
+        if shared["itl_by_position_ms"]:
+            shared["itl_by_position_ms"] = [gap * cell.inject_slowdown for gap in shared["itl_by_position_ms"]]
+    rows = []
+    for index, record in enumerate(response["repetitions"]):
+        if cell.inject_slowdown is not None:
+            record = stretch(record, cell.inject_slowdown)
+        row = base_row(cell, context)
+        row.update(shared)
+        row.update({k: v for k, v in record.items() if k != "native_metrics"})
+        row.update({
+            "repetition": index,
+            "native_metrics": json.dumps(record.get("native_metrics", {}), sort_keys=True),
+        })
+        if response.get("versions"):
+            row["runtime_versions"] = json.dumps(response["versions"], sort_keys=True)
+        rows.append(row)
+    return rows
+
+
+def failed_row(cell: Cell, context: RunContext, status: str, error: BaseException | str) -> dict[str, Any]:
+    """The one row of a cell that produced no measurement (pure)."""
+    row = base_row(cell, context)
+    row.update({"status": status, "error": str(error), "error_type": type(error).__name__
+                if isinstance(error, BaseException) else "Interrupted"})
+    return row
+
+
+def status_of(error: HarnessError) -> str:
+    """The row status for an error a cell ended with (a cell that does not apply is ``skipped``)."""
+    if isinstance(error, ContextLengthError):
+        return "skipped"
+    if isinstance(error, CellTimeoutError):
+        return "timeout"
+    if isinstance(error, CellError):
+        return "crashed"
+    return "failed"
+
+
+def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Progress,
+             written: list[dict[str, Any]]) -> None:
+    """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised)."""
+    for cell in plan.cells:
+        progress.start(cell.label)
+        started = time.monotonic()
+        timeout = cell.workload.timeout_s
+        try:
+            outcome = call_worker(cell.environment, cell_request(cell), timeout, what=f"cell {cell.label}")
+            rows = measured_rows(cell, context, outcome)
+            detail = summarize_rows(rows)
+            status = "ok"
+        except HarnessError as exc:
+            status = status_of(exc)
+            rows, detail = [failed_row(cell, context, status, exc)], str(exc)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (harness/signals.py)
+            row = failed_row(cell, context, "interrupted", interrupt_reason(exc))
+            with signals_deferred():
+                store.append([row])
+            written.append(row)
+            progress.finish("interrupted", time.monotonic() - started)
+            raise
+        with signals_deferred():  # a finished cell's rows are written whole, even if a signal comes now
+            store.append(rows)
+        written += rows
+        progress.finish(status, time.monotonic() - started, detail)
+
+
+def summarize_rows(rows: list[dict[str, Any]]) -> str:
+    """A one-line summary of a cell's repetitions (median of the headline metrics)."""
+    from genai_harness.analysis.summary import cell_summary
+
+    return cell_summary(rows)
