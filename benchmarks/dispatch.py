@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 import genai_harness as gh
-from genai_harness.dispatch.auto import read_evidence
-from genai_harness.dispatch.ranking import OBJECTIVES, Dispatcher, rank
+from genai_harness.dispatch.decide import read_evidence
+from genai_harness.dispatch.objectives import OBJECTIVES
+from genai_harness.dispatch.ranking import Dispatcher, rank
 from genai_harness.host.fingerprint import machine_profile
 from genai_harness.results.schema import frame_records
 from genai_harness.results.store import ResultStore
@@ -140,9 +141,9 @@ def regret(store: Path) -> None:
 def open_overhead(store: Path, rounds: int = 5) -> None:
     decision = rank(read_evidence(store, "text2text", "tiny-llm"), task="text2text", model="tiny-llm",
                     objective="tpot", machine=machine_profile())
-    from genai_harness.dispatch.auto import _catalog_model, _model_path
+    from genai_harness.dispatch.decide import catalog_model, model_path
 
-    path = _model_path("text2text", decision.framework, _catalog_model("tiny-llm", None))
+    path = model_path("text2text", decision.framework, catalog_model("tiny-llm", None))
     direct, opened = [], []
     for _ in range(rounds):
         t = time.perf_counter()

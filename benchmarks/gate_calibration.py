@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from genai_harness.analysis.metric_info import stretch
 from genai_harness.analysis.statistics import rank_test, ratio_of_medians
 from genai_harness.config import load_config
 from genai_harness.gate.compare import MIN_REPETITIONS, compare_frames, verdict
@@ -39,7 +40,6 @@ from genai_harness.runner.environments import configured_environments
 from genai_harness.runner.inventory import collect_inventory
 from genai_harness.runner.plan import Plan, make_plan
 from genai_harness.runner.progress import Progress
-from genai_harness.tasks.timing import stretch
 from genai_harness.workloads.catalog import Catalog
 from genai_harness.workloads.suites import load_suite
 

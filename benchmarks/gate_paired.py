@@ -9,7 +9,7 @@ real job with ``--inject-slowdown`` on side B (``--injected 1.10``) to check the
 Judge: ROUNDS real rounds are a pool; each of TRIALS comparisons draws N of them without replacement
 (subsampling: 200 full ``ab`` jobs of 20 rounds would take hours here) and asks whether any of TPOT,
 TTFT, e2e regresses: as A/A, and with side B stretched by 1.05 and 1.10. ``--inject-slowdown`` only
-stretches the recorded spans (``harness.metrics.stretch``), so a stretched real A/A round is what a job
+stretches the recorded spans (``analysis.metric_info.stretch``), so a stretched real A/A round is what a job
 with injection records; the ``--injected`` job checks that on real injected rounds. Rules:
 
 - ``paired (default)``: :func:`genai_harness.gate.compare.compare_frames` with ``paired=True``, the

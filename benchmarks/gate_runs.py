@@ -6,7 +6,7 @@ POOL``): every call is its own process running tiny-llm ``text-p128-g32`` with t
 
 Judge: each of TRIALS comparisons draws BASELINE + CURRENT distinct calls, gives each its own run id, and
 asks ``compare.compare_frames`` (the default metrics, factors and alpha; an alarm is any metric
-regressing) as A/A and with the current runs stretched by 1.05 and 1.10 (``harness.metrics.stretch``, what
+regressing) as A/A and with the current runs stretched by 1.05 and 1.10 (``analysis.metric_info.stretch``, what
 ``run --inject-slowdown`` records), at the default alpha and at 0.05. Beside it on the same draws: the rule
 compare used before (factor 1.10, Mann-Whitney p < 0.05 on the pooled repetitions) and asv's (factor 1.10,
 Mann-Whitney p < 0.002, repetitions pooled).

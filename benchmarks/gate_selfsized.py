@@ -9,7 +9,7 @@ Judge: each of TRIALS simulated jobs takes the pool's rounds in its own random o
 ``compare.rounds_to_run`` (the gate's ``rounds_needed`` at the noise measured so far) how many it needs,
 adds rounds by ``harness.ab.more_rounds`` up to ``--max-rounds``, and gives the verdict of
 ``compare.compare_frames(paired=True)`` on the default metrics (an alarm is any of them regressing). The
-same jobs are judged as A/A and with side B stretched by 1.05 and 1.10 through ``harness.metrics.stretch``
+same jobs are judged as A/A and with side B stretched by 1.05 and 1.10 through ``analysis.metric_info.stretch``
 (what ``--inject-slowdown`` records). Beside it, on the very rounds each job used: asv's rule (ratio of
 medians >= 1.10 and Mann-Whitney p < 0.002 on the pooled repetitions).
 
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from gate_paired import FRAMEWORKS, rounds_of
 
-from genai_harness.analysis.metric_info import METRICS
+from genai_harness.analysis.metric_info import METRICS, stretch
 from genai_harness.analysis.statistics import rank_test, ratio_of_medians
 from genai_harness.gate.ab import more_rounds
 from genai_harness.gate.compare import (
@@ -43,13 +43,12 @@ from genai_harness.gate.compare import (
 )
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
-from genai_harness.tasks.timing import stretch
 
 FACTORS = (("A/A false alarms", 1.0), ("5 % caught", 1.05), ("10 % caught", 1.10))
 
 
 def stretched(rounds: list[pd.DataFrame], factor: float) -> list[pd.DataFrame]:
-    """Each round as a job with ``--inject-slowdown factor`` records it (``harness.metrics.stretch`` per row)."""
+    """Each round as a job with ``--inject-slowdown factor`` records it (``analysis.metric_info.stretch`` per row)."""
     if factor == 1.0:
         return rounds
     return [pd.DataFrame([stretch(r, factor) for r in part.to_dict("records")], columns=part.columns)

@@ -20,8 +20,8 @@ from _common import bare_ort_genai, bare_ov_genai, decode_tps, median, model_dir
 
 from genai_harness import Text2TextPipelineFactory
 from genai_harness.interface import text2text
+from genai_harness.tasks.prompts import prompt_with_tokens
 from genai_harness.tasks.timing import intervals_ms
-from genai_harness.workloads.prompts import prompt_with_tokens
 
 
 def main() -> None:

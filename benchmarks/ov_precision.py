@@ -24,9 +24,9 @@ from _common import median
 from genai_harness.errors import NumericsError
 from genai_harness.factories import DeviceFactory, Text2ImagePipelineFactory, Text2TextPipelineFactory
 from genai_harness.interface import text2image, text2text
+from genai_harness.tasks.prompts import prompt_with_tokens
 from genai_harness.tasks.reference import psnr_db, token_agreement
 from genai_harness.workloads.catalog import MODELS_DIR
-from genai_harness.workloads.prompts import prompt_with_tokens
 
 PRECISIONS = ("bf16", "f32")
 

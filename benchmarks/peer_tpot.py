@@ -37,7 +37,7 @@ from _common import median, model_dir
 
 from genai_harness import Text2TextPipelineFactory
 from genai_harness.interface import text2text
-from genai_harness.workloads.prompts import prompt_with_tokens
+from genai_harness.tasks.prompts import prompt_with_tokens
 
 
 def ort_genai_peer(model: Any, ids: list[int], n_new: int, same_span: bool = False) -> float:

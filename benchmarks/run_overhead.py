@@ -27,7 +27,7 @@ BARE_SCRIPT = """
 import json, sys
 sys.path.insert(0, {here!r})
 from _common import bare_ort_genai, bare_ov_genai, decode_tps, model_dir
-from genai_harness.workloads.prompts import prompt_with_tokens
+from genai_harness.tasks.prompts import prompt_with_tokens
 framework, n_prompt, n_new, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 if framework == "onnxruntime_genai":
     import onnxruntime_genai as og
@@ -76,7 +76,7 @@ def native_agreement(calls: int, n_prompt: int = 128, n_new: int = 64) -> dict[s
     from genai_harness import Text2TextPipelineFactory
     from genai_harness.interface import text2text
     from genai_harness.tasks import timing as metrics
-    from genai_harness.workloads.prompts import prompt_with_tokens
+    from genai_harness.tasks.prompts import prompt_with_tokens
 
     pipe = Text2TextPipelineFactory.create("openvino.genai", model_dir("openvino"), "CPU")
     prompt = prompt_with_tokens(pipe.encode, n_prompt)

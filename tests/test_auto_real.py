@@ -10,8 +10,10 @@ import pytest
 
 import genai_harness as gh
 from genai_harness.dispatch import auto
-from genai_harness.dispatch.auto import agrees, decide, open_best
+from genai_harness.dispatch.auto import open_best
+from genai_harness.dispatch.decide import decide
 from genai_harness.errors import NoEvidenceError, NoUsableDeviceError, StoreError
+from genai_harness.tasks.registry import task_kind
 from tests.conftest import assert_one_error_line, run_cli
 
 pytestmark = pytest.mark.slow
@@ -148,7 +150,8 @@ def test_ort_policy_delegate_orders_real_ep_devices_by_measurement(measured: Pat
 
 
 def test_output_agreement_checks() -> None:
-    assert agrees("text2text", [1, 2, 3], [1, 2, 3])[0] and not agrees("text2text", [1, 2], [1, 3])[0]
+    text, images, classes = task_kind("text2text"), task_kind("text2image"), task_kind("classification")
+    assert text.probe_agrees([1, 2, 3], [1, 2, 3])[0] and not text.probe_agrees([1, 2], [1, 3])[0]
     image = np.full((1, 8, 8, 3), 128, dtype=np.uint8)
-    assert agrees("text2image", image, image)[0] and not agrees("text2image", image, image // 2)[0]
-    assert agrees("classification", np.array([[0.1, 0.9]]), np.array([[0.2, 0.8]]))[0]
+    assert images.probe_agrees(image, image)[0] and not images.probe_agrees(image, image // 2)[0]
+    assert classes.probe_agrees(np.array([[0.1, 0.9]]), np.array([[0.2, 0.8]]))[0]

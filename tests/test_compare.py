@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from genai_harness.analysis.metric_info import stretch
 from genai_harness.errors import ComparisonError, ConfigurationError
 from genai_harness.gate.compare import check_comparable, compare_frames, has_regression, verdict
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.schema import frame_records
 from genai_harness.results.selection import Selection
 from genai_harness.results.store import ResultStore
-from genai_harness.tasks.timing import stretch
 from tests.conftest import run_cli
 from tests.workload_files import text_suite
 

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from genai_harness.dispatch.ranking import Candidate, Constraints, order_candidates, rank, static_decision
+from genai_harness.dispatch.decision import Candidate, Constraints
+from genai_harness.dispatch.ranking import order_candidates, rank, static_decision
 from genai_harness.errors import ConfigurationError, NoEvidenceError, StaleEvidenceError
 from tests.dispatch_fixtures import TARGETS, profile, rows
 

@@ -25,8 +25,8 @@ import pytest
 
 from genai_harness.factories import DeviceFactory, Text2ImagePipelineFactory, Text2TextPipelineFactory
 from genai_harness.interface import text2image, text2text
+from genai_harness.tasks.prompts import prompt_with_tokens
 from genai_harness.workloads.catalog import MODELS_DIR
-from genai_harness.workloads.prompts import prompt_with_tokens
 
 pytest.importorskip("onnxruntime_genai")
 pytest.importorskip("openvino_genai")

@@ -67,7 +67,7 @@ _LAZY = {
     "open_text2text": "genai_harness.dispatch.auto",
     "open_text2image": "genai_harness.dispatch.auto",
     "open_classifier": "genai_harness.dispatch.auto",
-    "ort_policy_delegate": "genai_harness.dispatch.auto",
+    "ort_policy_delegate": "genai_harness.dispatch.policy",
 }
 """Public functions imported on first use (so importing the package stays light), each from its one source:
 ``run`` (the benchmark), ``open_*`` (a ready pipeline on the best measured device, with fallback) and

@@ -1,19 +1,20 @@
 """The factories of the common interface: device enumeration and pipeline creation.
 
 ``DeviceFactory::Enumerate`` and the ``*PipelineFactory::Create`` functions of the ONNX GenAI
-interface proposal. They reach the runtimes through the backend registry; they live apart from
-:mod:`genai_harness.interface` (which holds :class:`Device`, needed by every backend) so that the
-two never import each other. :mod:`genai_harness.interface` re-exports them under the same names.
+interface proposal. They reach the runtimes through the backend registry, so they stand above the backends;
+:mod:`genai_harness.interface` (the data every backend needs) stands below them. The package root exports them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from genai_harness.backends.registry import get_backend
 from genai_harness.errors import DeviceUnavailableError
 from genai_harness.interface.devices import Device
+from genai_harness.interface.tasks import Task
 
 if TYPE_CHECKING:
     from genai_harness.interface import classification, text2image, text2text
@@ -41,8 +42,6 @@ class DeviceFactory:
         """Extension: every device the runtime can see, usable or not (with the reason)."""
         if framework in cls._enumerators:
             return list(cls._enumerators[framework]())
-        from genai_harness.backends.registry import get_backend  # backends load on first use, not on import
-
         return get_backend(framework).enumerate_devices()
 
     @classmethod
@@ -83,42 +82,56 @@ def _single_device(devices: Sequence[Device] | Device | str | None, framework: s
     return devices[0]
 
 
-def _create(framework: str, method: str, models_path: str | Path,
-            devices: Sequence[Device] | Device | str | None) -> Any:
-    """``framework``'s backend (loaded now, on first use) creates a pipeline with ``method`` on one device."""
-    from genai_harness.backends.registry import get_backend
+class _PipelineFactory:
+    """A pipeline factory of the proposal: ``create`` asks ``framework``'s backend (loaded on first use) for the
+    pipeline of :attr:`task` on one device."""
 
-    return getattr(get_backend(framework), method)(Path(models_path), _single_device(devices, framework))
+    task: ClassVar[Task]
 
-
-class Text2TextPipelineFactory:
-    """Creates text-to-text pipelines (``Text2TextPipelineFactory::Create``)."""
-
-    @staticmethod
-    def create(
-        framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
-    ) -> text2text.Pipeline:
+    @classmethod
+    def create(cls, framework: str, models_path: str | Path,
+               devices: Sequence[Device] | Device | str | None = None) -> Any:
         """A ready pipeline for the model folder on the first device given (default: CPU)."""
-        return _create(framework, "create_text2text", models_path, devices)
+        return get_backend(framework).create_pipeline(cls.task, Path(models_path), _single_device(devices, framework))
 
 
-class Text2ImagePipelineFactory:
-    """Creates text-to-image pipelines (``Text2ImagePipelineFactory::Create``)."""
+class Text2TextPipelineFactory(_PipelineFactory):
+    """Creates text-to-text pipelines (``Text2TextPipelineFactory::Create``): a :class:`text2text.Pipeline`."""
 
-    @staticmethod
-    def create(
-        framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
-    ) -> text2image.Pipeline:
-        """A ready pipeline for the model folder on the first device given (default: CPU)."""
-        return _create(framework, "create_text2image", models_path, devices)
+    task = Task.TEXT2TEXT
+
+    if TYPE_CHECKING:
+        @classmethod
+        def create(cls, framework: str, models_path: str | Path,
+                   devices: Sequence[Device] | Device | str | None = None) -> text2text.Pipeline: ...
 
 
-class ClassificationPipelineFactory:
-    """Extension: creates image-classification pipelines (the proposal has no such task yet)."""
+class Text2ImagePipelineFactory(_PipelineFactory):
+    """Creates text-to-image pipelines (``Text2ImagePipelineFactory::Create``): a :class:`text2image.Pipeline`."""
 
-    @staticmethod
-    def create(
-        framework: str, models_path: str | Path, devices: Sequence[Device] | Device | str | None = None
-    ) -> classification.Pipeline:
-        """A ready pipeline for the ``.onnx`` model file on the first device given (default: CPU)."""
-        return _create(framework, "create_classifier", models_path, devices)
+    task = Task.TEXT2IMAGE
+
+    if TYPE_CHECKING:
+        @classmethod
+        def create(cls, framework: str, models_path: str | Path,
+                   devices: Sequence[Device] | Device | str | None = None) -> text2image.Pipeline: ...
+
+
+class ClassificationPipelineFactory(_PipelineFactory):
+    """Extension: creates image classifiers (the proposal has no such task yet) for an ``.onnx`` model file."""
+
+    task = Task.CLASSIFICATION
+
+    if TYPE_CHECKING:
+        @classmethod
+        def create(cls, framework: str, models_path: str | Path,
+                   devices: Sequence[Device] | Device | str | None = None) -> classification.Pipeline: ...
+
+
+_FACTORIES: dict[Task, type[_PipelineFactory]] = {
+    f.task: f for f in (Text2TextPipelineFactory, Text2ImagePipelineFactory, ClassificationPipelineFactory)}
+
+
+def factory_for(task: str) -> Callable[..., Any]:
+    """The ``create`` function of ``task``'s pipeline factory."""
+    return _FACTORIES[Task(task)].create

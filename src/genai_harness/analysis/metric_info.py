@@ -1,85 +1,54 @@
 """One table of metric metadata: name, unit, task, which direction is better, headline or not.
 
-The run summary, ``results``, compare, report and the dispatcher all read this table; nothing else
-keeps its own list of headline metrics or units. Memory is MiB (2^20 bytes).
+Each task declares its own metrics (:mod:`genai_harness.tasks`); this module assembles them with the operator
+suite's and those every row has. The run summary, ``results``, compare, report and the dispatcher all read this
+table; nothing else keeps its own list of headline metrics or units. Memory is MiB (2^20 bytes).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from typing import Any
 
 from genai_harness.errors import ConfigurationError
+from genai_harness.tasks.metric import MetricInfo, metric_info
+from genai_harness.tasks.registry import TASK_KINDS
 
-TEXT, IMAGE, CLASSIFY, OPERATOR = "text2text", "text2image", "classification", "operator"
-ALL = (TEXT, IMAGE, CLASSIFY, OPERATOR)
+OPERATOR = "operator"
+"""The rows of the attention operator suite (:mod:`genai_harness.workloads.operators`), which is not a task of the
+common interface but shares the metric table."""
+EVERY = (*TASK_KINDS, OPERATOR)
 
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """What one metric column measures and how to read it."""
-
-    name: str
-    label: str
-    unit: str
-    tasks: tuple[str, ...]
-    better: str  # "lower" or "higher"
-    headline: bool = False
-    fmt: str = "{:.3g}"
-    kind: str = "speed"  # speed | memory | energy | accuracy
-    scope: str = "repetition"  # repetition: a value per measured call; cell: one value per cell, repeated per row
-
-    @property
-    def lower_is_better(self) -> bool:
-        """True when a smaller value is better (latencies, memory, energy, error)."""
-        return self.better == "lower"
-
-    @property
-    def title(self) -> str:
-        """Axis or column title with its unit, e.g. ``TTFT (ms)``."""
-        return f"{self.label} ({self.unit})" if self.unit else self.label
-
-    def format(self, value: float | None) -> str:
-        """The value in this metric's display format ('' for a missing value)."""
-        if value is None or value != value:
-            return ""
-        return self.fmt.format(value)
+_OPERATOR_METRICS = (
+    metric_info("inference_ms", "batch", "ms", (OPERATOR,), "lower", True, "{:.2f}"),
+    metric_info("gflops_per_s", "compute", "GFLOP/s", (OPERATOR,), "higher", True, "{:.1f}"),
+    metric_info("peak_fraction", "of matmul peak", "fraction", (OPERATOR,), "higher", False, "{:.2f}"),
+    metric_info("ref_max_abs_error", "max abs error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
+    metric_info("ref_max_rel_error", "max rel error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
+)
+_COMMON_METRICS = (
+    metric_info("load_s", "load", "s", EVERY, "lower", True, "{:.2f}", scope="cell"),
+    metric_info("peak_rss_mb", "peak RSS", "MiB", EVERY, "lower", True, "{:.0f}", "memory", scope="cell"),
+    metric_info("energy_j", "energy", "J", EVERY, "lower", False, "{:.3g}", "energy"),
+)
 
 
-def _m(name: str, label: str, unit: str, tasks: tuple[str, ...], better: str, headline: bool = False,
-       fmt: str = "{:.3g}", kind: str = "speed", scope: str = "") -> MetricInfo:
-    """A metric; agreement with the reference is checked once per cell, so its scope defaults to ``cell``."""
-    return MetricInfo(name, label, unit, tasks, better, headline, fmt, kind,
-                      scope or ("cell" if kind == "accuracy" else "repetition"))
+def _assemble() -> dict[str, MetricInfo]:
+    """Every task's metrics and the operator suite's: speed first, then those every row has, then energy, then
+    accuracy; a metric two row kinds share (``inference_ms``) is listed once with both."""
+    declared = [*(kind.metrics for kind in TASK_KINDS.values()), _OPERATOR_METRICS]
+    ordered = [m for group in declared for m in group if m.kind == "speed"]
+    ordered += _COMMON_METRICS
+    ordered += [m for kind in ("energy", "accuracy") for group in declared for m in group if m.kind == kind]
+    table: dict[str, MetricInfo] = {}
+    for info in ordered:
+        if info.name in table:
+            info = dataclasses.replace(table[info.name], tasks=(*table[info.name].tasks, *info.tasks))
+        table[info.name] = info
+    return table
 
 
-METRICS: dict[str, MetricInfo] = {m.name: m for m in (
-    _m("ttft_ms", "TTFT", "ms", (TEXT,), "lower", True, "{:.2f}"),
-    _m("tpot_ms", "TPOT", "ms", (TEXT,), "lower", True, "{:.3f}"),
-    _m("decode_tps", "decode", "tokens/s", (TEXT,), "higher", True, "{:.0f}"),
-    _m("prefill_tps", "prefill", "tokens/s", (TEXT,), "higher", False, "{:.0f}"),
-    _m("itl_p50_ms", "ITL p50", "ms", (TEXT,), "lower", False, "{:.3f}"),
-    _m("itl_p90_ms", "ITL p90", "ms", (TEXT,), "lower", False, "{:.3f}"),
-    _m("e2e_ms", "end to end", "ms", (TEXT,), "lower", False, "{:.1f}"),
-    _m("image_ms", "image", "ms", (IMAGE,), "lower", True, "{:.0f}"),
-    _m("step_ms", "step", "ms", (IMAGE,), "lower", True, "{:.1f}"),
-    _m("inference_ms", "batch", "ms", (CLASSIFY, OPERATOR), "lower", True, "{:.2f}"),
-    _m("items_per_s", "throughput", "items/s", (CLASSIFY,), "higher", True, "{:.1f}"),
-    _m("gflops_per_s", "compute", "GFLOP/s", (OPERATOR,), "higher", True, "{:.1f}"),
-    _m("peak_fraction", "of matmul peak", "fraction", (OPERATOR,), "higher", False, "{:.2f}"),
-    _m("load_s", "load", "s", ALL, "lower", True, "{:.2f}", scope="cell"),
-    _m("peak_rss_mb", "peak RSS", "MiB", ALL, "lower", True, "{:.0f}", "memory", scope="cell"),
-    _m("energy_j", "energy", "J", ALL, "lower", False, "{:.3g}", "energy"),
-    _m("energy_per_token_j", "energy per token", "J/token", (TEXT,), "lower", False, "{:.3g}", "energy"),
-    _m("energy_per_image_j", "energy per image", "J/image", (IMAGE,), "lower", False, "{:.3g}", "energy"),
-    _m("ref_token_agreement", "tokens equal to reference", "share", (TEXT,), "higher", False, "{:.3f}", "accuracy"),
-    _m("ref_first_divergence", "first divergence", "token", (TEXT,), "higher", False, "{:.0f}", "accuracy"),
-    _m("ref_logits_max_diff", "logits max diff", "", (TEXT,), "lower", False, "{:.3g}", "accuracy"),
-    _m("ref_psnr_db", "PSNR vs reference", "dB", (IMAGE,), "higher", False, "{:.1f}", "accuracy"),
-    _m("ref_top1_agreement", "top-1 agreement", "share", (CLASSIFY,), "higher", False, "{:.3f}", "accuracy"),
-    _m("ref_max_score_diff", "max score diff", "", (CLASSIFY,), "lower", False, "{:.3g}", "accuracy"),
-    _m("ref_max_abs_error", "max abs error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
-    _m("ref_max_rel_error", "max rel error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
-)}
+METRICS: dict[str, MetricInfo] = _assemble()
 """Every metric column, in display order."""
 
 
@@ -100,3 +69,21 @@ def metrics_for(task: str | None = None, kind: str | None = None) -> tuple[Metri
     """Every metric of ``task`` (or all) and of ``kind`` (or all), in display order."""
     return tuple(m for m in METRICS.values()
                  if (task is None or task in m.tasks) and (kind is None or m.kind == kind))
+
+
+def stretch(record: dict[str, Any], factor: float) -> dict[str, Any]:
+    """``record`` as if every timed span had taken ``factor`` times as long (gate calibration; pure).
+
+    Durations (ms, s) grow by ``factor``; rates (tokens/s, items/s, GFLOP/s) shrink by it; counts,
+    memory, energy and agreement are unchanged.
+    """
+    out = dict(record)
+    for name, value in record.items():
+        info = METRICS.get(name)
+        if info is None or value is None or info.kind != "speed":
+            continue
+        if info.unit in ("ms", "s"):
+            out[name] = value * factor
+        elif info.unit.endswith("/s"):
+            out[name] = value / factor
+    return out

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.errors import BackendUnavailableError, TaskNotSupportedError
 from genai_harness.interface.devices import DEFAULT_ENVIRONMENT, Device
+from genai_harness.interface.tasks import ALL_TASKS, Task
 
 if TYPE_CHECKING:
     from types import ModuleType
 
     from genai_harness.interface import classification, text2image, text2text
 
-TASK_TEXT2TEXT = "text2text"
-TASK_TEXT2IMAGE = "text2image"
-TASK_CLASSIFICATION = "classification"
-ALL_TASKS = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
+TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION = Task.TEXT2TEXT, Task.TEXT2IMAGE, Task.CLASSIFICATION
+"""The members of :class:`~genai_harness.interface.tasks.Task` under the names backends written before it import
+(the same objects: one vocabulary)."""
 
 
 class Backend(ABC):
@@ -79,23 +79,23 @@ class Backend(ABC):
 
     def create_pipeline(self, task: str, model_path: Path, device: Device) -> Any:
         """The pipeline of ``task`` (one of :data:`ALL_TASKS`) for ``model_path`` on ``device``."""
-        factories = {TASK_TEXT2TEXT: self.create_text2text, TASK_TEXT2IMAGE: self.create_text2image,
-                     TASK_CLASSIFICATION: self.create_classifier}
+        factories = {Task.TEXT2TEXT: self.create_text2text, Task.TEXT2IMAGE: self.create_text2image,
+                     Task.CLASSIFICATION: self.create_classifier}
         if task not in factories:
             raise TaskNotSupportedError(f"unknown task {task!r}; tasks: {', '.join(ALL_TASKS)}")
         return factories[task](model_path, device)
 
     def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
         """A text-to-text pipeline for ``model_path`` on ``device``."""
-        raise self._unsupported(TASK_TEXT2TEXT)
+        raise self._unsupported(Task.TEXT2TEXT)
 
     def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
         """A text-to-image pipeline for ``model_path`` on ``device``."""
-        raise self._unsupported(TASK_TEXT2IMAGE)
+        raise self._unsupported(Task.TEXT2IMAGE)
 
     def create_classifier(self, model_path: Path, device: Device) -> classification.Pipeline:
         """An image classifier for the ``.onnx`` file ``model_path`` on ``device``."""
-        raise self._unsupported(TASK_CLASSIFICATION)
+        raise self._unsupported(Task.CLASSIFICATION)
 
 
 def first_line(message: object, limit: int = 300) -> str:

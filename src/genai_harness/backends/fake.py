@@ -25,11 +25,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from genai_harness.backends.base import ALL_TASKS, Backend
+from genai_harness.backends.base import Backend
 from genai_harness.backends.numerics import Numerics
 from genai_harness.errors import ContextLengthError, DeviceMismatchError, ModelError
 from genai_harness.interface import classification, text2image, text2text
 from genai_harness.interface.devices import Device
+from genai_harness.interface.tasks import ALL_TASKS
 
 FAKE_FRAMEWORK = "fake"
 FAKE_VOCAB = 1000

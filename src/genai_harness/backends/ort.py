@@ -10,14 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from genai_harness.backends.base import (
-    TASK_CLASSIFICATION,
-    TASK_TEXT2IMAGE,
-    Backend,
-    first_line,
-)
+from genai_harness.backends.base import Backend, first_line
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_ORT, Device
+from genai_harness.interface.tasks import Task
 
 if TYPE_CHECKING:
     from genai_harness.interface import classification, text2image
@@ -50,9 +46,9 @@ class OnnxRuntimeBackend(Backend):
     """ONNX Runtime sessions with any execution provider."""
 
     framework: ClassVar[str] = FRAMEWORK_ORT
-    tasks: ClassVar[tuple[str, ...]] = (TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
+    tasks: ClassVar[tuple[str, ...]] = (Task.TEXT2IMAGE, Task.CLASSIFICATION)
     runtime_module: ClassVar[str] = "onnxruntime"
-    model_formats: ClassVar[dict[str, str]] = {TASK_TEXT2IMAGE: "onnxruntime", TASK_CLASSIFICATION: "onnx"}
+    model_formats: ClassVar[dict[str, str]] = {Task.TEXT2IMAGE: "onnxruntime", Task.CLASSIFICATION: "onnx"}
     distributions: ClassVar[tuple[str, ...]] = (
         "onnxruntime",
         "onnxruntime-gpu",

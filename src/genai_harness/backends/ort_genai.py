@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from genai_harness.backends.base import TASK_TEXT2TEXT, Backend
+from genai_harness.backends.base import Backend
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
+from genai_harness.interface.tasks import Task
 
 if TYPE_CHECKING:
     from genai_harness.interface import text2text
@@ -34,9 +35,9 @@ class OnnxRuntimeGenAIBackend(Backend):
     """onnxruntime-genai models (genai_config.json folders) for text generation."""
 
     framework: ClassVar[str] = FRAMEWORK_ORT_GENAI
-    tasks: ClassVar[tuple[str, ...]] = (TASK_TEXT2TEXT,)
+    tasks: ClassVar[tuple[str, ...]] = (Task.TEXT2TEXT,)
     runtime_module: ClassVar[str] = "onnxruntime_genai"
-    model_formats: ClassVar[dict[str, str]] = {TASK_TEXT2TEXT: "onnxruntime_genai"}
+    model_formats: ClassVar[dict[str, str]] = {Task.TEXT2TEXT: "onnxruntime_genai"}
     distributions: ClassVar[tuple[str, ...]] = (
         "onnxruntime-genai",
         "onnxruntime-genai-cuda",

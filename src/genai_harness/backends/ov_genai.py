@@ -11,16 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from genai_harness.backends.base import (
-    TASK_CLASSIFICATION,
-    TASK_TEXT2IMAGE,
-    TASK_TEXT2TEXT,
-    Backend,
-    first_line,
-)
+from genai_harness.backends.base import Backend, first_line
 from genai_harness.errors import DeviceUnavailableError
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_OV_GENAI, Device
+from genai_harness.interface.tasks import Task
 
 if TYPE_CHECKING:
     from genai_harness.interface import classification, text2image, text2text
@@ -37,10 +32,10 @@ class OpenVINOGenAIBackend(Backend):
     """OpenVINO GenAI (LLM, text-to-image) and OpenVINO (classification)."""
 
     framework: ClassVar[str] = FRAMEWORK_OV_GENAI
-    tasks: ClassVar[tuple[str, ...]] = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
+    tasks: ClassVar[tuple[str, ...]] = (Task.TEXT2TEXT, Task.TEXT2IMAGE, Task.CLASSIFICATION)
     runtime_module: ClassVar[str] = "openvino_genai"
     model_formats: ClassVar[dict[str, str]] = {
-        TASK_TEXT2TEXT: "openvino", TASK_TEXT2IMAGE: "openvino", TASK_CLASSIFICATION: "onnx"}
+        Task.TEXT2TEXT: "openvino", Task.TEXT2IMAGE: "openvino", Task.CLASSIFICATION: "onnx"}
     distributions: ClassVar[tuple[str, ...]] = ("openvino-genai", "openvino", "openvino-tokenizers")
 
     def discovery_note(self) -> str:

@@ -35,8 +35,8 @@ def render(decision: object) -> str:
 
 def cmd_pick(args: argparse.Namespace) -> int:
     """Print the decision (exit 14 when there is no evidence to decide from)."""
-    from genai_harness.dispatch.auto import decide
-    from genai_harness.dispatch.ranking import Constraints
+    from genai_harness.dispatch.decide import decide
+    from genai_harness.dispatch.decision import Constraints
 
     constraints = Constraints(max_memory_mib=args.max_memory, precisions=tuple(args.precision or ()) or None,
                               frameworks=tuple(args.framework or ()) or None,
@@ -51,7 +51,7 @@ def cmd_pick(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
-    from genai_harness.dispatch.ranking import OBJECTIVES
+    from genai_harness.dispatch.objectives import OBJECTIVES
 
     p = sub.add_parser("pick", help="the best device for a model and objective, from the measurements",
                        description="Rank every measured target of MODEL for TASK by OBJECTIVE (median with a 95 % "

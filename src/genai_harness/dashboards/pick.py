@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def pick_figure(decision: Any, df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Bars of the expected value (median, 95 % CI) of the winner (highlighted) and every alternative of a
-    ``genai_harness.dispatch.ranking.Decision``; an excluded alternative's reason is printed on its bar."""
+    ``genai_harness.dispatch.decision.Decision``; an excluded alternative's reason is printed on its bar."""
     candidates = ([decision.winner] if decision.winner else []) + list(decision.alternatives)
     figure, ax = axes(ax, height=max(2.5, 1.4 + 0.35 * max(1, len(candidates))))
     title = f"Dispatcher pick: {decision.task}, {decision.model}, objective {decision.objective}"

@@ -94,7 +94,8 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
 
 def pick_figures(df: pd.DataFrame) -> list[ReportFigure]:
     """The dispatcher's pick per task (default objective) and model; a task it cannot rank is left out."""
-    from genai_harness.dispatch.ranking import EVIDENCE_COLUMNS, rank
+    from genai_harness.dispatch.evidence import EVIDENCE_COLUMNS
+    from genai_harness.dispatch.ranking import rank
 
     ok = _ok(df)
     out = []

@@ -27,7 +27,7 @@ from genai_harness.analysis.long_view import (
 from genai_harness.analysis.metric_info import METRICS
 from genai_harness.dashboards.common import caption_text
 from genai_harness.dashboards.report_figures import ReportFigure, report_figures
-from genai_harness.dispatch.ranking import EVIDENCE_COLUMNS
+from genai_harness.dispatch.evidence import EVIDENCE_COLUMNS
 from genai_harness.errors import StoreError
 
 if TYPE_CHECKING:

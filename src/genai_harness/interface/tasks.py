@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum
 
 
-class Task(StrEnum):
+class Task(str, Enum):
     """A task of the common interface; its value is the name stored in results and written in workload files.
 
-    A ``StrEnum``: each member equals its plain string (``Task.TEXT2TEXT == "text2text"``), so rows,
-    workload files and JSON messages keep the strings they always had.
+    Each member is its plain string (``Task.TEXT2TEXT == "text2text"``, ``str()`` and f-strings give the name),
+    so rows, workload files and JSON messages keep the strings they always had (``enum.StrEnum`` is Python 3.11+).
     """
 
     TEXT2TEXT = "text2text"
     TEXT2IMAGE = "text2image"
     CLASSIFICATION = "classification"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 ALL_TASKS: tuple[Task, ...] = tuple(Task)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from genai_harness.analysis.metric_info import stretch
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
@@ -23,7 +24,6 @@ from genai_harness.runner.launcher import WorkerOutcome, call_worker
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import interrupt_reason, signals_deferred
-from genai_harness.tasks.timing import stretch
 from genai_harness.version import __version__
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
 NS_PER_MS = 1_000_000
 
@@ -88,22 +87,3 @@ def classification_metrics(start_ns: int, end_ns: int, batch_size: int) -> dict[
     return {"inference_ms": ms, "items_per_s": batch_size / (ms / 1000.0) if ms > 0 else float("inf"),
             "batch_size": batch_size}
 
-
-def stretch(record: dict[str, Any], factor: float) -> dict[str, Any]:
-    """``record`` as if every timed span had taken ``factor`` times as long (gate calibration; pure).
-
-    Durations (ms, s) grow by ``factor``; rates (tokens/s, items/s, GFLOP/s) shrink by it; counts,
-    memory, energy and agreement are unchanged.
-    """
-    from genai_harness.analysis.metric_info import METRICS
-
-    out = dict(record)
-    for name, value in record.items():
-        info = METRICS.get(name)
-        if info is None or value is None or info.kind != "speed":
-            continue
-        if info.unit in ("ms", "s"):
-            out[name] = value * factor
-        elif info.unit.endswith("/s"):
-            out[name] = value / factor
-    return out

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from genai_harness.backends import numerics as nx
-from genai_harness.backends.base import TASK_TEXT2IMAGE, TASK_TEXT2TEXT, Backend
+from genai_harness.backends.base import Backend
 from genai_harness.backends.registry import get_backend
 from genai_harness.clock import Clock, default_clock
-from genai_harness.errors import GenerationError
 from genai_harness.host import energy
 from genai_harness.interface.devices import Device
 from genai_harness.tasks import reference
 from genai_harness.tasks import timing as metrics
+from genai_harness.tasks.registry import task_kind
 from genai_harness.worker.main import own_peak_rss_mb
 from genai_harness.workloads.spec import MAX_REPETITIONS, Workload
 
@@ -98,7 +98,7 @@ def run_cell(request: dict[str, Any], clock: Clock = default_clock) -> dict[str,
         "requested": {"precision": precision, "threads": threads},
         "energy_source": meter.source if meter else f"none: {energy_why}",
         "batch": shape,
-        "itl_by_position_ms": metrics.by_position_median(gaps) if workload.task == TASK_TEXT2TEXT else None,
+        "itl_by_position_ms": metrics.by_position_median(gaps),  # None where the task records no gaps
     }
     peak = own_peak_rss_mb()
     if peak is not None:
@@ -109,95 +109,23 @@ def run_cell(request: dict[str, Any], clock: Clock = default_clock) -> dict[str,
 
 
 def _per_unit(task: str, record: dict[str, Any], joules: float) -> dict[str, float]:
-    if task == TASK_TEXT2TEXT and record.get("n_new_tokens"):
-        return {"energy_per_token_j": joules / record["n_new_tokens"]}
-    if task == TASK_TEXT2IMAGE and record.get("n_images"):
-        return {"energy_per_image_j": joules / record["n_images"]}
-    return {}
+    return task_kind(task).energy_per_unit(record, joules)
 
 
 def _reference(request: dict[str, Any], workload: Workload, backend: Backend, model_path: Path,
                output: Any, measured: Any) -> dict[str, Any]:
-    """Agreement of the cell's last output with the f32 CPU reference of the same model and inputs.
-
-    Text: token agreement and first divergence; where the runtime exposes logits (``logits_along``), also
-    their largest difference along the reference's tokens.
-    """
+    """Agreement of the cell's last output with the f32 CPU reference of the same model and inputs (the ``ref_*``
+    columns the task defines)."""
     device = reference.reference_device(request["framework"])
     pipeline = backend.create_pipeline(workload.task, model_path, device)
     nx.check_honoured(request["framework"], device.config, getattr(pipeline, "numerics", None))
-    rerun, _output, _shape = _runner_for(workload, pipeline)
+    rerun, ref_output, _shape = _runner_for(workload, pipeline)
     rerun()
-    ref_output = _output()
-    if workload.task == TASK_TEXT2TEXT:
-        share, first = reference.token_agreement(output, ref_output)
-        agreement: dict[str, Any] = {"ref_token_agreement": share, "ref_first_divergence": first}
-        if hasattr(measured, "logits_along") and hasattr(pipeline, "logits_along"):
-            from genai_harness.workloads.prompts import prompt_with_tokens
-
-            prompt_ids = pipeline.encode(prompt_with_tokens(pipeline.encode, int(workload.inputs["prompt_tokens"])))
-            agreement["ref_logits_max_diff"] = reference.max_abs_diff(
-                measured.logits_along(prompt_ids, ref_output), pipeline.logits_along(prompt_ids, ref_output))
-        return agreement
-    if workload.task == TASK_TEXT2IMAGE:
-        return {"ref_psnr_db": reference.psnr_db(output, ref_output)}
-    top1, max_diff = reference.classification_agreement(output, ref_output)
-    return {"ref_top1_agreement": top1, "ref_max_score_diff": max_diff}
+    return task_kind(workload.task).agreement(workload.inputs, output, ref_output(), measured, pipeline)
 
 
 def _runner_for(workload: Workload, pipeline: Any) -> tuple[Callable[[], dict[str, Any]], Callable[[], Any],
                                                              dict[str, Any]]:
     """(one measured call, the last call's output, the batch that really runs)."""
-    inputs = workload.inputs
-    last: list[Any] = [None]
-    if workload.task == TASK_TEXT2TEXT:
-        from genai_harness.interface import text2text
-        from genai_harness.workloads.prompts import prompt_with_tokens
-
-        n_prompt, n_new = int(inputs["prompt_tokens"]), int(inputs["new_tokens"])
-        prompt = prompt_with_tokens(pipeline.encode, n_prompt)
-        config = text2text.GenerationConfig.exact(n_new)
-
-
-        def run_text() -> dict[str, Any]:
-            result = pipeline(prompt, config)
-            if len(result.token_ids) != n_new:
-                raise GenerationError(f"{pipeline.framework} produced {len(result.token_ids)} tokens, "
-                                      f"the workload forces {n_new}")
-            last[0] = result.token_ids
-            row = metrics.text_metrics(result.start_ns, result.token_ns, result.end_ns, len(result.input_token_ids))
-            return {**row, "native_metrics": result.native_metrics, "itl_ms": metrics.intervals_ms(result.token_ns)}
-
-        return run_text, lambda: last[0], {}
-    if workload.task == TASK_TEXT2IMAGE:
-        from genai_harness.interface import text2image
-
-        image_config = text2image.GenerationConfig(
-            image_width=inputs["width"], image_height=inputs["height"], num_inference_steps=inputs["steps"],
-            guidance_scale=inputs["guidance_scale"], rng_seed=inputs["seed"],
-        )
-
-        def run_image() -> dict[str, Any]:
-            result = pipeline(inputs["prompt"], image_config)
-            last[0] = result.tensor
-            return {**metrics.image_metrics(result.start_ns, result.step_ns, result.end_ns),
-                    "n_images": int(result.tensor.shape[0]), "native_metrics": result.native_metrics}
-
-        return run_image, lambda: last[0], {}
-    from genai_harness.interface.classification import ClassificationConfig
-
-    batch_size = int(inputs["batch_size"])
-    batch = pipeline.make_batch(ClassificationConfig(batch_size=batch_size))
-    model_batch = getattr(pipeline, "model_batch", None)
-    # A model with a fixed batch (the bundled classifiers take 1) is fed as it allows, item by item: the row
-    # says so (batch_size = the batch that ran, batch_requested = the workload's), items/s counts every item.
-    ran = model_batch if model_batch and model_batch != batch_size else batch_size
-    shape = {"batch_size": ran, "batch_requested": batch_size if ran != batch_size else None}
-
-    def run_classification() -> dict[str, Any]:
-        result = pipeline(batch)
-        last[0] = result.logits
-        row = metrics.classification_metrics(result.start_ns, result.end_ns, batch_size)
-        return {**row, **{k: v for k, v in shape.items() if v is not None}, "native_metrics": {}}
-
-    return run_classification, lambda: last[0], shape
+    call = task_kind(workload.task).measured_call(workload.inputs, pipeline)
+    return call.once, call.last_output, call.batch

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TASK_TEXT2TEXT
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import ConfigurationError, ModelError, ModelFormatError
 from genai_harness.hashing import file_sha256
+from genai_harness.interface.tasks import Task
 from genai_harness.workloads.model_formats import custom_op_libraries, validate
 
-TASKS = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
+TASKS = (Task.TEXT2TEXT, Task.TEXT2IMAGE, Task.CLASSIFICATION)
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MANIFEST = MODELS_DIR / "manifest.json"
 
@@ -39,9 +39,9 @@ ONNX_LIGHT_MODELS = {
 
 # Client models the `client` suite names; not bundled: the user registers their files.
 KNOWN_CLIENT_MODELS = {
-    "phi-3.5-mini-instruct": (TASK_TEXT2TEXT, "Phi-3.5-mini-instruct (3.8B), int4 builds"),
-    "llama-3.1-8b-instruct": (TASK_TEXT2TEXT, "Llama-3.1-8B-Instruct, int4 builds"),
-    "stable-diffusion-1.5": (TASK_TEXT2IMAGE, "Stable Diffusion 1.5, ONNX components / OpenVINO GenAI folder"),
+    "phi-3.5-mini-instruct": (Task.TEXT2TEXT, "Phi-3.5-mini-instruct (3.8B), int4 builds"),
+    "llama-3.1-8b-instruct": (Task.TEXT2TEXT, "Llama-3.1-8B-Instruct, int4 builds"),
+    "stable-diffusion-1.5": (Task.TEXT2IMAGE, "Stable Diffusion 1.5, ONNX components / OpenVINO GenAI folder"),
 }
 
 
@@ -133,7 +133,7 @@ def onnx_package_models() -> list[CatalogModel]:
         path = light / filename
         if path.is_file():
             fmt = ModelFormat("onnx", path, path.stat().st_size, file_sha256(path)[:16])
-            models.append(CatalogModel(model_id, TASK_CLASSIFICATION, "onnx-package",
+            models.append(CatalogModel(model_id, Task.CLASSIFICATION, "onnx-package",
                                        f"{model_id} architecture shipped by the onnx wheel (in-graph weights)",
                                        {"onnx": fmt}))
     return models

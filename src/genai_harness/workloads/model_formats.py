@@ -13,13 +13,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
-from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TASK_TEXT2TEXT
 from genai_harness.errors import ModelError
+from genai_harness.interface.tasks import Task
 
 Validator = Callable[[Path], None]
 
-FORMAT_TASKS = (("onnxruntime_genai", TASK_TEXT2TEXT), ("openvino", TASK_TEXT2TEXT), ("openvino", TASK_TEXT2IMAGE),
-                ("onnxruntime", TASK_TEXT2IMAGE), ("onnx", TASK_CLASSIFICATION))
+FORMAT_TASKS = (("onnxruntime_genai", Task.TEXT2TEXT), ("openvino", Task.TEXT2TEXT), ("openvino", Task.TEXT2IMAGE),
+                ("onnxruntime", Task.TEXT2IMAGE), ("onnx", Task.CLASSIFICATION))
 """Every (format, task) a model path may be validated as."""
 
 
@@ -181,7 +181,7 @@ def _ort_genai(path: Path) -> None:
 def _openvino(path: Path, task: str) -> None:
     what = f"OpenVINO GenAI {task} folder"
     _need_dir(path, what)
-    if task == TASK_TEXT2IMAGE:
+    if task == Task.TEXT2IMAGE:
         parts = ["text_encoder/openvino_model.xml", "unet/openvino_model.xml", "vae_decoder/openvino_model.xml",
                  "tokenizer/openvino_tokenizer.xml", "scheduler/scheduler_config.json"]
         _need_files(path, ["model_index.json", *parts], what)
@@ -213,13 +213,13 @@ def _onnx_file(path: Path) -> None:
 
 def validate(format_key: str, task: str, path: Path) -> None:
     """Raise :class:`ModelError` naming what is missing or broken, if ``path`` is not a valid model."""
-    if format_key == "onnxruntime_genai" and task == TASK_TEXT2TEXT:
+    if format_key == "onnxruntime_genai" and task == Task.TEXT2TEXT:
         _ort_genai(path)
-    elif format_key == "openvino" and task in (TASK_TEXT2TEXT, TASK_TEXT2IMAGE):
+    elif format_key == "openvino" and task in (Task.TEXT2TEXT, Task.TEXT2IMAGE):
         _openvino(path, task)
-    elif format_key == "onnxruntime" and task == TASK_TEXT2IMAGE:
+    elif format_key == "onnxruntime" and task == Task.TEXT2IMAGE:
         _sd_onnx(path)
-    elif format_key == "onnx" and task == TASK_CLASSIFICATION:
+    elif format_key == "onnx" and task == Task.CLASSIFICATION:
         _onnx_file(path)
     elif format_key in ("fake", "hf"):
         if not path.exists():

@@ -29,38 +29,31 @@ import hashlib
 import json
 import math
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genai_harness.backends.base import TASK_CLASSIFICATION, TASK_TEXT2IMAGE, TASK_TEXT2TEXT
 from genai_harness.backends.numerics import PRECISIONS
 from genai_harness.errors import WorkloadError
+from genai_harness.interface.tasks import ALL_TASKS
+from genai_harness.tasks.base import REQUIRED, InputField
+from genai_harness.tasks.registry import TASK_KINDS, task_kind
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-TASKS = (TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION)
+TASKS = ALL_TASKS
 
-# Per task: field -> (type, default or REQUIRED, lowest allowed value, fix hint)
-REQUIRED = object()
-INPUT_FIELDS: dict[str, dict[str, tuple[type, Any, float | None]]] = {
-    TASK_TEXT2TEXT: {"prompt_tokens": (int, REQUIRED, 1), "new_tokens": (int, REQUIRED, 1)},
-    TASK_TEXT2IMAGE: {
-        "prompt": (str, "a lighthouse on a rocky coast at dawn, oil painting", None),
-        "width": (int, 512, 8), "height": (int, 512, 8), "steps": (int, 20, 1),
-        "guidance_scale": (float, 7.5, 0), "seed": (int, 0, 0),
-    },
-    TASK_CLASSIFICATION: {"batch_size": (int, REQUIRED, 1)},
-}
+INPUT_FIELDS: dict[str, Mapping[str, InputField]] = {task: kind.inputs for task, kind in TASK_KINDS.items()}
+"""Per task, the ``[input]`` fields its :class:`~genai_harness.tasks.base.TaskKind` declares."""
 MAX_REPETITIONS = 10_000
 """The most repetitions a cell measures (also the cap of a ``min_time_s`` loop)."""
 HIGHEST: dict[str, float] = {
     "repetitions": MAX_REPETITIONS, "warmup": 1_000, "timeout_s": 7 * 24 * 3600.0, "min_time_s": 24 * 3600.0,
-    "prompt_tokens": 1_048_576, "new_tokens": 1_048_576, "width": 16_384, "height": 16_384, "steps": 10_000,
-    "batch_size": 65_536, "seed": 2**63 - 1, "guidance_scale": 1_000.0,
+    **{name: high for kind in TASK_KINDS.values() for name, high in kind.highest.items()},
 }
 """Highest allowed value per field: beyond it a value is refused, never silently cut."""
 MAX_FILE_BYTES = 1024 * 1024
@@ -170,10 +163,7 @@ def parse_workload(data: dict[str, Any], source: str) -> Workload:
     if run["precision"] not in PRECISIONS:
         raise WorkloadError(f"{source} [run]: field 'precision' is {run['precision']!r}; use one of "
                             f"{', '.join(PRECISIONS)}")
-    if data["task"] == TASK_TEXT2IMAGE:
-        for dim in ("width", "height"):
-            if inputs[dim] % 8:
-                raise WorkloadError(f"{source} [input]: field {dim!r} must be a multiple of 8, got {inputs[dim]}")
+    task_kind(data["task"]).check_inputs(inputs, f"{source} [input]")
     return Workload(
         id=data["id"], version=data["version"], task=data["task"], inputs=inputs,
         warmup=run["warmup"], repetitions=run["repetitions"], min_time_s=run["min_time_s"],

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from genai_harness.errors import WorkloadError
 
-CORPUS_FILE = Path(__file__).resolve().parent / "corpus" / "public_domain.txt"
+CORPUS_FILE = Path(__file__).resolve().parents[1] / "workloads" / "corpus" / "public_domain.txt"
+"""The corpus is data of the workloads room; the cut belongs to the text task."""
 
 Encoder = Callable[[str], list[int]]
 

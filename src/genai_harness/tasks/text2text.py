@@ -1,0 +1,102 @@
+"""Text generation (LLMs): forced-length generation, TTFT/TPOT/ITL, token agreement, the TTFT and latency objectives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from genai_harness.errors import GenerationError
+from genai_harness.interface import text2text
+from genai_harness.interface.tasks import Task
+from genai_harness.tasks import reference, timing
+from genai_harness.tasks.base import REQUIRED, InputField, MeasuredCall, Objective, TaskKind
+from genai_harness.tasks.metric import MetricInfo, metric_info
+from genai_harness.tasks.prompts import prompt_with_tokens
+
+T = (Task.TEXT2TEXT,)
+
+
+class Text2TextTask(TaskKind):
+    """Generation of exactly ``new_tokens`` tokens after a prompt of exactly ``prompt_tokens`` tokens."""
+
+    task: ClassVar[Task] = Task.TEXT2TEXT
+    inputs: ClassVar[Mapping[str, InputField]] = {"prompt_tokens": (int, REQUIRED, 1), "new_tokens": (int, REQUIRED, 1)}
+    highest: ClassVar[Mapping[str, float]] = {"prompt_tokens": 1_048_576, "new_tokens": 1_048_576}
+    metrics: ClassVar[tuple[MetricInfo, ...]] = (
+        metric_info("ttft_ms", "TTFT", "ms", T, "lower", True, "{:.2f}"),
+        metric_info("tpot_ms", "TPOT", "ms", T, "lower", True, "{:.3f}"),
+        metric_info("decode_tps", "decode", "tokens/s", T, "higher", True, "{:.0f}"),
+        metric_info("prefill_tps", "prefill", "tokens/s", T, "higher", False, "{:.0f}"),
+        metric_info("itl_p50_ms", "ITL p50", "ms", T, "lower", False, "{:.3f}"),
+        metric_info("itl_p90_ms", "ITL p90", "ms", T, "lower", False, "{:.3f}"),
+        metric_info("e2e_ms", "end to end", "ms", T, "lower", False, "{:.1f}"),
+        metric_info("energy_per_token_j", "energy per token", "J/token", T, "lower", False, "{:.3g}", "energy"),
+        metric_info("ref_token_agreement", "tokens equal to reference", "share", T, "higher", False, "{:.3f}",
+                    "accuracy"),
+        metric_info("ref_first_divergence", "first divergence", "token", T, "higher", False, "{:.0f}", "accuracy"),
+        metric_info("ref_logits_max_diff", "logits max diff", "", T, "lower", False, "{:.3g}", "accuracy"),
+    )
+    objectives: ClassVar[tuple[Objective, ...]] = (
+        Objective("ttft", "ms", "lower", "ttft_ms", "ttft"),
+        Objective("tpot", "ms", "lower", "tpot_ms"),
+        Objective("latency", "ms", "lower", "ttft_ms", "latency"),
+    )
+    call_metric: ClassVar[str] = "e2e_ms"
+    probe_inputs: ClassVar[Mapping[str, Any]] = {"prompt_tokens": 32, "new_tokens": 8}
+
+    def measured_call(self, inputs: Mapping[str, Any], pipeline: Any) -> MeasuredCall:
+        n_prompt, n_new = int(inputs["prompt_tokens"]), int(inputs["new_tokens"])
+        prompt = prompt_with_tokens(pipeline.encode, n_prompt)
+        config = text2text.GenerationConfig.exact(n_new)
+        last: list[Any] = [None]
+
+        def once() -> dict[str, Any]:
+            result = pipeline(prompt, config)
+            if len(result.token_ids) != n_new:
+                raise GenerationError(f"{pipeline.framework} produced {len(result.token_ids)} tokens, "
+                                      f"the workload forces {n_new}")
+            last[0] = result.token_ids
+            row = timing.text_metrics(result.start_ns, result.token_ns, result.end_ns, len(result.input_token_ids))
+            return {**row, "native_metrics": result.native_metrics, "itl_ms": timing.intervals_ms(result.token_ns)}
+
+        return MeasuredCall(once, lambda: last[0])
+
+    def energy_per_unit(self, record: Mapping[str, Any], joules: float) -> dict[str, float]:
+        return {"energy_per_token_j": joules / record["n_new_tokens"]} if record.get("n_new_tokens") else {}
+
+    def agreement(self, inputs: Mapping[str, Any], output: Any, reference_output: Any, measured: Any,
+                  reference_pipeline: Any) -> dict[str, Any]:
+        """Token agreement and first divergence; where both runtimes expose logits (``logits_along``), also their
+        largest difference along the reference's tokens."""
+        share, first = reference.token_agreement(output, reference_output)
+        agreement: dict[str, Any] = {"ref_token_agreement": share, "ref_first_divergence": first}
+        if hasattr(measured, "logits_along") and hasattr(reference_pipeline, "logits_along"):
+            prompt_ids = reference_pipeline.encode(
+                prompt_with_tokens(reference_pipeline.encode, int(inputs["prompt_tokens"])))
+            agreement["ref_logits_max_diff"] = reference.max_abs_diff(
+                measured.logits_along(prompt_ids, reference_output),
+                reference_pipeline.logits_along(prompt_ids, reference_output))
+        return agreement
+
+    def direct_call(self, pipeline: Any, params: Mapping[str, Any], load_s: float) -> dict[str, Any]:
+        config = text2text.GenerationConfig.exact(params["max_new_tokens"]) if params.get("exact", True) \
+            else text2text.GenerationConfig(max_new_tokens=params["max_new_tokens"])
+        result = pipeline(params["prompt"], config)
+        return {
+            "load_s": load_s, "text": result.text, "token_ids": result.token_ids,
+            "input_token_ids": result.input_token_ids,
+            "token_times_ms": [(t - result.start_ns) / 1e6 for t in result.token_ns],
+            "metrics": timing.text_metrics(result.start_ns, result.token_ns, result.end_ns,
+                                           len(result.input_token_ids)),
+            "native_metrics": result.native_metrics,
+        }
+
+    def probe_output(self, pipeline: Any) -> Any:
+        config = text2text.GenerationConfig.exact(int(self.probe_inputs["new_tokens"]))
+        prompt = prompt_with_tokens(pipeline.encode, int(self.probe_inputs["prompt_tokens"]))
+        return list(pipeline(prompt, config).token_ids)
+
+    def probe_agrees(self, output: Any, reference_output: Any) -> tuple[bool, str]:
+        same = list(output) == list(reference_output)
+        shown = f"greedy ids differ ({list(output)[:4]}... vs {list(reference_output)[:4]}...)"
+        return same, "greedy ids equal" if same else shown
