@@ -11,6 +11,7 @@ import pytest
 import genai_harness as gh
 from genai_harness.dispatch import auto
 from genai_harness.dispatch.auto import open_best
+from genai_harness.dispatch.cache import cache_file
 from genai_harness.dispatch.decide import decide
 from genai_harness.errors import NoEvidenceError, NoUsableDeviceError, StoreError
 from genai_harness.tasks.registry import task_kind
@@ -62,19 +63,19 @@ def test_a_decision_is_remembered_for_the_same_store_file_and_retaken_when_it_ch
     store = tmp_path / "copy.sqlite"
     shutil.copy(measured, store)
     first = gh.open_text2text("tiny-llm", objective="ttft", store=store, probe_budget_s=0)
-    cache = auto._cache_file("text2text", "tiny-llm", "ttft", store, None, None, {})
+    cache = cache_file("text2text", "tiny-llm", "ttft", store, None, None, {})
     assert cache is not None and cache.is_file()
     again = gh.open_text2text("tiny-llm", objective="ttft", store=store, probe_budget_s=0)
     assert again.decision == first.decision
     gh.run("smoke", store=store, progress=False,
            models=["tiny-llm"], frameworks=["onnxruntime_genai"], devices=["CPU"])
-    assert auto._cache_file("text2text", "tiny-llm", "ttft", store, None, None, {}) != cache
+    assert cache_file("text2text", "tiny-llm", "ttft", store, None, None, {}) != cache
 
 
 def test_a_candidate_that_fails_to_load_is_demoted_down_to_cpu(measured: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     winner = decide("text2text", "tiny-llm", "ttft", store=measured).winner
-    real = auto._factory
+    real = auto.factory_for
 
     def failing(task: str):  # the winner's runtime fails to load; everything else is real
         create = real(task)
@@ -85,11 +86,11 @@ def test_a_candidate_that_fails_to_load_is_demoted_down_to_cpu(measured: Path,
             return create(framework, path, device)
         return create_or_fail
 
-    monkeypatch.setattr(auto, "_factory", failing)
+    monkeypatch.setattr(auto, "factory_for", failing)
     pipe = open_best("text2text", "tiny-llm", "ttft", store=measured, probe_budget_s=0)
     assert pipe.framework != winner.framework
     assert "demoted, simulated load failure" in pipe.dispatch_attempts[0]
-    monkeypatch.setattr(auto, "_factory", lambda task: lambda *a: (_ for _ in ()).throw(NoEvidenceError("no")))
+    monkeypatch.setattr(auto, "factory_for", lambda task: lambda *a: (_ for _ in ()).throw(NoEvidenceError("no")))
     with pytest.raises(NoUsableDeviceError) as caught:
         open_best("text2text", "tiny-llm", "ttft", store=measured, probe_budget_s=0)
     assert len(caught.value.attempts) >= 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from genai_harness.errors import WorkloadError
-from genai_harness.workloads import prompts
+from genai_harness.tasks import prompts
 from genai_harness.workloads.spec import INPUT_FIELDS, TASKS, Workload, load_workload, parse_workload
 from genai_harness.workloads.suites import STANDARD_DIR, load_suite, standard_suites, standard_workloads
 

@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from genai_harness.backends.registry import get_backend
 from genai_harness.errors import DeviceUnavailableError
 from genai_harness.interface.devices import Device
 from genai_harness.interface.tasks import Task
@@ -42,6 +41,10 @@ class DeviceFactory:
         """Extension: every device the runtime can see, usable or not (with the reason)."""
         if framework in cls._enumerators:
             return list(cls._enumerators[framework]())
+        from genai_harness.backends.registry import (
+            get_backend,  # backends load on first use: `import genai_harness` stays light
+        )
+
         return get_backend(framework).enumerate_devices()
 
     @classmethod
@@ -92,6 +95,10 @@ class _PipelineFactory:
     def create(cls, framework: str, models_path: str | Path,
                devices: Sequence[Device] | Device | str | None = None) -> Any:
         """A ready pipeline for the model folder on the first device given (default: CPU)."""
+        from genai_harness.backends.registry import (
+            get_backend,  # backends load on first use: `import genai_harness` stays light
+        )
+
         return get_backend(framework).create_pipeline(cls.task, Path(models_path), _single_device(devices, framework))
 
 

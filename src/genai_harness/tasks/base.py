@@ -61,6 +61,8 @@ class TaskKind(ABC):
     """What the dispatcher can optimise for this task (besides ``memory`` and ``cold``)."""
     call_metric: ClassVar[str]
     """The metric of one whole call (what the ``cold`` objective counts N of)."""
+    probe_id: ClassVar[str]
+    """The probe workload's id (what its stored rows are called)."""
     probe_inputs: ClassVar[Mapping[str, Any]]
     """The ``[input]`` table of the short workload a dispatcher probe measures."""
     probe_repetitions: ClassVar[int] = 5
@@ -96,5 +98,5 @@ class TaskKind(ABC):
 
     def probe_workload(self, timeout_s: float) -> dict[str, Any]:
         """The dispatcher probe's workload, as a workload file's tables."""
-        return {"id": f"probe-{self.task}", "version": 1, "task": str(self.task), "input": dict(self.probe_inputs),
+        return {"id": self.probe_id, "version": 1, "task": str(self.task), "input": dict(self.probe_inputs),
                 "run": {"warmup": 1, "repetitions": self.probe_repetitions, "timeout_s": float(timeout_s)}}

@@ -33,6 +33,7 @@ class ClassificationTask(TaskKind):
         Objective("batch", "ms", "lower", "inference_ms"),
     )
     call_metric: ClassVar[str] = "inference_ms"
+    probe_id: ClassVar[str] = "probe-classify-b1"
     probe_inputs: ClassVar[Mapping[str, Any]] = {"batch_size": 1}
 
     def measured_call(self, inputs: Mapping[str, Any], pipeline: Any) -> MeasuredCall:

@@ -44,6 +44,7 @@ class Text2ImageTask(TaskKind):
     )
     objectives: ClassVar[tuple[Objective, ...]] = (Objective("image", "ms", "lower", "image_ms"),)
     call_metric: ClassVar[str] = "image_ms"
+    probe_id: ClassVar[str] = "probe-image-64-s2"
     probe_inputs: ClassVar[Mapping[str, Any]] = {"width": 64, "height": 64, "steps": 2}
     probe_repetitions: ClassVar[int] = 3
 

@@ -42,6 +42,7 @@ class Text2TextTask(TaskKind):
         Objective("latency", "ms", "lower", "ttft_ms", "latency"),
     )
     call_metric: ClassVar[str] = "e2e_ms"
+    probe_id: ClassVar[str] = "probe-p32-g8"
     probe_inputs: ClassVar[Mapping[str, Any]] = {"prompt_tokens": 32, "new_tokens": 8}
 
     def measured_call(self, inputs: Mapping[str, Any], pipeline: Any) -> MeasuredCall:
