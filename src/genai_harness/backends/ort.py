@@ -87,14 +87,14 @@ class OnnxRuntimeBackend(Backend):
 
     def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
         self.import_runtime()
-        # ort_pipeline imports onnxruntime: only now, so a missing runtime leaves the backend "unavailable"
+        # lazy: ort_pipeline loads onnxruntime, so a missing runtime leaves the backend "unavailable"
         from genai_harness.backends.ort_pipeline import OrtText2ImagePipeline
 
         return OrtText2ImagePipeline(model_path, device)
 
     def create_classifier(self, model_path: Path, device: Device) -> classification.Pipeline:
         self.import_runtime()
-        # ort_pipeline imports onnxruntime: only now, so a missing runtime leaves the backend "unavailable"
+        # lazy: ort_pipeline loads onnxruntime, so a missing runtime leaves the backend "unavailable"
         from genai_harness.backends.ort_pipeline import OrtClassificationPipeline
 
         return OrtClassificationPipeline(model_path, device)
@@ -121,7 +121,7 @@ class OnnxRuntimeBackend(Backend):
     def _openvino_ep_devices(self, ort: Any) -> list[Device]:
         ep = OPENVINO_EP
         try:
-            # the runtime, imported only when devices are listed (a missing one makes the backend "unavailable")
+            # lazy: the runtime, loaded when devices are listed (a missing one makes the backend "unavailable")
             from onnxruntime.capi import _pybind_state as capi
 
             ids = list(capi.get_available_openvino_device_ids())
