@@ -92,16 +92,16 @@ def requests() -> list[dict[str, Any]]:
                          ids=["tiny-llm", "tiny-sd-unet"])
 def test_the_resolved_read_back_equals_a_direct_compile(xml: Path, request_: dict[str, Any]) -> None:
     """openvino-genai hides its compiled models: what the harness resolves must be what OpenVINO compiles."""
-    from genai_harness.backends import ov_genai_pipeline as ovp
+    from genai_harness.backends import ov_genai_numerics as ovn
 
     if request_ == {"threads": 1} and xml.parent.name == "openvino":
         # OpenVINO 2026.4 dies with SIGFPE compiling this IR as exported with INFERENCE_NUM_THREADS=1 (LLMPipeline,
         # which transforms it first, runs it fine: test_openvino_honours_f32_and_threads_and_says_so).
         pytest.skip("a direct compile of the exported tiny-llm IR with 1 thread crashes OpenVINO 2026.4 (SIGFPE)")
     device = cpu("openvino.genai", **request_)
-    properties = ovp._properties(device)
+    properties = ovn.compile_properties(device)
     compiled = openvino.Core().compile_model(str(xml), "CPU", properties)
-    assert ovp.resolved_readback("CPU", properties, xml) == ovp.read_compiled(compiled)
+    assert ovn.resolved_readback("CPU", properties, xml) == ovn.read_compiled(compiled)
 
 
 def test_openvino_honours_f32_and_threads_and_says_so() -> None:
@@ -115,9 +115,9 @@ def test_openvino_honours_f32_and_threads_and_says_so() -> None:
 
 def test_openvino_refuses_a_precision_the_device_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
     """On a CPU without native bf16 OpenVINO would quietly run f32: the harness refuses instead."""
-    from genai_harness.backends import ov_genai_pipeline as ovp
+    from genai_harness.backends import ov_genai_numerics as ovn
 
-    real_core = ovp.openvino.Core
+    real_core = ovn.openvino.Core
 
     class CoreWithoutBf16:
         def __init__(self) -> None:
@@ -130,7 +130,7 @@ def test_openvino_refuses_a_precision_the_device_lacks(monkeypatch: pytest.Monke
         def __getattr__(self, name: str) -> Any:
             return getattr(self._core, name)
 
-    monkeypatch.setattr(ovp.openvino, "Core", CoreWithoutBf16)
+    monkeypatch.setattr(ovn.openvino, "Core", CoreWithoutBf16)
     with pytest.raises(NumericsError, match=r"cannot run at precision bf16: OpenVINO CPU lists no BF16"):
         ClassificationPipelineFactory.create("openvino.genai", SQUEEZENET, cpu("openvino.genai", precision="bf16"))
 

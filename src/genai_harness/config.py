@@ -97,6 +97,7 @@ class HarnessConfig:
         ``change`` gets a tomlkit document (a dict that keeps comments) re-read under the lock, so a
         change another process wrote meanwhile is kept. It may raise to abort: the file is unchanged.
         """
+        # lazy: tomlkit only when the file is written; worker environments (numpy, psutil, tomli-w) lack it
         import tomlkit
 
         target = self.path.resolve()  # a symlinked config: replace its target, keep the link
@@ -119,6 +120,7 @@ class HarnessConfig:
 @contextlib.contextmanager
 def _locked(target: Path) -> Iterator[None]:
     """An exclusive advisory lock on ``<target>.lock`` (created beside the file)."""
+    # lazy: fcntl exists on POSIX only, and only a write needs the lock (reading a config works everywhere)
     import fcntl
 
     lock_path = target.with_name(target.name + ".lock")

@@ -1,8 +1,8 @@
 """Weight dtypes read from model files, without the ``onnx`` package (a worker may hold only one runtime).
 
 A few lines of protobuf wire format for ONNX (initializers and Constant values), the ``Const`` layers for
-OpenVINO IR. Counts are element counts per dtype; ``weight_dtypes`` is the column, ``stored_precision`` the
-precision a runtime that runs the model's own types computes in.
+OpenVINO IR. Counts are element counts per dtype; ``weight_dtypes`` is the column. What precision those
+counts mean for a runtime is :mod:`genai_harness.backends.numerics`' business (``stored_precision``).
 """
 
 from __future__ import annotations
@@ -13,13 +13,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-
-
-def _normalize(word: str) -> str:
-    from genai_harness.backends.numerics import normalize_precision
-
-    return normalize_precision(word)
-
 
 ONNX_DTYPES = {1: "f32", 2: "u8", 3: "i8", 4: "u16", 5: "i16", 6: "i32", 7: "i64", 8: "string", 9: "bool",
                10: "f16", 11: "f64", 12: "u32", 13: "u64", 14: "c64", 15: "c128", 16: "bf16", 17: "f8e4m3fn",
@@ -136,14 +129,6 @@ def model_weight_elements(paths: Iterable[Path]) -> Counter[str]:
 def weight_dtypes(counts: Mapping[str, int]) -> str:
     """The ``weight_dtypes`` column: every dtype found, sorted, comma-joined."""
     return ",".join(sorted(k for k, v in counts.items() if k))
-
-
-def stored_precision(counts: Mapping[str, int]) -> str | None:
-    """The precision a runtime that runs the model's own types computes in: its dominant weight type."""
-    weights = {k: v for k, v in counts.items() if k in WEIGHT_LIKE}
-    if not weights:
-        return None
-    return _normalize(max(weights, key=lambda k: weights[k]))
 
 
 def model_files(model_path: Path, suffix: str) -> list[Path]:

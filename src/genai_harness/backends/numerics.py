@@ -5,7 +5,8 @@ there), applies it where its runtime can, reads back what the runtime really run
 over as a :class:`Numerics`. :func:`check_honoured` then refuses a cell whose read-back differs from
 the request, so that nothing runs under a name it did not earn.
 
-Weight dtypes are read from the model files themselves (:mod:`genai_harness.backends.model_dtypes`).
+Weight dtypes are read from the model files themselves (:mod:`genai_harness.backends.model_dtypes`);
+:func:`stored_precision` names the precision they amount to.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
+
 from genai_harness.backends.model_dtypes import (  # noqa: F401 - the backends' one import for numerics
+    WEIGHT_LIKE,
     model_files,
     model_weight_elements,
     onnx_weight_elements,
     ov_ir_weight_elements,
-    stored_precision,
     weight_dtypes,
 )
 from genai_harness.errors import ConfigurationError, NumericsError
@@ -49,6 +52,17 @@ def normalize_precision(word: object) -> str:
     if "'" in text:
         text = text.split("'")[1]
     return _WORDS.get(text.lower(), text.lower())
+
+
+def stored_precision(counts: Mapping[str, int]) -> str | None:
+    """The precision a runtime that runs the model's own types computes in: its dominant weight type.
+
+    ``counts`` are element counts per dtype (:func:`model_weight_elements`).
+    """
+    weights = {k: v for k, v in counts.items() if k in WEIGHT_LIKE}
+    if not weights:
+        return None
+    return normalize_precision(max(weights, key=lambda k: weights[k]))
 
 
 def check_precision(value: object, where: str = "precision") -> str:
@@ -158,10 +172,8 @@ def check_honoured(framework: str, config: Mapping[str, Any], numerics: Numerics
 def default_threads() -> int:
     """onnxruntime's default intra-op thread count: one per physical core (of the cores this process may use)."""
     try:
-        import psutil
-
         physical = psutil.cpu_count(logical=False) or 0
-    except Exception:
+    except Exception:  # psutil cannot read the topology on every platform
         physical = 0
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(physical or usable, usable))

@@ -11,36 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import Backend, first_line
+from genai_harness.backends.ort_providers import EP_KINDS, OPENVINO_EP, OPENVINO_EP_DEVICE_TYPES, ep_device_key
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_ORT, Device
 from genai_harness.interface.tasks import Task
 
 if TYPE_CHECKING:
     from genai_harness.interface import classification, text2image
-
-# Execution providers of client hardware: (device type, short label). The CPU EP has no label.
-EP_KINDS: dict[str, tuple[str, str]] = {
-    "CPUExecutionProvider": ("CPU", ""),
-    "CUDAExecutionProvider": ("GPU", "CUDA"),
-    "TensorrtExecutionProvider": ("GPU", "TensorRT"),
-    "NvTensorRTRTXExecutionProvider": ("GPU", "TensorRTRTX"),
-    "DmlExecutionProvider": ("GPU", "DML"),
-    "WebGpuExecutionProvider": ("GPU", "WebGPU"),
-    "MIGraphXExecutionProvider": ("GPU", "MIGraphX"),
-    "OpenVINOExecutionProvider": ("NPU", "OpenVINO"),  # CPU/GPU/NPU per device_type
-    "QNNExecutionProvider": ("NPU", "QNN"),
-    "VitisAIExecutionProvider": ("NPU", "VitisAI"),
-    "CoreMLExecutionProvider": ("NPU", "CoreML"),
-}
-OPENVINO_EP_DEVICE_TYPES = ("CPU", "GPU", "NPU")
-
-
-def ep_device_key(ep_device: Any) -> dict[str, Any]:
-    """What identifies one ``OrtEpDevice`` across processes (the object itself cannot travel)."""
-    hw = ep_device.device
-    return {"ep_name": ep_device.ep_name, "type": str(hw.type).rsplit(".", 1)[-1],
-            "vendor_id": int(hw.vendor_id), "device_id": int(hw.device_id)}
-
 
 class OnnxRuntimeBackend(Backend):
     """ONNX Runtime sessions with any execution provider."""
@@ -70,7 +47,7 @@ class OnnxRuntimeBackend(Backend):
         covered: set[str] = set()
         for ep_device in ort.get_ep_devices():
             ep_name = ep_device.ep_name
-            if ep_name == "OpenVINOExecutionProvider":
+            if ep_name == OPENVINO_EP:
                 continue  # listed per OpenVINO device type below
             hw = ep_device.device
             kind, suffix = EP_KINDS.get(ep_name, (str(hw.type).rsplit(".", 1)[-1], ep_name))
@@ -83,7 +60,7 @@ class OnnxRuntimeBackend(Backend):
         for ep_name in available:
             if ep_name in covered:
                 continue
-            if ep_name == "OpenVINOExecutionProvider":
+            if ep_name == OPENVINO_EP:
                 devices += self._openvino_ep_devices(ort)
             elif ep_name in EP_KINDS:
                 kind, suffix = EP_KINDS[ep_name]
@@ -106,12 +83,14 @@ class OnnxRuntimeBackend(Backend):
 
     def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
         self.import_runtime()
+        # lazy: ort_pipeline loads onnxruntime, so a missing runtime leaves the backend "unavailable"
         from genai_harness.backends.ort_pipeline import OrtText2ImagePipeline
 
         return OrtText2ImagePipeline(model_path, device)
 
     def create_classifier(self, model_path: Path, device: Device) -> classification.Pipeline:
         self.import_runtime()
+        # lazy: ort_pipeline loads onnxruntime, so a missing runtime leaves the backend "unavailable"
         from genai_harness.backends.ort_pipeline import OrtClassificationPipeline
 
         return OrtClassificationPipeline(model_path, device)
@@ -136,8 +115,9 @@ class OnnxRuntimeBackend(Backend):
         return cpu_identity()[1] if kind == "CPU" else ""
 
     def _openvino_ep_devices(self, ort: Any) -> list[Device]:
-        ep = "OpenVINOExecutionProvider"
+        ep = OPENVINO_EP
         try:
+            # lazy: the runtime, loaded when devices are listed (a missing one makes the backend "unavailable")
             from onnxruntime.capi import _pybind_state as capi
 
             ids = list(capi.get_available_openvino_device_ids())

@@ -57,6 +57,7 @@ class OnnxRuntimeGenAIBackend(Backend):
         og = self.import_runtime()
         build = getattr(og, "__id__", "onnxruntime-genai")
         try:
+            # lazy: the onnxruntime library onnxruntime-genai uses, loaded when devices are listed (may be missing)
             import onnxruntime
 
             providers = list(onnxruntime.get_available_providers())
@@ -82,6 +83,7 @@ class OnnxRuntimeGenAIBackend(Backend):
 
     def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
         self.import_runtime()
+        # lazy: the pipeline loads onnxruntime_genai, so a missing runtime leaves the backend "unavailable"
         from genai_harness.backends.ort_genai_pipeline import OrtGenAIText2TextPipeline
 
         return OrtGenAIText2TextPipeline(model_path, device)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime_genai as og
 
 from genai_harness.backends import numerics as nx
@@ -166,8 +167,6 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
 
         Shape (len(token_ids), vocab). Used to compare a cell's numerics with its f32 reference.
         """
-        import numpy as np
-
         params = og.GeneratorParams(self._model)
         total = len(input_ids) + len(token_ids)
         params.set_search_options(max_length=total, min_length=total, do_sample=False)

@@ -8,9 +8,12 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi import _pybind_state as capi
 
 from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
+from genai_harness.backends.clip_tokenizer import ClipTokenizer
+from genai_harness.backends.ort_providers import OPENVINO_EP, ep_device_key
 from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
 from genai_harness.interface import classification, text2image
 from genai_harness.interface.devices import FRAMEWORK_ORT, Device
@@ -45,12 +48,9 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
             f"asked for {device.label} ({ep} {options or ''}) but onnxruntime runs {model_file.name} on "
             f"{actual[0] if actual else 'nothing'} (session.get_providers() = {actual})"
         )
-    if ep == "OpenVINOExecutionProvider":
+    if ep == OPENVINO_EP:
         _check_openvino_device(options.get("device_type", "CPU"), device)
     return session
-
-
-OPENVINO_EP = "OpenVINOExecutionProvider"
 
 
 def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], device: Device) -> nx.Numerics:
@@ -106,8 +106,6 @@ def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], de
 
 def _ep_device(device: Device) -> Any:
     """The live ``OrtEpDevice`` a Device was enumerated from."""
-    from genai_harness.backends.ort import ep_device_key
-
     wanted = device.config.get("ep_device")
     for candidate in ort.get_ep_devices():
         if ep_device_key(candidate) == wanted:
@@ -118,8 +116,6 @@ def _ep_device(device: Device) -> Any:
 
 def _check_openvino_device(device_type: str, device: Device) -> None:
     """The OpenVINO EP accepts any device_type and silently runs on the CPU EP when it lacks it."""
-    from onnxruntime.capi import _pybind_state as capi
-
     present = list(capi.get_available_openvino_device_ids())
     if device_type in ("AUTO", "HETERO", "MULTI") and present:
         return  # a bare virtual device: OpenVINO schedules on the devices it has (the EP ran, get_providers says)
@@ -177,7 +173,7 @@ class OrtText2ImagePipeline(nx.ReadsNumerics, text2image.Pipeline):
         self._unet = create_session(model_path / "unet/model.onnx", device)
         self._vae = create_session(model_path / "vae_decoder/model.onnx", device)
         self._scheduler_config = json.loads((model_path / "scheduler/scheduler_config.json").read_text())
-        self._tokenizer = _clip_tokenizer(model_path / "tokenizer")
+        self._tokenizer = ClipTokenizer.from_folder(model_path / "tokenizer")
         self._meta = _read_meta(model_path)
         self.actual_device = self._unet.get_providers()[0]
         files = [model_path / c / "model.onnx" for c in ("text_encoder", "unet", "vae_decoder")]
@@ -239,9 +235,3 @@ def _read_meta(model_path: Path) -> dict[str, Any]:
         "timestep_shape": [int(d) if isinstance(d, int) else 1 for d in timestep_shape],
         "timestep_is_batched": bool(data.get("unet_timestep_batched", False)),
     }
-
-
-def _clip_tokenizer(folder: Path) -> Any:
-    from genai_harness.backends.clip_tokenizer import ClipTokenizer
-
-    return ClipTokenizer.from_folder(folder)

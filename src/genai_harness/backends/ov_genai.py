@@ -43,6 +43,7 @@ class OpenVINOGenAIBackend(Backend):
 
     def enumerate_devices(self) -> list[Device]:
         self.import_runtime()
+        # lazy: the runtime, loaded when devices are listed (a missing one makes the backend "unavailable")
         import openvino
 
         core = openvino.Core()
@@ -69,18 +70,21 @@ class OpenVINOGenAIBackend(Backend):
                 f"openvino-genai's LLMPipeline does not run on {device.identifier} (it crashes in native code); "
                 "use CPU, AUTO or HETERO:CPU for text2text (MULTI serves text2image and classification)")
         self.import_runtime()
+        # lazy: ov_genai_pipeline loads openvino_genai, so a missing runtime leaves the backend "unavailable"
         from genai_harness.backends.ov_genai_pipeline import OVText2TextPipeline
 
         return OVText2TextPipeline(model_path, device)
 
     def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
         self.import_runtime()
+        # lazy: ov_genai_pipeline loads openvino_genai, so a missing runtime leaves the backend "unavailable"
         from genai_harness.backends.ov_genai_pipeline import OVText2ImagePipeline
 
         return OVText2ImagePipeline(model_path, device)
 
     def create_classifier(self, model_path: Path, device: Device) -> classification.Pipeline:
         self.import_runtime()
+        # lazy: ov_genai_pipeline loads openvino_genai, so a missing runtime leaves the backend "unavailable"
         from genai_harness.backends.ov_genai_pipeline import OVClassificationPipeline
 
         return OVClassificationPipeline(model_path, device)

@@ -1,10 +1,14 @@
-"""openvino-genai and openvino behind the interface (imported only when a pipeline is built)."""
+"""openvino-genai and openvino pipelines behind the interface (imported only when a pipeline is built).
+
+Text generation (LLMPipeline), text-to-image (Text2ImagePipeline) and classification (openvino.Core);
+what they compile with and read back is :mod:`genai_harness.backends.ov_genai_numerics`.
+"""
 
 from __future__ import annotations
 
+import json
 import time
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,15 @@ import openvino
 import openvino_genai as ovg
 
 from genai_harness.backends import numerics as nx
+from genai_harness.backends.ov_genai_numerics import (
+    PROBE_SOURCE,
+    VIRTUAL_PREFIXES,
+    compile_properties,
+    numerics_from,
+    read_compiled,
+    resolved_readback,
+    runtime_precisions,
+)
 from genai_harness.errors import (
     ContextLengthError,
     DeviceMismatchError,
@@ -23,8 +36,6 @@ from genai_harness.errors import (
 from genai_harness.interface import classification, text2image, text2text
 from genai_harness.interface.devices import FRAMEWORK_OV_GENAI, Device
 
-VIRTUAL_PREFIXES = ("AUTO", "HETERO", "MULTI", "BATCH")
-
 
 def device_string(device: Device) -> str:
     """The OpenVINO device string of a Device, checked against what the runtime sees."""
@@ -34,124 +45,6 @@ def device_string(device: Device) -> str:
         if name not in present:
             raise DeviceUnavailableError(f"OpenVINO has no device {name!r} here; available_devices = {present}")
     return name
-
-
-READBACK_KEYS = ("INFERENCE_PRECISION_HINT", "KV_CACHE_PRECISION", "DYNAMIC_QUANTIZATION_GROUP_SIZE",
-                 "EXECUTION_DEVICES", "PERFORMANCE_HINT", "NUM_STREAMS", "INFERENCE_NUM_THREADS",
-                 "EXECUTION_MODE_HINT")
-"""What every OpenVINO cell reads back after load (the compiled model's properties)."""
-CAPABILITY = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
-
-
-def _properties(device: Device) -> dict[str, Any]:
-    """The device's OpenVINO properties with the cell's precision/threads request applied.
-
-    ``precision`` sets INFERENCE_PRECISION_HINT, and for a whole-model request also the KV-cache precision
-    and no dynamic quantization (which would quantize activations to int8): f32 means f32 throughout.
-    A device whose OPTIMIZATION_CAPABILITIES lack the type refuses (OpenVINO would quietly run f32).
-    """
-    properties = dict(device.config.get("properties", {}))
-    precision, threads = nx.requested(device.config)
-    if precision != "default":
-        name = str(device.config.get("device", device.identifier))
-        _check_capability(name, precision)
-        properties["INFERENCE_PRECISION_HINT"] = precision
-        properties["KV_CACHE_PRECISION"] = precision
-        properties["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = 0
-    if threads is not None:
-        properties["INFERENCE_NUM_THREADS"] = threads
-    return properties
-
-
-def _check_capability(name: str, precision: str) -> None:
-    core = openvino.Core()
-    physical = [d for d in name.split(":", 1)[-1].split(",") if d and d.split(".", 1)[0] not in VIRTUAL_PREFIXES]
-    for dev in physical or list(core.available_devices):
-        try:
-            capabilities = [str(c) for c in core.get_property(dev, "OPTIMIZATION_CAPABILITIES")]
-        except Exception:
-            continue
-        if CAPABILITY[precision] not in capabilities:
-            raise nx.refuse(FRAMEWORK_OV_GENAI, precision,
-                            f"OpenVINO {dev} lists no {CAPABILITY[precision]} in OPTIMIZATION_CAPABILITIES "
-                            f"({', '.join(capabilities)}); asked anyway it would run another precision",
-                            "run with precision default or f32")
-
-
-def _plain(value: Any) -> Any:
-    """An OpenVINO property value as JSON: Types by name, enums by name, lists as lists."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    text = str(value)
-    if text.startswith("<Type: "):
-        return text.split("'")[1]
-    return text.rsplit(".", 1)[-1] if "." in text and " " not in text else text
-
-
-def read_compiled(compiled: Any) -> dict[str, Any]:
-    """The READBACK_KEYS a compiled model answers, as JSON values."""
-    values: dict[str, Any] = {}
-    for key in READBACK_KEYS:
-        try:
-            values[key] = _plain(compiled.get_property(key))
-        except Exception:
-            continue
-    return values
-
-
-def _probe_model() -> Any:
-    """A one-MatMul f32 model: compiled with a pipeline's properties, it reads back what the plugin resolves."""
-    from openvino import opset13 as ops
-
-    param = ops.parameter([1, 16], np.float32, name="x")
-    weight = ops.constant(np.ones((16, 16), dtype=np.float32))
-    return openvino.Model([ops.relu(ops.matmul(param, weight, False, False))], [param], "numerics_probe")
-
-
-def runtime_options(model_xml: Path) -> dict[str, str]:
-    """The ``rt_info/runtime_options`` an exported IR carries (OpenVINO applies them unless the caller overrides)."""
-    import xml.etree.ElementTree as ET
-
-    options: dict[str, str] = {}
-    try:
-        for _event, element in ET.iterparse(model_xml, events=("end",)):
-            if element.tag == "runtime_options":
-                options = {child.tag: str(child.get("value", "")) for child in element}
-            elif element.tag == "layer":
-                element.clear()
-    except (OSError, ET.ParseError):
-        return {}
-    return options
-
-
-def resolved_readback(device_name: str, properties: Mapping[str, Any], model_xml: Path) -> dict[str, Any]:
-    """What an openvino-genai pipeline compiled ``model_xml`` with, where the pipeline hides its compiled model.
-
-    LLMPipeline and Text2ImagePipeline expose no compiled model. The plugin's resolution is read back by
-    compiling a one-MatMul probe with the same properties on the same device, plus the IR's own
-    ``runtime_options`` (e.g. KV_CACHE_PRECISION) where the caller set nothing, as OpenVINO applies them.
-    tests/test_numerics_real.py checks this against a direct compile of the bundled models.
-    """
-    plain = {k: v for k, v in properties.items() if isinstance(k, str) and k.isupper()}
-    from_model = {k: v for k, v in runtime_options(model_xml).items() if k in READBACK_KEYS and k not in plain}
-    compiled = openvino.Core().compile_model(_probe_model(), device_name, {**from_model, **plain})
-    return read_compiled(compiled)
-
-
-def _numerics(values: Mapping[str, Any], weights: Counter[str], source: str, runtime: str,
-              extra: Mapping[str, Any] | None = None, *, package: str = "openvino.genai") -> nx.Numerics:
-    precision = values.get("INFERENCE_PRECISION_HINT")
-    threads = values.get("INFERENCE_NUM_THREADS")
-    details = {**values, "source": source, "runtime": runtime, "weight_elements": dict(weights), **(extra or {})}
-    return nx.Numerics(precision=nx.normalize_precision(precision) if precision is not None else None,
-                       threads=int(threads) if isinstance(threads, int) else None,
-                       weight_dtypes=nx.weight_dtypes(weights), details=details, runtime=package)
-
-
-PROBE_SOURCE = ("openvino: a probe model compiled with the pipeline's properties on its device, then the IR's "
-                "rt_info runtime_options (openvino-genai exposes no compiled model)")
 
 
 def _mean(value: Any) -> float:
@@ -171,7 +64,7 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         if missing:
             raise ModelError(f"{model_path} is not an OpenVINO GenAI LLM folder: missing {', '.join(missing)}")
         self.actual_device = device_string(device)
-        properties = _properties(device)
+        properties = compile_properties(device)
         if "scheduler_config" not in properties:
             # LLMPipeline reuses a repeated prompt's KV cache across generate calls by default, so a
             # benchmark's second call would skip prefill (TTFT 1 ms instead of 100 ms for 1024 tokens
@@ -187,7 +80,7 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         self._ov_configs: dict[text2text.GenerationConfig, Any] = {}
         self._context_length = _read_context_length(model_path)
         model_xml = model_path / "openvino_model.xml"
-        self._numerics_reader = lambda: _numerics(resolved_readback(self.actual_device, properties, model_xml),
+        self._numerics_reader = lambda: numerics_from(resolved_readback(self.actual_device, properties, model_xml),
                                                   nx.model_weight_elements([model_xml]), PROBE_SOURCE,
                                                   "openvino-genai LLMPipeline")
 
@@ -280,8 +173,6 @@ def _native(pm: Any) -> dict[str, Any]:
 
 def _read_context_length(model_path: Path) -> int:
     """``max_position_embeddings`` of the exported model's config.json (0 when unknown)."""
-    import json
-
     try:
         data = json.loads((model_path / "config.json").read_text())
         return int(data.get("max_position_embeddings", 0) or 0)
@@ -336,13 +227,13 @@ class OVText2ImagePipeline(nx.ReadsNumerics, text2image.Pipeline):
         if not (model_path / "model_index.json").is_file():
             raise ModelError(f"{model_path} is not an OpenVINO GenAI text-to-image folder: model_index.json is missing")
         self.actual_device = device_string(device)
-        properties = _properties(device)
+        properties = compile_properties(device)
         try:
             self._pipe = ovg.Text2ImagePipeline(str(model_path), self.actual_device, **properties)
         except Exception as exc:
             raise ModelError(f"openvino-genai cannot load {model_path} on {self.actual_device}: {exc}") from exc
         components = [model_path / c / "openvino_model.xml" for c in ("text_encoder", "unet", "vae_decoder")]
-        self._numerics_reader = lambda: _numerics(
+        self._numerics_reader = lambda: numerics_from(
             resolved_readback(self.actual_device, properties, model_path / "unet" / "openvino_model.xml"),
             nx.model_weight_elements([c for c in components if c.is_file()]), PROBE_SOURCE,
             "openvino-genai Text2ImagePipeline")
@@ -382,7 +273,7 @@ class OVClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
         super().__init__(device)
         core = openvino.Core()
         self.actual_device = device_string(device)
-        properties = _properties(device)
+        properties = compile_properties(device)
         try:
             model = core.read_model(str(model_path))
             self._compiled = core.compile_model(model, self.actual_device, properties)
@@ -400,7 +291,7 @@ class OVClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
         self._static_batch = shape[0].is_static
         self.model_batch = int(shape[0].get_length()) if shape[0].is_static else None
         self._request = self._compiled.create_infer_request()
-        self._numerics_reader = lambda: _numerics(
+        self._numerics_reader = lambda: numerics_from(
             read_compiled(self._compiled), nx.model_weight_elements([model_path]),
             "openvino: the compiled model's properties", "openvino (openvino.Core)",
             {"runtime_precisions": runtime_precisions(self._compiled)}, package="openvino")
@@ -416,15 +307,3 @@ class OVClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
         return np.asarray(self._request.infer({0: batch})[self._compiled.output(0)]).copy()
 
 
-def runtime_precisions(compiled: Any) -> dict[str, int]:
-    """How many compute layers (convolutions, matrix products) of the executed graph ran at each precision."""
-    counts: Counter[str] = Counter()
-    try:
-        for op in compiled.get_runtime_model().get_ordered_ops():
-            info = op.get_rt_info()
-            if "runtimePrecision" in info and "layerType" in info and str(info["layerType"].astype(str)) in (
-                    "Convolution", "FullyConnected", "MatMul", "GroupConvolution", "Deconvolution"):
-                counts[nx.normalize_precision(info["runtimePrecision"].astype(str))] += 1
-    except Exception:  # not every plugin exposes an execution graph
-        return {}
-    return dict(counts)

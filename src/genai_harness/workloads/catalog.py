@@ -17,10 +17,10 @@ from typing import Any
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import ConfigurationError, ModelError, ModelFormatError
 from genai_harness.hashing import file_sha256
-from genai_harness.interface.tasks import Task
-from genai_harness.workloads.model_formats import custom_op_libraries, validate
+from genai_harness.interface.tasks import ALL_TASKS, Task
+from genai_harness.workloads.model_formats import FORMAT_TASKS, custom_op_libraries, validate
 
-TASKS = (Task.TEXT2TEXT, Task.TEXT2IMAGE, Task.CLASSIFICATION)
+TASKS = ALL_TASKS
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 MANIFEST = MODELS_DIR / "manifest.json"
 
@@ -159,8 +159,6 @@ def model_from_path(path: Path) -> CatalogModel:
     Its id is the absolute path. A path that is no valid model of any format is a ModelError
     naming what each format lacks.
     """
-    from genai_harness.workloads.model_formats import FORMAT_TASKS
-
     resolved = path.expanduser().absolute()
     formats: dict[str, ModelFormat] = {}
     tasks: set[str] = set()
@@ -293,6 +291,7 @@ class Catalog:
                              "--allow-custom-ops")
 
         def change(document: Any) -> None:
+            # lazy: tomlkit only when the config file is written (see genai_harness.config)
             import tomlkit
 
             tables = document.setdefault("models", tomlkit.table(is_super_table=True))

@@ -47,6 +47,7 @@ def check_onnx_file(path: Path) -> None:
     """
     if not path.is_file():
         raise ModelError(f"ONNX model file {path} does not exist")
+    # lazy: onnx (a runtime library) only when an ONNX file is checked; the catalog loads without it
     import onnx
 
     try:
@@ -60,6 +61,7 @@ def check_onnx_file(path: Path) -> None:
 
 def check_external_data(model: object, path: Path) -> None:
     """Every external tensor of ``model`` (loaded from ``path``) lies inside its data file."""
+    # lazy: onnx (a runtime library) only when an ONNX file is checked; the catalog loads without it
     from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
 
     sizes: dict[str, int] = {}

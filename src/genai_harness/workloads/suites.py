@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genai_harness.errors import WorkloadError
+from genai_harness.workloads.operators.suites import SUITES as OPERATOR_SUITES
 from genai_harness.workloads.spec import Workload, load_workload, parse_workload, read_toml
 
 HERE = Path(__file__).resolve().parent
@@ -41,8 +42,6 @@ class Suite:
 
 def standard_suites() -> list[str]:
     """Names of the suites shipped with the package (the operator suites, built in code, included)."""
-    from genai_harness.workloads.operators.suites import SUITES as OPERATOR_SUITES
-
     return sorted([*(p.stem for p in SUITES_DIR.glob("*.toml")), *OPERATOR_SUITES])
 
 

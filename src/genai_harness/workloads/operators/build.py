@@ -16,8 +16,9 @@ import numpy as np
 import onnx
 import onnx.inliner
 from onnx import TensorProto, defs, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 
-from genai_harness.workloads.operators.spec import OperatorSpec, validate_spec
+from genai_harness.workloads.operators.spec import TOLERANCE, OperatorSpec, validate_spec
 
 NEG = -30000.0  # fits fp16; exp() of it underflows to 0 in both dtypes
 
@@ -296,8 +297,6 @@ def _reference_feeds(spec: OperatorSpec, feeds: dict[str, np.ndarray]) -> dict[s
 def reference_output(spec: OperatorSpec, feeds: dict[str, np.ndarray]) -> np.ndarray:
     """``Y`` from :class:`onnx.reference.ReferenceEvaluator`. A float16 spec is referenced by its float32
     model on the same (upcast) inputs, so the reference carries no float16 rounding of its own."""
-    from onnx.reference import ReferenceEvaluator
-
     if spec.dtype == "float16":
         spec = replace(spec, dtype="float32")
         feeds = {k: v.astype(np.float32) for k, v in feeds.items()}
@@ -337,8 +336,6 @@ def _in_layout(spec: OperatorSpec, y4: np.ndarray) -> np.ndarray:
 
 def agreement(spec: OperatorSpec, got: np.ndarray, want: np.ndarray) -> tuple[float, float, bool]:
     """(max abs error, max relative error, within the dtype's tolerance) of a runtime against the reference."""
-    from genai_harness.workloads.operators.spec import TOLERANCE
-
     g, w = got.astype(np.float64), want.astype(np.float64)
     if g.shape != w.shape:
         return math.inf, math.inf, False

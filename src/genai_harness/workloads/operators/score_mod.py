@@ -17,6 +17,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from genai_harness.errors import WorkloadError
 
 # expression word -> (ONNX op, takes a scalar)
@@ -37,8 +39,9 @@ class ScoreMod:
     name: str
     graph: bytes
 
-    def graph_proto(self):  # -> onnx.GraphProto (onnx imported lazily: the spec module stays light)
+    def graph_proto(self):  # -> onnx.GraphProto, not named here: the annotation would need onnx
         """The subgraph, ready to attach as FlexAttention's ``score_mod`` attribute."""
+        # lazy: onnx (a runtime library) only when a score_mod is built or checked; specs load without it
         import onnx
 
         graph = onnx.GraphProto()
@@ -48,7 +51,7 @@ class ScoreMod:
 
 def from_expression(steps: object) -> ScoreMod:
     """A ScoreMod from an expression list like ``["div 30", "tanh", "mul 30"]``."""
-    import numpy as np
+    # lazy: onnx (a runtime library) only when a score_mod is built or checked; specs load without it
     from onnx import TensorProto, helper, numpy_helper
 
     if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
@@ -87,6 +90,7 @@ def from_expression(steps: object) -> ScoreMod:
 
 def from_file(path: Path) -> ScoreMod:
     """A ScoreMod from an ONNX file holding a model (its graph is taken) or a bare GraphProto."""
+    # lazy: onnx (a runtime library) only when a score_mod is built or checked; specs load without it
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -120,9 +124,10 @@ def check_score_mod(mod: ScoreMod) -> ScoreMod:
     The check runs onnx's strict shape inference on the graph with a concrete rank-4 float32 input, so an op
     that does not accept float, a wrong input count or a shape change is caught here.
     """
-    import numpy as np
+    # lazy: onnx (a runtime library) only when a score_mod is built or checked; specs load without it
     import onnx
     from onnx import TensorProto, helper
+    from onnx.reference import ReferenceEvaluator
 
     graph = mod.graph_proto()
     if len(graph.input) != 1 or len(graph.output) != 1:
@@ -143,8 +148,6 @@ def check_score_mod(mod: ScoreMod) -> ScoreMod:
     try:
         onnx.checker.check_model(model)
         onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-        from onnx.reference import ReferenceEvaluator
-
         out = ReferenceEvaluator(model).run(None, {graph.input[0].name: np.zeros(PROBE, dtype=np.float32)})[0]
     except Exception as exc:  # onnx's own words say what does not type-check
         first = " ".join(str(exc).split())[:400]

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from genai_harness.errors import WorkloadError
+from genai_harness.workloads.operators import score_mod as sm
 from genai_harness.workloads.operators.spec import OperatorSpec, validate_spec
+from genai_harness.workloads.spec import read_toml
 
 _OPS = [("Attention", {"opset": 23}), ("Attention", {"opset": 24}), ("MatMulSoftmaxMatMul", {}),
         ("FlexAttention", {}), ("FlexAttentionExpanded", {}), ("MultiHeadAttention", {"kv_heads": 32}),
@@ -79,8 +81,6 @@ _KIND_WORDS = {int: "a whole number", str: "a string", bool: "true or false", (i
 
 
 def _spec_from_table(table: Any, where: str, base: Path) -> OperatorSpec:
-    from genai_harness.workloads.operators import score_mod as sm
-
     if not isinstance(table, dict):
         raise WorkloadError(f"{where}: must be a table of operator spec fields")
     unknown = sorted(set(table) - _FIELDS)
@@ -121,8 +121,6 @@ def load_operator_suite(name_or_path: str) -> tuple[str, list[OperatorSpec]] | N
     path = Path(name_or_path)
     if path.suffix != ".toml" or not path.is_file():
         return None
-    from genai_harness.workloads.spec import read_toml
-
     data = read_toml(path, "suite file")
     if "operators" not in data:
         return None

@@ -1,0 +1,35 @@
+"""onnxruntime's execution providers as the harness knows them, without importing onnxruntime.
+
+The device kind and label of each client-hardware EP, the OpenVINO EP's device types, and how one
+``OrtEpDevice`` is named across processes. Both the backend (which lists devices) and its pipelines
+(which find the live EP device again) read them here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EP_KINDS: dict[str, tuple[str, str]] = {
+    "CPUExecutionProvider": ("CPU", ""),
+    "CUDAExecutionProvider": ("GPU", "CUDA"),
+    "TensorrtExecutionProvider": ("GPU", "TensorRT"),
+    "NvTensorRTRTXExecutionProvider": ("GPU", "TensorRTRTX"),
+    "DmlExecutionProvider": ("GPU", "DML"),
+    "WebGpuExecutionProvider": ("GPU", "WebGPU"),
+    "MIGraphXExecutionProvider": ("GPU", "MIGraphX"),
+    "OpenVINOExecutionProvider": ("NPU", "OpenVINO"),  # CPU/GPU/NPU per device_type
+    "QNNExecutionProvider": ("NPU", "QNN"),
+    "VitisAIExecutionProvider": ("NPU", "VitisAI"),
+    "CoreMLExecutionProvider": ("NPU", "CoreML"),
+}
+"""Execution providers of client hardware: (device type, short label). The CPU EP has no label."""
+
+OPENVINO_EP = "OpenVINOExecutionProvider"
+OPENVINO_EP_DEVICE_TYPES = ("CPU", "GPU", "NPU")
+
+
+def ep_device_key(ep_device: Any) -> dict[str, Any]:
+    """What identifies one ``OrtEpDevice`` across processes (the object itself cannot travel)."""
+    hw = ep_device.device
+    return {"ep_name": ep_device.ep_name, "type": str(hw.type).rsplit(".", 1)[-1],
+            "vendor_id": int(hw.vendor_id), "device_id": int(hw.device_id)}
