@@ -7,7 +7,9 @@ Imports inside functions and under ``TYPE_CHECKING`` count: they are dependencie
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -35,8 +37,6 @@ never import each other). The package root (the lazy public API) stands above th
 
 MAX_LINES = 400
 """A module longer than this holds more than one concept."""
-
-REASON = re.compile(r"#.*\S")
 
 
 def _module_name(path: Path) -> str:
@@ -168,31 +168,33 @@ def test_imports_run_down_the_layers() -> None:
     assert sorted(upward) == []
 
 
+def _commented_lines(source: str) -> set[int]:
+    """The (0-based) numbers of the lines that carry a comment."""
+    return {token.start[0] - 1 for token in tokenize.generate_tokens(io.StringIO(source).readline)
+            if token.type == tokenize.COMMENT}
+
+
 def test_every_import_inside_a_function_says_why() -> None:
     """Allowed only to keep ``import genai_harness`` light, pandas out of the worker, or an optional runtime or
-    dependency out of the way; a comment on the import (or the line above its block) says which."""
+    dependency out of the way; a comment on the import block (or the line above it) says which."""
     silent = []
     for path in MODULES.values():
-        lines = path.read_text().splitlines()
-        tree = ast.parse("\n".join(lines))
+        source = path.read_text()
+        lines, commented = source.splitlines(), _commented_lines(source)
+        tree = ast.parse(source)
         for function in (f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))):
-            block_start = None
-            for node in ast.walk(function):
-                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            block_end = -1
+            for node in sorted((n for n in ast.walk(function) if isinstance(n, (ast.Import, ast.ImportFrom))),
+                               key=lambda n: n.lineno):
+                if node.lineno - 1 <= block_end:
                     continue
-                first = node.lineno - 1
-                if block_start is not None and first <= block_start:
-                    continue
-                start = first
+                start, end = node.lineno - 1, node.end_lineno - 1
                 while start > 0 and lines[start - 1].lstrip().startswith(("import ", "from ")):
                     start -= 1
-                end = first
-                while end + 1 < len(lines) and lines[end + 1].lstrip().startswith(("import ", "from ", ")")):
+                while end + 1 < len(lines) and lines[end + 1].lstrip().startswith(("import ", "from ")):
                     end += 1
-                block_start = end
-                window = lines[max(0, start - 1): end + 1]
-                if not any(REASON.search(line.split("import", 1)[-1] if "import" in line else line)
-                           for line in window):
+                block_end = end
+                if not commented & set(range(start - 1, end + 1)):
                     silent.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert silent == [], "\n".join(silent)
 

@@ -11,7 +11,7 @@ from genai_harness.tasks import prompts
 from genai_harness.workloads.spec import INPUT_FIELDS, TASKS, Workload, load_workload, parse_workload
 from genai_harness.workloads.suites import STANDARD_DIR, load_suite, standard_suites, standard_workloads
 
-TINY_LLM_GENAI = Path(prompts.__file__).resolve().parent / "models" / "tiny-llm" / "onnxruntime_genai"
+TINY_LLM_GENAI = Path(prompts.CORPUS_FILE).resolve().parents[1] / "models" / "tiny-llm" / "onnxruntime_genai"
 
 TEXT_WORKLOAD = """\
 id = "chat"

@@ -36,6 +36,7 @@ def load_results(paths: str | Path | Sequence[str | Path], filter: ResultFilter 
     ``filter`` (a :class:`genai_harness.results.query.ResultFilter`) selects rows inside each store's
     query; ``columns`` limits the columns read.
     """
+    # The store and pandas load on first use, so that `import genai_harness` stays light.
     from genai_harness.results.query import ALL_ROWS
     from genai_harness.results.store import load_results as _load
 
@@ -77,7 +78,7 @@ _LAZY = {
 def __getattr__(name: str) -> object:
     """The functions of :data:`_LAZY`, themselves (typed signatures, one source), imported on first use."""
     if name in _LAZY:
-        import importlib
+        import importlib  # only here: `import genai_harness` stays light
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'genai_harness' has no attribute {name!r}")

@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from genai_harness.backends.numerics import PRECISION_KEY, THREADS_KEY
+from genai_harness.factories import DeviceFactory
+
 
 def token_agreement(ids: Sequence[int], reference: Sequence[int]) -> tuple[float, int]:
     """(share of positions whose greedy token equals the reference's, index of the first difference).
@@ -57,9 +60,6 @@ def max_abs_diff(values: Any, reference: Any) -> float:
 
 def reference_device(framework: str) -> Any:
     """The framework's CPU device asked for precision f32 and the runtime's default threads."""
-    from genai_harness.backends.numerics import PRECISION_KEY, THREADS_KEY
-    from genai_harness.factories import DeviceFactory
-
     device = DeviceFactory.select(framework, "CPU")
     config = {k: v for k, v in device.config.items() if k not in (PRECISION_KEY, THREADS_KEY)}
     return dataclasses.replace(device, config={**config, PRECISION_KEY: "f32"})
