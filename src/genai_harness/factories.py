@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from genai_harness.errors import DeviceUnavailableError
+from genai_harness.interface import classification, text2image, text2text
 from genai_harness.interface.devices import Device
 from genai_harness.interface.tasks import Task
-
-if TYPE_CHECKING:
-    from genai_harness.interface import classification, text2image, text2text
 
 Enumerator = Callable[[], list[Device]]
 
@@ -85,7 +83,10 @@ def _single_device(devices: Sequence[Device] | Device | str | None, framework: s
     return devices[0]
 
 
-class _PipelineFactory:
+PipelineT = TypeVar("PipelineT")
+
+
+class _PipelineFactory(Generic[PipelineT]):
     """A pipeline factory of the proposal: ``create`` asks ``framework``'s backend (loaded on first use) for the
     pipeline of :attr:`task` on one device."""
 
@@ -93,7 +94,7 @@ class _PipelineFactory:
 
     @classmethod
     def create(cls, framework: str, models_path: str | Path,
-               devices: Sequence[Device] | Device | str | None = None) -> Any:
+               devices: Sequence[Device] | Device | str | None = None) -> PipelineT:
         """A ready pipeline for the model folder on the first device given (default: CPU)."""
         from genai_harness.backends.registry import (
             get_backend,  # backends load on first use: `import genai_harness` stays light
@@ -102,40 +103,25 @@ class _PipelineFactory:
         return get_backend(framework).create_pipeline(cls.task, Path(models_path), _single_device(devices, framework))
 
 
-class Text2TextPipelineFactory(_PipelineFactory):
-    """Creates text-to-text pipelines (``Text2TextPipelineFactory::Create``): a :class:`text2text.Pipeline`."""
+class Text2TextPipelineFactory(_PipelineFactory[text2text.Pipeline]):
+    """Creates text-to-text pipelines (``Text2TextPipelineFactory::Create``)."""
 
     task = Task.TEXT2TEXT
 
-    if TYPE_CHECKING:
-        @classmethod
-        def create(cls, framework: str, models_path: str | Path,
-                   devices: Sequence[Device] | Device | str | None = None) -> text2text.Pipeline: ...
 
-
-class Text2ImagePipelineFactory(_PipelineFactory):
-    """Creates text-to-image pipelines (``Text2ImagePipelineFactory::Create``): a :class:`text2image.Pipeline`."""
+class Text2ImagePipelineFactory(_PipelineFactory[text2image.Pipeline]):
+    """Creates text-to-image pipelines (``Text2ImagePipelineFactory::Create``)."""
 
     task = Task.TEXT2IMAGE
 
-    if TYPE_CHECKING:
-        @classmethod
-        def create(cls, framework: str, models_path: str | Path,
-                   devices: Sequence[Device] | Device | str | None = None) -> text2image.Pipeline: ...
 
-
-class ClassificationPipelineFactory(_PipelineFactory):
+class ClassificationPipelineFactory(_PipelineFactory[classification.Pipeline]):
     """Extension: creates image classifiers (the proposal has no such task yet) for an ``.onnx`` model file."""
 
     task = Task.CLASSIFICATION
 
-    if TYPE_CHECKING:
-        @classmethod
-        def create(cls, framework: str, models_path: str | Path,
-                   devices: Sequence[Device] | Device | str | None = None) -> classification.Pipeline: ...
 
-
-_FACTORIES: dict[Task, type[_PipelineFactory]] = {
+_FACTORIES: dict[Task, type[_PipelineFactory[Any]]] = {
     f.task: f for f in (Text2TextPipelineFactory, Text2ImagePipelineFactory, ClassificationPipelineFactory)}
 
 
