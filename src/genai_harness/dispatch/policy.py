@@ -12,7 +12,7 @@ from genai_harness.dispatch.ranking import rank
 from genai_harness.errors import NoEvidenceError
 from genai_harness.host.fingerprint import machine_profile
 from genai_harness.results.query import ResultFilter
-from genai_harness.results.stores import open_store
+from genai_harness.results.store import open_store
 
 
 def ort_policy_delegate(objective: str = "batch", store: str | Path | None = None, *, model: str | None = None,
