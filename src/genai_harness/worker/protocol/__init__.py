@@ -9,15 +9,10 @@ only, so every key of the files is spelled in this package and nowhere else:
   worker's own peak resident memory under :data:`PEAK_RSS_KEY`;
 * an operator batch's journal: one line per event, ``{"start": ID}`` then ``{"done": ID, ...}``.
 
-========================  ==========================  ===========================
-op                        request                     reply
-========================  ==========================  ===========================
-``inventory``             :class:`InventoryRequest`   :class:`InventoryReply`
-``cell``                  :class:`CellRequest`        :class:`CellReply`
-``direct``                :class:`DirectRequest`      :class:`DirectReply`
-``operator_batch``        :class:`OperatorBatchRequest`  :class:`OperatorBatchReply` (cells: the journal)
-any, when it fails                                    :class:`ErrorReply`
-========================  ==========================  ===========================
+Each op's request and reply: ``inventory``: :class:`InventoryRequest`, :class:`InventoryReply`; ``cell``:
+:class:`CellRequest`, :class:`CellReply`; ``direct``: :class:`DirectRequest`, :class:`DirectReply`;
+``operator_batch``: :class:`OperatorBatchRequest`, :class:`OperatorBatchReply` (each cell's own answer, an
+:class:`OperatorCellReply`, is in the journal). Any op that fails answers an :class:`ErrorReply`.
 
 What crosses keeps the shapes of its own classes: devices and workloads as their ``to_dict`` forms, backend
 specs and statuses, numerics read-backs and metric records as plain dicts. A reply that lacks a field or holds
