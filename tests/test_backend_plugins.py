@@ -28,7 +28,7 @@ from genai_harness.backends.registry import (
 )
 from genai_harness.errors import BackendUnavailableError, UnknownFrameworkError
 from genai_harness.factories import DeviceFactory
-from genai_harness.runner.inventory import local_inventory
+from genai_harness.worker.inventory import local_inventory
 
 BUILTIN = {
     "onnxruntime": "genai_harness.backends.ort:OnnxRuntimeBackend",
@@ -160,17 +160,17 @@ def test_local_inventory_survives_every_kind_of_broken_backend(isolated_registry
         spec("test.fake-npu", f"{__name__}:FakeNPUBackend"),
     ]
     answer = local_inventory("default", [s.__dict__ for s in extra])
-    status = {b["framework"]: b for b in answer["backends"]}
+    status = {b["framework"]: b for b in answer.backends}
     assert set(BUILTIN) <= set(status)
     assert all(status[name]["available"] for name in BUILTIN), {n: status[n]["reason"] for n in BUILTIN}
     assert not status["test.missing"]["available"]
     assert "install no-such-runtime-xyz" in status["test.noruntime"]["reason"]
     assert status["test.crashing"]["reason"] == "device enumeration failed: OSError: driver returned garbage"
     assert status["test.fake-npu"]["available"]
-    frameworks = {d["framework"] for d in answer["devices"]}
+    frameworks = {d.framework for d in answer.devices}
     assert {"test.fake-npu", *BUILTIN} <= frameworks
     assert "test.crashing" not in frameworks
-    assert answer["python"] == sys.executable
+    assert answer.python == sys.executable
 
 
 def test_first_line_keeps_the_runtime_words():

@@ -12,6 +12,7 @@ from genai_harness.clock import FakeClock
 from genai_harness.interface import Device
 from genai_harness.tasks import timing as metrics
 from genai_harness.worker.cell import run_cell
+from genai_harness.worker.protocol import CellRequest, ModelRef
 from genai_harness.workloads.spec import parse_workload
 
 MS = 1_000_000  # ns
@@ -132,22 +133,21 @@ def test_classification_metrics() -> None:
 
 # ---- one cell, timed by an injected clock ---------------------------------------------------------------------------
 
-def cell_request(tmp_path: Path, framework: str, task: str, inputs: dict, repetitions: int = 3) -> dict:
+def cell_request(tmp_path: Path, framework: str, task: str, inputs: dict, repetitions: int = 3) -> CellRequest:
     model = tmp_path / "ok"
     model.mkdir(exist_ok=True)
     workload = parse_workload({"id": "w", "version": 1, "task": task, "input": inputs,
                                "run": {"warmup": 2, "repetitions": repetitions}}, "inline")
-    return {"framework": framework, "device": Device("CPU", framework=framework).to_dict(),
-            "workload": workload.to_dict(), "model": {"id": "m", "format": "fake", "path": str(model)}}
+    return CellRequest(framework, Device("CPU", framework=framework), workload, ModelRef(str(model), "m", "fake"))
 
 
 def test_a_text_cell_is_timed_at_the_defined_points(tmp_path: Path, fake_backend: str) -> None:
     # Every clock reading advances 1 ms: load = 1 reading pair; each generate = start, one per token, end.
     request = cell_request(tmp_path, fake_backend, "text2text", {"prompt_tokens": 20, "new_tokens": 5})
     out = run_cell(request, clock=FakeClock(step_ns=MS))
-    assert out["load_s"] == approx(0.001)
-    assert out["actual_device"] == "CPU"
-    reps = out["repetitions"]
+    assert out.load_s == approx(0.001)
+    assert out.actual_device == "CPU"
+    reps = out.repetitions
     assert len(reps) == 3  # the 2 warm-up calls are not returned
     for rep in reps:
         assert rep["ttft_ms"] == approx(1.0) and rep["tpot_ms"] == approx(1.0)
@@ -161,12 +161,12 @@ def test_a_text_cell_is_timed_at_the_defined_points(tmp_path: Path, fake_backend
 def test_image_and_classification_cells_are_timed(tmp_path: Path, fake_backend: str) -> None:
     image = run_cell(cell_request(tmp_path, fake_backend, "text2image", {"width": 16, "height": 8, "steps": 4}, 2),
                      clock=FakeClock(step_ns=MS))
-    assert len(image["repetitions"]) == 2
-    for rep in image["repetitions"]:
+    assert len(image.repetitions) == 2
+    for rep in image.repetitions:
         assert rep["image_ms"] == approx(5.0) and rep["step_ms"] == approx(1.0)  # start, 4 steps, end
     classify = run_cell(cell_request(tmp_path, fake_backend, "classification", {"batch_size": 4}),
                         clock=FakeClock(step_ns=2 * MS))
-    for rep in classify["repetitions"]:
+    for rep in classify.repetitions:
         assert rep["inference_ms"] == approx(2.0) and rep["items_per_s"] == approx(2000.0) and rep["batch_size"] == 4
 
 

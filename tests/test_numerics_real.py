@@ -16,6 +16,7 @@ from genai_harness.backends import numerics as nx
 from genai_harness.errors import NumericsError
 from genai_harness.factories import ClassificationPipelineFactory, DeviceFactory, Text2TextPipelineFactory
 from genai_harness.worker.cell import run_cell
+from genai_harness.worker.protocol import CellRequest, ModelRef, RequestedNumerics
 from genai_harness.workloads.catalog import MODELS_DIR
 from genai_harness.workloads.suites import load_suite
 
@@ -159,18 +160,18 @@ def test_onnxruntime_threads_are_read_back_from_the_session() -> None:
 
 
 def cell_request(framework: str, workload_id: str, model_path: Path, numerics: dict[str, Any] | None = None,
-                 reference: bool = False) -> dict[str, Any]:
+                 reference: bool = False) -> CellRequest:
     workload = next(e.workload for e in load_suite("smoke").entries if e.workload.id == workload_id)
     workload = dataclasses.replace(workload, repetitions=1, warmup=0, reference=reference)
-    return {"framework": framework, "device": DeviceFactory.select(framework, "CPU").to_dict(),
-            "workload": workload.to_dict(), "model": {"path": str(model_path)}, "numerics": numerics or {}}
+    return CellRequest(framework, DeviceFactory.select(framework, "CPU"), workload, ModelRef(str(model_path)),
+                       numerics=RequestedNumerics.from_dict(numerics))
 
 
 @pytest.mark.parametrize("framework", ["onnxruntime", "openvino.genai"])
 def test_a_fixed_batch_classifier_records_the_batch_it_took(framework: str) -> None:
     """classify-b8 on a model whose input batch is fixed at 1: fed item by item, and the row says so."""
     response = run_cell(cell_request(framework, "classify-b8", SQUEEZENET))
-    record = response["repetitions"][0]
+    record = response.repetitions[0]
     assert record["batch_size"] == 1 and record["batch_requested"] == 8
     assert record["items_per_s"] == pytest.approx(8 / (record["inference_ms"] / 1000))
 
@@ -178,20 +179,20 @@ def test_a_fixed_batch_classifier_records_the_batch_it_took(framework: str) -> N
 def test_cells_check_themselves_against_the_f32_cpu_reference() -> None:
     text = run_cell(cell_request("onnxruntime_genai", "text-p128-g32", LLM / "onnxruntime_genai", reference=True))
     # f32 CPU is its own reference: same tokens, same logits
-    assert text["reference"] == {"ref_token_agreement": 1.0, "ref_first_divergence": 32, "ref_logits_max_diff": 0.0}
-    assert text["numerics"]["runtime"] == "onnxruntime_genai"  # the framework itself: no "via" note
-    gaps = text["itl_by_position_ms"]  # 32 forced tokens: 31 gaps, each a median over the repetitions
+    assert text.reference == {"ref_token_agreement": 1.0, "ref_first_divergence": 32, "ref_logits_max_diff": 0.0}
+    assert text.numerics["runtime"] == "onnxruntime_genai"  # the framework itself: no "via" note
+    gaps = text.itl_by_position_ms  # 32 forced tokens: 31 gaps, each a median over the repetitions
     assert len(gaps) == 31 and all(g > 0 for g in gaps)
-    assert min(gaps) <= sorted(r["itl_p50_ms"] for r in text["repetitions"])[-1] <= max(gaps) * 2
+    assert min(gaps) <= sorted(r["itl_p50_ms"] for r in text.repetitions)[-1] <= max(gaps) * 2
     image = run_cell(cell_request("openvino.genai", "image-64-s4", SD / "openvino", {"precision": "f32"},
                                   reference=True))
-    assert math.isinf(image["reference"]["ref_psnr_db"])  # deterministic f32: identical
+    assert math.isinf(image.reference["ref_psnr_db"])  # deterministic f32: identical
     classes = run_cell(cell_request("openvino.genai", "classify-b1", SQUEEZENET, reference=True))
-    assert 0.0 <= classes["reference"]["ref_top1_agreement"] <= 1.0
-    assert classes["reference"]["ref_max_score_diff"] >= 0.0
-    assert classes["requested"] == {"precision": "default", "threads": None}
-    assert classes["numerics"]["runtime"] == "openvino" and classes["itl_by_position_ms"] is None
-    assert image["numerics"]["runtime"] == "openvino.genai"
+    assert 0.0 <= classes.reference["ref_top1_agreement"] <= 1.0
+    assert classes.reference["ref_max_score_diff"] >= 0.0
+    assert classes.requested == RequestedNumerics("default", None)
+    assert classes.numerics["runtime"] == "openvino" and classes.itl_by_position_ms is None
+    assert image.numerics["runtime"] == "openvino.genai"
 
 
 def test_run_with_precision_f32_makes_openvino_and_onnxruntime_rows_comparable(tmp_path: Path) -> None:

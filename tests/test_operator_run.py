@@ -16,6 +16,7 @@ import pytest
 from conftest import assert_one_error_line, run_cli
 
 from genai_harness.results.store import ResultStore
+from genai_harness.worker.protocol import OperatorCellRequest
 
 SMALL = """
 id = "ops-small"
@@ -147,7 +148,7 @@ def test_a_user_score_mod_matches_the_reference_on_a_real_runtime() -> None:
     assert not agreement(capped, reference_output(plain, make_inputs(plain)), want)[2]  # the mod changes the answer
 
 
-def _requests(tmp_path: Path, reps: list[int]) -> list[dict]:
+def _requests(tmp_path: Path, reps: list[int]) -> list[OperatorCellRequest]:
     import numpy as np
     import onnx
 
@@ -157,10 +158,11 @@ def _requests(tmp_path: Path, reps: list[int]) -> list[dict]:
     spec = OperatorSpec("Attention", q_heads=4, kv_heads=2, head_size=16, q_len=8, kv_len=16)
     onnx.save(build_model(spec), tmp_path / "m.onnx")
     np.savez(tmp_path / "f.npz", **make_inputs(spec))
-    return [{"id": i, "runtime": "onnxruntime", "model": str(tmp_path / "m.onnx"), "feeds": str(tmp_path / "f.npz"),
-             "output": str(tmp_path / f"o{i}.npy"), "execution_provider": "CPUExecutionProvider",
-             "provider_options": {}, "device": "CPU", "dtype": "float32", "repetitions": n, "warmup": 0,
-             "max_time_s": 600.0, "min_repetitions": n} for i, n in enumerate(reps)]
+    return [OperatorCellRequest(id=i, runtime="onnxruntime", model=str(tmp_path / "m.onnx"),
+                                feeds=str(tmp_path / "f.npz"), output=str(tmp_path / f"o{i}.npy"),
+                                execution_provider="CPUExecutionProvider", provider_options={}, device="CPU",
+                                dtype="float32", repetitions=n, warmup=0, max_time_s=600.0, min_repetitions=n)
+            for i, n in enumerate(reps)]
 
 
 def _kill_worker_of(folder: Path) -> None:
@@ -187,7 +189,7 @@ def test_a_worker_killed_in_a_cell_costs_that_cell_and_a_fresh_worker_runs_the_r
     ends = list(run_batches(requests, Path(sys.executable), work, timeout_s=120, on_start=on_start))
     assert [(e.index, e.status) for e in ends] == [(0, "ok"), (1, "crashed"), (2, "ok")]
     assert "killed by SIGKILL" in ends[1].error
-    assert len(ends[2].response["times_ms"]) == 2
+    assert ends[2].reply is not None and len(ends[2].reply.times_ms) == 2
     journals = sorted(work.glob("journal-*.jsonl"))
     assert len(journals) == 2  # a second worker took the cells left
     assert json.loads(journals[1].read_text().splitlines()[0]) == {"start": 2}

@@ -34,9 +34,9 @@ from conftest import (
 from genai_harness.results.schema import COLUMN_NAMES, PANDAS_DTYPES, SCHEMA_VERSION, columns_for_version
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.benchmark import run
+from genai_harness.runner.launcher import WORKER_MODULE
 from genai_harness.workloads.spec import load_workload
 
-WORKER_MODULE = "genai_harness.worker.main"
 CELL_KEY = ["workload_id", "model_id", "device"]
 
 
@@ -59,7 +59,7 @@ def workers_of(pid: int) -> list[psutil.Process]:
         return []
     for child in children:
         try:
-            if WORKER_MODULE in " ".join(child.cmdline()):
+            if WORKER_MODULE in child.cmdline():  # python -m genai_harness.worker REQUEST RESPONSE
                 found.append(child)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
@@ -107,7 +107,7 @@ def api_run_code(suite: Path, store: Path, ballast_mb: int = 0, **options: Any) 
     return FAKE_PRELUDE + (
         "import json, resource\n"
         "from genai_harness.runner.benchmark import run\n"
-        "from genai_harness.worker.main import own_peak_rss_mb\n"
+        "from genai_harness.host.memory import own_peak_rss_mb\n"
         f"ballast = bytearray({ballast_mb} * 1024 * 1024)\n"
         "ballast[::4096] = b'x' * len(ballast[::4096])\n"
         f"frame = run({str(suite)!r}, frameworks=['fake'], store={str(store)!r}, **{options!r})\n"

@@ -8,10 +8,16 @@ import math
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from genai_harness.backends.aliases import canonical_framework
+from genai_harness.backends.numerics import check_precision, check_threads
 from genai_harness.commands.run import add_numerics_options
-from genai_harness.errors import ConfigurationError
+from genai_harness.errors import ConfigurationError, TaskNotSupportedError
+
+if TYPE_CHECKING:
+    from genai_harness.runner.launcher import WorkerOutcome
+    from genai_harness.worker.protocol import DirectReply
 
 MAX_PROMPT_BYTES = 64 * 1024 * 1024
 """The largest prompt --prompt-file reads."""
@@ -66,6 +72,7 @@ def prompt_text(args: argparse.Namespace) -> str:
 
 
 def _environment_and_device(args: argparse.Namespace) -> tuple[Any, str]:
+    # the config and the environments: loaded only when a command runs, to keep the CLI start light
     from genai_harness.config import load_config
     from genai_harness.runner.environments import configured_environments
 
@@ -83,10 +90,9 @@ def _environment_and_device(args: argparse.Namespace) -> tuple[Any, str]:
 
 def _model_path(args: argparse.Namespace, task: str) -> Path:
     """A catalog id resolved to the framework's format, or a path given directly."""
-    from genai_harness.backends.aliases import canonical_framework
+    # the registry, the config and the catalog: loaded only when a command runs, to keep the CLI start light
     from genai_harness.backends.registry import get_backend
     from genai_harness.config import load_config
-    from genai_harness.errors import TaskNotSupportedError
     from genai_harness.workloads.catalog import Catalog
 
     args.framework = canonical_framework(args.framework)
@@ -100,21 +106,26 @@ def _model_path(args: argparse.Namespace, task: str) -> Path:
     return model.format_for(backend.model_formats[task], args.framework).path
 
 
-def _call(args: argparse.Namespace, task: str, params: dict[str, Any]) -> dict[str, Any]:
-    from genai_harness.backends.aliases import canonical_framework
+def _call(args: argparse.Namespace, task: str, params: dict[str, Any]) -> tuple[WorkerOutcome[DirectReply], str]:
+    """Run ``task`` once in a worker of the environment ``--device`` names: (its outcome, that environment)."""
+    # the launcher and the worker protocol: loaded only when a command runs, to keep the CLI start light
     from genai_harness.runner.launcher import call_worker
+    from genai_harness.worker.protocol import DirectRequest, RequestedNumerics
 
     args.framework = canonical_framework(args.framework)
     environment, selector = _environment_and_device(args)
-    from genai_harness.backends.numerics import check_precision, check_threads
-
-    numerics = {"precision": check_precision(args.precision, "--precision"),
-                "threads": check_threads(args.threads, "--threads")}
-    request = {"op": "direct", "environment": environment.name, "framework": args.framework, "task": task,
-               "device": selector, "model_path": str(_model_path(args, task)), "params": params,
-               "numerics": numerics}
+    numerics = RequestedNumerics(check_precision(args.precision, "--precision"),
+                                 check_threads(args.threads, "--threads"))
+    request = DirectRequest(framework=args.framework, task=task, device=selector,
+                            model_path=str(_model_path(args, task)), params=params, environment=environment.name,
+                            numerics=numerics)
     outcome = call_worker(environment, request, args.timeout, what=f"{task} on {args.framework} {args.device}")
-    return {**outcome.response, "peak_rss_mb": outcome.peak_rss_mb, "environment": environment.name}
+    return outcome, environment.name
+
+
+def _json_answer(outcome: WorkerOutcome[DirectReply], environment: str) -> dict[str, Any]:
+    """What ``--json`` prints: the reply, the worker's peak RSS and its environment."""
+    return {**outcome.reply.to_dict(), "peak_rss_mb": outcome.peak_rss_mb, "environment": environment}
 
 
 def _metric_line(metrics: dict[str, Any]) -> str:
@@ -122,8 +133,7 @@ def _metric_line(metrics: dict[str, Any]) -> str:
                      if v is not None)
 
 
-def _numerics_line(answer: dict[str, Any]) -> str:
-    numerics = answer.get("numerics") or {}
+def _numerics_line(numerics: dict[str, Any] | None) -> str:
     if not numerics:
         return "numerics not reported by this backend"
     return (f"precision {numerics.get('precision')}, {numerics.get('threads')} threads, "
@@ -132,15 +142,17 @@ def _numerics_line(answer: dict[str, Any]) -> str:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Generate text and print it with its timings."""
-    answer = _call(args, "text2text", {"prompt": prompt_text(args), "max_new_tokens": args.max_new_tokens})
+    outcome, environment = _call(args, "text2text", {"prompt": prompt_text(args),
+                                                     "max_new_tokens": args.max_new_tokens})
     if args.json:
-        print(json.dumps(answer, indent=2))
+        print(json.dumps(_json_answer(outcome, environment), indent=2))
         return 0
-    print(answer["text"])
-    print(f"-- {len(answer['token_ids'])} tokens on {answer['device']['label']} ({answer['actual_device']}), "
-          f"load {answer['load_s']:.2f} s, peak RSS {answer['peak_rss_mb']:.0f} MB")
-    print(f"-- {_metric_line(answer['metrics'])}")
-    print(f"-- {_numerics_line(answer)}")
+    reply = outcome.reply
+    print(reply.output["text"])
+    print(f"-- {len(reply.output['token_ids'])} tokens on {reply.device.label} ({reply.actual_device}), "
+          f"load {reply.load_s:.2f} s, peak RSS {outcome.peak_rss_mb:.0f} MB")
+    print(f"-- {_metric_line(reply.output['metrics'])}")
+    print(f"-- {_numerics_line(reply.numerics)}")
     return 0
 
 
@@ -153,7 +165,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def cmd_imagine(args: argparse.Namespace) -> int:
     """Generate an image and write it as PNG."""
-    import numpy as np
+    import numpy as np  # numpy and Pillow: loaded only when an image is made, to keep the CLI start light
     from PIL import Image
 
     width, height = _size(args.size)
@@ -162,25 +174,27 @@ def cmd_imagine(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--out {args.out!r} must end in .png")
     with tempfile.TemporaryDirectory() as tmp:
         npy = Path(tmp, "image.npy")
-        answer = _call(args, "text2image", {"prompt": prompt_text(args), "width": width, "height": height,
-                                            "steps": args.steps, "seed": args.seed,
-                                            "guidance_scale": args.guidance_scale, "out_npy": str(npy)})
+        outcome, _environment = _call(args, "text2image", {
+            "prompt": prompt_text(args), "width": width, "height": height, "steps": args.steps, "seed": args.seed,
+            "guidance_scale": args.guidance_scale, "out_npy": str(npy)})
         tensor = np.load(npy)
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(tensor[0]).save(out)
-    print(f"wrote {out} ({width}x{height}) on {answer['device']['label']} ({answer['actual_device']}): "
-          f"{_metric_line(answer['metrics'])}, load {answer['load_s']:.2f} s; {_numerics_line(answer)}")
+    reply = outcome.reply
+    print(f"wrote {out} ({width}x{height}) on {reply.device.label} ({reply.actual_device}): "
+          f"{_metric_line(reply.output['metrics'])}, load {reply.load_s:.2f} s; {_numerics_line(reply.numerics)}")
     return 0
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Classify one synthetic batch and print timings."""
-    answer = _call(args, "classification", {"batch_size": args.batch})
+    outcome, environment = _call(args, "classification", {"batch_size": args.batch})
     if args.json:
-        print(json.dumps(answer, indent=2))
+        print(json.dumps(_json_answer(outcome, environment), indent=2))
         return 0
-    print(f"top-1 {answer['top1']} on {answer['device']['label']} ({answer['actual_device']}): "
-          f"{_metric_line(answer['metrics'])}, load {answer['load_s']:.2f} s; {_numerics_line(answer)}")
+    reply = outcome.reply
+    print(f"top-1 {reply.output['top1']} on {reply.device.label} ({reply.actual_device}): "
+          f"{_metric_line(reply.output['metrics'])}, load {reply.load_s:.2f} s; {_numerics_line(reply.numerics)}")
     return 0
 
 

@@ -1,1 +1,1 @@
-"""Facts about this machine: CPU identity, the fingerprint stored with every row, and energy counters."""
+"""Facts about this machine: CPU identity, the fingerprint stored with every row, energy counters, peak memory."""

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from genai_harness.analysis.metric_info import stretch
+from genai_harness.analysis.summary import cell_summary
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
@@ -25,6 +26,7 @@ from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import interrupt_reason, signals_deferred
 from genai_harness.version import __version__
+from genai_harness.worker.protocol import CellReply, CellRequest, ModelRef, RequestedNumerics
 
 
 @dataclass
@@ -44,17 +46,11 @@ def new_run_context(profile: dict[str, Any], env_versions: dict[str, dict[str, s
     return RunContext(run_id, now.isoformat(timespec="seconds"), profile, env_versions)
 
 
-def cell_request(cell: Cell) -> dict[str, Any]:
+def cell_request(cell: Cell) -> CellRequest:
     """The worker request that runs ``cell``."""
-    return {
-        "op": "cell",
-        "environment": cell.environment.name,
-        "framework": cell.framework,
-        "device": cell.device.to_dict(),
-        "workload": cell.workload.to_dict(),
-        "model": {"id": cell.model.id, "format": cell.model_format.key, "path": str(cell.model_format.path)},
-        "numerics": {"precision": cell.precision, "threads": cell.threads},
-    }
+    return CellRequest(framework=cell.framework, device=cell.device, workload=cell.workload,
+                       model=ModelRef(str(cell.model_format.path), cell.model.id, cell.model_format.key),
+                       environment=cell.environment.name, numerics=RequestedNumerics(cell.precision, cell.threads))
 
 
 def placement_columns(context: RunContext, environment: Any, device: Any) -> dict[str, Any]:
@@ -99,34 +95,33 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
     }
 
 
-def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome) -> list[dict[str, Any]]:
+def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellReply]) -> list[dict[str, Any]]:
     """One row per measured repetition (pure)."""
-    response = outcome.response
-    numerics = response.get("numerics") or {}
-    requested = response.get("requested") or {}
+    reply = outcome.reply
+    numerics = reply.numerics or {}
     shared = {
-        "actual_device": response.get("actual_device", ""),
+        "actual_device": reply.actual_device,
         "status": "ok",
-        "load_s": response["load_s"],
+        "load_s": reply.load_s,
         "peak_rss_mb": outcome.peak_rss_mb,
         "precision": numerics.get("precision"),
         "threads": numerics.get("threads"),
         "weight_dtypes": numerics.get("weight_dtypes") or None,
         "numerics": json.dumps(numerics.get("details", {}), sort_keys=True) if numerics else None,
-        "energy_source": response.get("energy_source"),
+        "energy_source": reply.energy_source,
         "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,
-        "itl_by_position_ms": response.get("itl_by_position_ms"),
-        **(response.get("reference") or {}),
+        "itl_by_position_ms": reply.itl_by_position_ms,
+        **(reply.reference or {}),
     }
-    if "precision" in requested:
-        shared["precision_requested"] = requested["precision"]
-        shared["threads_requested"] = requested.get("threads")
+    if reply.requested is not None:
+        shared["precision_requested"] = reply.requested.precision
+        shared["threads_requested"] = reply.requested.threads
     if cell.inject_slowdown is not None:
         shared["load_s"] = shared["load_s"] * cell.inject_slowdown
         if shared["itl_by_position_ms"]:
             shared["itl_by_position_ms"] = [gap * cell.inject_slowdown for gap in shared["itl_by_position_ms"]]
     rows = []
-    for index, record in enumerate(response["repetitions"]):
+    for index, record in enumerate(reply.repetitions):
         if cell.inject_slowdown is not None:
             record = stretch(record, cell.inject_slowdown)
         row = base_row(cell, context)
@@ -136,8 +131,8 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome) -> li
             "repetition": index,
             "native_metrics": json.dumps(record.get("native_metrics", {}), sort_keys=True),
         })
-        if response.get("versions"):
-            row["runtime_versions"] = json.dumps(response["versions"], sort_keys=True)
+        if reply.versions:
+            row["runtime_versions"] = json.dumps(reply.versions, sort_keys=True)
         rows.append(row)
     return rows
 
@@ -191,6 +186,4 @@ def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Prog
 
 def summarize_rows(rows: list[dict[str, Any]]) -> str:
     """A one-line summary of a cell's repetitions (median of the headline metrics)."""
-    from genai_harness.analysis.summary import cell_summary
-
     return cell_summary(rows)

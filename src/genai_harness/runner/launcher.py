@@ -1,8 +1,12 @@
-"""Run the worker in a subprocess of a given environment and read its answer.
+"""Start worker processes and read their answers: every worker process of the harness is started here.
 
-The parent sends a JSON request file and reads a JSON response file (never stdout, which native
-runtimes may write to). It waits with ``os.wait4`` so the operating system's own accounting of
-the child (peak resident memory, CPU time) comes back with the answer.
+A worker is ``python -m genai_harness.worker REQUEST.json RESPONSE.json`` under the interpreter of an environment,
+in a session of its own (so its whole process group can be killed) and set to die with its parent. The parent
+sends a JSON request file and reads a JSON response file (never stdout, which native runtimes may write to), both
+in the shapes of :mod:`genai_harness.worker.protocol`. :func:`call_worker` runs one request to its end and waits
+with ``os.wait4``, so the operating system's own accounting of the child (peak resident memory) comes back with
+the answer; an operator batch (:mod:`genai_harness.runner.operator_loop`) follows its :class:`WorkerProcess` as
+it runs.
 """
 
 from __future__ import annotations
@@ -12,27 +16,32 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 from genai_harness.backends.registry import specs_for_worker
-from genai_harness.errors import CellError, CellTimeoutError, WorkerProtocolError, error_from_dict
+from genai_harness.errors import CellError, CellTimeoutError, WorkerProtocolError
+from genai_harness.host.memory import rusage_peak_mb
 from genai_harness.runner.environments import Environment
-from genai_harness.worker.main import PEAK_RSS_KEY
+from genai_harness.worker.protocol import ErrorReply, WorkerReply, WorkerRequest, decode_reply, encode_request
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 """The folder that holds the ``genai_harness`` package (put on the worker's PYTHONPATH)."""
+WORKER_MODULE = "genai_harness.worker"
+"""What a worker process runs (``python -m``)."""
+
+ReplyT = TypeVar("ReplyT", bound=WorkerReply)
 
 
 @dataclass
-class WorkerOutcome:
+class WorkerOutcome(Generic[ReplyT]):
     """What a worker process returned and what the OS measured of it."""
 
-    response: dict[str, Any]
+    reply: ReplyT
     returncode: int
     peak_rss_mb: float
     wall_s: float
@@ -47,77 +56,105 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int, float, bool]:
-    """Wait for ``proc`` with a deadline; return (returncode, peak RSS in MB, timed out)."""
-    deadline = time.monotonic() + timeout_s
-    timed_out = False
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() >= deadline:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.02)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    # ru_maxrss is in KiB on Linux, bytes on macOS.
-    scale = 1 / (1024 * 1024) if sys.platform == "darwin" else 1 / 1024
-    return proc.returncode, usage.ru_maxrss * scale, timed_out
+class WorkerProcess:
+    """One worker process started on ``request`` under ``python``; its request, response and stderr files lie in
+    ``folder`` (``request{suffix}.json``, ``response{suffix}.json``, ``stderr{suffix}``).
+
+    Used as a context manager: leaving it, normally, on Ctrl-C or on any failure, kills the worker's whole process
+    group and reaps it, so no worker is ever left running. Raises OSError when the interpreter cannot start.
+    """
+
+    def __init__(self, python: Path, request: WorkerRequest[Any], folder: Path, suffix: str = "") -> None:
+        self.request_path = folder / f"request{suffix}.json"
+        self.response_path = folder / f"response{suffix}.json"
+        self.stderr_path = folder / f"stderr{suffix}"
+        self.request_path.write_text(json.dumps(encode_request(request, specs_for_worker())))
+        command = [str(python), "-m", WORKER_MODULE, str(self.request_path), str(self.response_path)]
+        with open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                         env=worker_env(), start_new_session=True)
+
+    def __enter__(self) -> WorkerProcess:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()
+
+    def poll(self) -> int | None:
+        """The worker's exit status once it has ended (reaped), else None."""
+        return self.proc.poll()
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group (a group already gone is no error)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        """Kill the worker's process group and reap the worker."""
+        self.kill()
+        self.proc.wait()
+
+    def wait(self, timeout_s: float) -> tuple[int, float, bool]:
+        """Wait for the worker with a deadline (killing it there): (exit status, peak RSS in MB, timed out)."""
+        deadline = time.monotonic() + timeout_s
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() >= deadline:
+                timed_out = True
+                self.kill()
+                pid, status, usage = os.wait4(self.proc.pid, 0)
+                break
+            time.sleep(0.02)
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        return self.proc.returncode, rusage_peak_mb(usage), timed_out
+
+    def stderr_text(self) -> str:
+        """Everything the worker wrote to stdout and stderr."""
+        return self.stderr_path.read_text(errors="replace")
+
+    def read_reply(self, reply_type: type[ReplyT]) -> ReplyT | ErrorReply | None:
+        """The worker's reply (an :class:`ErrorReply` for an error it reported), None when it wrote none; a
+        response that is not JSON or not a reply of ``reply_type`` raises WorkerProtocolError."""
+        if not self.response_path.exists():
+            return None
+        try:
+            data = json.loads(self.response_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise WorkerProtocolError(f"worker wrote an unreadable response ({exc})") from exc
+        return decode_reply(data, reply_type)
 
 
-def call_worker(environment: Environment, request: dict[str, Any], timeout_s: float = 300.0,
-                what: str = "worker") -> WorkerOutcome:
+def call_worker(environment: Environment, request: WorkerRequest[ReplyT], timeout_s: float = 300.0,
+                what: str = "worker") -> WorkerOutcome[ReplyT]:
     """Run one worker request in ``environment``; raise :class:`CellError` if it dies or times out.
 
     An error the worker reports on purpose (a HarnessError) is re-raised as its own type.
     """
     with tempfile.TemporaryDirectory(prefix="genai-harness-") as tmp:
-        req_path, resp_path, err_path = Path(tmp, "request.json"), Path(tmp, "response.json"), Path(tmp, "stderr")
-        req_path.write_text(json.dumps({**request, "backend_specs": specs_for_worker()}))
-        cmd = [str(environment.python), "-m", "genai_harness.worker.main", str(req_path), str(resp_path)]
         start = time.perf_counter()
-        with open(err_path, "wb") as err:
-            try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                        env=worker_env(), start_new_session=True)
-            except OSError as exc:
-                raise CellError(f"{what}: cannot start {environment.python}: {exc}") from exc
-            try:
-                returncode, peak_rss_mb, timed_out = _wait(proc, timeout_s)
-            except BaseException:
-                # Ctrl-C or any failure in the parent: never leave the child running.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                raise
+        try:
+            worker = WorkerProcess(environment.python, request, Path(tmp))
+        except OSError as exc:
+            raise CellError(f"{what}: cannot start {environment.python}: {exc}") from exc
+        with worker:
+            returncode, peak_rss_mb, timed_out = worker.wait(timeout_s)
         wall_s = time.perf_counter() - start
-        stderr_tail = err_path.read_text(errors="replace")[-4000:]
+        stderr_tail = worker.stderr_text()[-4000:]
         if timed_out:
             raise CellTimeoutError(f"{what} in environment {environment.name!r} ran past its {timeout_s:g} s timeout")
-        response = _read_response(resp_path)
-        own_peak = response.pop(PEAK_RSS_KEY, None) if response is not None else None
-        if isinstance(own_peak, (int, float)):
-            peak_rss_mb = float(own_peak)  # the worker's own; wait4's includes the parent's peak (Linux)
-        if response is None:
+        reply = worker.read_reply(request.reply_type())
+        if reply is None:
             raise CellError(f"{what} in environment {environment.name!r} died: {describe_exit(returncode)}"
-                            f"{_last_line(stderr_tail)}")
-        if response.get("error"):
-            raise error_from_dict(response["error"])
-        return WorkerOutcome(response, returncode, peak_rss_mb, wall_s, stderr_tail)
-
-
-def _read_response(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise WorkerProtocolError(f"worker wrote an unreadable response ({exc})") from exc
-    if not isinstance(data, dict):
-        raise WorkerProtocolError("worker response is not a JSON object")
-    return data
+                            f"{last_line(stderr_tail)}")
+        if reply.peak_rss_mb is not None:
+            peak_rss_mb = reply.peak_rss_mb  # the worker's own; wait4's includes the parent's peak (Linux)
+        if isinstance(reply, ErrorReply):
+            raise reply.to_exception()
+        return WorkerOutcome(reply, returncode, peak_rss_mb, wall_s, stderr_tail)
 
 
 def describe_exit(returncode: int) -> str:
@@ -130,6 +167,7 @@ def describe_exit(returncode: int) -> str:
     return f"exit code {returncode}"
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
+    """`` (the last non-blank line of text)``, at most 300 characters of it, or "" when there is none."""
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return f" ({lines[-1].strip()[:300]})" if lines else ""

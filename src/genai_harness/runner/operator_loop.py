@@ -16,9 +16,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,16 +24,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 
-from genai_harness.backends.registry import specs_for_worker
+from genai_harness.analysis.long_view import cell_label as row_cell_label
+from genai_harness.analysis.summary import cell_summary
+from genai_harness.errors import ConfigurationError, WorkerProtocolError
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.cell_loop import RunContext, placement_columns
-from genai_harness.runner.launcher import describe_exit, worker_env
+from genai_harness.runner.launcher import WorkerProcess, describe_exit, last_line
 from genai_harness.runner.operator_plan import OperatorCell, OperatorPlan
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import interrupt_reason, signals_deferred
+from genai_harness.worker.protocol import (
+    CellStarted,
+    ErrorReply,
+    OperatorBatchReply,
+    OperatorBatchRequest,
+    OperatorCellReply,
+    OperatorCellRequest,
+    journal_entry_from_dict,
+)
 from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, shared_reference
-from genai_harness.workloads.operators.spec import TOLERANCE, OperatorSpec
+from genai_harness.workloads.operators.spec import TOLERANCE, OperatorSpec, validate_spec
 
 CELL_TIMEOUT_S = 300.0
 """How long one operator cell may run (load, warm-up and repetitions) before it is killed as a timeout."""
@@ -69,10 +78,6 @@ def prepare_specs(specs: list[OperatorSpec], folder: Path) -> dict[str, Prepared
 
     Raises the spec's WorkloadError (naming the field) before anything is run.
     """
-    import onnx
-
-    from genai_harness.workloads.operators.spec import validate_spec
-
     prepared: dict[str, PreparedSpec] = {}
     references: dict[OperatorSpec, np.ndarray] = {}
     for spec in specs:
@@ -98,8 +103,6 @@ def prepare_specs(specs: list[OperatorSpec], folder: Path) -> dict[str, Prepared
 def cell_label(cell: OperatorCell) -> str:
     """The label the store's plan and ``results`` use for ``cell``: ``framework device[@env] | workload | model``
     (:func:`~genai_harness.analysis.long_view.cell_label` of its rows, so a run's unfinished cells are found)."""
-    from genai_harness.analysis.long_view import cell_label as row_cell_label
-
     return row_cell_label({"framework": cell.framework, "device": cell.device.label,
                            "environment": cell.environment.name, "workload_id": cell.spec.name,
                            "model_id": model_id(cell.spec)})
@@ -116,22 +119,21 @@ def base_row(cell: OperatorCell, prepared: PreparedSpec, context: RunContext) ->
     }
 
 
-def measured_rows(cell: OperatorCell, prepared: PreparedSpec, context: RunContext, response: dict[str, Any],
+def measured_rows(cell: OperatorCell, prepared: PreparedSpec, context: RunContext, reply: OperatorCellReply,
                   output: np.ndarray, peak_gflops: float) -> list[dict[str, Any]]:
     """One row per repetition: latency, GFLOP/s, fraction of the matmul peak, agreement with the reference."""
     abs_err, rel_err, within = agreement(cell.spec, output, prepared.reference)
     atol, rtol = TOLERANCE[cell.spec.dtype]
     shared = {
-        **base_row(cell, prepared, context), "status": "ok", "load_s": response["load_s"],
-        "peak_rss_mb": response.get("peak_rss_mb"), "actual_device": response.get("actual_device", ""),
-        "precision": response.get("precision"),
+        **base_row(cell, prepared, context), "status": "ok", "load_s": reply.load_s,
+        "peak_rss_mb": reply.peak_rss_mb, "actual_device": reply.actual_device, "precision": reply.precision,
         "ref_max_abs_error": abs_err if math.isfinite(abs_err) else None,
         "ref_max_rel_error": rel_err if math.isfinite(rel_err) else None, "ref_within_tolerance": int(within),
     }
     native = {"flops": cell.spec.flops(), "matmul_peak_gflops": peak_gflops, "tolerance": {"atol": atol, "rtol": rtol},
               "output_shape": list(output.shape), "reference_shape": list(prepared.reference.shape)}
     rows = []
-    for index, ms in enumerate(response["times_ms"]):
+    for index, ms in enumerate(reply.times_ms):
         gflops = cell.spec.flops() / (ms / 1000.0) / 1e9
         rows.append({**shared, "repetition": index, "inference_ms": ms, "gflops_per_s": gflops,
                      "peak_fraction": gflops / peak_gflops, "native_metrics": json.dumps(native, sort_keys=True)})
@@ -146,17 +148,17 @@ def failed_row(cell: OperatorCell, prepared: PreparedSpec, context: RunContext, 
 
 @dataclass
 class CellEnd:
-    """How one cell of a batch ended: a response, a refusal, a crash or a timeout."""
+    """How one cell of a batch ended: its reply, or a refusal, an error, a crash or a timeout."""
 
     index: int
-    response: dict[str, Any] | None = None
+    reply: OperatorCellReply | None = None
     status: str = "ok"
     error: str = ""
     error_type: str = ""
     seconds: float = 0.0
 
 
-def run_batches(requests: list[dict[str, Any]], python: Path, folder: Path,
+def run_batches(requests: list[OperatorCellRequest], python: Path, folder: Path,
                 timeout_s: float = CELL_TIMEOUT_S, on_start: Any = None) -> Iterator[CellEnd]:
     """Run ``requests`` (cells of one environment) in worker processes of ``python``; yield each cell's end.
 
@@ -166,27 +168,15 @@ def run_batches(requests: list[dict[str, Any]], python: Path, folder: Path,
     attempt = 0
     while pending:
         attempt += 1
-        journal, req_path = folder / f"journal-{attempt}.jsonl", folder / f"request-{attempt}.json"
-        resp_path, err_path = folder / f"response-{attempt}.json", folder / f"stderr-{attempt}"
-        req_path.write_text(json.dumps({"op": "operator_batch", "journal": str(journal),
-                                        "cells": [requests[i] for i in pending],
-                                        "backend_specs": specs_for_worker()}))
-        cmd = [str(python), "-m", "genai_harness.worker.main", str(req_path), str(resp_path)]
-        with open(err_path, "wb") as err:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=worker_env(),
-                                    start_new_session=True)
-        try:
-            yield from _follow(proc, journal, requests, pending, timeout_s, (err_path, resp_path), on_start)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        journal = folder / f"journal-{attempt}.jsonl"
+        batch = OperatorBatchRequest(str(journal), [requests[i] for i in pending])
+        with WorkerProcess(python, batch, folder, f"-{attempt}") as worker:  # leaving it kills the worker
+            yield from _follow(worker, journal, requests, pending, timeout_s, on_start)
 
 
-def _follow(proc: subprocess.Popen[bytes], journal: Path, requests: list[dict[str, Any]], pending: list[int],
-            timeout_s: float, outputs: tuple[Path, Path], on_start: Any) -> Iterator[CellEnd]:
+def _follow(worker: WorkerProcess, journal: Path, requests: list[OperatorCellRequest], pending: list[int],
+            timeout_s: float, on_start: Any) -> Iterator[CellEnd]:
     """Read one worker's journal until it exits; remove every cell that ended from ``pending``."""
-    err_path, resp_path = outputs  # the worker's stderr and its final response (an error it caught)
 
     def lost() -> int:
         """The cell a dead or killed worker cost: the one it was in, else the next it would have taken."""
@@ -196,37 +186,36 @@ def _follow(proc: subprocess.Popen[bytes], journal: Path, requests: list[dict[st
         pending.remove(victim)
         return victim
 
-    by_id = {requests[i]["id"]: i for i in pending}
+    by_id = {requests[i].id: i for i in pending}
     read = 0
     current: int | None = None
     started = time.monotonic()
     while True:
-        exited = proc.poll() is not None
+        returncode = worker.poll()
         complete = journal.read_text().split("\n")[:-1] if journal.exists() else []  # whole lines only
         for line in complete[read:]:
-            entry = json.loads(line)
-            if "start" in entry:
-                current, started = by_id[entry["start"]], time.monotonic()
+            entry = journal_entry_from_dict(json.loads(line))
+            if isinstance(entry, CellStarted):
+                current, started = by_id[entry.id], time.monotonic()
                 if on_start:
                     on_start(current)
                 continue
-            index = by_id[entry["done"]]
+            index = by_id[entry.id]
             pending.remove(index)
             current = None
             seconds = time.monotonic() - started
-            if "refused" in entry:
-                yield CellEnd(index, None, "failed", entry["refused"], "OperatorNotSupported", seconds)
-            elif "error" in entry:
-                yield CellEnd(index, None, "failed", entry["error"], entry.get("error_type", "HarnessError"), seconds)
+            if entry.refused is not None:
+                yield CellEnd(index, None, "failed", entry.refused, "OperatorNotSupported", seconds)
+            elif entry.reply is None:
+                yield CellEnd(index, None, "failed", entry.error or "", entry.error_type, seconds)
             else:
-                yield CellEnd(index, entry["response"], seconds=seconds)
+                yield CellEnd(index, entry.reply, seconds=seconds)
         read = len(complete)
-        if exited:
+        if returncode is not None:
             break
         limit = timeout_s if current is not None else WORKER_START_S
         if time.monotonic() - started > limit:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            worker.stop()
             what = "cell" if current is not None else "worker start"
             yield CellEnd(lost(), None, "timeout", f"{what} ran past its {limit:g} s timeout; killed",
                           "CellTimeoutError", time.monotonic() - started)
@@ -234,21 +223,19 @@ def _follow(proc: subprocess.Popen[bytes], journal: Path, requests: list[dict[st
         time.sleep(0.01)
     if current is not None or pending:  # died in a cell, or ended without taking the next: that cell is lost
         victim = lost()
-        tail = [ln for ln in err_path.read_text(errors="replace").splitlines() if ln.strip()]
-        words = f" ({tail[-1].strip()[:300]})" if tail else ""
-        if resp_path.exists():
-            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
-                words = f" ({json.loads(resp_path.read_text())['error']['message'][:300]})"
-        yield CellEnd(victim, None, "crashed", f"the worker died in this cell: {describe_exit(proc.returncode)}{words}",
-                      "CellError", time.monotonic() - started)
+        words = last_line(worker.stderr_text())
+        with contextlib.suppress(WorkerProtocolError):  # the error the worker caught, if it wrote one
+            reply = worker.read_reply(OperatorBatchReply)
+            if isinstance(reply, ErrorReply):
+                words = f" ({reply.message[:300]})"
+        yield CellEnd(victim, None, "crashed", f"the worker died in this cell: {describe_exit(returncode)}"
+                      f"{words}", "CellError", time.monotonic() - started)
 
 
 def run_operator_plan(plan: OperatorPlan, prepared: dict[str, PreparedSpec], store: ResultStore,
                       context: RunContext, progress: Progress, written: list[dict[str, Any]],
                       peak_gflops: float, timeout_s: float = CELL_TIMEOUT_S) -> None:
     """Run every cell of ``plan``, environment by environment; rows go to the store as each cell ends."""
-    from genai_harness.analysis.summary import cell_summary
-
     groups: dict[str, list[OperatorCell]] = {}
     for cell in plan.cells:
         groups.setdefault(cell.environment.name, []).append(cell)
@@ -270,9 +257,9 @@ def run_operator_plan(plan: OperatorPlan, prepared: dict[str, PreparedSpec], sto
                     in_flight.clear()
                     cell = cells[end.index]
                     prep = prepared[cell.spec.name]
-                    if end.response is not None:
-                        output = np.load(requests[end.index]["output"])
-                        rows = measured_rows(cell, prep, context, end.response, output, peak_gflops)
+                    if end.reply is not None:
+                        output = np.load(requests[end.index].output)
+                        rows = measured_rows(cell, prep, context, end.reply, output, peak_gflops)
                         detail = cell_summary(rows)
                         if not rows[0]["ref_within_tolerance"]:
                             detail += f"; WRONG RESULT: max abs error {rows[0]['ref_max_abs_error']}"
@@ -298,8 +285,6 @@ def run_operator_plan(plan: OperatorPlan, prepared: dict[str, PreparedSpec], sto
 def check_operator_options(*, models: list[str] | None, precision: str | None, threads: int | None,
                            reference: bool, slowdown: float | None, ray_address: str | None) -> None:
     """Refuse, before anything runs, the run options an operator suite has no use for (a ConfigurationError)."""
-    from genai_harness.errors import ConfigurationError
-
     del reference  # every operator cell is checked against onnx's ReferenceEvaluator anyway
     given = [name for name, value in (("--model", models), ("--precision", precision), ("--threads", threads),
                                       ("--inject-slowdown", slowdown), ("--ray", ray_address)) if value]

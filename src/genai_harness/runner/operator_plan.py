@@ -14,6 +14,7 @@ from genai_harness.errors import ConfigurationError, DeviceUnavailableError, Unk
 from genai_harness.interface.devices import FRAMEWORK_ORT, FRAMEWORK_OV_GENAI, Device
 from genai_harness.runner.environments import Environment
 from genai_harness.runner.inventory import EnvironmentInventory
+from genai_harness.worker.protocol import OperatorCellRequest
 from genai_harness.workloads.operators.spec import MIN_REPETITIONS, OperatorSpec
 
 ONNX_RUNTIMES = {FRAMEWORK_ORT: "onnxruntime", FRAMEWORK_OV_GENAI: "openvino"}
@@ -40,14 +41,15 @@ class OperatorCell:
         env = "" if self.environment.is_default else f"@{self.environment.name}"
         return f"{self.runtime} {self.device.label}{env} | {self.spec.name}"
 
-    def request(self, cell_id: int, model: str, feeds: str, output: str) -> dict:
-        """The worker's description of this cell (plain JSON)."""
-        return {"id": cell_id, "runtime": self.runtime, "model": model, "feeds": feeds, "output": output,
-                "execution_provider": self.device.execution_provider,
-                "provider_options": dict(self.device.config.get("provider_options", {})),
-                "device": str(self.device.config.get("device", self.device.identifier)),
-                "dtype": self.spec.dtype, "repetitions": self.spec.repetitions, "warmup": self.spec.warmup,
-                "max_time_s": self.spec.max_time_s, "min_repetitions": min(MIN_REPETITIONS, self.spec.repetitions)}
+    def request(self, cell_id: int, model: str, feeds: str, output: str) -> OperatorCellRequest:
+        """The worker's description of this cell."""
+        return OperatorCellRequest(
+            id=cell_id, runtime=self.runtime, model=model, feeds=feeds, output=output,
+            execution_provider=self.device.execution_provider,
+            provider_options=dict(self.device.config.get("provider_options", {})),
+            device=str(self.device.config.get("device", self.device.identifier)),
+            dtype=self.spec.dtype, repetitions=self.spec.repetitions, warmup=self.spec.warmup,
+            max_time_s=self.spec.max_time_s, min_repetitions=min(MIN_REPETITIONS, self.spec.repetitions))
 
 
 @dataclass

@@ -5,11 +5,16 @@ Ray is imported only here and only when a fleet run starts; the plain install ne
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
+from genai_harness.backends.registry import register_specs, specs_for_worker
 from genai_harness.errors import DeviceUnavailableError, HarnessError
+from genai_harness.host.fingerprint import machine_profile
+from genai_harness.results.store import open_store
 from genai_harness.runner.cell_loop import (
     RunContext,
     cell_request,
@@ -27,7 +32,7 @@ CONNECT_TIMEOUT_S = 30.0
 
 def _ray() -> Any:
     try:
-        import ray
+        import ray  # the optional extra genai-harness[fleet]: loaded only when a fleet run starts
     except ImportError as exc:
         raise HarnessError("run --ray needs Ray: pip install 'genai-harness[fleet]'") from exc
     return ray
@@ -64,8 +69,6 @@ def connect(address: str) -> Any:
 
 def _probe(address: str) -> None:
     """Fail fast when nothing listens at HOST:PORT (Ray itself retries for minutes)."""
-    import socket
-
     if address in ("auto", "local") or "://" in address:
         return
     host, _, port = address.rpartition(":")
@@ -81,13 +84,7 @@ def remote_cell(cell: Cell, context: RunContext, store_spec: str, backend_specs:
                 ) -> tuple[list[dict[str, Any]], str, str]:
     """The task body, on the node that has the device: run the cell in this machine's worker subprocess,
     write its rows (this machine's fingerprint) to the store; return the rows, status and node id."""
-    import dataclasses
-
-    import ray
-
-    from genai_harness.backends.registry import register_specs
-    from genai_harness.host.fingerprint import machine_profile
-    from genai_harness.results.store import open_store
+    import ray  # the optional extra genai-harness[fleet]: this runs as a Ray task, so Ray is there
 
     register_specs(backend_specs)
     local = dataclasses.replace(context, profile=machine_profile())
@@ -100,8 +97,6 @@ def run_plan_on_ray(plan: Plan, store: Any, store_spec: str, context: RunContext
                     written: list[dict[str, Any]], address: str,
                     on_placed: Callable[[Cell, str], None] | None = None) -> None:
     """Run every cell of ``plan`` as a Ray task; a cell whose node died becomes one failed row with the reason."""
-    from genai_harness.backends.registry import specs_for_worker
-
     ray = connect(address)
     offered = {name for node in ray.nodes() if node.get("Alive") for name in node.get("Resources", {})}
     missing = missing_devices((cell_resource(c) for c in plan.cells), offered)
