@@ -1,6 +1,7 @@
 """Results stores: SQLite (the embedded default) and PostgreSQL (shared by a lab), one interface.
 
-:func:`open_store` takes a file path or a ``postgresql://`` URL; any other URL scheme is refused.
+:func:`open_store` takes a file path or a ``postgresql://`` URL; any other URL scheme is refused. Code outside
+:mod:`genai_harness.results` reaches the stores through its one door, :mod:`genai_harness.results.store`.
 """
 
 from __future__ import annotations
