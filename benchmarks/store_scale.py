@@ -88,7 +88,7 @@ def size_bytes(spec: str) -> int:
 
 def row_wise(store: Any, filter: ResultFilter) -> Any:
     """The slice read the way schema 3 first read it: every cell column, blobs included, per row."""
-    from genai_harness.results.stores.base import check_columns, frame
+    from genai_harness.results.stores.reading import check_columns, frame
 
     wanted = check_columns(None)
     with store._connect() as conn:

@@ -45,7 +45,7 @@ def test_column_order_and_types() -> None:
 
 def test_columns_added_after_schema_3_join_a_rows_identity_only_when_set() -> None:
     from genai_harness.results.schema import identity_values
-    from genai_harness.results.stores.base import digest, row_key
+    from genai_harness.results.stores.layout import digest, row_key
 
     row = normalize_row({"run_id": "r", "status": "ok", "framework": "openvino.genai", "ttft_ms": 1.0})
     v3_names = [c.name for c in columns_for_version(3)]

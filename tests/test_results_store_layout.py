@@ -18,7 +18,7 @@ from genai_harness.errors import StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore, load_results, mask_url, open_store, resolve_store_spec
-from genai_harness.results.stores.base import check_columns, frame
+from genai_harness.results.stores.reading import check_columns, frame
 from genai_harness.results.stores.sqlite import SQLiteStore
 
 

@@ -1,20 +1,21 @@
-"""The ``genai-harness`` command."""
+"""The ``genai-harness`` command: the parser and the dispatch; each subcommand is a module of
+:mod:`genai_harness.commands` that registers itself with ``add_parser``."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import unicodedata
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from genai_harness.errors import EXIT_CODES, ConfigurationError, HarnessError
-
-Command = Callable[[argparse.Namespace], int]
+from genai_harness.commands import ab, compare, devices, direct, envs, models, node, pick, report, results, run
+from genai_harness.errors import EXIT_CODES, HarnessError
+from genai_harness.runner.environments import UntrustedConfigWarning
+from genai_harness.runner.signals import signals_interrupt
 
 
 def _exit_code_help() -> str:
@@ -41,118 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="another Python environment to enumerate and run in (repeatable)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    devices = sub.add_parser("devices", help="list every backend, device and the machine profile")
-    devices.add_argument("--json", action="store_true", help="print JSON")
-    devices.add_argument("--all", action="store_true", help="also list unavailable backends of other environments")
-    devices.set_defaults(handler=_cmd_devices)
-
-    envs = sub.add_parser("envs", help="list or register Python environments")
-    envs.add_argument("--add", metavar="NAME=PATH", help="register an interpreter in the config file")
-    envs.add_argument("--remove", metavar="NAME", help="remove an environment from the config file")
-    envs.add_argument("--allow", action="store_true",
-                      help="approve the interpreters the config file names, as it is now (see README: trust)")
-    envs.set_defaults(handler=_cmd_envs)
-
-    from genai_harness.commands import ab, compare, direct, models, node, pick, report, results, run
-
-    run.add_parser(sub)
-    results.add_parser(sub)
-    node.add_parser(sub)
-    compare.add_parser(sub)
-    ab.add_parser(sub)
-    pick.add_parser(sub)
-    report.add_parser(sub)
-    models.add_parser(sub)
+    for command in (devices, envs, run, results, node, compare, ab, pick, report, models):
+        command.add_parser(sub)
     direct.add_parsers(sub)
     return parser
-
-
-def _context(args: argparse.Namespace) -> tuple[Any, list[Any]]:
-    from genai_harness.config import load_config
-    from genai_harness.runner.environments import configured_environments
-
-    config = load_config(args.config)
-    return config, configured_environments(config, args.python)
-
-
-def _cmd_devices(args: argparse.Namespace) -> int:
-    from genai_harness.host.fingerprint import machine_profile
-    from genai_harness.runner.inventory import collect_inventory
-
-    _, environments = _context(args)
-    inventories = collect_inventory(environments)
-    profile = machine_profile({inv.environment.name: inv.versions() for inv in inventories
-                               if not inv.environment.is_default})
-    if args.json:
-        print(json.dumps({"machine": profile, "environments": [inv.to_dict() for inv in inventories]}, indent=2))
-        return 0
-    from genai_harness.commands.devices import render_devices
-
-    print(render_devices(profile, inventories, show_all=args.all))
-    return 0
-
-
-def _environments_table(document: dict[str, object], path: Path) -> dict[str, object]:
-    """The config document's [environments] table, created if absent, refused if not a table."""
-    envs = document.setdefault("environments", {})
-    if not isinstance(envs, dict):
-        raise ConfigurationError(f"{path}: environments = {envs!r} must be a table ([environments.NAME] with "
-                                 "python = PATH); fix or remove that line")
-    return envs
-
-
-def _cmd_envs(args: argparse.Namespace) -> int:
-    from genai_harness.config import load_config
-    from genai_harness.runner.environments import (
-        check_interpreter,
-        configured_environments,
-        parse_python_option,
-    )
-    from genai_harness.tables import format_table
-    from genai_harness.trust import approve, untrusted_reason
-
-    config = load_config(args.config)
-    if args.add:
-        name, path = parse_python_option(args.add)
-        check_interpreter(path.absolute(), name)
-        # The file resolves relative paths against its own folder: keep a relative path as typed
-        # only when that folder is the working directory it was typed in.
-        if not path.is_absolute() and config.base_dir != Path.cwd().resolve():
-            path = path.absolute()
-        was_trusted = untrusted_reason(config) is None
-        config.update(lambda doc: _environments_table(doc, config.path).__setitem__(name, {"python": str(path)}))
-        if was_trusted:  # the user typed this interpreter: the file they trusted stays trusted
-            approve(config)
-        print(f"registered environment {name!r} -> {path} in {config.path}")
-        if not was_trusted:
-            print(f"genai-harness: note: {config.path} had unapproved interpreters; review it and run "
-                  "`genai-harness envs --allow`", file=sys.stderr)
-        return 0
-    if args.remove:
-        def remove(document: dict[str, object]) -> None:
-            envs = _environments_table(document, config.path)
-            if args.remove not in envs:
-                raise ConfigurationError(f"no environment {args.remove!r} in {config.path}; "
-                                         "`genai-harness envs` lists them")
-            del envs[args.remove]
-
-        was_trusted = untrusted_reason(config) is None
-        config.update(remove)
-        if was_trusted:
-            approve(config)
-        print(f"removed environment {args.remove!r} from {config.path}")
-        return 0
-    if args.allow:
-        if not config.path.exists():
-            raise ConfigurationError(f"{config.description}: nothing to approve")
-        where = approve(config)
-        names = ", ".join(config.section("environments")) or "none"
-        print(f"approved the interpreters of {config.path.resolve()} (environments: {names}) in {where}")
-        return 0
-    environments = configured_environments(config, args.python, check=False)
-    print(format_table(["name", "python", "source"],
-                       [(e.name, e.python, e.source) for e in environments], max_width=90))
-    return 0
 
 
 def _visible(char: str) -> str:
@@ -175,8 +68,6 @@ TRACEBACK_ENV_VAR = "GENAI_HARNESS_TRACEBACK"
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: object = None, line: str | None = None) -> None:
     """A warning of the harness as one line on stderr (no source location); others as Python shows them."""
-    from genai_harness.runner.environments import UntrustedConfigWarning
-
     if not issubclass(category, UntrustedConfigWarning):
         warnings._showwarnmsg_impl(warnings.WarningMessage(message, category, filename, lineno, file, line))  # type: ignore[attr-defined]
         return
@@ -190,8 +81,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     is one line too (exit 70, never 1: 1 is "regression found"), with its traceback only when
     ``$GENAI_HARNESS_TRACEBACK`` is set.
     """
-    from genai_harness.runner.signals import signals_interrupt
-
     parser = build_parser()
     args = parser.parse_args(argv)
     previous_showwarning = warnings.showwarning

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from genai_harness.analysis.metric_info import METRICS, MetricInfo, metric
 from genai_harness.analysis.statistics import summarize
 
@@ -81,8 +83,7 @@ def cell_label(row: dict[str, Any]) -> str:
 def row_labels(df: pd.DataFrame, columns: Sequence[str], label: Callable[[dict[str, Any]], str]) -> pd.Series:
     """``label`` of each row's ``columns`` (those present), computed once per distinct combination: a
     store's 100k rows hold a few hundred targets, so labelling each row on its own is the slow part."""
-    import numpy as np
-    import pandas as pd
+    import pandas as pd  # frames only: the CLI start and a run label rows without pandas
 
     present = [c for c in columns if c in df.columns]
     if not len(df):
@@ -118,7 +119,7 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     each repetition's row) keeps one value per call, so it is never counted as several samples; an ``ab``
     side (one run id, one call per round) keeps one per round.
     """
-    import pandas as pd
+    import pandas as pd  # frames only: the CLI start and a run label rows without pandas
 
     names = list(metrics) if metrics is not None else list(METRICS)
     used = [c for c in dict.fromkeys((*keep, *TARGET_COLUMNS, *names)) if c in df.columns]  # not the whole row
@@ -128,8 +129,6 @@ def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     id_columns = [c for c in (*keep, TARGET, CALL) if c in ok.columns]
     if not infos:
         return pd.DataFrame(columns=[*id_columns, "metric", "value", "unit", "better"])
-    import numpy as np
-
     rows = [np.flatnonzero(ok[info.name].notna().to_numpy()) for info in infos]
     values = [ok[info.name].to_numpy(dtype=float, na_value=np.nan)[r] for info, r in zip(infos, rows, strict=True)]
     # one take of the id columns for every metric at once (a take per metric is most of the cost on 100k rows)
@@ -152,8 +151,6 @@ CALL = "_call"
 def call_index(df: pd.DataFrame) -> Any:
     """A number per row naming its worker call (pure): a call's repetitions are numbered from 0 and stored
     together, so a repetition 0, or a new run id, starts the next call."""
-    import numpy as np
-
     if not len(df):
         return np.zeros(0, dtype=np.int64)
     starts = np.zeros(len(df), dtype=bool)
@@ -172,7 +169,7 @@ def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
 
     Only ``ok`` rows count. Columns: ``by``, ``metric``, ``unit``, ``better``, then the statistics.
     """
-    import pandas as pd
+    import pandas as pd  # frames only: the CLI start and a run label rows without pandas
 
     long = long_view(df, metrics)
     keys = [*by, "metric"]
@@ -182,8 +179,6 @@ def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
     missing = [c for c in by if c not in long.columns]
     for column in missing:
         long[column] = ""
-    import numpy as np
-
     codes = long.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()  # numbered as first seen
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(codes.max() + 2))
@@ -199,7 +194,7 @@ def cell_statistics(df: pd.DataFrame, metrics: Iterable[str] | None = None,
 
 def run_status(df: pd.DataFrame) -> pd.DataFrame:
     """Per run: started, rows, ok rows, cells, failed cells (any non-ok, non-skipped status), skipped cells."""
-    import pandas as pd
+    import pandas as pd  # frames only: the CLI start and a run label rows without pandas
 
     if not len(df):
         return pd.DataFrame(columns=["run_id", "started", "rows", "cells", "failed", "skipped"])

@@ -103,7 +103,7 @@ def ratio_ci(baseline: Sequence[float], current: Sequence[float], *, confidence:
 
     ``(nan, nan)`` when either side has fewer than 2 finite values.
     """
-    from scipy import stats
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     base, cur = _clean(baseline), _clean(current)
     if base.size < 2 or cur.size < 2 or np.median(base) == 0:
@@ -127,7 +127,7 @@ def rank_test(baseline: Sequence[float], current: Sequence[float]) -> float:
 
     NaN with fewer than 2 finite values on a side; 1.0 when every value on both sides is equal.
     """
-    from scipy import stats
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     base, cur = _clean(baseline), _clean(current)
     if base.size < 2 or cur.size < 2:
@@ -184,7 +184,7 @@ def paired_test(baseline: Sequence[float], current: Sequence[float]) -> float:
     a missing or non-positive value are dropped; NaN with fewer than 2 pairs; 1.0 when every ratio is 1.
     Six pairs are the fewest that can reach p < 0.05 (exact test: 2 / 2**6 = 0.031).
     """
-    from scipy import stats
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     if len(baseline) != len(current):
         raise ValueError(f"paired_test needs matched pairs, got {len(baseline)} baseline and {len(current)} "
@@ -207,7 +207,7 @@ def rounds_needed(sd_log_ratio: float, slowdown: float, *, alpha: float = 0.01, 
     ``sd_log_ratio`` is the measured standard deviation of one pair's log ratio (A/A data). A planning
     figure for choosing repetitions from measured noise, not a guarantee: a rank test needs a few more.
     """
-    from scipy import stats
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     if not (sd_log_ratio >= 0 and slowdown > 1 and 0 < alpha < 1 and 0 < power < 1):
         raise ValueError("rounds_needed needs sd_log_ratio >= 0, slowdown > 1, 0 < alpha < 1 and 0 < power < 1; "
@@ -240,7 +240,7 @@ def paired_log_ratio_test(baseline: Sequence[float], current: Sequence[float], *
     shift. Pairs with a missing or non-positive value are dropped; NaNs with fewer than 2 pairs; when every
     ratio is equal the interval has zero width and ``p_value`` is 1.0 (ratio 1) or 0.0.
     """
-    from scipy import stats
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     if len(baseline) != len(current):
         raise ValueError(f"paired_log_ratio_test needs matched pairs, got {len(baseline)} baseline and "
@@ -281,7 +281,7 @@ def detectable_shift(se: float, df: int, *, alpha: float, threshold: float = 1.0
     """The smallest factor a t-test on log values with standard error ``se`` and ``df`` degrees of freedom
     calls a regression with probability ``power`` (pure; see :func:`detectable_slowdown`): NaN when
     ``df < 1`` or ``se`` is not finite."""
-    from scipy import stats
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     if df < 1 or not math.isfinite(se):
         return math.nan
@@ -330,7 +330,7 @@ def runs_log_t_test(baseline: Sequence[float], current: Sequence[float]) -> Runs
     a side of one run adds no spread. NaNs when ``df < 1`` (one run a side: the noise between runs is
     unknown) or the values are not positive. ``ratio`` is ``exp(mean log current - mean log baseline)``.
     """
-    from scipy import stats
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     base, cur = _clean(baseline), _clean(current)
     base, cur = np.log(base[base > 0]), np.log(cur[cur > 0])
@@ -385,7 +385,7 @@ def round_estimate(values: Sequence[float], estimator: str = "best", *, lower_is
     ``TRIM_PROPORTION`` largest and smallest. Every one is scale-equivariant: multiplying each repetition by
     a factor multiplies the estimate by it, so a uniform slowdown is a shift of the log ratio whichever is used.
     """
-    from scipy import stats
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     if estimator not in ROUND_ESTIMATORS:
         raise ValueError(f"round estimator must be one of {', '.join(ROUND_ESTIMATORS)}, got {estimator!r}")

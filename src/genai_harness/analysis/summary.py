@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from genai_harness.analysis.long_view import cell_label, runtime_note, target_label
-from genai_harness.analysis.metric_info import MetricInfo, headline_metrics
+from genai_harness.analysis.long_view import cell_label, cell_statistics, runtime_note, target_label
+from genai_harness.analysis.metric_info import METRICS, MetricInfo, headline_metrics
 from genai_harness.analysis.statistics import bootstrap_ci, median
 from genai_harness.tables import format_table
 
@@ -72,9 +72,6 @@ def summary_table(rows: Iterable[dict[str, Any]], *, intervals: bool = True) -> 
 
 def statistics_table(frame: Any, metrics: list[str] | None = None) -> str:
     """Per cell and metric of a results DataFrame: n, median, p90, p99 and the median's 95 % CI (pure)."""
-    from genai_harness.analysis.long_view import cell_statistics
-    from genai_harness.analysis.metric_info import METRICS
-
     stats = cell_statistics(frame, metrics or [m.name for m in headline_metrics()])
     rows = []
     for r in stats.to_dict("records"):

@@ -7,17 +7,33 @@ that cannot be read, 13 nothing comparable (no common cell, different schema ver
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
+
+from genai_harness.analysis.statistics import ROUND_ESTIMATORS
+from genai_harness.errors import ComparisonError, ConfigurationError, StoreError
+from genai_harness.gate.compare import (
+    AB_THRESHOLD,
+    ALPHA,
+    PAIRED_ALPHA,
+    ROUND_ESTIMATOR,
+    TARGET_SLOWDOWN,
+    THRESHOLD,
+    check_comparable,
+    compare_frames,
+    has_regression,
+)
+from genai_harness.gate.render import to_junit, to_markdown, to_table
+from genai_harness.results.query import ResultFilter
+from genai_harness.results.selection import Selection
 
 REGRESSION_EXIT = 1
 
 
 def parse_thresholds(items: list[str] | None) -> dict[str, float]:
     """``METRIC=FACTOR`` items into a mapping; a malformed item is a ConfigurationError."""
-    from genai_harness.errors import ConfigurationError
-
     out: dict[str, float] = {}
     for item in items or []:
         name, sep, value = item.partition("=")
@@ -30,10 +46,8 @@ def parse_thresholds(items: list[str] | None) -> dict[str, float]:
     return out
 
 
-def result_filter(args: argparse.Namespace) -> Any:
+def result_filter(args: argparse.Namespace) -> ResultFilter:
     """The ResultFilter of the common filter options (applied to both sides, inside the store's query)."""
-    from genai_harness.results.query import ResultFilter
-
     return ResultFilter(frameworks=args.framework, devices=args.device, model_ids=args.model,
                         workload_ids=args.workload)
 
@@ -48,8 +62,6 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
 
 def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> None:
     """The verdict's settings and output formats, shared by ``compare`` and ``ab`` (``paired``: ab's defaults)."""
-    from genai_harness.gate.compare import AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD
-
     threshold, alpha = (AB_THRESHOLD, PAIRED_ALPHA) if paired else (THRESHOLD, ALPHA)
     test = "paired t-test on per-round log ratios" if paired else "rank test"
     p.add_argument("--metric", action="append", help="compare this metric (repeatable; default: headline metrics)")
@@ -61,9 +73,6 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                    help=f"false-alarm rate of the whole comparison: each row's {test} is adjusted over every row "
                         f"(Holm) before it is held against alpha (default {alpha})")
     if paired:
-        from genai_harness.analysis.statistics import ROUND_ESTIMATORS
-        from genai_harness.gate.compare import ROUND_ESTIMATOR
-
         p.add_argument("--round-estimator", choices=ROUND_ESTIMATORS, default=ROUND_ESTIMATOR,
                        help=f"one number per round of each side (default {ROUND_ESTIMATOR}; best = the fastest "
                             "repetition: the minimum of a latency, the maximum of a rate; it halves openvino-genai's "
@@ -77,8 +86,6 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
 def gate_comparison(baseline: Any, current: Any, args: argparse.Namespace, *, ignore: Any = (),
                     paired: bool = False, family_scale: int = 1) -> Any:
     """:func:`~genai_harness.gate.compare.compare_frames` with the gate options of ``args``."""
-    from genai_harness.gate.compare import compare_frames
-
     return compare_frames(baseline, current, threshold=args.threshold,
                           thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
                           metrics=args.metric, ignore=ignore, paired=paired, family_scale=family_scale,
@@ -91,8 +98,6 @@ def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tupl
 
     ``paired``: the sides are the rounds of one interleaved ``ab`` job (a paired test per round).
     """
-    from genai_harness.gate.compare import check_comparable
-
     comparison = gate_comparison(baseline, current, args, ignore=ignore, paired=paired)
     check_comparable(comparison, *labels)
     code = report(comparison, args, f"genai-harness {args.command}: {labels[1]} against {labels[0]}")
@@ -124,10 +129,6 @@ def runs_notes(comparison: Any) -> list[str]:
 
 def power_notes(comparison: Any) -> list[str]:
     """One line per paired cell and metric whose rounds, at the job's own noise, cannot see a 10 % slowdown."""
-    import math
-
-    from genai_harness.gate.compare import TARGET_SLOWDOWN
-
     def more(needed: float) -> str:
         if math.isfinite(needed):
             return f"about {int(needed)} rounds would catch {TARGET_SLOWDOWN:.2f}x (--max-rounds)"
@@ -141,10 +142,6 @@ def power_notes(comparison: Any) -> list[str]:
 
 def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
     """Print the comparison as asked, write JUnit if asked, and return the exit code (1 on a regression)."""
-    from genai_harness.errors import StoreError
-    from genai_harness.gate.compare import has_regression
-    from genai_harness.gate.render import to_junit, to_markdown, to_table
-
     if args.junit:
         try:
             args.junit.parent.mkdir(parents=True, exist_ok=True)
@@ -165,9 +162,6 @@ def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare CURRENT against BASELINE; exit 1 on a regression."""
-    from genai_harness.errors import ComparisonError
-    from genai_harness.results.selection import Selection
-
     baseline = Selection.parse(args.baseline)
     current = Selection.parse(args.current, default_store=baseline.store)
     versions = {baseline.label: baseline.open().schema_version, current.label: current.open().schema_version}

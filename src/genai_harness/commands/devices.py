@@ -1,11 +1,17 @@
-"""The text rendering of ``genai-harness devices``."""
+"""``genai-harness devices``: every backend and device of each Python environment, and the machine profile."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from typing import Any
 
 from genai_harness.backends.numerics import default_precision
-from genai_harness.runner.inventory import EnvironmentInventory
+from genai_harness.config import load_config
+from genai_harness.host.energy import describe
+from genai_harness.host.fingerprint import machine_profile
+from genai_harness.runner.environments import configured_environments
+from genai_harness.runner.inventory import EnvironmentInventory, collect_inventory
 from genai_harness.tables import format_table
 
 
@@ -32,8 +38,6 @@ def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInvento
                    energy_rows: list[tuple[str, str]] | None = None) -> str:
     """Profile, backends and devices of every environment (each with its default precision), energy counters."""
     if energy_rows is None:
-        from genai_harness.host.energy import describe
-
         energy_rows = describe()
     parts = [render_profile(profile), ""]
     backend_rows, device_rows, unusable = [], [], []
@@ -73,3 +77,24 @@ def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInvento
         parts.append("How devices were found")
         parts += [f"  {fw}: {note}" for fw, note in notes.items()]
     return "\n".join(parts)
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """Inventory every configured environment and print it (``--json``: as JSON)."""
+    environments = configured_environments(load_config(args.config), args.python)
+    inventories = collect_inventory(environments)
+    profile = machine_profile({inv.environment.name: inv.versions() for inv in inventories
+                               if not inv.environment.is_default})
+    if args.json:
+        print(json.dumps({"machine": profile, "environments": [inv.to_dict() for inv in inventories]}, indent=2))
+        return 0
+    print(render_devices(profile, inventories, show_all=args.all))
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the subcommand."""
+    p = sub.add_parser("devices", help="list every backend, device and the machine profile")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--all", action="store_true", help="also list unavailable backends of other environments")
+    p.set_defaults(handler=cmd_devices)

@@ -6,19 +6,19 @@ import argparse
 import json
 from pathlib import Path
 
+from genai_harness.backends.aliases import canonical_framework
+from genai_harness.backends.registry import get_backend
+from genai_harness.config import load_config
+from genai_harness.errors import ConfigurationError, ModelError, TaskNotSupportedError
+from genai_harness.tables import format_table
+from genai_harness.workloads.catalog import Catalog, verify_bundled, verify_user_model
 
-def _catalog(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from genai_harness.config import load_config
-    from genai_harness.workloads.catalog import Catalog
 
+def _catalog(args: argparse.Namespace) -> Catalog:
     return Catalog(load_config(args.config))
 
 
 def _format_for_framework(framework: str, task: str) -> str:
-    from genai_harness.backends.aliases import canonical_framework
-    from genai_harness.backends.registry import get_backend
-    from genai_harness.errors import TaskNotSupportedError
-
     framework = canonical_framework(framework)
     backend = get_backend(framework)
     if task not in backend.model_formats:
@@ -28,9 +28,6 @@ def _format_for_framework(framework: str, task: str) -> str:
 
 def cmd_models(args: argparse.Namespace) -> int:
     """List the catalog, or add / remove / verify."""
-    from genai_harness.errors import ConfigurationError, ModelError
-    from genai_harness.tables import format_table
-
     if args.action == "add":
         if not (args.id and args.path and args.task and (args.framework or args.format)):
             raise ConfigurationError("models add needs ID --task TASK --path PATH and --framework F (or --format K)")
@@ -46,8 +43,6 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"removed {args.id}")
         return 0
     if args.action == "verify":
-        from genai_harness.workloads.catalog import verify_bundled, verify_user_model
-
         if args.id:
             model = _catalog(args).get(args.id)
             if model.source == "user":

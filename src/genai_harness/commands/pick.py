@@ -6,38 +6,38 @@ import argparse
 import json
 import math
 
+from genai_harness.dispatch.decide import decide
+from genai_harness.dispatch.decision import Constraints, Decision
+from genai_harness.dispatch.objectives import OBJECTIVES
+from genai_harness.tables import format_table
+
 
 def _number(value: float | None, digits: str = ".4g") -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, digits)
 
 
-def render(decision: object) -> str:
+def render(decision: Decision) -> str:
     """The decision as text: the pick, its reason and evidence, the ranked alternatives with intervals."""
-    from genai_harness.tables import format_table
-
-    d = decision  # a Decision
-    lines = [f"pick: {d.winner.target if d.winner else 'none'}", f"why: {d.reason}"]  # type: ignore[attr-defined]
-    if d.static:  # type: ignore[attr-defined]
+    d = decision
+    lines = [f"pick: {d.winner.target if d.winner else 'none'}", f"why: {d.reason}"]
+    if d.static:
         lines.append("evidence: none (static order)")
     else:
-        age = d.evidence_age_s  # type: ignore[attr-defined]
-        lines.append(f"evidence: {d.evidence_rows} rows, newest {d.newest_evidence}"  # type: ignore[attr-defined]
+        age = d.evidence_age_s
+        lines.append(f"evidence: {d.evidence_rows} rows, newest {d.newest_evidence}"
                      + (f" ({age / 3600:.1f} h ago)" if age is not None else "")
-                     + (" — STALE" if d.stale else ""))  # type: ignore[attr-defined]
+                     + (" — STALE" if d.stale else ""))
     rows = [(i + 1, c.target, f"{_number(c.expected)} {c.unit}", f"{_number(c.ci_low)}-{_number(c.ci_high)}",
              _number(c.peak_rss_mib, ".0f"), _number(c.load_s, ".2f"), c.n, c.evidence)
-            for i, c in enumerate(d.ranked)]  # type: ignore[attr-defined]
+            for i, c in enumerate(d.ranked)]
     lines.append(format_table(["#", "target", "expected", "95% CI", "peak MiB", "load s", "n", "evidence"], rows,
                               max_width=56))
-    lines += [f"excluded: {e}" for e in d.excluded]  # type: ignore[attr-defined]
+    lines += [f"excluded: {e}" for e in d.excluded]
     return "\n".join(lines)
 
 
 def cmd_pick(args: argparse.Namespace) -> int:
     """Print the decision (exit 14 when there is no evidence to decide from)."""
-    from genai_harness.dispatch.decide import decide
-    from genai_harness.dispatch.decision import Constraints
-
     constraints = Constraints(max_memory_mib=args.max_memory, precisions=tuple(args.precision or ()) or None,
                               frameworks=tuple(args.framework or ()) or None,
                               devices=tuple(args.device or ()) or None)
@@ -51,8 +51,6 @@ def cmd_pick(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
-    from genai_harness.dispatch.objectives import OBJECTIVES
-
     p = sub.add_parser("pick", help="the best device for a model and objective, from the measurements",
                        description="Rank every measured target of MODEL for TASK by OBJECTIVE (median with a 95 % "
                                    "bootstrap interval; ties within noise go to lower memory, then load time).")

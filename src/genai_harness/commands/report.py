@@ -9,14 +9,16 @@ import argparse
 import os
 from pathlib import Path
 
+from genai_harness.errors import ConfigurationError
+from genai_harness.gate.compare import compare_frames
+from genai_harness.results.selection import Selection
+from genai_harness.results.store import DEFAULT_STORE
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Read the selected rows through the store API, build the report, write it, print its path."""
+    # matplotlib (and pandas) only for `report`: the CLI start of every other command stays light
     from genai_harness.dashboards.report_html import REPORT_COLUMNS, build_report, write_report
-    from genai_harness.errors import ConfigurationError
-    from genai_harness.gate.compare import compare_frames
-    from genai_harness.results.selection import Selection
-    from genai_harness.results.store import DEFAULT_STORE
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     jobs = args.jobs if args.jobs is not None else min(4, usable)

@@ -7,20 +7,32 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from genai_harness.analysis.long_view import cell_label
+from genai_harness.analysis.summary import statistics_table, summary_table
+from genai_harness.errors import StoreError
+from genai_harness.results.export import check_export_path, export, stream_parquet
+from genai_harness.results.query import ResultFilter
+from genai_harness.results.schema import SOURCE_COLUMN
+from genai_harness.results.store import (
+    DEFAULT_STORE,
+    ResultStore,
+    iter_stores,
+    load_results,
+    mask_url,
+    open_store,
+    resolve_store_spec,
+)
+from genai_harness.tables import format_table
+
 
 def missing_cells(planned: Sequence[str], rows: Iterable[dict[str, Any]]) -> list[str]:
     """The planned cell labels that have no row (pure): what a run cut short never measured."""
-    from genai_harness.analysis.long_view import cell_label
-
     recorded = {cell_label(row) for row in rows}
     return [label for label in planned if label not in recorded]
 
 
 def _planned(frame: Any, run_id: str) -> list[str]:
     """The cells recorded as planned for ``run_id`` in the store(s) its rows came from."""
-    from genai_harness.results.schema import SOURCE_COLUMN
-    from genai_harness.results.store import ResultStore
-
     planned: list[str] = []
     for source in frame.loc[frame["run_id"] == run_id, SOURCE_COLUMN].dropna().unique():
         planned += [p for p in ResultStore(source, create=False).planned_cells(run_id) if p not in planned]
@@ -43,26 +55,15 @@ def run_state(frame: Any, run_id: str) -> tuple[str, list[str]]:
 
 def cmd_results(args: argparse.Namespace) -> int:
     """List the runs in the stores, summarize one, or export the merged rows."""
-    from genai_harness.analysis.summary import summary_table
-    from genai_harness.errors import StoreError
-    from genai_harness.results.query import ResultFilter
-    from genai_harness.results.store import DEFAULT_STORE, load_results, mask_url, resolve_store_spec
-    from genai_harness.tables import format_table
-
     if args.merge:
         return merge_stores(args)
     if args.migrate:
         return migrate_stores(args)
     if args.export:
-        from genai_harness.results.export import check_export_path
-
         check_export_path(args.export)
     stores = args.store or [resolve_store_spec(None, DEFAULT_STORE)]
     shown = ", ".join(mask_url(str(s)) for s in stores)
     if args.export and not args.run and str(args.export).lower().endswith(".parquet"):
-        from genai_harness.results.export import stream_parquet
-        from genai_harness.results.store import iter_stores
-
         written = stream_parquet(iter_stores(stores), args.export)  # batch by batch: any size of store
         print(f"exported {written} rows to {args.export}", file=sys.stderr)
         return 0
@@ -81,12 +82,10 @@ def cmd_results(args: argparse.Namespace) -> int:
         if not len(frame):
             raise StoreError(f"no results in {shown}; run `genai-harness run` first")
     if args.export:
-        from genai_harness.results.export import export
-
         export(frame, args.export)
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
     if args.coverage:
-        from genai_harness.analysis.coverage import coverage_matrix
+        from genai_harness.analysis.coverage import coverage_matrix  # pandas at import: keep the CLI start light
 
         matrix = coverage_matrix(frame)
         if matrix.empty:
@@ -94,8 +93,6 @@ def cmd_results(args: argparse.Namespace) -> int:
                              "first or pick a run that has them with --run")
         print(matrix.to_string())
     elif args.stats:
-        from genai_harness.analysis.summary import statistics_table
-
         print(statistics_table(frame, args.metric))
     elif args.json:
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
@@ -119,9 +116,6 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 def merge_stores(args: argparse.Namespace) -> int:
     """``results --merge SRC ... --store DEST``: copy every row of SRC into DEST, each row once."""
-    from genai_harness.errors import StoreError
-    from genai_harness.results.store import iter_stores, open_store
-
     if not args.store or len(args.store) != 1:
         raise StoreError("results --merge needs exactly one --store to merge into (a .sqlite path or a "
                          "postgresql:// URL)")
@@ -135,9 +129,6 @@ def merge_stores(args: argparse.Namespace) -> int:
 
 def migrate_stores(args: argparse.Namespace) -> int:
     """``results --migrate --store S ...``: upgrade each store in place to the schema this harness writes."""
-    from genai_harness.errors import StoreError
-    from genai_harness.results.store import open_store
-
     if not args.store:
         raise StoreError("results --migrate needs the store(s) to upgrade: --store PATH or --store postgresql://...")
     for spec in args.store:

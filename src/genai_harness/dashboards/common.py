@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from genai_harness.analysis.long_view import text_value
 from genai_harness.errors import ConfigurationError
@@ -125,8 +127,6 @@ class CellStyles:
     def legend(self, ax: Axes, *, fontsize: float = 6) -> None:
         """One legend beside the Axes (right, outside the data): the targets by colour, then the workloads
         by line style (only when there are several)."""
-        from matplotlib.lines import Line2D
-
         handles = [Line2D([], [], color=c, lw=2, label=t) for t, c in self.colors.items()]
         if len(self.linestyles) > 1:
             handles += [Line2D([], [], color="#333333", ls=s, lw=1.2, label=w) for w, s in self.linestyles.items()]
@@ -137,8 +137,6 @@ class CellStyles:
 
 def cell_styles(targets: Iterable[str], workloads: Iterable[str]) -> CellStyles:
     """Colours (tab20, cycled) for ``targets`` and line styles for ``workloads``, each in sorted order."""
-    from matplotlib import colormaps
-
     cmap = colormaps["tab20"]
     targets, workloads = sorted({str(t) for t in _unique(targets)}), sorted({str(w) for w in _unique(workloads)})
     return CellStyles({t: cmap(i % 20) for i, t in enumerate(targets)},

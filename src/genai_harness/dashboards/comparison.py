@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from matplotlib import colormaps
 
 from genai_harness.analysis.long_view import cell_statistics
 from genai_harness.analysis.metric_info import metric
@@ -58,7 +59,5 @@ def device_comparison(df: pd.DataFrame, metric_name: str, *, stats: pd.DataFrame
 
 def matplotlib_colors(n: int) -> list[tuple[float, float, float, float]]:
     """``n`` distinct colours from the tab20 map (cycled)."""
-    from matplotlib import colormaps
-
     cmap = colormaps["tab20"]
     return [cmap(i % 20) for i in range(max(1, n))]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from genai_harness.analysis.long_view import long_view
 from genai_harness.analysis.metric_info import metric
 from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -27,8 +28,6 @@ def history(df: pd.DataFrame, metric_name: str, comparison: pd.DataFrame | None 
     ``comparison`` (``genai_harness.gate.compare.compare_frames(baseline, current)``, current = the newest
     run) marks the cells whose verdict is ``regression`` with a red cross on their newest point.
     """
-    import pandas as pd
-
     info = metric(metric_name)
     figure, given = axes(ax)
     title = f"{info.title} over runs"

@@ -7,12 +7,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from genai_harness.analysis.long_view import text_value, with_target
 from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -51,8 +51,6 @@ def itl_position_medians(df: pd.DataFrame) -> pd.DataFrame:
     Position 1 is the gap between generated tokens 1 and 2. Only ``ok`` rows count; a cell's value is read
     once per run (it repeats on each repetition's row). Rows where the column is null, and frames without
     it (stores older than schema 4), contribute nothing: an empty frame when nothing was recorded."""
-    import pandas as pd
-
     if COLUMN not in df.columns or not len(df):
         return pd.DataFrame(columns=list(POSITION_COLUMNS))
     rows = df[df["status"] == "ok"] if "status" in df.columns else df

@@ -15,6 +15,8 @@ from genai_harness.dashboards.itl_positions import itl_by_position
 from genai_harness.dashboards.pick import pick_figure
 from genai_harness.dashboards.scaling import tpot_vs_context, ttft_vs_prompt
 from genai_harness.dashboards.speed import relative_speed_matrix, speed_metric, summary_score
+from genai_harness.dispatch.evidence import EVIDENCE_COLUMNS
+from genai_harness.dispatch.ranking import rank
 from genai_harness.errors import HarnessError
 
 if TYPE_CHECKING:
@@ -94,9 +96,6 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
 
 def pick_figures(df: pd.DataFrame) -> list[ReportFigure]:
     """The dispatcher's pick per task (default objective) and model; a task it cannot rank is left out."""
-    from genai_harness.dispatch.evidence import EVIDENCE_COLUMNS
-    from genai_harness.dispatch.ranking import rank
-
     ok = _ok(df)
     out = []
     if not {"task", "model_id"} <= set(ok.columns):

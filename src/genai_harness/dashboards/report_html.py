@@ -9,13 +9,17 @@ import json
 import multiprocessing
 import re
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
+from matplotlib.backends.backend_svg import FigureCanvasSVG
 
+from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 from genai_harness.analysis.long_view import (
     TARGET_COLUMNS,
     cell_label,
@@ -62,8 +66,6 @@ class Report:
 
 def svg_of(figure: Figure) -> str:
     """The figure as an inline ``<svg>`` element (text kept as text, fixed ids so reports diff cleanly)."""
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-
     # The SVG canvas's own print: one draw, the layout engine run inside it. ``savefig`` would draw the whole
     # figure twice (a layout pass, then the real one), and measuring every label is most of an SVG's cost.
     buffer, dpi, canvas = io.StringIO(), figure.dpi, figure.canvas
@@ -150,8 +152,6 @@ _OUTCOME_CLASS = {"ok": "ok", "wrong result": "wrong", "not supported": "unsuppo
 def coverage_section(df: pd.DataFrame) -> str:
     """The operator coverage matrix (operator variant x runtime/EP: ok, wrong result, not supported, crashed)
     with the counts per runtime/EP, as ``results --coverage`` prints it; ``""`` when no operator cell ran."""
-    from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
-
     matrix = coverage_matrix(df)
     if matrix.empty:
         return ""
@@ -210,9 +210,6 @@ def figure_blocks(specs: list[ReportFigure], workers: int = 1) -> tuple[list[str
     if workers <= 1 or len(specs) < 2 or not sys.platform.startswith("linux"):  # fork is unsafe on macOS
         figures = {spec.name: spec.draw() for spec in specs}
         return [_figure_block(spec, figures[spec.name]) for spec in specs], figures
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
     _PENDING = specs
     try:
         with ProcessPoolExecutor(min(workers, len(specs)), mp_context=multiprocessing.get_context("fork")) as pool:

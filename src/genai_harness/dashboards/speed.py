@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from genai_harness.analysis.long_view import cell_statistics, with_target
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric, metrics_for
@@ -18,7 +19,6 @@ from genai_harness.dashboards.common import axes, empty, finish
 from genai_harness.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -38,8 +38,6 @@ def speed_medians(df: pd.DataFrame, metric_name: str | None = None, stats: pd.Da
     """Per target and cell: the median of the task's speed metric (or ``metric_name``), with ``better``.
 
     ``stats``: ``cell_statistics(df)`` already computed by the caller, reused where it holds the metric."""
-    import pandas as pd
-
     if metric_name is not None:
         metric(metric_name)
     frames = []
@@ -62,8 +60,6 @@ def relative_speed(df: pd.DataFrame, metric_name: str | None = None, stats: pd.D
     """Cell (rows) x target (columns): speed relative to the cell's best target, 1.0 = best, 0.5 = half as fast."""
     medians = speed_medians(df, metric_name, stats)
     if not len(medians):
-        import pandas as pd
-
         return pd.DataFrame()
     medians = medians.assign(cell=medians["task"] + " | " + medians["workload_id"] + " | " + medians["model_id"]
                              + " | " + medians["metric"])
@@ -121,8 +117,6 @@ def summary_scores(df: pd.DataFrame, baseline: str, stats: pd.DataFrame | None =
     geometric mean of its ratios, how many cells it covers, and the median reference agreement per
     accuracy metric recorded. A baseline run with several targets contributes its fastest per cell.
     """
-    import pandas as pd
-
     is_base, is_target = _baseline_rows(df, baseline)
     others = speed_medians(df if is_target else df[~is_base], stats=stats if is_target else None)
     base = others[others["target"] == baseline] if is_target else speed_medians(df[is_base])

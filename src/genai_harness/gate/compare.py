@@ -160,7 +160,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     are sized at ``alpha`` over that count. ``family_scale``: this comparison is one of that many alike
     parts of one job (``ab`` sizes each cell pair on its own rows), so the count is multiplied by it.
     """
-    import pandas as pd
+    import pandas as pd  # the CLI start builds its parser from this module's constants: it loads no pandas
 
     if threshold is None:
         threshold = AB_THRESHOLD if paired else THRESHOLD

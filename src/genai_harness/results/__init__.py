@@ -19,6 +19,7 @@ from genai_harness.results.store import (
     ResultStore,
     expand_json,
     load_results,
+    open_for_writing,
     open_store,
     resolve_store_spec,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "import_file",
     "load_results",
     "normalize_row",
+    "open_for_writing",
     "open_store",
     "resolve_store_spec",
 ]

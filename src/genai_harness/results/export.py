@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genai_harness.errors import StoreError
-from genai_harness.results.schema import PANDAS_DTYPES, SOURCE_COLUMN, apply_dtypes
+from genai_harness.results.query import ALL_ROWS, ResultFilter
+from genai_harness.results.schema import COLUMN_NAMES, PANDAS_DTYPES, SOURCE_COLUMN, apply_dtypes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +53,7 @@ def export(df: pd.DataFrame, path: str | Path) -> Path:
 
 def import_file(path: str | Path) -> pd.DataFrame:
     """Read a Parquet or CSV export back into a DataFrame with the schema's dtypes."""
-    import pandas as pd
+    import pandas as pd  # only when a file is read: the results package and the CLI start load no pandas
 
     path = Path(path)
     suffix = _suffix(path)
@@ -71,14 +72,14 @@ def import_file(path: str | Path) -> pd.DataFrame:
         raise StoreError(f"cannot read results export {path}: {exc}") from exc
 
 
-def stream_parquet(stores: Iterable[Any], path: str | Path, filter: Any = None, *, batch: int = 10_000) -> int:
+def stream_parquet(stores: Iterable[Any], path: str | Path, filter: ResultFilter | None = None, *,
+                   batch: int = 10_000) -> int:
     """Write the rows ``filter`` selects from ``stores`` (results stores) to one Parquet file, ``batch`` rows at
     a time, never holding a whole store in memory; each row gains ``source_store``. Return the rows written."""
+    # pandas and pyarrow (heavy) only when a file is written: the results package and the CLI start load neither
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from genai_harness.results.query import ALL_ROWS
 
     path = Path(path)
     if _suffix(path) != ".parquet":
@@ -101,8 +102,6 @@ def stream_parquet(stores: Iterable[Any], path: str | Path, filter: Any = None, 
         if writer is not None:
             writer.close()
     if writer is None:  # no rows: still a valid file with the schema's columns
-        from genai_harness.results.schema import COLUMN_NAMES
-
         empty = pd.DataFrame({n: pd.Series(dtype=PANDAS_DTYPES[n]) for n in COLUMN_NAMES})
         empty[SOURCE_COLUMN] = pd.Series(dtype="string")
         export(empty, path)

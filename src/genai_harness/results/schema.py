@@ -16,7 +16,7 @@ Schema history (``SCHEMA_VERSION``):
   ``planned_cells`` table (see :mod:`genai_harness.results.store`).
 * 3: the same columns, normalized: what repeats within a cell is stored once in ``cells``; each row
   has a stable ``row_key`` so merging stores never duplicates a row (see
-  :mod:`genai_harness.results.stores.base`). Stores of versions 0-2 read as they are.
+  :mod:`genai_harness.results.stores.layout`). Stores of versions 0-2 read as they are.
 * 4: ``runtime`` (the runtime that executed the model, which a backend may reach through another
   package: OpenVINO's classification runs on ``openvino`` under the ``openvino.genai`` framework) and
   ``itl_by_position_ms`` (per cell, the median over repetitions of each inter-token gap). Both are
@@ -239,7 +239,7 @@ def normalize_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def apply_dtypes(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with every known column (schema + ``source_store``) cast to its schema dtype."""
-    import pandas as pd
+    import pandas as pd  # the run's parent only writes rows: it never loads pandas (nor does the CLI start)
 
     df = df.copy()
     for name in df.columns:

@@ -1,18 +1,20 @@
-"""The results store API: ``ResultStore(path)``, :func:`open_store`, :func:`load_results`, :func:`expand_json`.
+"""The one door to the results stores: every reader and writer outside :mod:`genai_harness.results` opens a
+store here (:func:`open_store`, :func:`open_for_writing`, :func:`iter_stores`) or reads rows here
+(:func:`load_results`, :func:`expand_json`).
 
-The implementations live in :mod:`genai_harness.results.stores` (SQLite, PostgreSQL); this module is
-the one way in that every reader uses.
+The implementations live in :mod:`genai_harness.results.stores` (SQLite, PostgreSQL).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
-from genai_harness.errors import StoreError
+from genai_harness.errors import SchemaVersionError, StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
-from genai_harness.results.schema import JSON_COLUMNS, SOURCE_COLUMN, apply_dtypes
+from genai_harness.results.schema import JSON_COLUMNS, SCHEMA_VERSION, SOURCE_COLUMN, apply_dtypes
 from genai_harness.results.stores import (
     DEFAULT_STORE,
     ResultStore,
@@ -21,15 +23,41 @@ from genai_harness.results.stores import (
     mask_url,
     open_store,
     resolve_store_spec,
+    scheme_of,
 )
+from genai_harness.results.stores.layout import ADDITIVE_SINCE
 from genai_harness.results.stores.urls import check_scheme
 
 if TYPE_CHECKING:
     import pandas as pd
 
 StoreSpec = str | Path
-__all__ = ["DEFAULT_STORE", "ResultStore", "SQLStore", "expand_json", "iter_stores", "load_results", "mask_url",
-           "open_store", "resolve_store_spec"]
+__all__ = ["DEFAULT_STORE", "ResultStore", "SQLStore", "expand_json", "is_url", "iter_stores", "load_results",
+           "mask_url", "open_for_writing", "open_store", "resolve_store_spec", "scheme_of"]
+
+
+def open_for_writing(spec: StoreSpec | None, *, out: TextIO) -> SQLStore:
+    """The store a run writes to (``spec``: a path or ``postgresql://`` URL; None: ``$GENAI_HARNESS_STORE`` or
+    the default), checked before any cell runs.
+
+    A store that lacks only new nullable columns is upgraded in place (said on ``out``); an older one is refused
+    with a :class:`SchemaVersionError`, one that cannot take a row with a :class:`StoreError`.
+    """
+    store = open_store(spec)
+    if ADDITIVE_SINCE <= store.schema_version < SCHEMA_VERSION:  # new nullable columns only: safe
+        old_version = store.schema_version
+        store = open_store(spec, migrate=True)
+        print(f"genai-harness: upgraded results store {store.location} from schema version {old_version} "
+              f"to {SCHEMA_VERSION} (new columns, null for the rows already there)", file=out)
+    if store.schema_version < SCHEMA_VERSION:  # refuse before any cell runs, not after the first one
+        raise SchemaVersionError(
+            f"results store {store.location} has schema version {store.schema_version}, older than "
+            f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
+            f"(--store PATH) or upgrade this one in place with `genai-harness results --store "
+            f"{store.location} --migrate`"
+        )
+    store.check_writable()  # a store that cannot take a row is refused before any cell runs
+    return store
 
 
 def _store_specs(paths: StoreSpec | Sequence[StoreSpec]) -> list[str | Path]:
@@ -70,7 +98,7 @@ def load_results(paths: StoreSpec | Sequence[StoreSpec], filter: ResultFilter = 
     The filter runs inside each store's query. Each row keeps its own machine_fingerprint/hostname
     and gains ``source_store``, the store it came from (a URL without its password).
     """
-    import pandas as pd
+    import pandas as pd  # only to read rows: opening or writing a store (CLI start, a run) loads none
 
     frames = []
     for store in iter_stores(paths):
@@ -86,9 +114,7 @@ def expand_json(df: pd.DataFrame, column: str, *, prefix: str | None = None) -> 
 
     Nested objects flatten with dots; nulls give empty rows; a non-object value goes to ``<column>.value``.
     """
-    import json
-
-    import pandas as pd
+    import pandas as pd  # only to read rows: opening or writing a store (CLI start, a run) loads none
 
     if column not in df.columns:
         raise StoreError(f"no column {column!r} to expand; the JSON columns are {', '.join(JSON_COLUMNS)}")

@@ -14,7 +14,7 @@ from genai_harness.errors import ConfigurationError, SchemaVersionError, Workloa
 from genai_harness.host.fingerprint import machine_profile
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import open_store
-from genai_harness.results.stores.base import ADDITIVE_SINCE
+from genai_harness.results.stores.layout import ADDITIVE_SINCE
 from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.environments import configured_environments
 from genai_harness.runner.inventory import collect_inventory

@@ -1,6 +1,7 @@
 """Results stores: SQLite (the embedded default) and PostgreSQL (shared by a lab), one interface.
 
-:func:`open_store` takes a file path or a ``postgresql://`` URL; any other URL scheme is refused.
+:func:`open_store` takes a file path or a ``postgresql://`` URL; any other URL scheme is refused. Code outside
+:mod:`genai_harness.results` reaches the stores through its one door, :mod:`genai_harness.results.store`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import os
 from pathlib import Path
 
 from genai_harness.results.stores.base import SQLStore
+from genai_harness.results.stores.postgres import PostgresStore
 from genai_harness.results.stores.sqlite import DEFAULT_STORE, ResultStore, SQLiteStore
 from genai_harness.results.stores.urls import (
     ENV_VAR,
@@ -30,8 +32,6 @@ def open_store(spec: str | os.PathLike[str] | None = None, *, create: bool = Tru
     text = resolve_store_spec(spec, DEFAULT_STORE)
     check_scheme(text)
     if scheme_of(text) in POSTGRES_SCHEMES:
-        from genai_harness.results.stores.postgres import PostgresStore
-
         return PostgresStore(text, create=create, migrate=migrate)
     return SQLiteStore(Path(text), create=create, migrate=migrate)
 
@@ -47,4 +47,5 @@ __all__ = [
     "mask_url",
     "open_store",
     "resolve_store_spec",
+    "scheme_of",
 ]

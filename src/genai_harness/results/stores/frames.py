@@ -30,7 +30,7 @@ def column_values(records: Sequence[Sequence[Any]], position: int) -> list[Any]:
 
 def _typed(records: Sequence[Sequence[Any]], names: Sequence[str]) -> pd.DataFrame:
     """``records`` (columns ``names``) as a DataFrame with the schema's dtypes."""
-    import pandas as pd
+    import pandas as pd  # only to read rows: opening or writing a store (CLI start, a run) loads none
 
     return apply_dtypes(pd.DataFrame.from_records(list(records), columns=list(names)))
 
@@ -45,7 +45,7 @@ def cell_frame(cell_records: Sequence[Sequence[Any]], cell_names: Sequence[str],
                blobs: Mapping[Any, str]) -> pd.DataFrame:
     """The cells as a typed DataFrame indexed by cell id: ``cell_records`` are ``(id, *values)`` tuples of
     ``cell_names``, the ``shared`` ones holding a blob id that ``blobs`` maps to its text."""
-    import pandas as pd
+    import pandas as pd  # only to read rows: opening or writing a store (CLI start, a run) loads none
 
     ids = column_values(cell_records, 0)
     columns: dict[str, list[Any]] = {}
@@ -61,7 +61,7 @@ def assemble(row_records: Sequence[Sequence[Any]], row_names: Sequence[str], cel
     """The result frame of one read: ``row_records`` are ``(cell_id, *values)`` tuples of ``row_names``; each
     row takes its cell's columns from ``cell_records`` (see :func:`cell_frame`); ``wanted`` columns found in
     neither are null. A value that does not fit the schema raises :class:`StoreError` naming ``location``."""
-    import pandas as pd
+    import pandas as pd  # only to read rows: opening or writing a store (CLI start, a run) loads none
 
     try:
         cells = cell_frame(cell_records, cell_names, shared, blobs)

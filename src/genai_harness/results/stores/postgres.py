@@ -8,6 +8,7 @@ unique, so merging a store twice writes nothing twice. The URL's password never 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -39,7 +40,7 @@ class PostgresStore(SQLStore):
 
     def __init__(self, url: str, *, migrate: bool = False, create: bool = True) -> None:
         try:
-            import psycopg  # noqa: F401
+            import psycopg  # noqa: F401  # optional dependency (the postgres extra): asked for when used
         except ImportError as exc:
             raise StoreError("a postgresql:// store needs psycopg 3: pip install 'genai-harness[postgres]'") from exc
         self._url = url
@@ -55,7 +56,7 @@ class PostgresStore(SQLStore):
     @contextlib.contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[Any]:
         """A short-lived autocommit connection; every failure becomes one StoreError without the password."""
-        import psycopg
+        import psycopg  # optional dependency (the postgres extra), loaded when a postgresql:// store is used
 
         conn = None
         try:
@@ -69,7 +70,7 @@ class PostgresStore(SQLStore):
                     conn.close()
 
     def _error(self, exc: Exception) -> StoreError:
-        import psycopg
+        import psycopg  # optional dependency (the postgres extra), loaded when a postgresql:// store is used
 
         text = scrub(" ".join(str(exc).split()), self._url)
         if isinstance(exc, psycopg.OperationalError):
@@ -97,8 +98,6 @@ class PostgresStore(SQLStore):
         return {r[0] for r in rows}
 
     def _stream_cursor(self, conn: Any) -> Any:
-        import uuid
-
         # A server-side cursor needs a transaction; rows then arrive in batches, never all at once.
         conn.autocommit = False
         return conn.cursor(name=f"genai_harness_{uuid.uuid4().hex[:12]}")
