@@ -17,8 +17,7 @@ from genai_harness.errors import ConfigurationError, NoEvidenceError
 from genai_harness.factories import DeviceFactory
 from genai_harness.host.fingerprint import machine_profile
 from genai_harness.results.query import ResultFilter
-from genai_harness.results.store import DEFAULT_STORE, open_store
-from genai_harness.results.stores.urls import resolve_store_spec, scheme_of
+from genai_harness.results.store import DEFAULT_STORE, open_store, resolve_store_spec, scheme_of
 from genai_harness.workloads.catalog import Catalog
 
 
