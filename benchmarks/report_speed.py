@@ -23,10 +23,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.frames import results_frame  # noqa: E402
 
 from genai_harness.results.store import ResultStore  # noqa: E402
-from tests.dashboard_frames import results_frame  # noqa: E402
 
 CLI = [sys.executable, "-m", "genai_harness.cli"]
 WORKLOAD = """id = "report-bench"

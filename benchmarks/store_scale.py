@@ -6,7 +6,7 @@ for SQLite and PostgreSQL alike; and 8 writer processes into each.
     .venv/bin/python benchmarks/store_scale.py --writers-only --cells 500 --cell-rows 5  # 8 writers each
     .venv/bin/python benchmarks/store_scale.py --sqlite BIG.sqlite --postgresql URL  # measure stores built before
 
-PostgreSQL runs in a throwaway server (tests/pg_server.py). Rows are realistic: cells of 10 repetitions,
+PostgreSQL runs in a throwaway server (tests/support/postgres.py). Rows are realistic: cells of 10 repetitions,
 a 1.9 KB machine profile per row as the runner writes it, 20 machines, 8 models, 6 workloads, 28 days.
 The slice is one machine's rows of one model over 12 days (10,710 of 1M rows); it is read both ways, side
 by side: through ``read`` (cells once, joined in pandas) and row-wise (every cell column per row, as schema
@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from pg_server import PostgresServer, available
+from support.postgres import PostgresServer, available
 
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import open_store

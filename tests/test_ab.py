@@ -7,11 +7,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from support import assert_one_error_line, run_cli
 
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.ab import Side, interleave, pair_cells
 from genai_harness.results.store import ResultStore
-from tests.conftest import assert_one_error_line, run_cli
 
 SUITE = 'id = "ab"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+from support.frames import results_frame
 
 from genai_harness.analysis.long_view import cell_label, row_labels, run_status, target_label, with_target
-from tests.dashboard_frames import results_frame
 
 
 def test_target_and_cell_labels_match_the_per_row_functions() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import assert_one_error_line, run_cli
 
 import genai_harness as gh
 from genai_harness.dispatch import auto
@@ -15,7 +16,6 @@ from genai_harness.dispatch.cache import cache_file
 from genai_harness.dispatch.decide import decide
 from genai_harness.errors import NoEvidenceError, NoUsableDeviceError, StoreError
 from genai_harness.tasks.registry import task_kind
-from tests.conftest import assert_one_error_line, run_cli
 
 pytestmark = pytest.mark.slow
 SUITE = 'id = "dispatch"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n' \

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import RUNTIME_MODULES, TESTS, backend, clean_env, devices_of, environment, run_cli, run_python
+from support import RUNTIME_MODULES, TESTS, backend, clean_env, devices_of, environment, run_cli, run_python
 
 from genai_harness.backends import registry
 from genai_harness.backends.base import TASK_CLASSIFICATION, Backend, first_line

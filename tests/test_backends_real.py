@@ -1,7 +1,7 @@
 """Every backend against its real runtime: streaming, timestamps, native metrics, typed errors,
 truthful devices and agreement across execution providers.
 
-The OpenVINO EP lives in its own environment (.venvs/ort-openvino, see conftest); the tests that need it
+The OpenVINO EP lives in its own environment (.venvs/ort-openvino, see tests/support); the tests that need it
 run a short script there with PYTHONPATH=src and are marked ``ovep``.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import (
+from support import (
     OVEP_ENV,
     REPO,
     assert_one_error_line,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import tomli_w
-from conftest import REPO, SESSION_CONFIG, assert_one_error_line, run_cli
+from support import REPO, SESSION_CONFIG, assert_one_error_line, run_cli
 
 from genai_harness.hashing import file_sha256, folder_sha256
 from genai_harness.workloads.catalog import MODELS_DIR, verify_bundled

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import REPO
+from support.workload_files import text_suite
 
 from genai_harness.results.store import ResultStore
-from tests.conftest import REPO
-from tests.workload_files import text_suite
 
 WORKFLOW = REPO / ".github" / "workflows" / "perf-gate.yml"
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_error_line, run_cli
+from support import assert_one_error_line, run_cli
 
 from genai_harness.errors import UnknownFrameworkError
 from genai_harness.factories import Text2TextPipelineFactory

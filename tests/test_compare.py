@@ -10,6 +10,8 @@ from xml.etree import ElementTree
 import numpy as np
 import pandas as pd
 import pytest
+from support import run_cli
+from support.workload_files import text_suite
 
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.errors import ComparisonError, ConfigurationError
@@ -18,8 +20,6 @@ from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.schema import frame_records
 from genai_harness.results.selection import Selection
 from genai_harness.results.store import ResultStore
-from tests.conftest import run_cli
-from tests.workload_files import text_suite
 
 
 def frame(run_id: str, ttft: list[float], tps: list[float] | None = None, **cell: str) -> pd.DataFrame:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import run_cli
 
 from genai_harness.gate.compare import compare_frames
-from tests.conftest import run_cli
 
 
 def side(run_id: str, rounds: list[list[float]]) -> pd.DataFrame:

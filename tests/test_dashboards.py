@@ -8,6 +8,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from support.frames import results_frame
 
 from genai_harness.dashboards import (
     device_comparison,
@@ -28,7 +29,6 @@ from genai_harness.dashboards.common import caption_text
 from genai_harness.dispatch.ranking import rank
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import compare_frames
-from tests.dashboard_frames import results_frame
 
 
 def texts(figure) -> str:

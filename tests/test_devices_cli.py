@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DEVICE_KEYS, backend, devices_of, environment, run_cli
+from support import DEVICE_KEYS, backend, devices_of, environment, run_cli
 
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface import Device

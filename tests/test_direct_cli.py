@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import OVEP_ENV, assert_one_error_line, run_cli
 from PIL import Image
+from support import OVEP_ENV, assert_one_error_line, run_cli
 
 pytest.importorskip("onnxruntime_genai")
 pytest.importorskip("openvino_genai")

@@ -1,15 +1,15 @@
-"""The dispatcher's ranking as a pure function, on SYNTHETIC fixture stores (tests/dispatch_fixtures.py)."""
+"""The dispatcher's ranking as a pure function, on SYNTHETIC fixture stores (tests/support/dispatch_stores.py)."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+from support.dispatch_stores import TARGETS, profile, rows
 
 from genai_harness.dispatch.decision import Candidate, Constraints
 from genai_harness.dispatch.ranking import order_candidates, rank, static_decision
 from genai_harness.errors import ConfigurationError, NoEvidenceError, StaleEvidenceError
-from tests.dispatch_fixtures import TARGETS, profile, rows
 
 HERE = profile()
 

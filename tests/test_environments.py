@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+from support import (
     OVEP_ENV,
     SESSION_CONFIG,
     assert_one_error_line,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import assert_one_error_line, clean_env, cli_command, run_cli
+from support import assert_one_error_line, clean_env, cli_command, run_cli
 
 from genai_harness.config import load_config
 

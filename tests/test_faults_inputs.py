@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FakeWorkspace, assert_one_error_line, clean_env, cli_command, run_cli, run_fake_cli
+from support import FakeWorkspace, assert_one_error_line, clean_env, cli_command, run_cli, run_fake_cli
 
 from genai_harness.errors import (
     ConfigurationError,
@@ -265,7 +265,7 @@ def test_multi_is_refused_for_text2text_instead_of_crashing(tmp_path: Path) -> N
 
 
 def test_the_readme_links_only_files_of_the_repository() -> None:
-    from conftest import REPO
+    from support import REPO
 
     readme = (REPO / "README.md").read_text()
     assert "../shared" not in readme

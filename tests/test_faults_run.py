@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FakeWorkspace, clean_env, fake_cli_code, run_fake_cli
+from support import FakeWorkspace, clean_env, fake_cli_code, run_fake_cli
 from test_runner_reliability import alive, hanging, kill_quietly, store_rows, wait_for, workers_of
 
 from genai_harness.errors import StoreError

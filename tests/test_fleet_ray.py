@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FakeWorkspace, assert_one_error_line, fake_registered, run_cli
+from support import FakeWorkspace, assert_one_error_line, fake_registered, run_cli
 
 from genai_harness.errors import DeviceUnavailableError, StoreError
 from genai_harness.results.store import ResultStore

@@ -198,7 +198,7 @@ def test_cells_check_themselves_against_the_f32_cpu_reference() -> None:
 def test_run_with_precision_f32_makes_openvino_and_onnxruntime_rows_comparable(tmp_path: Path) -> None:
     import json
 
-    from conftest import run_cli
+    from support import run_cli
 
     args = ["run", "--suite", "smoke", "--model", "squeezenet", "--framework", "openvino.genai", "--framework",
             "onnxruntime", "--device", "CPU", "--store", tmp_path / "s.sqlite", "--quiet", "--json"]

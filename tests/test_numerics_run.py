@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FakeWorkspace, fake_registered, run_fake_cli
+from support import FakeWorkspace, fake_registered, run_fake_cli
 
 from genai_harness.errors import ConfigurationError
 from genai_harness.results.store import ResultStore

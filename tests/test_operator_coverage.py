@@ -51,7 +51,7 @@ def test_a_runtime_column_names_the_target_and_openvino_is_labelled_by_its_devic
 
 
 def test_results_coverage_refuses_a_store_without_operator_cells(tmp_path) -> None:
-    from conftest import assert_one_error_line, run_cli
+    from support import assert_one_error_line, run_cli
 
     from genai_harness.results.store import ResultStore
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import assert_one_error_line, run_cli
+from support import assert_one_error_line, run_cli
 
 from genai_harness.results.store import ResultStore
 from genai_harness.worker.protocol import OperatorCellRequest
@@ -225,7 +225,7 @@ def test_sigterm_records_the_operator_cell_in_flight_as_interrupted_and_leaves_n
     import time
 
     import psutil
-    from conftest import REPO, cli_command, isolated_env
+    from support import REPO, cli_command, isolated_env
 
     suite = tmp_path / "slow.toml"
     suite.write_text('[[operators]]\noperator = "Attention"\nq_len = 512\nkv_len = 512\nrepetitions = 1000\n'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import RUNTIME_MODULES, cli_command, run_cli, run_python
+from support import RUNTIME_MODULES, cli_command, run_cli, run_python
 
 import genai_harness
 from genai_harness.errors import EXIT_CODES

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support import assert_one_error_line, run_cli
 
 from genai_harness.results.store import ResultStore
-from tests.conftest import assert_one_error_line, run_cli
 
 WORKLOAD = """id = "report-p16-g8"
 version = 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FakeWorkspace, assert_one_error_line, run_cli, run_fake_cli
+from support import FakeWorkspace, assert_one_error_line, run_cli, run_fake_cli
 
 from genai_harness.cli import one_line
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL store against a real PostgreSQL 15 server started for this module (see pg_server.py).
+"""The PostgreSQL store against a real PostgreSQL 15 server started for this module (see tests/support/postgres.py).
 
 Same layout, versions and API as the SQLite store; many writer processes at once; merges without
 duplicates; a server stopped mid-run; wrong credentials, an unreachable server, a newer schema;
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FakeWorkspace, assert_one_error_line, clean_env, run_cli, run_fake_cli
-from pg_server import LAB_PASSWORD, PostgresServer, available
+from support import FakeWorkspace, assert_one_error_line, clean_env, run_cli, run_fake_cli
+from support.postgres import LAB_PASSWORD, PostgresServer, available
 from test_results_store import assert_schema_frame, cell_rows
 from test_results_store_layout import varied_rows
 

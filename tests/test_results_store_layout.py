@@ -195,7 +195,7 @@ def test_a_schema_3_store_is_read_as_it_is_and_migrated_by_adding_columns(tmp_pa
 
 
 def test_results_migrate_upgrades_a_schema_3_store_on_request(tmp_path: Path) -> None:
-    from conftest import run_cli
+    from support import run_cli
 
     path = tmp_path / "v3.sqlite"
     make_v3_store(path, cell_rows(run_id="r3"))
@@ -213,7 +213,7 @@ def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_pa
     """Schema 3 to 4 only adds nullable columns: a run applies it itself, says so, and appends."""
     import io
 
-    from conftest import FakeWorkspace, fake_registered
+    from support import FakeWorkspace, fake_registered
 
     from genai_harness.runner.benchmark import run
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
+from support import (
     FakeWorkspace,
     assert_one_error_line,
     clean_env,

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import psutil
 import pytest
-from conftest import (
+from support import (
     FAKE_PRELUDE,
     RUNTIME_MODULES,
     FakeWorkspace,
