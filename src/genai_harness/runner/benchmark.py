@@ -17,7 +17,7 @@ from genai_harness.backends.aliases import canonical_framework
 from genai_harness.errors import ConfigurationError
 from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
 from genai_harness.runner.cell_loop import new_run_context, run_plan
-from genai_harness.runner.fleet.ray_tasks import run_plan_on_ray
+from genai_harness.runner.fleet import ray_tasks
 from genai_harness.runner.prepare import Prepared, Selection, prepare_run
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import signals_interrupt
@@ -95,8 +95,8 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
 
     def measure(rows: list[dict[str, Any]]) -> None:
         if ray_address:
-            run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
-                            ray_address)
+            ray_tasks.run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter,
+                                      rows, ray_address)
         else:
             run_plan(plan, result_store, context, meter, rows)
 
