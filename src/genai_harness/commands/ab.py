@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from genai_harness.commands.compare import add_gate_options, gate_comparison, judge
+from genai_harness.gate.compare import AB_MAX_ROUNDS, AB_ROUNDS, rounds_to_run
+
 
 def cmd_ab(args: argparse.Namespace) -> int:
     """Run A and B interleaved, compare B against A, report; exit 1 when B regressed."""
-    from genai_harness.commands.compare import gate_comparison, judge
-    from genai_harness.gate.ab import IGNORED, Side, run_ab
-    from genai_harness.gate.compare import AB_MAX_ROUNDS
+    from genai_harness.gate.ab import IGNORED, Side, run_ab  # the runner (and pandas) loads when ab runs: light CLI
 
     ignore = IGNORED[Side.parse(args.a).kind]
     max_rounds = args.max_rounds if args.max_rounds is not None else max(AB_MAX_ROUNDS, args.rounds)
@@ -18,8 +19,6 @@ def cmd_ab(args: argparse.Namespace) -> int:
     def rounds_needed(frame_a: Any, frame_b: Any, pairs: int) -> float:
         """What a cell pair's rounds so far say it needs (``compare.rounds_to_run`` of the gate's comparison of
         them, one of ``pairs`` alike parts of the job's family of tests)."""
-        from genai_harness.gate.compare import rounds_to_run
-
         return rounds_to_run(gate_comparison(frame_a, frame_b, args, ignore=ignore, paired=True, family_scale=pairs))
 
     frame_a, frame_b = run_ab(args.a, args.b, args.suite, rounds=args.rounds, frameworks=args.framework,
@@ -32,9 +31,6 @@ def cmd_ab(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
-    from genai_harness.commands.compare import add_gate_options
-    from genai_harness.gate.compare import AB_MAX_ROUNDS, AB_ROUNDS
-
     p = sub.add_parser(
         "ab", help="interleaved A/B run of two environments, models or option sets, then compare",
         description="Run A and B alternately (ABBA per round, every call its own worker) on the same machine in "

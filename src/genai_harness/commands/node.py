@@ -9,26 +9,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+from genai_harness.errors import ConfigurationError, HarnessError
+from genai_harness.runner.fleet.resources import node_resources
+
 
 def cmd_node(args: argparse.Namespace) -> int:
     """Start (``--head``) or join (``--address``) a Ray node advertising this machine's devices."""
-    from genai_harness.config import load_config
-    from genai_harness.errors import ConfigurationError, HarnessError
-    from genai_harness.host.fingerprint import machine_profile
-    from genai_harness.runner.environments import configured_environments
-    from genai_harness.runner.fleet.resources import node_resources
-    from genai_harness.runner.inventory import collect_inventory
+    # the run preparation (environments, inventory, profile) loads only when this command runs: the CLI starts light
+    from genai_harness.runner.prepare import load_setup, survey
 
     if bool(args.head) == bool(args.address):
         raise ConfigurationError("genai-harness node needs --head (start a cluster) or --address HOST:PORT (join one)")
     ray_cli = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
     if not Path(ray_cli).exists():
         raise HarnessError("genai-harness node needs Ray: pip install 'genai-harness[fleet]'")
-    inventories = collect_inventory(configured_environments(load_config(Path(args.config) if args.config else None),
-                                                            []))
-    profile = machine_profile({i.environment.name: i.versions() for i in inventories
-                               if i.environment.name != "default"})
-    resources = node_resources(inventories, profile["fingerprint"])
+    found = survey(load_setup(args.config).environments)
+    profile = found.profile
+    resources = node_resources(found.inventories, profile["fingerprint"])
     command = [ray_cli, "start", "--resources", json.dumps(resources)]
     command += ["--head", "--port", str(args.port)] if args.head else ["--address", args.address]
     print(f"node {profile['hostname']} (machine {profile['fingerprint']}) offers: "

@@ -6,17 +6,19 @@ import argparse
 import json
 import sys
 
+from genai_harness.backends.numerics import PRECISIONS
+from genai_harness.errors import CellError
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a suite; exit 0 when every cell that applies succeeded, 9 (CellError) when some failed.
 
     A skipped cell (one that does not apply: prompt + new tokens beyond the model's context) is no failure.
     """
-    from genai_harness.errors import CellError
-    from genai_harness.runner.benchmark import run
+    from genai_harness.runner.benchmark import run  # pandas and the runner load when a run starts: the CLI starts light
 
     if args.export:
-        from genai_harness.results.export import check_export_path
+        from genai_harness.results.export import check_export_path  # the results room loads when used (CLI start)
 
         check_export_path(args.export)  # refuse a bad suffix before the run, not after it
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
@@ -26,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(frame.to_json(orient="records", indent=2))
     if args.export:
-        from genai_harness.results.export import export
+        from genai_harness.results.export import export  # the results room loads when used (CLI start)
 
         export(frame, args.export)
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
@@ -71,8 +73,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def add_numerics_options(p: argparse.ArgumentParser) -> None:
     """``--precision`` and ``--threads``, shared by ``run`` and the direct commands."""
-    from genai_harness.backends.numerics import PRECISIONS
-
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="numeric precision to run at (default: the workload's, else what the runtime picks); "
                         "a runtime that cannot honour it refuses the cell")

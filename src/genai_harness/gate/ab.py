@@ -17,9 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from genai_harness.analysis.long_view import cell_label, row_labels
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import AB_ROUNDS
+from genai_harness.runner.benchmark import check_slowdown
+from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.plan import Cell, Plan
+from genai_harness.runner.prepare import Selection, prepare_run
+from genai_harness.runner.progress import Progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,6 +80,16 @@ class Side:
         except ValueError:
             raise ConfigurationError(f"A/B option threads={value!r} is not a whole number") from None
 
+    def selection(self, frameworks: Sequence[str] | None, devices: Sequence[str] | None,
+                  models: Sequence[str] | None) -> Selection:
+        """What this side plans from the suite, within the job's filters: its environment alone, its model
+        instead of ``models``, or its numerics options."""
+        if self.kind == "env":
+            return Selection(frameworks, devices, models, environment=self.value)
+        if self.kind == "model":
+            return Selection(frameworks, devices, [self.value])
+        return Selection(frameworks, devices, models, precision=self.precision, threads=self.threads)
+
 
 def pair_key(cell: Cell, kind: str) -> tuple[str, ...]:
     """What a cell of one side shares with its partner on the other (pure)."""
@@ -112,23 +127,6 @@ def interleave_each(plan: Sequence[tuple[tuple[Cell, Cell], int, int]]) -> list[
     return order
 
 
-def _side_plan(side: Side, suite: Any, inventories: list[Any], catalog: Any, frameworks: list[str] | None,
-               devices: list[str] | None, models: list[str] | None) -> Plan:
-    from genai_harness.runner.plan import make_plan
-
-    if side.kind == "env":
-        chosen = [inv for inv in inventories if inv.environment.name == side.value]
-        if not chosen:
-            known = ", ".join(inv.environment.name for inv in inventories)
-            raise ConfigurationError(f"A/B side env:{side.value}: no such environment; known: {known} "
-                                     "(register one with `genai-harness envs --add NAME=PYTHON`)")
-        return make_plan(suite, chosen, catalog, frameworks, devices, models)
-    if side.kind == "model":
-        return make_plan(suite, inventories, catalog, frameworks, devices, [side.value])
-    return make_plan(suite, inventories, catalog, frameworks, devices, models, precision=side.precision,
-                     threads=side.threads)
-
-
 def more_rounds(needed: float, done: int, max_rounds: int) -> int:
     """How many rounds to add when the gate says it needs ``needed`` after ``done`` (pure): none when it has
     enough, or when no round count would do (``needed`` infinite or NaN); else up to ``needed`` and at most
@@ -153,17 +151,6 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     rounds, up to ``max_rounds``: the round count follows the measured noise, never the measured effect, and
     each pair runs only the rounds its own noise asks for.
     """
-    from genai_harness.config import load_config
-    from genai_harness.host.fingerprint import machine_profile
-    from genai_harness.results.stores import open_store
-    from genai_harness.runner.benchmark import check_slowdown
-    from genai_harness.runner.cell_loop import new_run_context, run_plan
-    from genai_harness.runner.environments import configured_environments
-    from genai_harness.runner.inventory import collect_inventory
-    from genai_harness.runner.progress import Progress
-    from genai_harness.workloads.catalog import Catalog
-    from genai_harness.workloads.suites import load_suite
-
     side_a, side_b = Side.parse(a), Side.parse(b)
     if side_a.kind != side_b.kind:
         raise ConfigurationError(f"A/B sides must vary one thing: {a!r} is {side_a.kind}, {b!r} is {side_b.kind}")
@@ -176,23 +163,17 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
         raise ConfigurationError(f"--max-rounds must be a whole number from --rounds ({rounds}, at least 2) to "
                                  f"1000, got {max_rounds!r}")
     slowdowns = [check_slowdown(f) for f in inject_slowdown]
-    cfg = load_config(Path(config) if config else None)
-    environments = configured_environments(cfg, list(pythons or []))
-    suite_obj, catalog = load_suite(suite), Catalog(cfg)
-    inventories = collect_inventory(environments)
-    filters = (list(frameworks or []) or None, list(devices or []) or None, list(models or []) or None)
-    plans = [_side_plan(side, suite_obj, inventories, catalog, *filters) for side in (side_a, side_b)]
-    pairs = pair_cells(plans[0].cells, plans[1].cells, side_a.kind)
+    filters = (frameworks, devices, models)
+    prepared = prepare_run(suite, [side_a.selection(*filters), side_b.selection(*filters)], pythons=pythons or (),
+                           config=config, store=store, out=stream or sys.stderr)
+    pairs = pair_cells(prepared.plans[0].cells, prepared.plans[1].cells, side_a.kind)
     if not pairs:
         raise ConfigurationError(f"A/B: no cell of {a!r} has a partner in {b!r} (same framework, device, workload"
                                  f"{'' if side_a.kind == 'model' else ', model'}); check the filters")
     pairs = [(dataclasses.replace(x, inject_slowdown=slowdowns[0]),
               dataclasses.replace(y, inject_slowdown=slowdowns[1])) for x, y in pairs]
-    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
-    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
-    result_store = open_store(store)
-    result_store.check_writable()
-    contexts = [new_run_context(profile, env_versions) for _ in range(2)]
+    result_store = prepared.store
+    contexts = [new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
     written: list[dict[str, Any]] = []
 
     def run_rounds(plan: list[tuple[tuple[Cell, Cell], int, int]], note: str) -> Progress:
@@ -240,8 +221,6 @@ def pair_needs(pairs: Sequence[tuple[Cell, Cell]], frames: Sequence[pd.DataFrame
                rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float]) -> list[float]:
     """``rounds_needed`` of each pair's own rows (each side's rows whose cell label is the pair's cell), told how
     many pairs the job has (the gate's false-alarm rate is shared over all of them)."""
-    from genai_harness.analysis.long_view import cell_label, row_labels
-
     labels = [row_labels(frame, CELL_LABEL_COLUMNS, cell_label) for frame in frames]
     return [rounds_needed(frames[0][(labels[0] == a.label).to_numpy()], frames[1][(labels[1] == b.label).to_numpy()],
                           len(pairs)) for a, b in pairs]

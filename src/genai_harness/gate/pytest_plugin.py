@@ -70,8 +70,10 @@ class Gate:
                  **run_options: Any) -> pd.DataFrame | None:
         """Measure ``workload`` on ``model`` (``--genai-runs`` runs) and compare; returns the comparison (None when
         recording)."""
+        # pandas loads when a test asks for a gate, not in every pytest session (the plugin loads in each one)
         import pandas as pd
 
+        # so do the runner and the gate: a pytest session that gates nothing starts as light as the CLI
         from genai_harness.gate.compare import THRESHOLD, compare_frames, has_regression
         from genai_harness.gate.render import to_table
         from genai_harness.results.query import ResultFilter
@@ -79,9 +81,11 @@ class Gate:
         from genai_harness.results.store import ResultStore
         from genai_harness.runner.benchmark import run
 
-        suite = self._suite_file(workload, model)
-        current = pd.concat([run(str(suite), frameworks=_names(framework), devices=_names(device), store=self.store,
-                                 progress=False, **run_options) for _ in range(self.runs)], ignore_index=True)
+        with tempfile.TemporaryDirectory(prefix="genai-gate-") as folder:  # through genai_harness.run, as any run
+            suite = _suite_file(Path(folder), workload, model)
+            current = pd.concat([run(str(suite), frameworks=_names(framework), devices=_names(device),
+                                     store=self.store, progress=False, **run_options) for _ in range(self.runs)],
+                                ignore_index=True)
         failed = current[current["status"] != "ok"]
         if len(failed):
             pytest.fail(f"genai-harness cell failed: {failed['error'].iloc[0]}", pytrace=False)
@@ -102,11 +106,12 @@ class Gate:
             pytest.fail(f"performance regression against {self.baseline}:\n{to_table(comparison)}", pytrace=False)
         return comparison
 
-    def _suite_file(self, workload: str, model: str) -> Path:
-        folder = Path(tempfile.mkdtemp(prefix="genai-gate-"))
-        path = folder / "gate.toml"
-        path.write_text(f'id = "gate"\n\n[[entries]]\nworkload = {_toml(workload)}\nmodels = [{_toml(model)}]\n')
-        return path
+
+def _suite_file(folder: Path, workload: str, model: str) -> Path:
+    """A suite file in ``folder`` of one entry: ``workload`` (a shipped name or a file) on ``model``."""
+    path = folder / "gate.toml"
+    path.write_text(f'id = "gate"\n\n[[entries]]\nworkload = {_toml(workload)}\nmodels = [{_toml(model)}]\n')
+    return path
 
 
 def _names(value: str | Sequence[str] | None) -> list[str] | None:

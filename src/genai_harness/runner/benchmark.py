@@ -1,28 +1,28 @@
-"""The Python entry points: ``genai_harness.run`` and ``genai_harness.load_results``."""
+"""The Python entry point ``genai_harness.run``: prepare the run (:mod:`genai_harness.runner.prepare`), then run
+its cells, model or operator ones, storing the rows as each ends."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 from genai_harness.analysis.summary import failures, summary_table
-from genai_harness.config import load_config
-from genai_harness.errors import ConfigurationError, SchemaVersionError, WorkloadError
-from genai_harness.host.fingerprint import machine_profile
-from genai_harness.results.schema import SCHEMA_VERSION
-from genai_harness.results.store import open_store
-from genai_harness.results.stores.layout import ADDITIVE_SINCE
+from genai_harness.backends.aliases import canonical_framework
+from genai_harness.errors import ConfigurationError
+from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
 from genai_harness.runner.cell_loop import new_run_context, run_plan
-from genai_harness.runner.environments import configured_environments
-from genai_harness.runner.inventory import collect_inventory
-from genai_harness.runner.plan import make_plan
+from genai_harness.runner.fleet import ray_tasks
+from genai_harness.runner.prepare import Prepared, Selection, prepare_run
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import signals_interrupt
-from genai_harness.workloads.catalog import Catalog
-from genai_harness.workloads.suites import load_suite
+from genai_harness.workloads.operators.peak import matmul_peak_gflops
+from genai_harness.workloads.operators.suites import load_operator_suite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,56 +69,40 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     factor and records it in ``injected_slowdown``. ``ray_address`` schedules every cell on that Ray
     cluster (see :mod:`genai_harness.runner.fleet`); each node writes its rows to ``store``.
     """
-    from genai_harness.backends.aliases import canonical_framework
-
     slowdown = check_slowdown(inject_slowdown)
     out = stream or sys.stderr
-    framework_names = [canonical_framework(f) for f in name_list(frameworks, "framework") or []] or None
-    device_names, model_names = name_list(devices, "device"), name_list(models, "model")
-    cfg = load_config(Path(config) if config else None)
-    environments = configured_environments(cfg, name_list(pythons, "python") or [])
-    from genai_harness.workloads.operators.suites import load_operator_suite
-
+    selection = Selection([canonical_framework(f) for f in name_list(frameworks, "framework") or []] or None,
+                          name_list(devices, "device"), name_list(models, "model"), precision, threads)
+    python_names = name_list(pythons, "python") or []
     operators = load_operator_suite(suite)  # an operator suite: its specs are validated here, before any cell
     if operators is not None:
+        # the runner of operator cells loads onnx (to build the operator models) only when an operator suite runs
         from genai_harness.runner.operator_loop import check_operator_options
 
-        check_operator_options(models=model_names, precision=precision, threads=threads, reference=reference,
+        check_operator_options(models=selection.models, precision=precision, threads=threads, reference=reference,
                                slowdown=slowdown, ray_address=ray_address)
-        return _run_operators(operators, framework_names, device_names, environments, store, out, progress)
-    suite_obj = load_suite(suite)
-    if not model_names and any(not entry.models for entry in suite_obj.entries):
-        raise WorkloadError(f"suite {suite!r} names no models for workload "
-                            f"{next(e.workload.id for e in suite_obj.entries if not e.models)!r}; "
-                            "give the models to run it on with --model ID (e.g. --model tiny-llm)")
-    catalog = Catalog(cfg)
-    inventories = collect_inventory(environments)
-    plan = make_plan(suite_obj, inventories, catalog, framework_names, device_names, model_names,
-                     precision=precision, threads=threads)
+        return _run_operators(prepare_run(operators, selection, pythons=python_names, config=config, store=store,
+                                          out=out), out, progress)
+    prepared = prepare_run(suite, selection, pythons=python_names, config=config, store=store, out=out)
+    plan, result_store = prepared.plan, prepared.store
     if reference:
         plan.cells = [dataclasses.replace(c, workload=dataclasses.replace(c.workload, reference=True))
                       for c in plan.cells]
     if slowdown is not None:
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
-    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
-    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
-    result_store = writable_store(store, out)
-    context = new_run_context(profile, env_versions)
+    context = new_run_context(prepared.profile, prepared.env_versions)
     meter = Progress(len(plan.cells), out, progress)
 
     def measure(rows: list[dict[str, Any]]) -> None:
         if ray_address:
-            from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
-            from genai_harness.runner.fleet.ray_tasks import run_plan_on_ray
-
-            run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter, rows,
-                            ray_address)
+            ray_tasks.run_plan_on_ray(plan, result_store, resolve_store_spec(store, DEFAULT_STORE), context, meter,
+                                      rows, ray_address)
         else:
             run_plan(plan, result_store, context, meter, rows)
 
     _drive_run(result_store, context.run_id, [cell.label for cell in plan.cells],
-              f"run {context.run_id}: suite {suite_obj.id}, {len(plan.cells)} cells, store {result_store.location}",
-              plan.skipped, measure, meter=meter, progress=progress, out=out)
+              f"run {context.run_id}: suite {prepared.suite.id}, {len(plan.cells)} cells, store "
+              f"{result_store.location}", plan.skipped, measure, meter=meter, progress=progress, out=out)
     return result_store.read(run_id=context.run_id)
 
 
@@ -149,10 +133,6 @@ def _drive_run(result_store: Any, run_id: str, labels: list[str], header: str, s
 
 def check_slowdown(factor: float | None) -> float | None:
     """``factor`` if it is a usable slowdown (finite, 0.1 to 100), else a ConfigurationError."""
-    import math
-
-    from genai_harness.errors import ConfigurationError
-
     if factor is None:
         return None
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor) \
@@ -162,55 +142,25 @@ def check_slowdown(factor: float | None) -> float | None:
     return float(factor)
 
 
-def writable_store(store: str | Path | None, out: TextIO) -> Any:
-    """The run's store, upgraded in place when only new nullable columns are missing; refused (before any cell
-    runs) when older than that or not writable."""
-    result_store = open_store(store)  # a path or postgresql:// URL; None: $GENAI_HARNESS_STORE or the default
-    if ADDITIVE_SINCE <= result_store.schema_version < SCHEMA_VERSION:  # new nullable columns only: safe
-        old_version = result_store.schema_version
-        result_store = open_store(store, migrate=True)
-        print(f"genai-harness: upgraded results store {result_store.location} from schema version {old_version} "
-              f"to {SCHEMA_VERSION} (new columns, null for the rows already there)", file=out)
-    if result_store.schema_version < SCHEMA_VERSION:  # refuse before any cell runs, not after the first one
-        raise SchemaVersionError(
-            f"results store {result_store.location} has schema version {result_store.schema_version}, older than "
-            f"version {SCHEMA_VERSION} this genai-harness writes; nothing was run. Write to a new store "
-            f"(--store PATH) or upgrade this one in place with `genai-harness results --store "
-            f"{result_store.location} --migrate`"
-        )
-    result_store.check_writable()  # a store that cannot take a row is refused before any cell runs
-    return result_store
-
-
-def _run_operators(operators: tuple[str, list[Any]], frameworks: list[str] | None, devices: list[str] | None,
-                   environments: list[Any], store: str | Path | None, out: TextIO, progress: bool) -> pd.DataFrame:
+def _run_operators(prepared: Prepared, out: TextIO, progress: bool) -> pd.DataFrame:
     """An operator suite: models built and referenced once per spec, then every ONNX-taking target runs them."""
-    import tempfile
-
+    # the runner of operator cells loads onnx (to build the operator models) only when an operator suite runs
     from genai_harness.runner.operator_loop import cell_label, prepare_specs, run_operator_plan
-    from genai_harness.runner.operator_plan import make_operator_plan
-    from genai_harness.workloads.operators.peak import matmul_peak_gflops
 
-    suite_id, specs = operators
-    inventories = collect_inventory(environments)
-    plan = make_operator_plan(specs, inventories, frameworks, devices)
-    env_versions = {inv.environment.name: inv.versions() for inv in inventories}
-    profile = machine_profile({k: v for k, v in env_versions.items() if k != "default"})
-    result_store = writable_store(store, out)
-    context = new_run_context(profile, env_versions)
+    suite_id, specs = prepared.suite
+    plan, result_store = prepared.plan, prepared.store
+    context = new_run_context(prepared.profile, prepared.env_versions)
     meter = Progress(len(plan.cells), out, progress)
     with tempfile.TemporaryDirectory(prefix="genai-harness-models-") as tmp:
         meter.note(f"suite {suite_id}: building {len(specs)} operator models and their reference outputs ...")
-        prepared = prepare_specs(specs, Path(tmp))  # a spec that does not build fails here, before any cell
+        built = prepare_specs(specs, Path(tmp))  # a spec that does not build fails here, before any cell
         peak = matmul_peak_gflops()
         _drive_run(result_store, context.run_id, [cell_label(cell) for cell in plan.cells],
                   f"run {context.run_id}: suite {suite_id}, {len(plan.cells)} cells ({len(specs)} operator specs), "
                   f"matmul peak {peak:.1f} GFLOP/s, store {result_store.location}", plan.skipped,
-                  lambda rows: run_operator_plan(plan, prepared, result_store, context, meter, rows, peak),
+                  lambda rows: run_operator_plan(plan, built, result_store, context, meter, rows, peak),
                   meter=meter, progress=progress, out=out)
     if progress:
-        from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
-
         matrix = coverage_matrix(result_store.read(run_id=context.run_id))
         if not matrix.empty:
             print("", file=out)

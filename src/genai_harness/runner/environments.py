@@ -17,6 +17,7 @@ from pathlib import Path
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import EnvironmentConfigError
 from genai_harness.interface.devices import DEFAULT_ENVIRONMENT
+from genai_harness.trust import untrusted_reason
 
 
 class UntrustedConfigWarning(UserWarning):
@@ -94,8 +95,6 @@ def configured_environments(config: HarnessConfig, cli_pythons: list[str] | None
     interpreter to run: one :class:`UntrustedConfigWarning` says so; with ``check=False`` (listings)
     its environments are listed, marked "not run".
     """
-    from genai_harness.trust import untrusted_reason
-
     envs = [default_environment()]
     untrusted = untrusted_reason(config)
     if untrusted:

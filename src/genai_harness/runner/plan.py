@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from genai_harness.backends.numerics import check_precision, check_threads
 from genai_harness.errors import ConfigurationError, DeviceUnavailableError, UnknownFrameworkError
 from genai_harness.interface.devices import Device
 from genai_harness.runner.environments import Environment
@@ -62,8 +63,6 @@ def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Ca
 
     ``precision``/``threads`` (the CLI's or API's) override every workload's ``[run]`` request.
     """
-    from genai_harness.backends.numerics import check_precision, check_threads
-
     precision = check_precision(precision) if precision else None
     threads = check_threads(threads)
     known_frameworks = {b["framework"] for inv in inventories for b in inv.backends}

@@ -11,8 +11,10 @@ A suite file::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from genai_harness.errors import WorkloadError
 from genai_harness.workloads.operators.suites import SUITES as OPERATOR_SUITES
@@ -86,3 +88,10 @@ def load_suite(name_or_path: str) -> Suite:
             raise WorkloadError(f"{where}: field 'models' must be a list of model ids")
         parsed.append(SuiteEntry(_workload_ref(entry["workload"], path.parent), tuple(models)))
     return Suite(str(data.get("id", path.stem)), str(data.get("description", "")), tuple(parsed))
+
+
+def suite_in_memory(suite_id: str, entries: Sequence[tuple[Mapping[str, Any], Sequence[str]]]) -> Suite:
+    """A suite of (workload tables, model ids) entries built in memory, no file written or read: each workload's
+    tables (a workload file's, as a dict) are validated as a file's would be."""
+    return Suite(suite_id, "", tuple(SuiteEntry(parse_workload(dict(tables), f"suite {suite_id} [[entries]] #{i + 1}"),
+                                                tuple(models)) for i, (tables, models) in enumerate(entries)))
