@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import FakeWorkspace, assert_one_error_line, fake_registered, run_fake_cli
+from support import FakeWorkspace, assert_one_error_line, fake_registered, run_fake_cli
 from test_results_store import cell_rows, make_v0_store
 from test_results_store_layout import make_v3_store
 

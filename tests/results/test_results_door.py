@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "genai_harness"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "genai_harness"
 BEHIND_THE_DOOR = "genai_harness.results.stores"
 
 

@@ -18,7 +18,7 @@ from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
 from genai_harness.workloads.catalog import MODELS_DIR
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 CLIP = json.loads((DATA / "golden_clip_tokenizer.json").read_text(encoding="utf-8"))
 EULER = json.loads((DATA / "golden_euler.json").read_text())
 
