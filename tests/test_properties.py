@@ -27,11 +27,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from genai_harness import cli
+from genai_harness.commands import devices
 from genai_harness.errors import EXIT_CODES, CellError
 from genai_harness.results.store import ResultStore
-from genai_harness.runner import benchmark as api
-from genai_harness.runner import inventory
-from genai_harness.runner import launcher as worker_client
+from genai_harness.runner import cell_loop, inventory, launcher, prepare
 
 DOCUMENTED_CODES = set(EXIT_CODES.values())
 ERROR_LINE = re.compile(r"^genai-harness( [a-z]+)?: error: \S")
@@ -46,9 +45,10 @@ def no_runtime() -> Iterator[None]:
         raise CellError("property tests start no worker")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(api, "collect_inventory", lambda environments: [])
-        mp.setattr(inventory, "collect_inventory", lambda environments: [])
-        mp.setattr(worker_client, "call_worker", no_worker)
+        for module in (prepare, inventory, devices):  # every module that asks environments what they offer
+            mp.setattr(module, "collect_inventory", lambda environments: [])
+        for module in (launcher, cell_loop):  # every module that starts a worker
+            mp.setattr(module, "call_worker", no_worker)
         mp.setenv("GENAI_HARNESS_TRUST_FILE", str(Path(tempfile.gettempdir()) / "genai-harness-props-trust.json"))
         yield
 

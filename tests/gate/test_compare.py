@@ -135,21 +135,22 @@ def test_stretch_grows_spans_and_shrinks_rates() -> None:
 
 @pytest.mark.slow
 def test_compare_command_on_real_runs(tmp_path: Path) -> None:
-    """Three real runs of one onnxruntime-genai cell as the baseline history, a fourth with a 4x injected slowdown.
+    """Three real runs of one onnxruntime-genai cell as the baseline history, a fourth with a 50x injected slowdown.
 
-    4x, not 1.1x: separate runs on this loaded machine moved by a CV of 0.28 between run medians
-    (benchmarks/RESULTS.md), and this test checks the wiring, not the gate's calibration.
+    50x, not 1.1x: separate runs on this machine moved by a CV of 0.28 between run medians (benchmarks/RESULTS.md),
+    and three runs against one could only show 6-10x on a quiet machine (4x failed here 1 run in 4); this test
+    checks the wiring, not the gate's calibration. The slowdown stretches the recorded spans, so it costs no time.
     """
     suite = text_suite(tmp_path, repetitions=8)
     store, slow_store = tmp_path / "s.sqlite", tmp_path / "slow.sqlite"
     common = ("run", "--suite", str(suite), "--framework", "onnxruntime_genai", "--quiet")
     for _ in range(3):
         assert run_cli(*common, "--store", str(store)).returncode == 0
-    assert run_cli(*common, "--store", str(slow_store), "--inject-slowdown", "4").returncode == 0
+    assert run_cli(*common, "--store", str(slow_store), "--inject-slowdown", "50").returncode == 0
     frame_all = ResultStore(store).read()
     runs = list(dict.fromkeys(frame_all["run_id"]))
     assert len(runs) == 3 and frame_all["injected_slowdown"].isna().all()
-    assert ResultStore(slow_store).read()["injected_slowdown"].eq(4.0).all()
+    assert ResultStore(slow_store).read()["injected_slowdown"].eq(50.0).all()
 
     slowed = run_cli("compare", str(store), str(slow_store), "--metric", "tpot_ms", "--metric",
                      "e2e_ms", "--alpha", "0.05", "--json", "--junit", str(tmp_path / "junit.xml"))
