@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from genai_harness.workloads.operators.spec import OPERATOR_TASK
+
 OK = "ok"
 WRONG = "wrong result"
 NOT_SUPPORTED = "not supported"
@@ -47,7 +49,7 @@ def coverage_matrix(results: pd.DataFrame) -> pd.DataFrame:
             "ref_within_tolerance"]
     if results.empty or "task" not in results:
         return pd.DataFrame()
-    ops = results[(results["task"] == "operator") & ~results["status"].isin(["interrupted", "skipped"])]
+    ops = results[(results["task"] == OPERATOR_TASK) & ~results["status"].isin(["interrupted", "skipped"])]
     if ops.empty:
         return pd.DataFrame()
     ops = ops.reindex(columns=cols)

@@ -13,10 +13,10 @@ from typing import Any
 from genai_harness.errors import ConfigurationError
 from genai_harness.tasks.metric import MetricInfo, metric_info
 from genai_harness.tasks.registry import TASK_KINDS
+from genai_harness.workloads.operators.spec import OPERATOR_TASK
 
-OPERATOR = "operator"
-"""The rows of the attention operator suite (:mod:`genai_harness.workloads.operators`), which is not a task of the
-common interface but shares the metric table."""
+OPERATOR = OPERATOR_TASK
+"""The rows of the attention operator suite, which is not a task of the common interface but shares the table."""
 EVERY = (*TASK_KINDS, OPERATOR)
 
 _OPERATOR_METRICS = (

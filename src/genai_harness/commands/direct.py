@@ -14,6 +14,7 @@ from genai_harness.backends.aliases import canonical_framework
 from genai_harness.backends.numerics import check_precision, check_threads
 from genai_harness.commands.run import add_numerics_options
 from genai_harness.errors import ConfigurationError, TaskNotSupportedError
+from genai_harness.interface.tasks import Task
 
 if TYPE_CHECKING:
     from genai_harness.runner.launcher import WorkerOutcome
@@ -142,7 +143,7 @@ def _numerics_line(numerics: dict[str, Any] | None) -> str:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Generate text and print it with its timings."""
-    outcome, environment = _call(args, "text2text", {"prompt": prompt_text(args),
+    outcome, environment = _call(args, Task.TEXT2TEXT, {"prompt": prompt_text(args),
                                                      "max_new_tokens": args.max_new_tokens})
     if args.json:
         print(json.dumps(_json_answer(outcome, environment), indent=2))
@@ -174,7 +175,7 @@ def cmd_imagine(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--out {args.out!r} must end in .png")
     with tempfile.TemporaryDirectory() as tmp:
         npy = Path(tmp, "image.npy")
-        outcome, _environment = _call(args, "text2image", {
+        outcome, _environment = _call(args, Task.TEXT2IMAGE, {
             "prompt": prompt_text(args), "width": width, "height": height, "steps": args.steps, "seed": args.seed,
             "guidance_scale": args.guidance_scale, "out_npy": str(npy)})
         tensor = np.load(npy)
@@ -188,7 +189,7 @@ def cmd_imagine(args: argparse.Namespace) -> int:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Classify one synthetic batch and print timings."""
-    outcome, environment = _call(args, "classification", {"batch_size": args.batch})
+    outcome, environment = _call(args, Task.CLASSIFICATION, {"batch_size": args.batch})
     if args.json:
         print(json.dumps(_json_answer(outcome, environment), indent=2))
         return 0

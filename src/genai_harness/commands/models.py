@@ -10,6 +10,7 @@ from genai_harness.backends.aliases import canonical_framework
 from genai_harness.backends.registry import get_backend
 from genai_harness.config import load_config
 from genai_harness.errors import ConfigurationError, ModelError, TaskNotSupportedError
+from genai_harness.interface.tasks import ALL_TASKS
 from genai_harness.tables import format_table
 from genai_harness.workloads.catalog import Catalog, verify_bundled, verify_user_model
 
@@ -79,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("models", help="list the model catalog; add, remove or verify models")
     p.add_argument("action", nargs="?", choices=["list", "add", "remove", "verify"], default="list")
     p.add_argument("id", nargs="?", help="model id (add / remove / verify; verify without one: the bundled models)")
-    p.add_argument("--task", choices=["text2text", "text2image", "classification"])
+    p.add_argument("--task", choices=[str(task) for task in ALL_TASKS])
     p.add_argument("--framework", help="the framework that loads this format (e.g. onnxruntime_genai)")
     p.add_argument("--format", help="the format key instead of --framework (onnxruntime_genai, openvino, ...)")
     p.add_argument("--path", help="model folder or .onnx file")

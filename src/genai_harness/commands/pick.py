@@ -9,6 +9,7 @@ import math
 from genai_harness.dispatch.decide import decide
 from genai_harness.dispatch.decision import Constraints, Decision
 from genai_harness.dispatch.objectives import OBJECTIVES
+from genai_harness.interface.tasks import ALL_TASKS
 from genai_harness.tables import format_table
 
 
@@ -54,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser("pick", help="the best device for a model and objective, from the measurements",
                        description="Rank every measured target of MODEL for TASK by OBJECTIVE (median with a 95 % "
                                    "bootstrap interval; ties within noise go to lower memory, then load time).")
-    p.add_argument("--task", required=True, choices=("text2text", "text2image", "classification"))
+    p.add_argument("--task", required=True, choices=[str(task) for task in ALL_TASKS])
     p.add_argument("--model", required=True, help="a catalog model id")
     p.add_argument("--objective", required=True, help=f"one of {', '.join(OBJECTIVES)}")
     p.add_argument("--prompt-tokens", type=int, default=None, help="for ttft/latency: the app's prompt length")

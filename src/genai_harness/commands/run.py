@@ -8,6 +8,7 @@ import sys
 
 from genai_harness.backends.numerics import PRECISIONS
 from genai_harness.errors import CellError
+from genai_harness.workloads.operators.spec import OPERATOR_TASK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -34,7 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
     failed = frame[~frame["status"].isin(["ok", "skipped"])] if len(frame) else frame
     if len(failed) and "error_type" in failed:  # an operator a runtime refuses is a finding of the suite
-        failed = failed[~((failed["task"] == "operator") & (failed["error_type"] == "OperatorNotSupported"))]
+        failed = failed[~((failed["task"] == OPERATOR_TASK) & (failed["error_type"] == "OperatorNotSupported"))]
     if len(failed):
         cells = failed[["framework", "device", "workload_id", "model_id"]].drop_duplicates()
         print(f"genai-harness: {len(cells)} cell(s) failed; their reasons are in the store", file=sys.stderr)

@@ -18,13 +18,15 @@ from genai_harness.dashboards.speed import relative_speed_matrix, speed_metric, 
 from genai_harness.dispatch.evidence import EVIDENCE_COLUMNS
 from genai_harness.dispatch.ranking import rank
 from genai_harness.errors import HarnessError
+from genai_harness.interface.tasks import Task
+from genai_harness.tasks.registry import TASK_KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-DEFAULT_OBJECTIVE = {"text2text": "ttft", "text2image": "image", "classification": "throughput"}
-"""The dispatcher objective shown per task in the report."""
+DEFAULT_OBJECTIVE = {task: kind.objectives[0].name for task, kind in TASK_KINDS.items()}
+"""The dispatcher objective shown per task in the report: the first the task declares."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def report_figures(df: pd.DataFrame, comparison: pd.DataFrame | None = None,
         for info in measured_metrics(_ok(part), [m.name for m in headline_metrics(task)]):
             figures.append(ReportFigure(f"{task}-{info.name}", f"{task}: {info.title} per target",
                                         lambda p=part, n=info.name: device_comparison(p, n, stats=stats)))
-        if task == "text2text":
+        if task == Task.TEXT2TEXT:  # the text task alone has prompt-length and per-token figures
             figures.append(ReportFigure("ttft-vs-prompt", "TTFT against prompt length",
                                         lambda p=part: ttft_vs_prompt(p)))
             figures.append(ReportFigure("tpot-vs-context", "TPOT against context", lambda p=part: tpot_vs_context(p)))

@@ -11,12 +11,13 @@ from genai_harness.dispatch.evidence import EVIDENCE_COLUMNS
 from genai_harness.dispatch.ranking import rank
 from genai_harness.errors import NoEvidenceError
 from genai_harness.host.fingerprint import machine_profile
+from genai_harness.interface.tasks import Task
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import open_store
 
 
 def ort_policy_delegate(objective: str = "batch", store: str | Path | None = None, *, model: str | None = None,
-                        task: str = "classification") -> Callable[[Sequence[Any], Any, Any, int], list[Any]]:
+                        task: str = Task.CLASSIFICATION) -> Callable[[Sequence[Any], Any, Any, int], list[Any]]:
     """A delegate for onnxruntime's ``SessionOptions.set_provider_selection_policy_delegate``.
 
     It orders the ``OrtEpDevice``s onnxruntime offers by this machine's measurements of onnxruntime

@@ -35,6 +35,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from genai_harness.errors import StoreError
+from genai_harness.interface.tasks import ALL_TASKS
+from genai_harness.workloads.operators.spec import OPERATOR_TASK
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +49,8 @@ MIN_SCHEMA_VERSION = 0
 
 STATUSES = ("ok", "failed", "timeout", "crashed", "interrupted", "skipped")
 """``skipped``: the cell does not apply (a prompt longer than the model's context, say); ``error`` says why."""
-TASKS = ("text2text", "text2image", "classification", "operator")
+TASKS = (*ALL_TASKS, OPERATOR_TASK)
+"""What a row's ``task`` may be: a task of the common interface, or an operator suite's."""
 SOURCE_COLUMN = "source_store"
 """Column :func:`~genai_harness.results.store.load_results` adds: the store file a row came from."""
 

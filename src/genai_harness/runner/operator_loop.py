@@ -45,7 +45,7 @@ from genai_harness.worker.protocol import (
     journal_entry_from_dict,
 )
 from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, shared_reference
-from genai_harness.workloads.operators.spec import TOLERANCE, OperatorSpec, validate_spec
+from genai_harness.workloads.operators.spec import OPERATOR_TASK, TOLERANCE, OperatorSpec, validate_spec
 
 CELL_TIMEOUT_S = 300.0
 """How long one operator cell may run (load, warm-up and repetitions) before it is killed as a timeout."""
@@ -112,7 +112,7 @@ def base_row(cell: OperatorCell, prepared: PreparedSpec, context: RunContext) ->
     """The identity columns of every row of an operator cell (pure)."""
     return {
         **placement_columns(context, cell.environment, cell.device),
-        "framework": cell.framework, "runtime": cell.runtime, "task": "operator",
+        "framework": cell.framework, "runtime": cell.runtime, "task": OPERATOR_TASK,
         "workload_id": cell.spec.name, "workload_version": 1,
         "workload_hash": prepared.spec_hash, "model_id": model_id(cell.spec), "model_format": "onnx",
         "model_hash": prepared.model_hash, "precision_requested": {"float32": "f32", "float16": "f16"}[cell.spec.dtype],

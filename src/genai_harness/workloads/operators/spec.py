@@ -20,6 +20,8 @@ OPERATORS: dict[str, tuple[str, tuple[int, ...]]] = {
     "FlexAttention": ("ai.onnx.preview", (1,)),
     "FlexAttentionExpanded": ("ai.onnx.preview", (1,)),
 }
+OPERATOR_TASK = "operator"
+"""The ``task`` of an operator suite's rows (not a task of the common interface; they share the store)."""
 VARIANTS = ("plain", "causal", "sliding_window", "alibi", "softcap", "document", "score_mod")
 # FlexAttention (itself and expanded) takes a user's score_mod; the other builders express variants natively.
 SCORE_MOD_OPERATORS = ("FlexAttention", "FlexAttentionExpanded")
