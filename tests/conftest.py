@@ -1,14 +1,5 @@
-"""The suite's fixtures and session hooks; the helpers they use live in :mod:`support` (tests/support/).
-
-Runtimes are never mocked here: device listings come from the installed onnxruntime,
-onnxruntime-genai and OpenVINO (and from .venvs/ort-openvino, which `make setup` creates).
-Fakes stand in only for harness logic.
-
-The suite never reads nor writes the user's ./genai-harness.toml (models a user registered there would
-change listings): GENAI_HARNESS_CONFIG points, for the whole session, at a temporary file of its own
-that registers only the ort-openvino environment. Commands run from the checkout get it too; commands
-run in a test's own folder read that folder's file.
-"""
+"""The suite's fixtures and session hooks; the helpers, and why the suite never touches a user's config, are in
+:mod:`support` (tests/support/)."""
 
 from __future__ import annotations
 
