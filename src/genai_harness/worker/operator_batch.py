@@ -17,14 +17,7 @@ import numpy as np
 
 from genai_harness.clock import Clock, default_clock
 from genai_harness.host.memory import own_peak_rss_mb, reset_own_peak_rss
-from genai_harness.worker.protocol import (
-    CellDone,
-    CellStarted,
-    OperatorBatchReply,
-    OperatorBatchRequest,
-    OperatorCellReply,
-    OperatorCellRequest,
-)
+from genai_harness.worker import protocol
 
 FALLBACK_OFF = "session.disable_cpu_ep_fallback"
 """onnxruntime session option: a node the EP cannot take fails the session instead of running on the CPU EP."""
@@ -42,32 +35,33 @@ class Readback(NamedTuple):
     runtime_version: str
 
 
-def _journal(path: Path, entry: CellStarted | CellDone) -> None:
+def _journal(path: Path, entry: protocol.CellStarted | protocol.CellDone) -> None:
     with open(path, "a") as fh:
         fh.write(json.dumps(entry.to_dict(), default=str) + "\n")
         fh.flush()
 
 
-def run_batch(request: OperatorBatchRequest) -> OperatorBatchReply:
+def run_batch(request: protocol.OperatorBatchRequest) -> protocol.OperatorBatchReply:
     """Run every cell of ``request.cells`` in order, journalling each (the worker's ``operator_batch`` op)."""
     journal = Path(request.journal)
     for cell in request.cells:
-        _journal(journal, CellStarted(cell.id))
+        _journal(journal, protocol.CellStarted(cell.id))
         try:
-            done = CellDone(cell.id, reply=run_operator_cell(cell))
+            done = protocol.CellDone(cell.id, reply=run_operator_cell(cell))
         except OperatorRefused as exc:
-            done = CellDone(cell.id, refused=str(exc))
+            done = protocol.CellDone(cell.id, refused=str(exc))
         except Exception as exc:  # not the runtime's refusal: the cell fails with what went wrong, the batch goes on
-            done = CellDone(cell.id, error=f"{type(exc).__name__}: {_words(exc)}", error_type=type(exc).__name__)
+            kind = type(exc).__name__
+            done = protocol.CellDone(cell.id, error=f"{kind}: {_words(exc)}", error_type=kind)
         _journal(journal, done)
-    return OperatorBatchReply(len(request.cells))
+    return protocol.OperatorBatchReply(len(request.cells))
 
 
 def _words(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:2000] or type(exc).__name__
 
 
-def _onnxruntime(cell: OperatorCellRequest) -> tuple[Any, Readback]:
+def _onnxruntime(cell: protocol.OperatorCellRequest) -> tuple[Any, Readback]:
     import onnxruntime as ort  # the runtime: loaded only by a worker whose cells name it
 
     ep = cell.execution_provider
@@ -93,7 +87,7 @@ def _onnxruntime(cell: OperatorCellRequest) -> tuple[Any, Readback]:
     return (lambda feeds: session.run(["Y"], feeds)[0]), readback
 
 
-def _openvino(cell: OperatorCellRequest) -> tuple[Any, Readback]:
+def _openvino(cell: protocol.OperatorCellRequest) -> tuple[Any, Readback]:
     import openvino as ov  # the runtime: loaded only by a worker whose cells name it
 
     core = ov.Core()
@@ -111,7 +105,7 @@ def _openvino(cell: OperatorCellRequest) -> tuple[Any, Readback]:
     return (lambda feeds: request.infer(feeds)[compiled.output(0)].copy()), readback
 
 
-def run_operator_cell(cell: OperatorCellRequest, clock: Clock = default_clock) -> OperatorCellReply:
+def run_operator_cell(cell: protocol.OperatorCellRequest, clock: Clock = default_clock) -> protocol.OperatorCellReply:
     """Load the cell's model on its runtime, run it once (the output), warm up, time ``repetitions`` runs."""
     reset_own_peak_rss()  # the peak reported is this cell's own
     feeds = dict(np.load(cell.feeds))
@@ -137,6 +131,6 @@ def run_operator_cell(cell: OperatorCellRequest, clock: Clock = default_clock) -
         run(feeds)
         times_ms.append((clock() - t0) / 1e6)
     np.save(cell.output, np.asarray(y))
-    return OperatorCellReply(load_s=load_s, times_ms=times_ms, peak_rss_mb=own_peak_rss_mb(),
+    return protocol.OperatorCellReply(load_s=load_s, times_ms=times_ms, peak_rss_mb=own_peak_rss_mb(),
                              actual_device=readback.actual_device, precision=readback.precision,
                              runtime_version=readback.runtime_version)

@@ -14,16 +14,9 @@ from typing import TYPE_CHECKING, Any
 from genai_harness.errors import StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
 from genai_harness.results.schema import COLUMN_NAMES, SCHEMA_VERSION, apply_dtypes
+from genai_harness.results.stores import layout
 from genai_harness.results.stores.dialect import SQLDialect
 from genai_harness.results.stores.frames import assemble, distinct
-from genai_harness.results.stores.layout import (
-    CELL_COLUMNS,
-    NORMALIZED_SINCE,
-    READ_BATCH,
-    ROW_COLUMNS,
-    SHARED_COLUMNS,
-    from_stored,
-)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,16 +81,16 @@ class RowReader(SQLDialect):
 
     def _cell_columns(self, conn: Any) -> set[str]:
         """The cell columns a normalized store has (an older one, read without migrating, lacks the newest)."""
-        return set(CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION else self._table_columns(conn, "cells")
+        return set(layout.CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION else self._table_columns(conn, "cells")
 
     def _select(self, conn: Any, filter: ResultFilter, wanted: list[str]) -> tuple[str, list[Any], list[str]]:
         """The query for ``filter`` and ``wanted`` columns, its parameters and the columns it returns."""
         where, params = filter.where(self.placeholder)
-        if self.schema_version >= NORMALIZED_SINCE:
+        if self.schema_version >= layout.NORMALIZED_SINCE:
             cell_columns = self._cell_columns(conn)
-            names = [n for n in wanted if n in ROW_COLUMNS or n in cell_columns]
-            exprs = [f"results.{n}" if n in ROW_COLUMNS else
-                     f"(SELECT value FROM blobs WHERE blobs.id = cells.{n}) AS {n}" if n in SHARED_COLUMNS else
+            names = [n for n in wanted if n in layout.ROW_COLUMNS or n in cell_columns]
+            exprs = [f"results.{n}" if n in layout.ROW_COLUMNS else
+                     f"(SELECT value FROM blobs WHERE blobs.id = cells.{n}) AS {n}" if n in layout.SHARED_COLUMNS else
                      f"cells.{n}" for n in names]
             sql = f"SELECT {', '.join(exprs) or 'NULL'} FROM results JOIN cells ON cells.id = results.cell_id"
             order = " ORDER BY results.id"
@@ -116,8 +109,8 @@ class RowReader(SQLDialect):
         row columns it returns and the wanted cell columns the store has (read once per cell, not per row)."""
         where, params = filter.where(self.placeholder)
         cell_columns = self._cell_columns(conn)
-        row_names = [n for n in wanted if n in ROW_COLUMNS]
-        cell_names = [n for n in wanted if n in CELL_COLUMNS and n in cell_columns]
+        row_names = [n for n in wanted if n in layout.ROW_COLUMNS]
+        cell_names = [n for n in wanted if n in layout.CELL_COLUMNS and n in cell_columns]
         sql = (f"SELECT {', '.join(['results.cell_id', *(f'results.{n}' for n in row_names)])} "
                "FROM results JOIN cells ON cells.id = results.cell_id")
         if where:
@@ -135,7 +128,7 @@ class RowReader(SQLDialect):
             marks = ", ".join([self.placeholder] * len(chunk))
             records += self._fetchall(conn, f"SELECT id, {', '.join(cell_names)} FROM cells WHERE id IN ({marks})",
                                       chunk)
-        shared = [position for position, name in enumerate(cell_names, start=1) if name in SHARED_COLUMNS]
+        shared = [position for position, name in enumerate(cell_names, start=1) if name in layout.SHARED_COLUMNS]
         missing = [b for b in distinct([r[p] for r in records for p in shared]) if b not in blobs]
         for start in range(0, len(missing), ID_CHUNK):
             chunk = missing[start:start + ID_CHUNK]
@@ -148,7 +141,7 @@ class RowReader(SQLDialect):
         """The frame of ``row_records`` (from :meth:`_row_query`), with their cells' columns joined in."""
         cell_ids = distinct([r[0] for r in row_records])
         cell_records = self._cells(conn, cell_ids, cell_names, blobs)
-        return assemble(row_records, row_names, cell_records, cell_names, SHARED_COLUMNS, blobs, wanted,
+        return assemble(row_records, row_names, cell_records, cell_names, layout.SHARED_COLUMNS, blobs, wanted,
                         self.location)
 
     def read(self, filter: ResultFilter = ALL_ROWS, *, run_id: str | None = None,
@@ -162,7 +155,7 @@ class RowReader(SQLDialect):
             filter = replace_filter(filter, run_ids=(run_id,))
         wanted = check_columns(columns)
         with self._connect() as conn:
-            if self.schema_version >= NORMALIZED_SINCE:
+            if self.schema_version >= layout.NORMALIZED_SINCE:
                 sql, params, row_names, cell_names = self._row_query(conn, filter, wanted)
                 records = self._fetchall(conn, sql, params)
                 return self._normalized_frame(conn, records, row_names, cell_names, wanted, {})
@@ -171,12 +164,12 @@ class RowReader(SQLDialect):
         return frame(records, names, wanted, self.location)
 
     def iter_frames(self, filter: ResultFilter = ALL_ROWS, *, columns: Sequence[str] | None = None,
-                    batch: int = READ_BATCH) -> Iterator[pd.DataFrame]:
+                    batch: int = layout.READ_BATCH) -> Iterator[pd.DataFrame]:
         """The rows ``filter`` selects, ``batch`` rows at a time (to stream a store bigger than memory)."""
         wanted = check_columns(columns)
         blobs: dict[Any, str] = {}  # few and shared by many cells: kept for the whole stream
         with self._connect() as conn:
-            normalized = self.schema_version >= NORMALIZED_SINCE
+            normalized = self.schema_version >= layout.NORMALIZED_SINCE
             if normalized:
                 sql, params, row_names, cell_names = self._row_query(conn, filter, wanted)
             else:
@@ -199,8 +192,8 @@ class RowReader(SQLDialect):
             cur = self._stream_cursor(conn)
             try:
                 cur.execute(sql, tuple(params))
-                while records := cur.fetchmany(READ_BATCH):
+                while records := cur.fetchmany(layout.READ_BATCH):
                     for r in records:
-                        yield from_stored(dict(zip(names, r, strict=True)))
+                        yield layout.from_stored(dict(zip(names, r, strict=True)))
             finally:
                 cur.close()
