@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 
-from genai_harness.dispatch.decide import decide
 from genai_harness.dispatch.decision import Constraints, Decision
 from genai_harness.dispatch.objectives import OBJECTIVES
 from genai_harness.interface.tasks import ALL_TASKS
@@ -39,6 +38,8 @@ def render(decision: Decision) -> str:
 
 def cmd_pick(args: argparse.Namespace) -> int:
     """Print the decision (exit 14 when there is no evidence to decide from)."""
+    from genai_harness.dispatch.decide import decide  # reads the store with pandas: only `pick` pays at CLI start
+
     constraints = Constraints(max_memory_mib=args.max_memory, precisions=tuple(args.precision or ()) or None,
                               frameworks=tuple(args.framework or ()) or None,
                               devices=tuple(args.device or ()) or None)
