@@ -230,3 +230,13 @@ def test_the_worker_side_imports_no_pandas() -> None:
     heavy = sorted(m for m in reachable if re.search(r"^\s*(import pandas|from pandas)", MODULES[m].read_text(), re.M))
     assert heavy == []
 
+
+
+def test_storage_has_one_door() -> None:
+    """Outside ``results/``, code reaches a store through ``results.store`` (open_store, open_for_writing, iter_stores,
+    load_results), never through the implementations in ``results.stores``."""
+    behind = "genai_harness.results.stores"
+    through_the_wall = sorted(f"{module} -> {target}" for module, targets in GRAPH.items() for target in targets
+                              if not module.startswith("genai_harness.results")
+                              and (target == behind or target.startswith(f"{behind}.")))
+    assert through_the_wall == [], "import these from genai_harness.results.store instead"
