@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from genai_harness.analysis import statistics as st
-from genai_harness.analysis.long_view import cell_label, cell_statistics, long_view, run_status, target_label
+from genai_harness.analysis.keys import cell_label, target_label
+from genai_harness.analysis.long_view import cell_statistics, long_view, run_status
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric, metrics_for
 from genai_harness.errors import ConfigurationError
 from genai_harness.results.schema import METRIC_COLUMNS
@@ -83,7 +84,7 @@ def test_target_key_keeps_runtimes_environments_and_precisions_apart() -> None:
 
 
 def test_the_runtime_shows_beside_the_target_without_splitting_it() -> None:
-    from genai_harness.analysis.long_view import runtime_note
+    from genai_harness.analysis.keys import runtime_note
     from genai_harness.analysis.summary import summary_table
 
     row = {"framework": "openvino.genai", "device": "CPU", "precision": "f32", "threads": 2}

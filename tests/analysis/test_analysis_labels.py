@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from support.frames import results_frame
 
-from genai_harness.analysis.long_view import cell_label, row_labels, run_status, target_label, with_target
+from genai_harness.analysis.keys import cell_label, target_label
+from genai_harness.analysis.long_view import row_labels, run_status, with_target
 
 
 def test_target_and_cell_labels_match_the_per_row_functions() -> None:

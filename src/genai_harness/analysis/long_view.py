@@ -1,13 +1,7 @@
-"""The analysis layer: what was measured (the target key), a long view, and per-cell statistics.
+"""Frames by target and cell (keys: :mod:`genai_harness.analysis.keys`): row labels, the long view, one value per
+worker call, per-cell statistics and each run's status.
 
-Every reader (``results``, compare, report, the dispatcher) groups rows the same way:
-
-- the *target* is what ran: framework, device, environment, execution provider and the numeric
-  settings read back from the runtime (precision, threads), so "CPU" reached through three runtimes,
-  or at two precisions, is never one group;
-- a *cell* is a target on one workload and model (on one machine, where machines are mixed).
-
-These are pure functions of a results DataFrame (as :func:`genai_harness.results.load_results` returns).
+Pure functions of a results DataFrame (as :func:`genai_harness.results.load_results` returns).
 """
 
 from __future__ import annotations
@@ -17,68 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genai_harness.analysis.keys import CELL_COLUMNS, TARGET, TARGET_COLUMNS, cell_label, target_label
 from genai_harness.analysis.metric_info import METRICS, MetricInfo, metric
 from genai_harness.analysis.statistics import summarize
 
 if TYPE_CHECKING:
     import pandas as pd
-
-TARGET_COLUMNS: tuple[str, ...] = ("framework", "device", "environment", "execution_provider", "precision", "threads")
-"""Columns that together say what was measured (the target key)."""
-CELL_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
-"""Columns that identify one cell across runs (add ``machine_fingerprint`` to keep machines apart)."""
-TARGET = "target"
-
-
-def text_value(value: Any) -> str:
-    """A cell value as text; ``""`` for None, NaN and pandas' NA (pure)."""
-    if value is None:
-        return ""
-    try:
-        if value != value:  # NaN, pd.NA raises TypeError
-            return ""
-    except TypeError:
-        return ""
-    return str(value)
-
-
-def target_label(row: dict[str, Any]) -> str:
-    """The target key of one row, readable: ``framework device[@environment] [precision] [xN threads]``.
-
-    An onnxruntime execution provider is part of the device label already (``CPU:OpenVINO``); it is
-    added only when the device label does not carry it.
-    """
-    framework, device = text_value(row.get("framework")), text_value(row.get("device"))
-    env = text_value(row.get("environment"))
-    label = f"{framework} {device}" + (f"@{env}" if env and env != "default" else "")
-    provider = text_value(row.get("execution_provider"))
-    short = provider.replace("ExecutionProvider", "")
-    if provider.endswith("ExecutionProvider") and short not in device:
-        label += f" [{short}]"
-    precision = text_value(row.get("precision"))
-    if precision:
-        label += f" {precision}"
-    threads = text_value(row.get("threads"))
-    if threads:
-        label += f" x{threads}"
-    return label
-
-
-def runtime_note(row: dict[str, Any]) -> str:
-    """`` via RUNTIME`` where the runtime that ran a row is not its framework (``openvino.genai`` classifies on
-    ``openvino``), else ``""``: shown beside the target, never part of its key, so rows of older stores (no
-    ``runtime``) stay in the same group (pure)."""
-    runtime, framework = text_value(row.get("runtime")), text_value(row.get("framework"))
-    return f" via {runtime}" if runtime and runtime != framework else ""
-
-
-def cell_label(row: dict[str, Any]) -> str:
-    """A cell's label as the runner prints and plans it: ``framework device[@env] | workload | model``."""
-    env = text_value(row.get("environment"))
-    where = text_value(row.get("device")) + (f"@{env}" if env and env != "default" else "")
-    workload, model = text_value(row.get("workload_id")), text_value(row.get("model_id"))
-    return f"{text_value(row.get('framework'))} {where} | {workload} | {model}"
-
 
 def row_labels(df: pd.DataFrame, columns: Sequence[str], label: Callable[[dict[str, Any]], str]) -> pd.Series:
     """``label`` of each row's ``columns`` (those present), computed once per distinct combination: a

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from genai_harness.analysis.long_view import cell_label, cell_statistics, runtime_note, target_label
+from genai_harness.analysis.keys import cell_label, runtime_note, target_label
+from genai_harness.analysis.long_view import cell_statistics
 from genai_harness.analysis.metric_info import METRICS, MetricInfo, headline_metrics
 from genai_harness.analysis.statistics import bootstrap_ci, median
 from genai_harness.tables import format_table

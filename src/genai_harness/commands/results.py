@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from genai_harness.analysis.long_view import cell_label
+from genai_harness.analysis.keys import cell_label
 from genai_harness.analysis.summary import statistics_table, summary_table
 from genai_harness.errors import StoreError
 from genai_harness.results.export import check_export_path, export, stream_parquet

@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from genai_harness.analysis.long_view import text_value
+from genai_harness.analysis.keys import text_value
 from genai_harness.errors import ConfigurationError
 
 if TYPE_CHECKING:

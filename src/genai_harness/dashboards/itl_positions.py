@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from genai_harness.analysis.long_view import text_value, with_target
+from genai_harness.analysis.keys import text_value
+from genai_harness.analysis.long_view import with_target
 from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
 
 if TYPE_CHECKING:

@@ -20,14 +20,8 @@ import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
-from genai_harness.analysis.long_view import (
-    TARGET_COLUMNS,
-    cell_label,
-    cell_statistics,
-    row_labels,
-    run_status,
-    text_value,
-)
+from genai_harness.analysis.keys import TARGET_COLUMNS, cell_label, text_value
+from genai_harness.analysis.long_view import cell_statistics, row_labels, run_status
 from genai_harness.analysis.metric_info import METRICS
 from genai_harness.dashboards.common import caption_text
 from genai_harness.dashboards.report_figures import ReportFigure, report_figures

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from genai_harness.analysis.long_view import target_label
+from genai_harness.analysis.keys import target_label
 
 
 @dataclass(frozen=True)

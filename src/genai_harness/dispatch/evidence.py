@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from genai_harness.analysis.long_view import TARGET_COLUMNS, text_value
+from genai_harness.analysis.keys import TARGET_COLUMNS, text_value
 from genai_harness.analysis.statistics import bootstrap_ci, median
 from genai_harness.dispatch.decision import Candidate
 from genai_harness.dispatch.objectives import check_objective, objective_samples, per_run

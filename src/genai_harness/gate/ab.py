@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from genai_harness.analysis.long_view import cell_label, row_labels
+from genai_harness.analysis.keys import cell_label
+from genai_harness.analysis.long_view import row_labels
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import AB_ROUNDS
 from genai_harness.runner.benchmark import check_slowdown

@@ -46,7 +46,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from genai_harness.analysis.long_view import TARGET_COLUMNS, call_index, long_view, target_label
+from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
+from genai_harness.analysis.long_view import call_index, long_view
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
 from genai_harness.analysis.statistics import (
     ROUND_ESTIMATORS,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from genai_harness.analysis.long_view import cell_label as row_cell_label
+from genai_harness.analysis.keys import cell_label as row_cell_label
 from genai_harness.analysis.summary import cell_summary
 from genai_harness.errors import ConfigurationError, WorkerProtocolError
 from genai_harness.results.store import ResultStore
