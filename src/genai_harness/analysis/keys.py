@@ -64,6 +64,10 @@ def runtime_note(row: dict[str, Any]) -> str:
     return f" via {runtime}" if runtime and runtime != framework else ""
 
 
+CELL_LABEL_COLUMNS: tuple[str, ...] = ("framework", "device", "environment", "workload_id", "model_id")
+"""The columns :func:`cell_label` reads."""
+
+
 def cell_label(row: dict[str, Any]) -> str:
     """A cell's label as the runner prints and plans it: ``framework device[@env] | workload | model``."""
     env = text_value(row.get("environment"))

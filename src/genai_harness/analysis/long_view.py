@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genai_harness.analysis.keys import CELL_COLUMNS, TARGET, TARGET_COLUMNS, cell_label, target_label
+from genai_harness.analysis.keys import (
+    CELL_COLUMNS,
+    CELL_LABEL_COLUMNS,
+    TARGET,
+    TARGET_COLUMNS,
+    cell_label,
+    target_label,
+)
 from genai_harness.analysis.metric_info import METRICS, MetricInfo, metric
 from genai_harness.analysis.statistics import summarize
 
@@ -139,8 +146,7 @@ def run_status(df: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame({"run_id": df["run_id"].to_numpy(),
                           "ok": df["status"].eq("ok").fillna(False).to_numpy(dtype=bool),
                           "skipped": df["status"].eq("skipped").fillna(False).to_numpy(dtype=bool),
-                          "cell": row_labels(df, ("framework", "device", "environment", "workload_id", "model_id"),
-                                             cell_label).to_numpy()})
+                          "cell": row_labels(df, CELL_LABEL_COLUMNS, cell_label).to_numpy()})
     per_cell = frame.groupby(["run_id", "cell"], sort=False)[["ok", "skipped"]].all()
     per_cell["failed"] = ~per_cell["ok"] & ~per_cell["skipped"]
     per_run = per_cell.groupby(level="run_id", sort=False).agg(cells=("ok", "size"), failed=("failed", "sum"),

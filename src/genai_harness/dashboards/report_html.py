@@ -20,7 +20,7 @@ import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
-from genai_harness.analysis.keys import TARGET_COLUMNS, cell_label, text_value
+from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
 from genai_harness.analysis.long_view import cell_statistics, row_labels, run_status
 from genai_harness.analysis.metric_info import METRICS
 from genai_harness.dashboards.common import caption_text
@@ -117,8 +117,7 @@ def failed_section(df: pd.DataFrame) -> str:
     bad = df[~df["status"].isin(["ok", "skipped"])]
     if not len(bad):
         return "<p>No failed cell.</p>"
-    bad = bad.assign(cell=row_labels(bad, ("framework", "device", "environment", "workload_id", "model_id"),
-                                     cell_label))
+    bad = bad.assign(cell=row_labels(bad, CELL_LABEL_COLUMNS, cell_label))
     first = bad.drop_duplicates(["run_id", "cell", "status", "error"]) if "error" in bad.columns else bad
     columns = [c for c in ("run_id", "cell", "status", "error_type", "error") if c in first.columns]
     return _table(first.head(500), columns)

@@ -19,13 +19,13 @@ if TYPE_CHECKING:
 _EVERY_TASK = (Objective("memory", "MiB", "lower", "peak_rss_mb", "per_run"),
                Objective("cold", "s", "lower", "load_s", "cold"))
 """Objectives of every task: peak memory, and load time plus N calls (the call is the task's ``call_metric``)."""
-_SPECS: dict[str, Objective] = {o.name: o for kind in TASK_KINDS.values() for o in kind.objectives}
-_SPECS.update({o.name: o for o in _EVERY_TASK})
+_DECLARED: list[tuple[tuple[str, ...], Objective]] = [
+    *(((kind.task,), o) for kind in TASK_KINDS.values() for o in kind.objectives),
+    *((tuple(TASK_KINDS), o) for o in _EVERY_TASK),
+]
+_SPECS: dict[str, Objective] = {o.name: o for _tasks, o in _DECLARED}
 
-OBJECTIVES: dict[str, tuple[tuple[str, ...], str, str]] = {
-    **{o.name: ((kind.task,), o.unit, o.better) for kind in TASK_KINDS.values() for o in kind.objectives},
-    **{o.name: (tuple(TASK_KINDS), o.unit, o.better) for o in _EVERY_TASK},
-}
+OBJECTIVES: dict[str, tuple[tuple[str, ...], str, str]] = {o.name: (tasks, o.unit, o.better) for tasks, o in _DECLARED}
 """objective -> (tasks it applies to, unit, which direction is better)."""
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from genai_harness.analysis.keys import cell_label
+from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, cell_label
 from genai_harness.analysis.long_view import row_labels
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import AB_ROUNDS
@@ -213,9 +213,6 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
                    f"{max_rounds})")
         done = [count + extra for count, extra in zip(done, extras, strict=True)]
     return tuple(result_store.read(run_id=c.run_id) for c in contexts)  # type: ignore[return-value]
-
-
-CELL_LABEL_COLUMNS = ("framework", "device", "environment", "workload_id", "model_id")
 
 
 def pair_needs(pairs: Sequence[tuple[Cell, Cell]], frames: Sequence[pd.DataFrame],

@@ -80,7 +80,9 @@ class Text2ImageTask(TaskKind):
                 "native_metrics": result.native_metrics}
 
     def probe_output(self, pipeline: Any) -> Any:
-        config = text2image.GenerationConfig(image_width=64, image_height=64, num_inference_steps=2, rng_seed=1)
+        size = self.probe_inputs
+        config = text2image.GenerationConfig(image_width=size["width"], image_height=size["height"],
+                                             num_inference_steps=size["steps"], rng_seed=1)
         return pipeline("a lighthouse on a rocky coast", config).tensor
 
     def probe_agrees(self, output: Any, reference_output: Any) -> tuple[bool, str]:

@@ -26,4 +26,3 @@ def run_direct(request: DirectRequest) -> DirectReply:
                        actual_device=str(getattr(pipeline, "actual_device", "")),
                        numerics=numerics.to_dict() if numerics is not None else None,
                        requested=RequestedNumerics(precision, threads))
-
