@@ -7,8 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from test_results_store import cell_rows, make_v0_store
-from test_results_store_layout import immutable, make_v3_store
+from support.stores import cell_rows, immutable, make_v0_store, make_v3_store
 
 from genai_harness.errors import SchemaVersionError, StoreError
 from genai_harness.results.schema import SCHEMA_VERSION

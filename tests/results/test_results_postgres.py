@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 from support import FakeWorkspace, assert_one_error_line, clean_env, run_cli, run_fake_cli
 from support.postgres import LAB_PASSWORD, PostgresServer, available
-from test_results_store import assert_schema_frame, cell_rows
-from test_results_store_layout import varied_rows
+from support.stores import assert_schema_frame, cell_rows, varied_rows
 
 from genai_harness.errors import SchemaVersionError, StoreError
 from genai_harness.results.query import ResultFilter

@@ -7,42 +7,14 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
+from support.stores import assert_schema_frame, cell_rows, make_v0_store
 
 from genai_harness.errors import SchemaVersionError, StoreError
-from genai_harness.results.schema import COLUMN_NAMES, PANDAS_DTYPES, SCHEMA_VERSION, columns_for_version
+from genai_harness.results.schema import COLUMN_NAMES, SCHEMA_VERSION
 from genai_harness.results.store import ResultStore, expand_json, load_results
-
-
-def cell_rows(run_id: str = "run-1", n: int = 3, **extra: Any) -> list[dict[str, Any]]:
-    """The rows of one successful text2text cell with ``n`` repetitions."""
-    base = {
-        "run_id": run_id,
-        "run_started_at": "2024-05-01T12:00:00+00:00",
-        "machine_fingerprint": "fp-a",
-        "hostname": "host-a",
-        "machine_profile": {"cpu": "Test CPU", "memory_gb": 16},
-        "runtime_versions": {"onnxruntime": "1.31.0"},
-        "framework": "onnxruntime",
-        "device": "CPU:CPUExecutionProvider",
-        "device_options": {"intra_op_num_threads": 4},
-        "task": "text2text",
-        "workload_id": "chat-short",
-        "workload_version": 1,
-        "model_id": "tiny-llm",
-        "status": "ok",
-        "ttft_ms": 12.5,
-        "n_new_tokens": 32,
-    }
-    return [{**base, **extra, "repetition": i, "e2e_ms": 100.0 + i} for i in range(n)]
-
-
-def assert_schema_frame(df: pd.DataFrame) -> None:
-    assert list(df.columns) == list(COLUMN_NAMES)
-    assert {name: str(dtype) for name, dtype in df.dtypes.items()} == PANDAS_DTYPES
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -123,22 +95,6 @@ def test_garbage_file_is_a_store_error_naming_it(tmp_path: Path) -> None:
     assert not isinstance(info.value, SchemaVersionError)
     with pytest.raises(StoreError, match="no results store"):
         ResultStore(tmp_path / "missing.sqlite", create=False)
-
-
-def make_v0_store(path: Path) -> None:
-    """A store as the pre-release schema 0 wrote it: no itl_p90_ms, no native_metrics, rollback journal."""
-    columns = ", ".join(f"{c.name} {c.sql_type}" for c in columns_for_version(0))
-    names = [c.name for c in columns_for_version(0)]
-    with sqlite3.connect(path) as conn:
-        conn.execute(f"CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT, {columns})")
-        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        conn.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", "0"), ("created_at", "2024-01-01")])
-        row = {"run_id": "old", "status": "ok", "schema_version": 0, "ttft_ms": 9.0, "repetition": 0}
-        conn.execute(
-            f"INSERT INTO results ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            [row.get(n) for n in names],
-        )
-    conn.close()
 
 
 def test_older_store_reads_with_missing_columns_and_migrates_on_request(tmp_path: Path) -> None:

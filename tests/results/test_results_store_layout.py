@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sqlite3
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_results_store import cell_rows, make_v0_store
+from support.stores import cell_rows, immutable, make_v0_store, make_v3_store, varied_rows
 
 from genai_harness.errors import StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
@@ -20,18 +17,6 @@ from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore, load_results, mask_url, open_store, resolve_store_spec
 from genai_harness.results.stores.reading import check_columns, frame
 from genai_harness.results.stores.sqlite import SQLiteStore
-
-
-@contextlib.contextmanager
-def immutable(path: Path) -> Iterator[None]:
-    """``chattr +i path`` for a while (skips where the file system or user cannot)."""
-    proc = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot make {path} immutable here: {proc.stderr.strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 def test_a_cell_is_stored_once_and_rows_stay_small(tmp_path: Path) -> None:
@@ -163,16 +148,6 @@ def test_a_full_disk_is_reported_as_such_and_keeps_the_rows(tmp_path: Path) -> N
     assert store.count() == 3
 
 
-def make_v3_store(path: Path, rows: list[dict]) -> None:
-    """A schema-3 store: the normalized layout without the columns schema 4 added (made by writing with this
-    harness, then dropping them, which is what a genai-harness of schema 3 wrote)."""
-    ResultStore(path).append(rows)
-    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        for name in ("runtime", "itl_by_position_ms"):
-            conn.execute(f"ALTER TABLE cells DROP COLUMN {name}")
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-
-
 def test_a_schema_3_store_is_read_as_it_is_and_migrated_by_adding_columns(tmp_path: Path) -> None:
     path, copy = tmp_path / "v3.sqlite", tmp_path / "copy.sqlite"
     make_v3_store(path, cell_rows(run_id="r3"))
@@ -229,21 +204,6 @@ def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_pa
     store = ResultStore(path, create=False)
     assert store.schema_version == SCHEMA_VERSION and store.count() == 3 + len(frame)
     assert frame["runtime"].eq("fake").all()
-
-
-def varied_rows() -> list[list[dict]]:
-    """Cells of two machines with different profiles, a cell without any shared JSON, a crashed cell, and the
-    schema-4 columns set on one cell: what a read must join back from cells and blobs."""
-    at = {"recorded_at": "2024-05-01T12:00:01+00:00"}
-    return [
-        cell_rows(run_id="ra", n=4, machine_profile={"cpu": "x" * 3000}, **at),
-        cell_rows(run_id="ra", n=2, model_id="m2", machine_profile={"cpu": "x" * 3000}, numerics={"f": 1}, **at),
-        cell_rows(run_id="rb", n=3, machine_fingerprint="fp-b", machine_profile={"cpu": "y"},
-                  runtime="openvino", itl_by_position_ms=[1.5, 2.0], run_started_at="2024-06-01T00:00:00Z", **at),
-        cell_rows(run_id="rc", n=2, machine_profile=None, runtime_versions=None, device_options=None, **at),
-        [{"run_id": "rb", "status": "crashed", "error": "segfault", "machine_fingerprint": "fp-b",
-          "machine_profile": {"cpu": "y"}, **at}],
-    ]
 
 
 def row_wise_read(store: SQLiteStore, filter: ResultFilter, columns: list[str] | None) -> pd.DataFrame:

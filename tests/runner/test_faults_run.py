@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 from support import FakeWorkspace, clean_env, fake_cli_code, run_fake_cli
-from test_runner_reliability import alive, hanging, kill_quietly, store_rows, wait_for, workers_of
+from support.processes import alive, hanging, kill_quietly, store_rows, wait_for, workers_of
 
 from genai_harness.errors import StoreError
 from genai_harness.results.store import ResultStore

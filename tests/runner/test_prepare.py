@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 from support import FakeWorkspace, assert_one_error_line, fake_registered, run_fake_cli
-from test_results_store import cell_rows, make_v0_store
-from test_results_store_layout import make_v3_store
+from support.stores import cell_rows, make_v0_store, make_v3_store
 
 from genai_harness.dispatch.probe import probe
 from genai_harness.errors import SchemaVersionError, WorkloadError

@@ -4,7 +4,6 @@ the runtime is the deterministic fake backend (whose model-folder name picks its
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -13,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,66 +28,15 @@ from support import (
     fake_registered,
     run_fake_cli,
 )
+from support.processes import alive, hanging, kill_quietly, store_rows, wait_for, workers_of
+from support.stores import make_v0_store
 
-from genai_harness.results.schema import COLUMN_NAMES, PANDAS_DTYPES, SCHEMA_VERSION, columns_for_version
+from genai_harness.results.schema import COLUMN_NAMES, PANDAS_DTYPES, SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.benchmark import run
-from genai_harness.runner.launcher import WORKER_MODULE
 from genai_harness.workloads.spec import load_workload
 
 CELL_KEY = ["workload_id", "model_id", "device"]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def workers_of(pid: int) -> list[psutil.Process]:
-    """Worker subprocesses (cells, inventories) below process ``pid``."""
-    found = []
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-    for child in children:
-        try:
-            if WORKER_MODULE in child.cmdline():  # python -m genai_harness.worker REQUEST RESPONSE
-                found.append(child)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            pass
-    return found
-
-
-def alive(proc: psutil.Process) -> bool:
-    """Whether ``proc`` (the very process, not a reuse of its pid) still runs."""
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def hanging(workers: list[psutil.Process]) -> bool:
-    """Whether the one worker has started and now sits idle (the fake 'hang' sleeps), its CPU time not moving."""
-    if len(workers) != 1:
-        return False
-    try:
-        before = sum(workers[0].cpu_times()[:2])
-        time.sleep(0.25)
-        return workers[0].status() == psutil.STATUS_SLEEPING and sum(workers[0].cpu_times()[:2]) == before
-    except psutil.NoSuchProcess:
-        return False
-
-
-def kill_quietly(procs: list[psutil.Process]) -> None:
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
 
 
 def start_runner(code: str, cwd: Path, log: Path) -> subprocess.Popen[str]:
@@ -116,10 +63,6 @@ def api_run_code(suite: Path, store: Path, ballast_mb: int = 0, **options: Any) 
         "                  'peak_rss_mb': frame['peak_rss_mb'].dropna().tolist(), 'own_peak_mb': own_peak_rss_mb(),\n"
         "                  'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n"
     )
-
-
-def store_rows(path: Path) -> pd.DataFrame:
-    return ResultStore(path, create=False).read()
 
 
 # ---- a suite of ok and failing cells, run through the API ------------------------------------------------------------
@@ -400,20 +343,6 @@ def test_peak_rss_of_a_cell_is_the_workers_own_not_its_parents(tmp_path: Path) -
 
 
 # ---- an older store as --store ---------------------------------------------------------------------------------------
-
-def make_v0_store(path: Path) -> None:
-    """A store of the pre-release schema 0 (no itl_p90_ms, no native_metrics) holding one row."""
-    columns = columns_for_version(0)
-    names = [c.name for c in columns]
-    with sqlite3.connect(path) as conn:
-        conn.execute(f"CREATE TABLE results (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                     f"{', '.join(f'{c.name} {c.sql_type}' for c in columns)})")
-        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        conn.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", "0"), ("created_at", "2024-01-01")])
-        row = {"run_id": "old", "status": "ok", "schema_version": 0, "ttft_ms": 9.0, "repetition": 0}
-        conn.execute(f"INSERT INTO results ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                     [row.get(n) for n in names])
-    conn.close()
 
 
 def test_an_older_store_is_refused_before_anything_runs(tmp_path: Path) -> None:
