@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from genai_harness.errors import StoreError
 from genai_harness.results.schema import SCHEMA_VERSION
+from genai_harness.results.stores import guard
 from genai_harness.results.stores.base import SQLStore
 
 DEFAULT_STORE = Path("results/genai-harness.sqlite")
@@ -40,6 +41,8 @@ class SQLiteStore(SQLStore):
                              "genai_harness.results.open_store(url) (postgresql:// is supported)")
         self.path = Path(path)
         self.location = str(self.path)
+        self.read_only = not create and not migrate
+        """Opened only to read (every reading command): the file is opened ``mode=ro``, nothing is ever written."""
         if not self.path.exists():
             if not create:
                 raise StoreError(f"no results store at {self.path}; run a benchmark first or give the right path")
@@ -47,6 +50,11 @@ class SQLiteStore(SQLStore):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder of results store {self.path}: {exc}") from exc
+            folder = self.path.parent
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise StoreError(f"cannot create results store {self.path}: its folder {folder.resolve()} is "
+                                 "read-only for this user (permission denied); give a --store in a writable folder "
+                                 "or make the folder writable")
         elif self.path.is_dir():
             raise StoreError(f"results store {self.path} is a folder; give the path of a .sqlite file")
         elif not create and not _is_sqlite_file(self.path):  # reading never turns a file into a store
@@ -72,6 +80,12 @@ class SQLiteStore(SQLStore):
             # No log to replay: read the file as it is, without the -shm file WAL mode would create.
             uri = f"file:{quote(str(self.path.resolve()))}?immutable=1"
             return sqlite3.connect(uri, uri=True, isolation_level=None)
+        if self.read_only:  # a read never writes: no schema, no journal-mode switch, no checkpoint
+            if write:
+                raise StoreError(f"results store {self.path} was opened to read; open it with create=True or "
+                                 "migrate=True to write")
+            uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+            return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
 
     @contextlib.contextmanager
@@ -80,10 +94,19 @@ class SQLiteStore(SQLStore):
         conn = None
         try:
             conn = self._raw_connect(write)
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            if write:
-                conn.execute("PRAGMA journal_mode = WAL")
-            yield conn
+            with guard.bounded(conn) as deadline:
+                try:
+                    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                    if write:
+                        conn.execute("PRAGMA journal_mode = WAL")
+                    yield conn
+                except sqlite3.OperationalError as exc:
+                    reason = guard.stop_reason(deadline) if "interrupt" in str(exc) else None  # a signal raises here
+                    if reason:
+                        raise StoreError(f"work on results store {self.path} was {reason}: a store from elsewhere "
+                                         "may hold a view or data that never ends; nothing was written. Check the "
+                                         "file or raise the deadline") from None
+                    raise
         except sqlite3.DatabaseError as exc:
             raise _store_error(self.path, exc) from exc
         except UnicodeDecodeError as exc:  # SQLite hands back corrupt text as it is
@@ -119,7 +142,17 @@ class SQLiteStore(SQLStore):
     def _open(self) -> int:
         """Create the tables in an empty file, else check it is a store of a version we read."""
         with self._connect() as conn:
+            foreign = guard.foreign_objects(conn)  # the catalog only: nothing of the file runs before this
+            if foreign:
+                raise StoreError(
+                    f"{self.path} holds what genai-harness never creates ({', '.join(foreign[:5])}"
+                    f"{f' and {len(foreign) - 5} more' if len(foreign) > 5 else ''}); a store is data only, so "
+                    "nothing was read or written. Use a store written by genai-harness, or inspect it "
+                    f"(`sqlite3 {self.path} .schema`) and drop those if you trust the file")
             if not self._tables(conn):
+                if self.read_only:
+                    raise StoreError(f"{self.path} is an SQLite file but not a genai-harness store (it holds no "
+                                     "tables); it was left as it is. Give the path of a store written by genai-harness")
                 with self._connect(write=True) as wconn:
                     self._transaction(wconn, self._initialize)
             return self._read_version(conn)
@@ -151,6 +184,16 @@ def _store_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
     if "not a database" in text or "malformed" in text:
         return StoreError(f"{path} is not a readable SQLite results store ({exc}); "
                           "give the path of a store written by genai-harness, or move this file away")
+    if "too big" in text:
+        return StoreError(f"results store {path} holds or was given a value over {guard.MAX_VALUE_BYTES // 2**20} MiB "
+                          f"(the cap on one stored value; {exc}); a genai-harness store holds none this large: use a "
+                          "store written by genai-harness")
+    if "unable to open database file" in text:
+        folder = path.parent.resolve()
+        writable = os.access(folder, os.W_OK)
+        cause = "see the folder's permissions" if writable else "its folder is read-only for this user"
+        return StoreError(f"cannot open results store {path} ({exc}: {cause}, {folder}); give a --store in a "
+                          "writable folder or fix the permissions")
     if "locked" in text or "busy" in text:
         return StoreError(f"results store {path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s ({exc})")
     if "full" in text:
