@@ -220,6 +220,44 @@ def test_sigkill_of_the_runner_keeps_every_finished_cell_whole(tmp_path: Path) -
     assert ResultStore(store).count() == 10
 
 
+def test_sigkill_during_the_first_cell_leaves_a_run_that_results_lists_as_unfinished(tmp_path: Path) -> None:
+    """Killed before any row: the plan alone makes the run visible, its missing cells named (issue 24, point 3)."""
+    ws = FakeWorkspace(tmp_path)
+    ws.workload("first", timeout_s=60)
+    ws.workload("second")
+    suite = ws.suite("first-kill", [("first", ["fake-hang"]), ("second", ["fake-ok"])])
+    store, log = tmp_path / "store.sqlite", tmp_path / "progress.log"
+    ResultStore(store).append([{"run_id": "earlier", "status": "ok", "run_started_at": "2000-01-01T00:00:00+00:00",
+                                "hostname": "h", "machine_fingerprint": "fp", "workload_id": "w"}])
+    code = fake_cli_code("run", "--suite", suite, "--framework", "fake", "--device", "CPU", "--store", store)
+    runner = start_runner(code, tmp_path, log)
+    workers: list[psutil.Process] = []
+    try:
+        wait_for(lambda: "[1/2] fake CPU | first" in log.read_text() or runner.poll() is not None,
+                 what="the first cell to start")
+        assert runner.poll() is None, log.read_text()
+        workers = wait_for(lambda: workers_of(runner.pid), what="the first cell's worker")
+        wait_for(lambda: hanging(workers), what="the worker to reach the hang")
+        runner.send_signal(signal.SIGKILL)
+        assert runner.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        runner.kill()
+        runner.communicate()
+        kill_quietly(workers)
+    assert ResultStore(store).count() == 1  # no row of the killed run
+    listing = run_fake_cli("results", "--store", store, cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    killed = [line for line in listing.stdout.splitlines() if "unfinished: 2 of 2 cells missing" in line]
+    assert len(killed) == 1 and "earlier" not in killed[0], listing.stdout
+    run_id = killed[0].split()[0]
+    for selector in (run_id, "last"):
+        shown = run_fake_cli("results", "--store", store, "--run", selector, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert f"run {run_id} is unfinished: 2 of 2 cells missing" in shown.stdout
+        unmeasured = [line for line in shown.stdout.splitlines() if "not measured:" in line]
+        assert len(unmeasured) == 2 and "first" in unmeasured[0] and "second" in unmeasured[1], shown.stdout
+
+
 def test_ctrl_c_kills_the_running_cell_records_it_and_keeps_the_rest(tmp_path: Path) -> None:
     ws = FakeWorkspace(tmp_path)
     ws.workload("c1")

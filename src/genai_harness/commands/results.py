@@ -53,6 +53,50 @@ def run_state(frame: Any, run_id: str) -> tuple[str, list[str]]:
     return f"unfinished: {len(missing)} of {len(planned)} cells missing", missing
 
 
+def planned_runs(stores: Sequence[Any]) -> dict[str, tuple[str, list[str]]]:
+    """Every run whose plan a store recorded: ``run_id -> (planned_at, planned cell labels)``, oldest first."""
+    plans: dict[str, tuple[str, list[str]]] = {}
+    for store in iter_stores(stores):
+        for run_id, planned_at, _ in store.planned_runs():
+            at, labels = plans.get(run_id, (planned_at, []))
+            labels += [label for label in store.planned_cells(run_id) if label not in labels]
+            plans[run_id] = (min(at, planned_at), labels)
+    return plans
+
+
+def _unmeasured(run_id: str, planned_at: str, labels: Sequence[str]) -> str:
+    return (f"run {run_id} is unfinished: {len(labels)} of {len(labels)} cells missing (planned at {planned_at}; cut "
+            "short during its first cell: killed, terminated, crashed or out of disk)")
+
+
+def _last_run(frame: Any, plans: dict[str, tuple[str, list[str]]]) -> str | None:
+    """The most recent run: the last one with rows, or a later one whose plan is recorded but that has none."""
+    last = str(frame["run_id"].iloc[-1]) if len(frame) else None
+    started = str(frame["run_started_at"].iloc[-1]) if len(frame) else ""
+    for run_id, (planned_at, _) in plans.items():
+        if run_id != last and (last is None or planned_at > started) and (frame["run_id"] != run_id).all():
+            last, started = run_id, planned_at
+    return last
+
+
+def _run_list(frame: Any, plans: dict[str, tuple[str, list[str]]]) -> str:
+    """The table of runs: those with rows, and those whose plan is recorded but that never wrote one."""
+    listed: list[tuple[Any, ...]] = []
+    if len(frame):
+        runs = (frame.groupby(["run_id", "hostname", "machine_fingerprint"], sort=False, dropna=False)
+                .agg(started=("run_started_at", "first"), rows=("status", "size"),
+                     failed=("status", lambda s: int((s != "ok").sum())), cells=("workload_id", "nunique"))
+                .reset_index())
+        listed += [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows, r.failed, r.cells,
+                    run_state(frame, r.run_id)[0]) for r in runs.itertuples()]
+    with_rows = set(frame["run_id"].dropna().astype(str)) if len(frame) else set()
+    empty = [(run_id, "-", "-", at, 0, 0, 0, f"unfinished: {len(labels)} of {len(labels)} cells missing")
+             for run_id, (at, labels) in plans.items() if run_id not in with_rows]
+    if empty:  # in time order among the others (a run killed in its first cell is usually the last)
+        listed = sorted(listed + empty, key=lambda r: str(r[3]) if r[3] is not None else "")
+    return format_table(["run", "host", "machine", "started", "rows", "failed", "workloads", "state"], listed)
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     """List the runs in the stores, summarize one, or export the merged rows."""
     if args.merge:
@@ -67,19 +111,28 @@ def cmd_results(args: argparse.Namespace) -> int:
         written = stream_parquet(iter_stores(stores), args.export)  # batch by batch: any size of store
         print(f"exported {written} rows to {args.export}", file=sys.stderr)
         return 0
+    plans = planned_runs(stores)  # a run killed in its first cell has a plan and no row: still listed
     if args.run:  # the run is selected inside the query, never by loading the whole store
-        run_id = args.run
+        run_id: str | None = args.run
         if args.run == "last":
-            runs = load_results(stores, columns=["run_id"])["run_id"]
-            if not len(runs):
+            run_id = _last_run(load_results(stores, columns=["run_id", "run_started_at"]), plans)
+            if run_id is None:
                 raise StoreError(f"no results in {shown}; run `genai-harness run` first")
-            run_id = str(runs.iloc[-1])
         frame = load_results(stores, ResultFilter(run_ids=run_id))
+        if not len(frame) and run_id in plans:
+            planned_at, labels = plans[str(run_id)]
+            if args.export or args.json or args.stats or args.coverage:
+                raise StoreError(f"{_unmeasured(str(run_id), planned_at, labels)}; it wrote no row, so there is "
+                                 "nothing to export or summarize")
+            print(f"{_unmeasured(str(run_id), planned_at, labels)}:")
+            for label in labels:
+                print(f"  not measured: {label}")
+            return 0
         if not len(frame):
             raise StoreError(f"no run {args.run!r} in {shown}; `genai-harness results` lists the runs")
     else:
         frame = load_results(stores)
-        if not len(frame):
+        if not len(frame) and (not plans or args.export or args.json or args.stats or args.coverage):
             raise StoreError(f"no results in {shown}; run `genai-harness run` first")
     if args.export:
         export(frame, args.export)
@@ -104,13 +157,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             for label in missing:
                 print(f"  not measured: {label}")
     else:
-        runs = (frame.groupby(["run_id", "hostname", "machine_fingerprint"], sort=False)
-                .agg(started=("run_started_at", "first"), rows=("status", "size"),
-                     failed=("status", lambda s: int((s != "ok").sum())), cells=("workload_id", "nunique"))
-                .reset_index())
-        print(format_table(["run", "host", "machine", "started", "rows", "failed", "workloads", "state"],
-                           [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows, r.failed, r.cells,
-                             run_state(frame, r.run_id)[0]) for r in runs.itertuples()]))
+        print(_run_list(frame, plans))
     return 0
 
 

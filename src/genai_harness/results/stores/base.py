@@ -17,7 +17,8 @@ class SQLStore(Migrator, RowReader):
 
     Public surface (every reader and writer of the project uses only this): ``schema_version``,
     ``location``, :meth:`meta`, :meth:`count`, :meth:`append`, :meth:`check_writable`, :meth:`read`,
-    :meth:`iter_frames`, :meth:`iter_records`, :meth:`merge_from`, :meth:`record_plan`, :meth:`planned_cells`.
+    :meth:`iter_frames`, :meth:`iter_records`, :meth:`merge_from`, :meth:`record_plan`, :meth:`planned_cells`,
+    :meth:`planned_runs`.
     """
 
     def check_writable(self) -> None:

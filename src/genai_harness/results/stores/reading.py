@@ -79,6 +79,17 @@ class RowReader(SQLDialect):
                                   (run_id,))
             return [r[0] for r in rows]
 
+    def planned_runs(self) -> list[tuple[str, str, int]]:
+        """Every run whose plan was recorded, rows or not: ``(run_id, planned_at, planned cells)``, oldest first.
+
+        A run killed during its first cell has a plan and no row; this is how it is still listed."""
+        with self._connect() as conn:
+            if "planned_cells" not in self._tables(conn):
+                return []
+            rows = self._fetchall(conn, "SELECT run_id, MIN(planned_at), COUNT(*) FROM planned_cells "
+                                        "GROUP BY run_id ORDER BY MIN(id)")
+            return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
     def _cell_columns(self, conn: Any) -> set[str]:
         """The cell columns a normalized store has (an older one, read without migrating, lacks the newest)."""
         return set(layout.CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION else self._table_columns(conn, "cells")
