@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from genai_harness.commands import ab, compare, devices, direct, envs, models, node, pick, report, results, run
 from genai_harness.errors import EXIT_CODES, HarnessError
+from genai_harness.results.domains import OutOfDomainWarning
 from genai_harness.runner.environments import UntrustedConfigWarning
 from genai_harness.runner.signals import signals_interrupt
 
@@ -68,7 +69,7 @@ TRACEBACK_ENV_VAR = "GENAI_HARNESS_TRACEBACK"
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: object = None, line: str | None = None) -> None:
     """A warning of the harness as one line on stderr (no source location); others as Python shows them."""
-    if not issubclass(category, UntrustedConfigWarning):
+    if not issubclass(category, (UntrustedConfigWarning, OutOfDomainWarning)):
         warnings._showwarnmsg_impl(warnings.WarningMessage(message, category, filename, lineno, file, line))  # type: ignore[attr-defined]
         return
     print(f"genai-harness: warning: {one_line(str(message))}", file=sys.stderr)

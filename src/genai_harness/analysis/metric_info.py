@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any
 
 from genai_harness.errors import ConfigurationError
-from genai_harness.tasks.metric import MetricInfo, metric_info
+from genai_harness.tasks.metric import COMMON_METRICS, MetricInfo, metric_info
 from genai_harness.tasks.registry import TASK_KINDS
 from genai_harness.workloads.operators.spec import OPERATOR_TASK
 
@@ -26,11 +26,7 @@ _OPERATOR_METRICS = (
     metric_info("ref_max_abs_error", "max abs error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
     metric_info("ref_max_rel_error", "max rel error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
 )
-_COMMON_METRICS = (
-    metric_info("load_s", "load", "s", EVERY, "lower", True, "{:.2f}", scope="cell"),
-    metric_info("peak_rss_mb", "peak RSS", "MiB", EVERY, "lower", True, "{:.0f}", "memory", scope="cell"),
-    metric_info("energy_j", "energy", "J", EVERY, "lower", False, "{:.3g}", "energy"),
-)
+_COMMON_METRICS = tuple(dataclasses.replace(m, tasks=EVERY) for m in COMMON_METRICS)
 
 
 def _assemble() -> dict[str, MetricInfo]:

@@ -18,6 +18,23 @@ class MetricInfo:
     fmt: str = "{:.3g}"
     kind: str = "speed"  # speed | memory | energy | accuracy
     scope: str = "repetition"  # repetition: a value per measured call; cell: one value per cell, repeated per row
+    minimum: float | None = None
+    """The smallest value the metric can take (None: any); a value below it is not a measurement."""
+    minimum_excluded: bool = False
+    """The minimum itself is out of the domain (a rate of zero: nothing was produced)."""
+
+    def in_domain(self, value: float) -> bool:
+        """Whether ``value`` can be a measurement of this metric (NaN counts as missing, not out of domain)."""
+        if self.minimum is None or value != value:
+            return True
+        return value > self.minimum if self.minimum_excluded else value >= self.minimum
+
+    @property
+    def domain(self) -> str:
+        """The domain in words, e.g. ``> 0`` or ``>= 0`` ('' for any value)."""
+        if self.minimum is None:
+            return ""
+        return f"{'>' if self.minimum_excluded else '>='} {self.minimum:g}"
 
     @property
     def lower_is_better(self) -> bool:
@@ -38,6 +55,18 @@ class MetricInfo:
 
 def metric_info(name: str, label: str, unit: str, tasks: tuple[str, ...], better: str, headline: bool = False,
                 fmt: str = "{:.3g}", kind: str = "speed", scope: str = "") -> MetricInfo:
-    """A metric; agreement with the reference is checked once per cell, so its scope defaults to ``cell``."""
+    """A metric; agreement with the reference is checked once per cell, so its scope defaults to ``cell``.
+
+    Its domain follows from its unit: a rate (``.../s``) is above zero, a duration, memory, energy or count is zero
+    or more; an accuracy measure declares none here."""
+    minimum, excluded = (None, False) if kind == "accuracy" else (0.0, unit.endswith("/s"))
     return MetricInfo(name, label, unit, tasks, better, headline, fmt, kind,
-                      scope or ("cell" if kind == "accuracy" else "repetition"))
+                      scope or ("cell" if kind == "accuracy" else "repetition"), minimum, excluded)
+
+
+COMMON_METRICS: tuple[MetricInfo, ...] = (
+    metric_info("load_s", "load", "s", (), "lower", True, "{:.2f}", scope="cell"),
+    metric_info("peak_rss_mb", "peak RSS", "MiB", (), "lower", True, "{:.0f}", "memory", scope="cell"),
+    metric_info("energy_j", "energy", "J", (), "lower", False, "{:.3g}", "energy"),
+)
+"""The metrics every row has, whatever its task (the analysis table lists them under every task)."""

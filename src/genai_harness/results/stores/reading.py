@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_harness.errors import StoreError
+from genai_harness.results.domains import set_aside_out_of_domain
 from genai_harness.results.query import ALL_ROWS, ResultFilter
 from genai_harness.results.schema import COLUMN_NAMES, SCHEMA_VERSION, apply_dtypes
 from genai_harness.results.stores import layout
@@ -160,7 +161,9 @@ class RowReader(SQLDialect):
         """The rows ``filter`` selects (applied in the query) as a DataFrame: schema dtypes, JSON as text.
 
         ``columns`` limits the columns read (default: all, in schema order); columns an older store
-        lacks are filled with nulls. ``run_id`` is shorthand for ``ResultFilter(run_ids=run_id)``.
+        lacks are filled with nulls. A metric value outside its domain (a negative duration) is made null, with
+        one warning naming it (:mod:`genai_harness.results.domains`). ``run_id`` is shorthand for
+        ``ResultFilter(run_ids=run_id)``.
         """
         if run_id is not None:
             filter = replace_filter(filter, run_ids=(run_id,))
@@ -169,10 +172,11 @@ class RowReader(SQLDialect):
             if self.schema_version >= layout.NORMALIZED_SINCE:
                 sql, params, row_names, cell_names = self._row_query(conn, filter, wanted)
                 records = self._fetchall(conn, sql, params)
-                return self._normalized_frame(conn, records, row_names, cell_names, wanted, {})
-            sql, params, names = self._select(conn, filter, wanted)
-            records = self._fetchall(conn, sql, params)
-        return frame(records, names, wanted, self.location)
+                df = self._normalized_frame(conn, records, row_names, cell_names, wanted, {})
+            else:
+                sql, params, names = self._select(conn, filter, wanted)
+                df = frame(self._fetchall(conn, sql, params), names, wanted, self.location)
+        return set_aside_out_of_domain(df, self.location)  # a negative duration is never ranked or compared
 
     def iter_frames(self, filter: ResultFilter = ALL_ROWS, *, columns: Sequence[str] | None = None,
                     batch: int = layout.READ_BATCH) -> Iterator[pd.DataFrame]:
