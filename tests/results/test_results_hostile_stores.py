@@ -160,6 +160,41 @@ def test_a_signal_ends_sqlite_work_that_never_ends(tmp_path: Path, signum: int, 
     assert "ended by" in out and "Traceback" not in err, (out, err)
 
 
+DEFERRED_WRITE = """
+import sys
+from genai_harness.results.store import open_store
+from genai_harness.runner.signals import signals_deferred, signals_interrupt
+store = open_store(sys.argv[1])
+try:
+    with signals_interrupt(), signals_deferred(), store._connect(write=True) as conn:
+        print("writing", flush=True)
+        conn.execute("INSERT INTO meta (key, value) WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r "
+                     "WHERE n < 2000000) SELECT 'k' || n, 'v' FROM r")
+except KeyboardInterrupt as exc:
+    print("ended by", type(exc).__name__, flush=True)
+    sys.exit(exc.exit_code)
+"""
+
+
+def test_a_signal_during_a_deferred_write_lets_the_write_finish_first(tmp_path: Path) -> None:
+    """The runner defers signals while it writes a finished cell: the progress handler must not cut that write."""
+    store = tmp_path / "s.sqlite"
+    ResultStore(store).append(cell_rows())
+    proc = subprocess.Popen([sys.executable, "-c", DEFERRED_WRITE, str(store)], cwd=REPO,
+                            env=isolated_env(REPO, None), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143 and "ended by Terminated" in out, (out, err)
+    with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM meta WHERE key LIKE 'k%'").fetchone()[0] == 2_000_000
+
+
 def test_a_signal_with_the_default_action_still_ends_the_process(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
     ResultStore(store).append(cell_rows())

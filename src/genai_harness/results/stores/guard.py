@@ -3,9 +3,10 @@
 - **Signals end SQLite work.** Python runs its signal handlers only between bytecodes, never while SQLite is in
   C, so a query that never ends (an infinitely recursive view) used to ignore SIGTERM and Ctrl-C. Every
   connection gets a progress handler, called every :data:`PROGRESS_STEPS` virtual-machine steps; a signal that
-  arrives while SQLite works is held (:func:`_hold_signal`), the handler then stops the statement, and the
-  signal is handed on to the handler that was there before (:func:`stop_reason`): Ctrl-C and SIGTERM end the
-  command as they always do. A signal that arrives while Python runs is handed on at once.
+  arrives while SQLite works goes to the handler that was there before; what it raises is held
+  (:func:`_hold_signal`), the statement stops and it is raised again (:func:`raise_held`): Ctrl-C and SIGTERM
+  end the command as they always do. A handler that defers (the runner's, while it writes a finished cell)
+  lets SQLite finish. A signal that arrives while Python runs is handed on at once.
 - **An optional deadline** (:data:`DEADLINE_ENV`, seconds) stops any one connection's work after that long.
 - **No value over** :data:`MAX_VALUE_BYTES`: SQLite's own length limit refuses to read or write a larger string
   or blob before it allocates it, so a 300 MB blob costs nothing but one line.
@@ -45,7 +46,8 @@ HARNESS_INDEXES = frozenset({
 })
 """Every index any genai-harness version created on its tables (the last two: schema 0-2)."""
 
-_held: int | None = None
+_held: BaseException | None = None
+"""What a signal's handler raised while SQLite worked: raised again once the statement has stopped."""
 _depth = 0
 _previous: dict[int, Any] = {}
 
@@ -60,10 +62,16 @@ _PROGRESS_CODE = _make_progress(None).__code__  # every progress handler runs th
 
 
 def _hold_signal(signum: int, frame: FrameType | None) -> None:
-    """Our handler while a connection is open: inside SQLite, hold the signal until the statement stops."""
+    """Our handler while a connection is open. Python runs it between bytecodes: inside SQLite that is only the
+    progress handler, where an exception would be lost (SQLite sees a failed callback); there the handler that
+    was installed before runs now and what it raises is held until the statement has stopped. A handler that
+    does not raise (the runner's, while it writes a finished cell) lets SQLite go on."""
     global _held
     if frame is not None and frame.f_code is _PROGRESS_CODE:
-        _held = signum
+        try:
+            _hand_on(signum, frame)
+        except BaseException as exc:  # raised again by raise_held() once SQLite has stopped
+            _held = exc
         return
     _hand_on(signum, frame)
 
@@ -71,7 +79,7 @@ def _hold_signal(signum: int, frame: FrameType | None) -> None:
 def _hand_on(signum: int, frame: FrameType | None) -> None:
     """Give ``signum`` to the handler that was installed before ours (the default action if none)."""
     previous = _previous.get(signum, signal.SIG_DFL)
-    if callable(previous):
+    if callable(previous) and previous is not _hold_signal:
         previous(signum, frame)
     elif previous is signal.SIG_DFL or previous is None:
         signal.signal(signum, signal.SIG_DFL)
@@ -118,22 +126,18 @@ def bounded(conn: sqlite3.Connection) -> Iterator[float | None]:
                 _previous.clear()
 
 
-def stop_reason(deadline: float | None) -> str | None:
-    """After SQLite said "interrupted": hand a held signal on (its handler raises, e.g. ``KeyboardInterrupt``)
-    or say that the deadline passed; None if neither stopped it."""
+def raise_held() -> None:
+    """After SQLite said "interrupted": raise what a signal's handler raised meanwhile (``KeyboardInterrupt``,
+    the runner's ``Terminated``), if anything."""
     global _held
     if _held is not None:
-        signum, _held = _held, None
-        previous = _previous.get(signum, signal.getsignal(signum))
-        if callable(previous) and previous is not _hold_signal:
-            previous(signum, None)
-        elif previous is signal.SIG_DFL or previous is None:
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-        return f"stopped by {signal.Signals(signum).name}"
-    if deadline is not None and time.monotonic() > deadline:
-        return f"stopped after {os.environ.get(DEADLINE_ENV)} s ({DEADLINE_ENV})"
-    return None
+        held, _held = _held, None
+        raise held
+
+
+def past(deadline: float | None) -> bool:
+    """Whether ``deadline`` (from :func:`bounded`) has passed."""
+    return deadline is not None and time.monotonic() > deadline
 
 
 def foreign_objects(conn: sqlite3.Connection) -> list[str]:

@@ -101,11 +101,14 @@ class SQLiteStore(SQLStore):
                         conn.execute("PRAGMA journal_mode = WAL")
                     yield conn
                 except sqlite3.OperationalError as exc:
-                    reason = guard.stop_reason(deadline) if "interrupt" in str(exc) else None  # a signal raises here
-                    if reason:
-                        raise StoreError(f"work on results store {self.path} was {reason}: a store from elsewhere "
-                                         "may hold a view or data that never ends; nothing was written. Check the "
-                                         "file or raise the deadline") from None
+                    if "interrupt" in str(exc):
+                        guard.raise_held()  # Ctrl-C or SIGTERM arrived while SQLite worked: it ends the command
+                        if guard.past(deadline):
+                            raise StoreError(
+                                f"work on results store {self.path} was stopped after "
+                                f"{os.environ.get(guard.DEADLINE_ENV)} s ({guard.DEADLINE_ENV}): a store from "
+                                "elsewhere may hold data that never ends; nothing was written. Check the file or "
+                                "raise the deadline") from None
                     raise
         except sqlite3.DatabaseError as exc:
             raise _store_error(self.path, exc) from exc
