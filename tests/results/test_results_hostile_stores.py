@@ -65,8 +65,7 @@ def test_a_tableless_file_is_refused_by_every_reader_and_left_byte_identical(tmp
     assert "not a genai-harness store" in line
     assert digest(store) == before  # no schema written, no switch to WAL
     assert sqlite3.connect(f"file:{store}?mode=ro", uri=True).execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    left = sorted(p.name for p in tmp_path.iterdir())
-    assert [n for n in left if n.startswith("empty")] == [n for n in names_before if n.startswith("empty")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names_before  # no -wal, no merge target, no output
 
 
 def test_a_reader_opens_the_file_read_only(tmp_path: Path) -> None:
@@ -229,12 +228,16 @@ def test_signal_handlers_are_restored_after_reading(tmp_path: Path) -> None:
     assert {s: signal.getsignal(s) for s in guard.HELD_SIGNALS} == before
 
 
+capped = pytest.mark.skipif(not hasattr(sqlite3.Connection, "setlimit"), reason="Python 3.11+ sets the length limit")
+
+
 def oversized_profile(store: Path, size: int) -> None:
     """Replace every blob's value with ``size`` bytes of JSON text, written by SQLite itself (no Python copy)."""
     with contextlib.closing(sqlite3.connect(store)) as conn, conn:
         conn.execute("UPDATE blobs SET value = '\"' || printf('%.*c', ?, 'x') || '\"'", (size - 2,))
 
 
+@capped
 def test_a_value_over_the_cap_is_refused_on_read_with_one_line(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
     ResultStore(store).append(cell_rows())
@@ -246,6 +249,7 @@ def test_a_value_over_the_cap_is_refused_on_read_with_one_line(tmp_path: Path) -
     assert len(open_store(store, create=False).read(columns=["run_id", "ttft_ms"])) == 3  # the rest still reads
 
 
+@capped
 def test_a_value_at_the_cap_still_reads(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
     ResultStore(store).append(cell_rows())
@@ -253,6 +257,7 @@ def test_a_value_at_the_cap_still_reads(tmp_path: Path) -> None:
     assert len(open_store(store, create=False).read()["machine_profile"].iloc[0]) == guard.MAX_VALUE_BYTES
 
 
+@capped
 def test_a_value_over_the_cap_is_refused_on_write(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "s.sqlite")
     store.append(cell_rows())

@@ -166,8 +166,9 @@ def merge_stores(args: argparse.Namespace) -> int:
     if not args.store or len(args.store) != 1:
         raise StoreError("results --merge needs exactly one --store to merge into (a .sqlite path or a "
                          "postgresql:// URL)")
+    sources = list(iter_stores(args.merge))  # every source checked (read-only) before the target is touched
     target = open_store(args.store[0], migrate=True)
-    for source in iter_stores(args.merge):
+    for source in sources:
         written = target.merge_from(source)
         print(f"merged {source.location} into {target.location}: {written} new row(s) of {source.count()}",
               file=sys.stderr)

@@ -9,7 +9,7 @@
   lets SQLite finish. A signal that arrives while Python runs is handed on at once.
 - **An optional deadline** (:data:`DEADLINE_ENV`, seconds) stops any one connection's work after that long.
 - **No value over** :data:`MAX_VALUE_BYTES`: SQLite's own length limit refuses to read or write a larger string
-  or blob before it allocates it, so a 300 MB blob costs nothing but one line.
+  or blob before it allocates it, so a 300 MB blob costs nothing but one line (Python 3.11+, which can set it).
 - **Only the harness's own schema** (:func:`foreign_objects`): triggers, views, indexes on the harness's tables
   that it did not create, virtual or generated columns; a store holding one is refused before anything is read
   or written.
@@ -104,7 +104,8 @@ def bounded(conn: sqlite3.Connection) -> Iterator[float | None]:
     only, once for all the connections open at a time."""
     global _depth, _held
     deadline = _deadline()
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    if hasattr(conn, "setlimit"):  # Python 3.11+ (on 3.10 values are capped only by SQLite's 1 GB build limit)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.set_progress_handler(_make_progress(deadline), PROGRESS_STEPS)
     main = threading.current_thread() is threading.main_thread()
     if main:
