@@ -72,7 +72,8 @@ def _unmeasured(run_id: str, planned_at: str, labels: Sequence[str]) -> str:
 def _last_run(frame: Any, plans: dict[str, tuple[str, list[str]]]) -> str | None:
     """The most recent run: the last one with rows, or a later one whose plan is recorded but that has none."""
     last = str(frame["run_id"].iloc[-1]) if len(frame) else None
-    started = str(frame["run_started_at"].iloc[-1]) if len(frame) else ""
+    value = frame["run_started_at"].iloc[-1] if len(frame) else None
+    started = value if isinstance(value, str) else ""  # a row without a start time: any plan is later
     for run_id, (planned_at, _) in plans.items():
         if run_id != last and (last is None or planned_at > started) and (frame["run_id"] != run_id).all():
             last, started = run_id, planned_at
@@ -93,7 +94,7 @@ def _run_list(frame: Any, plans: dict[str, tuple[str, list[str]]]) -> str:
     empty = [(run_id, "-", "-", at, 0, 0, 0, f"unfinished: {len(labels)} of {len(labels)} cells missing")
              for run_id, (at, labels) in plans.items() if run_id not in with_rows]
     if empty:  # in time order among the others (a run killed in its first cell is usually the last)
-        listed = sorted(listed + empty, key=lambda r: str(r[3]) if r[3] is not None else "")
+        listed = sorted(listed + empty, key=lambda r: r[3] if isinstance(r[3], str) else "")
     return format_table(["run", "host", "machine", "started", "rows", "failed", "workloads", "state"], listed)
 
 

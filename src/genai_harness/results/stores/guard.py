@@ -112,6 +112,8 @@ def bounded(conn: sqlite3.Connection) -> Iterator[float | None]:
         if _depth == 0:
             _held = None
             for signum in HELD_SIGNALS:
+                if signal.getsignal(signum) is None:  # a handler installed from C: left alone, as it cannot be restored
+                    continue
                 with contextlib.suppress(ValueError, OSError):
                     _previous[signum] = signal.signal(signum, _hold_signal)
         _depth += 1
@@ -123,7 +125,7 @@ def bounded(conn: sqlite3.Connection) -> Iterator[float | None]:
             if _depth == 0:
                 for signum, previous in list(_previous.items()):
                     if signal.getsignal(signum) is _hold_signal:  # unless someone replaced ours meanwhile
-                        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+                        signal.signal(signum, previous)
                 _previous.clear()
 
 
