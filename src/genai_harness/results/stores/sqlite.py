@@ -2,7 +2,10 @@
 
 Each :meth:`SQLiteStore.append` is one transaction, so a run killed mid-cell leaves all or none
 of that cell's rows. The file is in WAL mode with a busy timeout, so several processes may append
-to one store at once. A store in a folder this process cannot write is read as it is (immutable).
+to one store at once. A store in a folder this process cannot write is read as it is (immutable); a store opened
+only to read (``create=False``, not migrating) is opened ``mode=ro``: reading never writes, not even the schema of
+an empty file. Every connection is bounded (:mod:`.guard`): signals end SQLite work, no value over 16 MiB, and a
+file holding triggers, views or anything else the harness did not create is refused before anything is read.
 pandas is imported only by the readers, never by the run's parent process.
 """
 
