@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from genai_harness.dispatch.decision import Constraints, Decision, decision_from_dict
-from genai_harness.results.store import DEFAULT_STORE
+from genai_harness.results.store import parse_store
 
 
 def cache_file(task: str, model: str, objective: str, store: str | Path | None, constraints: Constraints | None,
                 config: str | Path | None, options: dict[str, Any]) -> Path | None:
-    """Where the decision for these arguments and this exact store file is remembered (None: no store yet)."""
-    path = Path(store or DEFAULT_STORE)
+    """Where the decision for these arguments and this exact store file is remembered (None: no store yet, or a
+    database URL, whose changes no file's size and time tell)."""
+    path = parse_store(store)
+    if isinstance(path, str):
+        return None
     try:
         stat = path.stat()
     except OSError:
