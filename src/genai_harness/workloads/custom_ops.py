@@ -87,7 +87,7 @@ def check_consent(model_id: str, task: str, folder: Path, consent: dict[str, str
         if library.file is None:
             raise missing_file(folder, library)
         if consent[library.name] != library.sha256:
-            why = ("your consent names it without its content (recorded by an older genai-harness)"
+            why = ("your consent, recorded by an older genai-harness, names it without its content"
                    if not consent[library.name] else "its content changed since you consented")
             raise ModelError(f"model {model_id!r}: the shared library {library.name!r} ({library.file}) is not the "
                              f"file you consented to ({why}); nothing was loaded; {approve}")
