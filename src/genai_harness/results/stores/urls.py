@@ -23,7 +23,7 @@ _SECRET_KEYS = {"password", "sslpassword"}
 # user:password@ of any URL in free text, also one whose // a Path made / (a password holds no '/' or whitespace;
 # it may hold a raw '@'), and password=... parameters of a URL's query
 _USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^\s/@:]*):[^\s/]*@")
-_PASSWORD_PARAMETER = re.compile(r"(\b(?:ssl)?password=)[^&\s'\"]*", re.IGNORECASE)
+_PASSWORD_PARAMETER = re.compile(r"(\b(?:ssl)?password=)[^&\s]*", re.IGNORECASE)
 
 
 def scheme_of(spec: str) -> str | None:
