@@ -81,27 +81,82 @@ def test_a_hand_edited_config_cannot_reuse_a_bundled_id(tmp_path: Path, llm_copy
     assert "reserved" in line and "tiny-llm" in line
 
 
+def _real_libraries(folder: Path) -> tuple[Path, Path]:
+    """Two different real shared libraries (extension modules of this Python), copied into ``folder``."""
+    import _ctypes
+    import _sqlite3
+
+    a, b = folder / "liba.so", folder / "libb.so"
+    shutil.copyfile(_ctypes.__file__, a)
+    shutil.copyfile(_sqlite3.__file__, b)
+    return a, b
+
+
 def test_custom_ops_library_needs_consent(tmp_path: Path, llm_copy: Path) -> None:
     config = tmp_path / "genai-harness.toml"
     config.write_text("")
+    evil, other = _real_libraries(tmp_path)
     _edit_genai_config(llm_copy, lambda d: d["model"]["decoder"]["session_options"].__setitem__(
-        "custom_ops_library", "/tmp/libevil.so"))
+        "custom_ops_library", str(evil)))
     line = assert_one_error_line(_add(llm_copy, tmp_path), exit_code=ModelError.exit_code)
-    assert "/tmp/libevil.so" in line and "--allow-custom-ops" in line
+    assert str(evil) in line and "--allow-custom-ops" in line
     assert config.read_text() == ""
     proc = _add(llm_copy, tmp_path, "--allow-custom-ops")
     assert proc.returncode == 0, proc.stderr
-    assert "/tmp/libevil.so" in config.read_text()
+    assert str(evil) in config.read_text()
     # the folder changes afterwards: the new library was never consented to, so nothing loads it
     _edit_genai_config(llm_copy, lambda d: d["model"]["decoder"]["session_options"].__setitem__(
-        "custom_ops_library", "/tmp/libother.so"))
+        "custom_ops_library", str(other)))
     line = assert_one_error_line(run_cli("generate", "--model", "mine", "--framework", "onnxruntime_genai",
                                          "--prompt", "hi", cwd=tmp_path), exit_code=ModelError.exit_code)
-    assert "/tmp/libother.so" in line and "not consented" in line
+    assert str(other) in line and "not consented" in line
     # and a folder given by path is never consented
     line = assert_one_error_line(run_cli("generate", "--model", llm_copy, "--framework", "onnxruntime_genai",
                                          "--prompt", "hi", cwd=tmp_path), exit_code=ModelError.exit_code)
     assert "custom-ops" in line or "shared library" in line
+
+
+def test_custom_ops_consent_is_bound_to_the_library_content_not_its_name(tmp_path: Path, llm_copy: Path) -> None:
+    """Issue 24 item 9: another .so put under the consented name asks again; approving again renews the consent."""
+    import hashlib
+
+    config = tmp_path / "genai-harness.toml"
+    config.write_text("")
+    first, second = _real_libraries(tmp_path)
+    library = llm_copy / "libcustom.so"  # relative in genai_config.json: onnxruntime-genai looks in the folder
+    shutil.copyfile(first, library)
+    _edit_genai_config(llm_copy, lambda d: d["model"]["decoder"]["session_options"].__setitem__(
+        "custom_ops_library", "libcustom.so"))
+    assert _add(llm_copy, tmp_path, "--allow-custom-ops").returncode == 0
+    assert hashlib.sha256(first.read_bytes()).hexdigest() in config.read_text()
+    verified = run_cli("models", "verify", "mine", cwd=tmp_path)
+    assert verified.returncode == 0, verified.stderr
+    shutil.copyfile(second, library)  # another library, same name
+    for command in (("models", "verify", "mine"),
+                    ("generate", "--model", "mine", "--framework", "onnxruntime_genai", "--prompt", "hi")):
+        line = assert_one_error_line(run_cli(*command, cwd=tmp_path), exit_code=ModelError.exit_code)
+        assert "not the file you consented to" in line and "content changed" in line, line
+        assert f"models add mine --task text2text --path {llm_copy}" in line and "--allow-custom-ops" in line
+    renewed = _add(llm_copy, tmp_path, "--allow-custom-ops")  # the one line's fix, as it says
+    assert renewed.returncode == 0, renewed.stderr
+    assert hashlib.sha256(second.read_bytes()).hexdigest() in config.read_text()
+    assert hashlib.sha256(first.read_bytes()).hexdigest() not in config.read_text()
+    assert run_cli("models", "verify", "mine", cwd=tmp_path).returncode == 0
+    # a consent an older harness recorded by name only no longer suffices
+    config.write_text(f'[models.mine]\ntask = "text2text"\nallow_custom_ops = ["libcustom.so"]\n'
+                      f'[models.mine.formats]\nonnxruntime_genai = "{llm_copy}"\n')
+    line = assert_one_error_line(run_cli("models", "verify", "mine", cwd=tmp_path), exit_code=ModelError.exit_code)
+    assert "without its content" in line and "--allow-custom-ops" in line
+    assert _add(llm_copy, tmp_path, "--allow-custom-ops").returncode == 0
+    assert run_cli("models", "verify", "mine", cwd=tmp_path).returncode == 0
+    # a library that cannot be found cannot be hashed, so it cannot be consented to
+    library.unlink()
+    line = assert_one_error_line(run_cli("models", "verify", "mine", cwd=tmp_path), exit_code=ModelError.exit_code)
+    assert "libcustom.so" in line and "bound" in line
+    before = config.read_text()
+    line = assert_one_error_line(_add(llm_copy, tmp_path, "--allow-custom-ops", model_id="again"),
+                                 exit_code=ModelError.exit_code)
+    assert "libcustom.so" in line and config.read_text() == before
 
 
 def test_an_unknown_model_names_the_config_that_was_read(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("interface", "host"),
     ("trust",),
     ("config", "tables", "hashing", "clock", "version"),
+    ("atomic",),
     ("errors",),
 ]
 """Top-level rooms of ``genai_harness``, top to bottom: a room imports only rooms below it (siblings on one line

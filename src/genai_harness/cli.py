@@ -15,6 +15,7 @@ from typing import NoReturn
 from genai_harness.commands import ab, compare, devices, direct, envs, models, node, pick, report, results, run
 from genai_harness.errors import EXIT_CODES, HarnessError
 from genai_harness.results.domains import OutOfDomainWarning
+from genai_harness.results.store import redact
 from genai_harness.runner.environments import UntrustedConfigWarning
 from genai_harness.runner.signals import signals_interrupt
 
@@ -57,10 +58,11 @@ def _visible(char: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """A runtime's multi-line error as one line, without OpenVINO's source-location noise."""
+    """A runtime's multi-line error as one line, without OpenVINO's source-location noise, and without the
+    password of any URL in it (every message the CLI prints goes through here)."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     kept = [ln for ln in lines if not ln.startswith("Exception from src/")]
-    return "".join(map(_visible, " ".join(kept or lines)))
+    return redact("".join(map(_visible, " ".join(kept or lines))))
 
 
 TRACEBACK_ENV_VAR = "GENAI_HARNESS_TRACEBACK"

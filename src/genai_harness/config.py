@@ -24,12 +24,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from genai_harness.atomic import write_text
 from genai_harness.errors import ConfigurationError
 
 if sys.version_info >= (3, 11):
@@ -138,26 +138,12 @@ def _locked(target: Path) -> Iterator[None]:
 
 
 def _atomic_write(target: Path, text: str) -> None:
-    """Replace ``target`` with ``text`` through a private temporary file in its folder."""
-    mode = target.stat().st_mode & 0o777 if target.exists() else None
-    tmp_name = None
+    """Replace ``target`` with ``text`` through a temporary file in its folder (:mod:`genai_harness.atomic`)."""
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-        tmp_name = None
+        write_text(target, text)
     except OSError as exc:
         raise ConfigurationError(f"cannot write config file {target}: {exc.strerror or exc}; "
                                  "nothing was changed") from exc
-    finally:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
 
 
 def _read_text(path: Path) -> str:

@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")
-    p.add_argument("--store", default=None, help="store for both sides' rows (default results/genai-harness.sqlite)")
+    p.add_argument("--store", default=None, help="store for both sides' rows: a .sqlite path or postgresql:// URL "
+                   "(default $GENAI_HARNESS_STORE, else results/genai-harness.sqlite)")
     p.add_argument("--quiet", action="store_true", help="no progress")
     p.add_argument("--inject-slowdown", type=float, default=None, metavar="FACTOR",
                    help="calibration only: stretch side B's measured spans by FACTOR")

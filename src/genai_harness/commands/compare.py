@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_harness.analysis.statistics import ROUND_ESTIMATORS
+from genai_harness.atomic import write_text
 from genai_harness.errors import ComparisonError, ConfigurationError, StoreError
 from genai_harness.gate.compare import (
     AB_THRESHOLD,
@@ -144,8 +145,7 @@ def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
     """Print the comparison as asked, write JUnit if asked, and return the exit code (1 on a regression)."""
     if args.junit:
         try:
-            args.junit.parent.mkdir(parents=True, exist_ok=True)
-            args.junit.write_text(to_junit(comparison))
+            write_text(args.junit, to_junit(comparison))  # whole or not at all
         except OSError as exc:
             raise StoreError(f"cannot write the JUnit file {args.junit}: {exc.strerror}; give a writable path") from exc
     if args.json:

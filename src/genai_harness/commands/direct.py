@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genai_harness.atomic import atomic_output
 from genai_harness.backends.aliases import canonical_framework
 from genai_harness.backends.numerics import check_precision, check_threads
 from genai_harness.commands.run import add_numerics_options
@@ -179,8 +180,11 @@ def cmd_imagine(args: argparse.Namespace) -> int:
             "prompt": prompt_text(args), "width": width, "height": height, "steps": args.steps, "seed": args.seed,
             "guidance_scale": args.guidance_scale, "out_npy": str(npy)})
         tensor = np.load(npy)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(tensor[0]).save(out)
+    try:
+        with atomic_output(out) as tmp:  # whole or not at all: an earlier image stays until the new one is written
+            Image.fromarray(tensor[0]).save(tmp, format="PNG")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write --out {out}: {exc.strerror or exc}; give a writable path") from None
     reply = outcome.reply
     print(f"wrote {out} ({width}x{height}) on {reply.device.label} ({reply.actual_device}): "
           f"{_metric_line(reply.output['metrics'])}, load {reply.load_s:.2f} s; {_numerics_line(reply.numerics)}")

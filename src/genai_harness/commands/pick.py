@@ -66,7 +66,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--precision", action="append", help="allowed precision (repeatable)")
     p.add_argument("--framework", action="append", help="allowed framework (repeatable)")
     p.add_argument("--device", action="append", help="allowed device (repeatable)")
-    p.add_argument("--store", default=None, help="results store (default results/genai-harness.sqlite)")
+    p.add_argument("--store", default=None, help="results store: a .sqlite path or postgresql:// URL "
+                   "(default $GENAI_HARNESS_STORE, else results/genai-harness.sqlite)")
     p.add_argument("--probe-budget", type=float, default=0.0, metavar="SECONDS",
                    help="with no evidence, measure for up to this long first (default 0: refuse)")
     p.add_argument("--allow-stale", action="store_true", help="use evidence from other runtime versions")

@@ -12,7 +12,7 @@ from pathlib import Path
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import compare_frames
 from genai_harness.results.selection import Selection
-from genai_harness.results.store import DEFAULT_STORE
+from genai_harness.results.store import parse_store
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -24,7 +24,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else min(4, usable)
     if jobs < 1:
         raise ConfigurationError(f"--jobs {jobs}: give 1 or more processes to draw the figures in")
-    store = Path(args.store) if args.store else DEFAULT_STORE
+    store = parse_store(args.store)  # a URL stays a URL; no --store: $GENAI_HARNESS_STORE, else the default
     selection = Selection(store, args.run)
     frame = selection.load(columns=REPORT_COLUMNS)
     comparison, baseline_label = None, None
@@ -47,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Write DIR/report.html: machine profile, runs, failed cells with errors, per-cell medians with "
                     "95% CI, figures as inline SVG (no network, no JavaScript) and, with --baseline, the compare "
                     "verdicts. Exit: 0 written, 11 empty store, missing run or unwritable folder.")
-    p.add_argument("--store", default=None, help="the result store (default results/genai-harness.sqlite)")
+    p.add_argument("--store", default=None, help="the results store: a .sqlite file or a postgresql:// URL "
+                   "(default $GENAI_HARNESS_STORE, else results/genai-harness.sqlite)")
     p.add_argument("--run", default=None, help="only this run id, or 'last'")
     p.add_argument("--baseline", default=None, help="compare against STORE, STORE@RUN_ID, STORE@last or @RUN_ID")
     p.add_argument("--score-baseline", default=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from genai_harness.analysis.keys import cell_label
@@ -13,15 +13,7 @@ from genai_harness.errors import StoreError
 from genai_harness.results.export import check_export_path, export, stream_parquet
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.schema import SOURCE_COLUMN
-from genai_harness.results.store import (
-    DEFAULT_STORE,
-    ResultStore,
-    iter_stores,
-    load_results,
-    mask_url,
-    open_store,
-    resolve_store_spec,
-)
+from genai_harness.results.store import iter_stores, load_results, mask_url, open_store, parse_store
 from genai_harness.tables import format_table
 
 
@@ -31,18 +23,20 @@ def missing_cells(planned: Sequence[str], rows: Iterable[dict[str, Any]]) -> lis
     return [label for label in planned if label not in recorded]
 
 
-def _planned(frame: Any, run_id: str) -> list[str]:
-    """The cells recorded as planned for ``run_id`` in the store(s) its rows came from."""
+def _planned(frame: Any, run_id: str, stores: Mapping[str, Any]) -> list[str]:
+    """The cells recorded as planned for ``run_id`` in the store(s) its rows came from (``stores``: the opened
+    stores by their location, the ``source_store`` of a row; a URL's location has no password to reopen it by)."""
     planned: list[str] = []
     for source in frame.loc[frame["run_id"] == run_id, SOURCE_COLUMN].dropna().unique():
-        planned += [p for p in ResultStore(source, create=False).planned_cells(run_id) if p not in planned]
+        if source in stores:
+            planned += [p for p in stores[source].planned_cells(run_id) if p not in planned]
     return planned
 
 
-def run_state(frame: Any, run_id: str) -> tuple[str, list[str]]:
+def run_state(frame: Any, run_id: str, stores: Mapping[str, Any]) -> tuple[str, list[str]]:
     """``complete``, ``interrupted`` (a cell was cut short, none missing) or ``unfinished: N of M cells
     missing``, and the missing cell labels."""
-    planned = _planned(frame, run_id)
+    planned = _planned(frame, run_id, stores)
     rows = frame[frame["run_id"] == run_id]
     interrupted = bool((rows["status"] == "interrupted").any())
     if not planned:
@@ -80,7 +74,7 @@ def _last_run(frame: Any, plans: dict[str, tuple[str, list[str]]]) -> str | None
     return last
 
 
-def _run_list(frame: Any, plans: dict[str, tuple[str, list[str]]]) -> str:
+def _run_list(frame: Any, plans: dict[str, tuple[str, list[str]]], opened: Mapping[str, Any]) -> str:
     """The table of runs: those with rows, and those whose plan is recorded but that never wrote one."""
     listed: list[tuple[Any, ...]] = []
     if len(frame):
@@ -89,7 +83,7 @@ def _run_list(frame: Any, plans: dict[str, tuple[str, list[str]]]) -> str:
                      failed=("status", lambda s: int((s != "ok").sum())), cells=("workload_id", "nunique"))
                 .reset_index())
         listed += [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows, r.failed, r.cells,
-                    run_state(frame, r.run_id)[0]) for r in runs.itertuples()]
+                    run_state(frame, r.run_id, opened)[0]) for r in runs.itertuples()]
     with_rows = set(frame["run_id"].dropna().astype(str)) if len(frame) else set()
     empty = [(run_id, "-", "-", at, 0, 0, 0, f"unfinished: {len(labels)} of {len(labels)} cells missing")
              for run_id, (at, labels) in plans.items() if run_id not in with_rows]
@@ -106,7 +100,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         return migrate_stores(args)
     if args.export:
         check_export_path(args.export)
-    stores = args.store or [resolve_store_spec(None, DEFAULT_STORE)]
+    stores = [parse_store(s) for s in args.store or [None]]
     shown = ", ".join(mask_url(str(s)) for s in stores)
     if args.export and not args.run and str(args.export).lower().endswith(".parquet"):
         written = stream_parquet(iter_stores(stores), args.export)  # batch by batch: any size of store
@@ -152,14 +146,19 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
     elif args.run:
         print(summary_table(frame.to_dict("records")))
-        state, missing = run_state(frame, str(frame["run_id"].iloc[-1]))
+        state, missing = run_state(frame, str(frame["run_id"].iloc[-1]), _opened(stores))
         if missing:
             print(f"run {frame['run_id'].iloc[-1]} is {state} (cut short: killed, terminated or crashed):")
             for label in missing:
                 print(f"  not measured: {label}")
     else:
-        print(_run_list(frame, plans))
+        print(_run_list(frame, plans, _opened(stores)))
     return 0
+
+
+def _opened(stores: Sequence[Any]) -> dict[str, Any]:
+    """The stores ``stores`` names, opened for reading, by location (what a row's ``source_store`` says)."""
+    return {store.location: store for store in iter_stores(stores)}
 
 
 def merge_stores(args: argparse.Namespace) -> int:

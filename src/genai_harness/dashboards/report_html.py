@@ -23,6 +23,7 @@ from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
 from genai_harness.analysis.long_view import cell_statistics, row_labels, run_status
 from genai_harness.analysis.metric_info import METRICS
+from genai_harness.atomic import atomic_output, write_text
 from genai_harness.dashboards.common import caption_text
 from genai_harness.dashboards.report_figures import ReportFigure, report_figures
 from genai_harness.dispatch.evidence import EVIDENCE_COLUMNS
@@ -245,14 +246,16 @@ def build_report(df: pd.DataFrame, *, source: str, comparison: pd.DataFrame | No
 def write_report(report: Report, out_dir: Path, *, png: bool = False) -> Path:
     """Write ``report.html`` (and with ``png`` each figure as ``NAME.png``) into ``out_dir``; return the HTML path.
 
-    A folder that cannot be created or written is a :class:`StoreError` naming it."""
+    A folder that cannot be created or written is a :class:`StoreError` naming it. Each file appears whole or
+    not at all (:mod:`genai_harness.atomic`): a full disk or an interrupt leaves an earlier report as it was."""
     path = out_dir / "report.html"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(report.html, encoding="utf-8")
+        write_text(path, report.html)
         if png:
             for name, figure in report.figures.items():
-                figure.savefig(out_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png", dpi=100)
+                with atomic_output(out_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png") as tmp:
+                    figure.savefig(tmp, dpi=100)
     except OSError as exc:
         raise StoreError(f"cannot write the report into {out_dir}: {exc.strerror or exc}; "
                          "give --out a folder you can write") from exc

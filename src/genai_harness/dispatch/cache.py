@@ -3,6 +3,7 @@ start with unchanged evidence skips the store read and the ranking."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -10,14 +11,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from genai_harness.atomic import write_text
 from genai_harness.dispatch.decision import Constraints, Decision, decision_from_dict
-from genai_harness.results.store import DEFAULT_STORE
+from genai_harness.results.store import parse_store
 
 
 def cache_file(task: str, model: str, objective: str, store: str | Path | None, constraints: Constraints | None,
                 config: str | Path | None, options: dict[str, Any]) -> Path | None:
-    """Where the decision for these arguments and this exact store file is remembered (None: no store yet)."""
-    path = Path(store or DEFAULT_STORE)
+    """Where the decision for these arguments and this exact store file is remembered (None: no store yet, or a
+    database URL, whose changes no file's size and time tell)."""
+    path = parse_store(store)
+    if isinstance(path, str):
+        return None
     try:
         stat = path.stat()
     except OSError:
@@ -43,10 +48,5 @@ def remember(cache: Path | None, decision: Decision, paths: dict[str, str]) -> N
     """Keep ``decision`` and the model paths it used for the next start (a static decision is never kept)."""
     if cache is None or decision.static:
         return
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"decision": decision.to_dict(), "paths": paths}, default=str))
-        tmp.replace(cache)
-    except OSError:
-        pass  # a cache that cannot be written only costs the next start a re-decision
+    with contextlib.suppress(OSError):  # a cache that cannot be written only costs the next start a re-decision
+        write_text(cache, json.dumps({"decision": decision.to_dict(), "paths": paths}, default=str))

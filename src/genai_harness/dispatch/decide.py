@@ -17,7 +17,7 @@ from genai_harness.errors import ConfigurationError, NoEvidenceError
 from genai_harness.factories import DeviceFactory
 from genai_harness.host.fingerprint import machine_profile
 from genai_harness.results.query import ResultFilter
-from genai_harness.results.store import DEFAULT_STORE, open_store, resolve_store_spec, scheme_of
+from genai_harness.results.store import open_store, parse_store
 from genai_harness.workloads.catalog import Catalog
 
 
@@ -29,8 +29,8 @@ def read_evidence(store: str | Path | None, task: str, model: str) -> Any:
 
 def _store_exists(store: str | Path | None) -> bool:
     """Whether ``store`` (a path or a database URL) already holds a store; a URL's database is asked on read."""
-    text = resolve_store_spec(store, DEFAULT_STORE)
-    return bool(scheme_of(text)) or Path(text).exists()
+    spec = parse_store(store)
+    return isinstance(spec, str) or spec.exists()
 
 
 def catalog_model(model: str, config: str | Path | None) -> Any:

@@ -58,11 +58,15 @@ def label_evidence(rows: pd.DataFrame, machine: dict[str, Any] | None) -> pd.Ser
     """The evidence label of every row, computed once per (machine, environment, runtime versions)."""
     keys = [c for c in ("machine_fingerprint", "environment", "runtime_versions") if c in rows.columns]
     labels: dict[tuple[Any, ...], str | None] = {}
+
+    def key(values: Any) -> tuple[Any, ...]:  # a missing value is None in both walks (NA, NaN and None differ)
+        return tuple(None if pd.isna(v) else v for v in values)
+
     for record in rows.drop_duplicates(keys)[[*keys, "machine_profile"]].to_dict("records"):
-        labels[tuple(record[k] for k in keys)] = evidence_label(
+        labels[key(record[k] for k in keys)] = evidence_label(
             _json(record.get("machine_profile")), str(record.get("environment") or "default"),
             _json(record.get("runtime_versions")), machine)
-    return pd.Series([labels[tuple(r)] for r in rows[keys].itertuples(index=False, name=None)], index=rows.index,
+    return pd.Series([labels[key(r)] for r in rows[keys].itertuples(index=False, name=None)], index=rows.index,
                      dtype=object)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genai_harness.atomic import atomic_output
 from genai_harness.errors import StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
 from genai_harness.results.schema import COLUMN_NAMES, PANDAS_DTYPES, SOURCE_COLUMN, apply_dtypes
@@ -37,15 +38,18 @@ def check_export_path(path: str | Path) -> Path:
 
 
 def export(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` to ``path`` as Parquet or CSV, chosen by the suffix; return the path."""
+    """Write ``df`` to ``path`` as Parquet or CSV, chosen by the suffix; return the path.
+
+    The file appears whole or not at all (:func:`genai_harness.atomic.atomic_output`): an interrupted or failed
+    export leaves an earlier file of that name as it was."""
     path = Path(path)
     suffix = _suffix(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".parquet":
-            df.to_parquet(path, index=False)
-        else:
-            df.to_csv(path, index=False)
+        with atomic_output(path) as tmp:
+            if suffix == ".parquet":
+                df.to_parquet(tmp, index=False)
+            else:
+                df.to_csv(tmp, index=False)
     except (OSError, ValueError, ImportError) as exc:
         raise StoreError(f"cannot export results to {path}: {exc}") from exc
     return path
@@ -75,7 +79,11 @@ def import_file(path: str | Path) -> pd.DataFrame:
 def stream_parquet(stores: Iterable[Any], path: str | Path, filter: ResultFilter | None = None, *,
                    batch: int = 10_000) -> int:
     """Write the rows ``filter`` selects from ``stores`` (results stores) to one Parquet file, ``batch`` rows at
-    a time, never holding a whole store in memory; each row gains ``source_store``. Return the rows written."""
+    a time, never holding a whole store in memory; each row gains ``source_store``. Return the rows written.
+
+    The rows go to a temporary file beside ``path``, renamed into place only after the last batch: an export
+    cut short (Ctrl-C, SIGTERM, a full disk, a store that fails mid-way) leaves no partial file and an earlier
+    file of that name as it was."""
     # pandas and pyarrow (heavy) only when a file is written: the results package and the CLI start load neither
     import pandas as pd
     import pyarrow as pa
@@ -84,25 +92,27 @@ def stream_parquet(stores: Iterable[Any], path: str | Path, filter: ResultFilter
     path = Path(path)
     if _suffix(path) != ".parquet":
         raise StoreError(f"streaming export writes Parquet; give a .parquet path, not {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = None
     rows = 0
     try:
-        for store in stores:
-            for chunk in store.iter_frames(filter or ALL_ROWS, batch=batch):
-                chunk[SOURCE_COLUMN] = pd.Series([store.location] * len(chunk), index=chunk.index, dtype="string")
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(path, table.schema)
-                writer.write_table(table.cast(writer.schema))
-                rows += len(chunk)
+        with atomic_output(path) as tmp:
+            writer = None
+            try:
+                for store in stores:
+                    for chunk in store.iter_frames(filter or ALL_ROWS, batch=batch):
+                        chunk[SOURCE_COLUMN] = pd.Series([store.location] * len(chunk), index=chunk.index,
+                                                         dtype="string")
+                        table = pa.Table.from_pandas(chunk, preserve_index=False)
+                        if writer is None:
+                            writer = pq.ParquetWriter(tmp, table.schema)
+                        writer.write_table(table.cast(writer.schema))
+                        rows += len(chunk)
+            finally:
+                if writer is not None:
+                    writer.close()
+            if writer is None:  # no rows: still a valid file with the schema's columns
+                empty = pd.DataFrame({n: pd.Series(dtype=PANDAS_DTYPES[n]) for n in COLUMN_NAMES})
+                empty[SOURCE_COLUMN] = pd.Series(dtype="string")
+                empty.to_parquet(tmp, index=False)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise StoreError(f"cannot export results to {path}: {exc}") from exc
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:  # no rows: still a valid file with the schema's columns
-        empty = pd.DataFrame({n: pd.Series(dtype=PANDAS_DTYPES[n]) for n in COLUMN_NAMES})
-        empty[SOURCE_COLUMN] = pd.Series(dtype="string")
-        export(empty, path)
     return rows

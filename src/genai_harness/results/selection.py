@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from genai_harness.errors import StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
-from genai_harness.results.store import DEFAULT_STORE, SQLStore, is_url, mask_url, open_store, resolve_store_spec
+from genai_harness.results.store import SQLStore, mask_url, open_store, parse_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,7 +27,7 @@ class Selection:
     """A store and, optionally, one run in it (``last`` = the most recent run)."""
 
     store: Path | str
-    """A .sqlite path or a postgresql:// URL."""
+    """A .sqlite path or a postgresql:// URL (as :func:`~genai_harness.results.store.parse_store` gives it)."""
     run: str | None = None
 
     @property
@@ -37,7 +37,7 @@ class Selection:
         return f"{store}@{self.run}" if self.run else store
 
     @classmethod
-    def parse(cls, spec: str, default_store: Path | None = None) -> Selection:
+    def parse(cls, spec: str, default_store: Path | str | None = None) -> Selection:
         """``STORE``, ``STORE@RUN``, ``STORE@last``, or ``@RUN`` (in ``default_store``, else the default store)."""
         text = spec.strip()
         if not text:
@@ -47,8 +47,7 @@ class Selection:
             path, sep, run = text, "", ""
         if sep and not run:
             raise StoreError(f"result selection {spec!r} names no run after '@'; give STORE@RUN_ID or STORE@last")
-        store = path or resolve_store_spec(default_store, DEFAULT_STORE)
-        return cls(store if is_url(store) else Path(store), run or None)
+        return cls(parse_store(path or default_store), run or None)
 
     def open(self) -> SQLStore:
         """The store, which must exist."""

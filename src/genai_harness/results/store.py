@@ -22,18 +22,20 @@ from genai_harness.results.stores import (
     is_url,
     mask_url,
     open_store,
+    parse_store,
+    redact,
     resolve_store_spec,
     scheme_of,
 )
 from genai_harness.results.stores.layout import ADDITIVE_SINCE
-from genai_harness.results.stores.urls import check_scheme
 
 if TYPE_CHECKING:
     import pandas as pd
 
 StoreSpec = str | Path
 __all__ = ["DEFAULT_STORE", "ResultStore", "SQLStore", "expand_json", "is_url", "iter_stores", "load_results",
-           "mask_url", "open_for_writing", "open_store", "resolve_store_spec", "scheme_of"]
+           "mask_url", "open_for_writing", "open_store", "parse_store", "redact", "resolve_store_spec",
+           "scheme_of"]
 
 
 def open_for_writing(spec: StoreSpec | None, *, out: TextIO) -> SQLStore:
@@ -67,11 +69,10 @@ def _store_specs(paths: StoreSpec | Sequence[StoreSpec]) -> list[str | Path]:
                          "or postgresql:// URLs")
     specs: list[str | Path] = []
     for item in items:
-        if is_url(item):
-            check_scheme(str(item))
-            specs.append(str(item))
+        path = parse_store(item)
+        if isinstance(path, str):  # a URL
+            specs.append(path)
             continue
-        path = Path(item)
         if path.is_dir():
             found = sorted(path.glob("*.sqlite"))
             if not found:

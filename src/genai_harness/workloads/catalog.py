@@ -18,7 +18,9 @@ from genai_harness.config import HarnessConfig
 from genai_harness.errors import ConfigurationError, ModelError, ModelFormatError
 from genai_harness.hashing import file_sha256
 from genai_harness.interface.tasks import ALL_TASKS, Task
-from genai_harness.workloads.model_formats import FORMAT_TASKS, custom_op_libraries, validate
+from genai_harness.workloads.custom_ops import CONSENT_KEY, check_consent, consented, missing_file
+from genai_harness.workloads.custom_ops import libraries as custom_op_libraries
+from genai_harness.workloads.model_formats import FORMAT_TASKS, validate
 
 TASKS = ALL_TASKS
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -181,17 +183,12 @@ def model_from_path(path: Path) -> CatalogModel:
     return CatalogModel(str(resolved), tasks.pop(), "path", f"model at {resolved}", formats)
 
 
-def check_custom_ops(model: CatalogModel, allowed: list[str]) -> None:
-    """Refuse a model whose folder makes the runtime load a shared library the user did not consent to."""
+def check_custom_ops(model: CatalogModel, consent: dict[str, str], model_id: str | None = None) -> None:
+    """Refuse a model whose folder makes the runtime load a shared library whose content the user did not consent
+    to (``consent``: name -> sha256, see :mod:`genai_harness.workloads.custom_ops`)."""
     for fmt in model.formats.values():
-        libraries = custom_op_libraries(fmt.path) if fmt.path.is_dir() else []
-        refused = [lib for lib in libraries if lib not in allowed]
-        if refused:
-            raise ModelError(
-                f"model {model.id!r}: {fmt.path}/genai_config.json makes onnxruntime-genai load the shared "
-                f"library {refused[0]!r} (native code that runs with your rights) and you have not consented; "
-                f"if you trust it, register it with `genai-harness models add ID --task {model.task} --path "
-                f"{fmt.path} --framework onnxruntime_genai --allow-custom-ops`")
+        if fmt.path.is_dir():
+            check_consent(model_id or model.id, model.task, fmt.path, consent)
 
 
 RESERVED_SOURCES = ("bundled", "onnx-package")
@@ -215,13 +212,6 @@ def user_models(config: HarnessConfig) -> list[CatalogModel]:
             formats[key] = ModelFormat(key, path, size, digest)
         models.append(CatalogModel(model_id, table["task"], "user", str(table.get("description", "")), formats))
     return models
-
-
-def allowed_custom_ops(config: HarnessConfig, model_id: str) -> list[str]:
-    """The shared libraries the user consented to for a registered model (``allow_custom_ops``)."""
-    table = config.section("models").get(model_id, {})
-    allowed = table.get("allow_custom_ops", []) if isinstance(table, dict) else []
-    return [str(a) for a in allowed] if isinstance(allowed, list) else []
 
 
 class Catalog:
@@ -250,7 +240,7 @@ class Catalog:
         if model_id not in self.models:
             if model_id and Path(model_id).expanduser().exists():
                 model = model_from_path(Path(model_id))
-                check_custom_ops(model, [])
+                check_custom_ops(model, {}, "ID")  # a folder given by path is never consented to
                 self.models[model_id] = model
                 return model
             raise ModelError(f"unknown model {model_id!r}; known models: {', '.join(sorted(self.models))} "
@@ -258,7 +248,7 @@ class Catalog:
                              f"of a model folder; read: {self.config.description})")
         model = self.models[model_id]
         if model.source == "user":
-            check_custom_ops(model, allowed_custom_ops(self.config, model_id))
+            check_custom_ops(model, consented(self.config, model_id))
         return model
 
     def add(self, model_id: str, task: str, format_key: str, path: Path, description: str = "", *,
@@ -266,14 +256,19 @@ class Catalog:
         """Validate and register a user model format; the config file changes only on success.
 
         A folder that makes the runtime load a shared library (``custom_ops_library``) is refused unless
-        ``allow_custom_ops``; the consent is recorded for exactly the libraries it names.
-        """
+        ``allow_custom_ops``; the consent is recorded for exactly the libraries it names and their content
+        (sha256). Adding the same folder again with ``allow_custom_ops`` renews the consent to its libraries as
+        they are now."""
         if not model_id or not model_id.strip() or any(c in model_id for c in "\n\r\"") or model_id != model_id.strip():
             raise ConfigurationError(f"model id {model_id!r} must be a non-empty name without quotes or newlines")
         existing = self.models.get(model_id)
+        resolved = path.expanduser().absolute()
         if existing is not None and existing.source in ("bundled", "onnx-package"):
             raise ConfigurationError(f"model id {model_id!r} is a {existing.source} model; choose another id")
-        if existing is not None and existing.source == "user":
+        renewal = (allow_custom_ops and existing is not None and existing.source == "user"  # renew a consent
+                   and existing.task == task and format_key in existing.formats
+                   and existing.formats[format_key].path.resolve() == resolved.resolve())
+        if existing is not None and existing.source == "user" and not renewal:
             if format_key in existing.formats:
                 raise ConfigurationError(f"model {model_id!r} already has a {format_key} format registered "
                                          f"({existing.formats[format_key].path}); remove it first")
@@ -281,14 +276,16 @@ class Catalog:
                 raise ConfigurationError(f"model {model_id!r} is registered as {existing.task}, not {task}")
         if existing is not None and existing.source == "known" and existing.task != task:
             raise ConfigurationError(f"model {model_id!r} is a {existing.task} model, not {task}")
-        resolved = path.expanduser().absolute()
         validate(format_key, task, resolved)
-        libraries = custom_op_libraries(resolved) if resolved.is_dir() else []
+        libraries = custom_op_libraries(resolved)
         if libraries and not allow_custom_ops:
             raise ModelError(f"{resolved}/genai_config.json makes onnxruntime-genai load the shared library "
-                             f"{', '.join(map(repr, libraries))}: native code that runs with your rights whenever "
-                             "this model is used. Nothing was registered; if you trust it, add it again with "
-                             "--allow-custom-ops")
+                             f"{', '.join(lib.name for lib in libraries)}: native code that runs with your rights "
+                             "whenever this model is used. Nothing was registered; if you trust it, add it again "
+                             "with --allow-custom-ops")
+        for library in libraries:
+            if library.file is None:
+                raise missing_file(resolved, library)
 
         def change(document: Any) -> None:
             # lazy: tomlkit only when the config file is written (see genai_harness.config)
@@ -302,14 +299,16 @@ class Catalog:
             table = tables[model_id]
             if not isinstance(table, dict) or not isinstance(table.get("formats", {}), dict):
                 raise ConfigurationError(f"{self.config.path}: [models.{model_id}] is malformed; fix or remove it")
-            if format_key in table.get("formats", {}):
+            if format_key in table.get("formats", {}) and not renewal:
                 raise ConfigurationError(f"model {model_id!r} already has a {format_key} format registered "
                                          f"in {self.config.path}; remove it first")
             if description:
                 table["description"] = description
             table.setdefault("formats", {})[format_key] = str(resolved)
-            if libraries:
-                table["allow_custom_ops"] = sorted({*table.get("allow_custom_ops", []), *libraries})
+            if libraries:  # bound to each file's content now; a consent by name only is replaced
+                recorded = table.get(CONSENT_KEY)
+                consent = {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) else {}
+                table[CONSENT_KEY] = dict(sorted({**consent, **{lib.name: lib.sha256 for lib in libraries}}.items()))
 
         self.config.update(change)
         size, digest = _stat_hash(resolved)

@@ -18,6 +18,8 @@ from genai_harness.results.stores.urls import (
     check_scheme,
     is_url,
     mask_url,
+    parse_store,
+    redact,
     resolve_store_spec,
     scheme_of,
 )
@@ -29,11 +31,10 @@ def open_store(spec: str | os.PathLike[str] | None = None, *, create: bool = Tru
     ``None`` means ``$GENAI_HARNESS_STORE``, else :data:`DEFAULT_STORE`. An unknown URL scheme is a
     :class:`~genai_harness.errors.StoreError`.
     """
-    text = resolve_store_spec(spec, DEFAULT_STORE)
-    check_scheme(text)
-    if scheme_of(text) in POSTGRES_SCHEMES:
-        return PostgresStore(text, create=create, migrate=migrate)
-    return SQLiteStore(Path(text), create=create, migrate=migrate)
+    store = parse_store(spec)
+    if isinstance(store, str) and scheme_of(store) in POSTGRES_SCHEMES:
+        return PostgresStore(store, create=create, migrate=migrate)
+    return SQLiteStore(Path(store), create=create, migrate=migrate)
 
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "is_url",
     "mask_url",
     "open_store",
+    "parse_store",
+    "redact",
     "resolve_store_spec",
     "scheme_of",
 ]

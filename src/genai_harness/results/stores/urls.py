@@ -1,18 +1,29 @@
-"""Store specs: a file path or a URL; which scheme means which store; URLs shown without passwords."""
+"""Store specs: a file path or a URL; which scheme means which store; URLs shown without passwords.
+
+Every command that takes a store reads its argument through :func:`parse_store` (a URL stays a URL, never a
+``Path``), and every message that names a store shows it through :func:`mask_url` (or :func:`redact` for free
+text), so a password given in a URL never reaches a terminal or a log.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from genai_harness.errors import StoreError
+from genai_harness.results.stores.sqlite import DEFAULT_STORE
 
 ENV_VAR = "GENAI_HARNESS_STORE"
 """Environment variable naming the default store (a path or a URL)."""
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SECRET_KEYS = {"password", "sslpassword"}
+# user:password@ of any URL in free text, also one whose // a Path made / (a password holds no '/' or whitespace;
+# it may hold a raw '@'), and password=... parameters of a URL's query
+_USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:/{1,2}[^\s/@:]*):[^\s/]*@")
+_PASSWORD_PARAMETER = re.compile(r"(\b(?:ssl)?password=)[^&\s]*", re.IGNORECASE)
 
 
 def scheme_of(spec: str) -> str | None:
@@ -57,6 +68,12 @@ def _secrets(url: str) -> list[str]:
     return [s for s in found if s]
 
 
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (``user:***@host``, ``password=***``):
+    the last guard on every message the CLI prints."""
+    return _PASSWORD_PARAMETER.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1:***@", text))
+
+
 def scrub(text: str, url: str) -> str:
     """``text`` with the URL and any password of ``url`` masked (for messages that may quote them)."""
     text = text.replace(url, mask_url(url))
@@ -70,6 +87,18 @@ def resolve_store_spec(value: str | os.PathLike[str] | None, default: str | os.P
     if value:
         return os.fspath(value)
     return os.environ.get(ENV_VAR) or os.fspath(default)
+
+
+def parse_store(value: str | os.PathLike[str] | None,
+                default: str | os.PathLike[str] = DEFAULT_STORE) -> str | Path:
+    """The store an argument names, the one way every command reads one: a ``postgresql://`` URL (kept as
+    text; any other scheme is a :class:`StoreError`) or a file ``Path``. ``None`` or empty means
+    ``$GENAI_HARNESS_STORE``, else ``default``."""
+    text = resolve_store_spec(value, default)
+    if is_url(text):
+        check_scheme(text)
+        return text
+    return Path(text)
 
 
 def check_scheme(spec: str) -> None:
