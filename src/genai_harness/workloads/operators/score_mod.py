@@ -14,6 +14,7 @@ Either is checked here, before any cell runs: a bad one raises a WorkloadError n
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,11 @@ STEPS: dict[str, tuple[str, bool]] = {
 }
 FIELD = "operator spec field 'score_mod'"
 PROBE = (1, 2, 3, 5)  # a rank-4 scores shape the check runs the graph on
+MAX_FILE_BYTES = 1 << 20
+"""A score_mod file's size limit (as a suite file's): its size is checked before a byte is read."""
+MAX_NODES = 500
+"""The most nodes a score_mod may hold (an expression list: steps), subgraphs included. Each costs the runner
+one more score tensor when it computes the reference (see :mod:`.bounds`)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class ScoreMod:
 
     name: str
     graph: bytes
+    nodes: int = 1
+    """How many nodes the graph holds, subgraphs included."""
 
     def graph_proto(self):  # -> onnx.GraphProto, not named here: the annotation would need onnx
         """The subgraph, ready to attach as FlexAttention's ``score_mod`` attribute."""
@@ -55,8 +63,11 @@ def from_expression(steps: object) -> ScoreMod:
     from onnx import TensorProto, helper, numpy_helper
 
     if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
+        shown = repr(steps) if len(repr(steps)) <= 60 else f"{repr(steps)[:57]}..."
         raise WorkloadError(f"{FIELD}: give an ONNX file path or a non-empty list of steps like "
-                            f"[\"div 30\", \"tanh\", \"mul 30\"], got {steps!r}")
+                            f"[\"div 30\", \"tanh\", \"mul 30\"], got {shown}")
+    if len(steps) > MAX_NODES:
+        raise WorkloadError(f"{FIELD}: {len(steps)} steps; a score_mod holds at most {MAX_NODES}")
     nodes, inits, current = [], [], "scores"
     for i, step in enumerate(steps):
         words = step.split()
@@ -85,7 +96,7 @@ def from_expression(steps: object) -> ScoreMod:
                               [helper.make_tensor_value_info("scores_out", TensorProto.FLOAT, None)],
                               initializer=inits)
     digest = hashlib.sha256(" ".join(steps).encode()).hexdigest()[:8]
-    return check_score_mod(ScoreMod(f"expr-{digest}", graph.SerializeToString()))
+    return check_score_mod(ScoreMod(f"expr-{digest}", graph.SerializeToString(), len(nodes)))
 
 
 def from_file(path: Path) -> ScoreMod:
@@ -97,7 +108,16 @@ def from_file(path: Path) -> ScoreMod:
     if not path.is_file():
         raise WorkloadError(f"{FIELD}: file {path} does not exist; give the path of an ONNX file whose graph maps "
                             "scores to modified scores")
-    data = path.read_bytes()
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise WorkloadError(f"{FIELD}: {path} is larger than {MAX_FILE_BYTES // 1024} KiB; a score_mod is a "
+                                "small graph (scores in, scores out)")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise WorkloadError(f"{FIELD}: cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew after the size was read
+        raise WorkloadError(f"{FIELD}: {path} is larger than {MAX_FILE_BYTES // 1024} KiB")
     graph = None
     try:
         model = onnx.ModelProto()
@@ -114,8 +134,34 @@ def from_file(path: Path) -> ScoreMod:
             graph = None
     if graph is None or not graph.node:
         raise WorkloadError(f"{FIELD}: {path} is not an ONNX model or graph with at least one node")
+    nodes = count_nodes(graph)
+    if nodes > MAX_NODES:
+        raise WorkloadError(f"{FIELD}: {path} holds {nodes} nodes (subgraphs included); a score_mod holds at most "
+                            f"{MAX_NODES}")
     graph.name = graph.name or "score_mod"
-    return check_score_mod(ScoreMod(path.stem, graph.SerializeToString()))
+    serialized = graph.SerializeToString()
+    return check_score_mod(ScoreMod(file_mod_name(path, serialized), serialized, nodes))
+
+
+def file_mod_name(path: Path, graph: bytes) -> str:
+    """A readable, distinct name for a score_mod file: its stem (letters, digits, ``_`` and ``.``; at most 40)
+    and a short hash of its graph, so two files of the same stem in different folders are two cells."""
+    stem = re.sub(r"[^A-Za-z0-9_.]+", "_", path.stem)[:40].strip("_.") or "score_mod"
+    return f"{stem}-{hashlib.sha256(graph).hexdigest()[:8]}"
+
+
+def count_nodes(graph) -> int:  # graph: onnx.GraphProto, not named here: the annotation would need onnx
+    """Nodes of ``graph`` and of every subgraph its nodes' attributes hold, at any depth."""
+    total, stack = 0, [graph]
+    while stack:
+        current = stack.pop()
+        total += len(current.node)
+        for node in current.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    stack.append(attribute.g)
+                stack.extend(attribute.graphs)
+    return total
 
 
 def check_score_mod(mod: ScoreMod) -> ScoreMod:
