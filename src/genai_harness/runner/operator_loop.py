@@ -97,7 +97,8 @@ def prepare_specs(specs: list[OperatorSpec], folder: Path) -> dict[str, Prepared
         del feeds, model
         spec_text = json.dumps({k: v for k, v in vars(spec).items() if k != "score_mod"}, sort_keys=True) + (
             spec.score_mod.graph.hex() if spec.score_mod else "")
-        reference = _on_disk(shared_reference(spec, references), folder / f"{index}.reference.npy")
+        with np.errstate(all="ignore"):  # a score_mod's overflow is judged below, not warned about on stderr
+            reference = _on_disk(shared_reference(spec, references), folder / f"{index}.reference.npy")
         if not np.isfinite(reference).all():  # never blame a runtime for the reference's own NaN
             field = "score_mod" if spec.score_mod is not None else "variant"
             raise WorkloadError(f"operator spec {spec.name}: onnx's reference output holds NaN or inf, so no runtime "
