@@ -57,6 +57,12 @@ class ScoreMod:
         return graph
 
 
+def _cut(text: str) -> str:
+    """``repr(text)`` cut to 40 characters, for a one-line error."""
+    shown = repr(text)
+    return shown if len(shown) <= 40 else f"{shown[:37]}..."
+
+
 def from_expression(steps: object) -> ScoreMod:
     """A ScoreMod from an expression list like ``["div 30", "tanh", "mul 30"]``."""
     # lazy: onnx (a runtime library) only when a score_mod is built or checked; specs load without it
@@ -73,20 +79,21 @@ def from_expression(steps: object) -> ScoreMod:
         words = step.split()
         op_word = words[0].lower() if words else ""
         if op_word not in STEPS:
-            raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: unknown operation {op_word!r}; "
+            raise WorkloadError(f"{FIELD}: step {i + 1} {_cut(step)}: unknown operation {_cut(op_word)}; "
                                 f"use one of {', '.join(STEPS)}")
         op, takes_scalar = STEPS[op_word]
         if len(words) != (2 if takes_scalar else 1):
             want = f"'{op_word} NUMBER'" if takes_scalar else f"'{op_word}' alone"
-            raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: write it as {want}")
+            raise WorkloadError(f"{FIELD}: step {i + 1} {_cut(step)}: write it as {want}")
         inputs = [current]
         if takes_scalar:
             try:
                 value = float(words[1])
             except ValueError:
-                raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: {words[1]!r} is not a number") from None
-            if not np.isfinite(value):
-                raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: the scalar must be finite")
+                raise WorkloadError(f"{FIELD}: step {i + 1} {_cut(step)}: {_cut(words[1])} is not a number") from None
+            if not np.isfinite(value) or abs(value) > float(np.finfo(np.float32).max):
+                raise WorkloadError(f"{FIELD}: step {i + 1} {_cut(step)}: the scalar must be finite in float32 "
+                                    "(the scores' type), below 3.4e38 in size")
             inits.append(numpy_helper.from_array(np.array(value, dtype=np.float32), f"c{i}"))
             inputs.append(f"c{i}")
         out = "scores_out" if i == len(steps) - 1 else f"t{i}"
@@ -194,7 +201,8 @@ def check_score_mod(mod: ScoreMod) -> ScoreMod:
     try:
         onnx.checker.check_model(model)
         onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-        out = ReferenceEvaluator(model).run(None, {graph.input[0].name: np.zeros(PROBE, dtype=np.float32)})[0]
+        with np.errstate(all="ignore"):  # what the graph computes is judged by its type and shape, not warned about
+            out = ReferenceEvaluator(model).run(None, {graph.input[0].name: np.zeros(PROBE, dtype=np.float32)})[0]
     except Exception as exc:  # onnx's own words say what does not type-check
         first = " ".join(str(exc).split())[:400]
         raise WorkloadError(f"{FIELD} ({mod.name}): the graph does not type-check on float32 scores: {first}") \
