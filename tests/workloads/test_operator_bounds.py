@@ -229,3 +229,22 @@ def test_a_score_mod_whose_reference_is_not_finite_is_refused_by_field_before_an
     assert line.startswith("genai-harness: error: operator spec FlexAttentionExpanded-score_mod.expr-")
     assert "NaN or inf" in line and "'score_mod'" in line
     assert not store.exists() or ResultStore(store).read().empty
+
+
+def test_a_score_mod_that_expands_the_scores_to_a_huge_tensor_is_refused_before_it_runs(tmp_path: Path) -> None:
+    """30 scores expanded to 30 million values (then reduced back to the scores' shape): it type-checks and keeps
+    the shape, but its size is known statically and refused before onnx's evaluator would allocate it."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.array([1, 2, 3, 5, 10**6], dtype=np.int64), "shape"),
+             numpy_helper.from_array(np.array([4], dtype=np.int64), "axes")]
+    nodes = [helper.make_node("Unsqueeze", ["scores", "axes"], ["u"]),
+             helper.make_node("Expand", ["u", "shape"], ["big"]),
+             helper.make_node("ReduceMax", ["big", "axes"], ["scores_out"], keepdims=0)]
+    graph = helper.make_graph(nodes, "bomb", [helper.make_tensor_value_info("scores", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("scores_out", TensorProto.FLOAT, None)], initializer=inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 24)]), tmp_path / "bomb.onnx")
+    with pytest.raises(WorkloadError, match=r"'score_mod' \(bomb-[0-9a-f]{8}\): its value 'big' holds 30000000 "):
+        from_file(tmp_path / "bomb.onnx")

@@ -17,6 +17,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -171,6 +172,35 @@ def count_nodes(graph) -> int:  # graph: onnx.GraphProto, not named here: the an
     return total
 
 
+MAX_PROBE_VALUES = 1 << 20
+"""The largest value (in numbers) a score_mod may make, statically known, for scores of ``PROBE``'s shape: an
+Expand or ConstantOfShape to a huge shape is refused before the graph runs."""
+
+
+def _does_not_type_check(mod: ScoreMod, exc: Exception) -> NoReturn:
+    first = " ".join(str(exc).split())[:400]
+    raise WorkloadError(f"{FIELD} ({mod.name}): the graph does not type-check on float32 scores: {first}") from None
+
+
+def _largest_value(graph) -> tuple[str, int]:  # graph: onnx.GraphProto (the annotation would need onnx)
+    """The name and number of elements of the largest value whose shape inference knows, subgraphs included."""
+    best = ("", 0)
+    stack = [graph]
+    while stack:
+        current = stack.pop()
+        for value in (*current.value_info, *current.output):
+            dims = value.type.tensor_type.shape.dim
+            if dims and all(d.HasField("dim_value") for d in dims):
+                size = int(np.prod([d.dim_value for d in dims], dtype=object))
+                best = max(best, (value.name, size), key=lambda pair: pair[1])
+        for node in current.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    stack.append(attribute.g)
+                stack.extend(attribute.graphs)
+    return best
+
+
 def check_score_mod(mod: ScoreMod) -> ScoreMod:
     """``mod`` if its graph takes one float tensor and gives one of the same shape and type; else a WorkloadError.
 
@@ -200,13 +230,19 @@ def check_score_mod(mod: ScoreMod) -> ScoreMod:
     model.ir_version = 10
     try:
         onnx.checker.check_model(model)
-        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+    except Exception as exc:  # onnx's own words say what does not type-check
+        _does_not_type_check(mod, exc)
+    name, size = _largest_value(inferred.graph)
+    if size > MAX_PROBE_VALUES:
+        raise WorkloadError(f"{FIELD} ({mod.name}): its value {_cut(name)} holds {size} numbers for scores of "
+                            f"{int(np.prod(PROBE))}; a score_mod works on the scores elementwise, not on tensors "
+                            "this much larger")
+    try:
         with np.errstate(all="ignore"):  # what the graph computes is judged by its type and shape, not warned about
             out = ReferenceEvaluator(model).run(None, {graph.input[0].name: np.zeros(PROBE, dtype=np.float32)})[0]
     except Exception as exc:  # onnx's own words say what does not type-check
-        first = " ".join(str(exc).split())[:400]
-        raise WorkloadError(f"{FIELD} ({mod.name}): the graph does not type-check on float32 scores: {first}") \
-            from None
+        _does_not_type_check(mod, exc)
     out = np.asarray(out)
     if out.dtype != np.float32:
         raise WorkloadError(f"{FIELD} ({mod.name}): the output is {out.dtype} for float32 scores; it must stay float32")
