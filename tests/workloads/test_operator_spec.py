@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support.operators import if_score_mod
 
 from genai_harness.errors import WorkloadError
 from genai_harness.workloads.operators.spec import OperatorSpec, validate_spec
@@ -84,28 +85,6 @@ def test_flex_attention_itself_is_refused_by_onnxruntime_in_its_own_words() -> N
         _run_ort(model, feeds)
 
 
-def _if_score_mod(path) -> None:
-    """A score_mod whose If branches read the outer ``scores``: tanh-capped when the scores' max is above 0."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    def branch(name: str, op: str) -> onnx.GraphProto:
-        return helper.make_graph([helper.make_node(op, ["scores"], [f"{name}_out"])], name, [],
-                                 [helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, None)])
-
-    nodes = [helper.make_node("ReduceMax", ["scores"], ["top"], keepdims=0),
-             helper.make_node("Greater", ["top", "zero"], ["cond"]),
-             helper.make_node("If", ["cond"], ["scores_out"], then_branch=branch("then", "Tanh"),
-                              else_branch=branch("else", "Neg"))]
-    graph = helper.make_graph(nodes, "if_mod", [helper.make_tensor_value_info("scores", TensorProto.FLOAT, None)],
-                              [helper.make_tensor_value_info("scores_out", TensorProto.FLOAT, None)],
-                              initializer=[numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 24)])
-    model.ir_version = 10
-    onnx.save(model, path)
-
-
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_a_score_mod_whose_if_branches_read_the_scores_builds_checks_and_runs(tmp_path, dtype: str) -> None:
     """onnx's FlexAttention body renames the score_mod's input only at its top level; the expanded model still
@@ -115,7 +94,7 @@ def test_a_score_mod_whose_if_branches_read_the_scores_builds_checks_and_runs(tm
     from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, shared_reference
     from genai_harness.workloads.operators.score_mod import from_file
 
-    _if_score_mod(tmp_path / "if_mod.onnx")
+    if_score_mod(tmp_path / "if_mod.onnx")
     mod = from_file(tmp_path / "if_mod.onnx")
     spec = OperatorSpec("FlexAttentionExpanded", variant="score_mod", score_mod=mod, dtype=dtype, **SMALL)
     model = build_model(spec)
