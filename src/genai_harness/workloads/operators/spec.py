@@ -94,8 +94,11 @@ class OperatorSpec:
 
 def _number(value: float) -> str:
     """``value`` short (50.0 -> ``50``) and exact (two caps that differ read differently)."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(float(value))
+    try:
+        short = f"{value:g}"
+        return short if float(short) == value else repr(float(value))
+    except (OverflowError, TypeError, ValueError):  # a spec not validated yet: any value still names itself
+        return shown(value)
 
 
 def validate_spec(spec: OperatorSpec) -> OperatorSpec:
