@@ -28,9 +28,13 @@ from hypothesis import strategies as st
 
 from genai_harness import cli
 from genai_harness.commands import devices
-from genai_harness.errors import EXIT_CODES, CellError
+from genai_harness.errors import EXIT_CODES, CellError, WorkloadError
 from genai_harness.results.store import ResultStore
 from genai_harness.runner import cell_loop, inventory, launcher, prepare
+from genai_harness.runner.operator_loop import prepare_specs
+from genai_harness.workloads.operators import bounds
+from genai_harness.workloads.operators.score_mod import from_expression
+from genai_harness.workloads.operators.spec import OperatorSpec, validate_spec
 
 DOCUMENTED_CODES = set(EXIT_CODES.values())
 ERROR_LINE = re.compile(r"^genai-harness( [a-z]+)?: error: \S")
@@ -334,3 +338,106 @@ def test_any_command_line(argv: list[str]) -> None:
         assert not {c for c in changed if c not in allowed and not c.startswith("results/")}, changed
         if "# kept" not in config.read_text():
             pytest.fail(f"the config lost the user's comment: {config.read_text()!r}")
+
+
+# ---- operator specs: arbitrary numbers in every field --------------------------------------------------------------
+
+HUGE_INTS = st.integers(min_value=-(2**70), max_value=2**70)
+ANY_NUMBER = st.one_of(HUGE_INTS, st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                       st.sampled_from([0, -1, 1, 2**20, 2**20 + 1, 256, 257, 1024, 1025, 10**20, 1e9, 0.05, 1e-300]))
+OPERATOR_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "batch": st.integers(1, 3), "q_heads": st.sampled_from([1, 2, 4, 8]), "kv_heads": st.sampled_from([1, 2, 4]),
+    "head_size": st.sampled_from([1, 8, 16]), "q_len": st.integers(1, 8), "kv_len": st.integers(8, 24),
+    "window": st.integers(0, 30), "softcap": st.floats(0.0, 100.0), "documents": st.integers(1, 8),
+    "repetitions": st.integers(1, 5), "warmup": st.integers(0, 3), "max_time_s": st.floats(0.01, 10.0),
+    "opset": st.sampled_from([1, 21, 23, 24]), "packed_qkv": st.booleans(),
+}
+OPERATOR_NAMES = st.sampled_from(["Attention", "MatMulSoftmaxMatMul", "FlexAttention", "FlexAttentionExpanded",
+                                  "MultiHeadAttention", "GroupQueryAttention"])
+VARIANT_NAMES = st.sampled_from(["plain", "causal", "sliding_window", "alibi", "softcap", "document"])
+
+
+@st.composite
+def operator_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """An operator spec's fields: a consistent small spec, then some fields plausible and one or two set to any
+    number at all (huge, negative, NaN, inf, a float where a whole number goes, a boolean)."""
+    operator = draw(OPERATOR_NAMES)
+    kv_heads = draw(st.sampled_from([1, 2, 4]))
+    q_len = draw(st.integers(1, 8))
+    fields: dict[str, Any] = {
+        "operator": operator, "dtype": draw(st.sampled_from(["float32", "float16"])),
+        "variant": draw(VARIANT_NAMES.filter(lambda v: operator != "MultiHeadAttention" or v != "softcap")),
+        "kv_heads": kv_heads, "q_heads": kv_heads * (1 if operator == "MultiHeadAttention" else
+                                                     draw(st.sampled_from([1, 2]))),
+        "q_len": q_len, "kv_len": q_len + draw(st.integers(0, 16)), "window": draw(st.integers(1, 30)),
+        "softcap": draw(st.floats(0.5, 100.0)), "documents": draw(st.integers(1, 2)), "repetitions": 1, "warmup": 0,
+    }
+    if operator.startswith("FlexAttention") and draw(st.booleans()):
+        fields["variant"], fields["score_mod"] = "score_mod", [f"mul {draw(ANY_NUMBER)}", draw(st.sampled_from(
+            ["tanh", "exp", "neg", "pow 0.5"]))]
+    for name in draw(st.lists(st.sampled_from(sorted(OPERATOR_FIELDS)), max_size=2, unique=True)):
+        fields[name] = draw(st.one_of(OPERATOR_FIELDS[name], ANY_NUMBER))
+    return fields
+
+
+def _one_named_line(message: str) -> bool:
+    return "\n" not in message and len(message) < 600 and re.search(r"operator spec fields? '", message) is not None
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(fields=operator_fields())
+def test_any_operator_spec_is_refused_by_field_or_bounded_and_builds(fields: dict[str, Any]) -> None:
+    """Refused: one line naming the field. Accepted: every field within its bound, the runner's planned allocation
+    within the budget (tests/workloads/test_operator_bounds.py checks the plan against real peaks), and the model
+    builds, passes onnx's checker and gets a finite reference (small specs, so the test stays quick)."""
+    try:
+        if "score_mod" in fields:
+            fields = {**fields, "score_mod": from_expression(fields["score_mod"])}
+        spec = validate_spec(OperatorSpec(**fields))
+    except WorkloadError as exc:
+        event("refused")
+        assert _one_named_line(str(exc)), str(exc)
+        return
+    event("accepted")
+    for name, (low, high) in bounds.INT_BOUNDS.items():
+        assert low <= getattr(spec, name) <= high
+    assert sum(bounds.planned_bytes(spec).values()) <= bounds.memory_budget_bytes()
+    # the runner's own preparation, for real: build, check, draw, reference (all small here)
+    with tempfile.TemporaryDirectory(prefix="genai-harness-props-") as folder:
+        try:
+            prepared = prepare_specs([spec], Path(folder))
+        except WorkloadError as exc:  # only a reference that is not finite may be refused this late
+            assert "NaN or inf" in str(exc) and "field 'score_mod'" in str(exc) and "\n" not in str(exc), str(exc)
+            return
+        assert prepared[spec.name].reference.shape
+
+
+@st.composite
+def operator_suite_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """An operator suite file: [defaults] and one or two [[operators]] tables of arbitrary numbers."""
+    tables = draw(st.lists(operator_fields(), min_size=1, max_size=2))
+    defaults = draw(st.dictionaries(st.sampled_from(sorted(OPERATOR_FIELDS)), ANY_NUMBER, max_size=3))
+    return {"id": "ops", "defaults": defaults, "operators": tables}
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(doc=operator_suite_documents())
+def test_any_operator_suite_file_through_the_cli(doc: dict[str, Any]) -> None:
+    """``run --suite`` on an operator suite of arbitrary numbers: a documented exit, one line, never exit 70;
+    a refusal of a field names it. (No runtime here: an accepted suite ends at "no runtime takes an ONNX model".)"""
+    content = toml_text(doc)
+    if content is None:
+        return
+    with sandbox() as folder:
+        path = folder / "ops.toml"
+        path.write_bytes(content)
+        code, out, err = invoke(["run", "--suite", str(path), "--store", "s.sqlite"])
+        assert_contract(code, out, err)
+        assert code in (EXIT_CODES["WorkloadError"], EXIT_CODES["ConfigurationError"]), err
+        if code == EXIT_CODES["WorkloadError"]:
+            assert re.search(r"operator spec fields? '|describe the same cell|a number too long", err), err
+        else:
+            assert "takes an ONNX model" in err, err
+        assert not (folder / "s.sqlite").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -126,7 +127,22 @@ def test_a_score_mod_graph_that_does_not_type_check_is_refused_by_field(tmp_path
     onnx.save(helper.make_model(graph), tmp_path / "cast.onnx")
     body = '[[operators]]\noperator = "FlexAttention"\nvariant = "score_mod"\nscore_mod = "cast.onnx"\n'
     line = assert_one_error_line(run_cli("run", "--suite", _suite(tmp_path, body), "--store", tmp_path / "s.sqlite"))
-    assert "'score_mod' (cast)" in line and "type-check" in line
+    assert re.search(r"'score_mod' \(cast-[0-9a-f]{8}\)", line) and "type-check" in line
+
+
+def test_a_score_mod_whose_if_branch_reads_the_scores_runs_through_the_runner(tmp_path: Path) -> None:
+    """Issue 24: it type-checked, then the expanded model failed onnx's checker (exit 70). Now it runs and matches."""
+    from support.operators import if_score_mod
+
+    if_score_mod(tmp_path / "if_mod.onnx")
+    body = '[[operators]]\noperator = "FlexAttentionExpanded"\nvariant = "score_mod"\nscore_mod = "if_mod.onnx"\n'
+    store = tmp_path / "s.sqlite"
+    proc = run_cli("run", "--suite", _suite(tmp_path, body), "--store", store, "--framework", "onnxruntime",
+                   "--device", "CPU")
+    assert proc.returncode == 0, proc.stderr
+    rows = ResultStore(store).read()
+    assert set(rows["status"]) == {"ok"} and (rows["ref_within_tolerance"] == 1).all(), rows[["status", "error"]]
+    assert rows["workload_id"].str.contains(r"score_mod\.if_mod-[0-9a-f]{8}-", regex=True).all()
 
 
 def test_a_user_score_mod_matches_the_reference_on_a_real_runtime() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support.operators import if_score_mod
 
 from genai_harness.errors import WorkloadError
 from genai_harness.workloads.operators.spec import OperatorSpec, validate_spec
@@ -82,3 +83,26 @@ def test_flex_attention_itself_is_refused_by_onnxruntime_in_its_own_words() -> N
     assert reference_output(spec, feeds).shape == (1, 4, 8, 16)  # the reference runs it
     with pytest.raises(Fail, match="FlexAttention"):
         _run_ort(model, feeds)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_a_score_mod_whose_if_branches_read_the_scores_builds_checks_and_runs(tmp_path, dtype: str) -> None:
+    """onnx's FlexAttention body renames the score_mod's input only at its top level; the expanded model still
+    passes the full checker and runs on onnxruntime and OpenVINO, matching the reference."""
+    import onnx
+
+    from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, shared_reference
+    from genai_harness.workloads.operators.score_mod import from_file
+
+    if_score_mod(tmp_path / "if_mod.onnx")
+    mod = from_file(tmp_path / "if_mod.onnx")
+    spec = OperatorSpec("FlexAttentionExpanded", variant="score_mod", score_mod=mod, dtype=dtype, **SMALL)
+    model = build_model(spec)
+    onnx.checker.check_model(model, full_check=True)
+    assert any(n.op_type == "If" for n in model.graph.node)
+    feeds, want = make_inputs(spec), shared_reference(spec)
+    for got in (_run_ort(model, feeds), _run_openvino(model, feeds, dtype)):
+        abs_err, _, within = agreement(spec, got, want)
+        assert within, f"max abs error {abs_err}"
+    plain = OperatorSpec("FlexAttentionExpanded", variant="plain", dtype=dtype, **SMALL)
+    assert not agreement(spec, shared_reference(plain), want)[2]  # the If's branch changes the answer

@@ -28,7 +28,7 @@ import onnx
 
 from genai_harness.analysis.keys import cell_label as row_cell_label
 from genai_harness.analysis.summary import cell_summary
-from genai_harness.errors import ConfigurationError, WorkerProtocolError
+from genai_harness.errors import ConfigurationError, WorkerProtocolError, WorkloadError
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.cell_loop import RunContext, placement_columns
 from genai_harness.runner.launcher import WorkerProcess, describe_exit, last_line
@@ -74,9 +74,11 @@ def model_id(spec: OperatorSpec) -> str:
 
 
 def prepare_specs(specs: list[OperatorSpec], folder: Path) -> dict[str, PreparedSpec]:
-    """Build, check and save each spec's model and inputs under ``folder``; compute its reference output.
+    """Build, check and save each spec's model and inputs under ``folder``; compute its reference output (kept
+    on disk, memory-mapped, so the runner holds one spec's work at a time).
 
-    Raises the spec's WorkloadError (naming the field) before anything is run.
+    Raises the spec's WorkloadError (naming the field) before anything is run: a spec out of bounds before
+    anything is allocated, one whose reference output is not finite once it is computed.
     """
     prepared: dict[str, PreparedSpec] = {}
     references: dict[OperatorSpec, np.ndarray] = {}
@@ -92,12 +94,27 @@ def prepare_specs(specs: list[OperatorSpec], folder: Path) -> dict[str, Prepared
         model_path.write_bytes(data)
         feeds = make_inputs(spec)
         np.savez(feeds_path, **feeds)
+        del feeds, model
         spec_text = json.dumps({k: v for k, v in vars(spec).items() if k != "score_mod"}, sort_keys=True) + (
             spec.score_mod.graph.hex() if spec.score_mod else "")
-        prepared[spec.name] = PreparedSpec(spec, model_path, feeds_path, shared_reference(spec, references),
-                                           hashlib.sha256(data).hexdigest(),
+        with np.errstate(all="ignore"):  # a score_mod's overflow is judged below, not warned about on stderr
+            reference = _on_disk(shared_reference(spec, references), folder / f"{index}.reference.npy")
+        if not np.isfinite(reference).all():  # never blame a runtime for the reference's own NaN
+            field = "score_mod" if spec.score_mod is not None else "variant"
+            raise WorkloadError(f"operator spec {spec.name}: onnx's reference output holds NaN or inf, so no runtime "
+                                f"could be judged against it; fix field {field!r} (the scores it gives are not finite)")
+        for key, value in references.items():  # the shared references too: memory holds one spec's work at a time
+            if not isinstance(value, np.memmap):
+                references[key] = _on_disk(value, folder / f"{index}.shared.npy")
+        prepared[spec.name] = PreparedSpec(spec, model_path, feeds_path, reference, hashlib.sha256(data).hexdigest(),
                                            hashlib.sha256(spec_text.encode()).hexdigest()[:16])
     return prepared
+
+
+def _on_disk(array: np.ndarray, path: Path) -> np.ndarray:
+    """``array`` saved to ``path`` and read back memory-mapped (read-only)."""
+    np.save(path, array)
+    return np.load(path, mmap_mode="r")
 
 
 def cell_label(cell: OperatorCell) -> str:

@@ -193,6 +193,8 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise WorkloadError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    except ValueError:  # Python refuses to read an integer of more than 4300 digits
+        raise WorkloadError(f"{path}: holds a number too long to read; no field of a {what} needs one") from None
     except RecursionError:
         raise WorkloadError(f"{path}: nested too deeply to be a {what}; fix the file") from None
 

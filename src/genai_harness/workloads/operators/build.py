@@ -42,13 +42,16 @@ def score_bias(spec: OperatorSpec, dtype: str | None = None) -> np.ndarray:
     elif spec.variant == "document":
         doc_of = (np.arange(spec.kv_len) * spec.documents) // spec.kv_len
         allowed &= doc_of[q_pos] == doc_of[k_pos]
-    bias = np.where(allowed, 0.0, NEG)[None, None]
-    if spec.variant == "alibi":
-        slopes = 2.0 ** (-8.0 * np.arange(1, spec.q_heads + 1) / spec.q_heads)
-        slopes = slopes.astype(np.float16).astype(np.float64)  # the same slopes in fp16 and fp32 models
-        distance = (q_pos - k_pos).astype(np.float64)
-        bias = np.where(allowed[None], -slopes[:, None, None] * distance[None], NEG)[None]
-    return bias.astype(np.float16 if (dtype or spec.dtype) == "float16" else np.float32)
+    out = np.float16 if (dtype or spec.dtype) == "float16" else np.float32
+    if spec.variant != "alibi":
+        return np.where(allowed, out(0.0), out(NEG))[None, None]
+    # per head: built in float32 (exact: fp16 slopes times integer distances below 2**20), never float64, so a
+    # long prefill's bias costs two float32 copies, not five float64 ones
+    slopes = 2.0 ** (-8.0 * np.arange(1, spec.q_heads + 1) / spec.q_heads)
+    slopes = slopes.astype(np.float16).astype(np.float32)  # the same slopes in fp16 and fp32 models
+    distance = (q_pos - k_pos).astype(np.float32)
+    bias = np.where(allowed[None], -slopes[:, None, None] * distance[None], np.float32(NEG))[None]
+    return bias.astype(out, copy=False)
 
 
 def _bsh(x: np.ndarray) -> np.ndarray:
@@ -216,19 +219,21 @@ def _gqa(spec: OperatorSpec) -> onnx.ModelProto:
     return _model(spec, [node], inits, [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
 
 
-def _flex_node(spec: OperatorSpec) -> onnx.NodeProto:
+def _score_mod_graph(spec: OperatorSpec) -> onnx.GraphProto:
+    """The variant's (or the user's) score_mod graph ``(scores) -> scores_out``, in float32."""
+    if spec.score_mod is not None:
+        return spec.score_mod.graph_proto()
+    inputs = [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)]
+    nodes, inits = _score_mod_nodes(spec, "s", "s_out", "", "float32")
+    return helper.make_graph(nodes, "score_mod", inputs, [helper.make_tensor_value_info("s_out", TensorProto.FLOAT,
+                                                                                         None)], initializer=inits)
+
+
+def _flex_node(spec: OperatorSpec, score_mod: onnx.GraphProto | None = None) -> onnx.NodeProto:
     """FlexAttention with the variant (or the user's score_mod) as its score_mod, in float32 (its
     softmax_precision for float16 and float32 inputs)."""
-    if spec.score_mod is not None:
-        score_mod = spec.score_mod.graph_proto()
-    else:
-        inputs = [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)]
-        nodes, inits = _score_mod_nodes(spec, "s", "s_out", "", "float32")
-        score_mod = helper.make_graph(nodes, "score_mod", inputs,
-                                      [helper.make_tensor_value_info("s_out", TensorProto.FLOAT, None)],
-                                      initializer=inits)
     return helper.make_node("FlexAttention", ["Q", "K", "V"], ["Y"], domain="ai.onnx.preview",
-                            score_mod=score_mod)
+                            score_mod=score_mod if score_mod is not None else _score_mod_graph(spec))
 
 
 def _flex(spec: OperatorSpec) -> onnx.ModelProto:
@@ -236,20 +241,47 @@ def _flex(spec: OperatorSpec) -> onnx.ModelProto:
                                                  helper.make_opsetid("ai.onnx.preview", 1)])
 
 
+_MOD_DOMAIN = "genai_harness.score_mod"
+
+
+def _score_mod_function(graph: onnx.GraphProto) -> onnx.FunctionProto:
+    """``graph`` as a local function ``ScoreMod(scores) -> scores_out`` (initializers become Constant nodes)."""
+    consts = [helper.make_node("Constant", [], [t.name], value=t) for t in graph.initializer]
+    consts += [helper.make_node("Constant", [], [t.values.name], sparse_value=t) for t in graph.sparse_initializer]
+    return helper.make_function(_MOD_DOMAIN, "ScoreMod", [graph.input[0].name], [graph.output[0].name],
+                                [*consts, *graph.node], [helper.make_opsetid("", 24)])
+
+
 def _flex_expanded(spec: OperatorSpec) -> onnx.ModelProto:
-    """FlexAttention through its context-dependent function body: standard ops only (see FACTS.md)."""
-    node = _flex_node(spec)
+    """FlexAttention through its context-dependent function body: standard ops only (see FACTS.md).
+
+    The body is made around a one-node placeholder score_mod that calls a local function holding the real one;
+    onnx's inliner then inlines both. (onnx 1.23's FlexAttention body renames the score_mod's input only in
+    its top-level nodes, so an If or Loop branch that reads the scores would point at a name that no longer
+    exists; the inliner renames outer-scope references in subgraphs, recursively.)
+    """
+    placeholder = helper.make_graph(
+        [helper.make_node("ScoreMod", ["s"], ["s_out"], domain=_MOD_DOMAIN)], "score_mod",
+        [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("s_out", TensorProto.FLOAT, None)])
+    node = _flex_node(spec, placeholder)
     inputs, _ = _io(spec)
     schema = defs.get_schema("FlexAttention", 1, "ai.onnx.preview")
     types = [i.type.SerializeToString() for i in inputs]
     body = onnx.FunctionProto()
     body.ParseFromString(schema.get_context_dependent_function(node.SerializeToString(), types))
     body.name, body.domain = "FlexAttentionBody", "genai_harness.expanded"
+    body.opset_import.append(helper.make_opsetid(_MOD_DOMAIN, 1))
     local = helper.make_node("FlexAttentionBody", ["Q", "K", "V"], ["Y"], domain="genai_harness.expanded")
-    opsets = [helper.make_opsetid("", 24), helper.make_opsetid("genai_harness.expanded", 1)]
-    opsets += [o for o in body.opset_import if o.domain not in ("", "genai_harness.expanded")]
-    model = _model(spec, [local], [], opsets, [body])
-    return onnx.inliner.inline_local_functions(model)
+    opsets = [helper.make_opsetid("", 24), helper.make_opsetid("genai_harness.expanded", 1),
+              helper.make_opsetid(_MOD_DOMAIN, 1)]
+    opsets += [o for o in body.opset_import if o.domain not in ("", "genai_harness.expanded", _MOD_DOMAIN)]
+    model = _model(spec, [local], [], opsets, [body, _score_mod_function(_score_mod_graph(spec))])
+    model = onnx.inliner.inline_local_functions(model)
+    kept = [o for o in model.opset_import if o.domain not in ("genai_harness.expanded", _MOD_DOMAIN)]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    return model
 
 
 BUILDERS = {"Attention": _attention, "MatMulSoftmaxMatMul": _decomposed, "FlexAttention": _flex,

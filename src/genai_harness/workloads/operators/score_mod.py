@@ -14,8 +14,10 @@ Either is checked here, before any cell runs: a bad one raises a WorkloadError n
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -30,6 +32,11 @@ STEPS: dict[str, tuple[str, bool]] = {
 }
 FIELD = "operator spec field 'score_mod'"
 PROBE = (1, 2, 3, 5)  # a rank-4 scores shape the check runs the graph on
+MAX_FILE_BYTES = 1 << 20
+"""A score_mod file's size limit (as a suite file's): its size is checked before a byte is read."""
+MAX_NODES = 500
+"""The most nodes a score_mod may hold (an expression list: steps), subgraphs included. Each costs the runner
+one more score tensor when it computes the reference (see :mod:`.bounds`)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,8 @@ class ScoreMod:
 
     name: str
     graph: bytes
+    nodes: int = 1
+    """How many nodes the graph holds, subgraphs included."""
 
     def graph_proto(self):  # -> onnx.GraphProto, not named here: the annotation would need onnx
         """The subgraph, ready to attach as FlexAttention's ``score_mod`` attribute."""
@@ -49,33 +58,43 @@ class ScoreMod:
         return graph
 
 
+def _cut(text: str) -> str:
+    """``repr(text)`` cut to 40 characters, for a one-line error."""
+    shown = repr(text)
+    return shown if len(shown) <= 40 else f"{shown[:37]}..."
+
+
 def from_expression(steps: object) -> ScoreMod:
     """A ScoreMod from an expression list like ``["div 30", "tanh", "mul 30"]``."""
     # lazy: onnx (a runtime library) only when a score_mod is built or checked; specs load without it
     from onnx import TensorProto, helper, numpy_helper
 
     if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
+        shown = repr(steps) if len(repr(steps)) <= 60 else f"{repr(steps)[:57]}..."
         raise WorkloadError(f"{FIELD}: give an ONNX file path or a non-empty list of steps like "
-                            f"[\"div 30\", \"tanh\", \"mul 30\"], got {steps!r}")
+                            f"[\"div 30\", \"tanh\", \"mul 30\"], got {shown}")
+    if len(steps) > MAX_NODES:
+        raise WorkloadError(f"{FIELD}: {len(steps)} steps; a score_mod holds at most {MAX_NODES}")
     nodes, inits, current = [], [], "scores"
     for i, step in enumerate(steps):
         words = step.split()
         op_word = words[0].lower() if words else ""
         if op_word not in STEPS:
-            raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: unknown operation {op_word!r}; "
+            raise WorkloadError(f"{FIELD}: step {i + 1} {_cut(step)}: unknown operation {_cut(op_word)}; "
                                 f"use one of {', '.join(STEPS)}")
         op, takes_scalar = STEPS[op_word]
         if len(words) != (2 if takes_scalar else 1):
             want = f"'{op_word} NUMBER'" if takes_scalar else f"'{op_word}' alone"
-            raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: write it as {want}")
+            raise WorkloadError(f"{FIELD}: step {i + 1} {_cut(step)}: write it as {want}")
         inputs = [current]
         if takes_scalar:
             try:
                 value = float(words[1])
             except ValueError:
-                raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: {words[1]!r} is not a number") from None
-            if not np.isfinite(value):
-                raise WorkloadError(f"{FIELD}: step {i + 1} {step!r}: the scalar must be finite")
+                raise WorkloadError(f"{FIELD}: step {i + 1} {_cut(step)}: {_cut(words[1])} is not a number") from None
+            if not np.isfinite(value) or abs(value) > float(np.finfo(np.float32).max):
+                raise WorkloadError(f"{FIELD}: step {i + 1} {_cut(step)}: the scalar must be finite in float32 "
+                                    "(the scores' type), below 3.4e38 in size")
             inits.append(numpy_helper.from_array(np.array(value, dtype=np.float32), f"c{i}"))
             inputs.append(f"c{i}")
         out = "scores_out" if i == len(steps) - 1 else f"t{i}"
@@ -85,7 +104,7 @@ def from_expression(steps: object) -> ScoreMod:
                               [helper.make_tensor_value_info("scores_out", TensorProto.FLOAT, None)],
                               initializer=inits)
     digest = hashlib.sha256(" ".join(steps).encode()).hexdigest()[:8]
-    return check_score_mod(ScoreMod(f"expr-{digest}", graph.SerializeToString()))
+    return check_score_mod(ScoreMod(f"expr-{digest}", graph.SerializeToString(), len(nodes)))
 
 
 def from_file(path: Path) -> ScoreMod:
@@ -97,7 +116,16 @@ def from_file(path: Path) -> ScoreMod:
     if not path.is_file():
         raise WorkloadError(f"{FIELD}: file {path} does not exist; give the path of an ONNX file whose graph maps "
                             "scores to modified scores")
-    data = path.read_bytes()
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise WorkloadError(f"{FIELD}: {path} is larger than {MAX_FILE_BYTES // 1024} KiB; a score_mod is a "
+                                "small graph (scores in, scores out)")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise WorkloadError(f"{FIELD}: cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew after the size was read
+        raise WorkloadError(f"{FIELD}: {path} is larger than {MAX_FILE_BYTES // 1024} KiB")
     graph = None
     try:
         model = onnx.ModelProto()
@@ -114,8 +142,63 @@ def from_file(path: Path) -> ScoreMod:
             graph = None
     if graph is None or not graph.node:
         raise WorkloadError(f"{FIELD}: {path} is not an ONNX model or graph with at least one node")
+    nodes = count_nodes(graph)
+    if nodes > MAX_NODES:
+        raise WorkloadError(f"{FIELD}: {path} holds {nodes} nodes (subgraphs included); a score_mod holds at most "
+                            f"{MAX_NODES}")
     graph.name = graph.name or "score_mod"
-    return check_score_mod(ScoreMod(path.stem, graph.SerializeToString()))
+    serialized = graph.SerializeToString()
+    return check_score_mod(ScoreMod(file_mod_name(path, serialized), serialized, nodes))
+
+
+def file_mod_name(path: Path, graph: bytes) -> str:
+    """A readable, distinct name for a score_mod file: its stem (letters, digits, ``_`` and ``.``; at most 40)
+    and a short hash of its graph, so two files of the same stem in different folders are two cells."""
+    stem = re.sub(r"[^A-Za-z0-9_.]+", "_", path.stem)[:40].strip("_.") or "score_mod"
+    return f"{stem}-{hashlib.sha256(graph).hexdigest()[:8]}"
+
+
+def count_nodes(graph) -> int:  # graph: onnx.GraphProto, not named here: the annotation would need onnx
+    """Nodes of ``graph`` and of every subgraph its nodes' attributes hold, at any depth."""
+    total, stack = 0, [graph]
+    while stack:
+        current = stack.pop()
+        total += len(current.node)
+        for node in current.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    stack.append(attribute.g)
+                stack.extend(attribute.graphs)
+    return total
+
+
+MAX_PROBE_VALUES = 1 << 20
+"""The largest value (in numbers) a score_mod may make, statically known, for scores of ``PROBE``'s shape: an
+Expand or ConstantOfShape to a huge shape is refused before the graph runs."""
+
+
+def _does_not_type_check(mod: ScoreMod, exc: Exception) -> NoReturn:
+    first = " ".join(str(exc).split())[:400]
+    raise WorkloadError(f"{FIELD} ({mod.name}): the graph does not type-check on float32 scores: {first}") from None
+
+
+def _largest_value(graph) -> tuple[str, int]:  # graph: onnx.GraphProto (the annotation would need onnx)
+    """The name and number of elements of the largest value whose shape inference knows, subgraphs included."""
+    best = ("", 0)
+    stack = [graph]
+    while stack:
+        current = stack.pop()
+        for value in (*current.value_info, *current.output):
+            dims = value.type.tensor_type.shape.dim
+            if dims and all(d.HasField("dim_value") for d in dims):
+                size = int(np.prod([d.dim_value for d in dims], dtype=object))
+                best = max(best, (value.name, size), key=lambda pair: pair[1])
+        for node in current.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    stack.append(attribute.g)
+                stack.extend(attribute.graphs)
+    return best
 
 
 def check_score_mod(mod: ScoreMod) -> ScoreMod:
@@ -147,12 +230,19 @@ def check_score_mod(mod: ScoreMod) -> ScoreMod:
     model.ir_version = 10
     try:
         onnx.checker.check_model(model)
-        onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
-        out = ReferenceEvaluator(model).run(None, {graph.input[0].name: np.zeros(PROBE, dtype=np.float32)})[0]
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
     except Exception as exc:  # onnx's own words say what does not type-check
-        first = " ".join(str(exc).split())[:400]
-        raise WorkloadError(f"{FIELD} ({mod.name}): the graph does not type-check on float32 scores: {first}") \
-            from None
+        _does_not_type_check(mod, exc)
+    name, size = _largest_value(inferred.graph)
+    if size > MAX_PROBE_VALUES:
+        raise WorkloadError(f"{FIELD} ({mod.name}): its value {_cut(name)} holds {size} numbers for scores of "
+                            f"{int(np.prod(PROBE))}; a score_mod works on the scores elementwise, not on tensors "
+                            "this much larger")
+    try:
+        with np.errstate(all="ignore"):  # what the graph computes is judged by its type and shape, not warned about
+            out = ReferenceEvaluator(model).run(None, {graph.input[0].name: np.zeros(PROBE, dtype=np.float32)})[0]
+    except Exception as exc:  # onnx's own words say what does not type-check
+        _does_not_type_check(mod, exc)
     out = np.asarray(out)
     if out.dtype != np.float32:
         raise WorkloadError(f"{FIELD} ({mod.name}): the output is {out.dtype} for float32 scores; it must stay float32")

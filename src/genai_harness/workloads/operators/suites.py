@@ -22,6 +22,7 @@ from typing import Any
 
 from genai_harness.errors import WorkloadError
 from genai_harness.workloads.operators import score_mod as sm
+from genai_harness.workloads.operators.bounds import check_suite_memory
 from genai_harness.workloads.operators.spec import OperatorSpec, validate_spec
 from genai_harness.workloads.spec import read_toml
 
@@ -117,7 +118,14 @@ def load_operator_suite(name_or_path: str) -> tuple[str, list[OperatorSpec]] | N
     """(suite id, its specs, all validated) for a shipped operator suite or an operator suite file; None when
     ``name_or_path`` is neither (then it is an ordinary suite)."""
     if name_or_path in SUITES:
-        return name_or_path, [validate_spec(s) for s in SUITES[name_or_path]()]
+        specs = SUITES[name_or_path]()
+        for spec in specs:
+            try:
+                validate_spec(spec)
+            except WorkloadError as exc:
+                raise WorkloadError(f"suite {name_or_path}, {spec.name}: {exc}") from None
+        check_suite_memory(specs, f"suite {name_or_path}")
+        return name_or_path, specs
     path = Path(name_or_path)
     if path.suffix != ".toml" or not path.is_file():
         return None
@@ -136,4 +144,5 @@ def load_operator_suite(name_or_path: str) -> tuple[str, list[OperatorSpec]] | N
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise WorkloadError(f"{path}: two [[operators]] tables describe the same cell {dup!r}; remove one")
+    check_suite_memory(specs, str(path))
     return str(data.get("id", path.stem)), specs
