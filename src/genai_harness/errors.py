@@ -37,7 +37,6 @@ regressed but some row is inconclusive at or beyond its threshold, or could not 
 
 from __future__ import annotations
 
-
 GATE_INCONCLUSIVE_EXIT = 16
 """Exit code of ``compare``/``ab``/the CI example: no regression shown, but neither is the absence of one."""
 

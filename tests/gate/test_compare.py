@@ -17,7 +17,6 @@ from genai_harness.analysis.metric_info import stretch
 from genai_harness.errors import ComparisonError, ConfigurationError
 from genai_harness.gate.compare import (
     check_comparable,
-    check_distinct,
     compare_frames,
     gate_outcome,
     has_regression,
