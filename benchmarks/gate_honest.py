@@ -40,6 +40,7 @@ from scipy import stats
 from genai_harness.analysis.long_view import long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
 from genai_harness.gate.compare import ALPHA, KEY_COLUMNS, THRESHOLD, compare_long, default_metrics, gate_outcome
+from genai_harness.gate.noise import pooled_spread
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 
@@ -124,6 +125,24 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
     return rows
 
 
+def pool_noise(longs: list[pd.DataFrame], metrics: list[str]) -> None:
+    """Per metric: the run-to-run SD of log run medians in each cell, pooled, and the share the cells of a run
+    have in common (``gate.noise.pooled_spread`` over the whole pool as one side)."""
+    frame = pd.concat(longs, ignore_index=True)
+    for name in metrics:
+        rows = frame[frame["metric"] == name]
+        cells = []
+        for _, group in rows.groupby([*KEY_COLUMNS], sort=False):
+            medians = group.groupby("run_id")["value"].median()
+            cells.append(({str(k): float(np.log(v)) for k, v in medians.items() if v > 0}, {}))
+        if not cells:
+            continue
+        spread = pooled_spread(cells)
+        own = ", ".join(f"{np.std(list(c[0].values()), ddof=1):.3f}" for c in cells)
+        print(f"pool noise {name}: log SD per cell {own}; pooled {spread.sd:.3f}, within-run correlation "
+              f"{spread.rho:.2f}, df {spread.df:.1f} of {sum(len(c[0]) - 1 for c in cells)}")
+
+
 def caught(rows: list[dict[str, object]], column: str, n: int, at: float = 0.95) -> str:
     """The smallest factor of :data:`FACTORS` whose ``column`` rate reaches ``at`` with ``n`` runs a side."""
     hits = [r["factor"] for r in rows if r["runs a side"] == n and r["factor"] > 1 and float(r[column]) >= at]
@@ -146,6 +165,7 @@ def main() -> None:
     runs = longs
     print(f"pool: {len(runs)} runs, {frame.groupby(['framework', 'workload_id']).ngroups} cells; load at start "
           f"{os.getloadavg()}", file=sys.stderr)
+    pool_noise(longs, metrics)
     rows = judge(longs, args.trials, args.catch_trials, metrics)
     print(f"{args.trials} A/A comparisons, {args.catch_trials} a factor; {len(runs)} runs in the pool; "
           f"metrics {', '.join(metrics)}")

@@ -20,6 +20,7 @@ from genai_harness.errors import GATE_INCONCLUSIVE_EXIT, ComparisonError, Config
 from genai_harness.gate.compare import (
     AB_THRESHOLD,
     ALPHA,
+    BLIND_SLOWDOWN,
     ON_INCONCLUSIVE,
     ON_INCONCLUSIVE_DEFAULT,
     PAIRED_ALPHA,
@@ -84,9 +85,10 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                             "repetition: the minimum of a latency, the maximum of a rate; it halves openvino-genai's "
                             "round-to-round noise under load but raises onnxruntime-genai's: benchmarks/RESULTS.md)")
     p.add_argument("--on-inconclusive", choices=ON_INCONCLUSIVE, default=ON_INCONCLUSIVE_DEFAULT,
-                   help="when nothing regressed but a row is inconclusive at or beyond its threshold, or could not "
-                        f"be tested (one run a side): fail (exit {GATE_INCONCLUSIVE_EXIT}), warn (a line on stderr, "
-                        f"exit 0) or pass (default {ON_INCONCLUSIVE_DEFAULT}: a 1.5x slowdown never exits 0)")
+                   help="when nothing regressed but a row is inconclusive at or beyond its threshold (or its 95%% "
+                        f"interval reaches {BLIND_SLOWDOWN}x), or could not be tested (one run a side): fail "
+                        f"(exit {GATE_INCONCLUSIVE_EXIT}), warn (a line on stderr, exit 0) or pass "
+                        f"(default {ON_INCONCLUSIVE_DEFAULT}: README, 'what the exit codes cost')")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the comparison as JSON")
     out.add_argument("--markdown", action="store_true", help="print Markdown (for a CI step summary)")
@@ -178,9 +180,9 @@ def outcome_code(comparison: Any, on_inconclusive: str) -> int:
     if outcome == "unresolved":
         rows = comparison[comparison["unresolved"].fillna(False).astype(bool)]
         untested = int((rows["tested_on"] == "one run a side").sum())
-        why = (f"{len(rows)} rows inconclusive ({len(rows) - untested} with a point estimate at or beyond the "
-               f"threshold, {untested} untested: one run a side); neither a regression nor unchanged is shown; "
-               "more runs a side, or `genai-harness ab`, can tell")
+        why = (f"{len(rows)} rows inconclusive ({len(rows) - untested} at or beyond the threshold or with an "
+               f"interval reaching {BLIND_SLOWDOWN:.1f}x, {untested} untested: one run a side); neither a regression "
+               "nor unchanged is shown; more runs a side, or `genai-harness ab`, can tell")
         if on_inconclusive == "fail":
             print(f"genai-harness: {why} (exit {GATE_INCONCLUSIVE_EXIT}; --on-inconclusive warn or pass to let it "
                   "through)", file=sys.stderr)

@@ -34,9 +34,9 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
 - ``verdict`` (:data:`VERDICTS`): ``regression`` needs both ``slowdown >= threshold`` and ``p_family < alpha``;
   ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_family < alpha``; ``equivalent`` needs the 95 %
   interval inside ``1/threshold .. threshold`` (shown unchanged); anything else is ``inconclusive``, and
-  ``unresolved`` when its point estimate is at or beyond the threshold or nothing could test it: a gate never
-  calls such a row unchanged (``gate_outcome``). A cell present on one side only is ``only in baseline`` /
-  ``only in current``.
+  ``unresolved`` when its point estimate is at or beyond the threshold, its interval reaches ``BLIND_SLOWDOWN``
+  (1.5x) or nothing could test it: a gate never calls such a row unchanged (``gate_outcome``). A cell present
+  on one side only is ``only in baseline`` / ``only in current``.
 
 asv's ``compare`` applies a factor and a Mann-Whitney test on the pooled samples; the false-alarm and
 detection rates of ours, and of asv's rule on the same data, are measured in ``benchmarks/gate_selfsized.py``
@@ -136,10 +136,19 @@ def verdict(slowdown: float, p_family: float, slowdown_low: float, slowdown_high
     return "inconclusive"
 
 
-def unresolved(verdict_: str, slowdown: float, threshold: float, tested: bool) -> bool:
+BLIND_SLOWDOWN = 1.5
+"""An inconclusive row whose 95 % interval reaches this slowdown is unresolved even when its point estimate lies
+within the threshold: its runs could hide a slowdown a gate must never pass (on a loaded runner, where runs
+differ by 2x, a 1.5x slowdown's estimate falls under 1.10 in a quarter of the rows)."""
+
+
+def unresolved(verdict_: str, slowdown: float, threshold: float, tested: bool,
+               slowdown_high: float = math.nan) -> bool:
     """True for an inconclusive row that cannot pass in silence (pure): its point estimate is at or beyond the
-    threshold, or no spread between runs could judge it (one run a side)."""
-    return verdict_ == "inconclusive" and (not tested or not slowdown < threshold)
+    threshold, its interval reaches :data:`BLIND_SLOWDOWN`, or no spread between runs could judge it (one run a
+    side)."""
+    return verdict_ == "inconclusive" and (not tested or not slowdown < threshold
+                                           or slowdown_high >= max(BLIND_SLOWDOWN, threshold))
 
 
 def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> pd.DataFrame:
@@ -273,7 +282,7 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         if not METRICS[row["metric"]].lower_is_better:
             low, high = (1.0 / high if high else math.nan), (1.0 / low if low else math.nan)
         row["verdict"] = verdict(row["slowdown"], row["p_family"], low, high, threshold=factor, alpha=alpha)
-        row["unresolved"] = unresolved(row["verdict"], row["slowdown"], factor, math.isfinite(row["p_value"]))
+        row["unresolved"] = unresolved(row["verdict"], row["slowdown"], factor, math.isfinite(row["p_value"]), high)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
 
 
