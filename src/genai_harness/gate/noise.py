@@ -92,7 +92,7 @@ def pooled_spread(cells: Sequence[tuple[Side, Side]]) -> Spread:
         rho = 0.0 if not pairs else 1.0
     cluster = sum(m * m for m in sizes) / sum(sizes) if sizes else 1.0
     df = max(df_raw / (1.0 + (cluster - 1.0) * rho), max(cell_dfs, default=0.0))
-    return Spread(math.sqrt(variance), df, len(cells), rho)
+    return Spread(math.sqrt(variance), float(df), len(cells), float(rho))
 
 
 def cell_spread(own: Spread, pooled: Spread, *, alpha: float = HETEROGENEITY_ALPHA) -> Spread:
