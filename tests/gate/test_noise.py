@@ -58,3 +58,22 @@ def test_the_pooled_df_lies_between_one_cell_and_all_of_them(cells: list[list[fl
     one = max(2 * (len(logs) - 1) for logs in cells)
     assert one <= spread.df <= sum(2 * (len(logs) - 1) for logs in cells) + 1e-9
     assert 0.0 <= spread.rho <= 1.0 or math.isnan(spread.rho)
+
+
+def test_a_spread_known_from_elsewhere_judges_one_run_a_side() -> None:
+    """What a deterministic measure (instruction counts) passes in: its calibrated spread, so that one run a side
+    is tested rather than untested."""
+    import pandas as pd
+
+    from genai_harness.gate.compare import compare_frames
+
+    def one(run: str, value: float) -> pd.DataFrame:
+        return pd.DataFrame([{"run_id": run, "status": "ok", "framework": "f", "device": "CPU", "task": "text2text",
+                              "workload_id": "w", "model_id": "m", "repetition": i, "ttft_ms": value}
+                             for i in range(3)])
+
+    known = {"ttft_ms": Spread(0.004, 19.0)}  # 0.4 % between runs, measured over 20
+    row = compare_frames(one("a", 100.0), one("b", 103.0), metrics=["ttft_ms"], threshold=1.02, spreads=known).iloc[0]
+    assert row["tested_on"] == "runs, known spread" and row["df"] == 19 and row["verdict"] == "regression"
+    same = compare_frames(one("a", 100.0), one("b", 100.1), metrics=["ttft_ms"], threshold=1.02, spreads=known)
+    assert same.iloc[0]["verdict"] == "equivalent"

@@ -28,10 +28,10 @@ from genai_harness.gate.compare import (
     TARGET_SLOWDOWN,
     THRESHOLD,
     check_comparable,
-    check_distinct,
     compare_frames,
     gate_outcome,
 )
+from genai_harness.gate.distinct import check_distinct
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.selection import Selection

@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 from genai_harness.errors import ConfigurationError
-from genai_harness.gate.compare import check_distinct, compare_frames
+from genai_harness.gate.compare import compare_frames
+from genai_harness.gate.distinct import check_distinct
 from genai_harness.results.selection import Selection
 from genai_harness.results.store import DEFAULT_STORE
 

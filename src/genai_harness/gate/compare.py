@@ -64,7 +64,7 @@ from genai_harness.analysis.statistics import (
     round_estimate,
 )
 from genai_harness.errors import ComparisonError
-from genai_harness.gate.noise import cell_spread, own_spread, pooled_spread, runs_test
+from genai_harness.gate.noise import Spread, cell_spread, own_spread, pooled_spread, runs_test
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -170,7 +170,8 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                    thresholds: Mapping[str, float] | None = None, alpha: float | None = None,
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
                    ignore: Sequence[str] = (), paired: bool = False, pool: bool = True,
-                   round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1) -> pd.DataFrame:
+                   round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
+                   spreads: Mapping[str, Spread] | None = None) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
@@ -180,6 +181,8 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     ``threshold`` and ``alpha`` default to ``THRESHOLD``/``ALPHA``, or ``AB_THRESHOLD``/``PAIRED_ALPHA`` when paired.
     ``pool``: judge separate runs by the run-to-run spread pooled over every cell of the metric
     (:mod:`genai_harness.gate.noise`); ``False`` tests each cell on its own runs alone (calibration).
+    ``spreads``: per metric, a run-to-run spread known from elsewhere (a :class:`~genai_harness.gate.noise.Spread`
+    with the df of its own calibration, e.g. that of a deterministic measure), used in place of the pool.
     ``round_estimator`` reduces each round of a paired comparison to one number
     (:func:`~genai_harness.analysis.statistics.round_estimate`: ``median``, or ``best`` = the fastest
     repetition, the minimum of a latency and the maximum of a rate, ``p10``, ``p25``, ``trimmed``).
@@ -209,12 +212,14 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
             raise ComparisonError(f"threshold of {name} must be a finite factor above 1 (e.g. 1.10), got {factor!r}")
     return compare_long(_keyed(baseline, names, ignore), _keyed(current, names, ignore), names=names,
                         factors=factors, threshold=threshold, alpha=alpha, min_repetitions=min_repetitions,
-                        paired=paired, pool=pool, round_estimator=round_estimator, family_scale=family_scale)
+                        paired=paired, pool=pool, round_estimator=round_estimator, family_scale=family_scale,
+                        spreads=spreads)
 
 
 def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str], factors: Mapping[str, float],
                  threshold: float, alpha: float, min_repetitions: int = MIN_REPETITIONS, paired: bool = False,
-                 pool: bool = True, round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1) -> pd.DataFrame:
+                 pool: bool = True, round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
+                 spreads: Mapping[str, Spread] | None = None) -> pd.DataFrame:
     """:func:`compare_frames` on the sides' long views (``analysis.long_view``, keyed), its options checked:
     what calibration calls on many draws of the same runs without building their long views again."""
     import pandas as pd  # the CLI start builds its parser from this module's constants: it loads no pandas
@@ -229,6 +234,7 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             sides[key] = (_logs(run_values(base_groups[key])), _logs(run_values(cur_groups[key])))
     pools = {name: pooled_spread([s for k, s in sides.items() if k[-1] == name]) if pool else None
              for name in names}
+    pools.update(dict(spreads or {}))
     judged: list[tuple[dict[str, Any], float]] = []  # rows tested or testable, and their standard deviation
     for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
         info = METRICS[key[-1]]
@@ -259,9 +265,11 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             sd = test.sd_log_ratio
         else:
             own = own_spread(*sides[key])
-            spread = cell_spread(own, pools[info.name]) if pool and pools[info.name] is not None else own
+            known = pools.get(info.name)
+            spread = cell_spread(own, known) if known is not None else own
             test = runs_test(*sides[key], spread)
             tested_on = ("one run a side" if not spread.usable else "runs" if spread is own
+                         else "runs, known spread" if info.name in (spreads or {})
                          else f"runs, pooled over {spread.cells} cells")
             row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
                        tested_on=tested_on, df=test.df, se=test.se)
@@ -343,38 +351,6 @@ def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what:
             "the target includes precision and threads); compare runs of the same suite on the same devices, "
             "or name the dimension that differs on purpose with --ignore"
         )
-
-
-ROW_IDENTITY: tuple[str, ...] = ("run_id", *TARGET_COLUMNS, "task", "workload_id", "model_id", "repetition")
-"""What names one measured row: the same run's same cell and repetition read on both sides is the same row."""
-
-
-def shared_rows(baseline: pd.DataFrame, current: pd.DataFrame) -> Any:
-    """A boolean per row of ``current``: True where the same row (:data:`ROW_IDENTITY`) is also in ``baseline``
-    (pure)."""
-    columns = [c for c in ROW_IDENTITY if c in baseline.columns and c in current.columns]
-    if "run_id" not in columns or not len(baseline) or not len(current):
-        return np.zeros(len(current), dtype=bool)
-    seen = {"\x1f".join(map(str, row)) for row in baseline[columns].itertuples(index=False)}
-    return np.array(["\x1f".join(map(str, row)) in seen for row in current[columns].itertuples(index=False)],
-                    dtype=bool)
-
-
-def check_distinct(baseline: pd.DataFrame, current: pd.DataFrame, baseline_what: str, current_what: str, *,
-                   allow_part: bool = False) -> Any:
-    """Raise :class:`ComparisonError` when the two sides hold the same rows (the same store or run named twice,
-    perhaps through a symlink), or any row of both when not ``allow_part`` (a history that holds the run it is
-    compared with): a measurement compared with itself shows nothing. Returns :func:`shared_rows`."""
-    shared = shared_rows(baseline, current)
-    if not shared.any() or (allow_part and not shared.all()):
-        return shared
-    runs = sorted(set(current.loc[shared, "run_id"].astype(str)))
-    what = "are the same rows" if shared.all() and len(baseline) == len(current) else "share rows"
-    raise ComparisonError(
-        f"{baseline_what} and {current_what} {what} ({int(shared.sum())} rows of run "
-        f"{', '.join(runs[:3])}{' ...' if len(runs) > 3 else ''} on both sides: the same store or run named twice, "
-        "perhaps through a symlink); compare two different runs (STORE@RUN_ID) or stores"
-    )
 
 
 def rounds_to_run(comparison: pd.DataFrame) -> float:

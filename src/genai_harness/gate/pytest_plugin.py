@@ -86,10 +86,10 @@ class Gate:
         from genai_harness.gate.compare import (
             ON_INCONCLUSIVE_DEFAULT,
             THRESHOLD,
-            check_distinct,
             compare_frames,
             gate_outcome,
         )
+        from genai_harness.gate.distinct import check_distinct  # with the gate, when a test asks for one
         from genai_harness.gate.render import to_table
         from genai_harness.results.query import ResultFilter
         from genai_harness.results.schema import frame_records
