@@ -59,7 +59,7 @@ def test_a_real_ab_run_is_tested_on_its_rounds(tmp_path: Path) -> None:
     done = run_cli("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework",
                    "onnxruntime_genai", "--store", str(tmp_path / "ab.sqlite"), "--rounds", "4", "--max-rounds",
                    "4", "--metric", "tpot_ms", "--json", "--quiet")
-    assert done.returncode in (0, 1), done.stderr
+    assert done.returncode in (0, 1, 16), done.stderr  # what four rounds show depends on the load
     (row,) = json.loads(done.stdout)
     assert row["tested_on"] == "paired rounds" and row["n_baseline"] == row["n_current"] == 40
 
