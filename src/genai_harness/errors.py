@@ -222,7 +222,7 @@ EXIT_CODES: dict[str, int] = {
     "ComparisonError": ComparisonError.exit_code,
     "DispatchError": DispatchError.exit_code,
     "regression found (compare, ab)": 1,
-    "gate inconclusive (compare, ab: --on-inconclusive)": GATE_INCONCLUSIVE_EXIT,
+    "gate inconclusive (compare, ab)": GATE_INCONCLUSIVE_EXIT,
     "interrupted": 130,
     "terminated (SIGTERM)": 143,
     "hung up (SIGHUP)": 129,
