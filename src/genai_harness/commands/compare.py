@@ -70,7 +70,7 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
 def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> None:
     """The verdict's settings and output formats, shared by ``compare`` and ``ab`` (``paired``: ab's defaults)."""
     threshold, alpha = (AB_THRESHOLD, PAIRED_ALPHA) if paired else (THRESHOLD, ALPHA)
-    test = "paired t-test on per-round log ratios" if paired else "rank test"
+    test = "paired t-test on per-round log ratios" if paired else "t-test on the logs of the run medians"
     p.add_argument("--metric", action="append", help="compare this metric (repeatable; default: headline metrics)")
     p.add_argument("--threshold", type=float, default=threshold,
                    help=f"factor a metric must worsen by to be a regression (default {threshold})")
@@ -88,7 +88,7 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                    help="when nothing regressed but a row is inconclusive at or beyond its threshold (or its 95%% "
                         f"interval reaches {BLIND_SLOWDOWN}x), or could not be tested (one run a side): fail "
                         f"(exit {GATE_INCONCLUSIVE_EXIT}), warn (a line on stderr, exit 0) or pass "
-                        f"(default {ON_INCONCLUSIVE_DEFAULT}: README, 'what the exit codes cost')")
+                        f"(default {ON_INCONCLUSIVE_DEFAULT}; what it costs: README, 'Regression testing in CI')")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the comparison as JSON")
     out.add_argument("--markdown", action="store_true", help="print Markdown (for a CI step summary)")
