@@ -120,7 +120,7 @@ def compare_alarm(a: list[pd.DataFrame], b: list[pd.DataFrame], factor: float) -
     if factor != 1.0:  # what stretch() (--inject-slowdown) records for these three durations, without a dict per row
         cur = cur.assign(**{name: cur[name] * factor for name in METRICS})
     result = compare_frames(base, cur, metrics=list(METRICS), ignore=["environment"], paired=True,
-                            threshold=AB_THRESHOLD, intervals=False)
+                            threshold=AB_THRESHOLD)
     return bool((result["verdict"] == "regression").any())
 
 

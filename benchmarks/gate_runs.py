@@ -56,9 +56,9 @@ def main() -> None:
                     base = [calls[i] for i in draw[:n_base]]
                     cur = stretched([calls[i] for i in draw[n_base:]], factor)
                     base_runs, cur_runs = as_runs(base, "b"), as_runs(cur, "c")
-                    result = compare_frames(base_runs, cur_runs, intervals=False)
+                    result = compare_frames(base_runs, cur_runs)
                     ours.append(has_regression(result))
-                    loose.append(has_regression(compare_frames(base_runs, cur_runs, intervals=False, alpha=0.05)))
+                    loose.append(has_regression(compare_frames(base_runs, cur_runs, alpha=0.05)))
                     detectable.append(float(result["detectable"].max()))
                     before.append(pooled_alarm(base, cur, metrics, factor=THRESHOLD, alpha=0.05))
                     asv.append(pooled_alarm(base, cur, metrics))

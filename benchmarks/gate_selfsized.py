@@ -57,7 +57,7 @@ def stretched(rounds: list[pd.DataFrame], factor: float) -> list[pd.DataFrame]:
 
 def judged(a: list[pd.DataFrame], b: list[pd.DataFrame], estimator: str) -> pd.DataFrame:
     """``ab``'s comparison of these rounds (default metrics and factors; no bootstrap, which no verdict uses)."""
-    return compare_frames(pd.concat(a), pd.concat(b), ignore=["environment"], paired=True, intervals=False,
+    return compare_frames(pd.concat(a), pd.concat(b), ignore=["environment"], paired=True,
                           round_estimator=estimator)
 
 

@@ -39,6 +39,7 @@ def test_documented_exit_codes_match_and_are_distinct():
     distinct = {name: code for name, code in EXIT_CODES.items() if name != "regression found (compare, ab)"}
     assert len(set(distinct.values())) == len(distinct), EXIT_CODES
     assert EXIT_CODES["regression found (compare, ab)"] == 1
+    assert EXIT_CODES["gate inconclusive (compare, ab)"] == errors.GATE_INCONCLUSIVE_EXIT == 16
     assert EXIT_CODES["ok"] == 0 and EXIT_CODES["interrupted"] == 130
     assert EXIT_CODES["terminated (SIGTERM)"] == 143 and EXIT_CODES["hung up (SIGHUP)"] == 129
 

@@ -30,10 +30,15 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
         └── NoUsableDeviceError         every candidate failed to load or disagreed with the CPU reference
 
 ``compare`` and ``ab`` exit 1 when they find a regression, and only then: no error above uses 1, so a CI
-step can tell "slower" from "broken".
+step can tell "slower" from "broken". They exit 16 (:data:`GATE_INCONCLUSIVE_EXIT`, not an error) when nothing
+regressed but some row is inconclusive at or beyond its threshold, or could not be tested (one run a side), and
+``--on-inconclusive fail`` (the default) asks them to say so.
 """
 
 from __future__ import annotations
+
+GATE_INCONCLUSIVE_EXIT = 16
+"""Exit code of ``compare``/``ab``/the CI example: no regression shown, but neither is the absence of one."""
 
 
 class HarnessError(Exception):
@@ -217,6 +222,7 @@ EXIT_CODES: dict[str, int] = {
     "ComparisonError": ComparisonError.exit_code,
     "DispatchError": DispatchError.exit_code,
     "regression found (compare, ab)": 1,
+    "gate inconclusive (compare, ab)": GATE_INCONCLUSIVE_EXIT,
     "interrupted": 130,
     "terminated (SIGTERM)": 143,
     "hung up (SIGHUP)": 129,

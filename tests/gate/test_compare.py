@@ -15,7 +15,14 @@ from support.workload_files import text_suite
 
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.errors import ComparisonError, ConfigurationError
-from genai_harness.gate.compare import check_comparable, compare_frames, has_regression, verdict
+from genai_harness.gate.compare import (
+    check_comparable,
+    compare_frames,
+    gate_outcome,
+    has_regression,
+    unresolved,
+    verdict,
+)
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.schema import frame_records
 from genai_harness.results.selection import Selection
@@ -42,12 +49,16 @@ def history(prefix: str, center: float, runs: int = 4, seed: int = 0, **cell: st
                       for k, level in enumerate(levels)])
 
 
-def test_verdict_needs_both_the_threshold_and_significance() -> None:
-    assert verdict(1.2, 0.001, 10, 10) == "regression"
-    assert verdict(1.2, 0.2, 10, 10) == "unchanged"  # large but not significant
-    assert verdict(1.05, 0.0001, 10, 10) == "unchanged"  # significant but under the threshold
-    assert verdict(0.8, 0.001, 10, 10) == "improvement"
-    assert verdict(1.5, 0.001, 3, 10) == "too little data" and verdict(math.nan, 0.5, 10, 10) == "too little data"
+def test_verdicts_say_what_was_shown() -> None:
+    assert verdict(1.2, 0.001, 1.1, 1.3) == "regression"
+    assert verdict(1.2, 0.2, 0.9, 1.6) == "inconclusive"  # large but not significant: never "unchanged"
+    assert unresolved("inconclusive", 1.2, 1.10, tested=True)  # ... and it cannot pass in silence
+    assert verdict(1.05, 0.0001, 1.03, 1.07) == "equivalent"  # significant, but shown inside 1/1.1 .. 1.1
+    assert verdict(1.05, 0.3, 0.85, 1.3) == "inconclusive" and not unresolved("inconclusive", 1.05, 1.10, tested=True)
+    assert verdict(0.8, 0.001, 0.7, 0.9) == "improvement"
+    assert verdict(1.5, math.nan, math.nan, math.nan) == "inconclusive"  # one run a side: untested
+    assert unresolved("inconclusive", 1.0, 1.10, tested=False)  # whatever its point estimate
+    assert not unresolved("equivalent", 1.05, 1.10, tested=True)
 
 
 def test_compare_frames_is_direction_aware_and_lists_one_sided_cells() -> None:
@@ -64,13 +75,14 @@ def test_compare_frames_is_direction_aware_and_lists_one_sided_cells() -> None:
     assert by_metric[("w", "decode_tps")]["verdict"] == "regression"  # lower tokens/s is worse
     assert by_metric[("w", "decode_tps")]["slowdown"] == pytest.approx(1.2, rel=0.05)
     assert by_metric[("w", "load_s")]["n_baseline"] == 4  # one load per run, not one per repetition
-    assert by_metric[("w", "load_s")]["verdict"] == "unchanged"
+    assert by_metric[("w", "load_s")]["verdict"] == "equivalent"  # 0.5 s in every run: shown unchanged
     assert by_metric[("only-new", "ttft_ms")]["verdict"] == "only in current"
     assert has_regression(result)
     loose = compare_frames(base, slower, metrics=["ttft_ms"], thresholds={"ttft_ms": 1.5})
-    assert loose["verdict"].tolist() == ["unchanged"]
+    assert loose["verdict"].tolist() == ["equivalent"]  # 1.2 [1.1-1.3] lies inside 1/1.5 .. 1.5
     same = compare_frames(base, history("c", 10.0, seed=3), metrics=["ttft_ms"])
-    assert same["verdict"].tolist() == ["unchanged"] and not has_regression(same)
+    assert same["verdict"].tolist() == ["equivalent"] and not has_regression(same)  # four runs 3 % apart a side
+    assert not same["unresolved"].any() and gate_outcome(same) == "pass"
 
 
 def test_one_run_a_side_is_too_little_data_and_one_run_is_judged_against_a_history() -> None:
@@ -78,8 +90,9 @@ def test_one_run_a_side_is_too_little_data_and_one_run_is_judged_against_a_histo
     # at p ~ 1e-4; but separate processes differ by 7-15 % on a shared runner, which one run a side cannot show.
     single = compare_frames(frame("a", noisy(10.0, seed=1)), frame("b", noisy(12.0, seed=2)),
                             metrics=["ttft_ms"]).iloc[0]
-    assert single["tested_on"] == "one run a side" and single["verdict"] == "too little data"
+    assert single["tested_on"] == "one run a side" and single["verdict"] == "inconclusive"
     assert math.isnan(single["p_value"]) and math.isnan(single["detectable"])
+    assert single["unresolved"]  # one run a side never passes in silence
     assert single["ratio"] == pytest.approx(1.2, rel=0.03)  # still shown
     slower = compare_frames(history("a", 10.0, runs=6, seed=1), frame("b", noisy(12.0, seed=2)),
                             metrics=["ttft_ms"]).iloc[0]
@@ -90,7 +103,8 @@ def test_one_run_a_side_is_too_little_data_and_one_run_is_judged_against_a_histo
     wide = wide.assign(ttft_ms=wide["ttft_ms"] * wide["run_id"].map({f"w{k}": f for k, f in
                                                                      enumerate([1.0, 1.3, 0.8, 1.2, 0.75, 1.1])}))
     unsure = compare_frames(wide, frame("b", noisy(12.0, seed=2)), metrics=["ttft_ms"]).iloc[0]
-    assert unsure["verdict"] == "unchanged" and unsure["detectable"] > 1.5  # runs 20 % apart: 20 % is noise
+    assert unsure["verdict"] == "inconclusive" and unsure["detectable"] > 1.5  # runs 20 % apart: 20 % is noise
+    assert unsure["unresolved"] and gate_outcome(pd.DataFrame([unsure])) == "unresolved"  # ... but not unchanged
 
 
 def test_compare_frames_refuses_bad_input_and_pairs_across_an_ignored_dimension() -> None:
@@ -106,7 +120,7 @@ def test_compare_frames_refuses_bad_input_and_pairs_across_an_ignored_dimension(
     with pytest.raises(ComparisonError, match="no cell in common"):
         check_comparable(apart, "A", "B")
     paired = compare_frames(base, other, metrics=["ttft_ms"], ignore=["environment"])
-    assert paired["verdict"].tolist() == ["unchanged"]
+    assert paired["verdict"].tolist() == ["equivalent"]
 
 
 def test_renderings_table_markdown_junit() -> None:
@@ -137,9 +151,10 @@ def test_stretch_grows_spans_and_shrinks_rates() -> None:
 def test_compare_command_on_real_runs(tmp_path: Path) -> None:
     """Three real runs of one onnxruntime-genai cell as the baseline history, a fourth with a 50x injected slowdown.
 
-    50x, not 1.1x: separate runs on this machine moved by a CV of 0.28 between run medians (benchmarks/RESULTS.md),
-    and three runs against one could only show 6-10x on a quiet machine (4x failed here 1 run in 4); this test
-    checks the wiring, not the gate's calibration. The slowdown stretches the recorded spans, so it costs no time.
+    Wiring on real runs, not calibration (benchmarks/gate_honest.py; the exit codes on rows of known values are in
+    test_compare_cli.py): whether three runs against one prove 50x depends on this machine's load, so the slowed
+    comparison must fail (a regression, or rows inconclusive beyond the threshold) and never pass. The slowdown
+    stretches the recorded spans, so it costs no time.
     """
     suite = text_suite(tmp_path, repetitions=8)
     store, slow_store = tmp_path / "s.sqlite", tmp_path / "slow.sqlite"
@@ -154,16 +169,16 @@ def test_compare_command_on_real_runs(tmp_path: Path) -> None:
 
     slowed = run_cli("compare", str(store), str(slow_store), "--metric", "tpot_ms", "--metric",
                      "e2e_ms", "--alpha", "0.05", "--json", "--junit", str(tmp_path / "junit.xml"))
-    assert slowed.returncode == 1, slowed.stderr
+    assert slowed.returncode in (1, 16), slowed.stderr
     rows = json.loads(slowed.stdout)
-    assert {r["metric"]: r["verdict"] for r in rows} == {"tpot_ms": "regression", "e2e_ms": "regression"}
-    assert {r["tested_on"] for r in rows} == {"runs"}  # one run against a history of three
-    assert "failures=\"2\"" in (tmp_path / "junit.xml").read_text()
+    assert all(r["verdict"] == "regression" or r["unresolved"] for r in rows)  # never passed
+    assert {r["tested_on"] for r in rows} <= {"runs", "runs, pooled over 1 cells"}  # one run against three
+    assert 'failures="2"' in (tmp_path / "junit.xml").read_text()
 
     markdown = run_cli("compare", str(slow_store), str(store), "--metric", "e2e_ms", "--alpha", "0.05", "--markdown")
-    assert markdown.returncode == 0 and "improvement" in markdown.stdout
+    assert markdown.returncode == 0 and ("| improvement |" in markdown.stdout or "| inconclusive |" in markdown.stdout)
     single = run_cli("compare", f"{store}@{runs[0]}", f"{slow_store}@last", "--metric", "e2e_ms", "--json")
-    assert single.returncode == 0 and json.loads(single.stdout)[0]["verdict"] == "too little data"
+    assert single.returncode == 16 and json.loads(single.stdout)[0]["tested_on"] == "one run a side"
 
     missing = run_cli("compare", f"{store}@nope", "@last")
     assert missing.returncode == 11 and "no run 'nope'" in missing.stderr and len(missing.stderr.splitlines()) == 1
@@ -171,11 +186,11 @@ def test_compare_command_on_real_runs(tmp_path: Path) -> None:
     ResultStore(other).append([{**r, "workload_id": "elsewhere"} for r in frame_records(frame_all)])
     apart = run_cli("compare", str(store), str(other))
     assert apart.returncode == 13 and "no cell in common" in apart.stderr
-    bad_metric = run_cli("compare", str(store), str(store), "--metric", "speed")
+    bad_metric = run_cli("compare", str(store), str(other), "--metric", "speed")
     assert bad_metric.returncode == 2 and "unknown metric 'speed'" in bad_metric.stderr
-    unmatched = run_cli("compare", str(store), str(store), "--model", "no-such-model")
+    unmatched = run_cli("compare", str(store), str(slow_store), "--model", "no-such-model")
     assert unmatched.returncode == 13 and "has no rows" in unmatched.stderr
-    bad_alpha = run_cli("compare", str(store), str(store), "--alpha", "5")
+    bad_alpha = run_cli("compare", str(store), str(slow_store), "--alpha", "5")
     assert bad_alpha.returncode == 13 and "alpha" in bad_alpha.stderr
 
 
@@ -217,9 +232,9 @@ def test_paired_compare_sees_a_slowdown_through_load_that_the_unpaired_test_miss
     assert paired.loc["ttft_ms", "ratio_ci_low"] > 1.0 and paired.loc["ttft_ms", "p_value"] < 0.01
     assert paired.loc["ttft_ms", "threshold"] == 1.05  # ab's factor unless told otherwise
     unpaired = compare_frames(a, b, metrics=["ttft_ms"]).iloc[0]
-    assert unpaired["tested_on"] == "runs" and unpaired["verdict"] == "unchanged"  # 1.10 and Mann-Whitney: no
+    assert unpaired["tested_on"] == "runs" and unpaired["verdict"] == "inconclusive"  # unpaired: not shown
     same_a, same_b = loaded_rounds(1.0, seed=4)
-    assert compare_frames(same_a, same_b, metrics=["ttft_ms"], paired=True)["verdict"].tolist() == ["unchanged"]
+    assert compare_frames(same_a, same_b, metrics=["ttft_ms"], paired=True)["verdict"].tolist() == ["equivalent"]
     faster_a, faster_b = loaded_rounds(0.9, seed=5)
     assert compare_frames(faster_a, faster_b, metrics=["ttft_ms"], paired=True)["verdict"].tolist() == ["improvement"]
 
@@ -227,7 +242,7 @@ def test_paired_compare_sees_a_slowdown_through_load_that_the_unpaired_test_miss
 def test_paired_compare_holds_its_factor_and_falls_back_when_rounds_do_not_match() -> None:
     a, b = loaded_rounds(1.03)  # significant but under ab's 1.05
     row = compare_frames(a, b, metrics=["ttft_ms"], paired=True).iloc[0]
-    assert row["p_value"] < 0.01 and row["verdict"] == "unchanged"
+    assert row["p_value"] < 0.01 and row["verdict"] == "equivalent"  # 1.03, its interval inside 1/1.05 .. 1.05
     assert compare_frames(a, b, metrics=["ttft_ms"], paired=True, threshold=1.02).iloc[0]["verdict"] == "regression"
     slow_a, slow_b = loaded_rounds(1.10)
     one_lost = slow_b[slow_b.index < 190]  # B's last round failed: 19 rounds against 20
@@ -274,7 +289,7 @@ def spiky_rounds(factor: float, n: int = 20, seed: int = 9) -> tuple[pd.DataFram
 def test_paired_compare_by_the_best_repetition_sees_through_spikes_the_median_does_not() -> None:
     a, b = spiky_rounds(1.10)
     by_median = compare_frames(a, b, metrics=["ttft_ms", "decode_tps"], paired=True).set_index("metric")
-    assert by_median["verdict"].eq("unchanged").all()  # the default: spikes swamp a 10 % slowdown
+    assert by_median["verdict"].eq("inconclusive").all()  # the default: spikes swamp a 10 % slowdown
     best = compare_frames(a, b, metrics=["ttft_ms", "decode_tps"], paired=True,
                           round_estimator="best").set_index("metric")
     assert best["verdict"].eq("regression").all()  # latency by its minimum, decode_tps by its maximum
@@ -283,7 +298,7 @@ def test_paired_compare_by_the_best_repetition_sees_through_spikes_the_median_do
     assert best.loc["ttft_ms", "baseline_median"] == by_median.loc["ttft_ms", "baseline_median"]  # still medians
     same_a, same_b = spiky_rounds(1.0, seed=10)
     assert compare_frames(same_a, same_b, metrics=["ttft_ms"], paired=True,
-                          round_estimator="best")["verdict"].tolist() == ["unchanged"]
+                          round_estimator="best")["verdict"].tolist() == ["equivalent"]
     with pytest.raises(ComparisonError, match="round estimator must be one of"):
         compare_frames(a, b, metrics=["ttft_ms"], paired=True, round_estimator="mean")
 
@@ -317,6 +332,9 @@ def test_alpha_is_the_false_alarm_rate_of_the_whole_comparison() -> None:
     result = compare_frames(base, cur, metrics=["ttft_ms"], alpha=0.05).set_index("workload_id")
     p_alone = lone.iloc[0]["p_value"]
     assert p_alone == pytest.approx(0.023, abs=0.001) and lone.iloc[0]["verdict"] == "regression"
-    assert result.loc["w0", "p_value"] == pytest.approx(p_alone) and result.loc["w0", "p_family"] > 0.05
-    assert result.loc["w0", "verdict"] == "unchanged" and not has_regression(result)
+    # eleven of the twelve cells' runs move together (the same levels): pooled, they add barely a df to a cell's 6
+    assert result["df"].between(6, 8).all() and result.loc["w1", "tested_on"] == "runs, pooled over 12 cells"
+    assert result.loc["w0", "p_value"] == pytest.approx(p_alone, abs=0.005) and result.loc["w0", "p_family"] > 0.05
+    assert result.loc["w0", "verdict"] == "inconclusive" and not has_regression(result)
+    assert result.loc["w0", "unresolved"] and gate_outcome(result) == "unresolved"  # 1.13: not shown, not passed
     assert result.loc["w0", "detectable"] > lone.iloc[0]["detectable"]  # sized at alpha / 12: each row sees less

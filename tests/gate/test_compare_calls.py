@@ -48,7 +48,7 @@ def test_one_call_per_run_still_gives_one_median_per_run() -> None:
     one = compare_frames(a, side("B0", [[10.0, 10.5]]), metrics=["ttft_ms"]).iloc[0]
     assert one["tested_on"] == "runs"  # one run against a history of four
     alone = compare_frames(side("A0", [[10.0, 10.5]]), side("B0", [[30.0, 30.5]]), metrics=["ttft_ms"]).iloc[0]
-    assert alone["tested_on"] == "one run a side" and alone["verdict"] == "too little data"
+    assert alone["tested_on"] == "one run a side" and alone["verdict"] == "inconclusive"
 
 
 @pytest.mark.slow
@@ -59,7 +59,7 @@ def test_a_real_ab_run_is_tested_on_its_rounds(tmp_path: Path) -> None:
     done = run_cli("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework",
                    "onnxruntime_genai", "--store", str(tmp_path / "ab.sqlite"), "--rounds", "4", "--max-rounds",
                    "4", "--metric", "tpot_ms", "--json", "--quiet")
-    assert done.returncode in (0, 1), done.stderr
+    assert done.returncode in (0, 1, 16), done.stderr  # what four rounds show depends on the load
     (row,) = json.loads(done.stdout)
     assert row["tested_on"] == "paired rounds" and row["n_baseline"] == row["n_current"] == 40
 

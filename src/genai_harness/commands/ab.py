@@ -38,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                     "per-round log ratios; a regression when p < --alpha and the ratio >= --threshold). "
                     "A side is env:NAME (a registered environment, "
                     "e.g. two onnxruntime builds), model:ID (a registered model variant) or "
-                    "opts:precision=P,threads=N. Exit: 0 no regression, 1 B regressed, 2 bad option.")
+                    "opts:precision=P,threads=N. Exit: 0 pass, 1 B regressed, 16 a row inconclusive at or beyond its "
+                    "threshold (--on-inconclusive), 2 bad option.")
     p.add_argument("a", help="the baseline side: env:NAME, model:ID or opts:precision=P,threads=N")
     p.add_argument("b", help="the candidate side, of the same kind as A")
     p.add_argument("--suite", default="smoke", help="a shipped suite or a suite file (default smoke)")

@@ -1,7 +1,10 @@
 """``genai-harness compare BASELINE CURRENT``: the regression gate.
 
-Exit codes: 0 no regression, 1 a regression (threshold and significance both met), 11 a store or run
-that cannot be read, 13 nothing comparable (no common cell, different schema versions), 2 a bad option.
+Exit codes: 0 every row equivalent, improved or inconclusive within its threshold; 1 a regression (threshold
+and significance both met); 16 no regression but some row inconclusive at or beyond its threshold or untested
+(``--on-inconclusive fail``, the default; ``warn`` says so and exits 0, ``pass`` exits 0); 11 a store or run that
+cannot be read; 13 nothing comparable (no common cell, different schema versions, both sides the same rows);
+2 a bad option.
 """
 
 from __future__ import annotations
@@ -14,18 +17,22 @@ from typing import Any
 
 from genai_harness.analysis.statistics import ROUND_ESTIMATORS
 from genai_harness.atomic import write_text
-from genai_harness.errors import ComparisonError, ConfigurationError, StoreError
+from genai_harness.errors import GATE_INCONCLUSIVE_EXIT, ComparisonError, ConfigurationError, StoreError
 from genai_harness.gate.compare import (
     AB_THRESHOLD,
     ALPHA,
+    BLIND_SLOWDOWN,
+    ON_INCONCLUSIVE,
+    ON_INCONCLUSIVE_DEFAULT,
     PAIRED_ALPHA,
     ROUND_ESTIMATOR,
     TARGET_SLOWDOWN,
     THRESHOLD,
     check_comparable,
     compare_frames,
-    has_regression,
+    gate_outcome,
 )
+from genai_harness.gate.distinct import check_distinct
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.selection import Selection
@@ -64,7 +71,7 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
 def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> None:
     """The verdict's settings and output formats, shared by ``compare`` and ``ab`` (``paired``: ab's defaults)."""
     threshold, alpha = (AB_THRESHOLD, PAIRED_ALPHA) if paired else (THRESHOLD, ALPHA)
-    test = "paired t-test on per-round log ratios" if paired else "rank test"
+    test = "paired t-test on per-round log ratios" if paired else "t-test on the logs of the run medians"
     p.add_argument("--metric", action="append", help="compare this metric (repeatable; default: headline metrics)")
     p.add_argument("--threshold", type=float, default=threshold,
                    help=f"factor a metric must worsen by to be a regression (default {threshold})")
@@ -78,6 +85,11 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                        help=f"one number per round of each side (default {ROUND_ESTIMATOR}; best = the fastest "
                             "repetition: the minimum of a latency, the maximum of a rate; it halves openvino-genai's "
                             "round-to-round noise under load but raises onnxruntime-genai's: benchmarks/RESULTS.md)")
+    p.add_argument("--on-inconclusive", choices=ON_INCONCLUSIVE, default=ON_INCONCLUSIVE_DEFAULT,
+                   help="when nothing regressed but a row is inconclusive at or beyond its threshold (or its 95%% "
+                        f"interval reaches {BLIND_SLOWDOWN}x), or could not be tested (one run a side): fail "
+                        f"(exit {GATE_INCONCLUSIVE_EXIT}), warn (a line on stderr, exit 0) or pass "
+                        f"(default {ON_INCONCLUSIVE_DEFAULT}; what it costs: README, 'Regression testing in CI')")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the comparison as JSON")
     out.add_argument("--markdown", action="store_true", help="print Markdown (for a CI step summary)")
@@ -113,14 +125,15 @@ factor of 1.10 no row can catch 10 % that often: the factor alone lets half of s
 
 
 def runs_notes(comparison: Any) -> list[str]:
-    """For a comparison of separate runs: one line when some rows have no verdict or would miss a 25 % slowdown."""
+    """For a comparison of separate runs: one line when some rows could not be tested or would miss a 25 %
+    slowdown."""
     judged = comparison[~comparison["verdict"].isin(["only in baseline", "only in current"])]
     alone = int((judged["tested_on"] == "one run a side").sum())
     blind = judged[judged["detectable"] > NOTE_SLOWDOWN]
     if not alone and not len(blind):
         return []
-    parts = [f"{alone} of {len(judged)} rows have one run a side (no verdict: one run cannot show the noise "
-             "between runs)"] if alone else []
+    parts = [f"{alone} of {len(judged)} rows have one run a side and nothing else to measure the noise between "
+             "runs by (untested)"] if alone else []
     if len(blind):
         parts.append(f"{len(blind)} of {len(judged)} rows catch only slowdowns of {blind['detectable'].min():.2f}x-"
                      f"{blind['detectable'].max():.2f}x or more 95 % of the time (column catches)")
@@ -145,7 +158,8 @@ def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
     """Print the comparison as asked, write JUnit if asked, and return the exit code (1 on a regression)."""
     if args.junit:
         try:
-            write_text(args.junit, to_junit(comparison))  # whole or not at all
+            args.junit.parent.mkdir(parents=True, exist_ok=True)  # then written whole or not at all
+            write_text(args.junit, to_junit(comparison, fail_unresolved=args.on_inconclusive == "fail"))
         except OSError as exc:
             raise StoreError(f"cannot write the JUnit file {args.junit}: {exc.strerror}; give a writable path") from exc
     if args.json:
@@ -154,9 +168,28 @@ def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
         print(to_markdown(comparison, title))
     else:
         print(to_table(comparison))
-    if has_regression(comparison):
+    return outcome_code(comparison, args.on_inconclusive)
+
+
+def outcome_code(comparison: Any, on_inconclusive: str) -> int:
+    """The gate's exit code (1 regression, 16 unresolved rows when ``on_inconclusive`` is fail, else 0), with
+    one line on stderr saying why whenever the gate did not simply pass."""
+    outcome = gate_outcome(comparison)
+    if outcome == "regression":
         print("genai-harness: regression found (exit 1)", file=sys.stderr)
         return REGRESSION_EXIT
+    if outcome == "unresolved":
+        rows = comparison[comparison["unresolved"].fillna(False).astype(bool)]
+        untested = int((rows["tested_on"] == "one run a side").sum())
+        why = (f"{len(rows)} rows inconclusive ({len(rows) - untested} at or beyond the threshold or with an "
+               f"interval reaching {BLIND_SLOWDOWN:.1f}x, {untested} untested: one run a side); neither a regression "
+               "nor unchanged is shown; more runs a side, or `genai-harness ab`, can tell")
+        if on_inconclusive == "fail":
+            print(f"genai-harness: {why} (exit {GATE_INCONCLUSIVE_EXIT}; --on-inconclusive warn or pass to let it "
+                  "through)", file=sys.stderr)
+            return GATE_INCONCLUSIVE_EXIT
+        if on_inconclusive == "warn":
+            print(f"genai-harness: warning: {why} (--on-inconclusive warn: exit 0)", file=sys.stderr)
     return 0
 
 
@@ -175,6 +208,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if not len(rows):
             raise ComparisonError(f"{selection.label} has no rows (or none match --framework/--device/--model/"
                                   "--workload); `genai-harness results` lists what it holds")
+    check_distinct(base_frame, current_frame, baseline.label, current.label)
     return judge(base_frame, current_frame, args, labels=(baseline.label, current.label), ignore=args.ignore or ())
 
 
@@ -182,13 +216,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     """Register the subcommand."""
     p = sub.add_parser(
         "compare", help="compare two result sets; exit 1 on a regression",
-        description="Compare CURRENT against BASELINE per cell and metric: ratio of medians with a bootstrap "
-                    "95% CI and Student's t on the logs of one median per run (one run a side is too little data: "
-                    "separate processes differ by more than a gate looks for). A regression needs both the "
-                    "threshold and p < alpha, the p-values adjusted over every row (Holm), so alpha is the "
-                    "comparison's false-alarm rate. "
+        description="Compare CURRENT against BASELINE per cell and metric: Student's t on the logs of one median "
+                    "per run, the run-to-run spread pooled over every cell of the metric (separate processes differ "
+                    "by more than a gate looks for; one run a side everywhere is untested). Each row is a "
+                    "regression (worse by the threshold, p < alpha after Holm over every row), an improvement, "
+                    "equivalent (the ratio's 95% CI inside 1/threshold..threshold) or inconclusive. "
                     "Each side is STORE, STORE@RUN_ID, STORE@last, or @RUN_ID (in BASELINE's store). "
-                    "Exit: 0 none, 1 regression, 11 store/run unreadable, 13 nothing comparable.")
+                    f"Exit: 0 pass, 1 regression, {GATE_INCONCLUSIVE_EXIT} inconclusive at or beyond the threshold "
+                    "or untested (--on-inconclusive), 11 store/run unreadable, 13 nothing comparable or both "
+                    "sides the same rows.")
     p.add_argument("baseline", help="STORE, STORE@RUN_ID, STORE@last or @RUN_ID")
     p.add_argument("current", help="STORE, STORE@RUN_ID, STORE@last or @RUN_ID (in the baseline's store)")
     add_filter_options(p)

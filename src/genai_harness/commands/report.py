@@ -11,6 +11,7 @@ from pathlib import Path
 
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import compare_frames
+from genai_harness.gate.distinct import check_distinct
 from genai_harness.results.selection import Selection
 from genai_harness.results.store import parse_store
 
@@ -31,7 +32,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.baseline:
         baseline = Selection.parse(args.baseline, default_store=store)
         baseline_label = baseline.label
-        comparison = compare_frames(baseline.load(columns=REPORT_COLUMNS), frame)
+        baseline_frame = baseline.load(columns=REPORT_COLUMNS)
+        # the same rows on both sides are refused; a baseline run inside the reported store is compared with the rest
+        shared = check_distinct(baseline_frame, frame, baseline.label, selection.label, allow_part=True)
+        comparison = compare_frames(baseline_frame, frame[~shared])
     workers = 1 if args.png else jobs  # --png writes the Figures drawn in this process
     report = build_report(frame, source=selection.label, comparison=comparison, baseline_label=baseline_label,
                           score_baseline=args.score_baseline, workers=workers)

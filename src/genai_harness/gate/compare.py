@@ -3,16 +3,17 @@
 A pure function of two results DataFrames. Per cell (target, task, workload, model) and metric:
 
 - ``ratio`` = median(current) / median(baseline), with a two-sample bootstrap 95 % interval;
-- ``p_value``, from one value per worker call (a run's median): repetitions inside one process share that
+- ``p_value``, from one value per run (a worker call's median): repetitions inside one process share that
   process's state, so they cannot show the noise between processes, which on a shared runner is as large
   as the slowdowns a gate looks for (7-15 % here; pooling them cried wolf 19-22 % of the time on one cell:
-  benchmarks/RESULTS.md). Student's t on the logs of the runs with their pooled spread
-  (``statistics.runs_log_t_test``; ``tested_on`` "runs"), so one current run can be judged against a
-  baseline history of several; one run a side has no measure of that noise and is ``too little data``
-  ("one run a side"). A rank test on a handful of run medians cannot reach significance once the
-  false-alarm rate is shared over a comparison's rows (4 runs a side: p >= 0.029 before adjustment), so the
-  test is on the logs. ``detectable`` is the smallest slowdown these runs at their spread would catch 95 %
-  of the time (``statistics.detectable_shift``);
+  benchmarks/RESULTS.md). Student's t on the logs of the runs, every metric alike (memory too), with the
+  run-to-run spread pooled over every cell of that metric in the comparison, both sides and the baseline's
+  history (:mod:`genai_harness.gate.noise`: degrees of freedom discounted for the noise the cells of one
+  run share; a cell noisier than the pool keeps its own). ``tested_on`` says which ("runs", "runs, pooled
+  over N cells"); ``df`` the degrees of freedom behind it. No spread at all (one run a side everywhere) is
+  "one run a side": no test. ``ratio`` is the ratio of the geometric means of the runs and its interval the
+  t interval at that spread. ``detectable`` is the smallest slowdown these runs at their spread would catch
+  95 % of the time (``statistics.detectable_shift``);
 - ``p_family``: the p-values adjusted by Holm's step-down method over every row the comparison tests; the
   verdicts use it, so ``alpha`` is the chance that a comparison of unchanged code shows any regression,
   however many cells and metrics it has. ``detectable`` and ``rounds_needed`` are sized at ``alpha`` over
@@ -30,10 +31,12 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
   different round counts (a failed call) fall back to the unpaired test on runs;
 - ``slowdown``: the ratio turned so that > 1 is always worse (1 / ratio for higher-is-better metrics);
-- ``verdict``: ``regression`` needs both ``slowdown >= threshold`` and ``p_family < alpha``;
-  ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_family < alpha``; one run a side is
-  ``too little data``; anything else ``unchanged``. A cell present on
-  one side only is ``only in baseline`` / ``only in current``.
+- ``verdict`` (:data:`VERDICTS`): ``regression`` needs both ``slowdown >= threshold`` and ``p_family < alpha``;
+  ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_family < alpha``; ``equivalent`` needs the 95 %
+  interval inside ``1/threshold .. threshold`` (shown unchanged); anything else is ``inconclusive``, and
+  ``unresolved`` when its point estimate is at or beyond the threshold, its interval reaches ``BLIND_SLOWDOWN``
+  (1.5x) or nothing could test it: a gate never calls such a row unchanged (``gate_outcome``). A cell present
+  on one side only is ``only in baseline`` / ``only in current``.
 
 asv's ``compare`` applies a factor and a Mann-Whitney test on the pooled samples; the false-alarm and
 detection rates of ours, and of asv's rule on the same data, are measured in ``benchmarks/gate_selfsized.py``
@@ -46,6 +49,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
 from genai_harness.analysis.long_view import call_index, long_view
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
@@ -56,12 +61,10 @@ from genai_harness.analysis.statistics import (
     median,
     paired_log_ratio_test,
     paired_rounds_needed,
-    ratio_ci,
-    ratio_of_medians,
     round_estimate,
-    runs_log_t_test,
 )
 from genai_harness.errors import ComparisonError
+from genai_harness.gate.noise import Spread, cell_spread, own_spread, pooled_spread, runs_test
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,12 +104,16 @@ ROUND_ESTIMATOR = "median"
 at the median: on 80 real A/A rounds under load (benchmarks/RESULTS.md, "Per-round estimators") the best
 repetition halved openvino-genai's round-to-round spread (log SD 0.97 -> 0.50) but raised onnxruntime-genai's
 (0.22 -> 0.31), and no estimator reached 95 % of 10 % slowdowns within 40 rounds on either runtime."""
-VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only in baseline", "only in current")
+VERDICTS = ("regression", "improvement", "equivalent", "inconclusive", "only in baseline", "only in current")
+"""What a row shows: ``regression`` (worse by at least its threshold, significant after Holm), ``improvement``
+(better by that factor, significant), ``equivalent`` (the 95 % interval of the ratio lies inside the band
+``1/threshold .. threshold``: shown unchanged), ``inconclusive`` (neither shown; ``unresolved`` says whether its
+point estimate is at or beyond the threshold, or no spread between runs could judge it), or a cell on one side."""
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
     *KEY_COLUMNS, "metric", "unit", "better", "n_baseline", "n_current", "baseline_median", "current_median",
-    "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "p_family", "tested_on", "threshold", "verdict",
-    "detectable", "rounds_needed",
+    "ratio", "ratio_ci_low", "ratio_ci_high", "slowdown", "p_value", "p_family", "tested_on", "df", "threshold",
+    "verdict", "unresolved", "detectable", "rounds_needed",
 )
 
 
@@ -115,17 +122,33 @@ def default_metrics() -> tuple[str, ...]:
     return tuple(m.name for m in headline_metrics())
 
 
-def verdict(slowdown: float, p_value: float, n_baseline: int, n_current: int, *, threshold: float = THRESHOLD,
-            alpha: float = ALPHA, min_repetitions: int = MIN_REPETITIONS) -> str:
-    """The verdict of one cell and metric from its slowdown factor (> 1 is worse) and rank-test p-value."""
-    if n_baseline < min_repetitions or n_current < min_repetitions or math.isnan(slowdown):
-        return "too little data"
-    significant = not math.isnan(p_value) and p_value < alpha
+def verdict(slowdown: float, p_family: float, slowdown_low: float, slowdown_high: float, *,
+            threshold: float = THRESHOLD, alpha: float = ALPHA) -> str:
+    """The verdict of one cell and metric (pure): its slowdown (> 1 is worse), the p-value adjusted over the
+    comparison, and the 95 % interval of the slowdown (NaN when the runs could not be tested)."""
+    significant = math.isfinite(p_family) and p_family < alpha
     if significant and slowdown >= threshold:
         return "regression"
     if significant and slowdown <= 1.0 / threshold:
         return "improvement"
-    return "unchanged"
+    if 1.0 / threshold < slowdown_low and slowdown_high < threshold:  # NaN compares False: never shown
+        return "equivalent"
+    return "inconclusive"
+
+
+BLIND_SLOWDOWN = 1.5
+"""An inconclusive row whose 95 % interval reaches this slowdown is unresolved even when its point estimate lies
+within the threshold: its runs could hide a slowdown a gate must never pass (on a loaded runner, where runs
+differ by 2x, a 1.5x slowdown's estimate falls under 1.10 in a quarter of the rows)."""
+
+
+def unresolved(verdict_: str, slowdown: float, threshold: float, tested: bool,
+               slowdown_high: float = math.nan) -> bool:
+    """True for an inconclusive row that cannot pass in silence (pure): its point estimate is at or beyond the
+    threshold, its interval reaches :data:`BLIND_SLOWDOWN`, or no spread between runs could judge it (one run a
+    side)."""
+    return verdict_ == "inconclusive" and (not tested or not slowdown < threshold
+                                           or slowdown_high >= max(BLIND_SLOWDOWN, threshold))
 
 
 def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> pd.DataFrame:
@@ -139,19 +162,27 @@ def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> p
     return long
 
 
+def _logs(runs: Mapping[str, float]) -> dict[str, float]:
+    return {k: math.log(v) if v > 0 else math.nan for k, v in runs.items()}
+
+
 def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: float | None = None,
                    thresholds: Mapping[str, float] | None = None, alpha: float | None = None,
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
-                   ignore: Sequence[str] = (), intervals: bool = True, paired: bool = False,
-                   round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1) -> pd.DataFrame:
+                   ignore: Sequence[str] = (), paired: bool = False, pool: bool = True,
+                   round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
+                   spreads: Mapping[str, Spread] | None = None) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
     columns (e.g. ``environment``, ``precision``) or ``workload_id``/``model_id`` that differ on purpose
     between the sides, as in an A/B run, so that cells pair across them. Only ``ok`` rows count.
-    ``intervals=False`` skips the bootstrap (NaN intervals; the verdict does not use them): for bulk
-    calibration. ``paired`` pairs the two sides' rounds (an ``ab`` job; see the module docstring);
+    ``paired`` pairs the two sides' rounds (an ``ab`` job; see the module docstring);
     ``threshold`` and ``alpha`` default to ``THRESHOLD``/``ALPHA``, or ``AB_THRESHOLD``/``PAIRED_ALPHA`` when paired.
+    ``pool``: judge separate runs by the run-to-run spread pooled over every cell of the metric
+    (:mod:`genai_harness.gate.noise`); ``False`` tests each cell on its own runs alone (calibration).
+    ``spreads``: per metric, a run-to-run spread known from elsewhere (a :class:`~genai_harness.gate.noise.Spread`
+    with the df of its own calibration, e.g. that of a deterministic measure), used in place of the pool.
     ``round_estimator`` reduces each round of a paired comparison to one number
     (:func:`~genai_harness.analysis.statistics.round_estimate`: ``median``, or ``best`` = the fastest
     repetition, the minimum of a latency and the maximum of a rate, ``p10``, ``p25``, ``trimmed``).
@@ -161,8 +192,6 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     are sized at ``alpha`` over that count. ``family_scale``: this comparison is one of that many alike
     parts of one job (``ab`` sizes each cell pair on its own rows), so the count is multiplied by it.
     """
-    import pandas as pd  # the CLI start builds its parser from this module's constants: it loads no pandas
-
     if threshold is None:
         threshold = AB_THRESHOLD if paired else THRESHOLD
     if alpha is None:
@@ -175,18 +204,38 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
         raise ComparisonError(f"round estimator must be one of {', '.join(ROUND_ESTIMATORS)} (e.g. median), "
                               f"got {round_estimator!r}")
     if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
-        raise ComparisonError(f"alpha (the rank test's significance level) must lie between 0 and 1 "
-                              f"(e.g. 0.05), got {alpha!r}")
+        raise ComparisonError(f"alpha (the comparison's false-alarm rate) must lie between 0 and 1 "
+                              f"(e.g. 0.01), got {alpha!r}")
     factors = {**{n: threshold for n in names}, **dict(thresholds or {})}
     for name, factor in factors.items():
         if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1.0):
             raise ComparisonError(f"threshold of {name} must be a finite factor above 1 (e.g. 1.10), got {factor!r}")
-    base, cur = _keyed(baseline, names, ignore), _keyed(current, names, ignore)
+    return compare_long(_keyed(baseline, names, ignore), _keyed(current, names, ignore), names=names,
+                        factors=factors, threshold=threshold, alpha=alpha, min_repetitions=min_repetitions,
+                        paired=paired, pool=pool, round_estimator=round_estimator, family_scale=family_scale,
+                        spreads=spreads)
+
+
+def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str], factors: Mapping[str, float],
+                 threshold: float, alpha: float, min_repetitions: int = MIN_REPETITIONS, paired: bool = False,
+                 pool: bool = True, round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
+                 spreads: Mapping[str, Spread] | None = None) -> pd.DataFrame:
+    """:func:`compare_frames` on the sides' long views (``analysis.long_view``, keyed), its options checked:
+    what calibration calls on many draws of the same runs without building their long views again."""
+    import pandas as pd  # the CLI start builds its parser from this module's constants: it loads no pandas
+
     keys = [*KEY_COLUMNS, "metric"]
     base_groups = {k: g for k, g in base.groupby(keys, sort=False)} if len(base) else {}
     cur_groups = {k: g for k, g in cur.groupby(keys, sort=False)} if len(cur) else {}
     records: list[dict[str, Any]] = []
-    judged: list[tuple[dict[str, Any], tuple[int, int, int], tuple[float, int, float]]] = []  # rows, their units
+    sides: dict[tuple[Any, ...], tuple[dict[str, float], dict[str, float]]] = {}
+    for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
+        if key in base_groups and key in cur_groups:
+            sides[key] = (_logs(run_values(base_groups[key])), _logs(run_values(cur_groups[key])))
+    pools = {name: pooled_spread([s for k, s in sides.items() if k[-1] == name]) if pool else None
+             for name in names}
+    pools.update(dict(spreads or {}))
+    judged: list[tuple[dict[str, Any], float]] = []  # rows tested or testable, and their standard deviation
     for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
         info = METRICS[key[-1]]
         b_group, c_group = base_groups.get(key), cur_groups.get(key)
@@ -195,50 +244,77 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
         factor = factors.get(info.name, threshold)
         row: dict[str, Any] = {**dict(zip(keys, key, strict=True)), "unit": info.unit, "better": info.better,
                                "n_baseline": len(b), "n_current": len(c), "baseline_median": median(b),
-                               "current_median": median(c), "threshold": factor}
-        if not b or not c:
+                               "current_median": median(c), "threshold": factor, "df": math.nan,
+                               "unresolved": False, "p_family": math.nan, "detectable": math.nan,
+                               "rounds_needed": math.nan}
+        if b_group is None or c_group is None:
             row.update(ratio=math.nan, ratio_ci_low=math.nan, ratio_ci_high=math.nan, slowdown=math.nan,
-                       p_value=math.nan, p_family=math.nan, tested_on="",
-                       verdict="only in current" if not b else "only in baseline", detectable=math.nan,
-                       rounds_needed=math.nan)
+                       p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline")
             records.append(row)
             continue
-        b_runs, c_runs = run_medians(b_group), run_medians(c_group)
+        sd = math.nan
+        b_runs, c_runs = (run_medians(b_group), run_medians(c_group)) if paired else ([], [])
         if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough rounds for t
             if round_estimator != "median":
                 b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
                 c_runs = run_estimates(c_group, round_estimator, lower_is_better=info.lower_is_better)
             test = paired_log_ratio_test(b_runs, c_runs)
-            tested_on, fewest = "paired rounds", min_repetitions
-            ratio, low, high, p_value = test.ratio, test.ci_low, test.ci_high, test.p_value
-            spread = (test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan, test.n - 1,
-                      test.sd_log_ratio)
+            row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
+                       tested_on="paired rounds", df=float(test.n - 1),
+                       se=test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan)
+            sd = test.sd_log_ratio
         else:
-            ratio = ratio_of_medians(b, c)
-            low, high = ratio_ci(b, c) if intervals else (math.nan, math.nan)
-            runs_test = runs_log_t_test(b_runs, c_runs)
-            spread = (runs_test.se, runs_test.df, math.nan)
-            if runs_test.df >= 1:
-                tested_on, p_value, fewest = "runs", runs_test.p_value, 1
-            else:  # repetitions of one process cannot show the noise between processes: no verdict
-                tested_on, p_value, fewest = "one run a side", math.nan, 2
-        slowdown = ratio if info.lower_is_better else (1.0 / ratio if ratio else math.nan)
-        row.update(ratio=ratio, ratio_ci_low=low, ratio_ci_high=high, slowdown=slowdown, p_value=p_value,
-                   p_family=math.nan, tested_on=tested_on)
+            own = own_spread(*sides[key])
+            known = pools.get(info.name)
+            spread = cell_spread(own, known) if known is not None else own
+            test = runs_test(*sides[key], spread)
+            tested_on = ("one run a side" if not spread.usable else "runs" if spread is own
+                         else "runs, known spread" if info.name in (spreads or {})
+                         else f"runs, pooled over {spread.cells} cells")
+            row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
+                       tested_on=tested_on, df=test.df, se=test.se)
+        row["slowdown"] = row["ratio"] if info.lower_is_better else (1.0 / row["ratio"] if row["ratio"] else math.nan)
         records.append(row)
-        judged.append((row, (len(b_runs), len(c_runs), fewest), spread))
-    tested = [row for row, _, _ in judged if math.isfinite(row["p_value"])]
+        judged.append((row, sd))
+    tested = [row for row, _ in judged if math.isfinite(row["p_value"])]
     for row, adjusted in zip(tested, holm_adjust([row["p_value"] for row in tested]), strict=True):
         row["p_family"] = adjusted
     per_test = alpha / max(1, len(tested) * family_scale)  # each test's share of the family's alpha (Bonferroni)
-    for row, (n_b, n_c, fewest), (se, df, sd) in judged:
-        factor = row["threshold"]
-        row["detectable"] = detectable_shift(se, df, alpha=per_test, threshold=factor)
+    for row, sd in judged:
+        factor, se = row["threshold"], row.pop("se")
+        row["detectable"] = detectable_shift(se, int(row["df"]) if math.isfinite(row["df"]) else 0,
+                                             alpha=per_test, threshold=factor)
         row["rounds_needed"] = (paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
                                 if math.isfinite(sd) else math.nan)
-        row["verdict"] = verdict(row["slowdown"], row["p_family"], n_b, n_c, threshold=factor, alpha=alpha,
-                                 min_repetitions=fewest)
+        low, high = row["ratio_ci_low"], row["ratio_ci_high"]
+        if not METRICS[row["metric"]].lower_is_better:
+            low, high = (1.0 / high if high else math.nan), (1.0 / low if low else math.nan)
+        row["verdict"] = verdict(row["slowdown"], row["p_family"], low, high, threshold=factor, alpha=alpha)
+        row["unresolved"] = unresolved(row["verdict"], row["slowdown"], factor, math.isfinite(row["p_value"]), high)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+
+
+def run_values(group: pd.DataFrame) -> dict[str, float]:
+    """One median per run of a cell's long-view rows, keyed by run (pure): the unit a test of separate runs
+    counts. A run id whose repetition numbers repeat holds several worker calls (an ``ab`` side: one call a
+    round), each its own unit; otherwise the run id is the unit, whatever order its rows came back in (a
+    PostgreSQL read need not keep the stored order, and splitting a run at each repetition 0 would count one
+    process's repetitions as separate runs)."""
+    if "run_id" not in group.columns:
+        return {}
+    runs = group["run_id"].astype(str).to_numpy()
+    values = group["value"].to_numpy(dtype=float)
+    repetitions = group["repetition"].to_numpy() if "repetition" in group.columns else None
+    out: dict[str, float] = {}
+    for run in dict.fromkeys(runs.tolist()):
+        mask = runs == run
+        if repetitions is not None and len(set(repetitions[mask].tolist())) < int(mask.sum()):
+            calls = call_index(group[mask])
+            for call in dict.fromkeys(calls.tolist()):
+                out[f"{run}#{call}"] = float(np.median(values[mask][calls == call]))
+        else:
+            out[run] = float(np.median(values[mask]))
+    return out
 
 
 def run_estimates(group: pd.DataFrame, estimator: str, *, lower_is_better: bool = True) -> list[float]:
@@ -289,3 +365,20 @@ def rounds_to_run(comparison: pd.DataFrame) -> float:
 def has_regression(comparison: pd.DataFrame) -> bool:
     """True when any cell and metric is a regression."""
     return bool((comparison["verdict"] == "regression").any())
+
+
+ON_INCONCLUSIVE = ("fail", "warn", "pass")
+"""What a gate does when nothing regressed but some rows are ``unresolved`` (inconclusive at or beyond the
+threshold, or untested): fail (exit 16), warn (a line, exit 0) or pass (exit 0)."""
+ON_INCONCLUSIVE_DEFAULT = "fail"
+"""A 1.5x slowdown must never pass in silence; see benchmarks/RESULTS.md, "The honest gate" for the rates."""
+
+
+def gate_outcome(comparison: pd.DataFrame) -> str:
+    """``regression`` (any row), else ``unresolved`` (any inconclusive row at or beyond its threshold, or
+    untested), else ``pass`` (every row equivalent, improved, or inconclusive within its threshold) (pure)."""
+    if has_regression(comparison):
+        return "regression"
+    if "unresolved" in comparison.columns and bool(comparison["unresolved"].fillna(False).astype(bool).any()):
+        return "unresolved"
+    return "pass"

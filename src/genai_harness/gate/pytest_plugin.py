@@ -7,9 +7,13 @@ by the same statistics as ``genai-harness compare``::
     def test_my_model_keeps_its_speed(genai_gate):
         genai_gate("text-p128-g32", model="my-model", framework="onnxruntime_genai", device="CPU")
 
-``pytest --genai-baseline base.sqlite --genai-update-baseline`` records the baseline;
-``pytest --genai-baseline base.sqlite`` then fails a test whose cell regressed (threshold and
-significance both met), skips one with no baseline yet, and passes otherwise.
+``pytest --genai-baseline base.sqlite --genai-update-baseline`` records the baseline (a path or a
+``postgresql://`` URL); ``pytest --genai-baseline base.sqlite`` then fails a test whose cell regressed
+(threshold and significance both met), fails one whose rows are inconclusive at or beyond the threshold
+(``--genai-on-inconclusive``, as ``compare --on-inconclusive``: fail by default, or warn, or pass), and passes
+one whose rows are equivalent, improved or inconclusive within the threshold. A baseline store that does not
+exist, or holds no rows of the gated cell, is an error, never a skip: in CI a skip is a pass. Without
+``--genai-baseline`` the fixture only measures.
 
 Each measurement is ``--genai-runs`` runs of the cell (default 3), each in its own worker process:
 separate processes differ by 7-15 % on a shared machine, which one process's repetitions cannot show, so
@@ -20,7 +24,7 @@ slowdown those runs can catch. For a tighter gate on a noisy runner, use ``genai
 
 from __future__ import annotations
 
-import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="factor a metric must worsen by to fail (default 1.10)")
     group.addoption("--genai-runs", type=int, default=RUNS, metavar="N",
                     help=f"runs of each gated cell, each its own worker process (default {RUNS})")
+    group.addoption("--genai-on-inconclusive", choices=("fail", "warn", "pass"), default=None,
+                    help="a gated cell inconclusive at or beyond the threshold: fail the test (default), warn, or pass")
 
 
 RUNS = 3
@@ -53,8 +59,10 @@ RUNS = 3
 class Gate:
     """Runs one workload cell and judges it against the baseline store (see the module docstring)."""
 
-    def __init__(self, config: pytest.Config, store: Path) -> None:
+    def __init__(self, config: pytest.Config, store: Path, folder: Path) -> None:
         self.baseline = config.getoption("--genai-baseline")
+        self.on_inconclusive = config.getoption("--genai-on-inconclusive")
+        self.folder = folder
         self.update = bool(config.getoption("--genai-update-baseline"))
         self.threshold = config.getoption("--genai-threshold")
         self.runs = config.getoption("--genai-runs")
@@ -74,36 +82,68 @@ class Gate:
         import pandas as pd
 
         # so do the runner and the gate: a pytest session that gates nothing starts as light as the CLI
-        from genai_harness.gate.compare import THRESHOLD, compare_frames, has_regression
+        from genai_harness.errors import HarnessError
+        from genai_harness.gate.compare import (
+            ON_INCONCLUSIVE_DEFAULT,
+            THRESHOLD,
+            compare_frames,
+            gate_outcome,
+        )
+        from genai_harness.gate.distinct import check_distinct  # with the gate, when a test asks for one
         from genai_harness.gate.render import to_table
         from genai_harness.results.query import ResultFilter
         from genai_harness.results.schema import frame_records
-        from genai_harness.results.store import ResultStore
+        from genai_harness.results.store import is_url, mask_url, open_store
         from genai_harness.runner.benchmark import run
 
-        with tempfile.TemporaryDirectory(prefix="genai-gate-") as folder:  # through genai_harness.run, as any run
-            suite = _suite_file(Path(folder), workload, model)
-            current = pd.concat([run(str(suite), frameworks=_names(framework), devices=_names(device),
-                                     store=self.store, progress=False, **run_options) for _ in range(self.runs)],
-                                ignore_index=True)
+        shown = mask_url(str(self.baseline)) if self.baseline else ""
+        baseline_store = None
+        if self.baseline and not self.update:  # before anything runs: a typo fails at once, and never skips
+            if not is_url(self.baseline) and not Path(self.baseline).is_file():
+                pytest.fail(f"no baseline store at {shown}; check the path, or record one with "
+                            "--genai-update-baseline", pytrace=False)
+            try:
+                baseline_store = open_store(self.baseline, create=False)
+            except HarnessError as exc:
+                pytest.fail(f"genai-harness gate: {exc}", pytrace=False)
+        suite = _suite_file(self.folder, workload, model)  # in pytest's own temporary folder: nothing left in /tmp
+        current = pd.concat([run(str(suite), frameworks=_names(framework), devices=_names(device),
+                                 store=self.store, progress=False, **run_options) for _ in range(self.runs)],
+                            ignore_index=True)
         failed = current[current["status"] != "ok"]
         if len(failed):
             pytest.fail(f"genai-harness cell failed: {failed['error'].iloc[0]}", pytrace=False)
-        if self.update:
-            ResultStore(self.baseline).append(frame_records(current))
-            return None
-        if not self.baseline:
-            return None
-        cells = ResultFilter(workload_ids=workload, model_ids=model, frameworks=sorted(set(current["framework"])),
-                             devices=sorted(set(current["device"])), statuses="ok")
-        base = ResultStore(self.baseline, create=False).read(cells) if Path(self.baseline).exists() else None
-        if base is None or not len(base):
-            pytest.skip(f"no baseline for {workload} on {model} in {self.baseline}; record one with "
-                        "--genai-update-baseline")
-        comparison = compare_frames(base, current, threshold=threshold or self.threshold or THRESHOLD,
-                                    thresholds=thresholds, metrics=metrics)
-        if has_regression(comparison):
-            pytest.fail(f"performance regression against {self.baseline}:\n{to_table(comparison)}", pytrace=False)
+        try:
+            if self.update:
+                open_store(self.baseline).append(frame_records(current))
+                return None
+            if baseline_store is None:
+                return None
+            # the rows carry the ids the runner gave them (a workload file's own id, not its path)
+            cells = ResultFilter(workload_ids=sorted(set(current["workload_id"])),
+                                 model_ids=sorted(set(current["model_id"])),
+                                 frameworks=sorted(set(current["framework"])), devices=sorted(set(current["device"])),
+                                 statuses="ok")
+            base = baseline_store.read(cells)
+            if not len(base):
+                pytest.fail(f"no baseline rows for {workload} on {model} in {shown}; record them with "
+                            "--genai-update-baseline", pytrace=False)
+            check_distinct(base, current, shown, "this test's runs")
+            comparison = compare_frames(base, current, threshold=threshold or self.threshold or THRESHOLD,
+                                        thresholds=thresholds, metrics=metrics)
+        except HarnessError as exc:
+            pytest.fail(f"genai-harness gate: {exc}", pytrace=False)
+        outcome, policy = gate_outcome(comparison), self.on_inconclusive or ON_INCONCLUSIVE_DEFAULT
+        if outcome == "regression":
+            pytest.fail(f"performance regression against {shown}:\n{to_table(comparison)}", pytrace=False)
+        if outcome == "unresolved":
+            why = (f"performance inconclusive against {shown}: rows at or beyond the threshold are neither a "
+                   f"regression nor shown unchanged (more --genai-runs, or a longer baseline history, can tell):\n"
+                   f"{to_table(comparison)}")
+            if policy == "fail":
+                pytest.fail(why + "\n(--genai-on-inconclusive warn or pass to let it through)", pytrace=False)
+            if policy == "warn":
+                warnings.warn(why, stacklevel=2)
         return comparison
 
 
@@ -127,4 +167,4 @@ def genai_gate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     """Run a workload cell and assert it did not regress against ``--genai-baseline``."""
     option = request.config.getoption("--genai-store")
     store = Path(option) if option else tmp_path_factory.getbasetemp() / "genai-gate.sqlite"
-    return Gate(request.config, store)
+    return Gate(request.config, store, tmp_path_factory.mktemp("genai-gate"))

@@ -14,9 +14,13 @@ if TYPE_CHECKING:
 
 HEADERS = ("verdict", "target", "workload", "model", "metric", "baseline", "current", "ratio [95% CI]", "p",
            "tested on", "catches")
-"""``p``: the p-value adjusted for every row of the comparison (Holm: ``p_family``), what the verdict uses;
-``tested on``: what the test counted (paired rounds, runs, one run a side); ``catches``:
-the smallest slowdown those units, at their measured spread, catch 95 % of the time (``detectable``)."""
+"""``verdict``: ``inconclusive !`` marks an unresolved row (at or beyond its threshold, or untested);
+``p``: the p-value adjusted for every row of the comparison (Holm: ``p_family``), what the verdict uses;
+``tested on``: what the test counted (paired rounds, runs, runs pooled over cells, one run a side) and its df;
+``catches``: the smallest slowdown those units, at their measured spread, catch 95 % of the time
+(``detectable``; "nothing" with no spread to judge by)."""
+ORDER = {"regression": 0, "inconclusive": 1, "improvement": 2, "only in baseline": 3, "only in current": 4,
+         "equivalent": 5}
 
 
 def _number(value: float, fmt: str = "{:.3g}") -> str:
@@ -24,25 +28,36 @@ def _number(value: float, fmt: str = "{:.3g}") -> str:
 
 
 def _rows(comparison: pd.DataFrame) -> list[tuple[str, ...]]:
-    order = {"regression": 0, "improvement": 1, "too little data": 2, "only in baseline": 3, "only in current": 4,
-             "unchanged": 5}
     rows = []
-    ranked = comparison.assign(_order=comparison["verdict"].map(order)).sort_values("_order", kind="stable")
+    rank = comparison["verdict"].map(ORDER) - comparison["unresolved"].fillna(False).astype(bool) * 0.5
+    ranked = comparison.assign(_order=rank).sort_values("_order", kind="stable")
     for r in ranked.to_dict("records"):
         info = METRICS[r["metric"]]
         interval = (f"{_number(r['ratio'], '{:.3f}')} [{_number(r['ratio_ci_low'], '{:.3f}')}-"
                     f"{_number(r['ratio_ci_high'], '{:.3f}')}]") if not math.isnan(r["ratio"]) else ""
-        rows.append((r["verdict"], r["target"], r["workload_id"], r["model_id"], info.title,
-                     info.format(r["baseline_median"]), info.format(r["current_median"]), interval,
-                     _number(r.get("p_family", r["p_value"]), "{:.3g}"), r.get("tested_on") or "",
-                     _number(r.get("detectable", math.nan), ">= {:.2f}x")))
+        tested = r.get("tested_on") or ""
+        if tested and math.isfinite(r.get("df", math.nan)):
+            tested += f" (df {r['df']:.3g})"
+        catches = _number(r.get("detectable", math.nan), ">= {:.2f}x")
+        if not catches and tested.startswith("one run a side"):
+            catches = "nothing"
+        rows.append((r["verdict"] + (" !" if r.get("unresolved") else ""), r["target"], r["workload_id"],
+                     r["model_id"], info.title, info.format(r["baseline_median"]), info.format(r["current_median"]),
+                     interval, _number(r.get("p_family", r["p_value"]), "{:.3g}"), tested, catches))
     return rows
 
 
 def counts_line(comparison: pd.DataFrame) -> str:
-    """``N regression, N improvement, ...`` over every verdict present."""
+    """``N regression, N inconclusive (M at or beyond the threshold or untested), N equivalent, ...``: every
+    verdict present, in :data:`ORDER`."""
     counts = comparison["verdict"].value_counts()
-    return ", ".join(f"{int(n)} {verdict}" for verdict, n in counts.items())
+    parts = []
+    for verdict in sorted(counts.index, key=lambda v: ORDER.get(v, 9)):
+        text = f"{int(counts[verdict])} {verdict}"
+        if verdict == "inconclusive":
+            text += f" ({int(comparison['unresolved'].fillna(False).astype(bool).sum())} unresolved)"
+        parts.append(text)
+    return ", ".join(parts)
 
 
 def to_table(comparison: pd.DataFrame) -> str:
@@ -62,12 +77,19 @@ def to_markdown(comparison: pd.DataFrame, title: str = "genai-harness compare") 
     return "\n".join(lines) + "\n"
 
 
-def to_junit(comparison: pd.DataFrame, suite: str = "genai-harness.compare") -> str:
-    """JUnit XML: one test case per cell and metric; a regression is a failure, too little data a skip."""
+def to_junit(comparison: pd.DataFrame, suite: str = "genai-harness.compare", *,
+             fail_unresolved: bool = True) -> str:
+    """JUnit XML: one test case per cell and metric; a regression is a failure, and so is an unresolved
+    inconclusive row when ``fail_unresolved`` (``--on-inconclusive fail``); other inconclusive rows and cells
+    on one side are skips."""
     cases = comparison.to_dict("records")
+
+    def failing(case: dict[str, object]) -> bool:
+        return case["verdict"] == "regression" or bool(fail_unresolved and case.get("unresolved"))
+
     root = ElementTree.Element("testsuite", name=suite, tests=str(len(cases)),
-                               failures=str(sum(c["verdict"] == "regression" for c in cases)),
-                               skipped=str(sum(c["verdict"] not in ("regression", "improvement", "unchanged")
+                               failures=str(sum(failing(c) for c in cases)),
+                               skipped=str(sum(not failing(c) and c["verdict"] not in ("improvement", "equivalent")
                                                for c in cases)))
     for case in cases:
         element = ElementTree.SubElement(root, "testcase", classname=f"{case['target']}.{case['workload_id']}",
@@ -76,10 +98,10 @@ def to_junit(comparison: pd.DataFrame, suite: str = "genai-harness.compare") -> 
                 f"{_number(case['ratio_ci_high'], '{:.3f}')}), p {_number(case['p_value'])} "
                 f"(over the comparison {_number(case.get('p_family', math.nan))}), "
                 f"threshold {case['threshold']:.2f}")
-        if case["verdict"] == "regression":
-            ElementTree.SubElement(element, "failure", message=f"regression: {text}").text = text
-        elif case["verdict"] not in ("improvement", "unchanged"):
-            ElementTree.SubElement(element, "skipped", message=case["verdict"])
+        if failing(case):
+            ElementTree.SubElement(element, "failure", message=f"{case['verdict']}: {text}").text = text
+        elif case["verdict"] not in ("improvement", "equivalent"):
+            ElementTree.SubElement(element, "skipped", message=f"{case['verdict']}: {text}")
         else:
             ElementTree.SubElement(element, "system-out").text = f"{case['verdict']}: {text}"
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True)
