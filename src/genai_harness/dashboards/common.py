@@ -6,13 +6,17 @@ the numeric settings read back from the runtime (the ``precision`` and ``threads
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import matplotlib
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -27,6 +31,39 @@ if TYPE_CHECKING:
 
 WIDTH_IN = 8.0
 """Default figure width (inches); the report embeds figures at this size."""
+
+PLAIN_TEXT: dict[str, Any] = {"text.parse_math": False}
+"""The matplotlib settings every figure is built and drawn under: labels are data, shown as written, never
+parsed as mathtext (a ``$`` in a model id is a dollar sign, not markup that can fail to parse)."""
+
+_CAPTIONS: ContextVar[bool] = ContextVar("genai_harness_captions", default=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def plain_text(function: F) -> F:
+    """Decorate a figure function: every text it creates (titles, tick labels, legends) is plain text.
+
+    The one path for the class: each public figure function carries it (``tests/dashboards`` checks), and the
+    report draws under :data:`PLAIN_TEXT` as well (tick labels made lazily at draw time)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context(PLAIN_TEXT):
+            return function(*args, **kwargs)
+
+    wrapper.plain_text = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def without_captions() -> Iterator[None]:
+    """Figures made inside leave out the machine caption (the report shows the machine once, at its end)."""
+    token = _CAPTIONS.set(False)
+    try:
+        yield
+    finally:
+        _CAPTIONS.reset(token)
 
 
 def axes(ax: Axes | None, *, height: float = 4.5, width: float = WIDTH_IN) -> tuple[Figure, Axes]:
@@ -83,10 +120,25 @@ def caption_text(df: pd.DataFrame) -> str:
     return "\n".join(textwrap.fill(p, 150) for p in parts)
 
 
+def fit_axis_labels(figure: Figure) -> None:
+    """Wrap every axis title onto as many lines as it needs to fit beside its axis (never cut off)."""
+    width_pt, height_pt = (v * 72 for v in figure.get_size_inches())
+    for ax in figure.axes:
+        for label, room in ((ax.xaxis.label, width_pt * 0.9), (ax.yaxis.label, height_pt * 0.8)):
+            text = label.get_text()
+            chars = max(12, int(room / (label.get_fontsize() * 0.58)))
+            if len(text) > chars:
+                label.set_text(textwrap.fill(text, chars))
+
+
 def finish(figure: Figure, df: pd.DataFrame, title: str) -> Figure:
-    """Title the figure and put the caption (machine, runtimes, numerics) beneath it."""
-    caption = caption_text(df)
+    """Title the figure and put the caption (machine, runtimes, numerics) beneath it (inside
+    :func:`without_captions`: no caption); axis titles wrapped to fit (:func:`fit_axis_labels`)."""
+    fit_axis_labels(figure)
     figure.suptitle(title, fontsize=11)
+    if not _CAPTIONS.get():
+        return figure
+    caption = caption_text(df)
     figure.text(0.01, 0.005, caption, fontsize=6.5, va="bottom", ha="left", color="#444444")
     engine = figure.get_layout_engine()
     if engine is not None and hasattr(engine, "set"):

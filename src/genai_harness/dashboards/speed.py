@@ -15,7 +15,7 @@ import pandas as pd
 from genai_harness.analysis.long_view import cell_statistics, with_target
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric, metrics_for
 from genai_harness.analysis.statistics import geometric_mean
-from genai_harness.dashboards.common import axes, empty, finish
+from genai_harness.dashboards.common import axes, empty, finish, plain_text
 from genai_harness.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ def relative_speed(df: pd.DataFrame, metric_name: str | None = None, stats: pd.D
     return medians.pivot_table(index="cell", columns="target", values="relative", aggfunc="first")
 
 
+@plain_text
 def relative_speed_matrix(df: pd.DataFrame, metric_name: str | None = None, *, stats: pd.DataFrame | None = None,
                           ax: Axes | None = None) -> Figure:
     """Heat map of :func:`relative_speed`, readable with 20 targets (labels rotated, values printed when they fit)."""
@@ -144,6 +145,7 @@ def summary_scores(df: pd.DataFrame, baseline: str, stats: pd.DataFrame | None =
     return scores, ratios.reset_index(drop=True)
 
 
+@plain_text
 def summary_score(df: pd.DataFrame, baseline: str, *, stats: pd.DataFrame | None = None,
                   ax: Axes | None = None) -> Figure:
     """Bars: each target's geometric-mean speed ratio against ``baseline``; dots: its per-cell ratios beneath
