@@ -1,12 +1,14 @@
 """``genai-harness report``: one self-contained HTML file of a store (or a run), with figures as inline SVG.
 
-Exit codes: 0 written, 11 an empty store, a missing run, an output folder that cannot be written.
+Exit codes: 0 written, 11 an empty store, a missing run, an output folder that cannot be written. Rows the
+report leaves out (of a task this version does not know) are named in one ``note:`` line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from genai_harness.errors import ConfigurationError
@@ -36,6 +38,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = build_report(frame, source=selection.label, comparison=comparison, baseline_label=baseline_label,
                           score_baseline=args.score_baseline, workers=workers)
     path = write_report(report, Path(args.out), png=args.png)
+    for note in report.notes:
+        print(f"genai-harness: note: {note}", file=sys.stderr)
     print(path)
     return 0
 
