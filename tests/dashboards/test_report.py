@@ -17,6 +17,7 @@ from PIL import Image
 from support import assert_one_error_line, run_cli
 from support.frames import results_frame
 
+import genai_harness
 from genai_harness.results.store import ResultStore
 
 WORKLOAD = """id = "report-p16-g8"
@@ -237,6 +238,30 @@ def test_hostile_ids_are_text_and_unknown_tasks_are_skipped(tmp_path: Path) -> N
     assert re.findall(r'<figure id="fig-pick-text2text-([^"]*)"', text) != []
     assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in re.findall(r'<figure id="fig-pick-[a-z0-9]+-([^"]*)"', text))
     assert "$\\frac{$x" in text  # shown as written, in the tables and as SVG text
+    opened = tmp_path / "opened.html"
+    opened.write_text(text.replace("<details>", "<details open>"))
+    dom = browse("--dump-dom", "--window-size=1280,800", page=opened)
+    assert "<title>genai-harness report</title>" in dom.stdout and "<img" not in dom.stdout, dom.stderr[-2000:]
+
+
+def test_a_model_folder_whose_name_holds_markup_gives_a_safe_report(real_store: tuple[Path, list[str]],
+                                                                     tmp_path: Path) -> None:
+    """``run --model "./q\\"><img ...>"``: a real run of a model folder whose name breaks out of an attribute,
+    then its report, opened in Chromium: the name is text, the page's title and elements are the report's."""
+    store, _ = real_store
+    bundled = Path(genai_harness.__file__).parent / "workloads" / "models" / "tiny-llm" / "onnxruntime_genai"
+    folder = tmp_path / PAYLOAD
+    shutil.copytree(bundled, folder)
+    suite = next(store.parent.glob("suite.toml"))
+    own = tmp_path / "s.sqlite"
+    proc = run_cli("run", "--suite", suite, "--model", f"./{PAYLOAD}", "--framework", "onnxruntime_genai",
+                   "--store", own, "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert PAYLOAD in "".join(ResultStore(own).read(columns=["model_id"])["model_id"])
+    proc = run_cli("report", "--store", own, "--out", tmp_path / "out", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    text = (tmp_path / "out" / "report.html").read_text()
+    assert "<img" not in text and "fig-pick-text2text-" in text
     opened = tmp_path / "opened.html"
     opened.write_text(text.replace("<details>", "<details open>"))
     dom = browse("--dump-dom", "--window-size=1280,800", page=opened)
