@@ -21,6 +21,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from genai_harness.analysis.keys import text_value
 from genai_harness.errors import ConfigurationError
@@ -120,10 +121,34 @@ def caption_text(df: pd.DataFrame) -> str:
     return "\n".join(textwrap.fill(p, 150) for p in parts)
 
 
+def short_label(text: Any, limit: int = 48) -> str:
+    """``text`` cut to ``limit`` characters by an ellipsis in its middle (both ends stay readable) (pure)."""
+    value = text_value(text)
+    if len(value) <= limit:
+        return value
+    keep = limit - 1
+    return value[: keep - keep // 2] + "\u2026" + value[len(value) - keep // 2:]
+
+
+def label_inches(labels: Iterable[Any], fontsize: float) -> float:
+    """About how many inches the longest of ``labels`` takes at ``fontsize`` (0.6 em a character)."""
+    longest = max((len(text_value(label)) for label in labels), default=0)
+    return longest * fontsize * 0.6 / 72
+
+
 def fit_axis_labels(figure: Figure) -> None:
-    """Wrap every axis title onto as many lines as it needs to fit beside its axis (never cut off)."""
+    """Wrap every axis title onto as many lines as it needs to fit beside its axis (never cut off), and cut
+    category tick labels and legend entries longer than :func:`short_label` allows (long ids would squeeze the
+    plot to nothing)."""
     width_pt, height_pt = (v * 72 for v in figure.get_size_inches())
     for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_locator(), FixedLocator):  # category labels (``set_yticks(at, labels)``)
+                given = axis.get_major_formatter()
+                axis.set_major_formatter(FuncFormatter(lambda x, pos, given=given: short_label(given(x, pos))))
+        legend = ax.get_legend()
+        for text in legend.get_texts() if legend is not None else []:
+            text.set_text(short_label(text.get_text()))
         for label, room in ((ax.xaxis.label, width_pt * 0.9), (ax.yaxis.label, height_pt * 0.8)):
             text = label.get_text()
             chars = max(12, int(room / (label.get_fontsize() * 0.58)))
@@ -203,6 +228,6 @@ def _unique(values: Iterable[Any]) -> Iterable[Any]:
 def legend_width(styles: CellStyles) -> float:
     """Inches to add to a figure's width for :meth:`CellStyles.legend` beside its Axes."""
     entries = len(styles.colors) + (len(styles.linestyles) if len(styles.linestyles) > 1 else 0)
-    longest = max((len(str(k)) for k in (*styles.colors, *styles.linestyles)), default=10)
+    longest = max((len(short_label(k)) for k in (*styles.colors, *styles.linestyles)), default=10)
     inches = (-(-entries // 34)) * (0.45 + 0.045 * longest)
     return math.ceil(inches * 72) / 72  # whole points: the page states a figure's size in points
