@@ -7,6 +7,7 @@ load time), :func:`genai_harness.analysis.statistics.ratio_ci` and the summary s
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +58,8 @@ def _candidate(row: dict[str, Any], memory: float | None, load: float | None) ->
 
 
 def answers(df: pd.DataFrame, stats: pd.DataFrame) -> list[Answer]:
-    """One :class:`Answer` per cell with a measured speed metric, ordered by task, workload and model (pure).
+    """One :class:`Answer` per cell with a measured speed metric, by task, workload and model (numbers in them in
+    numeric order) (pure).
 
     ``stats``: ``cell_statistics(df)`` of the headline metrics (the report's); quality metrics are added here."""
     ok = df[df["status"] == "ok"] if "status" in df.columns else df
@@ -98,7 +100,12 @@ def answers(df: pd.DataFrame, stats: pd.DataFrame) -> list[Answer]:
         out.append(Answer(str(task), str(workload), str(model), metric, best.framework, best.expected,
                           (best.ci_low, best.ci_high), runner_up.framework if runner_up else None, margin,
                           margin_ci, "; ".join(shown) or "not recorded", best.peak_rss_mib, len(ranked)))
-    return out
+    return sorted(out, key=lambda a: (_natural(a.task), _natural(a.workload), _natural(a.model)))
+
+
+def _natural(text: str) -> list[Any]:
+    """Sort key that puts ``p16`` before ``p64`` before ``p256``."""
+    return [(0, int(part), "") if part.isdecimal() else (1, 0, part) for part in re.split(r"(\d+)", text) if part]
 
 
 def _number(value: float, digits: str = "{:.2f}") -> str:
