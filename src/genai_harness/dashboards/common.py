@@ -133,7 +133,7 @@ def short_label(text: Any, limit: int = 48) -> str:
 def label_inches(labels: Iterable[Any], fontsize: float) -> float:
     """About how many inches the longest of ``labels`` takes at ``fontsize`` (0.6 em a character)."""
     longest = max((len(text_value(label)) for label in labels), default=0)
-    return longest * fontsize * 0.6 / 72
+    return math.ceil(longest * fontsize * 0.6) / 72  # whole points: the page states a figure's size in points
 
 
 def fit_axis_labels(figure: Figure) -> None:

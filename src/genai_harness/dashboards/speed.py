@@ -7,6 +7,7 @@ ratios and the reference agreement are kept beside it so one number never hides 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -80,8 +81,9 @@ def relative_speed_matrix(df: pd.DataFrame, metric_name: str | None = None, *, s
     rows, columns = [short_label(c) for c in matrix.index], [short_label(c) for c in matrix.columns]
     size = 6 if max(n_rows, n_cols) > 10 else 7
     # room for the tick labels as well as the cells: long ids widen the figure instead of collapsing the axes
-    figure, ax = axes(ax, height=max(3.5, 2.2 + 0.32 * n_rows + label_inches(columns, size)),
-                      width=max(8.0, 2.0 + 0.45 * n_cols + label_inches(rows, size)))
+    height = max(3.5, 2.2 + 0.32 * n_rows + label_inches(columns, size))
+    width = max(8.0, 2.0 + 0.45 * n_cols + label_inches(rows, size))
+    figure, ax = axes(ax, height=math.ceil(height * 72) / 72, width=math.ceil(width * 72) / 72)  # whole points
     title = "Relative speed per cell (1.0 = fastest target of the cell)"
     if not len(matrix):
         empty(ax, "no speed metric recorded")
