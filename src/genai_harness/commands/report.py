@@ -48,9 +48,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     """Register the subcommand."""
     p = sub.add_parser(
         "report", help="write one self-contained HTML report (figures, tables with intervals, failures)",
-        description="Write DIR/report.html: machine profile, runs, failed cells with errors, per-cell medians with "
-                    "95% CI, figures as inline SVG (no network, no JavaScript) and, with --baseline, the compare "
-                    "verdicts. Exit: 0 written, 11 empty store, missing run or unwritable folder.")
+        description="Write DIR/report.html. First the answer: per task and workload the best target, its margin over "
+                    "the next (ratio, 95% CI), quality and memory, and the summary score per target; then, folded: "
+                    "runs, failed cells with errors, per-cell medians with 95% CI, figures as inline SVG (no network, "
+                    "no JavaScript), the machine and, with --baseline, the compare verdicts. Rows of a task this "
+                    "version does not know are skipped (one note line). Exit: 0 written, 11 empty store, missing run "
+                    "or unwritable folder.")
     p.add_argument("--store", default=None, help="the result store (default results/genai-harness.sqlite)")
     p.add_argument("--run", default=None, help="only this run id, or 'last'")
     p.add_argument("--baseline", default=None, help="compare against STORE, STORE@RUN_ID, STORE@last or @RUN_ID")
