@@ -3,6 +3,7 @@ $GENAI_HARNESS_CONFIG, hostile nesting, wrong types; and which config files may 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -137,3 +138,26 @@ def test_envs_add_approves_what_it_writes(tmp_path: Path) -> None:
     listing = run_cli("envs", cwd=tmp_path, env=env)
     assert "not approved" not in listing.stdout and listing.stderr == ""
     assert load_config(tmp_path / "genai-harness.toml").section("environments")["mine"]["python"] == sys.executable
+
+
+PAYLOAD = 'q"><img src=x onerror=document.title=1>'
+
+
+def test_a_hand_written_model_key_follows_the_models_add_name_rule(tmp_path: Path) -> None:
+    """A ``[models."..."]`` key holding markup is refused on load with one line, as ``models add`` refuses it."""
+    folder = _model_folder(tmp_path, "payload")
+    config = tmp_path / "genai-harness.toml"
+    key = json.dumps(PAYLOAD)  # a JSON string of ASCII is a TOML basic string
+    config.write_text(f'[models.{key}]\ntask = "text2text"\n[models.{key}.formats]\nfake = "{folder}"\n')
+    data = tomllib.loads(config.read_text())
+    assert PAYLOAD in data["models"]  # the file holds exactly that key
+    for argv in (["models"], ["run", "--model", PAYLOAD, "--framework", "fake", "--store", str(tmp_path / "s.sqlite")]):
+        line = assert_one_error_line(run_cli("--config", config, *argv, cwd=tmp_path), 2)
+        assert "model id" in line and "rename or remove it" in line, line
+    assert not (tmp_path / "s.sqlite").exists()
+    clean = tmp_path / "clean.toml"
+    clean.write_text("# mine\n")
+    line = assert_one_error_line(run_cli("--config", clean, "models", "add", "a<b", "--task", "text2text", "--format",
+                                         "fake", "--path", folder, cwd=tmp_path), 2)
+    assert "angle brackets" in line
+    assert clean.read_text() == "# mine\n"

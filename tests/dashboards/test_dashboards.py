@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_svg import FigureCanvasSVG
 from support.frames import results_frame
 
+import genai_harness.dashboards as dashboards
 from genai_harness.dashboards import (
     device_comparison,
     history,
@@ -241,3 +244,26 @@ def test_a_figure_worker_that_dies_costs_nothing_the_figures_are_drawn_here(fram
     fragile = [dataclasses.replace(s, draw=dies_in_a_worker(s.draw)) for s in specs]
     blocks, figures = figure_blocks(fragile, 2)
     assert blocks == figure_blocks(specs, 1)[0] and sorted(figures) == sorted(s.name for s in specs)
+
+
+MATH = "w$\\frac{$x"
+
+
+def test_every_figure_function_shows_labels_as_plain_text() -> None:
+    """Labels are data: a mathtext fragment in every id and label draws as written, in every public figure
+    (each carries the one plain-text path), instead of failing to parse."""
+    functions = [getattr(dashboards, name) for name in dashboards.__all__]
+    figure_functions = [f for f in functions if "Figure" in str(f.__annotations__.get("return", ""))]
+    assert len(figure_functions) == 10
+    assert all(getattr(f, "plain_text", False) for f in figure_functions), figure_functions
+    df = results_frame(devices=2, runs=2, repetitions=3, prompts=(16,))
+    for column in ("workload_id", "model_id", "framework", "device", "environment"):
+        df[column] = df[column].astype(str) + MATH
+    target = f"onnxruntime{MATH} CPU{MATH}@default{MATH} f32 x2"
+    text_rows = df[df["task"] == "text2text"]
+    figures = [*all_figures(df).values(), summary_score(df, target),
+               pick_figure(rank(text_rows, task="text2text", model=f"tiny-llama{MATH}", objective="ttft"), df)]
+    for figure in figures:
+        buffer = io.StringIO()
+        FigureCanvasSVG(figure).print_svg(buffer)  # drawn outside any rc_context: the texts carry the setting
+        assert "\\frac{" in buffer.getvalue()

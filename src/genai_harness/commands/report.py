@@ -1,12 +1,14 @@
 """``genai-harness report``: one self-contained HTML file of a store (or a run), with figures as inline SVG.
 
-Exit codes: 0 written, 11 an empty store, a missing run, an output folder that cannot be written.
+Exit codes: 0 written, 11 an empty store, a missing run, an output folder that cannot be written. Rows the
+report leaves out (of a task this version does not know) are named in one ``note:`` line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from genai_harness.errors import ConfigurationError
@@ -40,6 +42,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = build_report(frame, source=selection.label, comparison=comparison, baseline_label=baseline_label,
                           score_baseline=args.score_baseline, workers=workers)
     path = write_report(report, Path(args.out), png=args.png)
+    for note in report.notes:
+        print(f"genai-harness: note: {note}", file=sys.stderr)
     print(path)
     return 0
 
@@ -48,9 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     """Register the subcommand."""
     p = sub.add_parser(
         "report", help="write one self-contained HTML report (figures, tables with intervals, failures)",
-        description="Write DIR/report.html: machine profile, runs, failed cells with errors, per-cell medians with "
-                    "95% CI, figures as inline SVG (no network, no JavaScript) and, with --baseline, the compare "
-                    "verdicts. Exit: 0 written, 11 empty store, missing run or unwritable folder.")
+        description="Write DIR/report.html. First the answer: per task and workload the best target, its margin over "
+                    "the next (ratio, 95% CI), quality and memory, and the summary score per target; then, folded: "
+                    "runs, failed cells with errors, per-cell medians with 95% CI, figures as inline SVG (no network, "
+                    "no JavaScript), the machine and, with --baseline, the compare verdicts. Rows of a task this "
+                    "version does not know are skipped (one note line). Exit: 0 written, 11 empty store, missing run "
+                    "or unwritable folder.")
     p.add_argument("--store", default=None, help="the results store: a .sqlite file or a postgresql:// URL "
                    "(default $GENAI_HARNESS_STORE, else results/genai-harness.sqlite)")
     p.add_argument("--run", default=None, help="only this run id, or 'last'")

@@ -6,17 +6,22 @@ the numeric settings read back from the runtime (the ``precision`` and ``threads
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import matplotlib
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from genai_harness.analysis.keys import text_value
 from genai_harness.errors import ConfigurationError
@@ -27,6 +32,39 @@ if TYPE_CHECKING:
 
 WIDTH_IN = 8.0
 """Default figure width (inches); the report embeds figures at this size."""
+
+PLAIN_TEXT: dict[str, Any] = {"text.parse_math": False}
+"""The matplotlib settings every figure is built and drawn under: labels are data, shown as written, never
+parsed as mathtext (a ``$`` in a model id is a dollar sign, not markup that can fail to parse)."""
+
+_CAPTIONS: ContextVar[bool] = ContextVar("genai_harness_captions", default=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def plain_text(function: F) -> F:
+    """Decorate a figure function: every text it creates (titles, tick labels, legends) is plain text.
+
+    The one path for the class: each public figure function carries it (``tests/dashboards`` checks), and the
+    report draws under :data:`PLAIN_TEXT` as well (tick labels made lazily at draw time)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context(PLAIN_TEXT):
+            return function(*args, **kwargs)
+
+    wrapper.plain_text = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def without_captions() -> Iterator[None]:
+    """Figures made inside leave out the machine caption (the report shows the machine once, at its end)."""
+    token = _CAPTIONS.set(False)
+    try:
+        yield
+    finally:
+        _CAPTIONS.reset(token)
 
 
 def axes(ax: Axes | None, *, height: float = 4.5, width: float = WIDTH_IN) -> tuple[Figure, Axes]:
@@ -83,10 +121,49 @@ def caption_text(df: pd.DataFrame) -> str:
     return "\n".join(textwrap.fill(p, 150) for p in parts)
 
 
+def short_label(text: Any, limit: int = 48) -> str:
+    """``text`` cut to ``limit`` characters by an ellipsis in its middle (both ends stay readable) (pure)."""
+    value = text_value(text)
+    if len(value) <= limit:
+        return value
+    keep = limit - 1
+    return value[: keep - keep // 2] + "\u2026" + value[len(value) - keep // 2:]
+
+
+def label_inches(labels: Iterable[Any], fontsize: float) -> float:
+    """About how many inches the longest of ``labels`` takes at ``fontsize`` (0.6 em a character)."""
+    longest = max((len(text_value(label)) for label in labels), default=0)
+    return math.ceil(longest * fontsize * 0.6) / 72  # whole points: the page states a figure's size in points
+
+
+def fit_axis_labels(figure: Figure) -> None:
+    """Wrap every axis title onto as many lines as it needs to fit beside its axis (never cut off), and cut
+    category tick labels and legend entries longer than :func:`short_label` allows (long ids would squeeze the
+    plot to nothing)."""
+    width_pt, height_pt = (v * 72 for v in figure.get_size_inches())
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_locator(), FixedLocator):  # category labels (``set_yticks(at, labels)``)
+                given = axis.get_major_formatter()
+                axis.set_major_formatter(FuncFormatter(lambda x, pos, given=given: short_label(given(x, pos))))
+        legend = ax.get_legend()
+        for text in legend.get_texts() if legend is not None else []:
+            text.set_text(short_label(text.get_text()))
+        for label, room in ((ax.xaxis.label, width_pt * 0.9), (ax.yaxis.label, height_pt * 0.8)):
+            text = label.get_text()
+            chars = max(12, int(room / (label.get_fontsize() * 0.58)))
+            if len(text) > chars:
+                label.set_text(textwrap.fill(text, chars))
+
+
 def finish(figure: Figure, df: pd.DataFrame, title: str) -> Figure:
-    """Title the figure and put the caption (machine, runtimes, numerics) beneath it."""
-    caption = caption_text(df)
+    """Title the figure and put the caption (machine, runtimes, numerics) beneath it (inside
+    :func:`without_captions`: no caption); axis titles wrapped to fit (:func:`fit_axis_labels`)."""
+    fit_axis_labels(figure)
     figure.suptitle(title, fontsize=11)
+    if not _CAPTIONS.get():
+        return figure
+    caption = caption_text(df)
     figure.text(0.01, 0.005, caption, fontsize=6.5, va="bottom", ha="left", color="#444444")
     engine = figure.get_layout_engine()
     if engine is not None and hasattr(engine, "set"):
@@ -151,6 +228,6 @@ def _unique(values: Iterable[Any]) -> Iterable[Any]:
 def legend_width(styles: CellStyles) -> float:
     """Inches to add to a figure's width for :meth:`CellStyles.legend` beside its Axes."""
     entries = len(styles.colors) + (len(styles.linestyles) if len(styles.linestyles) > 1 else 0)
-    longest = max((len(str(k)) for k in (*styles.colors, *styles.linestyles)), default=10)
+    longest = max((len(short_label(k)) for k in (*styles.colors, *styles.linestyles)), default=10)
     inches = (-(-entries // 34)) * (0.45 + 0.045 * longest)
     return math.ceil(inches * 72) / 72  # whole points: the page states a figure's size in points

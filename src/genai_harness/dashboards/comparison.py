@@ -9,7 +9,7 @@ from matplotlib import colormaps
 
 from genai_harness.analysis.long_view import cell_statistics
 from genai_harness.analysis.metric_info import metric
-from genai_harness.dashboards.common import axes, empty, finish
+from genai_harness.dashboards.common import axes, empty, finish, plain_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+@plain_text
 def device_comparison(df: pd.DataFrame, metric_name: str, *, stats: pd.DataFrame | None = None,
                       ax: Axes | None = None) -> Figure:
     """Horizontal bars: the median of ``metric_name`` per target (one bar group per workload and model),

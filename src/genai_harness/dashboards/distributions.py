@@ -9,7 +9,7 @@ import numpy as np
 
 from genai_harness.analysis.long_view import long_view
 from genai_harness.analysis.metric_info import metric
-from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
+from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width, plain_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +24,7 @@ ECDF_POINTS = 200
 0.5 % of the repetitions, finer than a line's width at the report's size)."""
 
 
+@plain_text
 def latency_ecdf(df: pd.DataFrame, metric_name: str = "tpot_ms", *, ax: Axes | None = None) -> Figure:
     """The empirical CDF of ``metric_name`` per target (colour) and workload (line style): how the repetitions
     spread, tails included. A line of more than :data:`ECDF_POINTS` values is drawn at that many quantiles."""
@@ -55,6 +56,7 @@ def latency_ecdf(df: pd.DataFrame, metric_name: str = "tpot_ms", *, ax: Axes | N
     return finish(figure, df, f"{info.title}: distribution (ECDF, {counted} repetitions a line)")
 
 
+@plain_text
 def itl_percentiles(df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Inter-token latency p50 and p90 (ms) per target as points over repetitions (the token-level spread)."""
     figure, ax = axes(ax)

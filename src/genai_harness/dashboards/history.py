@@ -8,7 +8,7 @@ import pandas as pd
 
 from genai_harness.analysis.long_view import long_view
 from genai_harness.analysis.metric_info import metric
-from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
+from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width, plain_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -19,6 +19,7 @@ MARKED_RUNS = 30
 """Up to this many runs each run's median is a marker too; beyond, the line alone (a page stays small)."""
 
 
+@plain_text
 def history(df: pd.DataFrame, metric_name: str, comparison: pd.DataFrame | None = None, *,
             ax: Axes | None = None) -> Figure:
     """One line per cell: the median of ``metric_name`` per run (x: run start time), its repetitions'

@@ -11,7 +11,7 @@ import pandas as pd
 
 from genai_harness.analysis.keys import text_value
 from genai_harness.analysis.long_view import with_target
-from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width
+from genai_harness.dashboards.common import WIDTH_IN, axes, cell_styles, empty, finish, legend_width, plain_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -89,6 +89,7 @@ def _default_cell(medians: pd.DataFrame) -> tuple[str, str]:
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0])  # type: ignore[return-value]
 
 
+@plain_text
 def itl_by_position(df: pd.DataFrame, *, workload: str | None = None, model: str | None = None,
                     ax: Axes | None = None) -> Figure:
     """One line per target: the inter-token gap (ms) at each token position, for one workload and model

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genai_harness.dashboards.common import axes, empty, finish
+from genai_harness.dashboards.common import axes, empty, finish, plain_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+@plain_text
 def pick_figure(decision: Any, df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Bars of the expected value (median, 95 % CI) of the winner (highlighted) and every alternative of a
     ``genai_harness.dispatch.decision.Decision``; an excluded alternative's reason is printed on its bar."""

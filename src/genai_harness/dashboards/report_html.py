@@ -1,20 +1,23 @@
-"""The one-file HTML report: machine profile, runs, tables with intervals, figures as inline SVG, failed
-cells with their errors and, with a baseline, the compare verdicts. No network fetch, no JavaScript."""
+"""The one-file HTML report. It answers first (the best target per workload with its margin, quality and memory,
+and the summary score per target: :mod:`.report_answer`); then, folded in ``<details>``: runs and failed cells
+with their errors, the compare verdicts (with a baseline), operator coverage, per-cell statistics with intervals,
+the figures as inline SVG (each once, grouped by task) and the machine, shown once. No network fetch, no
+JavaScript. Every value reaches the page through :mod:`.markup` (escaped, attributes included)."""
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import multiprocessing
 import re
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
@@ -22,10 +25,17 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
 from genai_harness.analysis.long_view import cell_statistics, row_labels, run_status
-from genai_harness.analysis.metric_info import METRICS
+from genai_harness.analysis.metric_info import EVERY, METRICS
 from genai_harness.atomic import atomic_output, write_text
-from genai_harness.dashboards.common import caption_text
-from genai_harness.dashboards.report_figures import ReportFigure, report_figures
+from genai_harness.dashboards.common import PLAIN_TEXT, caption_text, without_captions
+from genai_harness.dashboards.markup import Markup, element, join
+from genai_harness.dashboards.report_answer import answer_section
+from genai_harness.dashboards.report_figures import (
+    ALL_TASKS,
+    ReportFigure,
+    default_baseline,
+    report_figures,
+)
 from genai_harness.dispatch.evidence import EVIDENCE_COLUMNS
 from genai_harness.errors import StoreError
 
@@ -41,8 +51,12 @@ REPORT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
 """The columns a report reads from a store (of 70): reading the others costs a 100k-row report about a second."""
 
 STYLE = """
-body{font-family:sans-serif;margin:1.5em;color:#222;max-width:1200px}
+body{font-family:sans-serif;margin:1em 1.5em;color:#222;max-width:1200px}
+h1{font-size:1.4em;margin:0 0 0.2em} h2{font-size:1.15em;margin:0.6em 0 0.3em} h3{font-size:1em;margin:0.8em 0 0.3em}
+p.source,p.note{font-size:12px;color:#555;margin:0.2em 0 0.6em}
 table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}
+table.answer{margin:0.3em 0 0.4em} table.answer td{padding:3px 6px}
+details{margin:0.4em 0;border-top:1px solid #ddd;padding-top:0.3em} summary{font-weight:bold;cursor:pointer}
 td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 th{background:#f0f0f0} td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1em 0 2em} figure svg{display:block;border:1px solid #eee}
@@ -53,10 +67,22 @@ td.ok{background:#d5f5dd} td.wrong{background:#fbd5d5} td.unsupported{background
 
 @dataclass
 class Report:
-    """A built report: the HTML text and the figures it embeds (by file-safe name)."""
+    """A built report: the HTML text, the figures it embeds (by file-safe name) and notes for the user (rows
+    left out, with why), each one line."""
 
     html: str
     figures: dict[str, Figure] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _drawn(draw: Any) -> Any:
+    """Draw (build or print) a figure as the report does: data texts plain, no per-figure machine caption, and
+    matplotlib's "constrained_layout not applied" (labels too long for the figure: the figure is drawn as laid out
+    before) and "Glyph missing" (a control character in a label) kept off stderr."""
+    with matplotlib.rc_context(PLAIN_TEXT), without_captions(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*constrained_layout not applied.*")
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")  # a control character in a label
+        return draw()
 
 
 def svg_of(figure: Figure) -> str:
@@ -66,7 +92,7 @@ def svg_of(figure: Figure) -> str:
     buffer, dpi, canvas = io.StringIO(), figure.dpi, figure.canvas
     try:
         with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "genai-harness"}):
-            FigureCanvasSVG(figure).print_svg(buffer, metadata={"Date": None})
+            _drawn(lambda: FigureCanvasSVG(figure).print_svg(buffer, metadata={"Date": None}))
     finally:
         figure.dpi = dpi
         figure.set_canvas(canvas)  # the figure's own canvas back (Agg, or a notebook's)
@@ -74,9 +100,9 @@ def svg_of(figure: Figure) -> str:
     return text[text.index("<svg"):]
 
 
-def _table(frame: pd.DataFrame, columns: list[str] | None = None, classes: dict[int, str] | None = None) -> str:
+def _table(frame: pd.DataFrame, columns: list[str] | None = None, classes: dict[int, str] | None = None) -> Markup:
     columns = columns or list(frame.columns)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    head = element("tr", *(element("th", c) for c in columns))
     rows = []
     for i, record in enumerate(frame[columns].to_dict("records")):
         cells = []
@@ -84,10 +110,9 @@ def _table(frame: pd.DataFrame, columns: list[str] | None = None, classes: dict[
             value = record[c]
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             text = f"{value:.4g}" if isinstance(value, float) else text_value(value)
-            cells.append(f"<td{' class=num' if numeric else ''}>{html.escape(text)}</td>")
-        css = f" class={classes[i]}" if classes and i in classes else ""
-        rows.append(f"<tr{css}>{''.join(cells)}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+            cells.append(element("td", text, class_="num" if numeric else None))
+        rows.append(element("tr", *cells, class_=classes.get(i) if classes else None))
+    return element("table", head, *rows)
 
 
 def report_statistics(df: pd.DataFrame) -> pd.DataFrame:
@@ -97,10 +122,10 @@ def report_statistics(df: pd.DataFrame) -> pd.DataFrame:
     return cell_statistics(df, names)
 
 
-def statistics_section(stats: pd.DataFrame) -> str:
+def statistics_section(stats: pd.DataFrame) -> Markup:
     """Per cell and headline metric: median with its 95 % CI, p90, n and unit."""
     if not len(stats):
-        return "<p>No successful measurement.</p>"
+        return element("p", "No successful measurement.")
     shown = stats.assign(
         metric=stats["metric"].map(lambda n: METRICS[n].title),
         median_ci=[f"{METRICS[m].format(v)} [{METRICS[m].format(lo)}, {METRICS[m].format(hi)}]"
@@ -111,60 +136,59 @@ def statistics_section(stats: pd.DataFrame) -> str:
                   ["target", "task", "workload_id", "model_id", "metric", "median [95 % CI]", "p90", "n", "better"])
 
 
-def failed_section(df: pd.DataFrame) -> str:
+def failed_section(df: pd.DataFrame) -> Markup:
     """Every cell that did not finish ok (failed, timeout, crashed, interrupted), with its error."""
     if "status" not in df.columns:
-        return "<p>No status recorded.</p>"
+        return element("p", "No status recorded.")
     bad = df[~df["status"].isin(["ok", "skipped"])]
     if not len(bad):
-        return "<p>No failed cell.</p>"
+        return element("p", "No failed cell.")
     bad = bad.assign(cell=row_labels(bad, CELL_LABEL_COLUMNS, cell_label))
     first = bad.drop_duplicates(["run_id", "cell", "status", "error"]) if "error" in bad.columns else bad
     columns = [c for c in ("run_id", "cell", "status", "error_type", "error") if c in first.columns]
     return _table(first.head(500), columns)
 
 
-def verdict_section(comparison: pd.DataFrame | None, baseline_label: str | None) -> str:
+def verdict_section(comparison: pd.DataFrame | None, baseline_label: str | None) -> Markup:
     """The compare verdicts per cell and metric (regressions highlighted), or a note without a baseline."""
     if comparison is None:
-        return "<p>No baseline given (<code>--baseline STORE[@RUN]</code> adds the compare verdicts).</p>"
+        return element("p", "No baseline given (", element("code", "--baseline STORE[@RUN]"),
+                       " adds the compare verdicts).")
     if not len(comparison):
-        return f"<p>Nothing in common with the baseline {html.escape(str(baseline_label))}.</p>"
+        return element("p", f"Nothing in common with the baseline {baseline_label}.")
     counts = comparison["verdict"].value_counts().to_dict()
     summary = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items()))
     order = comparison.sort_values(["verdict", "target"]).reset_index(drop=True)
     classes = {i: v for i, v in enumerate(order["verdict"]) if v in ("regression", "improvement")}
     columns = ["target", "task", "workload_id", "model_id", "metric", "unit", "baseline_median", "current_median",
                "ratio", "ratio_ci_low", "ratio_ci_high", "p_value", "verdict"]
-    return (f"<p>Against {html.escape(str(baseline_label))}: {html.escape(summary)}.</p>"
-            + _table(order, columns, classes))
+    return join([element("p", f"Against {baseline_label}: {summary}."), _table(order, columns, classes)])
 
 
 _OUTCOME_CLASS = {"ok": "ok", "wrong result": "wrong", "not supported": "unsupported", "crashed": "crashed"}
 
 
-def coverage_section(df: pd.DataFrame) -> str:
+def coverage_section(df: pd.DataFrame) -> Markup:
     """The operator coverage matrix (operator variant x runtime/EP: ok, wrong result, not supported, crashed)
     with the counts per runtime/EP, as ``results --coverage`` prints it; ``""`` when no operator cell ran."""
     matrix = coverage_matrix(df)
     if matrix.empty:
-        return ""
+        return Markup("")
     counts = coverage_counts(matrix)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in ["operator variant", *matrix.columns])
-    rows = []
-    for variant, outcomes in matrix.iterrows():
-        cells = "".join(f"<td class={_OUTCOME_CLASS.get(o, 'none')}>{html.escape(o)}</td>" for o in outcomes)
-        rows.append(f"<tr><td>{html.escape(str(variant))}</td>{cells}</tr>")
+    head = element("tr", *(element("th", c) for c in ["operator variant", *matrix.columns]))
+    rows = [element("tr", element("td", variant),
+                    *(element("td", o, class_=_OUTCOME_CLASS.get(o, "none")) for o in outcomes))
+            for variant, outcomes in matrix.iterrows()]
     summary = _table(counts.rename_axis("outcome").reset_index())
-    return (f"<h2>Operator coverage</h2><p>{len(matrix)} operator variants on {len(matrix.columns)} runtime/EP "
-            "targets; a cell shows the worst outcome of its repetitions (wrong result: outside the stated "
-            "tolerance of onnx's ReferenceEvaluator).</p>"
-            f"{summary}<table><tr>{head}</tr>{''.join(rows)}</table>")
+    return _folded(f"Operator coverage ({len(matrix)} operator variants on {len(matrix.columns)} runtime/EP targets)",
+                   element("p", "A cell shows the worst outcome of its repetitions (wrong result: outside the stated "
+                                "tolerance of onnx's ReferenceEvaluator)."),
+                   summary, element("table", head, *rows))
 
 
-def machine_section(df: pd.DataFrame) -> str:
+def machine_section(df: pd.DataFrame) -> Markup:
     """The machine profile of the newest row of each machine (pretty JSON) and the caption of the data."""
-    parts = [f"<pre>{html.escape(caption_text(df))}</pre>"]
+    parts = [element("pre", caption_text(df))]
     if "machine_profile" in df.columns and len(df):
         key = "machine_fingerprint" if "machine_fingerprint" in df.columns else "machine_profile"
         for _, row in df.drop_duplicates(key, keep="last").head(5).iterrows():
@@ -172,16 +196,20 @@ def machine_section(df: pd.DataFrame) -> str:
                 profile = json.loads(text_value(row["machine_profile"]) or "{}")
             except ValueError:
                 profile = {"raw": text_value(row["machine_profile"])}
-            parts.append(f"<details><summary>machine {html.escape(text_value(row.get(key)))}</summary>"
-                         f"<pre>{html.escape(json.dumps(profile, indent=1, sort_keys=True)[:20000])}</pre></details>")
-    return "".join(parts)
+            parts.append(element("details", element("summary", f"machine {text_value(row.get(key))}"),
+                                 element("pre", json.dumps(profile, indent=1, sort_keys=True)[:20000])))
+    return join(parts)
 
 
-def _figure_block(spec: ReportFigure, figure: Figure) -> str:
+def _folded(summary: str, *content: Any, open_: bool = False) -> Markup:
+    return element("details", element("summary", summary), *content, open=open_)
+
+
+def _figure_block(spec: ReportFigure, figure: Figure) -> Markup:
     width, height = (round(v * 72) for v in figure.get_size_inches())
-    svg = svg_of(figure)
-    return (f'<figure id="fig-{spec.name}" data-width-pt="{width}" data-height-pt="{height}">'
-            f"<figcaption><b>{html.escape(spec.heading)}</b></figcaption>{svg}</figure>")
+    svg = Markup(svg_of(figure))  # matplotlib's SVG writer escapes every text and attribute it writes
+    return element("figure", element("figcaption", element("b", spec.heading)), svg, id=f"fig-{spec.name}",
+                   data_width_pt=width, data_height_pt=height)
 
 
 _PENDING: list[ReportFigure] = []
@@ -190,7 +218,7 @@ _PENDING: list[ReportFigure] = []
 
 def _draw_block(index: int) -> str:
     spec = _PENDING[index]
-    return _figure_block(spec, spec.draw())
+    return _figure_block(spec, _drawn(spec.draw))
 
 
 def figure_blocks(specs: list[ReportFigure], workers: int = 1) -> tuple[list[str], dict[str, Figure]]:
@@ -202,12 +230,12 @@ def figure_blocks(specs: list[ReportFigure], workers: int = 1) -> tuple[list[str
     is empty (``--png`` draws in this process)."""
     global _PENDING
     if workers <= 1 or len(specs) < 2 or not sys.platform.startswith("linux"):  # fork is unsafe on macOS
-        figures = {spec.name: spec.draw() for spec in specs}
+        figures = {spec.name: _drawn(spec.draw) for spec in specs}
         return [_figure_block(spec, figures[spec.name]) for spec in specs], figures
     _PENDING = specs
     try:
         with ProcessPoolExecutor(min(workers, len(specs)), mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_draw_block, range(len(specs)))), {}
+            return [Markup(b) for b in pool.map(_draw_block, range(len(specs)))], {}
     except (BrokenProcessPool, OSError):  # a worker died or could not start: the same figures, drawn here
         return figure_blocks(specs, 1)
     finally:
@@ -223,24 +251,58 @@ def build_report(df: pd.DataFrame, *, source: str, comparison: pd.DataFrame | No
     report's ``figures`` are then empty). An empty ``df`` is a :class:`StoreError` (nothing to report)."""
     if not len(df):
         raise StoreError(f"no results in {source}; run `genai-harness run` first or choose another store or run")
+    df, notes = _known_rows(df)
+    if not len(df):
+        raise StoreError(f"no results in {source} that this version can show: {notes[0]}")
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     stats = report_statistics(df)
-    blocks, figures = figure_blocks(report_figures(df, comparison, score_baseline, stats), workers)
+    specs = report_figures(df, comparison, score_baseline, stats)
+    blocks, figures = figure_blocks(specs, workers)
     runs = run_status(df)
+    failed = int(runs["failed"].sum()) if len(runs) else 0
     body = [
-        f"<h1>genai-harness report</h1><p>Source: {html.escape(source)}; {len(df)} rows, "
-        f"{len(runs)} run(s); written {stamp}. Intervals are bootstrap 95 % confidence intervals of the median.</p>",
-        "<h2>Machine</h2>", machine_section(df),
-        "<h2>Runs</h2>", _table(runs),
-        "<h2>Failed cells</h2>", failed_section(df),
-        "<h2>Compare verdicts</h2>", verdict_section(comparison, baseline_label),
+        element("h1", "genai-harness report"),
+        element("p", f"Source: {source}; {len(df)} rows, {len(runs)} run(s), {failed} failed cell(s); written "
+                     f"{stamp}. Intervals are bootstrap 95 % confidence intervals.", class_="source"),
+        *(element("p", element("b", "Note: "), note, class_="source") for note in notes),
+        answer_section(df, stats, score_baseline or default_baseline(df)),
+        _folded(f"Runs ({len(runs)}) and failed cells ({failed})", _table(runs), failed_section(df),
+                open_=failed > 0),
+        _folded("Compare verdicts", verdict_section(comparison, baseline_label), open_=comparison is not None),
         coverage_section(df),
-        "<h2>Statistics per cell</h2>", statistics_section(stats),
-        "<h2>Figures</h2>", "".join(blocks) or "<p>No figure: no successful measurement.</p>",
+        _folded(f"Statistics per cell ({len(stats)} rows: median [95 % CI], p90, n)", statistics_section(stats)),
+        *_figure_groups(specs, blocks),
+        _folded("Machine, runtimes and numerics (of every figure and table above)", machine_section(df)),
     ]
     page = ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>genai-harness report</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
-    return Report(page, figures)
+            f"<style>{STYLE}</style></head><body>{join(body)}</body></html>")
+    return Report(page, figures, notes)
+
+
+def _known_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of tasks this version knows, and one note naming what was left out (a store may hold rows of
+    a newer version's task: they are skipped, never a reason to refuse the whole store)."""
+    if "task" not in df.columns:
+        return df, []
+    unknown = df["task"].notna() & ~df["task"].astype(str).isin(list(EVERY))
+    if not unknown.any():
+        return df, []
+    names = sorted(df.loc[unknown, "task"].astype(str).unique())
+    shown = ", ".join(repr(n) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    note = (f"skipped {int(unknown.sum())} row(s) of task(s) this version does not know ({shown}); "
+            "a newer genai-harness reports them")
+    return df[~unknown], [note]
+
+
+def _figure_groups(specs: list[ReportFigure], blocks: list[Markup]) -> list[Markup]:
+    """The figures folded per task (each figure once), then those across tasks."""
+    if not blocks:
+        return [_folded("Figures", element("p", "No figure: no successful measurement."))]
+    groups: dict[str, list[Markup]] = {}
+    for spec, block in zip(specs, blocks, strict=True):
+        groups.setdefault(spec.group, []).append(block)
+    order = sorted(g for g in groups if g != ALL_TASKS) + ([ALL_TASKS] if ALL_TASKS in groups else [])
+    return [_folded(f"Figures: {group} ({len(groups[group])})", *groups[group]) for group in order]
 
 
 def write_report(report: Report, out_dir: Path, *, png: bool = False) -> Path:
@@ -255,7 +317,7 @@ def write_report(report: Report, out_dir: Path, *, png: bool = False) -> Path:
         if png:
             for name, figure in report.figures.items():
                 with atomic_output(out_dir / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png") as tmp:
-                    figure.savefig(tmp, dpi=100)
+                    _drawn(lambda f=figure, t=tmp: f.savefig(t, dpi=100))
     except OSError as exc:
         raise StoreError(f"cannot write the report into {out_dir}: {exc.strerror or exc}; "
                          "give --out a folder you can write") from exc

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from genai_harness.analysis.long_view import with_target
 from genai_harness.analysis.metric_info import metric
-from genai_harness.dashboards.common import axes, empty, finish
+from genai_harness.dashboards.common import axes, empty, finish, plain_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,11 +39,13 @@ def _scaling(df: pd.DataFrame, metric_name: str, x_column: str, x_label: str, ti
     return finish(figure, df, title)
 
 
+@plain_text
 def ttft_vs_prompt(df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """TTFT (ms) against the prompt length (tokens), one line per target."""
     return _scaling(df, "ttft_ms", "n_input_tokens", "prompt length (tokens)", "TTFT against prompt length", ax)
 
 
+@plain_text
 def tpot_vs_context(df: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """TPOT (ms) against the mean context while decoding (prompt + half the new tokens), one line per target."""
     return _scaling(df, "tpot_ms", "context_tokens", "mean context while decoding (tokens)",

@@ -7,6 +7,7 @@ ratios and the reference agreement are kept beside it so one number never hides 
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +16,7 @@ import pandas as pd
 from genai_harness.analysis.long_view import cell_statistics, with_target
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric, metrics_for
 from genai_harness.analysis.statistics import geometric_mean
-from genai_harness.dashboards.common import axes, empty, finish
+from genai_harness.dashboards.common import axes, empty, finish, label_inches, plain_text, short_label
 from genai_harness.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -71,19 +72,25 @@ def relative_speed(df: pd.DataFrame, metric_name: str | None = None, stats: pd.D
     return medians.pivot_table(index="cell", columns="target", values="relative", aggfunc="first")
 
 
+@plain_text
 def relative_speed_matrix(df: pd.DataFrame, metric_name: str | None = None, *, stats: pd.DataFrame | None = None,
                           ax: Axes | None = None) -> Figure:
     """Heat map of :func:`relative_speed`, readable with 20 targets (labels rotated, values printed when they fit)."""
     matrix = relative_speed(df, metric_name, stats)
     n_rows, n_cols = matrix.shape if len(matrix) else (1, 1)
-    figure, ax = axes(ax, height=max(3.5, 2.8 + 0.32 * n_rows), width=max(8.0, 2.5 + 0.45 * n_cols))
+    rows, columns = [short_label(c) for c in matrix.index], [short_label(c) for c in matrix.columns]
+    size = 6 if max(n_rows, n_cols) > 10 else 7
+    # room for the tick labels as well as the cells: long ids widen the figure instead of collapsing the axes
+    height = max(3.5, 2.2 + 0.32 * n_rows + label_inches(columns, size))
+    width = max(8.0, 2.0 + 0.45 * n_cols + label_inches(rows, size))
+    figure, ax = axes(ax, height=math.ceil(height * 72) / 72, width=math.ceil(width * 72) / 72)  # whole points
     title = "Relative speed per cell (1.0 = fastest target of the cell)"
     if not len(matrix):
         empty(ax, "no speed metric recorded")
         return finish(figure, df, title)
     image = ax.imshow(matrix.to_numpy(dtype=float), cmap="viridis", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(n_cols), list(matrix.columns), rotation=90, fontsize=6 if n_cols > 10 else 7)
-    ax.set_yticks(range(n_rows), list(matrix.index), fontsize=6 if n_rows > 10 else 7)
+    ax.set_xticks(range(n_cols), columns, rotation=90, fontsize=size)
+    ax.set_yticks(range(n_rows), rows, fontsize=size)
     if n_cols * n_rows <= 400:
         for (i, j), value in np.ndenumerate(matrix.to_numpy(dtype=float)):
             if value == value:
@@ -144,6 +151,7 @@ def summary_scores(df: pd.DataFrame, baseline: str, stats: pd.DataFrame | None =
     return scores, ratios.reset_index(drop=True)
 
 
+@plain_text
 def summary_score(df: pd.DataFrame, baseline: str, *, stats: pd.DataFrame | None = None,
                   ax: Axes | None = None) -> Figure:
     """Bars: each target's geometric-mean speed ratio against ``baseline``; dots: its per-cell ratios beneath

@@ -195,10 +195,25 @@ RESERVED_SOURCES = ("bundled", "onnx-package")
 """Models whose ids a user model may not take."""
 
 
+def model_id_problem(model_id: str) -> str:
+    """Why ``model_id`` is not a valid name for a user model, or ``""``: one rule for ``models add`` and for a
+    ``[models."..."]`` key written by hand (a name reaches tables, reports and file names)."""
+    if not model_id or not model_id.strip() or model_id != model_id.strip():
+        return "must be a non-empty name without leading or trailing spaces"
+    if any(c in model_id for c in "\"'<>`") or any(ord(c) < 32 or ord(c) == 127 for c in model_id):
+        return "must be a name without quotes, angle brackets, backticks, newlines or other control characters"
+    return ""
+
+
 def user_models(config: HarnessConfig) -> list[CatalogModel]:
-    """Models registered in the configuration file."""
+    """Models registered in the configuration file; a key that breaks the name rule of ``models add``
+    (:func:`model_id_problem`) is a :class:`ConfigurationError` naming it."""
     models = []
     for model_id, table in config.section("models").items():
+        problem = model_id_problem(model_id)
+        if problem:
+            raise ConfigurationError(f"{config.path}: the model id {model_id!r} in [models] {problem}; "
+                                     "rename or remove it in that file")
         if (not isinstance(table, dict) or table.get("task") not in TASKS
                 or not isinstance(table.get("formats"), dict)):
             raise ConfigurationError(f"{config.path}: [models.{model_id}] needs task = one of {', '.join(TASKS)} "
@@ -259,8 +274,8 @@ class Catalog:
         ``allow_custom_ops``; the consent is recorded for exactly the libraries it names and their content
         (sha256). Adding the same folder again with ``allow_custom_ops`` renews the consent to its libraries as
         they are now."""
-        if not model_id or not model_id.strip() or any(c in model_id for c in "\n\r\"") or model_id != model_id.strip():
-            raise ConfigurationError(f"model id {model_id!r} must be a non-empty name without quotes or newlines")
+        if model_id_problem(model_id):
+            raise ConfigurationError(f"model id {model_id!r} {model_id_problem(model_id)}")
         existing = self.models.get(model_id)
         resolved = path.expanduser().absolute()
         if existing is not None and existing.source in ("bundled", "onnx-package"):
