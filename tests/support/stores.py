@@ -60,14 +60,25 @@ def make_v0_store(path: Path) -> None:
     conn.close()
 
 
-def make_v3_store(path: Path, rows: list[dict]) -> None:
-    """A schema-3 store: the normalized layout without the columns schema 4 added (made by writing with this
-    harness, then dropping them, which is what a genai-harness of schema 3 wrote)."""
+ADDED_BY = {4: ("runtime", "itl_by_position_ms"), 5: ("weight_precision", "kv_cache_precision")}
+"""The cell columns each schema version after 3 added."""
+
+
+def make_normalized_store(path: Path, rows: list[dict], version: int) -> None:
+    """A store of schema ``version`` (3 or later): the normalized layout without the columns later versions added
+    (made by writing with this harness, then dropping them, which is what a genai-harness of that schema wrote)."""
     ResultStore(path).append(rows)
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        for name in ("runtime", "itl_by_position_ms"):
-            conn.execute(f"ALTER TABLE cells DROP COLUMN {name}")
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        for later, names in ADDED_BY.items():
+            if later > version:
+                for name in names:
+                    conn.execute(f"ALTER TABLE cells DROP COLUMN {name}")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+
+
+def make_v3_store(path: Path, rows: list[dict]) -> None:
+    """A schema-3 store (see :func:`make_normalized_store`)."""
+    make_normalized_store(path, rows, 3)
 
 
 def varied_rows() -> list[list[dict]]:

@@ -11,6 +11,7 @@ import numpy as np
 import onnxruntime_genai as og
 
 from genai_harness.backends import numerics as nx
+from genai_harness.backends import weight_precision as wp
 from genai_harness.errors import ContextLengthError, DeviceMismatchError, GenerationError, ModelError
 from genai_harness.interface import text2text
 from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
@@ -34,13 +35,13 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         genai_config = json.loads((model_path / "genai_config.json").read_text())
         files = [model_path / str(genai_config.get("model", {}).get("decoder", {}).get("filename", "model.onnx"))]
         if precision != "default":  # refused before loading; otherwise the files are read after the timed load
-            counts = nx.model_weight_elements(files)
-            stored = nx.stored_precision(counts)
-        if precision != "default" and precision != stored:
-            raise nx.refuse(FRAMEWORK_ORT_GENAI, precision, f"onnxruntime-genai runs the model's own types and this "
-                            f"model stores {stored} weights ({nx.weight_dtypes(counts)})",
-                            f"build the model in {precision} (its builder's -p option) or run with precision default "
-                            f"or {stored}")
+            weights, inputs = wp.model_weight_precision(files)
+            compute = nx.onnx_compute_precision(weights, inputs)
+            if precision != compute:
+                raise nx.refuse(FRAMEWORK_ORT_GENAI, precision, f"onnxruntime-genai runs the model's own types and "
+                                f"this model's weights are {weights.label()}, computed at {compute}",
+                                f"build the model for {precision} (its builder's -p option) or run with "
+                                f"{nx.advice(compute)}")
         session_overlay = {"intra_op_num_threads": threads} if threads is not None else {}
         try:
             config = og.Config(str(model_path))
@@ -70,16 +71,22 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
 
         def read() -> nx.Numerics:
             counts = nx.model_weight_elements(files)
+            weights, inputs = wp.model_weight_precision(files)
+            kv_cache = wp.kv_cache_dtype(inputs)
             return nx.Numerics(
-                precision=nx.stored_precision(counts), threads=intra or nx.default_threads(),
-                weight_dtypes=nx.weight_dtypes(counts),
+                precision=nx.onnx_compute_precision(weights, inputs), threads=intra or nx.default_threads(),
+                weight_dtypes=nx.weight_dtypes(counts), weight_precision=weights.label(),
+                kv_cache_precision=nx.normalize_precision(kv_cache) if kv_cache else None,
                 details={"provider": provider, "device_type": self.actual_device,
                          "provider_options": dict(device.config.get("provider_options", {})),
                          "session_options": session_options,
                          "source": "onnxruntime-genai: its config (genai_config.json + overlay) as loaded; it runs "
-                                   "the model's own types" + ("" if intra else "; intra_op_num_threads unset = "
-                                                              "onnxruntime's default, one per physical core"),
-                         "runtime": "onnxruntime-genai", "weight_elements": dict(counts)},
+                                   "the model's own types (MatMulNBits at its accuracy_level); the KV cache in the "
+                                   "type of the decoder's past_key_values inputs" + (
+                                       "" if intra else "; intra_op_num_threads unset = onnxruntime's default, one "
+                                                        "per physical core"),
+                         "runtime": "onnxruntime-genai", "weight_elements": dict(counts),
+                         "weight_precision": weights.to_dict(), "kv_cache_dtype": kv_cache},
                 runtime="onnxruntime_genai")
 
         self._numerics_reader = read
