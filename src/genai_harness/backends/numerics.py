@@ -64,6 +64,22 @@ def normalize_precision(word: object) -> str:
     return _WORDS.get(text.lower(), text.lower())
 
 
+_ELEMENT_WORDS = {"uint8_t": "u8", "uint8": "u8", "int8_t": "i8", "int8": "i8", "uint4_t": "u4", "int4_t": "i4",
+                  "uint4": "u4", "int4": "i4"}
+
+
+def kv_cache_word(word: object) -> str | None:
+    """A KV-cache element type: f32/f16/bf16 for floats, else the runtime's integer type kept exact (u8, i8, u4):
+    OpenVINO's u8 cache is asymmetric, with zero points, which ``int8`` would hide."""
+    if word is None or str(word).strip() == "":
+        return None
+    text = str(word).strip()
+    if "'" in text:
+        text = text.split("'")[1]
+    normal = normalize_precision(text)
+    return normal if normal in ("f32", "f16", "bf16") else _ELEMENT_WORDS.get(text.lower(), text.lower())
+
+
 def stored_precision(counts: Mapping[str, int]) -> str | None:
     """The precision a runtime that runs the model's own types computes in: its dominant weight type.
 

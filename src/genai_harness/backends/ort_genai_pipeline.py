@@ -76,7 +76,7 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
             return nx.Numerics(
                 precision=nx.onnx_compute_precision(weights, inputs), threads=intra or nx.default_threads(),
                 weight_dtypes=nx.weight_dtypes(counts), weight_precision=weights.label(),
-                kv_cache_precision=nx.normalize_precision(kv_cache) if kv_cache else None,
+                kv_cache_precision=nx.kv_cache_word(kv_cache),
                 details={"provider": provider, "device_type": self.actual_device,
                          "provider_options": dict(device.config.get("provider_options", {})),
                          "session_options": session_options,

@@ -147,7 +147,7 @@ def numerics_from(values: Mapping[str, Any], weights: Counter[str], source: str,
                        threads=int(threads) if isinstance(threads, int) else None,
                        weight_dtypes=nx.weight_dtypes(weights), details=details, runtime=package,
                        weight_precision=scheme.label(),
-                       kv_cache_precision=nx.normalize_precision(kv_cache) if kv_cache else None)
+                       kv_cache_precision=nx.kv_cache_word(kv_cache))
 
 
 PROBE_SOURCE = ("openvino: a probe model compiled with the pipeline's properties on its device, then the IR's "
