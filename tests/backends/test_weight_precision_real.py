@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.quantized import openvino_compressed, ort_genai_quantized
 
 from genai_harness.backends import numerics as nx
 from genai_harness.backends import weight_precision as wp
@@ -23,8 +24,6 @@ onnx = pytest.importorskip("onnx")
 openvino = pytest.importorskip("openvino")
 pytest.importorskip("openvino_genai")
 pytest.importorskip("onnxruntime_genai")
-
-from support.quantized import openvino_compressed, ort_genai_quantized  # noqa: E402 - after the runtimes' skips
 
 LLM = MODELS_DIR / "tiny-llm"
 ORT, OV = "onnxruntime_genai", "openvino.genai"

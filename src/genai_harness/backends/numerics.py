@@ -186,6 +186,19 @@ def default_precision(device: Any) -> str:
     return "model's own"
 
 
+def default_kv_cache(device: Any) -> str:
+    """A device's KV-cache precision when nothing is asked, for ``genai-harness devices``.
+
+    OpenVINO devices: the plugin's KV_CACHE_PRECISION, read at enumeration (a model's rt_info may override it,
+    which each row's ``kv_cache_precision`` reads back). Every other runtime: the model's own past key/value type.
+    """
+    config = dict(getattr(device, "config", {}) or {})
+    kv = kv_cache_word(dict(config.get("ov_properties", {})).get("KV_CACHE_PRECISION"))
+    if kv:
+        return kv
+    return "per device" if config.get("virtual") else "model's own"
+
+
 class ReadsNumerics:
     """Mixin for pipelines: ``numerics`` is read back on first access, once.
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from genai_harness.analysis.keys import cell_label
+from genai_harness.analysis.long_view import run_status
 from genai_harness.analysis.summary import statistics_table, summary_table
 from genai_harness.errors import StoreError
 from genai_harness.results.export import check_export_path, export, stream_parquet
@@ -105,11 +106,14 @@ def cmd_results(args: argparse.Namespace) -> int:
                 print(f"  not measured: {label}")
     else:
         runs = (frame.groupby(["run_id", "hostname", "machine_fingerprint"], sort=False)
-                .agg(started=("run_started_at", "first"), rows=("status", "size"),
-                     failed=("status", lambda s: int((s != "ok").sum())), cells=("workload_id", "nunique"))
+                .agg(started=("run_started_at", "first"), rows=("status", "size"), cells=("workload_id", "nunique"))
                 .reset_index())
-        print(format_table(["run", "host", "machine", "started", "rows", "failed", "workloads", "state"],
-                           [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows, r.failed, r.cells,
+        # failed and skipped cells as the report counts them: a skipped cell (it did not apply) is no failure
+        status = run_status(frame).set_index("run_id")
+        print(format_table(["run", "host", "machine", "started", "rows", "failed cells", "skipped cells",
+                            "workloads", "state"],
+                           [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows,
+                             int(status.at[r.run_id, "failed"]), int(status.at[r.run_id, "skipped"]), r.cells,
                              run_state(frame, r.run_id)[0]) for r in runs.itertuples()]))
     return 0
 

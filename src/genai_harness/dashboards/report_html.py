@@ -20,7 +20,7 @@ import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
-from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
+from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, target_label, text_value
 from genai_harness.analysis.long_view import cell_statistics, row_labels, run_status
 from genai_harness.analysis.metric_info import METRICS
 from genai_harness.dashboards.common import caption_text
@@ -36,6 +36,7 @@ REPORT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
     "run_id", "run_started_at", "recorded_at", "machine_fingerprint", "hostname", "machine_profile", "runtime_versions",
     *TARGET_COLUMNS, "runtime", "task", "workload_id", "model_id", "model_hash", "repetition", "status", "error",
     "error_type", "n_input_tokens", "n_new_tokens", "batch_size", "itl_by_position_ms", "ref_within_tolerance",
+    "weight_precision", "kv_cache_precision",
     *EVIDENCE_COLUMNS, *METRICS)))
 """The columns a report reads from a store (of 70): reading the others costs a 100k-row report about a second."""
 
@@ -108,6 +109,23 @@ def statistics_section(stats: pd.DataFrame) -> str:
         p90=[METRICS[m].format(v) for m, v in zip(stats["metric"], stats["p90"], strict=True)])
     return _table(shown.rename(columns={"median_ci": "median [95 % CI]"}),
                   ["target", "task", "workload_id", "model_id", "metric", "median [95 % CI]", "p90", "n", "better"])
+
+
+NUMERICS_COLUMNS = ("precision", "weight_precision", "kv_cache_precision", "threads")
+
+
+def numerics_section(df: pd.DataFrame) -> str:
+    """Per target and model, the three precisions the rows record: compute (``precision``), weights (as stored for
+    compute: int4 with its block/group size and symmetry ...) and KV cache; empty for stores older than schema 5."""
+    if "weight_precision" not in df.columns or not df["weight_precision"].notna().any():
+        return ""
+    ok = df[df["status"].eq("ok")]
+    frame = ok.assign(target=row_labels(ok, TARGET_COLUMNS, target_label))
+    columns = ["target", "model_id", *(c for c in NUMERICS_COLUMNS if c in frame.columns)]
+    shown = frame[columns].drop_duplicates().sort_values(["model_id", "target"]).head(500)
+    return ("<h2>Numerics per cell</h2><p>precision: what the runtime computes at; weight_precision: what the weights "
+            "are for compute, read from the model files; kv_cache_precision: read back from the runtime.</p>"
+            + _table(shown))
 
 
 def failed_section(df: pd.DataFrame) -> str:
@@ -231,6 +249,7 @@ def build_report(df: pd.DataFrame, *, source: str, comparison: pd.DataFrame | No
         f"{len(runs)} run(s); written {stamp}. Intervals are bootstrap 95 % confidence intervals of the median.</p>",
         "<h2>Machine</h2>", machine_section(df),
         "<h2>Runs</h2>", _table(runs),
+        numerics_section(df),
         "<h2>Failed cells</h2>", failed_section(df),
         "<h2>Compare verdicts</h2>", verdict_section(comparison, baseline_label),
         coverage_section(df),
