@@ -20,6 +20,7 @@ pytest.importorskip("openvino_genai")
 
 N = 8
 PROMPT = "Once upon a time"
+BUNDLED = "src/genai_harness/workloads/models/tiny-llm"
 
 
 @pytest.fixture(scope="module", params=["onnxruntime_genai", "openvino.genai"])
@@ -74,7 +75,7 @@ def test_direct_commands_run_at_the_precision_and_threads_asked(command: tuple[s
 
 def test_a_precision_the_runtime_cannot_honour_is_refused_in_one_line() -> None:
     err = assert_one_error_line(run_cli("classify", "--model", "squeezenet", "--framework", "onnxruntime",
-                                        "--precision", "f16"), 5)
+                                        "--precision", "f16"), 15)
     assert "onnxruntime cannot run at precision f16" in err and "stores f32 weights" in err
 
 
@@ -174,6 +175,13 @@ ERRORS = [
     ("known-model-not-registered", ["generate", "--model", "phi-3.5-mini-instruct", "--framework",
                                     "onnxruntime_genai", "--prompt", "a"], 3,
      ["has no onnxruntime_genai format", "genai-harness models add phi-3.5-mini-instruct"]),
+    ("onnxruntime-genai-folder-on-openvino", ["generate", "--model", f"{BUNDLED}/onnxruntime_genai", "--framework",
+                                              "openvino", "--prompt", "a"], 3,
+     ["is an onnxruntime-genai model folder (genai_config.json), not an OpenVINO model folder",
+      "run it with --framework onnxruntime_genai", "optimum-cli export openvino"]),
+    ("openvino-folder-on-onnxruntime-genai", ["generate", "--model", f"{BUNDLED}/openvino", "--framework",
+                                              "onnxruntime_genai", "--prompt", "a"], 3,
+     ["is an OpenVINO model folder", "run it with --framework openvino.genai", "onnxruntime_genai.models.builder"]),
     ("unusable-device", ["generate", "--model", "tiny-llm", "--framework", "openvino.genai", "--device", "GPU",
                          "--prompt", "a"], 5, ["device 'GPU' of openvino.genai is not usable here"]),
     ("unknown-environment", ["generate", "--model", "tiny-llm", "--framework", "openvino.genai", "--device",

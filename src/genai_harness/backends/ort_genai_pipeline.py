@@ -12,6 +12,7 @@ import onnxruntime_genai as og
 
 from genai_harness.backends import numerics as nx
 from genai_harness.backends import weight_precision as wp
+from genai_harness.backends.byte_level import ByteLevelDecoder
 from genai_harness.errors import ContextLengthError, DeviceMismatchError, GenerationError, ModelError
 from genai_harness.interface import text2text
 from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
@@ -65,6 +66,7 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
             )
         self.actual_device = actual or expected
         self._context_length = self._read_context_length(model_path)
+        self._byte_level = ByteLevelDecoder.from_folder(model_path)
         session_options = {**genai_config.get("model", {}).get("decoder", {}).get("session_options", {}),
                            **session_overlay}
         intra = int(session_options.get("intra_op_num_threads", 0) or 0)
@@ -100,8 +102,11 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         return [int(t) for t in self._tokenizer.encode(text)]
 
     def _decode(self, token_ids: Sequence[int]) -> str:
-        # Tokenizer.decode stops at the first invalid UTF-8 sequence (random weights emit byte tokens in any
-        # order); its streaming decoder goes on to the end, so the text comes out whole.
+        # Tokenizer.decode stops at the first invalid UTF-8 sequence (random weights emit byte tokens in any order)
+        # and its streaming decoder drops the characters after one: a byte-level BPE is decoded from its
+        # tokenizer.json as Hugging Face does (byte_level.py); other tokenizers by the stream, the closest it has.
+        if self._byte_level is not None:
+            return self._byte_level.decode(token_ids)
         stream = self._tokenizer.create_stream()
         return "".join(stream.decode(int(t)) for t in token_ids)
 
