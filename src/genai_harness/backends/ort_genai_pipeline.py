@@ -110,6 +110,17 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         stream = self._tokenizer.create_stream()
         return "".join(stream.decode(int(t)) for t in token_ids)
 
+    def chat_prompt(self, text: str) -> str | None:
+        """The model's chat template (tokenizer_config.json) rendered by onnxruntime-genai's tokenizer."""
+        try:
+            return str(self._tokenizer.apply_chat_template(json.dumps([{"role": "user", "content": text}]),
+                                                           add_generation_prompt=True))
+        except Exception as exc:
+            if "empty chat template" in str(exc).lower():
+                return None
+            raise ModelError(f"onnxruntime-genai cannot render the model's chat template: {exc}; "
+                             "run with --raw to send the prompt as it is") from exc
+
     def _params(self, n_input: int, config: text2text.GenerationConfig) -> Any:
         params = og.GeneratorParams(self._model)
         max_length = n_input + config.max_new_tokens

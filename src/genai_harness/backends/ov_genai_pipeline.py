@@ -93,6 +93,19 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
     def _decode(self, token_ids: Sequence[int]) -> str:
         return str(self._tokenizer.decode(list(token_ids), skip_special_tokens=True)) if token_ids else ""
 
+    def chat_prompt(self, text: str) -> str | None:
+        """The model's chat template (the tokenizer IR's, else tokenizer_config.json's) rendered by openvino-genai's
+        tokenizer, as LLMPipeline.generate does by default (the harness turns that off and frames the text itself,
+        so that both runtimes get the same ids)."""
+        if not str(getattr(self._tokenizer, "chat_template", "") or ""):
+            return None
+        try:
+            return str(self._tokenizer.apply_chat_template([{"role": "user", "content": text}],
+                                                           add_generation_prompt=True))
+        except Exception as exc:
+            raise ModelError(f"openvino-genai cannot render the model's chat template: {exc}; "
+                             "run with --raw to send the prompt as it is") from exc
+
     def _ov_config(self, config: text2text.GenerationConfig) -> Any:
         """openvino-genai's config for ours, built once per config (kept out of the timed call)."""
         if config not in self._ov_configs:
