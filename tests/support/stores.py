@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from genai_harness.results.schema import COLUMN_NAMES, PANDAS_DTYPES, columns_for_version
+from genai_harness.results.schema import COLUMN_NAMES, COLUMNS, PANDAS_DTYPES, columns_for_version
 from genai_harness.results.store import ResultStore
+from genai_harness.results.stores.layout import CELL_COLUMNS
 
 
 def cell_rows(run_id: str = "run-1", n: int = 3, **extra: Any) -> list[dict[str, Any]]:
@@ -60,19 +61,15 @@ def make_v0_store(path: Path) -> None:
     conn.close()
 
 
-ADDED_BY = {4: ("runtime", "itl_by_position_ms"), 5: ("weight_precision", "kv_cache_precision")}
-"""The cell columns each schema version after 3 added."""
-
-
 def make_normalized_store(path: Path, rows: list[dict], version: int) -> None:
     """A store of schema ``version`` (3 or later): the normalized layout without the columns later versions added
     (made by writing with this harness, then dropping them, which is what a genai-harness of that schema wrote)."""
     ResultStore(path).append(rows)
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        for later, names in ADDED_BY.items():
-            if later > version:
-                for name in names:
-                    conn.execute(f"ALTER TABLE cells DROP COLUMN {name}")
+        for column in COLUMNS:
+            if column.since > version:
+                table = "cells" if column.name in CELL_COLUMNS else "results"
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {column.name}")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
 
 
