@@ -20,8 +20,8 @@ import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
-from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, target_label, text_value
-from genai_harness.analysis.long_view import cell_statistics, row_labels, run_status
+from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
+from genai_harness.analysis.long_view import cell_statistics, numerics_by_cell, row_labels, run_status
 from genai_harness.analysis.metric_info import METRICS
 from genai_harness.dashboards.common import caption_text
 from genai_harness.dashboards.report_figures import ReportFigure, report_figures
@@ -111,21 +111,14 @@ def statistics_section(stats: pd.DataFrame) -> str:
                   ["target", "task", "workload_id", "model_id", "metric", "median [95 % CI]", "p90", "n", "better"])
 
 
-NUMERICS_COLUMNS = ("precision", "weight_precision", "kv_cache_precision", "threads")
-
-
 def numerics_section(df: pd.DataFrame) -> str:
-    """Per target and model, the three precisions the rows record: compute (``precision``), weights (as stored for
-    compute: int4 with its block/group size and symmetry ...) and KV cache; empty for stores older than schema 5."""
-    if "weight_precision" not in df.columns or not df["weight_precision"].notna().any():
+    """Per target and model, the three precisions (:func:`~genai_harness.analysis.long_view.numerics_by_cell`)."""
+    frame = numerics_by_cell(df)
+    if not len(frame):
         return ""
-    ok = df[df["status"].eq("ok")]
-    frame = ok.assign(target=row_labels(ok, TARGET_COLUMNS, target_label))
-    columns = ["target", "model_id", *(c for c in NUMERICS_COLUMNS if c in frame.columns)]
-    shown = frame[columns].drop_duplicates().sort_values(["model_id", "target"]).head(500)
     return ("<h2>Numerics per cell</h2><p>precision: what the runtime computes at; weight_precision: what the weights "
             "are for compute, read from the model files; kv_cache_precision: read back from the runtime.</p>"
-            + _table(shown))
+            + _table(frame.head(500)))
 
 
 def failed_section(df: pd.DataFrame) -> str:
