@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,14 @@ def test_unknown_or_partial_dicts_become_harness_errors():
     assert type(rebuilt) is HarnessError and rebuilt.message == "from a worker"
     assert type(error_from_dict({})) is HarnessError
     assert str(error_from_dict({})) == "unknown error"
+
+
+def test_a_numerics_refusal_has_its_own_exit_code_in_the_readme():
+    # a DeviceError still (callers that catch those catch it), but a script can tell it from a missing device
+    assert issubclass(errors.NumericsError, errors.DeviceError)
+    assert errors.NumericsError.exit_code == 15 != errors.DeviceError.exit_code
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    paragraph = " ".join(readme.split("Errors are one line", 1)[1].split("\n\n", 1)[0].split())
+    for code in sorted(set(DOCUMENTED.values()) - {70}):
+        assert re.search(rf"\b{code} \w", paragraph), f"README's exit-code line lacks {code}"
+    assert "15 numerics refused" in paragraph

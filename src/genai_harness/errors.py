@@ -14,7 +14,7 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
     ├── DeviceError (5)
     │   ├── DeviceUnavailableError      device unknown or not usable here
     │   ├── DeviceMismatchError         the runtime silently ran elsewhere
-    │   └── NumericsError               the runtime cannot run at the precision/threads asked
+    │   └── NumericsError (15)          the runtime cannot run at the precision/threads asked
     ├── TaskNotSupportedError (6)       backend does not do this task
     ├── WorkloadError (7)               malformed workload file or suite
     ├── GenerationError (8)             runtime failed inside inference
@@ -107,7 +107,13 @@ class DeviceMismatchError(DeviceError):
 
 
 class NumericsError(DeviceError):
-    """The runtime cannot run at the precision or thread count asked; it refuses instead of running another."""
+    """The runtime cannot run at the precision or thread count asked; it refuses instead of running another.
+
+    A DeviceError (whoever catches those catches it) with its own exit code, so a script can tell
+    "this device is missing" from "this device cannot run this model at that precision".
+    """
+
+    exit_code = 15
 
 
 class TaskNotSupportedError(HarnessError):
@@ -212,6 +218,7 @@ EXIT_CODES: dict[str, int] = {
     "ModelError": ModelError.exit_code,
     "BackendUnavailableError": BackendUnavailableError.exit_code,
     "DeviceError": DeviceError.exit_code,
+    "NumericsError": NumericsError.exit_code,
     "TaskNotSupportedError": TaskNotSupportedError.exit_code,
     "WorkloadError": WorkloadError.exit_code,
     "GenerationError": GenerationError.exit_code,

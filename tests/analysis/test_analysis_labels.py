@@ -34,3 +34,20 @@ def test_run_status_counts_failed_and_skipped_cells_per_run() -> None:
     assert str(status.loc["run-000", "started"]).startswith("2026-11-01")
     assert list(run_status(pd.DataFrame(columns=["run_id", "status"])).columns) == [
         "run_id", "started", "rows", "cells", "failed", "skipped"]
+
+
+def test_numerics_by_cell_names_the_three_precisions_of_each_target_and_model() -> None:
+    from genai_harness.analysis.long_view import numerics_by_cell
+
+    df = results_frame(devices=2, runs=1, repetitions=2)
+    assert numerics_by_cell(df).empty  # rows of a store older than schema 5 record no weight_precision
+    df["weight_precision"] = "int4 asym, group 32 (u4)"
+    df["kv_cache_precision"] = "u8"
+    df.loc[df.index[0], "status"] = "failed"
+    table = numerics_by_cell(df)
+    assert list(table.columns) == ["target", "model_id", "precision", "weight_precision", "kv_cache_precision",
+                                   "threads"]
+    assert not table.duplicated().any() and len(table) == table[["target", "model_id"]].drop_duplicates().shape[0]
+    assert set(table["target"]) == set(with_target(df[df["status"] == "ok"])["target"])
+    assert (table["weight_precision"] == "int4 asym, group 32 (u4)").all()
+    assert (table["kv_cache_precision"] == "u8").all()

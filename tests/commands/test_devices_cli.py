@@ -193,16 +193,20 @@ def test_text_listing_names_cpu_vendor_and_ep(devices_text):
 
 
 def test_text_listing_shows_each_devices_default_precision(devices_text):
-    """OpenVINO's CPU default is what its plugin answers (bf16 on CPUs with native bf16); onnxruntime EPs run
-    the model's own types; the OpenVINO EP its documented default."""
+    """OpenVINO's CPU default is what its plugin answers (bf16 on CPUs with native bf16), its KV cache too (u8 on
+    some CPUs); onnxruntime EPs run the model's own types; the OpenVINO EP its documented default."""
     import openvino
+
+    from genai_harness.backends import numerics as nx
 
     hint = str(openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")).split("'")[1]
     expected = {"bfloat16": "bf16", "float32": "f32", "float16": "f16"}[hint]
-    assert "default precision" in devices_text
-    assert re.search(rf"^default\s+openvino\.genai\s+CPU\s+openvino_cpu_plugin\s.*\s{expected}$", devices_text,
-                     re.M), devices_text
-    assert re.search(r"^default\s+onnxruntime\s+CPU\s+CPUExecutionProvider\s.*\smodel's own$", devices_text, re.M)
+    kv = nx.kv_cache_word(openvino.Core().get_property("CPU", "KV_CACHE_PRECISION"))
+    assert "default precision" in devices_text and "default KV cache" in devices_text
+    assert re.search(rf"^default\s+openvino\.genai\s+CPU\s+openvino_cpu_plugin\s.*\s{expected}\s+{kv}$",
+                     devices_text, re.M), devices_text
+    assert re.search(r"^default\s+onnxruntime\s+CPU\s+CPUExecutionProvider\s.*\smodel's own\s+model's own$",
+                     devices_text, re.M)
 
 
 def test_text_listing_says_why_energy_is_not_recorded(devices_text):

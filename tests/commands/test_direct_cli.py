@@ -20,6 +20,7 @@ pytest.importorskip("openvino_genai")
 
 N = 8
 PROMPT = "Once upon a time"
+BUNDLED = "src/genai_harness/workloads/models/tiny-llm"
 
 
 @pytest.fixture(scope="module", params=["onnxruntime_genai", "openvino.genai"])
@@ -53,10 +54,70 @@ def test_generate_plain_output_names_tokens_and_device() -> None:
     proc = run_cli("generate", "--model", "tiny-llm", "--framework", "onnxruntime_genai", "--prompt", PROMPT,
                    "--max-new-tokens", "3")
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert lines[-3].startswith("-- 3 tokens on CPU (CPU), load ") and "peak RSS" in lines[-3]
-    assert "ttft_ms" in lines[-2] and "tpot_ms" in lines[-2]
-    assert lines[-1].startswith("-- precision f32, ") and "weights f32,i64" in lines[-1], lines[-1]
+    notes = [line for line in proc.stdout.splitlines() if line.startswith("-- ")]
+    assert notes[0].startswith("-- 3 tokens on CPU (CPU), load ") and "peak RSS" in notes[0]
+    assert notes[1].startswith("-- cold call: ttft_ms") and "tpot_ms" in notes[1]
+    assert notes[2].startswith("-- precision f32, ") and "weights float32 (stored as f32,i64)" in notes[2], notes[2]
+    assert notes[2].endswith(", KV cache f32")
+    assert notes[3] == "-- prompt: sent as it is (the model has no chat template)"
+    assert notes[4].startswith("-- timed: one cold call, the first after load") and "--repeat N" in notes[4]
+
+
+CHAT_TEMPLATE = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}</s>\n{% endfor %}"
+                 "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+
+
+@pytest.fixture(scope="module")
+def chat_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """tiny-llm in both formats with a chat template in tokenizer_config.json (where both runtimes read it)."""
+    import shutil
+
+    from genai_harness.workloads.catalog import MODELS_DIR
+
+    root = tmp_path_factory.mktemp("chat")
+    folders = {}
+    for framework, folder in (("onnxruntime_genai", "onnxruntime_genai"), ("openvino.genai", "openvino")):
+        target = shutil.copytree(MODELS_DIR / "tiny-llm" / folder, root / folder)
+        config = json.loads((target / "tokenizer_config.json").read_text())
+        (target / "tokenizer_config.json").write_text(json.dumps({**config, "chat_template": CHAT_TEMPLATE}))
+        folders[framework] = target
+    return folders
+
+
+def generate_json(model: Path | str, framework: str, *extra: str) -> dict[str, Any]:
+    proc = run_cli("generate", "--model", model, "--framework", framework, "--prompt", "hi there",
+                   "--max-new-tokens", "4", "--json", *extra)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_generate_applies_the_chat_template_the_same_way_on_both_runtimes(chat_model: dict[str, Path]) -> None:
+    answers = {fw: generate_json(path, fw) for fw, path in chat_model.items()}
+    raw = {fw: generate_json(path, fw, "--raw") for fw, path in chat_model.items()}
+    framed = "<s><|user|>\nhi there</s>\n<|assistant|>\n"
+    for framework in chat_model:
+        assert answers[framework]["chat_template"] == "applied" and answers[framework]["prompt_sent"] == framed
+        assert raw[framework]["chat_template"] == "raw" and raw[framework]["prompt_sent"] == "hi there"
+        assert len(answers[framework]["input_token_ids"]) > len(raw[framework]["input_token_ids"]) + 5
+    ort, ov = answers["onnxruntime_genai"], answers["openvino.genai"]
+    assert ort["input_token_ids"] == ov["input_token_ids"] and ort["input_token_ids"][0] == 1  # <s>, once
+    assert raw["onnxruntime_genai"]["input_token_ids"] == raw["openvino.genai"]["input_token_ids"]
+    assert generate_json("tiny-llm", "openvino.genai")["chat_template"] == "none in model"
+
+
+def test_generate_repeat_times_warm_calls_after_the_cold_one(chat_model: dict[str, Path]) -> None:
+    answer = generate_json("tiny-llm", "onnxruntime_genai", "--repeat", "3")
+    warm = answer["warm_metrics"]
+    assert warm["ttft_ms"]["n"] == 3 and warm["ttft_ms"]["min"] <= warm["ttft_ms"]["median"] <= warm["ttft_ms"]["max"]
+    assert warm["n_new_tokens"]["median"] == 4
+    assert generate_json("tiny-llm", "onnxruntime_genai")["warm_metrics"] == {}
+    proc = run_cli("generate", "--model", chat_model["openvino.genai"], "--framework", "openvino", "--prompt", "hi",
+                   "--max-new-tokens", "3", "--repeat", "2")
+    assert proc.returncode == 0, proc.stderr
+    notes = proc.stdout.splitlines()[-3:]
+    assert notes[0].startswith("-- prompt: framed by the model's chat template")
+    assert notes[1] == "-- timed: one cold call, the first after load (one-time allocations and caches included)"
+    assert notes[2].startswith("-- 2 warm calls, median [min-max]: ttft_ms ")
 
 
 @pytest.mark.parametrize("command", [
@@ -74,7 +135,7 @@ def test_direct_commands_run_at_the_precision_and_threads_asked(command: tuple[s
 
 def test_a_precision_the_runtime_cannot_honour_is_refused_in_one_line() -> None:
     err = assert_one_error_line(run_cli("classify", "--model", "squeezenet", "--framework", "onnxruntime",
-                                        "--precision", "f16"), 5)
+                                        "--precision", "f16"), 15)
     assert "onnxruntime cannot run at precision f16" in err and "stores f32 weights" in err
 
 
@@ -174,6 +235,13 @@ ERRORS = [
     ("known-model-not-registered", ["generate", "--model", "phi-3.5-mini-instruct", "--framework",
                                     "onnxruntime_genai", "--prompt", "a"], 3,
      ["has no onnxruntime_genai format", "genai-harness models add phi-3.5-mini-instruct"]),
+    ("onnxruntime-genai-folder-on-openvino", ["generate", "--model", f"{BUNDLED}/onnxruntime_genai", "--framework",
+                                              "openvino", "--prompt", "a"], 3,
+     ["is an onnxruntime-genai model folder (genai_config.json), not an OpenVINO model folder",
+      "run it with --framework onnxruntime_genai", "optimum-cli export openvino"]),
+    ("openvino-folder-on-onnxruntime-genai", ["generate", "--model", f"{BUNDLED}/openvino", "--framework",
+                                              "onnxruntime_genai", "--prompt", "a"], 3,
+     ["is an OpenVINO model folder", "run it with --framework openvino.genai", "onnxruntime_genai.models.builder"]),
     ("unusable-device", ["generate", "--model", "tiny-llm", "--framework", "openvino.genai", "--device", "GPU",
                          "--prompt", "a"], 5, ["device 'GPU' of openvino.genai is not usable here"]),
     ("unknown-environment", ["generate", "--model", "tiny-llm", "--framework", "openvino.genai", "--device",

@@ -91,3 +91,28 @@ def test_runtime_errors_fold_into_one_line() -> None:
     folded = one_line(text)
     assert "\n" not in folded and folded.endswith("The tensor element type is wrong")
     assert folded.startswith("openvino-genai cannot load X on MULTI:CPU")
+
+
+def test_the_run_list_counts_skipped_cells_apart_from_failed_ones(tmp_path: Path) -> None:
+    """A skipped cell (a prompt longer than the model's context) did not apply: it is no failure."""
+    from support.stores import cell_rows
+
+    from genai_harness.results.store import ResultStore
+
+    store = tmp_path / "s.sqlite"
+    skipped = {"status": "skipped", "error": "prompt of 5000 tokens + 32 new exceeds the model's context",
+               "repetition": None, "ttft_ms": None}
+    failed = {"status": "failed", "error": "boom", "repetition": None, "ttft_ms": None}
+    ResultStore(store).append([
+        *cell_rows(run_id="r1", n=2),
+        {**cell_rows(run_id="r1", n=1, workload_id="long")[0], **skipped},
+        {**cell_rows(run_id="r1", n=1, workload_id="long2")[0], **skipped},
+        {**cell_rows(run_id="r1", n=1, model_id="broken")[0], **failed},
+    ])
+    proc = run_cli("results", "--store", store)
+    assert proc.returncode == 0, proc.stderr
+    header, _rule, row = proc.stdout.splitlines()[:3]
+    assert "failed cells" in header and "skipped cells" in header
+    cells = dict(zip([h.strip() for h in header.split("  ") if h.strip()],
+                     [v.strip() for v in row.split("  ") if v.strip()], strict=True))
+    assert (cells["rows"], cells["failed cells"], cells["skipped cells"]) == ("5", "1", "2")

@@ -4,7 +4,8 @@ Run with the build toolchain (requirements-build.txt: tokenizers, diffusers, tor
 
     PYTHONPATH=src .venvs/build/bin/python tests/data/make_golden.py
 
-It writes tests/data/golden_clip_tokenizer.json (``tokenizers`` reading the bundled tiny-sd tokenizer.json)
+It writes tests/data/golden_clip_tokenizer.json (``tokenizers`` reading the bundled tiny-sd tokenizer.json),
+tests/data/golden_byte_level_decode.json (``tokenizers`` decoding ids of the bundled tiny-llm)
 and tests/data/golden_euler.json (diffusers' EulerDiscreteScheduler from the bundled scheduler_config.json,
 plus its linspace and trailing spacings). tests/test_golden.py compares the numpy/pure-Python versions with
 them, so a drift shows where it starts, not as a pixel difference.
@@ -20,6 +21,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 MODELS = HERE.parent.parent / "src/genai_harness/workloads/models/tiny-sd/onnx"
+LLM = HERE.parent.parent / "src/genai_harness/workloads/models/tiny-llm/onnxruntime_genai"
 EDGE_CASES = [
     "x²", "km²", "½ cup of flour", "Ⅻ o'clock", "naïve café", "ﬁne ligature", "ǅemal", "İstanbul", "ÀÉÎÕÜ",
     "e\u0301 composed", "a red cat 🐱 on a mat 🙂", "日本語のテキスト", "العربية", "१२३ Devanagari digits",
@@ -79,6 +81,24 @@ def euler_golden() -> dict:
     return out
 
 
+def byte_level_decode_golden() -> dict:
+    """Hugging Face's decode of id sequences of the bundled tiny-llm (a byte-level BPE), lone bytes included: the
+    text onnxruntime-genai's pipeline must give (it decodes by tokenizer.json; its own decoder drops text)."""
+    import random
+
+    import tokenizers
+
+    tokenizer = tokenizers.Tokenizer.from_file(str(LLM / "tokenizer.json"))
+    rng = random.Random(20)
+    cases = [[260, 279, 81, 870, 161, 260, 279, 81, 870, 161, 161, 260, 279, 81, 870, 1, 2, 0, 260],
+             [531, 572, 595, 261, 1392, 796, 181, 110, 2005]]  # lone bytes; F6 AF (two invalid sequences)
+    while len(cases) < 300:
+        cases.append([rng.randrange(tokenizer.get_vocab_size()) for _ in range(rng.randrange(1, 24))])
+    return {"made_by": f"tokenizers {importlib.metadata.version('tokenizers')}", "skip_special_tokens": True,
+            "tokenizer": "tiny-llm/onnxruntime_genai/tokenizer.json",
+            "cases": [[ids, tokenizer.decode(ids, skip_special_tokens=True)] for ids in cases]}
+
+
 def compact(data: dict, list_key: str) -> str:
     """JSON with one item of ``data[list_key]`` per line (readable diffs, small file)."""
     head = json.dumps({k: v for k, v in data.items() if k != list_key}, ensure_ascii=False)[:-1]
@@ -89,6 +109,7 @@ def compact(data: dict, list_key: str) -> str:
 def main() -> None:
     (HERE / "golden_clip_tokenizer.json").write_text(compact(clip_golden(), "cases"), encoding="utf-8")
     (HERE / "golden_euler.json").write_text(compact(euler_golden(), "schedules"), encoding="utf-8")
+    (HERE / "golden_byte_level_decode.json").write_text(compact(byte_level_decode_golden(), "cases"), encoding="utf-8")
 
 
 if __name__ == "__main__":

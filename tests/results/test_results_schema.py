@@ -39,7 +39,9 @@ def test_column_order_and_types() -> None:
     added_in_2 = set(COLUMN_NAMES) - v1
     assert {"precision", "threads", "numerics", "energy_j", "ref_psnr_db", "injected_slowdown"} <= added_in_2
     v3 = {c.name for c in columns_for_version(3)}
-    assert set(COLUMN_NAMES) - v3 == {"runtime", "itl_by_position_ms"}
+    v4 = {c.name for c in columns_for_version(4)}
+    assert v4 - v3 == {"runtime", "itl_by_position_ms"}
+    assert {"weight_precision", "kv_cache_precision"} <= set(COLUMN_NAMES) - v4
     assert len(columns_for_version(SCHEMA_VERSION)) == len(COLUMN_NAMES)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support.stores import cell_rows, immutable, make_v0_store, make_v3_store, varied_rows
+from support.stores import cell_rows, immutable, make_normalized_store, make_v0_store, make_v3_store, varied_rows
 
 from genai_harness.errors import StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
@@ -157,7 +157,7 @@ def test_a_schema_3_store_is_read_as_it_is_and_migrated_by_adding_columns(tmp_pa
     before = old.read()
     assert before["runtime"].isna().all() and before["itl_by_position_ms"].isna().all()
     migrated = ResultStore(copy, migrate=True)
-    assert migrated.schema_version == SCHEMA_VERSION == 4
+    assert migrated.schema_version == SCHEMA_VERSION == 5
     assert migrated.meta()["migrated_from"] == "3"
     assert migrated.read().equals(before)  # every row and value kept; the new columns null
     # the same rows keep their identity: merging the schema-3 original into the migrated copy adds nothing
@@ -169,6 +169,25 @@ def test_a_schema_3_store_is_read_as_it_is_and_migrated_by_adding_columns(tmp_pa
     assert fresh.loc[fresh["run_id"] == "r4", "itl_by_position_ms"].eq("[1.0, 2.0]").all()
 
 
+def test_a_schema_4_store_gains_the_three_precisions_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    path, copy = tmp_path / "v4.sqlite", tmp_path / "copy.sqlite"
+    make_normalized_store(path, cell_rows(run_id="r4", runtime="openvino"), 4)
+    shutil.copy(path, copy)
+    old = ResultStore(path, create=False)
+    assert old.schema_version == 4
+    before = old.read()
+    assert before["weight_precision"].isna().all() and before["kv_cache_precision"].isna().all()
+    migrated = ResultStore(copy, migrate=True)
+    assert migrated.schema_version == 5 and migrated.meta()["migrated_from"] == "4"
+    assert migrated.read().equals(before)
+    assert migrated.merge_from(old) == 0  # the same rows keep their identity
+    assert migrated.append(cell_rows(run_id="r5", weight_precision="int4 asym, group 128 (u4)",
+                                     kv_cache_precision="int8", precision="f32")) == 3
+    fresh = migrated.read()
+    new = fresh[fresh["run_id"] == "r5"]
+    assert new["weight_precision"].eq("int4 asym, group 128 (u4)").all() and new["kv_cache_precision"].eq("int8").all()
+
+
 def test_results_migrate_upgrades_a_schema_3_store_on_request(tmp_path: Path) -> None:
     from support import run_cli
 
@@ -176,16 +195,16 @@ def test_results_migrate_upgrades_a_schema_3_store_on_request(tmp_path: Path) ->
     make_v3_store(path, cell_rows(run_id="r3"))
     proc = run_cli("results", "--store", path, "--migrate")
     assert proc.returncode == 0, proc.stderr
-    assert "upgraded from schema version 3 to schema version 4 (3 rows)" in proc.stderr
+    assert "upgraded from schema version 3 to schema version 5 (3 rows)" in proc.stderr
     assert ResultStore(path, create=False).schema_version == SCHEMA_VERSION
     again = run_cli("results", "--store", path, "--migrate")
-    assert again.returncode == 0 and "already at schema version 4" in again.stderr
+    assert again.returncode == 0 and "already at schema version 5" in again.stderr
     missing = run_cli("results", "--migrate")
     assert missing.returncode != 0 and "--migrate needs the store" in missing.stderr
 
 
 def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_path: Path) -> None:
-    """Schema 3 to 4 only adds nullable columns: a run applies it itself, says so, and appends."""
+    """Schema 3 to 5 only adds nullable columns: a run applies it itself, says so, and appends."""
     import io
 
     from support import FakeWorkspace, fake_registered
@@ -200,7 +219,7 @@ def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_pa
     with fake_registered():
         frame = run(str(ws.suite("s", [("w", ["fake-ok"])])), frameworks=["fake"], devices=["CPU"], store=path,
                     config=ws.config, progress=False, stream=said)
-    assert "upgraded results store" in said.getvalue() and "from schema version 3 to 4" in said.getvalue()
+    assert "upgraded results store" in said.getvalue() and "from schema version 3 to 5" in said.getvalue()
     store = ResultStore(path, create=False)
     assert store.schema_version == SCHEMA_VERSION and store.count() == 3 + len(frame)
     assert frame["runtime"].eq("fake").all()

@@ -12,8 +12,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from genai_harness.results.schema import COLUMN_NAMES, PANDAS_DTYPES, columns_for_version
+from genai_harness.results.schema import COLUMN_NAMES, COLUMNS, PANDAS_DTYPES, columns_for_version
 from genai_harness.results.store import ResultStore
+from genai_harness.results.stores.layout import CELL_COLUMNS
 
 
 def cell_rows(run_id: str = "run-1", n: int = 3, **extra: Any) -> list[dict[str, Any]]:
@@ -60,14 +61,21 @@ def make_v0_store(path: Path) -> None:
     conn.close()
 
 
-def make_v3_store(path: Path, rows: list[dict]) -> None:
-    """A schema-3 store: the normalized layout without the columns schema 4 added (made by writing with this
-    harness, then dropping them, which is what a genai-harness of schema 3 wrote)."""
+def make_normalized_store(path: Path, rows: list[dict], version: int) -> None:
+    """A store of schema ``version`` (3 or later): the normalized layout without the columns later versions added
+    (made by writing with this harness, then dropping them, which is what a genai-harness of that schema wrote)."""
     ResultStore(path).append(rows)
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        for name in ("runtime", "itl_by_position_ms"):
-            conn.execute(f"ALTER TABLE cells DROP COLUMN {name}")
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        for column in COLUMNS:
+            if column.since > version:
+                table = "cells" if column.name in CELL_COLUMNS else "results"
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {column.name}")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+
+
+def make_v3_store(path: Path, rows: list[dict]) -> None:
+    """A schema-3 store (see :func:`make_normalized_store`)."""
+    make_normalized_store(path, rows, 3)
 
 
 def varied_rows() -> list[list[dict]]:

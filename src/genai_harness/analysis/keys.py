@@ -13,6 +13,7 @@ Pure functions of one row (a mapping); no pandas, so the CLI start and a run's p
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 TARGET_COLUMNS: tuple[str, ...] = ("framework", "device", "environment", "execution_provider", "precision", "threads")
@@ -62,6 +63,25 @@ def runtime_note(row: dict[str, Any]) -> str:
     ``runtime``) stay in the same group (pure)."""
     runtime, framework = text_value(row.get("runtime")), text_value(row.get("framework"))
     return f" via {runtime}" if runtime and runtime != framework else ""
+
+
+_SCHEME = re.compile(r"^(?P<precision>(?:u?int|b?float|fp|nf)\d+)\b(?: (?P<sym>a?sym))?"
+                     r"(?:, (?P<word>block|group) (?P<size>\d+))?")
+
+
+def short_weight_precision(text: str) -> str:
+    """A ``weight_precision`` label in a table's width: ``int4 asym, block 32 (MatMulNBits), 76% of weights; ...``
+    reads ``int4 asym b32``, OpenVINO's ``int4 sym, group 128 (i4)`` reads ``int4 sym g128``; text of another
+    form is kept (pure)."""
+    match = _SCHEME.match(text or "")
+    if not match or not match.group("precision"):
+        return text
+    parts = [match.group("precision")]
+    if match.group("sym"):
+        parts.append(match.group("sym"))
+    if match.group("size"):
+        parts.append(match.group("word")[0] + match.group("size"))
+    return " ".join(parts)
 
 
 CELL_LABEL_COLUMNS: tuple[str, ...] = ("framework", "device", "environment", "workload_id", "model_id")

@@ -158,3 +158,21 @@ def run_status(df: pd.DataFrame) -> pd.DataFrame:
                         "cells": per_run["cells"].to_numpy(), "failed": per_run["failed"].to_numpy(),
                         "skipped": per_run["skipped"].to_numpy()})
     return out.astype({"rows": int, "cells": int, "failed": int, "skipped": int})
+
+
+NUMERICS_COLUMNS: tuple[str, ...] = ("precision", "weight_precision", "kv_cache_precision", "threads")
+"""What a cell ran under: compute precision, weights (as stored for compute), KV cache, threads."""
+
+
+def numerics_by_cell(df: pd.DataFrame) -> pd.DataFrame:
+    """Per target and model of the ok rows, the three precisions they record (and threads); empty for rows of
+    stores older than schema 5, which record no ``weight_precision``."""
+    import pandas as pd  # frames only: the CLI start and a run label rows without pandas
+
+    if "weight_precision" not in df.columns or not df["weight_precision"].notna().any():
+        return pd.DataFrame(columns=["target", "model_id", *NUMERICS_COLUMNS])
+    ok = df[df["status"].eq("ok").fillna(False).to_numpy(dtype=bool)]
+    frame = ok.assign(target=row_labels(ok, TARGET_COLUMNS, target_label))
+    columns = ["target", "model_id", *(c for c in NUMERICS_COLUMNS if c in frame.columns)]
+    return frame[columns].drop_duplicates().sort_values(["model_id", "target"]).reset_index(drop=True)
+

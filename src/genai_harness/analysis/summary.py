@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from genai_harness.analysis.keys import cell_label, runtime_note, target_label
+from genai_harness.analysis.keys import cell_label, runtime_note, short_weight_precision, target_label, text_value
 from genai_harness.analysis.long_view import cell_statistics
 from genai_harness.analysis.metric_info import METRICS, MetricInfo, headline_metrics
 from genai_harness.analysis.statistics import bootstrap_ci, median
@@ -61,14 +61,26 @@ def summary_table(rows: Iterable[dict[str, Any]], *, intervals: bool = True) -> 
         key = (target_label(row) + runtime_note(row), row["workload_id"], row["model_id"])
         cells.setdefault(key, []).append(row)
     shown = [m for m in headline_metrics() if any(_values(g, m.name) for g in cells.values())]
+    # the weights and KV cache beside the target's compute precision, where the rows record them (schema 5 on)
+    precisions = [(c, title) for c, title in (("weight_precision", "weights"), ("kv_cache_precision", "KV cache"))
+                  if any(_present(r.get(c)) for g in cells.values() for r in g)]
     table_rows = []
     for key, group in cells.items():
         statuses = {r["status"] for r in group}
         status = next(iter(statuses)) if len(statuses) == 1 else "/".join(sorted(statuses))
         reps = sum(1 for r in group if r["status"] == "ok")
-        table_rows.append((*key, status, reps, *(_with_interval(m, _values(group, m.name), intervals) for m in shown)))
-    headers = ["target", "workload", "model", "status", "reps", *(m.title for m in shown)]
+        numerics = [_first(group, c) for c, _title in precisions]
+        table_rows.append((*key, *numerics, status, reps,
+                           *(_with_interval(m, _values(group, m.name), intervals) for m in shown)))
+    headers = ["target", "workload", "model", *(title for _c, title in precisions), "status", "reps",
+               *(m.title for m in shown)]
     return format_table(headers, table_rows, max_width=48)
+
+
+def _first(group: list[dict[str, Any]], column: str) -> str:
+    """The cell's value of a per-cell column (the weights shortened: ``int4 asym b32``), "" where unrecorded."""
+    value = next((text_value(r.get(column)) for r in group if _present(r.get(column))), "")
+    return short_weight_precision(value) if column == "weight_precision" else value
 
 
 def statistics_table(frame: Any, metrics: list[str] | None = None) -> str:

@@ -22,7 +22,7 @@ WEIGHT_LIKE = ("f32", "f16", "bf16", "f64", "i8", "u8", "i4", "u4", "f8e4m3fn", 
 """Element types that carry weights (shapes and indices are i64/i32 and say nothing about precision)."""
 
 
-def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
+def varint(buf: memoryview, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         byte = buf[pos]
@@ -33,18 +33,18 @@ def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(buf: memoryview) -> Iterator[tuple[int, int, Any]]:
+def proto_fields(buf: memoryview) -> Iterator[tuple[int, int, Any]]:
     """(field number, wire type, int or memoryview) of one protobuf message, without copying payloads."""
     pos, end = 0, len(buf)
     while pos < end:
-        key, pos = _varint(buf, pos)
+        key, pos = varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(buf, pos)
+            value, pos = varint(buf, pos)
         elif wire == 1:
             value, pos = buf[pos:pos + 8], pos + 8
         elif wire == 2:
-            length, pos = _varint(buf, pos)
+            length, pos = varint(buf, pos)
             value, pos = buf[pos:pos + length], pos + length
         elif wire == 5:
             value, pos = buf[pos:pos + 4], pos + 4
@@ -53,10 +53,10 @@ def _fields(buf: memoryview) -> Iterator[tuple[int, int, Any]]:
         yield number, wire, value
 
 
-def _tensor(buf: memoryview) -> tuple[str, int]:
+def tensor_info(buf: memoryview) -> tuple[str, int]:
     """(dtype, element count) of a TensorProto (dims = 1, data_type = 2)."""
     dtype, count, dims = "", 1, 0
-    for number, wire, value in _fields(buf):
+    for number, wire, value in proto_fields(buf):
         if number == 2 and wire == 0:
             dtype = ONNX_DTYPES.get(value, f"onnx{value}")
         elif number == 1:
@@ -65,7 +65,7 @@ def _tensor(buf: memoryview) -> tuple[str, int]:
             else:  # packed
                 pos = 0
                 while pos < len(value):
-                    dim, pos = _varint(value, pos)
+                    dim, pos = varint(value, pos)
                     count, dims = count * dim, dims + 1
     return dtype, count
 
@@ -76,21 +76,21 @@ def onnx_weight_elements(path: Path) -> Counter[str]:
     with path.open("rb") as handle:
         # The mapping closes when the last view of it is collected (views of it may outlive this block).
         view = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
-    for number, wire, graph in _fields(view):
+    for number, wire, graph in proto_fields(view):
         if number != 7 or wire != 2:  # ModelProto.graph
             continue
-        for g_number, g_wire, item in _fields(graph):
+        for g_number, g_wire, item in proto_fields(graph):
             if g_wire != 2:
                 continue
             if g_number == 5:  # GraphProto.initializer
-                dtype, count = _tensor(item)
+                dtype, count = tensor_info(item)
                 counts[dtype] += count
             elif g_number == 1:  # GraphProto.node: Constant / ConstantOfShape values
-                for n_number, n_wire, attribute in _fields(item):
+                for n_number, n_wire, attribute in proto_fields(item):
                     if n_number == 5 and n_wire == 2:
-                        for a_number, a_wire, tensor in _fields(attribute):
+                        for a_number, a_wire, tensor in proto_fields(attribute):
                             if a_number == 5 and a_wire == 2:
-                                dtype, count = _tensor(tensor)
+                                dtype, count = tensor_info(tensor)
                                 counts[dtype] += count
     return counts
 

@@ -11,6 +11,8 @@ import numpy as np
 import onnxruntime_genai as og
 
 from genai_harness.backends import numerics as nx
+from genai_harness.backends import weight_precision as wp
+from genai_harness.backends.byte_level import ByteLevelDecoder
 from genai_harness.errors import ContextLengthError, DeviceMismatchError, GenerationError, ModelError
 from genai_harness.interface import text2text
 from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
@@ -34,13 +36,13 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         genai_config = json.loads((model_path / "genai_config.json").read_text())
         files = [model_path / str(genai_config.get("model", {}).get("decoder", {}).get("filename", "model.onnx"))]
         if precision != "default":  # refused before loading; otherwise the files are read after the timed load
-            counts = nx.model_weight_elements(files)
-            stored = nx.stored_precision(counts)
-        if precision != "default" and precision != stored:
-            raise nx.refuse(FRAMEWORK_ORT_GENAI, precision, f"onnxruntime-genai runs the model's own types and this "
-                            f"model stores {stored} weights ({nx.weight_dtypes(counts)})",
-                            f"build the model in {precision} (its builder's -p option) or run with precision default "
-                            f"or {stored}")
+            weights, inputs = wp.model_weight_precision(files)
+            compute = nx.onnx_compute_precision(weights, inputs)
+            if precision != compute:
+                raise nx.refuse(FRAMEWORK_ORT_GENAI, precision, f"onnxruntime-genai runs the model's own types and "
+                                f"this model's weights are {weights.label()}, computed at {compute}",
+                                f"build the model for {precision} (its builder's -p option) or run with "
+                                f"{nx.advice(compute)}")
         session_overlay = {"intra_op_num_threads": threads} if threads is not None else {}
         try:
             config = og.Config(str(model_path))
@@ -64,22 +66,29 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
             )
         self.actual_device = actual or expected
         self._context_length = self._read_context_length(model_path)
+        self._byte_level = ByteLevelDecoder.from_folder(model_path)
         session_options = {**genai_config.get("model", {}).get("decoder", {}).get("session_options", {}),
                            **session_overlay}
         intra = int(session_options.get("intra_op_num_threads", 0) or 0)
 
         def read() -> nx.Numerics:
             counts = nx.model_weight_elements(files)
+            weights, inputs = wp.model_weight_precision(files)
+            kv_cache = wp.kv_cache_dtype(inputs)
             return nx.Numerics(
-                precision=nx.stored_precision(counts), threads=intra or nx.default_threads(),
-                weight_dtypes=nx.weight_dtypes(counts),
+                precision=nx.onnx_compute_precision(weights, inputs), threads=intra or nx.default_threads(),
+                weight_dtypes=nx.weight_dtypes(counts), weight_precision=weights.label(),
+                kv_cache_precision=nx.kv_cache_word(kv_cache),
                 details={"provider": provider, "device_type": self.actual_device,
                          "provider_options": dict(device.config.get("provider_options", {})),
                          "session_options": session_options,
                          "source": "onnxruntime-genai: its config (genai_config.json + overlay) as loaded; it runs "
-                                   "the model's own types" + ("" if intra else "; intra_op_num_threads unset = "
-                                                              "onnxruntime's default, one per physical core"),
-                         "runtime": "onnxruntime-genai", "weight_elements": dict(counts)},
+                                   "the model's own types (MatMulNBits at its accuracy_level); the KV cache in the "
+                                   "type of the decoder's past_key_values inputs" + (
+                                       "" if intra else "; intra_op_num_threads unset = onnxruntime's default, one "
+                                                        "per physical core"),
+                         "runtime": "onnxruntime-genai", "weight_elements": dict(counts),
+                         "weight_precision": weights.to_dict(), "kv_cache_dtype": kv_cache},
                 runtime="onnxruntime_genai")
 
         self._numerics_reader = read
@@ -93,10 +102,24 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         return [int(t) for t in self._tokenizer.encode(text)]
 
     def _decode(self, token_ids: Sequence[int]) -> str:
-        # Tokenizer.decode stops at the first invalid UTF-8 sequence (random weights emit byte tokens in any
-        # order); its streaming decoder goes on to the end, so the text comes out whole.
+        # Tokenizer.decode stops at the first invalid UTF-8 sequence (random weights emit byte tokens in any order)
+        # and its streaming decoder drops the characters after one: a byte-level BPE is decoded from its
+        # tokenizer.json as Hugging Face does (byte_level.py); other tokenizers by the stream, the closest it has.
+        if self._byte_level is not None:
+            return self._byte_level.decode(token_ids)
         stream = self._tokenizer.create_stream()
         return "".join(stream.decode(int(t)) for t in token_ids)
+
+    def chat_prompt(self, text: str) -> str | None:
+        """The model's chat template (tokenizer_config.json) rendered by onnxruntime-genai's tokenizer."""
+        try:
+            return str(self._tokenizer.apply_chat_template(json.dumps([{"role": "user", "content": text}]),
+                                                           add_generation_prompt=True))
+        except Exception as exc:
+            if "empty chat template" in str(exc).lower():
+                return None
+            raise ModelError(f"onnxruntime-genai cannot render the model's chat template: {exc}; "
+                             "run with --raw to send the prompt as it is") from exc
 
     def _params(self, n_input: int, config: text2text.GenerationConfig) -> Any:
         params = og.GeneratorParams(self._model)

@@ -14,6 +14,7 @@ from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
 from genai_harness.backends.ort_providers import OPENVINO_EP, ep_device_key
+from genai_harness.backends.weight_precision import model_weight_precision
 from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
 from genai_harness.interface import classification, text2image
 from genai_harness.interface.devices import FRAMEWORK_ORT, Device
@@ -100,8 +101,10 @@ def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], de
         "runtime": "onnxruntime",
         "weight_elements": dict(counts),
     }
+    weights, _inputs = model_weight_precision(files)
+    details["weight_precision"] = weights.to_dict()
     return nx.Numerics(precision=actual, threads=intra or nx.default_threads(), weight_dtypes=nx.weight_dtypes(counts),
-                       details=details, runtime="onnxruntime")
+                       details=details, runtime="onnxruntime", weight_precision=weights.label())
 
 
 def _ep_device(device: Device) -> Any:

@@ -24,8 +24,9 @@ PHYSICAL_PLUGINS = ("CPU", "GPU", "NPU")
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI")
 """OpenVINO's scheduling devices; HETERO and MULTI are listed over every physical device present."""
 PROPERTIES = ("FULL_DEVICE_NAME", "DEVICE_TYPE", "DEVICE_ARCHITECTURE", "OPTIMIZATION_CAPABILITIES",
-              "INFERENCE_PRECISION_HINT")
-"""Read per physical device; INFERENCE_PRECISION_HINT is the plugin's default precision (bf16 on CPUs with it)."""
+              "INFERENCE_PRECISION_HINT", "KV_CACHE_PRECISION")
+"""Read per physical device; INFERENCE_PRECISION_HINT is the plugin's default precision (bf16 on CPUs with it),
+KV_CACHE_PRECISION its default KV-cache type (u8 on some CPUs; an IR's rt_info may set another)."""
 
 
 class OpenVINOGenAIBackend(Backend):

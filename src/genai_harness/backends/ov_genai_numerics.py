@@ -19,6 +19,7 @@ import openvino
 from openvino import opset13 as ops
 
 from genai_harness.backends import numerics as nx
+from genai_harness.backends import weight_precision as wp
 from genai_harness.interface.devices import FRAMEWORK_OV_GENAI, Device
 
 VIRTUAL_PREFIXES = ("AUTO", "HETERO", "MULTI", "BATCH")
@@ -41,6 +42,10 @@ def compile_properties(device: Device) -> dict[str, Any]:
     """
     properties = dict(device.config.get("properties", {}))
     precision, threads = nx.requested(device.config)
+    if precision == "int8":
+        raise nx.refuse(FRAMEWORK_OV_GENAI, precision, "OpenVINO's INFERENCE_PRECISION_HINT takes a float type; "
+                        "integer compute comes from an IR's compressed weights (u8/i8/u4/i4) with dynamic "
+                        "quantization, which precision default runs", "run with precision default or f32")
     if precision != "default":
         name = str(device.config.get("device", device.identifier))
         _check_capability(name, precision)
@@ -126,14 +131,23 @@ def resolved_readback(device_name: str, properties: Mapping[str, Any], model_xml
 
 
 def numerics_from(values: Mapping[str, Any], weights: Counter[str], source: str, runtime: str,
-                  extra: Mapping[str, Any] | None = None, *, package: str = "openvino.genai") -> nx.Numerics:
-    """The Numerics of read-back property ``values`` (see :data:`READBACK_KEYS`) and the model's weight counts."""
+                  extra: Mapping[str, Any] | None = None, *, package: str = "openvino.genai",
+                  schemes: wp.WeightPrecision | None = None) -> nx.Numerics:
+    """The Numerics of read-back property ``values`` (see :data:`READBACK_KEYS`), the model's weight counts and
+    ``schemes``, its weights by quantization scheme (``weight_precision.model_weight_precision``).
+
+    The KV-cache precision is OpenVINO's KV_CACHE_PRECISION read back (u8 by default on CPUs that have it)."""
     precision = values.get("INFERENCE_PRECISION_HINT")
     threads = values.get("INFERENCE_NUM_THREADS")
-    details = {**values, "source": source, "runtime": runtime, "weight_elements": dict(weights), **(extra or {})}
+    kv_cache = values.get("KV_CACHE_PRECISION")
+    scheme = schemes or wp.WeightPrecision()
+    details = {**values, "source": source, "runtime": runtime, "weight_elements": dict(weights),
+               "weight_precision": scheme.to_dict(), **(extra or {})}
     return nx.Numerics(precision=nx.normalize_precision(precision) if precision is not None else None,
                        threads=int(threads) if isinstance(threads, int) else None,
-                       weight_dtypes=nx.weight_dtypes(weights), details=details, runtime=package)
+                       weight_dtypes=nx.weight_dtypes(weights), details=details, runtime=package,
+                       weight_precision=scheme.label(),
+                       kv_cache_precision=nx.kv_cache_word(kv_cache))
 
 
 PROBE_SOURCE = ("openvino: a probe model compiled with the pipeline's properties on its device, then the IR's "

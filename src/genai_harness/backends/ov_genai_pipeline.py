@@ -26,6 +26,7 @@ from genai_harness.backends.ov_genai_numerics import (
     resolved_readback,
     runtime_precisions,
 )
+from genai_harness.backends.weight_precision import model_weight_precision
 from genai_harness.errors import (
     ContextLengthError,
     DeviceMismatchError,
@@ -82,7 +83,8 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         model_xml = model_path / "openvino_model.xml"
         self._numerics_reader = lambda: numerics_from(resolved_readback(self.actual_device, properties, model_xml),
                                                   nx.model_weight_elements([model_xml]), PROBE_SOURCE,
-                                                  "openvino-genai LLMPipeline")
+                                                  "openvino-genai LLMPipeline",
+                                                  schemes=model_weight_precision([model_xml])[0])
 
     def _encode(self, text: str) -> list[int]:
         encoded = self._tokenizer.encode(text, add_special_tokens=False)
@@ -90,6 +92,19 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
 
     def _decode(self, token_ids: Sequence[int]) -> str:
         return str(self._tokenizer.decode(list(token_ids), skip_special_tokens=True)) if token_ids else ""
+
+    def chat_prompt(self, text: str) -> str | None:
+        """The model's chat template (the tokenizer IR's, else tokenizer_config.json's) rendered by openvino-genai's
+        tokenizer, as LLMPipeline.generate does by default (the harness turns that off and frames the text itself,
+        so that both runtimes get the same ids)."""
+        if not str(getattr(self._tokenizer, "chat_template", "") or ""):
+            return None
+        try:
+            return str(self._tokenizer.apply_chat_template([{"role": "user", "content": text}],
+                                                           add_generation_prompt=True))
+        except Exception as exc:
+            raise ModelError(f"openvino-genai cannot render the model's chat template: {exc}; "
+                             "run with --raw to send the prompt as it is") from exc
 
     def _ov_config(self, config: text2text.GenerationConfig) -> Any:
         """openvino-genai's config for ours, built once per config (kept out of the timed call)."""
@@ -233,10 +248,11 @@ class OVText2ImagePipeline(nx.ReadsNumerics, text2image.Pipeline):
         except Exception as exc:
             raise ModelError(f"openvino-genai cannot load {model_path} on {self.actual_device}: {exc}") from exc
         components = [model_path / c / "openvino_model.xml" for c in ("text_encoder", "unet", "vae_decoder")]
+        present = [c for c in components if c.is_file()]
         self._numerics_reader = lambda: numerics_from(
             resolved_readback(self.actual_device, properties, model_path / "unet" / "openvino_model.xml"),
-            nx.model_weight_elements([c for c in components if c.is_file()]), PROBE_SOURCE,
-            "openvino-genai Text2ImagePipeline")
+            nx.model_weight_elements(present), PROBE_SOURCE, "openvino-genai Text2ImagePipeline",
+            schemes=model_weight_precision(present)[0])
 
     def _generate(self, prompt: str, config: text2image.GenerationConfig,
                   on_step: text2image.StepCallback) -> tuple[np.ndarray, dict[str, Any]]:
@@ -294,7 +310,8 @@ class OVClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
         self._numerics_reader = lambda: numerics_from(
             read_compiled(self._compiled), nx.model_weight_elements([model_path]),
             "openvino: the compiled model's properties", "openvino (openvino.Core)",
-            {"runtime_precisions": runtime_precisions(self._compiled)}, package="openvino")
+            {"runtime_precisions": runtime_precisions(self._compiled)}, package="openvino",
+            schemes=model_weight_precision([model_path])[0])
 
     @property
     def input_shape(self) -> tuple[int, ...]:

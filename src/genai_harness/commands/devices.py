@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from genai_harness.backends.numerics import default_precision
+from genai_harness.backends.numerics import default_kv_cache, default_precision
 from genai_harness.config import load_config
 from genai_harness.host.energy import describe
 from genai_harness.host.fingerprint import machine_profile
@@ -36,7 +36,8 @@ def render_profile(profile: dict[str, Any]) -> str:
 
 def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInventory], show_all: bool = False,
                    energy_rows: list[tuple[str, str]] | None = None) -> str:
-    """Profile, backends and devices of every environment (each with its default precision), energy counters."""
+    """Profile, backends and devices of every environment (each with its default precision and KV-cache precision),
+    energy counters."""
     if energy_rows is None:
         energy_rows = describe()
     parts = [render_profile(profile), ""]
@@ -55,7 +56,7 @@ def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInvento
         for d in inv.devices:
             if d.available:
                 device_rows.append((env, d.framework, d.label, d.execution_provider, d.type, d.vendor, d.name,
-                                    default_precision(d)))
+                                    default_precision(d), default_kv_cache(d)))
             else:
                 unusable.append(f"  [{env}] {d.framework} {d.label} ({d.execution_provider}): {d.reason}")
     parts.append("Backends")
@@ -63,7 +64,7 @@ def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInvento
     parts.append("")
     parts.append("Usable devices (select with --device LABEL, or LABEL@env)")
     parts.append(format_table(["env", "framework", "label", "EP / plugin", "type", "vendor", "name",
-                               "default precision"], device_rows))
+                               "default precision", "default KV cache"], device_rows))
     parts.append("")
     parts.append("Seen but not usable here, in the runtime's own words")
     parts += unusable or ["  (none)"]

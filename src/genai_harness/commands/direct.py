@@ -138,14 +138,40 @@ def _metric_line(metrics: dict[str, Any]) -> str:
 def _numerics_line(numerics: dict[str, Any] | None) -> str:
     if not numerics:
         return "numerics not reported by this backend"
-    return (f"precision {numerics.get('precision')}, {numerics.get('threads')} threads, "
-            f"weights {numerics.get('weight_dtypes') or '?'}")
+    line = (f"precision {numerics.get('precision')}, {numerics.get('threads')} threads, "
+            f"weights {numerics.get('weight_precision') or numerics.get('weight_dtypes') or '?'}")
+    if numerics.get("weight_precision") and numerics.get("weight_dtypes"):
+        line += f" (stored as {numerics['weight_dtypes']})"
+    return line + (f", KV cache {numerics['kv_cache_precision']}" if numerics.get("kv_cache_precision") else "")
+
+
+CHAT_NOTES = {
+    "applied": "prompt: framed by the model's chat template (one user message, the assistant's turn opened), "
+               "rendered by the runtime's tokenizer; --raw sends it as it is",
+    "none in model": "prompt: sent as it is (the model has no chat template)",
+    "raw": "prompt: sent as it is (--raw; the model's chat template, if any, not applied)",
+}
+"""What ``generate`` says it did with the prompt, per the worker's ``chat_template`` answer."""
+
+
+def timing_lines(output: dict[str, Any], repeat: int) -> list[str]:
+    """What ``generate`` says it timed: the cold call, then the warm calls' median [min-max] (pure)."""
+    lines = ["timed: one cold call, the first after load (one-time allocations and caches included)"
+             + ("" if repeat else "; --repeat N times N warm calls after it")]
+    warm = output.get("warm_metrics") or {}
+    if warm:
+        parts = [f"{name} {v['median']:.2f} [{v['min']:.2f}-{v['max']:.2f}]" for name, v in warm.items()
+                 if name in ("ttft_ms", "tpot_ms", "decode_tps", "e2e_ms")]
+        n = max(v["n"] for v in warm.values())
+        lines.append(f"{n} warm calls, median [min-max]: " + ", ".join(parts))
+    return lines
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Generate text and print it with its timings."""
     outcome, environment = _call(args, Task.TEXT2TEXT, {"prompt": prompt_text(args),
-                                                     "max_new_tokens": args.max_new_tokens})
+                                                     "max_new_tokens": args.max_new_tokens, "raw": args.raw,
+                                                     "repeat": args.repeat})
     if args.json:
         print(json.dumps(_json_answer(outcome, environment), indent=2))
         return 0
@@ -153,8 +179,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(reply.output["text"])
     print(f"-- {len(reply.output['token_ids'])} tokens on {reply.device.label} ({reply.actual_device}), "
           f"load {reply.load_s:.2f} s, peak RSS {outcome.peak_rss_mb:.0f} MB")
-    print(f"-- {_metric_line(reply.output['metrics'])}")
+    print(f"-- cold call: {_metric_line(reply.output['metrics'])}")
     print(f"-- {_numerics_line(reply.numerics)}")
+    print(f"-- {CHAT_NOTES.get(str(reply.output.get('chat_template')), 'prompt: sent as it is')}")
+    for line in timing_lines(reply.output, args.repeat):
+        print(f"-- {line}")
     return 0
 
 
@@ -219,6 +248,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     prompt.add_argument("--prompt", help="the prompt text")
     prompt.add_argument("--prompt-file", help="read the prompt from this UTF-8 file (any length)")
     g.add_argument("--max-new-tokens", type=int, default=32)
+    g.add_argument("--raw", action="store_true",
+                   help="send the prompt as it is; by default it is framed by the model's chat template, where the "
+                        "model has one (the same way on every runtime)")
+    g.add_argument("--repeat", type=whole_number(0, 10_000, "--repeat"), default=0, metavar="N",
+                   help="after the timed cold call, time N warm calls and show their median [min-max]")
     g.add_argument("--json", action="store_true", help="token ids, text, per-token times and metrics as JSON")
     g.set_defaults(handler=cmd_generate)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from genai_harness.analysis.keys import cell_label
+from genai_harness.analysis.long_view import run_status
 from genai_harness.analysis.summary import statistics_table, summary_table
 from genai_harness.errors import StoreError
 from genai_harness.results.export import check_export_path, export, stream_parquet
@@ -75,21 +76,24 @@ def _last_run(frame: Any, plans: dict[str, tuple[str, list[str]]]) -> str | None
 
 
 def _run_list(frame: Any, plans: dict[str, tuple[str, list[str]]], opened: Mapping[str, Any]) -> str:
-    """The table of runs: those with rows, and those whose plan is recorded but that never wrote one."""
+    """The table of runs: those with rows, and those whose plan is recorded but that never wrote one. Failed and
+    skipped cells are counted apart, as the report counts them: a skipped cell (it did not apply) is no failure."""
     listed: list[tuple[Any, ...]] = []
     if len(frame):
         runs = (frame.groupby(["run_id", "hostname", "machine_fingerprint"], sort=False, dropna=False)
-                .agg(started=("run_started_at", "first"), rows=("status", "size"),
-                     failed=("status", lambda s: int((s != "ok").sum())), cells=("workload_id", "nunique"))
+                .agg(started=("run_started_at", "first"), rows=("status", "size"), cells=("workload_id", "nunique"))
                 .reset_index())
-        listed += [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows, r.failed, r.cells,
+        status = run_status(frame).set_index("run_id")
+        listed += [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows,
+                    int(status.at[r.run_id, "failed"]), int(status.at[r.run_id, "skipped"]), r.cells,
                     run_state(frame, r.run_id, opened)[0]) for r in runs.itertuples()]
     with_rows = set(frame["run_id"].dropna().astype(str)) if len(frame) else set()
-    empty = [(run_id, "-", "-", at, 0, 0, 0, f"unfinished: {len(labels)} of {len(labels)} cells missing")
+    empty = [(run_id, "-", "-", at, 0, 0, 0, 0, f"unfinished: {len(labels)} of {len(labels)} cells missing")
              for run_id, (at, labels) in plans.items() if run_id not in with_rows]
     if empty:  # in time order among the others (a run killed in its first cell is usually the last)
         listed = sorted(listed + empty, key=lambda r: r[3] if isinstance(r[3], str) else "")
-    return format_table(["run", "host", "machine", "started", "rows", "failed", "workloads", "state"], listed)
+    return format_table(["run", "host", "machine", "started", "rows", "failed cells", "skipped cells", "workloads",
+                         "state"], listed)
 
 
 def cmd_results(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """What every figure shares: the Agg backend, a figure or the caller's Axes, and the caption.
 
 The caption says where the numbers come from: the machine (hostname, CPU), the runtime versions and
-the numeric settings read back from the runtime (the ``precision`` and ``threads`` columns).
+the numeric settings read back from the runtime (the ``precision`` and ``threads`` columns, and where recorded
+``weight_precision`` and ``kv_cache_precision``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter
 
-from genai_harness.analysis.keys import text_value
+from genai_harness.analysis.keys import short_weight_precision, text_value
 from genai_harness.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -118,6 +119,12 @@ def caption_text(df: pd.DataFrame) -> str:
         "precision: " + (", ".join(precision) or "not recorded"),
         "threads: " + (", ".join(threads) or "not recorded"),
     ]
+    # what the weights and the KV cache are (schema 5 on; absent from older stores' rows)
+    weights, kv_cache = _distinct(df, "weight_precision"), _distinct(df, "kv_cache_precision")
+    if weights:
+        parts.append("weights: " + ", ".join(short_weight_precision(w) for w in weights))
+    if kv_cache:
+        parts.append("KV cache: " + ", ".join(kv_cache))
     return "\n".join(textwrap.fill(p, 150) for p in parts)
 
 

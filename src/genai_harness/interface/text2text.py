@@ -196,6 +196,11 @@ class Pipeline(ABC):
         """Extension: text for token ids."""
         return self._decode(token_ids)
 
+    def chat_prompt(self, text: str) -> str | None:
+        """Extension: ``text`` as one user message framed by the model's chat template, the assistant's turn opened
+        (``add_generation_prompt``), rendered by the runtime's own tokenizer; None where the model has no template."""
+        return None
+
     def stream(self, prompt: GenerationInput | str, config: GenerationConfig | None = None) -> Iterator[int]:
         """Extension: yield new token ids as the runtime produces them."""
         config = config or self._config

@@ -22,6 +22,10 @@ Schema history (``SCHEMA_VERSION``):
   ``itl_by_position_ms`` (per cell, the median over repetitions of each inter-token gap). Both are
   cell columns; a row read from an older store has them null, and they join a row's identity only
   when set, so rows keep their ``row_key`` across the migration.
+* 5: ``weight_precision`` (what the weights are for compute, read from the model files: ``int4 asym, block 32
+  (MatMulNBits)``, ``int4 sym, group 128 (i4)``, ``float32`` ...) and ``kv_cache_precision`` (OpenVINO's
+  KV_CACHE_PRECISION read back; the element type of an ONNX decoder's past key/values), beside ``precision``,
+  the compute precision. Cell columns, null in rows of older stores, joining identity only when set.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -123,6 +127,7 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "precision", "precision_requested", since=2),
     *_cols("int", "threads", "threads_requested", since=2),
     *_cols("text", "weight_dtypes", since=2),
+    *_cols("text", "weight_precision", "kv_cache_precision", since=5),
     *_cols("json", "numerics", since=2),
     # what actually ran when it differs from what the workload asked
     *_cols("int", "batch_requested", since=2),

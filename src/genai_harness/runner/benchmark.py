@@ -62,7 +62,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     Ctrl-C: the cell in flight is recorded as interrupted and :class:`~genai_harness.runner.signals.
     Terminated` (a KeyboardInterrupt) is raised.
 
-    ``precision`` (default | f32 | bf16 | f16) and ``threads`` override every workload's ``[run]`` request;
+    ``precision`` (default | f32 | bf16 | f16 | int8) and ``threads`` override every workload's ``[run]`` request;
     a runtime that cannot honour them refuses the cell (recorded as failed with the reason). ``reference``
     checks every cell against the f32 CPU reference of the same model and inputs (``ref_*`` columns).
     ``inject_slowdown`` (gate calibration, never on by default) stretches every measured span by that

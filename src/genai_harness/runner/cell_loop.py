@@ -107,6 +107,8 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
         "precision": numerics.get("precision"),
         "threads": numerics.get("threads"),
         "weight_dtypes": numerics.get("weight_dtypes") or None,
+        "weight_precision": numerics.get("weight_precision"),
+        "kv_cache_precision": numerics.get("kv_cache_precision"),
         "numerics": json.dumps(numerics.get("details", {}), sort_keys=True) if numerics else None,
         "energy_source": reply.energy_source,
         "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,

@@ -80,16 +80,25 @@ class Text2TextTask(TaskKind):
         return agreement
 
     def direct_call(self, pipeline: Any, params: Mapping[str, Any], load_s: float) -> dict[str, Any]:
+        """One cold call (the first after load), then ``repeat`` warm ones; the prompt framed by the model's chat
+        template unless ``raw``."""
         config = text2text.GenerationConfig.exact(params["max_new_tokens"]) if params.get("exact", True) \
             else text2text.GenerationConfig(max_new_tokens=params["max_new_tokens"])
-        result = pipeline(params["prompt"], config)
+        prompt, chat = str(params["prompt"]), "raw"
+        if not params.get("raw", False):
+            framed = pipeline.chat_prompt(prompt) if hasattr(pipeline, "chat_prompt") else None
+            prompt, chat = (framed, "applied") if framed is not None else (prompt, "none in model")
+        result = pipeline(prompt, config)
+        warm = [pipeline(prompt, config) for _ in range(int(params.get("repeat", 0)))]
         return {
             "load_s": load_s, "text": result.text, "token_ids": result.token_ids,
-            "input_token_ids": result.input_token_ids,
+            "input_token_ids": result.input_token_ids, "prompt_sent": prompt, "chat_template": chat,
             "token_times_ms": [(t - result.start_ns) / 1e6 for t in result.token_ns],
             "metrics": timing.text_metrics(result.start_ns, result.token_ns, result.end_ns,
                                            len(result.input_token_ids)),
             "native_metrics": result.native_metrics,
+            "warm_metrics": timing.spread([timing.text_metrics(r.start_ns, r.token_ns, r.end_ns,
+                                                               len(r.input_token_ids)) for r in warm]),
         }
 
     def probe_output(self, pipeline: Any) -> Any:

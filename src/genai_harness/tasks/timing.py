@@ -87,3 +87,15 @@ def classification_metrics(start_ns: int, end_ns: int, batch_size: int) -> dict[
     return {"inference_ms": ms, "items_per_s": batch_size / (ms / 1000.0) if ms > 0 else float("inf"),
             "batch_size": batch_size}
 
+
+
+def spread(records: Sequence[dict[str, float | None]]) -> dict[str, dict[str, float]]:
+    """Per metric of repeated calls: n, median, min and max (metrics a call lacks are left out; pure).
+
+    Empty when there is no record (``generate`` without ``--repeat``)."""
+    out: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(k for r in records for k in r):
+        values = [float(v) for r in records if (v := r.get(name)) is not None]
+        if values:
+            out[name] = {"n": len(values), "median": median(values), "min": min(values), "max": max(values)}
+    return out

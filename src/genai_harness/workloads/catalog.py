@@ -78,6 +78,8 @@ class CatalogModel:
         """The format a framework loads, or :class:`ModelFormatError` naming those it has."""
         if format_key not in self.formats:
             have = ", ".join(k for k in self.formats if k != "hf") or "none"
+            if self.source == "path":
+                raise ModelFormatError(path_format_advice(self, format_key, framework))
             hint = (f"register it with `genai-harness models add {self.id} --framework {framework} --path PATH`"
                     if self.source in ("user", "known") else "rebuild the bundled models")
             raise ModelFormatError(f"model {self.id!r} has no {format_key} format for {framework} "
@@ -89,6 +91,31 @@ class CatalogModel:
         return {"id": self.id, "task": self.task, "source": self.source, "description": self.description,
                 "checkpoint_sha256": self.checkpoint_sha256,
                 "formats": {k: f.to_dict() for k, f in self.formats.items()}}
+
+
+FORMAT_NAMES: dict[str, tuple[str, str, str]] = {
+    "onnxruntime_genai": ("an onnxruntime-genai model folder (genai_config.json)", "onnxruntime_genai",
+                          "build one from the checkpoint with `python -m onnxruntime_genai.models.builder -i HF_DIR "
+                          "-o OUT -p fp32 -e cpu`"),
+    "openvino": ("an OpenVINO model folder (IR .xml/.bin)", "openvino.genai",
+                 "export one from the checkpoint with `optimum-cli export openvino --model HF_DIR --task "
+                 "text-generation-with-past OUT`"),
+    "onnx": ("a plain ONNX model", "onnxruntime", "export the checkpoint to ONNX"),
+    "onnxruntime": ("an ONNX text-to-image folder (model_index.json + components)", "onnxruntime",
+                    "export the pipeline's components to ONNX"),
+}
+"""Per format: what a folder of it is, the framework that runs it, how to make one from a checkpoint."""
+
+
+def path_format_advice(model: CatalogModel, format_key: str, framework: str) -> str:
+    """The error of a model given by path that is another runtime's format: what it is, what runs it, how to get
+    the format asked for (pure)."""
+    kinds = [FORMAT_NAMES.get(k, (f"a {k} model", k, ""))[:2] for k in model.formats if k != "hf"]
+    what = " and ".join(name for name, _fw in kinds) or "no model the harness knows"
+    runs = " or ".join(f"--framework {fw}" for _name, fw in dict.fromkeys(kinds))
+    wanted = FORMAT_NAMES.get(format_key, (f"a {format_key} model", framework, ""))
+    how = f"; or, for {framework}, {wanted[2]} and give that folder" if wanted[2] else ""
+    return (f"{model.id} is {what}, not {wanted[0]}, which {framework} needs: run it with {runs}{how}")
 
 
 def _hash_entries(entries: list[dict[str, Any]]) -> str:

@@ -13,7 +13,7 @@ A text workload::
     warmup = 1
     repetitions = 3           # or min_time_s = 10 (repeat until this much measuring time)
     timeout_s = 300
-    precision = "f32"         # optional: default (what the runtime picks) | f32 | bf16 | f16
+    precision = "f32"         # optional: default (what the runtime picks) | f32 | bf16 | f16 | int8
     threads = 4               # optional: compute threads (absent: the runtime's default)
     reference = true          # optional: compare each cell with the f32 CPU reference of the same model
 
