@@ -127,8 +127,28 @@ def _gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB" if n >= GIB / 10 else f"{n / 2**20:.0f} MiB"
 
 
+MAX_CONSTANT_BYTES = 2**31 - 2**20
+"""The largest mask/bias constant a model may hold: a protobuf message (the whole ONNX model) is at most 2 GiB, and
+onnx cannot even assemble a graph around a larger initializer."""
+
+
+def constant_bytes(spec: Any) -> int:
+    """The size of the mask/bias constant in ``spec``'s model (none for a user's score_mod): per head for ALiBi
+    and MultiHeadAttention, in float32 inside FlexAttention's score_mod, else in the spec's dtype."""
+    if spec.variant == "score_mod":
+        return 0
+    flex = spec.operator in ("FlexAttention", "FlexAttentionExpanded")
+    return _elements(spec)["bias"] * (_F32 if spec.dtype == "float32" or flex else 2)
+
+
 def check_memory(spec: Any) -> None:
-    """Raise a WorkloadError naming the fields that size the largest part when ``spec`` is over the budget."""
+    """Raise a WorkloadError naming the fields that size the largest part when ``spec`` is over the budget, or
+    its model's mask/bias constant over protobuf's 2 GiB (the model could not be built)."""
+    constant = constant_bytes(spec)
+    if constant > MAX_CONSTANT_BYTES:
+        raise WorkloadError(f"operator spec fields 'q_heads', 'q_len', 'kv_len': the model's mask/bias constant "
+                            f"would be {_gib(constant)}, over the 2 GiB an ONNX model (a protobuf) can hold; make "
+                            "them smaller (or use float16, or a variant whose mask is shared by the heads)")
     parts = planned_bytes(spec)
     total, budget = sum(parts.values()), memory_budget_bytes()
     if total <= budget:
