@@ -47,12 +47,23 @@ def test_each_field_out_of_bounds_is_refused_by_name_in_one_line(fields: dict, n
 
 
 def test_a_spec_over_the_memory_budget_names_the_fields_that_size_it() -> None:
-    # every field within its own bound; together about a terabyte of attention scores
+    # every field within its own bound; together a mask of terabytes (the model could not even hold it)
     spec = OperatorSpec("Attention", q_heads=128, kv_heads=8, q_len=2**20, kv_len=2**20, head_size=128)
     assert sum(bounds.planned_bytes(spec).values()) > 100 * bounds.memory_budget_bytes()
+    with pytest.raises(WorkloadError, match=r"fields 'q_heads', 'q_len', 'kv_len': the model's mask/bias constant "
+                                            r"would be [\d.]+ GiB, over the 2 GiB an ONNX model"):
+        validate_spec(spec)
+    # 2 GiB exactly: 32 heads of ALiBi at 4096 x 4096 in float32 (protobuf refuses it); float16 is built
+    alibi = OperatorSpec("Attention", variant="alibi", q_len=4096, kv_len=4096)
+    with pytest.raises(WorkloadError, match=r"mask/bias constant would be 2.0 GiB, over the 2 GiB"):
+        validate_spec(alibi)
+    validate_spec(replace(alibi, dtype="float16"))
+    # a long score_mod: each of its 500 nodes keeps one more score tensor of the reference's chunk
+    long_mod = OperatorSpec("FlexAttention", variant="score_mod", score_mod=from_expression(["neg"] * 500),
+                            q_len=4096, kv_len=4096)
     with pytest.raises(WorkloadError, match=r"fields 'batch', 'q_heads', 'q_len', 'kv_len': the runner would "
                                             r"allocate about [\d.]+ GiB .*reference [\d.]+ GiB.*budget"):
-        validate_spec(spec)
+        validate_spec(long_mod)
     # a long decode: the inputs (the KV cache) are what is too large
     decode = OperatorSpec("Attention", q_heads=256, kv_heads=256, q_len=1, kv_len=2**20, head_size=1024, batch=256)
     with pytest.raises(WorkloadError, match="'head_size'"):
@@ -130,7 +141,7 @@ def test_the_issues_hostile_specs_are_refused_under_a_memory_limit_before_anythi
     MemoryError: nothing was allocated for the spec."""
     cases = {"q_heads": '[[operators]]\noperator = "Attention"\nq_heads = 100000\nkv_heads = 100000\n',
              "q_len": '[[operators]]\noperator = "Attention"\nq_len = 1e9\n',
-             "'batch', 'q_heads', 'q_len', 'kv_len'": '[[operators]]\noperator = "Attention"\nq_heads = 256\n'
+             "'q_heads', 'q_len', 'kv_len'": '[[operators]]\noperator = "Attention"\nq_heads = 256\n'
                                                       'kv_heads = 8\nq_len = 1000000\nkv_len = 1000000\n',
              "window": '[[operators]]\noperator = "GroupQueryAttention"\nvariant = "sliding_window"\n'
                        'window = 99999999999999999999\n'}

@@ -91,7 +91,8 @@ def test_a_score_mod_whose_if_branches_read_the_scores_builds_checks_and_runs(tm
     passes the full checker and runs on onnxruntime and OpenVINO, matching the reference."""
     import onnx
 
-    from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, shared_reference
+    from genai_harness.workloads.operators.build import agreement, build_model, make_inputs
+    from genai_harness.workloads.operators.reference import shared_reference
     from genai_harness.workloads.operators.score_mod import from_file
 
     if_score_mod(tmp_path / "if_mod.onnx")

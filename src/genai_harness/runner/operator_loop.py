@@ -44,7 +44,8 @@ from genai_harness.worker.protocol import (
     OperatorCellRequest,
     journal_entry_from_dict,
 )
-from genai_harness.workloads.operators.build import agreement, build_model, make_inputs, shared_reference
+from genai_harness.workloads.operators.build import agreement, build_model, make_inputs
+from genai_harness.workloads.operators.reference import shared_reference
 from genai_harness.workloads.operators.spec import OPERATOR_TASK, TOLERANCE, OperatorSpec, validate_spec
 
 CELL_TIMEOUT_S = 300.0

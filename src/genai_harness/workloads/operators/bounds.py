@@ -69,21 +69,45 @@ def _elements(spec: Any) -> dict[str, int]:
             "bias": (hq if per_head else 1) * sq * skv}
 
 
+REFERENCE_CHUNK_SCORES = 1 << 24
+"""The most scores (float32) onnx's ReferenceEvaluator computes at once: the reference runs chunk by chunk over
+batch, query heads and (past that) query rows, so it holds one chunk's score tensors (64 MiB each), not the whole
+``batch x q_heads x q_len x kv_len`` of them (a 4096-token prefill of 32 heads: 2 GiB each)."""
+
+
+def reference_chunk(spec: Any) -> tuple[int, int, int]:
+    """(batch, query heads, query rows) of one chunk of ``spec``'s reference (:mod:`.reference`).
+
+    Softmax is per query row and every query head attends to its own (repeated) K/V head, so the chunks are
+    independent; a user's score_mod is chunked only when it is elementwise (``ScoreMod.elementwise``), otherwise
+    the reference runs whole, as one chunk.
+    """
+    if spec.score_mod is not None and not spec.score_mod.elementwise:
+        return spec.batch, spec.q_heads, spec.q_len
+    per_head = spec.q_len * spec.kv_len
+    if per_head <= REFERENCE_CHUNK_SCORES:
+        return 1, min(spec.q_heads, REFERENCE_CHUNK_SCORES // per_head), spec.q_len
+    return 1, 1, max(1, min(spec.q_len, REFERENCE_CHUNK_SCORES // spec.kv_len))
+
+
 def planned_bytes(spec: Any) -> dict[str, int]:
     """What the runner allocates for ``spec``, by part, in bytes: an upper bound (measured against the real
     allocation in tests/workloads/test_operator_bounds.py).
 
     - ``inputs``: Q, K, V drawn in float32, cast to the dtype, cut into the operator's layout.
-    - ``models``: the mask/bias constant (float64 while made, then in the model, serialized, checked), for the
-      model the runtime loads and the one the reference runs.
-    - ``reference``: onnx's ReferenceEvaluator keeps every intermediate: K and V repeated over the query heads,
-      several score tensors (batch x q_heads x q_len x kv_len in float32), one more per score_mod node.
+    - ``models``: the mask/bias constant of the model the runtime loads (float32 while made, then in the model,
+      serialized, checked).
+    - ``reference``: its float32 output and upcast Q, and one chunk's work (:func:`reference_chunk`): onnx's
+      ReferenceEvaluator keeps every intermediate, so K and V repeated over the chunk's query heads, several
+      score tensors of the chunk (float32), one more per score_mod node, and the chunk's bias.
     """
     n = _elements(spec)
-    score_tensors = 8 + (spec.score_mod.nodes if spec.score_mod is not None else 0)
+    batch, heads, rows = reference_chunk(spec)
+    chunk_scores, chunk_kv = batch * heads * rows * spec.kv_len, batch * heads * spec.kv_len * spec.head_size
+    score_tensors = 8 + 3 + (spec.score_mod.nodes if spec.score_mod is not None else 0)  # 3: the chunk's bias
     return {"inputs": 10 * (n["q"] + 2 * n["kv"]),
-            "models": 24 * n["bias"],
-            "reference": _F32 * (score_tensors * n["scores"] + 2 * n["q"] + 4 * n["kv_repeated"])}
+            "models": 16 * n["bias"],
+            "reference": _F32 * (score_tensors * chunk_scores + 2 * n["q"] + 4 * chunk_kv)}
 
 
 DRAW_CACHE = 8
@@ -103,8 +127,28 @@ def _gib(n: float) -> str:
     return f"{n / GIB:.1f} GiB" if n >= GIB / 10 else f"{n / 2**20:.0f} MiB"
 
 
+MAX_CONSTANT_BYTES = 2**31 - 2**20
+"""The largest mask/bias constant a model may hold: a protobuf message (the whole ONNX model) is at most 2 GiB, and
+onnx cannot even assemble a graph around a larger initializer."""
+
+
+def constant_bytes(spec: Any) -> int:
+    """The size of the mask/bias constant in ``spec``'s model (none for a user's score_mod): per head for ALiBi
+    and MultiHeadAttention, in float32 inside FlexAttention's score_mod, else in the spec's dtype."""
+    if spec.variant == "score_mod":
+        return 0
+    flex = spec.operator in ("FlexAttention", "FlexAttentionExpanded")
+    return _elements(spec)["bias"] * (_F32 if spec.dtype == "float32" or flex else 2)
+
+
 def check_memory(spec: Any) -> None:
-    """Raise a WorkloadError naming the fields that size the largest part when ``spec`` is over the budget."""
+    """Raise a WorkloadError naming the fields that size the largest part when ``spec`` is over the budget, or
+    its model's mask/bias constant over protobuf's 2 GiB (the model could not be built)."""
+    constant = constant_bytes(spec)
+    if constant > MAX_CONSTANT_BYTES:
+        raise WorkloadError(f"operator spec fields 'q_heads', 'q_len', 'kv_len': the model's mask/bias constant "
+                            f"would be {_gib(constant)}, over the 2 GiB an ONNX model (a protobuf) can hold; make "
+                            "them smaller (or use float16, or a variant whose mask is shared by the heads)")
     parts = planned_bytes(spec)
     total, budget = sum(parts.values()), memory_budget_bytes()
     if total <= budget:

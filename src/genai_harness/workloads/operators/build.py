@@ -27,12 +27,14 @@ def _elem(spec: OperatorSpec) -> int:
     return TensorProto.FLOAT16 if spec.dtype == "float16" else TensorProto.FLOAT
 
 
-def score_bias(spec: OperatorSpec, dtype: str | None = None) -> np.ndarray:
+def score_bias(spec: OperatorSpec, dtype: str | None = None, heads: slice = slice(None), rows: slice = slice(None)
+               ) -> np.ndarray:
     """The additive bias of the variant, shape ``(1, Hq or 1, q_len, kv_len)``; query i sits at kv_len-q_len+i.
 
     In the spec's dtype, or ``dtype`` (FlexAttention's score_mod works in float32 whatever the inputs).
+    ``heads`` and ``rows`` cut one chunk of it (the same numbers as cutting the whole, never made whole).
     """
-    q_pos = np.arange(spec.kv_len - spec.q_len, spec.kv_len)[:, None]
+    q_pos = np.arange(spec.kv_len - spec.q_len, spec.kv_len)[rows][:, None]
     k_pos = np.arange(spec.kv_len)[None, :]
     allowed = k_pos <= q_pos
     if spec.variant == "plain":
@@ -48,7 +50,7 @@ def score_bias(spec: OperatorSpec, dtype: str | None = None) -> np.ndarray:
     # per head: built in float32 (exact: fp16 slopes times integer distances below 2**20), never float64, so a
     # long prefill's bias costs two float32 copies, not five float64 ones
     slopes = 2.0 ** (-8.0 * np.arange(1, spec.q_heads + 1) / spec.q_heads)
-    slopes = slopes.astype(np.float16).astype(np.float32)  # the same slopes in fp16 and fp32 models
+    slopes = slopes.astype(np.float16).astype(np.float32)[heads]  # the same slopes in fp16 and fp32 models
     distance = (q_pos - k_pos).astype(np.float32)
     bias = np.where(allowed[None], -slopes[:, None, None] * distance[None], np.float32(NEG))[None]
     return bias.astype(out, copy=False)
@@ -336,34 +338,6 @@ def reference_output(spec: OperatorSpec, feeds: dict[str, np.ndarray]) -> np.nda
     if spec.resolved_domain == "com.microsoft":  # back to (batch, length, heads*head_size)
         return out.transpose(0, 2, 1, 3).reshape(spec.batch, spec.q_len, spec.q_heads * spec.head_size)
     return out
-
-
-def reference_key(spec: OperatorSpec) -> OperatorSpec:
-    """Specs with equal keys share one reference output: the same math on the same canonical inputs. The key is
-    the decomposed standard-op model of the spec (FlexAttention itself for a user's score_mod)."""
-    if spec.score_mod is not None:
-        return replace(spec, operator="FlexAttention", domain=None, opset=None, repetitions=1, warmup=0)
-    return replace(spec, operator="MatMulSoftmaxMatMul", domain=None, opset=None, packed_qkv=False,
-                   repetitions=1, warmup=0)
-
-
-def shared_reference(spec: OperatorSpec, cache: dict[OperatorSpec, np.ndarray] | None = None) -> np.ndarray:
-    """The reference ``Y`` of ``spec`` in its operator's output layout, from onnx's ReferenceEvaluator running
-    :func:`reference_key`'s model on :func:`canonical_inputs` (computed once per key when ``cache`` is given)."""
-    key = reference_key(spec)
-    if cache is None or key not in cache:
-        # K/V heads repeated here rather than by the model's Expand (which onnx's reference runs in float64)
-        group = key.q_heads // key.kv_heads
-        feeds = {k: (np.repeat(v, group, axis=1) if k != "Q" else v) for k, v in canonical_inputs(key).items()}
-        y4 = reference_output(replace(key, kv_heads=key.q_heads), feeds)
-        if cache is None:
-            return _in_layout(spec, y4)
-        cache[key] = y4
-    return _in_layout(spec, cache[key])
-
-
-def _in_layout(spec: OperatorSpec, y4: np.ndarray) -> np.ndarray:
-    return _bsh(y4) if spec.resolved_domain == "com.microsoft" else y4
 
 
 def agreement(spec: OperatorSpec, got: np.ndarray, want: np.ndarray) -> tuple[float, float, bool]:

@@ -47,6 +47,9 @@ class ScoreMod:
     graph: bytes
     nodes: int = 1
     """How many nodes the graph holds, subgraphs included."""
+    elementwise: bool = False
+    """Whether every node is an elementwise op on the scores and scalars (:func:`is_elementwise`): then each
+    score's modified value depends on that score alone, and the reference may be computed in chunks."""
 
     def graph_proto(self):  # -> onnx.GraphProto, not named here: the annotation would need onnx
         """The subgraph, ready to attach as FlexAttention's ``score_mod`` attribute."""
@@ -104,7 +107,7 @@ def from_expression(steps: object) -> ScoreMod:
                               [helper.make_tensor_value_info("scores_out", TensorProto.FLOAT, None)],
                               initializer=inits)
     digest = hashlib.sha256(" ".join(steps).encode()).hexdigest()[:8]
-    return check_score_mod(ScoreMod(f"expr-{digest}", graph.SerializeToString(), len(nodes)))
+    return check_score_mod(ScoreMod(f"expr-{digest}", graph.SerializeToString(), len(nodes), elementwise=True))
 
 
 def from_file(path: Path) -> ScoreMod:
@@ -148,7 +151,7 @@ def from_file(path: Path) -> ScoreMod:
                             f"{MAX_NODES}")
     graph.name = graph.name or "score_mod"
     serialized = graph.SerializeToString()
-    return check_score_mod(ScoreMod(file_mod_name(path, serialized), serialized, nodes))
+    return check_score_mod(ScoreMod(file_mod_name(path, serialized), serialized, nodes, is_elementwise(graph)))
 
 
 def file_mod_name(path: Path, graph: bytes) -> str:
@@ -156,6 +159,33 @@ def file_mod_name(path: Path, graph: bytes) -> str:
     and a short hash of its graph, so two files of the same stem in different folders are two cells."""
     stem = re.sub(r"[^A-Za-z0-9_.]+", "_", path.stem)[:40].strip("_.") or "score_mod"
     return f"{stem}-{hashlib.sha256(graph).hexdigest()[:8]}"
+
+
+ELEMENTWISE_OPS = frozenset({op for op, _ in STEPS.values()} | {
+    "Identity", "Cast", "Sqrt", "Reciprocal", "Log", "Erf", "Sin", "Cos", "Floor", "Ceil", "Round", "Sign", "Clip",
+    "LeakyRelu", "Elu", "Selu", "Softplus", "Softsign", "HardSigmoid", "Gelu", "Mish", "Where", "Greater", "Less",
+    "Equal", "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Constant"})
+"""Ops whose output at a position is a function of their inputs at that position (with scalars broadcast)."""
+
+
+def is_elementwise(graph) -> bool:  # graph: onnx.GraphProto, not named here: the annotation would need onnx
+    """True when every node of ``graph`` is in ``ELEMENTWISE_OPS``, holds no subgraph, and every constant and
+    initializer is a scalar: each modified score then depends on its own score only (never on its neighbours,
+    head, row or the tensor's shape), so the scores may be modified chunk by chunk."""
+    if any(int(np.prod(t.dims, dtype=np.int64)) != 1 for t in graph.initializer) or graph.sparse_initializer:
+        return False
+    for node in graph.node:
+        if node.op_type not in ELEMENTWISE_OPS or node.domain not in ("", "ai.onnx"):
+            return False
+        for attribute in node.attribute:
+            if attribute.HasField("g") or attribute.graphs or attribute.HasField("sparse_tensor"):
+                return False
+            if attribute.HasField("t") and int(np.prod(attribute.t.dims, dtype=np.int64)) != 1:
+                return False
+        if node.op_type == "Constant" and not any(a.HasField("t") or a.name in ("value_float", "value_int")
+                                                  for a in node.attribute):
+            return False
+    return True
 
 
 def count_nodes(graph) -> int:  # graph: onnx.GraphProto, not named here: the annotation would need onnx
