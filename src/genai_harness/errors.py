@@ -135,6 +135,13 @@ class CellTimeoutError(CellError):
     exit_code = 10
 
 
+class MeasurementError(CellError):
+    """A cell ran but its measurement cannot be trusted (``--measure instructions``: valgrind cannot run the runtime,
+    or its counts do not pair with the cell's phases); recorded as the cell's reason, never a wrong figure."""
+
+    exit_code = 9
+
+
 class StoreError(HarnessError):
     """The results store cannot be read or written."""
 

@@ -11,6 +11,8 @@ import dataclasses
 from typing import Any
 
 from genai_harness.errors import ConfigurationError
+from genai_harness.tasks.instructions import KIND as INSTRUCTIONS
+from genai_harness.tasks.instructions import instruction_metric
 from genai_harness.tasks.metric import MetricInfo, metric_info
 from genai_harness.tasks.registry import TASK_KINDS
 from genai_harness.workloads.operators.spec import OPERATOR_TASK
@@ -30,15 +32,17 @@ _COMMON_METRICS = (
     metric_info("load_s", "load", "s", EVERY, "lower", True, "{:.2f}", scope="cell"),
     metric_info("peak_rss_mb", "peak RSS", "MiB", EVERY, "lower", True, "{:.0f}", "memory", scope="cell"),
     metric_info("energy_j", "energy", "J", EVERY, "lower", False, "{:.3g}", "energy"),
+    instruction_metric("instructions_load", "load instructions", EVERY, scope="cell"),
 )
 
 
 def _assemble() -> dict[str, MetricInfo]:
-    """Every task's metrics and the operator suite's: speed first, then those every row has, then energy, then
-    accuracy; a metric two row kinds share (``inference_ms``) is listed once with both."""
+    """Every task's metrics and the operator suite's: speed first, then those every row has, then instruction
+    counts, energy, accuracy; a metric two row kinds share (``inference_ms``) is listed once with both."""
     declared = [*(kind.metrics for kind in TASK_KINDS.values()), _OPERATOR_METRICS]
     ordered = [m for group in declared for m in group if m.kind == "speed"]
-    ordered += _COMMON_METRICS
+    ordered += [m for m in _COMMON_METRICS if m.kind != INSTRUCTIONS]
+    ordered += [m for group in (*declared, _COMMON_METRICS) for m in group if m.kind == INSTRUCTIONS]
     ordered += [m for kind in ("energy", "accuracy") for group in declared for m in group if m.kind == kind]
     table: dict[str, MetricInfo] = {}
     for info in ordered:

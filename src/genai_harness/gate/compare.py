@@ -46,6 +46,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, kind_rule
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
 from genai_harness.analysis.long_view import call_index, long_view
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
@@ -101,7 +102,8 @@ ROUND_ESTIMATOR = "median"
 at the median: on 80 real A/A rounds under load (benchmarks/RESULTS.md, "Per-round estimators") the best
 repetition halved openvino-genai's round-to-round spread (log SD 0.97 -> 0.50) but raised onnxruntime-genai's
 (0.22 -> 0.31), and no estimator reached 95 % of 10 % slowdowns within 40 rounds on either runtime."""
-VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only in baseline", "only in current")
+VERDICTS = ("regression", "improvement", "unchanged", "too little data", "only in baseline", "only in current",
+            "equivalent", "inconclusive")
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
     *KEY_COLUMNS, "metric", "unit", "better", "n_baseline", "n_current", "baseline_median", "current_median",
@@ -168,7 +170,9 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     if alpha is None:
         alpha = PAIRED_ALPHA if paired else ALPHA
 
-    names = tuple(metrics) if metrics is not None else default_metrics()
+    # counted metrics (issue 23, point 4): instruction runs compare their instruction columns by default
+    counted = counted_defaults([*_measures(baseline), *_measures(current)]) if metrics is None else None
+    names = tuple(metrics) if metrics is not None else counted or default_metrics()
     for name in (*names, *(thresholds or {})):
         metric(name)  # unknown metric names fail here, with the list of known ones
     if round_estimator not in ROUND_ESTIMATORS:
@@ -201,6 +205,13 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                        p_value=math.nan, p_family=math.nan, tested_on="",
                        verdict="only in current" if not b else "only in baseline", detectable=math.nan,
                        rounds_needed=math.nan)
+            records.append(row)
+            continue
+        rule = kind_rule(info.name)  # counted metrics (issue 23, point 4): their own rule, one run a side is enough
+        if rule is not None:
+            factor = dict(thresholds or {}).get(info.name, rule.threshold)
+            row.update(judge_counted(b, c, lower_is_better=info.lower_is_better, threshold=factor, noise=rule.noise),
+                       threshold=factor)
             records.append(row)
             continue
         b_runs, c_runs = run_medians(b_group), run_medians(c_group)
@@ -239,6 +250,12 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
         row["verdict"] = verdict(row["slowdown"], row["p_family"], n_b, n_c, threshold=factor, alpha=alpha,
                                  min_repetitions=fewest)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+
+
+def _measures(frame: pd.DataFrame) -> list[Any]:
+    """The ``measure`` of each ok row (issue 23, point 4; None where the column is absent)."""
+    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+    return ok["measure"].tolist() if "measure" in ok.columns else [None] * len(ok)
 
 
 def run_estimates(group: pd.DataFrame, estimator: str, *, lower_is_better: bool = True) -> list[float]:

@@ -22,6 +22,10 @@ Schema history (``SCHEMA_VERSION``):
   ``itl_by_position_ms`` (per cell, the median over repetitions of each inter-token gap). Both are
   cell columns; a row read from an older store has them null, and they join a row's identity only
   when set, so rows keep their ``row_key`` across the migration.
+* 5: instruction counts per phase (``instructions_load``, ``instructions_prefill``, ``instructions_per_token``,
+  ``instructions_per_step``, ``instructions_call``: executed instructions counted by valgrind's callgrind) and
+  ``measure`` (a cell column: ``instructions`` for a cell run under valgrind, whose wall times are those of the
+  simulation; null for a plain run). Additive, like 4.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -139,6 +143,10 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("float", "gflops_per_s", "peak_fraction", since=2),
     # gate calibration: factor each timed span was stretched by (null = none, the default)
     *_cols("float", "injected_slowdown", since=2),
+    # --measure instructions: executed instructions per phase, counted under valgrind (null otherwise)
+    *_cols("text", "measure", since=5),
+    *_cols("float", *(INSTRUCTION_COLUMNS := ("instructions_load", "instructions_prefill", "instructions_per_token",
+                                              "instructions_per_step", "instructions_call")), since=5),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -152,6 +160,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "energy_j", "energy_per_token_j", "energy_per_image_j",
     "ref_token_agreement", "ref_first_divergence", "ref_logits_max_diff", "ref_psnr_db", "ref_top1_agreement",
     "ref_max_score_diff", "ref_max_abs_error", "ref_max_rel_error", "gflops_per_s", "peak_fraction",
+    *INSTRUCTION_COLUMNS,
 )
 """The measured metrics (the counts n_input_tokens, n_new_tokens, batch_size included)."""
 NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")
