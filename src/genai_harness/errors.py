@@ -19,7 +19,8 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
     ├── WorkloadError (7)               malformed workload file or suite
     ├── GenerationError (8)             runtime failed inside inference
     ├── CellError (9)                   an isolated cell crashed or failed
-    │   └── CellTimeoutError (10)       an isolated cell ran past its timeout
+    │   ├── CellTimeoutError (10)       an isolated cell ran past its timeout
+    │   └── MeasurementError            a cell's figure cannot be trusted (valgrind cannot count it)
     ├── StoreError (11)                 results store unreadable or unwritable
     │   └── SchemaVersionError          store written by an incompatible schema
     ├── WorkerProtocolError (12)        a subprocess answered something unreadable
