@@ -17,7 +17,7 @@ Judge:
   2 % more instructions, with its own run's noise) are the catches.
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/instruction_counts.py --runs 20 --changed 3 --store /tmp/ic.sqlite``
-(measures, then judges), or ``--reuse`` to judge the rows already in ``--store``.
+(measures, then judges), or ``--reuse`` to judge the rows already in ``--store`` (and ``--also`` stores).
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ def measure(store: str, runs: int, changed: int) -> None:
                   f"call {frame['instructions_call'].median():.0f}", flush=True)
 
 
-def judge(store: str) -> None:
-    """Print the spread, the known change and the gate's rates from the rows in ``store``."""
-    frame = ResultStore(store).read()
+def judge(stores: list[str]) -> None:
+    """Print the spread, the known change and the gate's rates from the rows in ``stores``."""
+    frame = pd.concat([ResultStore(store).read() for store in stores], ignore_index=True)
     frame = frame[(frame["status"] == "ok") & (frame["measure"] == "instructions")]
     base = frame[frame["workload_id"] == "instr-p32-g8"]
     more = frame[frame["workload_id"] == "instr-p32-g9"]
@@ -114,11 +114,13 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=3)
     parser.add_argument("--store", default="/tmp/instruction-counts.sqlite")
     parser.add_argument("--reuse", action="store_true", help="judge the rows already in --store")
+    parser.add_argument("--also", action="append", default=[], help="judge the rows of this store too (repeatable: "
+                        "runs measured in parallel into separate stores)")
     args = parser.parse_args()
     if not args.reuse:
         measure(args.store, args.runs, args.changed)
     pd.set_option("display.width", 200)
-    judge(args.store)
+    judge([args.store, *args.also])
 
 
 if __name__ == "__main__":

@@ -3,15 +3,32 @@ refusals: a count that cannot be paired, valgrind absent or unable to run a runt
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from genai_harness.errors import ConfigurationError, MeasurementError
+from genai_harness.interface.devices import Device
 from genai_harness.runner import valgrind
 from genai_harness.runner.benchmark import check_measure
 from genai_harness.tasks.instructions import call_counts, image_counts, text_counts
+from genai_harness.worker import instructions
+from genai_harness.worker.cell import INSTRUCTION_REPETITIONS, run_cell
 from genai_harness.worker.instructions import InstructionClock, cumulative_counts, dump_total
+from genai_harness.worker.protocol import CellRequest, ModelRef
+from genai_harness.workloads.spec import parse_workload
+
+
+def cell_request(tmp_path: Path, framework: str, task: str, inputs: dict[str, Any],
+                 repetitions: int = 3) -> CellRequest:
+    """A cell of the fake backend's ``ok`` model, 2 warm-ups."""
+    model = tmp_path / "ok"
+    model.mkdir(exist_ok=True)
+    workload = parse_workload({"id": "w", "version": 1, "task": task, "input": inputs,
+                               "run": {"warmup": 2, "repetitions": repetitions}}, "inline")
+    return CellRequest(framework, Device("CPU", framework=framework), workload, ModelRef(str(model), "m", "fake"))
 
 
 def _dump(path: Path, total: int) -> None:
@@ -77,3 +94,27 @@ def test_measure_options_are_checked_before_any_cell(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(valgrind.shutil, "which", lambda name: None)
     with pytest.raises(ConfigurationError, match="needs valgrind"):
         check_measure("instructions", None)
+
+
+def test_a_cell_counts_each_phase_between_its_clock_readings(tmp_path: Path, fake_backend: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process, with callgrind's dumps stood in for (each reading 1000 instructions after the one before): the
+    cell maps every phase to the readings that bound it, as the time metrics do, and refuses without valgrind."""
+    request = cell_request(tmp_path, fake_backend, "text2text", {"prompt_tokens": 20, "new_tokens": 5},
+                           repetitions=10)
+    counted = dataclasses.replace(request, measure="instructions")
+    with pytest.raises(MeasurementError, match="not started under valgrind"):
+        run_cell(counted)
+    monkeypatch.setenv(instructions.OUT_ENV, str(tmp_path / "callgrind.out"))
+    monkeypatch.setattr(instructions, "cumulative_counts", lambda out, n: [1000 * (k + 1) for k in range(n)])
+    reply = run_cell(counted)
+    assert len(reply.repetitions) == INSTRUCTION_REPETITIONS
+    for rep in reply.repetitions:
+        assert rep["instructions_load"] == 1000 and rep["instructions_prefill"] == 1000
+        assert rep["instructions_per_token"] == 1000 and rep["instructions_call"] == 6000  # start, 5 tokens, end
+        assert "stamps" not in rep
+    image = dataclasses.replace(cell_request(tmp_path, fake_backend, "text2image",
+                                             {"width": 16, "height": 8, "steps": 4}, 2), measure="instructions")
+    for rep in run_cell(image).repetitions:
+        assert rep["instructions_per_step"] == 1000 and rep["instructions_call"] == 5000
+    assert "stamps" not in run_cell(request).repetitions[0]  # time mode drops the readings too

@@ -44,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="factor a metric must worsen by to fail (default 1.10)")
     group.addoption("--genai-runs", type=int, default=RUNS, metavar="N",
                     help=f"runs of each gated cell, each its own worker process (default {RUNS})")
+    group.addoption("--genai-measure", choices=("time", "instructions"), default="time",
+                    help="time (default), or instructions: one run of each cell under valgrind, gated on its "
+                         "instruction counts at 2 %% (deterministic, for noisy runners)")
 
 
 RUNS = 3
@@ -58,6 +61,7 @@ class Gate:
         self.update = bool(config.getoption("--genai-update-baseline"))
         self.threshold = config.getoption("--genai-threshold")
         self.runs = config.getoption("--genai-runs")
+        self.measure = config.getoption("--genai-measure")  # issue 23, point 4
         self.store = store
         if self.update and not self.baseline:
             raise pytest.UsageError("--genai-update-baseline needs --genai-baseline STORE (where to record it)")
@@ -83,9 +87,10 @@ class Gate:
 
         with tempfile.TemporaryDirectory(prefix="genai-gate-") as folder:  # through genai_harness.run, as any run
             suite = _suite_file(Path(folder), workload, model)
+            runs = 1 if self.measure == "instructions" else self.runs  # counts need one run a side
             current = pd.concat([run(str(suite), frameworks=_names(framework), devices=_names(device),
-                                     store=self.store, progress=False, **run_options) for _ in range(self.runs)],
-                                ignore_index=True)
+                                     store=self.store, progress=False, measure=self.measure, **run_options)
+                                 for _ in range(runs)], ignore_index=True)
         failed = current[current["status"] != "ok"]
         if len(failed):
             pytest.fail(f"genai-harness cell failed: {failed['error'].iloc[0]}", pytrace=False)
@@ -97,6 +102,8 @@ class Gate:
         cells = ResultFilter(workload_ids=workload, model_ids=model, frameworks=sorted(set(current["framework"])),
                              devices=sorted(set(current["device"])), statuses="ok")
         base = ResultStore(self.baseline, create=False).read(cells) if Path(self.baseline).exists() else None
+        if base is not None:  # instruction runs are compared with instruction runs, timed runs with timed ones
+            base = base[(base["measure"] == "instructions").fillna(False) == (self.measure == "instructions")]
         if base is None or not len(base):
             pytest.skip(f"no baseline for {workload} on {model} in {self.baseline}; record one with "
                         "--genai-update-baseline")

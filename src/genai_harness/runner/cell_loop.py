@@ -18,7 +18,7 @@ from typing import Any
 
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.analysis.summary import cell_summary
-from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError
+from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.launcher import WorkerOutcome, call_worker
@@ -161,6 +161,8 @@ def status_of(error: HarnessError) -> str:
         return "skipped"
     if isinstance(error, CellTimeoutError):
         return "timeout"
+    if isinstance(error, MeasurementError):  # it ran, but its count cannot be trusted (runner/valgrind.py)
+        return "failed"
     if isinstance(error, CellError):
         return "crashed"
     return "failed"
