@@ -157,7 +157,7 @@ def test_a_schema_3_store_is_read_as_it_is_and_migrated_by_adding_columns(tmp_pa
     before = old.read()
     assert before["runtime"].isna().all() and before["itl_by_position_ms"].isna().all()
     migrated = ResultStore(copy, migrate=True)
-    assert migrated.schema_version == SCHEMA_VERSION == 4
+    assert migrated.schema_version == SCHEMA_VERSION == 5
     assert migrated.meta()["migrated_from"] == "3"
     assert migrated.read().equals(before)  # every row and value kept; the new columns null
     # the same rows keep their identity: merging the schema-3 original into the migrated copy adds nothing
@@ -176,16 +176,16 @@ def test_results_migrate_upgrades_a_schema_3_store_on_request(tmp_path: Path) ->
     make_v3_store(path, cell_rows(run_id="r3"))
     proc = run_cli("results", "--store", path, "--migrate")
     assert proc.returncode == 0, proc.stderr
-    assert "upgraded from schema version 3 to schema version 4 (3 rows)" in proc.stderr
+    assert "upgraded from schema version 3 to schema version 5 (3 rows)" in proc.stderr
     assert ResultStore(path, create=False).schema_version == SCHEMA_VERSION
     again = run_cli("results", "--store", path, "--migrate")
-    assert again.returncode == 0 and "already at schema version 4" in again.stderr
+    assert again.returncode == 0 and "already at schema version 5" in again.stderr
     missing = run_cli("results", "--migrate")
     assert missing.returncode != 0 and "--migrate needs the store" in missing.stderr
 
 
 def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_path: Path) -> None:
-    """Schema 3 to 4 only adds nullable columns: a run applies it itself, says so, and appends."""
+    """Schema 3 to 4 and 5 only add nullable columns: a run applies it itself, says so, and appends."""
     import io
 
     from support import FakeWorkspace, fake_registered
@@ -200,7 +200,7 @@ def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_pa
     with fake_registered():
         frame = run(str(ws.suite("s", [("w", ["fake-ok"])])), frameworks=["fake"], devices=["CPU"], store=path,
                     config=ws.config, progress=False, stream=said)
-    assert "upgraded results store" in said.getvalue() and "from schema version 3 to 4" in said.getvalue()
+    assert "upgraded results store" in said.getvalue() and "from schema version 3 to 5" in said.getvalue()
     store = ResultStore(path, create=False)
     assert store.schema_version == SCHEMA_VERSION and store.count() == 3 + len(frame)
     assert frame["runtime"].eq("fake").all()

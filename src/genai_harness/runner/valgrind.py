@@ -16,6 +16,7 @@ same runtime takes outside valgrind on this CPU.
 
 from __future__ import annotations
 
+import platform
 import re
 import shutil
 import tempfile
@@ -45,9 +46,21 @@ def valgrind_path() -> str:
     return found
 
 
+FIXED_ENV = {"PYTHONHASHSEED": "0"}
+"""The worker's environment in instruction mode: one string-hash seed, so dicts and sets of every run probe and
+iterate alike (Python draws a seed per process otherwise)."""
+
+
+def fixed_layout() -> list[str]:
+    """``setarch ARCH -R`` where it is available: the worker's addresses are not randomized, so tables keyed by
+    address (in the runtime and the interpreter) are laid out alike in every run; nothing where it is not."""
+    setarch = shutil.which("setarch")
+    return [setarch, platform.machine(), "-R"] if setarch else []
+
+
 def callgrind_command(out_file: Path, log_file: Path) -> list[str]:
     """The prefix that runs a worker under callgrind: a dump before each marker call, nothing but the counts."""
-    return [valgrind_path(), "--tool=callgrind", f"--dump-before={MARKER_FUNCTION}", "--dump-line=no",
+    return [*fixed_layout(), valgrind_path(), "--tool=callgrind", f"--dump-before={MARKER_FUNCTION}", "--dump-line=no",
             "--dump-instr=no", "--collect-jumps=no", f"--callgrind-out-file={out_file}", f"--log-file={log_file}"]
 
 
@@ -70,7 +83,8 @@ def call_counted_worker(environment: Environment, request: WorkerRequest[ReplyT]
         out_file, log_file = folder / "callgrind.out", folder / "valgrind.log"
         try:
             return call_worker(environment, request, timeout_s * TIMEOUT_FACTOR, what, folder=folder,
-                               prefix=callgrind_command(out_file, log_file), extra_env={OUT_ENV: str(out_file)})
+                               prefix=callgrind_command(out_file, log_file),
+                               extra_env={**FIXED_ENV, OUT_ENV: str(out_file)})
         except MeasurementError:
             raise
         except CellError as exc:

@@ -9,12 +9,13 @@ reading the energy counter around each, and returns one metrics record per repet
 Every timing comes from the one injected clock. Under ``--measure instructions`` that clock is also valgrind's
 phase marker (:mod:`genai_harness.worker.instructions`): the cell then runs at most :data:`INSTRUCTION_WARMUP`
 warm-up calls and :data:`INSTRUCTION_REPETITIONS` repetitions (counts barely vary), and adds the ``instructions_*``
-columns to each record.
+columns to each record; Python's cyclic garbage collector then runs between calls, not inside them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,9 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
     if request.measure == INSTRUCTIONS and counting is None:
         raise MeasurementError("--measure instructions: this worker was not started under valgrind's callgrind; "
                                "no instruction count recorded")
-    if counting is not None:
+    if counting is not None:  # Python's cyclic GC runs between calls only: where it would fall inside one is arbitrary
+        gc.disable()
+        gc.collect()
         clock = counting
         workload = dataclasses.replace(workload, warmup=min(workload.warmup, INSTRUCTION_WARMUP),
                                        repetitions=min(workload.repetitions, INSTRUCTION_REPETITIONS), min_time_s=0.0)
@@ -93,6 +96,7 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
     kind = task_kind(workload.task)
     call = kind.measured_call(workload.inputs, pipeline)
     for _ in range(workload.warmup):
+        _collect_between_calls(counting)
         call.once()
     meter, energy_why = energy.meter_for(device)
     records: list[dict[str, Any]] = []
@@ -100,6 +104,7 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
     stamps: list[dict[str, Any]] = []  # per repetition, the clock readings of its call (instruction counts)
     measuring_start = time.monotonic()
     while len(records) < MAX_REPETITIONS:
+        _collect_between_calls(counting)
         before = meter.read_j() if meter else 0.0
         record = call.once()
         if meter:
@@ -113,6 +118,7 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
         if enough_reps and time.monotonic() - measuring_start >= workload.min_time_s:
             break
     if counting is not None:
+        gc.enable()
         add_instruction_counts(records, stamps, counting, load_stamps, kind)
     reply = CellReply(
         load_s=load_s,
@@ -129,6 +135,13 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
     if workload.reference:
         reply.reference = _reference(request.framework, workload, backend, model_path, call.last_output(), pipeline)
     return reply
+
+
+def _collect_between_calls(counting: InstructionClock | None) -> None:
+    """In instruction mode, collect Python's garbage before a call (the GC is off inside calls: a collection that
+    fell inside one call and not another would move its count by whatever the collection cost)."""
+    if counting is not None:
+        gc.collect()
 
 
 def add_instruction_counts(records: list[dict[str, Any]], stamps: list[dict[str, Any]], counting: InstructionClock,
