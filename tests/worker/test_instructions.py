@@ -39,19 +39,20 @@ def _dump(path: Path, total: int) -> None:
 def test_counts_are_running_sums_of_the_dumps(tmp_path: Path) -> None:
     out = tmp_path / "callgrind.out"
     for index, total in enumerate((500, 20, 7, 1000), start=1):
-        _dump(Path(f"{out}.{index}"), total)
-    _dump(out, 99)  # the dump at exit is not a reading's
+        _dump(Path(f"{out}.{index}-01"), total)
+    _dump(Path(f"{out}-01"), 99)  # the dump at exit is not a reading's
+    _dump(Path(f"{out}.2-02"), 5000)  # nor another thread's
     assert cumulative_counts(out, 4) == [500, 520, 527, 1527]
-    assert dump_total(Path(f"{out}.2")) == 20
+    assert dump_total(Path(f"{out}.2-01")) == 20
 
 
 def test_dumps_that_do_not_pair_with_the_readings_give_no_count(tmp_path: Path) -> None:
     out = tmp_path / "callgrind.out"
     for index in (1, 2, 3):
-        _dump(Path(f"{out}.{index}"), 10)
+        _dump(Path(f"{out}.{index}-01"), 10)
     with pytest.raises(MeasurementError, match="3 dumps for 2 clock readings"):
         cumulative_counts(out, 2)
-    Path(f"{out}.4").write_text("events: Ir\n")
+    Path(f"{out}.4-01").write_text("events: Ir\n")
     with pytest.raises(MeasurementError, match="no summary line"):
         cumulative_counts(out, 4)
 
@@ -62,7 +63,7 @@ def test_the_clock_is_strictly_increasing_and_maps_readings_to_counts(tmp_path: 
     readings = [clock() for _ in range(3)]  # outside valgrind os.getsid is just a call
     assert readings == sorted(set(readings))
     for index, total in enumerate((100, 30, 5), start=1):
-        _dump(Path(f"{out}.{index}"), total)
+        _dump(Path(f"{out}.{index}-01"), total)
     assert clock.counter() == dict(zip(readings, [100, 130, 135], strict=True))
 
 

@@ -61,7 +61,8 @@ def fixed_layout() -> list[str]:
 def callgrind_command(out_file: Path, log_file: Path) -> list[str]:
     """The prefix that runs a worker under callgrind: a dump before each marker call, nothing but the counts."""
     return [*fixed_layout(), valgrind_path(), "--tool=callgrind", f"--dump-before={MARKER_FUNCTION}", "--dump-line=no",
-            "--dump-instr=no", "--collect-jumps=no", f"--callgrind-out-file={out_file}", f"--log-file={log_file}"]
+            "--dump-instr=no", "--collect-jumps=no", "--separate-threads=yes", f"--callgrind-out-file={out_file}",
+            f"--log-file={log_file}"]
 
 
 def unemulated_reason(log_text: str) -> str | None:

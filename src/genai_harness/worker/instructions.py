@@ -9,6 +9,10 @@ reading to the instructions executed by then; a task turns a call's readings int
 (:mod:`genai_harness.tasks.instructions`). Python cannot issue valgrind's client requests, and callgrind_control
 from the worker would cost a process start per phase; a marker function needs neither.
 
+Only the main thread is counted (callgrind ``--separate-threads=yes``): with one compute thread the compute runs
+there, while a runtime's background threads (telemetry, timers) do work that follows the wall clock: counting
+them made a call's count vary by up to 7 % between runs (benchmarks/RESULTS.md, "Instruction counts").
+
 A count is refused, never guessed: when the dumps do not match the readings one to one (something else called
 ``getsid``; a dump missing), :class:`~genai_harness.errors.MeasurementError` says so.
 """
@@ -26,6 +30,8 @@ OUT_ENV = "GENAI_HARNESS_CALLGRIND_OUT"
 """Environment variable: callgrind's ``--callgrind-out-file`` (set by the parent in instruction mode)."""
 MARKER_FUNCTION = "getsid"
 """The C function whose every call callgrind dumps before (``os.getsid``; nothing on a runtime's path calls it)."""
+MAIN_THREAD = "01"
+"""callgrind's number of the worker's main thread, where the cell runs and every clock reading is taken."""
 _SUMMARY = re.compile(rb"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 _HEADER_BYTES = 4096
 """callgrind writes ``summary:`` in a dump's header, within its first lines."""
@@ -41,20 +47,26 @@ def dump_total(path: Path) -> int:
     return int(found.group(1))
 
 
+def dump_path(out_file: Path, index: int) -> Path:
+    """Dump ``index`` of the main thread (callgrind runs with ``--separate-threads=yes``: ``OUT.N-01``)."""
+    return out_file.parent / f"{out_file.name}.{index}-{MAIN_THREAD}"
+
+
 def cumulative_counts(out_file: Path, readings: int) -> list[int]:
-    """Instructions executed up to each of ``readings`` markers: the running sum of dumps ``OUT.1`` .. ``OUT.N``.
+    """Instructions the main thread executed up to each of ``readings`` markers: the running sum of its dumps
+    ``OUT.1-01`` .. ``OUT.N-01``.
 
     Dump ``k`` holds what ran between markers ``k-1`` and ``k``; anything but exactly ``readings`` dumps means the
     markers and the dumps do not pair, and no count is given."""
-    found = sorted(int(p.name.rsplit(".", 1)[1]) for p in out_file.parent.glob(out_file.name + ".*")
-                   if p.name.rsplit(".", 1)[1].isdigit())
+    pattern = re.compile(rf"^{re.escape(out_file.name)}\.(\d+)-{MAIN_THREAD}$")
+    found = sorted(int(m.group(1)) for p in out_file.parent.iterdir() if (m := pattern.match(p.name)))
     if found != list(range(1, readings + 1)):
         raise MeasurementError(f"callgrind wrote {len(found)} dumps for {readings} clock readings (something besides "
                                f"the harness called {MARKER_FUNCTION}, or a dump is missing); no instruction count "
                                "recorded")
     totals, running = [], 0
     for index in found:
-        running += dump_total(out_file.parent / f"{out_file.name}.{index}")
+        running += dump_total(dump_path(out_file, index))
         totals.append(running)
     return totals
 
