@@ -1,8 +1,9 @@
 """``--measure instructions``: cells run under valgrind's callgrind, instructions counted per phase.
 
-The real runs (valgrind executes every instruction of the worker) use the fake backend, whose calls are plain
-Python and numpy, and the bundled tiny-llm on onnxruntime-genai: counts, unlike times, do not depend on the
-machine being quiet, so these tests assert on them. Skipped only where valgrind is not installed.
+Real worker processes under real valgrind, on the fake backend (plain Python and numpy: a cell costs about half
+of tiny-llm's on onnxruntime-genai under callgrind, whose spread and known-size change benchmarks/
+instruction_counts.py measures). Counts, unlike times, do not depend on the machine being quiet, so the test
+asserts on them. Skipped only where valgrind is not installed.
 """
 
 from __future__ import annotations
@@ -36,9 +37,8 @@ def test_more_generated_tokens_cost_more_instructions_and_compare_flags_them(tmp
         assert (frame["measure"] == "instructions").all() and (frame["threads"] == 1).all()
         assert (frame[["instructions_load", "instructions_prefill", "instructions_per_token"]] > 0).all().all()
     assert many["instructions_call"].min() > few["instructions_call"].max()
-    # the same prompt and the same model: prefill and load are counted alike at both lengths
-    for phase in ("instructions_prefill", "instructions_load"):
-        assert many[phase].median() == pytest.approx(few[phase].median(), rel=0.02), phase
+    decode = (many["n_new_tokens"] - 1) * many["instructions_per_token"]
+    assert decode.min() > ((few["n_new_tokens"] - 1) * few["instructions_per_token"]).max()
     comparison = compare_frames(few, many, ignore=("workload_id",))
     calls = comparison[comparison["metric"] == "instructions_call"].iloc[0]
     assert calls["tested_on"] == "counts" and calls["verdict"] == "regression" and calls["threshold"] == 1.02
