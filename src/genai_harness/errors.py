@@ -19,7 +19,8 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
     ├── WorkloadError (7)               malformed workload file or suite
     ├── GenerationError (8)             runtime failed inside inference
     ├── CellError (9)                   an isolated cell crashed or failed
-    │   └── CellTimeoutError (10)       an isolated cell ran past its timeout
+    │   ├── CellTimeoutError (10)       an isolated cell ran past its timeout
+    │   └── MeasurementError            a cell's figure cannot be trusted (valgrind cannot count it)
     ├── StoreError (11)                 results store unreadable or unwritable
     │   └── SchemaVersionError          store written by an incompatible schema
     ├── WorkerProtocolError (12)        a subprocess answered something unreadable
@@ -144,6 +145,13 @@ class CellTimeoutError(CellError):
     """An isolated benchmark cell ran past its timeout."""
 
     exit_code = 10
+
+
+class MeasurementError(CellError):
+    """A cell ran but its measurement cannot be trusted (``--measure instructions``: valgrind cannot run the runtime,
+    or its counts do not pair with the cell's phases); recorded as the cell's reason, never a wrong figure."""
+
+    exit_code = 9
 
 
 class StoreError(HarnessError):

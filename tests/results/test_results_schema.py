@@ -23,7 +23,7 @@ from genai_harness.results.schema import (
 
 def test_column_order_and_types() -> None:
     assert COLUMN_NAMES[:5] == ("run_id", "run_started_at", "recorded_at", "harness_version", "schema_version")
-    assert COLUMN_NAMES[-1] == "injected_slowdown"
+    assert COLUMN_NAMES[-1] == "instructions_call"
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
     assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics",
                             "itl_by_position_ms", "numerics")
@@ -41,7 +41,10 @@ def test_column_order_and_types() -> None:
     v3 = {c.name for c in columns_for_version(3)}
     v4 = {c.name for c in columns_for_version(4)}
     assert v4 - v3 == {"runtime", "itl_by_position_ms"}
-    assert {"weight_precision", "kv_cache_precision"} <= set(COLUMN_NAMES) - v4
+    assert set(COLUMN_NAMES) - v4 == {"weight_precision", "kv_cache_precision", "measure", "instructions_load",
+                                      "instructions_prefill", "instructions_per_token", "instructions_per_step",
+                                      "instructions_call"}
+    assert {"instructions_per_token", "instructions_call"} <= set(METRIC_COLUMNS)
     assert len(columns_for_version(SCHEMA_VERSION)) == len(COLUMN_NAMES)
 
 

@@ -50,6 +50,7 @@ REQUEST_CASES = [
     InventoryRequest("ort-openvino"),
     CellRequest("onnxruntime", DEVICE, WORKLOAD, ModelRef("/models/m", "tiny", "onnx"), "default",
                 RequestedNumerics("f32", 2)),
+    CellRequest("onnxruntime", DEVICE, WORKLOAD, ModelRef("/models/m", "tiny", "onnx"), measure="instructions"),
     DirectRequest("openvino.genai", "text2text", "CPU", "/models/m", {"prompt": "hi", "max_new_tokens": 3},
                   numerics=RequestedNumerics(threads=1)),
     OperatorBatchRequest("/tmp/journal.jsonl", [OPERATOR_CELL]),
@@ -90,7 +91,7 @@ def test_the_files_keep_their_keys() -> None:
     data = encode_request(REQUEST_CASES[1], [])
     assert data == {"op": "cell", "environment": "default", "framework": "onnxruntime", "device": DEVICE.to_dict(),
                     "workload": WORKLOAD.to_dict(), "model": {"id": "tiny", "format": "onnx", "path": "/models/m"},
-                    "numerics": {"precision": "f32", "threads": 2}, "backend_specs": []}
+                    "numerics": {"precision": "f32", "threads": 2}, "measure": "time", "backend_specs": []}
     direct = encode_reply(REPLY_CASES[3])
     assert list(direct)[:4] == ["load_s", "text", "token_ids", "metrics"]  # the task's output beside load_s
     assert direct["device"]["label"] == "CPU:EP" and direct[PEAK_RSS_KEY] == 99.0

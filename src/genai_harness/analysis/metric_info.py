@@ -11,6 +11,8 @@ import dataclasses
 from typing import Any
 
 from genai_harness.errors import ConfigurationError
+from genai_harness.tasks.instructions import KIND as INSTRUCTIONS
+from genai_harness.tasks.instructions import instruction_metric
 from genai_harness.tasks.metric import COMMON_METRICS, MetricInfo, metric_info
 from genai_harness.tasks.registry import TASK_KINDS
 from genai_harness.workloads.operators.spec import OPERATOR_TASK
@@ -26,15 +28,17 @@ _OPERATOR_METRICS = (
     metric_info("ref_max_abs_error", "max abs error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
     metric_info("ref_max_rel_error", "max rel error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
 )
-_COMMON_METRICS = tuple(dataclasses.replace(m, tasks=EVERY) for m in COMMON_METRICS)
+_COMMON_METRICS = (*(dataclasses.replace(m, tasks=EVERY) for m in COMMON_METRICS),
+                   instruction_metric("instructions_load", "load instructions", EVERY, scope="cell"))
 
 
 def _assemble() -> dict[str, MetricInfo]:
-    """Every task's metrics and the operator suite's: speed first, then those every row has, then energy, then
-    accuracy; a metric two row kinds share (``inference_ms``) is listed once with both."""
+    """Every task's metrics and the operator suite's: speed first, then those every row has, then instruction
+    counts, energy, accuracy; a metric two row kinds share (``inference_ms``) is listed once with both."""
     declared = [*(kind.metrics for kind in TASK_KINDS.values()), _OPERATOR_METRICS]
     ordered = [m for group in declared for m in group if m.kind == "speed"]
-    ordered += _COMMON_METRICS
+    ordered += [m for m in _COMMON_METRICS if m.kind != INSTRUCTIONS]
+    ordered += [m for group in (*declared, _COMMON_METRICS) for m in group if m.kind == INSTRUCTIONS]
     ordered += [m for kind in ("energy", "accuracy") for group in declared for m in group if m.kind == kind]
     table: dict[str, MetricInfo] = {}
     for info in ordered:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from genai_harness.commands.compare import add_gate_options, gate_comparison, judge
+from genai_harness.commands.run import add_measure_option
 from genai_harness.gate.compare import AB_MAX_ROUNDS, AB_ROUNDS, rounds_to_run
 
 
@@ -25,7 +26,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
                               devices=args.device, models=args.model, store=args.store, pythons=args.python,
                               config=args.config, progress=not args.quiet,
                               inject_slowdown=(None, args.inject_slowdown), max_rounds=max_rounds,
-                              rounds_needed=rounds_needed)
+                              rounds_needed=rounds_needed, measure=args.measure)
     return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"), ignore=ignore, paired=True)
 
 
@@ -58,5 +59,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--quiet", action="store_true", help="no progress")
     p.add_argument("--inject-slowdown", type=float, default=None, metavar="FACTOR",
                    help="calibration only: stretch side B's measured spans by FACTOR")
+    add_measure_option(p)
     add_gate_options(p, paired=True)
     p.set_defaults(handler=cmd_ab)

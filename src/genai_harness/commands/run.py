@@ -8,6 +8,7 @@ import sys
 
 from genai_harness.backends.numerics import PRECISIONS
 from genai_harness.errors import CellError
+from genai_harness.worker.protocol.ops import MEASURES
 from genai_harness.workloads.operators.spec import OPERATOR_TASK
 
 
@@ -25,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
                 pythons=args.python, config=args.config, progress=not args.quiet, precision=args.precision,
                 threads=args.threads, reference=args.reference, inject_slowdown=args.inject_slowdown,
-                **({"ray_address": args.ray} if args.ray else {}))
+                measure=args.measure, **({"ray_address": args.ray} if args.ray else {}))
     if args.json:
         print(frame.to_json(orient="records", indent=2))
     if args.export:
@@ -69,7 +70,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--inject-slowdown", type=float, default=None, metavar="FACTOR",
                    help="calibrating a gate only: stretch every measured span by FACTOR (1.10 = 10 %% slower); "
                         "recorded in the rows' injected_slowdown; never on by default")
+    add_measure_option(p)
     p.set_defaults(handler=cmd_run)
+
+
+def add_measure_option(p: argparse.ArgumentParser) -> None:
+    """``--measure time|instructions``, shared by ``run`` and ``ab``."""
+    p.add_argument("--measure", choices=MEASURES, default="time",
+                   help="time (default), or instructions: run each cell under valgrind's callgrind with one compute "
+                        "thread and also record executed instructions per phase (instructions_* columns; "
+                        "deterministic, for noisy runners; about 30x slower)")
 
 
 def add_numerics_options(p: argparse.ArgumentParser) -> None:

@@ -21,11 +21,12 @@ from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, cell_label
 from genai_harness.analysis.long_view import row_labels
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import AB_ROUNDS
-from genai_harness.runner.benchmark import check_slowdown
+from genai_harness.runner.benchmark import check_measure, check_slowdown
 from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.prepare import Selection, prepare_run
 from genai_harness.runner.progress import Progress
+from genai_harness.worker.protocol import INSTRUCTIONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,7 +143,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
            store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
            progress: bool = True, stream: TextIO | None = None,
            inject_slowdown: tuple[float | None, float | None] = (None, None), max_rounds: int | None = None,
-           rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float] | None = None,
+           rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float] | None = None, measure: str = "time",
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
 
@@ -151,6 +152,9 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     it needs to catch a 10 % slowdown), a pair that finds its runner noisier than ``rounds`` allows runs more
     rounds, up to ``max_rounds``: the round count follows the measured noise, never the measured effect, and
     each pair runs only the rounds its own noise asks for.
+
+    ``measure="instructions"`` runs every call under valgrind with one compute thread (``runner.valgrind``); the
+    counts barely vary between runs, so each pair runs one round and never more.
     """
     side_a, side_b = Side.parse(a), Side.parse(b)
     if side_a.kind != side_b.kind:
@@ -164,6 +168,11 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
         raise ConfigurationError(f"--max-rounds must be a whole number from --rounds ({rounds}, at least 2) to "
                                  f"1000, got {max_rounds!r}")
     slowdowns = [check_slowdown(f) for f in inject_slowdown]
+    if measure == INSTRUCTIONS:  # counts need no rounds to average their noise away (analysis/gate_rules)
+        for side in (side_a, side_b):
+            check_measure(measure, side.threads)
+        rounds, max_rounds = 1, None
+    check_measure(measure, None)
     filters = (frameworks, devices, models)
     prepared = prepare_run(suite, [side_a.selection(*filters), side_b.selection(*filters)], pythons=pythons or (),
                            config=config, store=store, out=stream or sys.stderr)
@@ -171,8 +180,9 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     if not pairs:
         raise ConfigurationError(f"A/B: no cell of {a!r} has a partner in {b!r} (same framework, device, workload"
                                  f"{'' if side_a.kind == 'model' else ', model'}); check the filters")
-    pairs = [(dataclasses.replace(x, inject_slowdown=slowdowns[0]),
-              dataclasses.replace(y, inject_slowdown=slowdowns[1])) for x, y in pairs]
+    counted = {"measure": measure, "threads": 1} if measure == INSTRUCTIONS else {}
+    pairs = [(dataclasses.replace(x, inject_slowdown=slowdowns[0], **counted),
+              dataclasses.replace(y, inject_slowdown=slowdowns[1], **counted)) for x, y in pairs]
     result_store = prepared.store
     contexts = [new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
     written: list[dict[str, Any]] = []

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, kind_rule
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
 from genai_harness.analysis.long_view import call_index, long_view
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
@@ -197,7 +198,9 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     if alpha is None:
         alpha = PAIRED_ALPHA if paired else ALPHA
 
-    names = tuple(metrics) if metrics is not None else default_metrics()
+    # counted metrics (issue 23, point 4): instruction runs compare their instruction columns by default
+    counted = counted_defaults([*_measures(baseline), *_measures(current)]) if metrics is None else None
+    names = tuple(metrics) if metrics is not None else counted or default_metrics()
     for name in (*names, *(thresholds or {})):
         metric(name)  # unknown metric names fail here, with the list of known ones
     if round_estimator not in ROUND_ESTIMATORS:
@@ -206,7 +209,8 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
         raise ComparisonError(f"alpha (the comparison's false-alarm rate) must lie between 0 and 1 "
                               f"(e.g. 0.01), got {alpha!r}")
-    factors = {**{n: threshold for n in names}, **dict(thresholds or {})}
+    # a counted metric keeps its kind's own threshold unless --metric-threshold names it (not the global one)
+    factors = {**{n: threshold for n in names if kind_rule(n) is None}, **dict(thresholds or {})}
     for name, factor in factors.items():
         if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1.0):
             raise ComparisonError(f"threshold of {name} must be a finite factor above 1 (e.g. 1.10), got {factor!r}")
@@ -250,6 +254,14 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         if b_group is None or c_group is None:
             row.update(ratio=math.nan, ratio_ci_low=math.nan, ratio_ci_high=math.nan, slowdown=math.nan,
                        p_value=math.nan, tested_on="", verdict="only in current" if not b else "only in baseline")
+            records.append(row)
+            continue
+        rule = kind_rule(info.name)  # counted metrics (issue 23, point 4): their own rule, one run a side is enough
+        if rule is not None:
+            factor = factors.get(info.name, rule.threshold)
+            row.update(judge_counted(b, c, lower_is_better=info.lower_is_better, threshold=factor, noise=rule.noise),
+                       threshold=factor)
+            row["unresolved"] = row["verdict"] == "inconclusive"  # never a silent pass
             records.append(row)
             continue
         sd = math.nan
@@ -315,6 +327,12 @@ def run_values(group: pd.DataFrame) -> dict[str, float]:
         else:
             out[run] = float(np.median(values[mask]))
     return out
+
+
+def _measures(frame: pd.DataFrame) -> list[Any]:
+    """The ``measure`` of each ok row (issue 23, point 4; None where the column is absent)."""
+    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+    return ok["measure"].tolist() if "measure" in ok.columns else [None] * len(ok)
 
 
 def run_estimates(group: pd.DataFrame, estimator: str, *, lower_is_better: bool = True) -> list[float]:

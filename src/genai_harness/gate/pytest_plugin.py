@@ -50,6 +50,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"runs of each gated cell, each its own worker process (default {RUNS})")
     group.addoption("--genai-on-inconclusive", choices=("fail", "warn", "pass"), default=None,
                     help="a gated cell inconclusive at or beyond the threshold: fail the test (default), warn, or pass")
+    group.addoption("--genai-measure", choices=("time", "instructions"), default="time",
+                    help="time (default), or instructions: one run of each cell under valgrind, gated on its "
+                         "instruction counts at 2 %% (deterministic, for noisy runners)")
 
 
 RUNS = 3
@@ -66,6 +69,7 @@ class Gate:
         self.update = bool(config.getoption("--genai-update-baseline"))
         self.threshold = config.getoption("--genai-threshold")
         self.runs = config.getoption("--genai-runs")
+        self.measure = config.getoption("--genai-measure")  # issue 23, point 4
         self.store = store
         if self.update and not self.baseline:
             raise pytest.UsageError("--genai-update-baseline needs --genai-baseline STORE (where to record it)")
@@ -107,9 +111,10 @@ class Gate:
             except HarnessError as exc:
                 pytest.fail(f"genai-harness gate: {exc}", pytrace=False)
         suite = _suite_file(self.folder, workload, model)  # in pytest's own temporary folder: nothing left in /tmp
+        runs = 1 if self.measure == "instructions" else self.runs  # counts need one run a side
         current = pd.concat([run(str(suite), frameworks=_names(framework), devices=_names(device),
-                                 store=self.store, progress=False, **run_options) for _ in range(self.runs)],
-                            ignore_index=True)
+                                 store=self.store, progress=False, measure=self.measure, **run_options)
+                             for _ in range(runs)], ignore_index=True)
         failed = current[current["status"] != "ok"]
         if len(failed):
             pytest.fail(f"genai-harness cell failed: {failed['error'].iloc[0]}", pytrace=False)
@@ -125,6 +130,9 @@ class Gate:
                                  frameworks=sorted(set(current["framework"])), devices=sorted(set(current["device"])),
                                  statuses="ok")
             base = baseline_store.read(cells)
+            if len(base):  # instruction runs are compared with instruction runs, timed runs with timed ones
+                counted = base["measure"].eq("instructions").fillna(False) if "measure" in base.columns else False
+                base = base[counted == (self.measure == "instructions")]
             if not len(base):
                 pytest.fail(f"no baseline rows for {workload} on {model} in {shown}; record them with "
                             "--genai-update-baseline", pytrace=False)

@@ -26,6 +26,10 @@ Schema history (``SCHEMA_VERSION``):
   (MatMulNBits)``, ``int4 sym, group 128 (i4)``, ``float32`` ...) and ``kv_cache_precision`` (OpenVINO's
   KV_CACHE_PRECISION read back; the element type of an ONNX decoder's past key/values), beside ``precision``,
   the compute precision. Cell columns, null in rows of older stores, joining identity only when set.
+  Also instruction counts per phase (``instructions_load``, ``instructions_prefill``, ``instructions_per_token``,
+  ``instructions_per_step``, ``instructions_call``: executed instructions counted by valgrind's callgrind) and
+  ``measure`` (a cell column: ``instructions`` for a cell run under valgrind, whose wall times are those of the
+  simulation; null for a plain run). Additive, like 4.
 """
 
 from __future__ import annotations
@@ -144,6 +148,10 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("float", "gflops_per_s", "peak_fraction", since=2),
     # gate calibration: factor each timed span was stretched by (null = none, the default)
     *_cols("float", "injected_slowdown", since=2),
+    # --measure instructions: executed instructions per phase, counted under valgrind (null otherwise)
+    *_cols("text", "measure", since=5),
+    *_cols("float", *(INSTRUCTION_COLUMNS := ("instructions_load", "instructions_prefill", "instructions_per_token",
+                                              "instructions_per_step", "instructions_call")), since=5),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -157,6 +165,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "energy_j", "energy_per_token_j", "energy_per_image_j",
     "ref_token_agreement", "ref_first_divergence", "ref_logits_max_diff", "ref_psnr_db", "ref_top1_agreement",
     "ref_max_score_diff", "ref_max_abs_error", "ref_max_rel_error", "gflops_per_s", "peak_fraction",
+    *INSTRUCTION_COLUMNS,
 )
 """The measured metrics (the counts n_input_tokens, n_new_tokens, batch_size included)."""
 NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")

@@ -21,6 +21,8 @@ from genai_harness.runner.fleet import ray_tasks
 from genai_harness.runner.prepare import Prepared, Selection, prepare_run
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import signals_interrupt
+from genai_harness.runner.valgrind import valgrind_path
+from genai_harness.worker.protocol import INSTRUCTIONS, MEASURES
 from genai_harness.workloads.operators.peak import matmul_peak_gflops
 from genai_harness.workloads.operators.suites import load_operator_suite
 
@@ -51,7 +53,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
         precision: str | None = None, threads: int | None = None, reference: bool = False,
-        inject_slowdown: float | None = None, ray_address: str | None = None) -> pd.DataFrame:
+        inject_slowdown: float | None = None, ray_address: str | None = None, measure: str = "time") -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
@@ -68,13 +70,19 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     ``inject_slowdown`` (gate calibration, never on by default) stretches every measured span by that
     factor and records it in ``injected_slowdown``. ``ray_address`` schedules every cell on that Ray
     cluster (see :mod:`genai_harness.runner.fleet`); each node writes its rows to ``store``.
+    ``measure="instructions"`` runs every cell under valgrind's callgrind with one compute thread and adds the
+    ``instructions_*`` columns (:func:`check_measure`).
     """
     slowdown = check_slowdown(inject_slowdown)
+    threads = check_measure(measure, threads)
     out = stream or sys.stderr
     selection = Selection([canonical_framework(f) for f in name_list(frameworks, "framework") or []] or None,
                           name_list(devices, "device"), name_list(models, "model"), precision, threads)
     python_names = name_list(pythons, "python") or []
     operators = load_operator_suite(suite)  # an operator suite: its specs are validated here, before any cell
+    if operators is not None and measure == INSTRUCTIONS:
+        raise ConfigurationError("--measure instructions runs model suites only (smoke, client or a suite file); "
+                                 "operator suites measure time")
     if operators is not None:
         # the runner of operator cells loads onnx (to build the operator models) only when an operator suite runs
         from genai_harness.runner.operator_loop import check_operator_options
@@ -90,6 +98,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
                       for c in plan.cells]
     if slowdown is not None:
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
+    plan.cells = [dataclasses.replace(c, measure=measure) for c in plan.cells]
     context = new_run_context(prepared.profile, prepared.env_versions)
     meter = Progress(len(plan.cells), out, progress)
 
@@ -140,6 +149,20 @@ def check_slowdown(factor: float | None) -> float | None:
         raise ConfigurationError(f"inject_slowdown must be a finite factor from 0.1 to 100 (1.10 = 10 % slower), "
                                  f"got {factor!r}")
     return float(factor)
+
+
+def check_measure(measure: str, threads: int | None) -> int | None:
+    """The threads a run of ``measure`` asks for: ``threads`` for ``time``; one for ``instructions`` (an instruction
+    count of several threads depends on how they were scheduled), which also needs valgrind. Anything else is a
+    ConfigurationError."""
+    if measure not in MEASURES:
+        raise ConfigurationError(f"--measure must be one of {', '.join(MEASURES)}, got {measure!r}")
+    if measure != INSTRUCTIONS:
+        return threads
+    if threads not in (None, 1):
+        raise ConfigurationError(f"--measure instructions runs one compute thread; drop --threads {threads}")
+    valgrind_path()
+    return 1
 
 
 def _run_operators(prepared: Prepared, out: TextIO, progress: bool) -> pd.DataFrame:

@@ -18,15 +18,16 @@ from typing import Any
 
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.analysis.summary import cell_summary
-from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError
+from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.launcher import WorkerOutcome, call_worker
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import interrupt_reason, signals_deferred
+from genai_harness.runner.valgrind import call_counted_worker
 from genai_harness.version import __version__
-from genai_harness.worker.protocol import CellReply, CellRequest, ModelRef, RequestedNumerics
+from genai_harness.worker.protocol import INSTRUCTIONS, CellReply, CellRequest, ModelRef, RequestedNumerics
 
 
 @dataclass
@@ -50,7 +51,15 @@ def cell_request(cell: Cell) -> CellRequest:
     """The worker request that runs ``cell``."""
     return CellRequest(framework=cell.framework, device=cell.device, workload=cell.workload,
                        model=ModelRef(str(cell.model_format.path), cell.model.id, cell.model_format.key),
-                       environment=cell.environment.name, numerics=RequestedNumerics(cell.precision, cell.threads))
+                       environment=cell.environment.name, numerics=RequestedNumerics(cell.precision, cell.threads),
+                       measure=cell.measure)
+
+
+def call_cell_worker(cell: Cell) -> WorkerOutcome[CellReply]:
+    """Run ``cell`` in a worker of its environment with its workload's timeout: under callgrind when it measures
+    instructions."""
+    call = call_counted_worker if cell.measure == INSTRUCTIONS else call_worker
+    return call(cell.environment, cell_request(cell), cell.workload.timeout_s, what=f"cell {cell.label}")
 
 
 def placement_columns(context: RunContext, environment: Any, device: Any) -> dict[str, Any]:
@@ -92,6 +101,7 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
         "precision_requested": cell.requested_numerics[0],
         "threads_requested": cell.requested_numerics[1],
         "injected_slowdown": cell.inject_slowdown,
+        "measure": cell.measure if cell.measure == INSTRUCTIONS else None,
     }
 
 
@@ -153,6 +163,8 @@ def status_of(error: HarnessError) -> str:
         return "skipped"
     if isinstance(error, CellTimeoutError):
         return "timeout"
+    if isinstance(error, MeasurementError):  # it ran, but its count cannot be trusted (runner/valgrind.py)
+        return "failed"
     if isinstance(error, CellError):
         return "crashed"
     return "failed"
@@ -164,9 +176,8 @@ def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Prog
     for cell in plan.cells:
         progress.start(cell.label)
         started = time.monotonic()
-        timeout = cell.workload.timeout_s
         try:
-            outcome = call_worker(cell.environment, cell_request(cell), timeout, what=f"cell {cell.label}")
+            outcome = call_cell_worker(cell)
             rows = measured_rows(cell, context, outcome)
             detail = summarize_rows(rows)
             status = "ok"

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -64,15 +65,16 @@ class WorkerProcess:
     group and reaps it, so no worker is ever left running. Raises OSError when the interpreter cannot start.
     """
 
-    def __init__(self, python: Path, request: WorkerRequest[Any], folder: Path, suffix: str = "") -> None:
+    def __init__(self, python: Path, request: WorkerRequest[Any], folder: Path, suffix: str = "",
+                 prefix: Sequence[str] = (), extra_env: Mapping[str, str] | None = None) -> None:
         self.request_path = folder / f"request{suffix}.json"
         self.response_path = folder / f"response{suffix}.json"
         self.stderr_path = folder / f"stderr{suffix}"
         self.request_path.write_text(json.dumps(encode_request(request, specs_for_worker())))
-        command = [str(python), "-m", WORKER_MODULE, str(self.request_path), str(self.response_path)]
+        command = [*prefix, str(python), "-m", WORKER_MODULE, str(self.request_path), str(self.response_path)]
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                         env=worker_env(), start_new_session=True)
+                                         env={**worker_env(), **(extra_env or {})}, start_new_session=True)
 
     def __enter__(self) -> WorkerProcess:
         return self
@@ -129,15 +131,19 @@ class WorkerProcess:
 
 
 def call_worker(environment: Environment, request: WorkerRequest[ReplyT], timeout_s: float = 300.0,
-                what: str = "worker") -> WorkerOutcome[ReplyT]:
+                what: str = "worker", *, folder: Path | None = None, prefix: Sequence[str] = (),
+                extra_env: Mapping[str, str] | None = None) -> WorkerOutcome[ReplyT]:
     """Run one worker request in ``environment``; raise :class:`CellError` if it dies or times out.
 
-    An error the worker reports on purpose (a HarnessError) is re-raised as its own type.
+    An error the worker reports on purpose (a HarnessError) is re-raised as its own type. ``prefix`` runs the
+    interpreter under another program (valgrind: :mod:`genai_harness.runner.valgrind`), with ``extra_env`` added
+    to the worker's environment and its files in ``folder`` (a fresh temporary folder by default).
     """
-    with tempfile.TemporaryDirectory(prefix="genai-harness-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="genai-harness-")))
         start = time.perf_counter()
         try:
-            worker = WorkerProcess(environment.python, request, Path(tmp))
+            worker = WorkerProcess(environment.python, request, Path(tmp), prefix=prefix, extra_env=extra_env)
         except OSError as exc:
             raise CellError(f"{what}: cannot start {environment.python}: {exc}") from exc
         with worker:

@@ -30,6 +30,9 @@ class Cell:
     """The run's threads request (CLI/API); None: the workload's own (``[run] threads``)."""
     inject_slowdown: float | None = None
     """Gate calibration only: every measured span of the cell is stretched by this factor (None: off)."""
+    measure: str = "time"
+    """``time``, or ``instructions``: the cell runs under valgrind's callgrind (:mod:`genai_harness.runner.valgrind`)
+    with one compute thread and also records executed instructions per phase."""
 
     @property
     def requested_numerics(self) -> tuple[str, int | None]:

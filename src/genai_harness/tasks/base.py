@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from genai_harness.interface.tasks import Task
+from genai_harness.tasks.instructions import Count, call_counts
 from genai_harness.tasks.metric import MetricInfo
 
 REQUIRED = object()
@@ -74,6 +75,12 @@ class TaskKind(ABC):
     @abstractmethod
     def measured_call(self, inputs: Mapping[str, Any], pipeline: Any) -> MeasuredCall:
         """The timed call a cell repeats on ``pipeline`` for a workload's ``inputs``."""
+
+    def instruction_counts(self, stamps: Mapping[str, Any], count: Count) -> dict[str, float | None]:
+        """The ``instructions_*`` columns of one measured call from its clock readings (``stamps``, what ``once``
+        returned under that key), each mapped by ``count`` to the instructions executed by then (pure); the whole
+        call by default."""
+        return call_counts(stamps, count)
 
     def energy_per_unit(self, record: Mapping[str, Any], joules: float) -> dict[str, float]:
         """Energy per produced unit (token, image) of one measured call; nothing by default."""

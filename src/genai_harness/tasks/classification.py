@@ -11,6 +11,7 @@ from genai_harness.interface.classification import ClassificationConfig
 from genai_harness.interface.tasks import Task
 from genai_harness.tasks import reference, timing
 from genai_harness.tasks.base import REQUIRED, InputField, MeasuredCall, Objective, TaskKind
+from genai_harness.tasks.instructions import instruction_metric
 from genai_harness.tasks.metric import MetricInfo, metric_info
 
 T = (Task.CLASSIFICATION,)
@@ -25,6 +26,7 @@ class ClassificationTask(TaskKind):
     metrics: ClassVar[tuple[MetricInfo, ...]] = (
         metric_info("inference_ms", "batch", "ms", T, "lower", True, "{:.2f}"),
         metric_info("items_per_s", "throughput", "items/s", T, "higher", True, "{:.1f}"),
+        instruction_metric("instructions_call", "instructions per call", T),
         metric_info("ref_top1_agreement", "top-1 agreement", "share", T, "higher", False, "{:.3f}", "accuracy"),
         metric_info("ref_max_score_diff", "max score diff", "", T, "lower", False, "{:.3g}", "accuracy"),
     )
@@ -50,7 +52,8 @@ class ClassificationTask(TaskKind):
             result = pipeline(batch)
             last[0] = result.logits
             row = timing.classification_metrics(result.start_ns, result.end_ns, batch_size)
-            return {**row, **{k: v for k, v in shape.items() if v is not None}, "native_metrics": {}}
+            return {**row, **{k: v for k, v in shape.items() if v is not None}, "native_metrics": {},
+                    "stamps": {"start": result.start_ns, "end": result.end_ns}}
 
         return MeasuredCall(once, lambda: last[0], shape)
 

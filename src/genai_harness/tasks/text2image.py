@@ -12,6 +12,7 @@ from genai_harness.interface import text2image
 from genai_harness.interface.tasks import Task
 from genai_harness.tasks import reference, timing
 from genai_harness.tasks.base import InputField, MeasuredCall, Objective, TaskKind
+from genai_harness.tasks.instructions import Count, image_counts, instruction_metric
 from genai_harness.tasks.metric import MetricInfo, metric_info
 
 T = (Task.TEXT2IMAGE,)
@@ -39,6 +40,8 @@ class Text2ImageTask(TaskKind):
     metrics: ClassVar[tuple[MetricInfo, ...]] = (
         metric_info("image_ms", "image", "ms", T, "lower", True, "{:.0f}"),
         metric_info("step_ms", "step", "ms", T, "lower", True, "{:.1f}"),
+        instruction_metric("instructions_per_step", "instructions per step", T),
+        instruction_metric("instructions_call", "instructions per call", T),
         metric_info("energy_per_image_j", "energy per image", "J/image", T, "lower", False, "{:.3g}", "energy"),
         metric_info("ref_psnr_db", "PSNR vs reference", "dB", T, "higher", False, "{:.1f}", "accuracy"),
     )
@@ -61,9 +64,13 @@ class Text2ImageTask(TaskKind):
             result = pipeline(inputs["prompt"], config)
             last[0] = result.tensor
             return {**timing.image_metrics(result.start_ns, result.step_ns, result.end_ns),
-                    "n_images": int(result.tensor.shape[0]), "native_metrics": result.native_metrics}
+                    "n_images": int(result.tensor.shape[0]), "native_metrics": result.native_metrics,
+                    "stamps": {"start": result.start_ns, "steps": list(result.step_ns), "end": result.end_ns}}
 
         return MeasuredCall(once, lambda: last[0])
+
+    def instruction_counts(self, stamps: Mapping[str, Any], count: Count) -> dict[str, float | None]:
+        return image_counts(stamps, count)
 
     def energy_per_unit(self, record: Mapping[str, Any], joules: float) -> dict[str, float]:
         return {"energy_per_image_j": joules / record["n_images"]} if record.get("n_images") else {}

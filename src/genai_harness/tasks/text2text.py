@@ -10,6 +10,7 @@ from genai_harness.interface import text2text
 from genai_harness.interface.tasks import Task
 from genai_harness.tasks import reference, timing
 from genai_harness.tasks.base import REQUIRED, InputField, MeasuredCall, Objective, TaskKind
+from genai_harness.tasks.instructions import Count, instruction_metric, text_counts
 from genai_harness.tasks.metric import MetricInfo, metric_info
 from genai_harness.tasks.prompts import prompt_with_tokens
 
@@ -31,6 +32,9 @@ class Text2TextTask(TaskKind):
         metric_info("itl_p90_ms", "ITL p90", "ms", T, "lower", False, "{:.3f}"),
         metric_info("e2e_ms", "end to end", "ms", T, "lower", False, "{:.1f}"),
         metric_info("energy_per_token_j", "energy per token", "J/token", T, "lower", False, "{:.3g}", "energy"),
+        instruction_metric("instructions_prefill", "prefill instructions", T),
+        instruction_metric("instructions_per_token", "instructions per token", T),
+        instruction_metric("instructions_call", "instructions per call", T),
         metric_info("ref_token_agreement", "tokens equal to reference", "share", T, "higher", False, "{:.3f}",
                     "accuracy"),
         metric_info("ref_first_divergence", "first divergence", "token", T, "higher", False, "{:.0f}", "accuracy"),
@@ -58,9 +62,13 @@ class Text2TextTask(TaskKind):
                                       f"the workload forces {n_new}")
             last[0] = result.token_ids
             row = timing.text_metrics(result.start_ns, result.token_ns, result.end_ns, len(result.input_token_ids))
-            return {**row, "native_metrics": result.native_metrics, "itl_ms": timing.intervals_ms(result.token_ns)}
+            return {**row, "native_metrics": result.native_metrics, "itl_ms": timing.intervals_ms(result.token_ns),
+                    "stamps": {"start": result.start_ns, "tokens": list(result.token_ns), "end": result.end_ns}}
 
         return MeasuredCall(once, lambda: last[0])
+
+    def instruction_counts(self, stamps: Mapping[str, Any], count: Count) -> dict[str, float | None]:
+        return text_counts(stamps, count)
 
     def energy_per_unit(self, record: Mapping[str, Any], joules: float) -> dict[str, float]:
         return {"energy_per_token_j": joules / record["n_new_tokens"]} if record.get("n_new_tokens") else {}

@@ -6,12 +6,16 @@ import excluded) and refuses it if the numerics read back differ from the reques
 workload's warm-up iterations unrecorded, then its repetitions (or until ``min_time_s`` of measuring),
 reading the energy counter around each, and returns one metrics record per repetition. With
 ``reference`` it then compares the last output with the f32 CPU reference of the same model and inputs.
-Every timing comes from the one injected clock.
+Every timing comes from the one injected clock. Under ``--measure instructions`` that clock is also valgrind's
+phase marker (:mod:`genai_harness.worker.instructions`): the cell then runs at most :data:`INSTRUCTION_WARMUP`
+warm-up calls and :data:`INSTRUCTION_REPETITIONS` repetitions (counts barely vary), and adds the ``instructions_*``
+columns to each record; Python's cyclic garbage collector then runs between calls, not inside them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from pathlib import Path
 from typing import Any
@@ -20,14 +24,22 @@ from genai_harness.backends import numerics as nx
 from genai_harness.backends.base import Backend
 from genai_harness.backends.registry import get_backend
 from genai_harness.clock import Clock, default_clock
+from genai_harness.errors import MeasurementError
 from genai_harness.host import energy
 from genai_harness.host.memory import own_peak_rss_mb
 from genai_harness.interface.devices import Device
 from genai_harness.tasks import reference
 from genai_harness.tasks import timing as metrics
 from genai_harness.tasks.registry import task_kind
-from genai_harness.worker.protocol import CellReply, CellRequest, RequestedNumerics
+from genai_harness.worker.instructions import InstructionClock, clock_from_environment
+from genai_harness.worker.protocol import INSTRUCTIONS, CellReply, CellRequest, RequestedNumerics
 from genai_harness.workloads.spec import MAX_REPETITIONS, Workload
+
+INSTRUCTION_WARMUP = 1
+"""Warm-up calls of an instruction-mode cell: the first call's counts include one-time work (the first prefill of
+tiny-llm on onnxruntime-genai costs about 5 times the second's); the second's no longer move."""
+INSTRUCTION_REPETITIONS = 3
+"""Repetitions of an instruction-mode cell (each costs about 50 times its wall time under callgrind)."""
 
 
 def load_pipeline(backend: Backend, task: str, model_path: Path, device: Device,
@@ -61,23 +73,38 @@ def cell_numerics(asked: RequestedNumerics, workload: Workload) -> tuple[str, in
 def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
     """Execute the cell a worker request describes and return its measurements."""
     workload = request.workload
+    counting = clock_from_environment() if request.measure == INSTRUCTIONS else None
+    if request.measure == INSTRUCTIONS and counting is None:
+        raise MeasurementError("--measure instructions: this worker was not started under valgrind's callgrind; "
+                               "no instruction count recorded")
+    if counting is not None:  # Python's cyclic GC runs between calls only: where it would fall inside one is arbitrary
+        gc.disable()
+        gc.collect()
+        clock = counting
+        workload = dataclasses.replace(workload, warmup=min(workload.warmup, INSTRUCTION_WARMUP),
+                                       repetitions=min(workload.repetitions, INSTRUCTION_REPETITIONS), min_time_s=0.0)
     precision, threads = cell_numerics(request.numerics, workload)
     device = with_numerics(request.device, precision, threads)
     backend = get_backend(request.framework, request.environment)
     model_path = Path(request.model.path)
+    first_load_reading = len(counting.readings) if counting is not None else 0
     pipeline, load_s = load_pipeline(backend, workload.task, model_path, device, clock)
+    load_stamps = {"start": counting.readings[first_load_reading], "end": counting.readings[-1]} if counting else {}
     numerics = getattr(pipeline, "numerics", None)
     nx.check_honoured(request.framework, device.config, numerics)
 
     kind = task_kind(workload.task)
     call = kind.measured_call(workload.inputs, pipeline)
     for _ in range(workload.warmup):
+        _collect_between_calls(counting)
         call.once()
     meter, energy_why = energy.meter_for(device)
     records: list[dict[str, Any]] = []
     gaps: list[list[float]] = []  # per repetition, the inter-token gaps (text cells)
+    stamps: list[dict[str, Any]] = []  # per repetition, the clock readings of its call (instruction counts)
     measuring_start = time.monotonic()
     while len(records) < MAX_REPETITIONS:
+        _collect_between_calls(counting)
         before = meter.read_j() if meter else 0.0
         record = call.once()
         if meter:
@@ -85,10 +112,14 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
             record.update(energy_j=joules, **kind.energy_per_unit(record, joules))
         record.pop("n_images", None)
         gaps.append(record.pop("itl_ms", []))
+        stamps.append(record.pop("stamps", {}))
         records.append(record)
         enough_reps = len(records) >= workload.repetitions
         if enough_reps and time.monotonic() - measuring_start >= workload.min_time_s:
             break
+    if counting is not None:
+        gc.enable()
+        add_instruction_counts(records, stamps, counting, load_stamps, kind)
     reply = CellReply(
         load_s=load_s,
         repetitions=records,
@@ -104,6 +135,25 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
     if workload.reference:
         reply.reference = _reference(request.framework, workload, backend, model_path, call.last_output(), pipeline)
     return reply
+
+
+def _collect_between_calls(counting: InstructionClock | None) -> None:
+    """In instruction mode, collect Python's garbage before a call (the GC is off inside calls: a collection that
+    fell inside one call and not another would move its count by whatever the collection cost)."""
+    if counting is not None:
+        gc.collect()
+
+
+def add_instruction_counts(records: list[dict[str, Any]], stamps: list[dict[str, Any]], counting: InstructionClock,
+                           load_stamps: dict[str, int], kind: Any) -> None:
+    """Add each record's ``instructions_*`` columns: its call's readings and the load's (construction to ready)
+    through the dumps' counts; a count that cannot be paired raises :class:`MeasurementError`."""
+    count = counting.counter()
+    load_span = float(count[load_stamps["end"]] - count[load_stamps["start"]])
+    for record, call in zip(records, stamps, strict=True):
+        if not call:
+            raise MeasurementError("this task's calls give no clock readings; no instruction count recorded")
+        record.update(kind.instruction_counts(call, count.__getitem__), instructions_load=load_span)
 
 
 def _reference(framework: str, workload: Workload, backend: Backend, model_path: Path, output: Any,

@@ -1,7 +1,7 @@
 """Creating a store's tables, reading and checking its schema version, and upgrading an older store in place.
 
 A schema 0-2 store (one wide ``results`` table) moves into the normalized layout of :mod:`.layout`; a
-normalized store gains the cell columns it lacks (null for its rows). Rows keep their values and identity.
+normalized store gains the cell and row columns it lacks (null for its rows). Rows keep their values and identity.
 """
 
 from __future__ import annotations
@@ -124,10 +124,11 @@ class Migrator(RowWriter):
         def upgrade(conn: Any) -> None:
             old = self._fetchall(conn, "SELECT value FROM meta WHERE key = 'schema_version'")[0][0]
             if int(old) >= NORMALIZED_SINCE:
-                present = self._table_columns(conn, "cells")
-                for name in CELL_COLUMNS:
-                    if name not in present:
-                        self._run(conn, f"ALTER TABLE cells ADD COLUMN {name} {self._sql_type(name)}")
+                for table, names in (("cells", CELL_COLUMNS), ("results", ROW_COLUMNS)):
+                    present = self._table_columns(conn, table)
+                    for name in names:
+                        if name not in present:
+                            self._run(conn, f"ALTER TABLE {table} ADD COLUMN {name} {self._sql_type(name)}")
             else:
                 self._normalize_legacy(conn)
             for key, value in (("schema_version", str(SCHEMA_VERSION)), ("migrated_at", now_iso()),

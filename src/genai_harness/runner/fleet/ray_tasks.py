@@ -17,13 +17,12 @@ from genai_harness.host.fingerprint import machine_profile
 from genai_harness.results.store import open_store
 from genai_harness.runner.cell_loop import (
     RunContext,
-    cell_request,
+    call_cell_worker,
     failed_row,
     measured_rows,
     status_of,
 )
 from genai_harness.runner.fleet.resources import device_resource, missing_devices
-from genai_harness.runner.launcher import call_worker
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
 
@@ -41,7 +40,7 @@ def _ray() -> Any:
 def run_one_cell(cell: Cell, context: RunContext) -> tuple[list[dict[str, Any]], str]:
     """Run ``cell`` in its environment's worker subprocess here; its rows and status (a failure is one row)."""
     try:
-        outcome = call_worker(cell.environment, cell_request(cell), cell.workload.timeout_s, what=f"cell {cell.label}")
+        outcome = call_cell_worker(cell)
         return measured_rows(cell, context, outcome), "ok"
     except HarnessError as exc:
         status = status_of(exc)

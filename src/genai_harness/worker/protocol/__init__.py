@@ -43,6 +43,8 @@ from genai_harness.worker.protocol.operators import (
     journal_entry_from_dict,
 )
 from genai_harness.worker.protocol.ops import (
+    INSTRUCTIONS,
+    MEASURES,
     CellReply,
     CellRequest,
     DirectReply,
@@ -53,6 +55,8 @@ from genai_harness.worker.protocol.ops import (
 )
 
 __all__ = [
+    "INSTRUCTIONS",
+    "MEASURES",
     "PEAK_RSS_KEY",
     "REQUESTS",
     "CellDone",

@@ -11,6 +11,10 @@ from genai_harness.interface.devices import DEFAULT_ENVIRONMENT, Device
 from genai_harness.worker.protocol.base import Json, RequestedNumerics, WorkerReply, WorkerRequest
 from genai_harness.workloads.spec import Workload
 
+MEASURES = ("time", "instructions")
+"""What a cell measures: wall time on the harness's clock (always), or also executed instructions per phase."""
+INSTRUCTIONS = "instructions"
+"""The ``--measure`` that runs a cell under valgrind's callgrind and adds the ``instructions_*`` columns."""
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -157,6 +161,8 @@ class CellRequest(WorkerRequest[CellReply]):
     model: ModelRef
     environment: str = DEFAULT_ENVIRONMENT
     numerics: RequestedNumerics = field(default_factory=RequestedNumerics)
+    measure: str = "time"
+    """``time``, or ``instructions`` (the worker runs under callgrind: :mod:`genai_harness.worker.instructions`)."""
 
     def reply_type(self) -> type[CellReply]:
         """:class:`CellReply`."""
@@ -165,14 +171,15 @@ class CellRequest(WorkerRequest[CellReply]):
     def to_dict(self) -> Json:
         """JSON-ready form."""
         return {"environment": self.environment, "framework": self.framework, "device": self.device.to_dict(),
-                "workload": self.workload.to_dict(), "model": self.model.to_dict(), "numerics": self.numerics.to_dict()}
+                "workload": self.workload.to_dict(), "model": self.model.to_dict(), "numerics": self.numerics.to_dict(),
+                "measure": self.measure}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CellRequest:
         """Inverse of :meth:`to_dict`."""
         return cls(str(data["framework"]), Device.from_dict(data["device"]), Workload.from_dict(data["workload"]),
                    ModelRef.from_dict(data["model"]), str(data.get("environment", DEFAULT_ENVIRONMENT)),
-                   RequestedNumerics.from_dict(data.get("numerics")))
+                   RequestedNumerics.from_dict(data.get("numerics")), str(data.get("measure", "time")))
 
 
 @dataclass(frozen=True)
