@@ -88,3 +88,9 @@ def counted_defaults(measures: Iterable[Any]) -> tuple[str, ...] | None:
     if not values or any(not isinstance(value, str) or value != INSTRUCTIONS for value in values):
         return None
     return tuple(name for name, info in METRICS.items() if info.kind == INSTRUCTIONS)
+
+
+def row_measures(frame: Any) -> list[Any]:
+    """The ``measure`` of each ok row of a results frame (None where the column is absent) (pure)."""
+    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
+    return ok["measure"].tolist() if "measure" in ok.columns else [None] * len(ok)

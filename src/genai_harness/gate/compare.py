@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, kind_rule
+from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, kind_rule, row_measures
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
 from genai_harness.analysis.long_view import call_index, long_view
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
@@ -199,7 +199,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
         alpha = PAIRED_ALPHA if paired else ALPHA
 
     # counted metrics (issue 23, point 4): instruction runs compare their instruction columns by default
-    counted = counted_defaults([*_measures(baseline), *_measures(current)]) if metrics is None else None
+    counted = counted_defaults([*row_measures(baseline), *row_measures(current)]) if metrics is None else None
     names = tuple(metrics) if metrics is not None else counted or default_metrics()
     for name in (*names, *(thresholds or {})):
         metric(name)  # unknown metric names fail here, with the list of known ones
@@ -327,12 +327,6 @@ def run_values(group: pd.DataFrame) -> dict[str, float]:
         else:
             out[run] = float(np.median(values[mask]))
     return out
-
-
-def _measures(frame: pd.DataFrame) -> list[Any]:
-    """The ``measure`` of each ok row (issue 23, point 4; None where the column is absent)."""
-    ok = frame[frame["status"] == "ok"] if "status" in frame.columns else frame
-    return ok["measure"].tolist() if "measure" in ok.columns else [None] * len(ok)
 
 
 def run_estimates(group: pd.DataFrame, estimator: str, *, lower_is_better: bool = True) -> list[float]:
