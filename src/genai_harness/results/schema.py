@@ -22,6 +22,10 @@ Schema history (``SCHEMA_VERSION``):
   ``itl_by_position_ms`` (per cell, the median over repetitions of each inter-token gap). Both are
   cell columns; a row read from an older store has them null, and they join a row's identity only
   when set, so rows keep their ``row_key`` across the migration.
+* 5: ``family`` (the checkpoint a model is a variant of: ``smollm2-135m`` for ``smollm2-135m-int4``) and
+  ``model_weights`` (``real weights`` / ``random weights: speed only``) per cell; per row the reference's
+  ``ref_source`` and, when it could not be had, ``ref_error``; the checkpoint's question-set score
+  ``ref_answer_share`` over ``ref_questions`` questions and ``ref_nll`` / ``ref_nll_checkpoint``.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -135,6 +139,13 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("float", "ref_logits_max_diff", "ref_psnr_db", "ref_top1_agreement", "ref_max_score_diff", since=2),
     *_cols("float", "ref_max_abs_error", "ref_max_rel_error", since=2),
     *_cols("int", "ref_within_tolerance", since=2),
+    # the reference a cell was checked against, why it could not be had, and the checkpoint's question set / NLL
+    *_cols("text", "ref_source", "ref_error", since=5),
+    *_cols("float", "ref_answer_share", since=5),
+    *_cols("int", "ref_questions", since=5),
+    *_cols("float", "ref_nll", "ref_nll_checkpoint", since=5),
+    # which checkpoint a model is a variant of, and whether its weights are real
+    *_cols("text", "family", "model_weights", since=5),
     # operator cells: achieved compute
     *_cols("float", "gflops_per_s", "peak_fraction", since=2),
     # gate calibration: factor each timed span was stretched by (null = none, the default)
@@ -152,6 +163,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "energy_j", "energy_per_token_j", "energy_per_image_j",
     "ref_token_agreement", "ref_first_divergence", "ref_logits_max_diff", "ref_psnr_db", "ref_top1_agreement",
     "ref_max_score_diff", "ref_max_abs_error", "ref_max_rel_error", "gflops_per_s", "peak_fraction",
+    "ref_answer_share", "ref_nll", "ref_nll_checkpoint",
 )
 """The measured metrics (the counts n_input_tokens, n_new_tokens, batch_size included)."""
 NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")

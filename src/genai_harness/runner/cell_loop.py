@@ -89,6 +89,8 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
         "model_id": cell.model.id,
         "model_format": cell.model_format.key,
         "model_hash": cell.model_format.hash,
+        "family": cell.model.family,
+        "model_weights": cell.model.weights,
         "precision_requested": cell.requested_numerics[0],
         "threads_requested": cell.requested_numerics[1],
         "injected_slowdown": cell.inject_slowdown,
