@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 
+from genai_harness.analysis.assistant import ASSISTANT_HEADERS, assistant_scores, assistant_table
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
 from genai_harness.analysis.long_view import cell_statistics, row_labels, run_status
@@ -161,6 +162,38 @@ def coverage_section(df: pd.DataFrame) -> str:
             f"{summary}<table><tr>{head}</tr>{''.join(rows)}</table>")
 
 
+def assistant_section(df: pd.DataFrame) -> str:
+    """The client-assistant score per target and model (geometric means over MLPerf Client's categories) with its
+    parts beneath; ``""`` when no assistant workload ran."""
+    scores = assistant_scores(df.to_dict("records")) if "workload_id" in df.columns else []
+    if not scores:
+        return ""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ASSISTANT_HEADERS)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                   for row in assistant_table(scores))
+    return ("<h2>Client assistant score</h2><p>Per target and model: the geometric mean over MLPerf Client's "
+            "categories of the median TTFT and of the median decode rate, each category beneath.</p>"
+            f"<table><tr>{head}</tr>{rows}</table>")
+
+
+ACCURACY_COLUMNS = ("family", "model_weights", "ref_source", "ref_token_agreement", "ref_first_divergence",
+                    "ref_answer_share", "ref_questions", "ref_nll", "ref_nll_checkpoint", "ref_error")
+
+
+def accuracy_section(df: pd.DataFrame) -> str:
+    """Per cell, what its reference check found (agreement with the float32 checkpoint or the f32 runtime, the
+    question-set score, NLL) or why it had none; ``""`` when no cell was checked."""
+    if "ref_source" not in df.columns or not df["ref_source"].notna().any():
+        return ""
+    checked = df[df["ref_source"].notna()]
+    checked = checked.assign(cell=row_labels(checked, CELL_LABEL_COLUMNS, cell_label))
+    first = checked.drop_duplicates(["run_id", "cell"], keep="last")
+    columns = ["cell", *(c for c in ACCURACY_COLUMNS if c in first.columns)]
+    return ("<h2>Accuracy beside speed</h2><p>Each checked cell against its reference: the float32 checkpoint "
+            "(greedy token agreement, first divergent token, share of the question set answered, NLL of a fixed "
+            "text) or the same runtime at f32; random weights give agreement only.</p>" + _table(first, columns))
+
+
 def machine_section(df: pd.DataFrame) -> str:
     """The machine profile of the newest row of each machine (pretty JSON) and the caption of the data."""
     parts = [f"<pre>{html.escape(caption_text(df))}</pre>"]
@@ -233,7 +266,7 @@ def build_report(df: pd.DataFrame, *, source: str, comparison: pd.DataFrame | No
         "<h2>Runs</h2>", _table(runs),
         "<h2>Failed cells</h2>", failed_section(df),
         "<h2>Compare verdicts</h2>", verdict_section(comparison, baseline_label),
-        coverage_section(df),
+        coverage_section(df), assistant_section(df), accuracy_section(df),
         "<h2>Statistics per cell</h2>", statistics_section(stats),
         "<h2>Figures</h2>", "".join(blocks) or "<p>No figure: no successful measurement.</p>",
     ]
