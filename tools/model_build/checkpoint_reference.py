@@ -27,6 +27,7 @@ AGREEMENT_PROMPTS = (
 )
 AGREEMENT_NEW_TOKENS = 48
 RANDOM_PROMPT_TOKENS = 32
+QUESTION_BATCH = 20
 
 
 def answer_is_correct(reply: str, answers: list[str]) -> bool:
@@ -43,6 +44,21 @@ def _greedy(model: Any, ids: list[int], max_new: int, eos: int | None) -> list[i
                              min_new_tokens=0 if eos is not None else max_new,
                              eos_token_id=eos, pad_token_id=eos if eos is not None else 0)
     return [int(t) for t in out[0][len(ids):]]
+
+
+def _greedy_batch(model: Any, batch: list[list[int]], max_new: int, eos: int) -> list[list[int]]:
+    """Greedy replies to several prompts at once (left-padded): used only to find which questions the checkpoint
+    answers; the expected ids of the agreement prompts come from unbatched calls."""
+    # Lazy: torch is part of the build toolchain.
+    import torch
+
+    width = max(len(ids) for ids in batch)
+    input_ids = torch.tensor([[eos] * (width - len(ids)) + ids for ids in batch])
+    mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch])
+    with torch.no_grad():
+        out = model.generate(input_ids, attention_mask=mask, max_new_tokens=max_new, do_sample=False,
+                             eos_token_id=eos, pad_token_id=eos)
+    return [[int(t) for t in row[width:]] for row in out]
 
 
 def _chat_ids(tokenizer: Any, text: str) -> list[int]:
@@ -72,14 +88,15 @@ def real_reference(model: Any, tokenizer: Any, eos: int) -> dict:
                         "max_new_tokens": AGREEMENT_NEW_TOKENS})
     spec = tomllib.loads(QUESTIONS.read_text(encoding="utf-8"))
     kept, dropped = [], []
-    for i, (question, answers) in enumerate(spec["questions"]):
-        ids = _chat_ids(tokenizer, question)
-        reply_ids = _greedy(model, ids, int(spec["max_new_tokens"]), eos)
-        reply = tokenizer.decode(reply_ids, skip_special_tokens=True)
-        entry = {"index": i, "question": question, "answers": answers, "input_ids": ids, "reply": reply}
-        (kept if answer_is_correct(reply, answers) else dropped).append(entry)
-        if i % 20 == 19:
-            log(f"question set: {i + 1}/{len(spec['questions'])} asked, {len(kept)} answered correctly")
+    asked = [(i, q, a, _chat_ids(tokenizer, q)) for i, (q, a) in enumerate(spec["questions"])]
+    for start in range(0, len(asked), QUESTION_BATCH):
+        chunk = asked[start:start + QUESTION_BATCH]
+        replies = _greedy_batch(model, [ids for *_, ids in chunk], int(spec["max_new_tokens"]), eos)
+        for (i, question, answers, ids), reply_ids in zip(chunk, replies, strict=True):
+            reply = tokenizer.decode(reply_ids, skip_special_tokens=True)
+            entry = {"index": i, "question": question, "answers": answers, "input_ids": ids, "reply": reply}
+            (kept if answer_is_correct(reply, answers) else dropped).append(entry)
+        log(f"question set: {start + len(chunk)}/{len(asked)} asked, {len(kept)} answered correctly")
     nll_ids = [int(i) for i in tokenizer(NLL_TEXT.read_text(encoding="utf-8").strip()).input_ids]
     return {
         "kind": "checkpoint", "weights": "real", "eos_token_id": eos,

@@ -88,7 +88,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for m in models:
         formats = ", ".join(f"{k} {f.size_bytes / 1e6:.1f} MB" for k, f in m.formats.items()) or "not registered"
         hashes = ", ".join(f.hash[:12] for f in m.formats.values())
-        rows.append((m.id, m.task, m.source, formats, hashes))
+        source = f"{m.source}: {m.weights}, family {m.family}" if m.family else m.source
+        rows.append((m.id, m.task, source, formats, hashes))
     print(format_table(["model", "task", "source", "formats (size)", "hashes"], rows, max_width=80))
     return 0
 

@@ -158,13 +158,19 @@ def status_of(error: HarnessError) -> str:
     return "failed"
 
 
+REFERENCE_ALLOWANCE_S = 1800.0
+"""Seconds a cell's worker may take beyond the workload's timeout when it also checks a reference."""
+
+
 def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Progress,
              written: list[dict[str, Any]]) -> None:
     """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised)."""
     for cell in plan.cells:
         progress.start(cell.label)
         started = time.monotonic()
-        timeout = cell.workload.timeout_s
+        # a reference check (the checkpoint's prompts and question set) runs after the measurement, in the same
+        # worker: it gets its own allowance, so a slow check cannot turn measured rows into a timeout
+        timeout = cell.workload.timeout_s + (REFERENCE_ALLOWANCE_S if cell.workload.reference else 0.0)
         try:
             outcome = call_worker(cell.environment, cell_request(cell), timeout, what=f"cell {cell.label}")
             rows = measured_rows(cell, context, outcome)

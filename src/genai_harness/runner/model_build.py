@@ -159,7 +159,8 @@ def _run_build(python: Path, root: Path, model_id: str, staging: Path, log_path:
         reason = next((line for line in reversed(last) if line.startswith("build refused: ")), "build refused")
         raise ModelError(reason.removeprefix("build refused: "))
     if rc != 0 or not (staging / BUILD_MANIFEST).is_file():
-        raise ModelError(f"building {model_id} failed (exit {rc}): {last[-1] if last else 'no output'}; "
+        how = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+        raise ModelError(f"building {model_id} failed ({how}): {last[-1] if last else 'no output'}; "
                          f"full log: {log_path}")
 
 
