@@ -65,34 +65,44 @@ def check_gguf(path: Path) -> dict:
     return fields
 
 
-def fix_tokenizer(hf_dir: Path) -> None:
+FOREIGN_CONFIG_KEYS = ("extra_special_tokens", "eot_token", "fill_token", "middle_token", "prefix_token",
+                       "suffix_token", "legacy", "use_default_system_prompt", "model_type")
+"""CodeLlama settings transformers' GGUF conversion adds; SmolLM2 has none of them."""
+
+
+def fix_tokenizer(hf_dir: Path, vocab_size: int) -> None:
     """Rewrite the tokenizer transformers wrote from the GGUF as plain byte-level BPE (decoder, post-processor,
-    ``GPT2Tokenizer``, eos ``<|im_end|>``), which is what SmolLM2's is."""
+    ``GPT2Tokenizer``, eos ``<|im_end|>``, the chat template in ``tokenizer_config.json`` too), which is what
+    SmolLM2's is, without the CodeLlama fill-in-the-middle tokens it appended beyond the model's vocabulary."""
     tok_path = hf_dir / "tokenizer.json"
     tok = json.loads(tok_path.read_text(encoding="utf-8"))
     tok["decoder"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
     tok["post_processor"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": True}
     tok["normalizer"] = None
     tok["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
-    tok["model"]["byte_fallback"] = False
+    tok["model"].update(byte_fallback=False, fuse_unk=False)
+    tok["added_tokens"] = [t for t in tok["added_tokens"] if t["id"] < vocab_size]
     write_json(tok_path, tok)
-    vocab = tok["model"]["vocab"]
-    eos_id = vocab.get(IM_END, next((t["id"] for t in tok["added_tokens"] if t["content"] == IM_END), None))
+    eos_id = next((t["id"] for t in tok["added_tokens"] if t["content"] == IM_END), tok["model"]["vocab"].get(IM_END))
     if eos_id != 2:
         raise BuildRefused(f"tokenizer from the GGUF has {IM_END} at id {eos_id}, expected 2: not SmolLM2")
     cfg_path = hf_dir / "tokenizer_config.json"
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg = {k: v for k, v in json.loads(cfg_path.read_text(encoding="utf-8")).items() if k not in FOREIGN_CONFIG_KEYS}
     cfg.update(tokenizer_class="GPT2Tokenizer", eos_token=IM_END, pad_token=IM_END, bos_token="<|im_start|>",
-               unk_token="<|endoftext|>", add_bos_token=False, add_eos_token=False, add_prefix_space=False,
-               clean_up_tokenization_spaces=False)
+               unk_token="<|endoftext|>", eos_token_id=2, pad_token_id=2, bos_token_id=1, unk_token_id=0,
+               add_bos_token=False, add_eos_token=False, add_prefix_space=False, clean_up_tokenization_spaces=False,
+               model_max_length=8192)
+    template = hf_dir / "chat_template.jinja"
+    if template.is_file():  # runtimes read the template from tokenizer_config.json
+        cfg["chat_template"] = template.read_text(encoding="utf-8")
     cfg.pop("backend", None)
     write_json(cfg_path, cfg)
-    for name in ("special_tokens_map.json",):
-        path = hf_dir / name
-        if path.exists():
-            special = json.loads(path.read_text(encoding="utf-8"))
-            special.update(eos_token=IM_END, pad_token=IM_END)
-            write_json(path, special)
+    path = hf_dir / "special_tokens_map.json"
+    if path.exists():
+        special = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items()
+                   if k not in ("additional_special_tokens",)}
+        special.update(eos_token=IM_END, pad_token=IM_END, bos_token="<|im_start|>")
+        write_json(path, special)
     for name in ("config.json", "generation_config.json"):
         path = hf_dir / name
         if path.exists():
@@ -121,8 +131,11 @@ def build_checkpoint(hf_dir: Path) -> tuple[object, object, dict]:
     model.generation_config.bos_token_id = 1
     model.save_pretrained(str(hf_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(hf_dir))
-    fix_tokenizer(hf_dir)
+    fix_tokenizer(hf_dir, int(model.config.vocab_size))
     tokenizer = AutoTokenizer.from_pretrained(str(hf_dir))
+    if len(tokenizer) != model.config.vocab_size:
+        raise BuildRefused(f"the rewritten tokenizer in {hf_dir} has {len(tokenizer)} tokens, the model "
+                           f"{model.config.vocab_size}")
     probe = "Hello world,\nthe end."
     if tokenizer.decode(tokenizer(probe).input_ids) != probe:
         raise BuildRefused(f"the rewritten tokenizer in {hf_dir} does not round-trip {probe!r}")
