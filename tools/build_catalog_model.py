@@ -48,6 +48,13 @@ def build(model_id: str, out: Path, work: Path) -> dict:
     """Build ``model_id`` into ``out``; its manifest (written by the caller, last)."""
     hf_dir = out / "hf"
     t0 = time.time()
+    # Lazy: torch is the build toolchain. On a machine busier than its cores, torch's spinning worker threads
+    # slow greedy generation about sevenfold (measured here at load 11 on 2 cores): use one thread then.
+    import torch
+
+    if os.getloadavg()[0] >= (os.cpu_count() or 1):
+        torch.set_num_threads(1)
+        log(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: torch on one thread")
     plan = _exports(model_id)
     steps = 2 + len(plan)
     log(f"step 1/{steps}: float32 checkpoint")
