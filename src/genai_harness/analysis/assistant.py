@@ -65,7 +65,8 @@ def assistant_table(scores: list[AssistantScore]) -> list[tuple[str, ...]]:
     """Rows for a text table: one score line per target and model, then one line per category beneath it."""
     out = []
     for score in scores:
-        out.append((score.target, score.model_id, f"overall ({len(score.categories)} categories, geometric mean)",
+        n = len(score.categories)
+        out.append((score.target, score.model_id, f"overall ({n} categor{'y' if n == 1 else 'ies'}, geometric mean)",
                     f"{score.ttft_gmean_ms:.1f}", f"{score.decode_gmean_tps:.1f}"))
         out.extend(("", "", f"  {category}", f"{ttft:.1f}", f"{decode:.1f}")
                    for category, (ttft, decode) in score.categories.items())
