@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model", choices=MODELS)
     ap.add_argument("--out", type=Path, required=True, help="an empty staging folder")
     args = ap.parse_args(argv)
+    # SIGTERM (the harness giving up, a cancelled job) becomes SystemExit, so that the running export's
+    # subprocess.run kills its child instead of leaving it writing into a folder that is being removed
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "DO_NOT_TRACK"):
         os.environ.setdefault(key, "1")
     out: Path = args.out.resolve()

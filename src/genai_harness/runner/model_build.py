@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -139,7 +140,9 @@ def _run_build(python: Path, root: Path, model_id: str, staging: Path, log_path:
                DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")
     cmd = [str(python), str(root / "tools" / "build_catalog_model.py"), model_id, "--out", str(staging)]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        # its own process group: an interrupted build takes the exporters it started down with it
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                start_new_session=True)
         last: list[str] = []
         try:
             assert proc.stdout is not None
@@ -152,8 +155,14 @@ def _run_build(python: Path, root: Path, model_id: str, staging: Path, log_path:
                     last = [*last[-19:], stripped]
             rc = proc.wait()
         except BaseException:
-            proc.kill()
-            proc.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
             raise
     if rc == REFUSED_EXIT:
         reason = next((line for line in reversed(last) if line.startswith("build refused: ")), "build refused")
