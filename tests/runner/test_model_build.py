@@ -112,3 +112,36 @@ def test_cli_refusals_are_one_line(tmp_path: Path) -> None:
     env = support.clean_env(GENAI_HARNESS_CONFIG=str(config))
     support.assert_one_error_line(support.run_cli("models", "build", "gpt-5", env=env), 2)
     support.assert_one_error_line(support.run_cli("models", "build", env=env), 2)
+
+
+def test_ctrl_c_stops_the_build_and_its_children_and_leaves_nothing(tmp_path: Path) -> None:
+    """A real `models build` interrupted mid-way (SIGINT, as Ctrl-C): exit 130, the build tool and the exporter it
+    started are gone, no staging folder is left and nothing is registered."""
+    import signal
+    import subprocess
+    import time
+
+    script = ('mkdir -p "$out/hf" && echo half > "$out/hf/model.safetensors"\n'
+              f'sleep 300 & echo $! > "{tmp_path}/child.pid"\necho "[build_models] step 1/7: exporting"\nwait\n')
+    env_dir = _fake_env(tmp_path, script)
+    config = tmp_path / "genai-harness.toml"
+    config.write_text("")
+    env = support.clean_env(GENAI_HARNESS_CONFIG=str(config), GENAI_HARNESS_BUILD_ENV=str(env_dir),
+                            GENAI_HARNESS_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.Popen([*support.cli_command(), "models", "build", "smollm2-135m"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "step 1/7" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    child = int((tmp_path / "child.pid").read_text())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+        time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists(), "the exporter outlived the interrupted build"
+    assert not list((tmp_path / "cache" / "models").glob(".smollm2-135m.partial-*"))
+    assert not (tmp_path / "cache" / "models" / "smollm2-135m").exists()
+    assert "smollm2-135m" not in _catalog(tmp_path).models
