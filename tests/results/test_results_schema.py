@@ -39,7 +39,10 @@ def test_column_order_and_types() -> None:
     added_in_2 = set(COLUMN_NAMES) - v1
     assert {"precision", "threads", "numerics", "energy_j", "ref_psnr_db", "injected_slowdown"} <= added_in_2
     v3 = {c.name for c in columns_for_version(3)}
-    assert set(COLUMN_NAMES) - v3 == {"runtime", "itl_by_position_ms"}
+    v4 = {c.name for c in columns_for_version(4)}
+    assert v4 - v3 == {"runtime", "itl_by_position_ms"}
+    assert set(COLUMN_NAMES) - v4 == {"family", "model_weights", "ref_source", "ref_error", "ref_answer_share",
+                                      "ref_questions", "ref_nll", "ref_nll_checkpoint"}
     assert len(columns_for_version(SCHEMA_VERSION)) == len(COLUMN_NAMES)
 
 
