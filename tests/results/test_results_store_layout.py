@@ -206,7 +206,8 @@ def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_pa
     with fake_registered():
         frame = run(str(ws.suite("s", [("w", ["fake-ok"])])), frameworks=["fake"], devices=["CPU"], store=path,
                     config=ws.config, progress=False, stream=said)
-    assert "upgraded results store" in said.getvalue() and f"from schema version 3 to {SCHEMA_VERSION}" in said.getvalue()
+    text = said.getvalue()
+    assert "upgraded results store" in text and f"from schema version 3 to {SCHEMA_VERSION}" in text
     store = ResultStore(path, create=False)
     assert store.schema_version == SCHEMA_VERSION and store.count() == 3 + len(frame)
     assert frame["runtime"].eq("fake").all()
