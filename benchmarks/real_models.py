@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from genai_harness.results.store import load_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,14 +41,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", default="/tmp/genai-harness-real-models.sqlite")
     ap.add_argument("--models", nargs="+", default=["smollm2-135m", "qwen2.5-0.5b-shape"])
+    ap.add_argument("--table-only", action="store_true", help="print the table of an existing --store")
     args = ap.parse_args()
-    for model in args.models:
-        _cli("models", "build", model)
-    Path(args.store).unlink(missing_ok=True)
-    run = ["run", "--suite", str(WORKLOAD), "--store", args.store, "--reference", "--quiet"]
-    for model in args.models:
-        run += ["--model", model, "--model", f"{model}-int4"]
-    _cli(*run)
+    if not args.table_only:
+        for model in args.models:
+            _cli("models", "build", model)
+        Path(args.store).unlink(missing_ok=True)
+        run = ["run", "--suite", str(WORKLOAD), "--store", args.store, "--reference", "--quiet"]
+        for model in args.models:
+            run += ["--model", model, "--model", f"{model}-int4"]
+        _cli(*run)
     frame = load_results([args.store])
     frame = frame[frame["status"] == "ok"]
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end; {len(frame)} rows\n")
@@ -56,16 +60,15 @@ def main() -> int:
     for (model, framework), group in frame.groupby(["model_id", "framework"], sort=True):
         first = group.iloc[0]
         questions = (f"{first['ref_answer_share']:.2f} of {int(first['ref_questions'])}"
-                     if first["ref_questions"] == first["ref_questions"] and first["ref_questions"] else "n/a")
-        nll = (f"{first['ref_nll']:.3f} ({first['ref_nll_checkpoint']:.3f})"
-               if first["ref_nll"] == first["ref_nll"] and first["ref_nll"] is not None else "n/a")
+                     if pd.notna(first["ref_questions"]) else "n/a")
+        nll = f"{first['ref_nll']:.3f} ({first['ref_nll_checkpoint']:.3f})" if pd.notna(first["ref_nll"]) else "n/a"
         precision = first.get("weight_precision") if "weight_precision" in group else None
         print(f"| {model} | {first['model_weights']} | {framework} | {precision or first['precision']} | "
               f"{_fmt(group['ttft_ms'].median(), '.1f')} | {_fmt(group['tpot_ms'].median(), '.2f')} | "
               f"{_fmt(group['peak_rss_mb'].median(), '.0f')} | {_fmt(first['load_s'], '.2f')} | "
               f"{_fmt(first['ref_token_agreement'], '.2f')} | {_fmt(first['ref_first_divergence'], '.0f')} | "
               f"{questions} | {nll} |")
-        if first["ref_error"] == first["ref_error"] and first["ref_error"]:
+        if pd.notna(first["ref_error"]) and first["ref_error"]:
             print(f"|  | reference not had: {first['ref_error']} |")
     return 0
 

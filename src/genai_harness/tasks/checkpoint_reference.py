@@ -63,7 +63,7 @@ def _generate(pipeline: Any, ids: Sequence[int], max_new: int, forced: bool) -> 
 def agreement(pipeline: Any, reference: dict[str, Any]) -> dict[str, Any]:
     """The ``ref_*`` columns of a cell's pipeline against its checkpoint's reference."""
     eos = reference.get("eos_token_id")
-    shares, firsts = [], []
+    shares, firsts, lengths = [], [], []
     for prompt in reference["prompts"]:
         forced = bool(prompt.get("forced"))
         result = _generate(pipeline, prompt["input_ids"], int(prompt["max_new_tokens"]), forced)
@@ -71,10 +71,14 @@ def agreement(pipeline: Any, reference: dict[str, Any]) -> dict[str, Any]:
         want = [int(i) for i in prompt["expected_ids"]] if forced else _strip_eos(prompt["expected_ids"], eos)
         share, first = token_agreement(got, want)
         shares.append(share)
-        firsts.append(first)
+        lengths.append(len(want))
+        if share < 1.0:
+            firsts.append(first)
     row: dict[str, Any] = {
         "ref_source": SOURCE_REAL if reference.get("weights") == "real" else SOURCE_RANDOM,
-        "ref_token_agreement": float(np.mean(shares)), "ref_first_divergence": int(min(firsts)),
+        # the earliest divergence over the prompts; none: the longest expected answer (no divergence within it)
+        "ref_token_agreement": float(np.mean(shares)),
+        "ref_first_divergence": int(min(firsts)) if firsts else int(max(lengths)),
     }
     questions = reference.get("questions", {}).get("kept", [])
     if questions:
