@@ -40,6 +40,8 @@ devices: setup
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# The suite builds smollm2-135m once (tests/runner/test_model_build_real.py: `genai-harness models build`, which
+# creates .venvs/build when missing) into ~/.cache/genai-harness/models; later runs reuse that build.
 test: setup browser
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/python -m pytest -q

@@ -179,7 +179,8 @@ def test_a_fixed_batch_classifier_records_the_batch_it_took(framework: str) -> N
 def test_cells_check_themselves_against_the_f32_cpu_reference() -> None:
     text = run_cell(cell_request("onnxruntime_genai", "text-p128-g32", LLM / "onnxruntime_genai", reference=True))
     # f32 CPU is its own reference: same tokens, same logits
-    assert text.reference == {"ref_token_agreement": 1.0, "ref_first_divergence": 32, "ref_logits_max_diff": 0.0}
+    assert text.reference == {"ref_token_agreement": 1.0, "ref_first_divergence": 32, "ref_logits_max_diff": 0.0,
+                              "ref_source": "same runtime, f32 on CPU"}
     assert text.numerics["runtime"] == "onnxruntime_genai"  # the framework itself: no "via" note
     gaps = text.itl_by_position_ms  # 32 forced tokens: 31 gaps, each a median over the repetitions
     assert len(gaps) == 31 and all(g > 0 for g in gaps)

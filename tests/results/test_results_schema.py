@@ -43,7 +43,8 @@ def test_column_order_and_types() -> None:
     assert v4 - v3 == {"runtime", "itl_by_position_ms"}
     assert set(COLUMN_NAMES) - v4 == {"weight_precision", "kv_cache_precision", "measure", "instructions_load",
                                       "instructions_prefill", "instructions_per_token", "instructions_per_step",
-                                      "instructions_call"}
+                                      "instructions_call", "family", "model_weights", "ref_source", "ref_error",
+                                      "ref_answer_share", "ref_questions", "ref_nll", "ref_nll_checkpoint"}
     assert {"instructions_per_token", "instructions_call"} <= set(METRIC_COLUMNS)
     assert len(columns_for_version(SCHEMA_VERSION)) == len(COLUMN_NAMES)
 

@@ -157,14 +157,20 @@ def test_a_schema_3_store_is_read_as_it_is_and_migrated_by_adding_columns(tmp_pa
     before = old.read()
     assert before["runtime"].isna().all() and before["itl_by_position_ms"].isna().all()
     migrated = ResultStore(copy, migrate=True)
-    assert migrated.schema_version == SCHEMA_VERSION == 5
+    assert migrated.schema_version == SCHEMA_VERSION >= 5
     assert migrated.meta()["migrated_from"] == "3"
     assert migrated.read().equals(before)  # every row and value kept; the new columns null
     # the same rows keep their identity: merging the schema-3 original into the migrated copy adds nothing
     assert migrated.merge_from(old) == 0
     # and the migrated store takes rows with the new columns
     assert migrated.append(cell_rows(run_id="r4", runtime="openvino", itl_by_position_ms=[1.0, 2.0])) == 3
+    # schema 5: a cell column (family) and row columns (ref_source, ref_error) the migration added
+    assert migrated.append(cell_rows(run_id="r5", family="smollm2-135m", ref_source="float32 checkpoint",
+                                     ref_error="why not")) == 3
     fresh = migrated.read()
+    r5 = fresh[fresh["run_id"] == "r5"]
+    assert r5["family"].eq("smollm2-135m").all() and r5["ref_error"].eq("why not").all()
+    assert fresh.loc[fresh["run_id"] == "r3", "family"].isna().all()
     assert fresh.loc[fresh["run_id"] == "r4", "runtime"].eq("openvino").all()
     assert fresh.loc[fresh["run_id"] == "r4", "itl_by_position_ms"].eq("[1.0, 2.0]").all()
 
@@ -195,10 +201,10 @@ def test_results_migrate_upgrades_a_schema_3_store_on_request(tmp_path: Path) ->
     make_v3_store(path, cell_rows(run_id="r3"))
     proc = run_cli("results", "--store", path, "--migrate")
     assert proc.returncode == 0, proc.stderr
-    assert "upgraded from schema version 3 to schema version 5 (3 rows)" in proc.stderr
+    assert f"upgraded from schema version 3 to schema version {SCHEMA_VERSION} (3 rows)" in proc.stderr
     assert ResultStore(path, create=False).schema_version == SCHEMA_VERSION
     again = run_cli("results", "--store", path, "--migrate")
-    assert again.returncode == 0 and "already at schema version 5" in again.stderr
+    assert again.returncode == 0 and f"already at schema version {SCHEMA_VERSION}" in again.stderr
     missing = run_cli("results", "--migrate")
     assert missing.returncode != 0 and "--migrate needs the store" in missing.stderr
 
@@ -219,7 +225,8 @@ def test_a_run_into_a_schema_3_store_upgrades_it_first_and_keeps_its_rows(tmp_pa
     with fake_registered():
         frame = run(str(ws.suite("s", [("w", ["fake-ok"])])), frameworks=["fake"], devices=["CPU"], store=path,
                     config=ws.config, progress=False, stream=said)
-    assert "upgraded results store" in said.getvalue() and "from schema version 3 to 5" in said.getvalue()
+    text = said.getvalue()
+    assert "upgraded results store" in text and f"from schema version 3 to {SCHEMA_VERSION}" in text
     store = ResultStore(path, create=False)
     assert store.schema_version == SCHEMA_VERSION and store.count() == 3 + len(frame)
     assert frame["runtime"].eq("fake").all()

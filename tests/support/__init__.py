@@ -150,7 +150,7 @@ def devices_of(env: dict[str, Any], framework: str) -> list[dict[str, Any]]:
 # the registration to its workers. Each fake model is a folder whose name picks the behaviour (ok, abort, hang ...).
 
 FAKE_TARGET = "genai_harness.backends.fake:FakeBackend"
-FAKE_BEHAVIOURS = ("ok", "abort", "hang", "raise", "mismatch", "long")
+FAKE_BEHAVIOURS = ("ok", "abort", "hang", "raise", "mismatch", "long", "int4")
 FAKE_PRELUDE = (
     "import signal, sys\n"
     "signal.signal(signal.SIGINT, signal.default_int_handler)  # even if our parent ignores SIGINT\n"

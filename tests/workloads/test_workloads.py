@@ -8,6 +8,7 @@ import pytest
 
 from genai_harness.errors import WorkloadError
 from genai_harness.tasks import prompts
+from genai_harness.tasks.base import REQUIRED
 from genai_harness.workloads.spec import INPUT_FIELDS, TASKS, Workload, load_workload, parse_workload
 from genai_harness.workloads.suites import STANDARD_DIR, load_suite, standard_suites, standard_workloads
 
@@ -44,14 +45,18 @@ def test_every_shipped_workload_parses() -> None:
         workload = load_workload(path)
         assert workload.id == path.stem, f"{path.name}: id {workload.id!r} differs from the file name"
         assert workload.task in TASKS and workload.version >= 1
-        assert set(workload.inputs) == set(INPUT_FIELDS[workload.task])
+        fields = INPUT_FIELDS[workload.task]
+        assert set(workload.inputs) <= set(fields)
+        assert {name for name, (_, default, _) in fields.items() if default is REQUIRED} <= set(workload.inputs)
         assert workload.repetitions >= 1 and workload.timeout_s >= 1
         assert Workload.from_dict(workload.to_dict()) == workload
 
 
 def test_shipped_text_workloads_are_named_after_their_shape() -> None:
     for workload in standard_workloads().values():
-        if workload.task == "text2text":
+        if workload.task == "text2text" and "prompt_file" in workload.inputs:  # a written prompt: its category
+            assert workload.id.startswith("assistant-") and workload.inputs["chat"], workload.id
+        elif workload.task == "text2text":
             p, g = workload.inputs["prompt_tokens"], workload.inputs["new_tokens"]
             assert workload.id.endswith(f"-p{p}-g{g}"), workload.id
 
@@ -63,6 +68,15 @@ def test_shipped_suites_parse(name: str) -> None:
     assert suite.id == name and suite.description
     assert suite.entries and all(entry.models for entry in suite.entries)
     assert {entry.workload.task for entry in suite.entries} == set(TASKS)
+
+
+def test_assistant_suite_has_mlperf_client_categories_on_a_real_model() -> None:
+    suite = load_suite("assistant")
+    categories = {entry.workload.id.removeprefix("assistant-") for entry in suite.entries}
+    assert categories == {"content-generation", "creative-writing", "summarization-1k", "summarization-4k",
+                          "code-analysis", "structured-json"}
+    assert all(entry.models == ("smollm2-135m", "smollm2-135m-int4") for entry in suite.entries)
+    assert all(prompts.read_prompt_file(entry.workload.inputs["prompt_file"]) for entry in suite.entries)
 
 
 def test_smoke_suite_names_the_bundled_models() -> None:
@@ -320,3 +334,21 @@ def test_run_table_takes_precision_threads_and_reference(tmp_path: Path) -> None
 def test_bad_numerics_requests_name_the_field(tmp_path: Path, line: str, expected: str) -> None:
     with pytest.raises(WorkloadError, match=expected.replace("(", r"\(")):
         load_workload(write(tmp_path, TEXT_WORKLOAD.replace("[run]", f"[run]\n{line}")))
+
+
+def test_a_text_workload_takes_either_prompt_tokens_or_a_prompt_file(tmp_path: Path) -> None:
+    base = {"id": "w", "version": 1, "task": "text2text"}
+    both = {**base, "input": {"prompt_tokens": 8, "prompt_file": "client/code_analysis.txt", "new_tokens": 4}}
+    with pytest.raises(WorkloadError, match=r"either prompt_tokens .* or prompt_file"):
+        parse_workload(both, "w.toml")
+    with pytest.raises(WorkloadError, match="either prompt_tokens"):
+        parse_workload({**base, "input": {"new_tokens": 4}}, "w.toml")
+    with pytest.raises(WorkloadError, match=r"prompt_file .nope\.txt. is neither a shipped prompt"):
+        parse_workload({**base, "input": {"prompt_file": "nope.txt", "new_tokens": 4}}, "w.toml")
+    mine = tmp_path / "mine.txt"
+    mine.write_text("Say hello.")
+    workload = parse_workload({**base, "input": {"prompt_file": str(mine), "chat": True, "new_tokens": 4}}, "w.toml")
+    assert workload.inputs == {"prompt_file": str(mine), "chat": True, "new_tokens": 4}
+    # an older workload's inputs (and so its hash) do not gain the new optional fields
+    assert parse_workload({**base, "input": {"prompt_tokens": 8, "new_tokens": 4}}, "w").inputs == {
+        "prompt_tokens": 8, "new_tokens": 4}

@@ -9,7 +9,8 @@ runner forwards that to its workers. Its "models" are folders whose name picks a
 - ``hang``: the call never returns;
 - ``raise``: the runtime raises inside generation;
 - ``mismatch``: the device silently falls back (DeviceMismatchError);
-- ``long``: a text model whose context (8 tokens) no workload fits (ContextLengthError: a skipped cell).
+- ``long``: a text model whose context (8 tokens) no workload fits (ContextLengthError: a skipped cell);
+- ``int4``: a quantized model: it runs at its own precision and refuses a request for f32 (NumericsError).
 
 Its numerics: numpy float32 on one thread, read back as such; it runs nothing else (a request for bf16,
 f16 or more threads reads back f32 / 1 and the cell is refused).
@@ -26,8 +27,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from genai_harness.backends.base import Backend
-from genai_harness.backends.numerics import Numerics
-from genai_harness.errors import ContextLengthError, DeviceMismatchError, ModelError
+from genai_harness.backends.numerics import PRECISION_KEY, Numerics
+from genai_harness.errors import ContextLengthError, DeviceMismatchError, ModelError, NumericsError
 from genai_harness.interface import classification, text2image, text2text
 from genai_harness.interface.devices import Device
 from genai_harness.interface.tasks import ALL_TASKS
@@ -75,6 +76,8 @@ class FakeBackend(Backend):
             raise ModelError(f"fake model {model_path} does not exist")
         if model_path.name == "mismatch":
             raise DeviceMismatchError(f"asked for {device.label} but the fake runtime ran on CPU")
+        if model_path.name == "int4" and device.config.get(PRECISION_KEY) == "f32":
+            raise NumericsError("fake: this model stores int4 weights and cannot run at precision f32")
 
     def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
         self._check(model_path, device)

@@ -11,7 +11,9 @@ from genai_harness.backends.registry import get_backend
 from genai_harness.config import load_config
 from genai_harness.errors import ConfigurationError, ModelError, TaskNotSupportedError
 from genai_harness.interface.tasks import ALL_TASKS
+from genai_harness.runner.model_build import build_model
 from genai_harness.tables import format_table
+from genai_harness.workloads.buildable import BUILDABLE
 from genai_harness.workloads.catalog import Catalog, verify_bundled, verify_user_model
 
 
@@ -27,8 +29,24 @@ def _format_for_framework(framework: str, task: str) -> str:
     return backend.model_formats[task]
 
 
+def _build(args: argparse.Namespace) -> int:
+    if not args.id:
+        raise ConfigurationError(f"models build needs the model ID; buildable: {', '.join(BUILDABLE)}")
+    outcome = build_model(args.id, _catalog(args), Path(args.out) if args.out else None,
+                          lambda line: print(line, flush=True))
+    summary = outcome.manifest.get("reference_summary", {})
+    if summary.get("questions_asked"):
+        print(f"reference: the float32 checkpoint answered {summary['questions_kept']} of "
+              f"{summary['questions_asked']} questions correctly; those form this model's question set")
+    print(f"{'reused' if outcome.reused else 'built'} {args.id} in {outcome.folder}; run it with "
+          f"`genai-harness run --model {outcome.registered[0]} --reference` (models: {', '.join(outcome.registered)})")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the catalog, or add / remove / verify."""
+    """List the catalog, or add / remove / verify / build."""
+    if args.action == "build":
+        return _build(args)
     if args.action == "add":
         if not (args.id and args.path and args.task and (args.framework or args.format)):
             raise ConfigurationError("models add needs ID --task TASK --path PATH and --framework F (or --format K)")
@@ -70,7 +88,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for m in models:
         formats = ", ".join(f"{k} {f.size_bytes / 1e6:.1f} MB" for k, f in m.formats.items()) or "not registered"
         hashes = ", ".join(f.hash[:12] for f in m.formats.values())
-        rows.append((m.id, m.task, m.source, formats, hashes))
+        source = f"{m.source}: {m.weights}, family {m.family}" if m.family else m.source
+        rows.append((m.id, m.task, source, formats, hashes))
     print(format_table(["model", "task", "source", "formats (size)", "hashes"], rows, max_width=80))
     return 0
 
@@ -78,8 +97,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
     p = sub.add_parser("models", help="list the model catalog; add, remove or verify models")
-    p.add_argument("action", nargs="?", choices=["list", "add", "remove", "verify"], default="list")
-    p.add_argument("id", nargs="?", help="model id (add / remove / verify; verify without one: the bundled models)")
+    p.add_argument("action", nargs="?", choices=["list", "add", "remove", "verify", "build"], default="list")
+    p.add_argument("id", nargs="?", help="model id (add / remove / verify / build; verify without one: the bundled "
+                        f"models; build: one of {', '.join(BUILDABLE)})")
     p.add_argument("--task", choices=[str(task) for task in ALL_TASKS])
     p.add_argument("--framework", help="the framework that loads this format (e.g. onnxruntime_genai)")
     p.add_argument("--format", help="the format key instead of --framework (onnxruntime_genai, openvino, ...)")
@@ -88,4 +108,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--allow-custom-ops", action="store_true",
                    help="consent to a model whose genai_config.json loads a custom-ops shared library (native code)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--out", help="build: the folder to build into (default: ~/.cache/genai-harness/models, or "
+                                 "$GENAI_HARNESS_CACHE/models)")
     p.set_defaults(handler=cmd_models)

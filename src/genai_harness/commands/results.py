@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from genai_harness.analysis.assistant import ASSISTANT_HEADERS, assistant_scores, assistant_table
 from genai_harness.analysis.keys import cell_label
 from genai_harness.analysis.long_view import run_status
 from genai_harness.analysis.summary import statistics_table, summary_table
@@ -149,7 +150,13 @@ def cmd_results(args: argparse.Namespace) -> int:
     elif args.json:
         print(frame.to_json(orient="records", indent=2, date_format="iso"))
     elif args.run:
-        print(summary_table(frame.to_dict("records")))
+        records = frame.to_dict("records")
+        print(summary_table(records))
+        scores = assistant_scores(records)
+        if scores:
+            print("\nclient assistant score (MLPerf Client categories; geometric mean over categories of the "
+                  "median TTFT and of the median decode rate):")
+            print(format_table(list(ASSISTANT_HEADERS), assistant_table(scores)))
         state, missing = run_state(frame, str(frame["run_id"].iloc[-1]), _opened(stores))
         if missing:
             print(f"run {frame['run_id'].iloc[-1]} is {state} (cut short: killed, terminated or crashed):")

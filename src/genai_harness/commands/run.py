@@ -66,7 +66,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--quiet", action="store_true", help="no progress or summary")
     add_numerics_options(p)
     p.add_argument("--reference", action="store_true",
-                   help="also check each cell against the f32 CPU reference of the same model and inputs")
+                   help="also check each cell against a reference: the float32 checkpoint where the model carries "
+                        "one (`models build`: token agreement, first divergence, question-set score, NLL), else "
+                        "the same runtime at f32 on CPU; a reference that cannot be had is recorded, rows kept")
     p.add_argument("--inject-slowdown", type=float, default=None, metavar="FACTOR",
                    help="calibrating a gate only: stretch every measured span by FACTOR (1.10 = 10 %% slower); "
                         "recorded in the rows' injected_slowdown; never on by default")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 
+from genai_harness.analysis.assistant import ASSISTANT_HEADERS, assistant_scores, assistant_table
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
 from genai_harness.analysis.long_view import cell_statistics, numerics_by_cell, row_labels, run_status
@@ -197,6 +198,38 @@ def coverage_section(df: pd.DataFrame) -> Markup:
                    summary, element("table", head, *rows))
 
 
+def assistant_section(df: pd.DataFrame) -> Markup:
+    """The client-assistant score per target and model (geometric means over MLPerf Client's categories) with its
+    parts beneath; ``""`` when no assistant workload ran."""
+    scores = assistant_scores(df.to_dict("records")) if "workload_id" in df.columns else []
+    if not scores:
+        return Markup("")
+    table = element("table", element("tr", *(element("th", h) for h in ASSISTANT_HEADERS)),
+                    *(element("tr", *(element("td", cell) for cell in row)) for row in assistant_table(scores)))
+    return _folded("Client assistant score", element("p", "Per target and model: the geometric mean over MLPerf "
+                   "Client's categories of the median TTFT and of the median decode rate, each category beneath."),
+                   table, open_=True)
+
+
+ACCURACY_COLUMNS = ("family", "model_weights", "ref_source", "ref_token_agreement", "ref_first_divergence",
+                    "ref_answer_share", "ref_questions", "ref_nll", "ref_nll_checkpoint", "ref_error")
+
+
+def accuracy_section(df: pd.DataFrame) -> Markup:
+    """Per cell, what its reference check found (agreement with the float32 checkpoint or the f32 runtime, the
+    question-set score, NLL) or why it had none; ``""`` when no cell was checked."""
+    if "ref_source" not in df.columns or not df["ref_source"].notna().any():
+        return Markup("")
+    checked = df[df["ref_source"].notna()]
+    checked = checked.assign(cell=row_labels(checked, CELL_LABEL_COLUMNS, cell_label))
+    first = checked.drop_duplicates(["run_id", "cell"], keep="last")
+    columns = ["cell", *(c for c in ACCURACY_COLUMNS if c in first.columns)]
+    return _folded("Accuracy beside speed", element("p", "Each checked cell against its reference: the float32 "
+                   "checkpoint (greedy token agreement, first divergent token, share of the question set answered, "
+                   "NLL of a fixed text) or the same runtime at f32; random weights give agreement only."),
+                   _table(first, columns), open_=True)
+
+
 def machine_section(df: pd.DataFrame) -> Markup:
     """The machine profile of the newest row of each machine (pretty JSON) and the caption of the data."""
     parts = [element("pre", caption_text(df))]
@@ -277,6 +310,7 @@ def build_report(df: pd.DataFrame, *, source: str, comparison: pd.DataFrame | No
                      f"{stamp}. Intervals are bootstrap 95 % confidence intervals.", class_="source"),
         *(element("p", element("b", "Note: "), note, class_="source") for note in notes),
         answer_section(df, stats, score_baseline or default_baseline(df)),
+        assistant_section(df), accuracy_section(df),
         _folded(f"Runs ({len(runs)}) and failed cells ({failed})", _table(runs), failed_section(df),
                 open_=failed > 0),
         numerics_section(df),

@@ -30,6 +30,10 @@ Schema history (``SCHEMA_VERSION``):
   ``instructions_per_step``, ``instructions_call``: executed instructions counted by valgrind's callgrind) and
   ``measure`` (a cell column: ``instructions`` for a cell run under valgrind, whose wall times are those of the
   simulation; null for a plain run). Additive, like 4.
+  Also ``family`` (the checkpoint a model is a variant of: ``smollm2-135m`` for ``smollm2-135m-int4``) and
+  ``model_weights`` (``real weights`` / ``random weights: speed only``) per cell; per row the reference's
+  ``ref_source`` and, when it could not be had, ``ref_error``; the checkpoint's question-set score
+  ``ref_answer_share`` over ``ref_questions`` questions and ``ref_nll`` / ``ref_nll_checkpoint``.
 """
 
 from __future__ import annotations
@@ -144,6 +148,13 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("float", "ref_logits_max_diff", "ref_psnr_db", "ref_top1_agreement", "ref_max_score_diff", since=2),
     *_cols("float", "ref_max_abs_error", "ref_max_rel_error", since=2),
     *_cols("int", "ref_within_tolerance", since=2),
+    # the reference a cell was checked against, why it could not be had, and the checkpoint's question set / NLL
+    *_cols("text", "ref_source", "ref_error", since=5),
+    *_cols("float", "ref_answer_share", since=5),
+    *_cols("int", "ref_questions", since=5),
+    *_cols("float", "ref_nll", "ref_nll_checkpoint", since=5),
+    # which checkpoint a model is a variant of, and whether its weights are real
+    *_cols("text", "family", "model_weights", since=5),
     # operator cells: achieved compute
     *_cols("float", "gflops_per_s", "peak_fraction", since=2),
     # gate calibration: factor each timed span was stretched by (null = none, the default)
@@ -166,6 +177,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "ref_token_agreement", "ref_first_divergence", "ref_logits_max_diff", "ref_psnr_db", "ref_top1_agreement",
     "ref_max_score_diff", "ref_max_abs_error", "ref_max_rel_error", "gflops_per_s", "peak_fraction",
     *INSTRUCTION_COLUMNS,
+    "ref_answer_share", "ref_nll", "ref_nll_checkpoint",
 )
 """The measured metrics (the counts n_input_tokens, n_new_tokens, batch_size included)."""
 NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")

@@ -55,11 +55,17 @@ def cell_request(cell: Cell) -> CellRequest:
                        measure=cell.measure)
 
 
+REFERENCE_ALLOWANCE_S = 1800.0
+"""Seconds a cell's worker may take beyond the workload's timeout when it also checks a reference."""
+
+
 def call_cell_worker(cell: Cell) -> WorkerOutcome[CellReply]:
     """Run ``cell`` in a worker of its environment with its workload's timeout: under callgrind when it measures
-    instructions."""
+    instructions. A reference check (the checkpoint's prompts and question set) runs after the measurement, in
+    the same worker: it gets its own allowance, so a slow check cannot turn measured rows into a timeout."""
     call = call_counted_worker if cell.measure == INSTRUCTIONS else call_worker
-    return call(cell.environment, cell_request(cell), cell.workload.timeout_s, what=f"cell {cell.label}")
+    timeout = cell.workload.timeout_s + (REFERENCE_ALLOWANCE_S if cell.workload.reference else 0.0)
+    return call(cell.environment, cell_request(cell), timeout, what=f"cell {cell.label}")
 
 
 def placement_columns(context: RunContext, environment: Any, device: Any) -> dict[str, Any]:
@@ -98,6 +104,8 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
         "model_id": cell.model.id,
         "model_format": cell.model_format.key,
         "model_hash": cell.model_format.hash,
+        "family": cell.model.family,
+        "model_weights": cell.model.weights,
         "precision_requested": cell.requested_numerics[0],
         "threads_requested": cell.requested_numerics[1],
         "injected_slowdown": cell.inject_slowdown,

@@ -18,6 +18,8 @@ from genai_harness.tasks.metric import MetricInfo
 
 REQUIRED = object()
 """The default of an ``[input]`` field that a workload file must give."""
+OPTIONAL = object()
+"""The default of an ``[input]`` field that is left out of the inputs (and their hash) when a file omits it."""
 
 InputField = tuple[type, Any, float | None]
 """An ``[input]`` field: (type, default or :data:`REQUIRED`, lowest allowed value or None)."""

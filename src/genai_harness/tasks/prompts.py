@@ -15,7 +15,30 @@ from genai_harness.errors import WorkloadError
 CORPUS_FILE = Path(__file__).resolve().parents[1] / "workloads" / "corpus" / "public_domain.txt"
 """The corpus is data of the workloads room; the cut belongs to the text task."""
 
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "workloads" / "prompts"
+"""Prompt files written for the shipped workloads (``[input] prompt_file``), relative to this folder."""
+MAX_PROMPT_BYTES = 1024 * 1024
+
 Encoder = Callable[[str], list[int]]
+
+
+def prompt_file_path(name: str) -> Path:
+    """The prompt file a workload names: under the shipped prompts folder, else a path; WorkloadError if neither."""
+    for path in (PROMPTS_DIR / name, Path(name).expanduser()):
+        if path.is_file():
+            return path
+    raise WorkloadError(f"prompt_file {name!r} is neither a shipped prompt ({PROMPTS_DIR}) nor a file; fix the name")
+
+
+def read_prompt_file(name: str) -> str:
+    """The text of a prompt file (UTF-8, at most 1 MiB), trailing whitespace removed."""
+    path = prompt_file_path(name)
+    if path.stat().st_size > MAX_PROMPT_BYTES:
+        raise WorkloadError(f"prompt_file {path} is larger than {MAX_PROMPT_BYTES // 1024} KiB")
+    try:
+        return path.read_text(encoding="utf-8").rstrip()
+    except UnicodeDecodeError:
+        raise WorkloadError(f"prompt_file {path} is not UTF-8 text; save it as UTF-8") from None
 
 
 def corpus_text() -> str:

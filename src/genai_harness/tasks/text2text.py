@@ -5,23 +5,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from genai_harness.errors import GenerationError
+from genai_harness.errors import GenerationError, WorkloadError
 from genai_harness.interface import text2text
 from genai_harness.interface.tasks import Task
 from genai_harness.tasks import reference, timing
-from genai_harness.tasks.base import REQUIRED, InputField, MeasuredCall, Objective, TaskKind
+from genai_harness.tasks.base import OPTIONAL, REQUIRED, InputField, MeasuredCall, Objective, TaskKind
 from genai_harness.tasks.instructions import Count, instruction_metric, text_counts
 from genai_harness.tasks.metric import MetricInfo, metric_info
-from genai_harness.tasks.prompts import prompt_with_tokens
+from genai_harness.tasks.prompts import prompt_file_path, prompt_with_tokens, read_prompt_file
 
 T = (Task.TEXT2TEXT,)
 
 
+def workload_prompt(inputs: Mapping[str, Any], pipeline: Any) -> str:
+    """The prompt text of a workload's inputs for ``pipeline``: a corpus cut of ``prompt_tokens`` tokens or the
+    text of ``prompt_file``, wrapped in the model's chat template when ``chat`` is true."""
+    if "prompt_file" in inputs:
+        text = read_prompt_file(inputs["prompt_file"])
+    else:
+        text = prompt_with_tokens(pipeline.encode, int(inputs["prompt_tokens"]))
+    if inputs.get("chat"):
+        apply = getattr(pipeline, "apply_chat_template", None)
+        if apply is None:
+            raise WorkloadError(f"{pipeline.framework} cannot apply a chat template; run this workload on "
+                                "onnxruntime_genai or openvino.genai, or set chat = false")
+        text = apply(text)
+    return text
+
+
 class Text2TextTask(TaskKind):
-    """Generation of exactly ``new_tokens`` tokens after a prompt of exactly ``prompt_tokens`` tokens."""
+    """Generation of exactly ``new_tokens`` tokens after a prompt of exactly ``prompt_tokens`` tokens cut from the
+    corpus, or after the text of ``prompt_file`` (a prompt written for a workload), in the model's chat template
+    when ``chat`` is true (the template the runtime reads from the model folder, applied before the timed call)."""
 
     task: ClassVar[Task] = Task.TEXT2TEXT
-    inputs: ClassVar[Mapping[str, InputField]] = {"prompt_tokens": (int, REQUIRED, 1), "new_tokens": (int, REQUIRED, 1)}
+    inputs: ClassVar[Mapping[str, InputField]] = {
+        "prompt_tokens": (int, OPTIONAL, 1), "new_tokens": (int, REQUIRED, 1),
+        "prompt_file": (str, OPTIONAL, None), "chat": (bool, OPTIONAL, None)}
     highest: ClassVar[Mapping[str, float]] = {"prompt_tokens": 1_048_576, "new_tokens": 1_048_576}
     metrics: ClassVar[tuple[MetricInfo, ...]] = (
         metric_info("ttft_ms", "TTFT", "ms", T, "lower", True, "{:.2f}"),
@@ -39,6 +59,8 @@ class Text2TextTask(TaskKind):
                     "accuracy"),
         metric_info("ref_first_divergence", "first divergence", "token", T, "higher", False, "{:.0f}", "accuracy"),
         metric_info("ref_logits_max_diff", "logits max diff", "", T, "lower", False, "{:.3g}", "accuracy"),
+        metric_info("ref_answer_share", "questions answered", "share", T, "higher", False, "{:.2f}", "accuracy"),
+        metric_info("ref_nll", "NLL of the fixed text", "nats/token", T, "lower", False, "{:.3f}", "accuracy"),
     )
     objectives: ClassVar[tuple[Objective, ...]] = (
         Objective("ttft", "ms", "lower", "ttft_ms", "ttft"),
@@ -49,9 +71,16 @@ class Text2TextTask(TaskKind):
     probe_id: ClassVar[str] = "probe-p32-g8"
     probe_inputs: ClassVar[Mapping[str, Any]] = {"prompt_tokens": 32, "new_tokens": 8}
 
+    def check_inputs(self, inputs: Mapping[str, Any], where: str) -> None:
+        if ("prompt_tokens" in inputs) == ("prompt_file" in inputs):
+            raise WorkloadError(f"{where}: give either prompt_tokens (a prompt cut from the corpus) or prompt_file "
+                                "(a written prompt), not both or neither")
+        if "prompt_file" in inputs:
+            prompt_file_path(inputs["prompt_file"])
+
     def measured_call(self, inputs: Mapping[str, Any], pipeline: Any) -> MeasuredCall:
-        n_prompt, n_new = int(inputs["prompt_tokens"]), int(inputs["new_tokens"])
-        prompt = prompt_with_tokens(pipeline.encode, n_prompt)
+        n_new = int(inputs["new_tokens"])
+        prompt = workload_prompt(inputs, pipeline)
         config = text2text.GenerationConfig.exact(n_new)
         last: list[Any] = [None]
 
@@ -80,8 +109,7 @@ class Text2TextTask(TaskKind):
         share, first = reference.token_agreement(output, reference_output)
         agreement: dict[str, Any] = {"ref_token_agreement": share, "ref_first_divergence": first}
         if hasattr(measured, "logits_along") and hasattr(reference_pipeline, "logits_along"):
-            prompt_ids = reference_pipeline.encode(
-                prompt_with_tokens(reference_pipeline.encode, int(inputs["prompt_tokens"])))
+            prompt_ids = reference_pipeline.encode(workload_prompt(inputs, reference_pipeline))
             agreement["ref_logits_max_diff"] = reference.max_abs_diff(
                 measured.logits_along(prompt_ids, reference_output),
                 reference_pipeline.logits_along(prompt_ids, reference_output))

@@ -28,7 +28,8 @@ from genai_harness.errors import MeasurementError
 from genai_harness.host import energy
 from genai_harness.host.memory import own_peak_rss_mb
 from genai_harness.interface.devices import Device
-from genai_harness.tasks import reference
+from genai_harness.interface.tasks import Task
+from genai_harness.tasks import checkpoint_reference, reference
 from genai_harness.tasks import timing as metrics
 from genai_harness.tasks.registry import task_kind
 from genai_harness.worker.instructions import InstructionClock, clock_from_environment
@@ -156,10 +157,27 @@ def add_instruction_counts(records: list[dict[str, Any]], stamps: list[dict[str,
         record.update(kind.instruction_counts(call, count.__getitem__), instructions_load=load_span)
 
 
+RUNTIME_REFERENCE = "same runtime, f32 on CPU"
+
+
 def _reference(framework: str, workload: Workload, backend: Backend, model_path: Path, output: Any,
                measured: Any) -> dict[str, Any]:
-    """Agreement of the cell's last output with the f32 CPU reference of the same model and inputs (the ``ref_*``
-    columns the task defines)."""
+    """The ``ref_*`` columns: against the float32 checkpoint where the model folder carries its reference (a model
+    ``models build`` made), else against the same runtime at f32 on CPU. A reference that cannot be had records
+    why in ``ref_error`` and never costs the cell its measured rows."""
+    checkpoint = checkpoint_reference.load(model_path) if workload.task == Task.TEXT2TEXT else None
+    source = checkpoint_reference.SOURCE_REAL if checkpoint else RUNTIME_REFERENCE
+    try:
+        if checkpoint is not None:
+            return checkpoint_reference.agreement(measured, checkpoint)
+        return {"ref_source": source, **_runtime_reference(framework, workload, backend, model_path, output, measured)}
+    except Exception as exc:  # any failure of the reference (a quantized model refusing f32 ...) is recorded
+        return {"ref_source": source, "ref_error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def _runtime_reference(framework: str, workload: Workload, backend: Backend, model_path: Path, output: Any,
+                       measured: Any) -> dict[str, Any]:
+    """Agreement of the cell's last output with the f32 CPU reference of the same model and inputs."""
     device = reference.reference_device(framework)
     pipeline = backend.create_pipeline(workload.task, model_path, device)
     nx.check_honoured(framework, device.config, getattr(pipeline, "numerics", None))

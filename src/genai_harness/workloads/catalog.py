@@ -18,6 +18,7 @@ from genai_harness.config import HarnessConfig
 from genai_harness.errors import ConfigurationError, ModelError, ModelFormatError
 from genai_harness.hashing import file_sha256
 from genai_harness.interface.tasks import ALL_TASKS, Task
+from genai_harness.workloads.buildable import RANDOM_WEIGHTS
 from genai_harness.workloads.custom_ops import CONSENT_KEY, check_consent, consented, missing_file
 from genai_harness.workloads.custom_ops import libraries as custom_op_libraries
 from genai_harness.workloads.model_formats import FORMAT_TASKS, validate
@@ -73,6 +74,10 @@ class CatalogModel:
     description: str = ""
     formats: dict[str, ModelFormat] = field(default_factory=dict)
     checkpoint_sha256: str = ""
+    family: str | None = None
+    """The checkpoint this model is a variant of (``smollm2-135m`` for ``smollm2-135m-int4``); None if unknown."""
+    weights: str | None = None
+    """``real weights``, ``random weights: speed only``, or None when the harness cannot tell (a user's model)."""
 
     def format_for(self, format_key: str, framework: str) -> ModelFormat:
         """The format a framework loads, or :class:`ModelFormatError` naming those it has."""
@@ -89,7 +94,7 @@ class CatalogModel:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"id": self.id, "task": self.task, "source": self.source, "description": self.description,
-                "checkpoint_sha256": self.checkpoint_sha256,
+                "checkpoint_sha256": self.checkpoint_sha256, "family": self.family, "weights": self.weights,
                 "formats": {k: f.to_dict() for k, f in self.formats.items()}}
 
 
@@ -139,7 +144,7 @@ def bundled_models(models_dir: Path = MODELS_DIR) -> list[CatalogModel]:
             formats[key] = ModelFormat(key, models_dir / fmt["folder"], int(fmt.get("total_bytes", 0)),
                                        _hash_entries(list(files)), files)
         models.append(CatalogModel(model_id, entry["task"], "bundled", _describe(entry), formats,
-                                   entry.get("checkpoint_sha256", "")))
+                                   entry.get("checkpoint_sha256", ""), weights=RANDOM_WEIGHTS))
     return models
 
 
@@ -164,7 +169,7 @@ def onnx_package_models() -> list[CatalogModel]:
             fmt = ModelFormat("onnx", path, path.stat().st_size, file_sha256(path)[:16])
             models.append(CatalogModel(model_id, Task.CLASSIFICATION, "onnx-package",
                                        f"{model_id} architecture shipped by the onnx wheel (in-graph weights)",
-                                       {"onnx": fmt}))
+                                       {"onnx": fmt}, weights=RANDOM_WEIGHTS))
     return models
 
 
@@ -252,8 +257,14 @@ def user_models(config: HarnessConfig) -> list[CatalogModel]:
             path = config.resolve(raw)
             size, digest = _stat_hash(path) if path.exists() else (0, "missing")
             formats[key] = ModelFormat(key, path, size, digest)
-        models.append(CatalogModel(model_id, table["task"], "user", str(table.get("description", "")), formats))
+        models.append(CatalogModel(model_id, table["task"], "user", str(table.get("description", "")), formats,
+                                   family=_text_or_none(table.get("family")),
+                                   weights=_text_or_none(table.get("weights"))))
     return models
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if isinstance(value, str) and value else None
 
 
 class Catalog:
@@ -270,7 +281,7 @@ class Catalog:
                                          "model, which is reserved; rename it in that file")
             if previous is not None and previous.source == "known":
                 model = CatalogModel(model.id, model.task, model.source, model.description or previous.description,
-                                     model.formats, model.checkpoint_sha256)
+                                     model.formats, model.checkpoint_sha256, model.family, model.weights)
             self.models[model.id] = model
 
     def get(self, model_id: str) -> CatalogModel:
@@ -293,8 +304,18 @@ class Catalog:
             check_custom_ops(model, consented(self.config, model_id))
         return model
 
+    def register_built(self, model_id: str, task: str, format_key: str, path: Path, description: str, *,
+                       family: str, weights: str) -> CatalogModel:
+        """Register (or re-point) a format that ``models build`` made; a registration of the same path is kept."""
+        existing = self.models.get(model_id)
+        if existing is not None and existing.source == "user" and format_key in existing.formats:
+            if existing.formats[format_key].path == path.expanduser().absolute() and existing.family == family:
+                return existing
+            self.remove(model_id)
+        return self.add(model_id, task, format_key, path, description, family=family, weights=weights)
+
     def add(self, model_id: str, task: str, format_key: str, path: Path, description: str = "", *,
-            allow_custom_ops: bool = False) -> CatalogModel:
+            allow_custom_ops: bool = False, family: str | None = None, weights: str | None = None) -> CatalogModel:
         """Validate and register a user model format; the config file changes only on success.
 
         A folder that makes the runtime load a shared library (``custom_ops_library``) is refused unless
@@ -346,6 +367,10 @@ class Catalog:
                                          f"in {self.config.path}; remove it first")
             if description:
                 table["description"] = description
+            if family:
+                table["family"] = family
+            if weights:
+                table["weights"] = weights
             table.setdefault("formats", {})[format_key] = str(resolved)
             if libraries:  # bound to each file's content now; a consent by name only is replaced
                 recorded = table.get(CONSENT_KEY)
@@ -357,7 +382,10 @@ class Catalog:
         model = self.models.get(model_id)
         formats = dict(model.formats) if model and model.source == "user" else {}
         formats[format_key] = ModelFormat(format_key, resolved, size, digest)
-        self.models[model_id] = CatalogModel(model_id, task, "user", description, formats)
+        family = family or (model.family if model and model.source == "user" else None)
+        weights = weights or (model.weights if model and model.source == "user" else None)
+        self.models[model_id] = CatalogModel(model_id, task, "user", description, formats, family=family,
+                                             weights=weights)
         return self.models[model_id]
 
     def remove(self, model_id: str) -> None:

@@ -37,7 +37,7 @@ from typing import Any
 from genai_harness.backends.numerics import PRECISIONS
 from genai_harness.errors import WorkloadError
 from genai_harness.interface.tasks import ALL_TASKS
-from genai_harness.tasks.base import REQUIRED, InputField
+from genai_harness.tasks.base import OPTIONAL, REQUIRED, InputField
 from genai_harness.tasks.registry import TASK_KINDS, task_kind
 
 if sys.version_info >= (3, 11):
@@ -136,7 +136,8 @@ def _fields(table: dict[str, Any], spec: dict[str, tuple[type, Any, float | None
         if name not in table:
             if default is REQUIRED:
                 raise WorkloadError(f"{where}: required field {name!r} is missing; add {name} = <{kind.__name__}>")
-            out[name] = default
+            if default is not OPTIONAL:
+                out[name] = default
         else:
             out[name] = _check(table[name], kind, low, where, name)
     return out

@@ -28,7 +28,8 @@ CELL_COLUMNS: tuple[str, ...] = (
     "execution_provider", "device_options", "actual_device", "task", "workload_id", "workload_version",
     "workload_hash", "model_id", "model_format", "model_hash", "precision", "precision_requested", "threads",
     "threads_requested", "weight_dtypes", "numerics", "batch_requested", "energy_source", "injected_slowdown",
-    "runtime", "itl_by_position_ms", "weight_precision", "kv_cache_precision", "measure",
+    "runtime", "itl_by_position_ms", "weight_precision", "kv_cache_precision", "measure", "family",
+    "model_weights",
 )
 """Columns stored once per distinct cell (every filterable column but ``status`` is one)."""
 SHARED_COLUMNS: tuple[str, ...] = ("machine_profile", "runtime_versions", "device_options", "numerics")

@@ -119,7 +119,7 @@ class Migrator(RowWriter):
 
     def _migrate(self) -> None:
         """Upgrade an older store in place, in one transaction: a schema 0-2 store (one wide table) into the
-        normalized layout, a normalized one by adding the cell columns it lacks (null for its rows). Rows keep
+        normalized layout, a normalized one by adding the cell and row columns it lacks (null for its rows). Rows keep
         their values, ``schema_version`` included, and their identity (the ``row_key`` a fresh write gives)."""
         def upgrade(conn: Any) -> None:
             old = self._fetchall(conn, "SELECT value FROM meta WHERE key = 'schema_version'")[0][0]
