@@ -20,7 +20,6 @@ from genai_harness.backends.registry import get_backend
 from genai_harness.config import load_config
 from genai_harness.factories import DeviceFactory
 from genai_harness.interface import text2text
-from genai_harness.results.schema import COLUMN_NAMES
 from genai_harness.workloads.catalog import Catalog
 
 WORKLOAD = support.REPO / "src/genai_harness/workloads/standard/text-p128-g32.toml"
@@ -55,7 +54,7 @@ def _pipeline(env: dict[str, str], model_id: str, framework: str):
 @pytest.mark.parametrize("model_id", ["smollm2-135m", "smollm2-135m-int4"])
 def test_both_runtimes_answer_the_france_question(built: dict[str, str], model_id: str, framework: str) -> None:
     pipe = _pipeline(built, model_id, framework)
-    prompt = pipe.apply_chat_template("What is the capital of France?")
+    prompt = pipe.chat_prompt("What is the capital of France?")
     result = pipe(prompt, text2text.GenerationConfig(max_new_tokens=24))
     assert "Paris" in result.text, (model_id, framework, result.text)
 
@@ -90,8 +89,6 @@ def test_cells_record_agreement_with_the_checkpoint(built: dict[str, str], tmp_p
 
 
 def test_int4_rows_say_int4_on_both_runtimes(built: dict[str, str], tmp_path: Path) -> None:
-    if "weight_precision" not in COLUMN_NAMES:
-        pytest.skip("weight_precision (issue 20, point 2) is not in this schema yet: int4 rows cannot say int4")
     store = tmp_path / "r.sqlite"
     proc = support.run_cli("run", "--suite", WORKLOAD, "--store", store, "--model", "smollm2-135m-int4", "--quiet",
                            env=built, timeout=1800)

@@ -101,11 +101,6 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
     def _encode(self, text: str) -> list[int]:
         return [int(t) for t in self._tokenizer.encode(text)]
 
-    def apply_chat_template(self, text: str) -> str:
-        """Extension: ``text`` as one user turn in the model's chat template, ready for the assistant's reply."""
-        messages = json.dumps([{"role": "user", "content": text}])
-        return str(self._tokenizer.apply_chat_template(messages=messages, add_generation_prompt=True))
-
     def _decode(self, token_ids: Sequence[int]) -> str:
         # Tokenizer.decode stops at the first invalid UTF-8 sequence (random weights emit byte tokens in any order)
         # and its streaming decoder drops the characters after one: a byte-level BPE is decoded from its

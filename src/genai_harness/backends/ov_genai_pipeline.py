@@ -90,10 +90,6 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         encoded = self._tokenizer.encode(text, add_special_tokens=False)
         return [int(t) for t in np.asarray(encoded.input_ids.data).reshape(-1)]
 
-    def apply_chat_template(self, text: str) -> str:
-        """Extension: ``text`` as one user turn in the model's chat template, ready for the assistant's reply."""
-        return str(self._tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True))
-
     def _decode(self, token_ids: Sequence[int]) -> str:
         return str(self._tokenizer.decode(list(token_ids), skip_special_tokens=True)) if token_ids else ""
 

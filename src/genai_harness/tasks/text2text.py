@@ -25,11 +25,11 @@ def workload_prompt(inputs: Mapping[str, Any], pipeline: Any) -> str:
     else:
         text = prompt_with_tokens(pipeline.encode, int(inputs["prompt_tokens"]))
     if inputs.get("chat"):
-        apply = getattr(pipeline, "apply_chat_template", None)
-        if apply is None:
-            raise WorkloadError(f"{pipeline.framework} cannot apply a chat template; run this workload on "
-                                "onnxruntime_genai or openvino.genai, or set chat = false")
-        text = apply(text)
+        framed = pipeline.chat_prompt(text)  # the same framing `generate` applies (interface: None = no template)
+        if framed is None:
+            raise WorkloadError(f"the model on {pipeline.framework} has no chat template; run this workload on a "
+                                "model with one (onnxruntime_genai or openvino.genai), or set chat = false")
+        text = framed
     return text
 
 
@@ -122,7 +122,7 @@ class Text2TextTask(TaskKind):
             else text2text.GenerationConfig(max_new_tokens=params["max_new_tokens"])
         prompt, chat = str(params["prompt"]), "raw"
         if not params.get("raw", False):
-            framed = pipeline.chat_prompt(prompt) if hasattr(pipeline, "chat_prompt") else None
+            framed = pipeline.chat_prompt(prompt)
             prompt, chat = (framed, "applied") if framed is not None else (prompt, "none in model")
         result = pipeline(prompt, config)
         warm = [pipeline(prompt, config) for _ in range(int(params.get("repeat", 0)))]
