@@ -33,6 +33,14 @@ def _cli(*args: str) -> None:
         raise SystemExit(f"genai-harness {' '.join(args)} exited {proc.returncode}")
 
 
+def _divergence(row: pd.Series) -> str:
+    """The first divergent token, or "none" when every compared token agreed (the stored value is then the
+    number of tokens compared)."""
+    if row["ref_token_agreement"] == 1.0:
+        return f"none in {_fmt(row['ref_first_divergence'], '.0f')}"
+    return _fmt(row["ref_first_divergence"], ".0f")
+
+
 def _fmt(value: object, spec: str) -> str:
     return "" if value is None or value != value else format(value, spec)
 
@@ -66,7 +74,7 @@ def main() -> int:
         print(f"| {model} | {first['model_weights']} | {framework} | {precision or first['precision']} | "
               f"{_fmt(group['ttft_ms'].median(), '.1f')} | {_fmt(group['tpot_ms'].median(), '.2f')} | "
               f"{_fmt(group['peak_rss_mb'].median(), '.0f')} | {_fmt(first['load_s'], '.2f')} | "
-              f"{_fmt(first['ref_token_agreement'], '.2f')} | {_fmt(first['ref_first_divergence'], '.0f')} | "
+              f"{_fmt(first['ref_token_agreement'], '.2f')} | {_divergence(first)} | "
               f"{questions} | {nll} |")
         if pd.notna(first["ref_error"]) and first["ref_error"]:
             print(f"|  | reference not had: {first['ref_error']} |")

@@ -8,11 +8,13 @@ runtime is fed exactly the same ids and compared token by token.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import tomllib
+
+# The harness scores replies with this same function (the build runs with the harness's src on PYTHONPATH).
+from genai_harness.tasks.checkpoint_reference import answer_is_correct
 
 from .common import HERE, log
 
@@ -28,11 +30,6 @@ AGREEMENT_PROMPTS = (
 AGREEMENT_NEW_TOKENS = 48
 RANDOM_PROMPT_TOKENS = 32
 QUESTION_BATCH = 20
-
-
-def answer_is_correct(reply: str, answers: list[str]) -> bool:
-    """An accepted answer appears in ``reply`` as a whole word, case-insensitively (the harness scores the same)."""
-    return any(re.search(rf"(?<![\w]){re.escape(a.lower())}(?![\w])", reply.lower()) for a in answers)
 
 
 def _greedy(model: Any, ids: list[int], max_new: int, eos: int | None) -> list[int]:

@@ -70,9 +70,9 @@ def tensor_info(buf: memoryview) -> tuple[str, int]:
     return dtype, count
 
 
-def onnx_weight_elements(path: Path) -> Counter[str]:
-    """Element count per dtype of the initializers and Constant tensors of an ONNX file."""
-    counts: Counter[str] = Counter()
+def graph_fields(path: Path) -> Iterator[tuple[int, memoryview]]:
+    """The length-delimited fields of an ONNX file's graph, ``(GraphProto field number, bytes)``, read from a
+    memory map without loading the file (1: node, 5: initializer, 11: input)."""
     with path.open("rb") as handle:
         # The mapping closes when the last view of it is collected (views of it may outlive this block).
         view = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
@@ -80,18 +80,24 @@ def onnx_weight_elements(path: Path) -> Counter[str]:
         if number != 7 or wire != 2:  # ModelProto.graph
             continue
         for g_number, g_wire, item in proto_fields(graph):
-            if g_wire != 2:
-                continue
-            if g_number == 5:  # GraphProto.initializer
-                dtype, count = tensor_info(item)
-                counts[dtype] += count
-            elif g_number == 1:  # GraphProto.node: Constant / ConstantOfShape values
-                for n_number, n_wire, attribute in proto_fields(item):
-                    if n_number == 5 and n_wire == 2:
-                        for a_number, a_wire, tensor in proto_fields(attribute):
-                            if a_number == 5 and a_wire == 2:
-                                dtype, count = tensor_info(tensor)
-                                counts[dtype] += count
+            if g_wire == 2:
+                yield g_number, item
+
+
+def onnx_weight_elements(path: Path) -> Counter[str]:
+    """Element count per dtype of the initializers and Constant tensors of an ONNX file."""
+    counts: Counter[str] = Counter()
+    for g_number, item in graph_fields(path):
+        if g_number == 5:  # GraphProto.initializer
+            dtype, count = tensor_info(item)
+            counts[dtype] += count
+        elif g_number == 1:  # GraphProto.node: Constant / ConstantOfShape values
+            for n_number, n_wire, attribute in proto_fields(item):
+                if n_number == 5 and n_wire == 2:
+                    for a_number, a_wire, tensor in proto_fields(attribute):
+                        if a_number == 5 and a_wire == 2:
+                            dtype, count = tensor_info(tensor)
+                            counts[dtype] += count
     return counts
 
 

@@ -13,7 +13,6 @@ No ``onnx`` or ``openvino`` import: the ONNX file is read as protobuf wire forma
 
 from __future__ import annotations
 
-import mmap
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genai_harness.backends.model_dtypes import ONNX_DTYPES, OV_DTYPES, proto_fields, tensor_info
+from genai_harness.backends.model_dtypes import ONNX_DTYPES, OV_DTYPES, graph_fields, proto_fields, tensor_info
 
 PRECISION_OF = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64",
                 "u4": "int4", "i4": "int4", "u8": "int8", "i8": "int8", "u2": "int2", "u1": "int1",
@@ -153,25 +152,18 @@ def _input_dtype(buf: memoryview) -> tuple[str, str]:
 
 def onnx_weight_precision(path: Path) -> tuple[WeightPrecision, dict[str, str]]:
     """The weights of an ONNX file by scheme, and its graph inputs' element types (the KV cache's among them)."""
-    with path.open("rb") as handle:
-        view = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
     initializers: dict[str, tuple[str, int]] = {}
     nodes: list[tuple[str, str, list[str], dict[str, int]]] = []
     inputs: dict[str, str] = {}
-    for number, wire, graph in proto_fields(view):
-        if number != 7 or wire != 2:  # ModelProto.graph
-            continue
-        for g_number, g_wire, item in proto_fields(graph):
-            if g_wire != 2:
-                continue
-            if g_number == 5:
-                name, dtype, count = _initializer(item)
-                initializers[name] = (dtype, count)
-            elif g_number == 1:
-                nodes.append(_node(item))
-            elif g_number == 11:
-                name, dtype = _input_dtype(item)
-                inputs[name] = dtype
+    for g_number, item in graph_fields(path):
+        if g_number == 5:
+            name, dtype, count = _initializer(item)
+            initializers[name] = (dtype, count)
+        elif g_number == 1:
+            nodes.append(_node(item))
+        elif g_number == 11:
+            name, dtype = _input_dtype(item)
+            inputs[name] = dtype
     result = WeightPrecision(group_word="block")
     consumed: set[str] = set()
     levels: Counter[int] = Counter()
