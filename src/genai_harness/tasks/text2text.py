@@ -61,6 +61,8 @@ class Text2TextTask(TaskKind):
         metric_info("ref_logits_max_diff", "logits max diff", "", T, "lower", False, "{:.3g}", "accuracy"),
         metric_info("ref_answer_share", "questions answered", "share", T, "higher", False, "{:.2f}", "accuracy"),
         metric_info("ref_nll", "NLL of the fixed text", "nats/token", T, "lower", False, "{:.3f}", "accuracy"),
+        metric_info("ref_nll_checkpoint", "the checkpoint's NLL of the fixed text", "nats/token", T, "lower", False,
+                    "{:.3f}", "accuracy"),
     )
     objectives: ClassVar[tuple[Objective, ...]] = (
         Objective("ttft", "ms", "lower", "ttft_ms", "ttft"),

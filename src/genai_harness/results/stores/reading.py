@@ -95,12 +95,17 @@ class RowReader(SQLDialect):
         """The cell columns a normalized store has (an older one, read without migrating, lacks the newest)."""
         return set(layout.CELL_COLUMNS) if self.schema_version == SCHEMA_VERSION else self._table_columns(conn, "cells")
 
+    def _row_columns(self, conn: Any) -> set[str]:
+        """The row columns a normalized store has (an older one, read without migrating, lacks the newest)."""
+        current = self.schema_version == SCHEMA_VERSION
+        return set(layout.ROW_COLUMNS) if current else self._table_columns(conn, "results")
+
     def _select(self, conn: Any, filter: ResultFilter, wanted: list[str]) -> tuple[str, list[Any], list[str]]:
         """The query for ``filter`` and ``wanted`` columns, its parameters and the columns it returns."""
         where, params = filter.where(self.placeholder)
         if self.schema_version >= layout.NORMALIZED_SINCE:
-            cell_columns = self._cell_columns(conn)
-            names = [n for n in wanted if n in layout.ROW_COLUMNS or n in cell_columns]
+            cell_columns, row_columns = self._cell_columns(conn), self._row_columns(conn)
+            names = [n for n in wanted if n in row_columns or n in cell_columns]
             exprs = [f"results.{n}" if n in layout.ROW_COLUMNS else
                      f"(SELECT value FROM blobs WHERE blobs.id = cells.{n}) AS {n}" if n in layout.SHARED_COLUMNS else
                      f"cells.{n}" for n in names]
@@ -120,8 +125,8 @@ class RowReader(SQLDialect):
         """A normalized store's query for ``filter``: ``(cell_id, *row columns)`` per row; its parameters, the
         row columns it returns and the wanted cell columns the store has (read once per cell, not per row)."""
         where, params = filter.where(self.placeholder)
-        cell_columns = self._cell_columns(conn)
-        row_names = [n for n in wanted if n in layout.ROW_COLUMNS]
+        cell_columns, row_columns = self._cell_columns(conn), self._row_columns(conn)
+        row_names = [n for n in wanted if n in layout.ROW_COLUMNS and n in row_columns]
         cell_names = [n for n in wanted if n in layout.CELL_COLUMNS and n in cell_columns]
         sql = (f"SELECT {', '.join(['results.cell_id', *(f'results.{n}' for n in row_names)])} "
                "FROM results JOIN cells ON cells.id = results.cell_id")
