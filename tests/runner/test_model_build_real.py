@@ -118,7 +118,8 @@ def test_a_corrupted_or_foreign_gguf_is_one_line_naming_the_file(built: dict[str
     a GGUF of another architecture (its header rewritten) and one flipped bit are refused with the file's name."""
     from genai_harness.runner import model_build
 
-    python = model_build.build_env_dir(model_build.source_root()) / "bin" / "python"
+    root = model_build.source_root()  # a reused build needs no build environment: make sure this test has one
+    python = model_build.ensure_build_env(model_build.build_env_dir(root), root, say=lambda _line: None)
     code = (
         "import sys\n"
         "from pathlib import Path\n"
