@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -188,18 +189,22 @@ def is_elementwise(graph) -> bool:  # graph: onnx.GraphProto, not named here: th
     return True
 
 
-def count_nodes(graph) -> int:  # graph: onnx.GraphProto, not named here: the annotation would need onnx
-    """Nodes of ``graph`` and of every subgraph its nodes' attributes hold, at any depth."""
-    total, stack = 0, [graph]
+def _graphs(graph) -> Iterator[Any]:  # graph: onnx.GraphProto, not named here: the annotation would need onnx
+    """``graph`` and every subgraph its nodes' attributes hold, at any depth."""
+    stack = [graph]
     while stack:
         current = stack.pop()
-        total += len(current.node)
+        yield current
         for node in current.node:
             for attribute in node.attribute:
                 if attribute.HasField("g"):
                     stack.append(attribute.g)
                 stack.extend(attribute.graphs)
-    return total
+
+
+def count_nodes(graph) -> int:  # graph: onnx.GraphProto, not named here: the annotation would need onnx
+    """Nodes of ``graph`` and of every subgraph its nodes' attributes hold, at any depth."""
+    return sum(len(current.node) for current in _graphs(graph))
 
 
 MAX_PROBE_VALUES = 1 << 20
@@ -215,19 +220,12 @@ def _does_not_type_check(mod: ScoreMod, exc: Exception) -> NoReturn:
 def _largest_value(graph) -> tuple[str, int]:  # graph: onnx.GraphProto (the annotation would need onnx)
     """The name and number of elements of the largest value whose shape inference knows, subgraphs included."""
     best = ("", 0)
-    stack = [graph]
-    while stack:
-        current = stack.pop()
+    for current in _graphs(graph):
         for value in (*current.value_info, *current.output):
             dims = value.type.tensor_type.shape.dim
             if dims and all(d.HasField("dim_value") for d in dims):
                 size = int(np.prod([d.dim_value for d in dims], dtype=object))
                 best = max(best, (value.name, size), key=lambda pair: pair[1])
-        for node in current.node:
-            for attribute in node.attribute:
-                if attribute.HasField("g"):
-                    stack.append(attribute.g)
-                stack.extend(attribute.graphs)
     return best
 
 
