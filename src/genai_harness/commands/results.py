@@ -49,10 +49,10 @@ def run_state(frame: Any, run_id: str, stores: Mapping[str, Any]) -> tuple[str, 
     return f"unfinished: {len(missing)} of {len(planned)} cells missing", missing
 
 
-def planned_runs(stores: Sequence[Any]) -> dict[str, tuple[str, list[str]]]:
+def planned_runs(stores: Iterable[Any]) -> dict[str, tuple[str, list[str]]]:
     """Every run whose plan a store recorded: ``run_id -> (planned_at, planned cell labels)``, oldest first."""
     plans: dict[str, tuple[str, list[str]]] = {}
-    for store in iter_stores(stores):
+    for store in stores:  # opened stores
         for run_id, planned_at, _ in store.planned_runs():
             at, labels = plans.get(run_id, (planned_at, []))
             labels += [label for label in store.planned_cells(run_id) if label not in labels]
@@ -111,7 +111,8 @@ def cmd_results(args: argparse.Namespace) -> int:
         written = stream_parquet(iter_stores(stores), args.export)  # batch by batch: any size of store
         print(f"exported {written} rows to {args.export}", file=sys.stderr)
         return 0
-    plans = planned_runs(stores)  # a run killed in its first cell has a plan and no row: still listed
+    opened = _opened(stores)  # each store opened once for its plans and run states
+    plans = planned_runs(opened.values())  # a run killed in its first cell has a plan and no row: still listed
     if args.run:  # the run is selected inside the query, never by loading the whole store
         run_id: str | None = args.run
         if args.run == "last":
@@ -157,13 +158,13 @@ def cmd_results(args: argparse.Namespace) -> int:
             print("\nclient assistant score (MLPerf Client categories; geometric mean over categories of the "
                   "median TTFT and of the median decode rate):")
             print(format_table(list(ASSISTANT_HEADERS), assistant_table(scores)))
-        state, missing = run_state(frame, str(frame["run_id"].iloc[-1]), _opened(stores))
+        state, missing = run_state(frame, str(frame["run_id"].iloc[-1]), opened)
         if missing:
             print(f"run {frame['run_id'].iloc[-1]} is {state} (cut short: killed, terminated or crashed):")
             for label in missing:
                 print(f"  not measured: {label}")
     else:
-        print(_run_list(frame, plans, _opened(stores)))
+        print(_run_list(frame, plans, opened))
     return 0
 
 
