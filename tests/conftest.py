@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import support
+from support.postgres import PostgresServer
 
 support.start_session()
 
@@ -42,3 +43,13 @@ def fake_backend() -> Iterator[str]:
     """The fake backend registered in this process for one test."""
     with support.fake_registered() as framework:
         yield framework
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 15 server of the module's own (the PostgreSQL store's tests), removed after it."""
+    srv = PostgresServer()
+    try:
+        yield srv
+    finally:
+        srv.remove()

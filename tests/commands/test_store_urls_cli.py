@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -24,15 +23,6 @@ if available() is not None:
     pytest.skip(f"no PostgreSQL here: {available()}", allow_module_level=True)
 
 MASKED = "lab:***@"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PostgresServer]:
-    srv = PostgresServer()
-    try:
-        yield srv
-    finally:
-        srv.remove()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -28,15 +27,6 @@ from genai_harness.results.stores.postgres import PostgresStore
 
 if available() is not None:
     pytest.skip(f"no PostgreSQL here: {available()}", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PostgresServer]:
-    srv = PostgresServer()
-    try:
-        yield srv
-    finally:
-        srv.remove()
 
 
 @pytest.fixture
