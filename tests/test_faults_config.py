@@ -73,6 +73,13 @@ def test_deeply_nested_config_is_one_line(tmp_path: Path) -> None:
     assert config.read_bytes() == before
 
 
+def test_a_config_number_too_long_to_read_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "long.toml"
+    config.write_text("[run]\nrepeats = " + "9" * 5000 + "\n")
+    proc = run_cli("--config", config, "models", cwd=tmp_path)
+    assert "number too long" in assert_one_error_line(proc, exit_code=2)
+
+
 def test_envs_add_into_a_config_whose_environments_is_not_a_table(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("environments = 5\n")

@@ -164,6 +164,9 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"config file {path} is not valid TOML ({exc}); fix or remove it") from exc
+    except ValueError:  # Python refuses to read an integer of more than 4300 digits
+        raise ConfigurationError(f"config file {path} holds a number too long to read; no config field needs one: "
+                                 "fix or remove it") from None
     except RecursionError:
         raise ConfigurationError(f"config file {path} is nested too deeply to be a genai-harness config; "
                                  "fix or remove it") from None

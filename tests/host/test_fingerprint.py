@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import importlib.metadata
 import platform
+import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from genai_harness.host.fingerprint import FINGERPRINT_KEYS, fingerprint, machine_profile
+from genai_harness.host.fingerprint import FINGERPRINT_KEYS, fingerprint, hardware_class, machine_profile
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +86,12 @@ def test_fingerprint_ignores_hostname_and_itself(profile):
     renamed["hostname"] = "another-name"
     renamed["fingerprint"] = "0" * 16
     assert fingerprint(renamed) == profile["fingerprint"]
+
+
+@pytest.mark.parametrize("field, value", [("cpu", "EPYC"), ("cpu", ["a"]), ("drivers", "nvidia"), ("os", 7)])
+def test_hardware_class_of_a_malformed_stored_profile_is_a_hash_not_a_crash(profile, field, value):
+    """A store's machine_profile is data: any JSON there gives a class (it crashed pick with exit 70)."""
+    malformed = {**profile, field: value}
+    assert re.fullmatch(r"[0-9a-f]{16}", hardware_class(malformed))
+    if field == "cpu":  # the CPU is what tells two classes apart: a stored string is not this machine's CPU
+        assert hardware_class(malformed) != hardware_class(profile)

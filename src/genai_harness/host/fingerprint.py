@@ -112,8 +112,14 @@ def hardware_class(profile: Mapping[str, Any]) -> str:
     Two machines of one class ran the same hardware; their fingerprints differ when software differs
     (runtime versions, OS, Python). The dispatcher uses evidence of the same class, labelled, or stale.
     """
-    drivers = {k: str(v).split(",")[0] for k, v in (profile.get("drivers") or {}).items()}
-    cpu = {k: v for k, v in (profile.get("cpu") or {}).items() if k != "usable_cores"}
+    drivers = {k: str(v).split(",")[0] for k, v in _mapping(profile.get("drivers")).items()}
+    cpu_value = profile.get("cpu")  # a store's profile is data: a string there is kept as it is, not walked
+    cpu = {k: v for k, v in cpu_value.items() if k != "usable_cores"} if isinstance(cpu_value, Mapping) else cpu_value
     stable = {"cpu": cpu, "memory": profile.get("memory"), "drivers": drivers,
-              "system": (profile.get("os") or {}).get("system")}
+              "system": _mapping(profile.get("os")).get("system")}
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one (profiles read from a store may be malformed)."""
+    return value if isinstance(value, Mapping) else {}
