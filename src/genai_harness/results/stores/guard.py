@@ -86,15 +86,19 @@ def _hand_on(signum: int, frame: FrameType | None) -> None:
         signal.raise_signal(signum)  # the default action: the process ends as it would have
 
 
-def _deadline() -> float | None:
+def deadline_seconds() -> float | None:
+    """The deadline :data:`DEADLINE_ENV` asks for, in seconds (None: unset, empty, not a positive number)."""
     text = os.environ.get(DEADLINE_ENV, "").strip()
-    if not text:
-        return None
     try:
-        seconds = float(text)
+        seconds = float(text) if text else 0.0
     except ValueError:
         return None
-    return time.monotonic() + seconds if seconds > 0 else None
+    return seconds if seconds > 0 else None
+
+
+def _deadline() -> float | None:
+    seconds = deadline_seconds()
+    return None if seconds is None else time.monotonic() + seconds
 
 
 @contextlib.contextmanager

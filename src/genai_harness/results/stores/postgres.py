@@ -3,6 +3,10 @@
 Many runners on many machines append at once: each cell is one transaction; a row's ``row_key`` is
 unique, so merging a store twice writes nothing twice. The URL's password never leaves this module:
 ``location`` and every error show the URL masked.
+
+A database is data as an SQLite file is (results/stores/guard.py): a store whose harness tables carry
+triggers, rules or generated columns, or whose table names are views, is refused before anything is read or
+written; ``GENAI_HARNESS_STORE_TIMEOUT_S`` becomes the server's ``statement_timeout``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, ClassVar
 
 from genai_harness.errors import StoreError
 from genai_harness.results.schema import SCHEMA_VERSION
+from genai_harness.results.stores import guard
 from genai_harness.results.stores.base import SQLStore
 from genai_harness.results.stores.urls import mask_url, scrub
 
@@ -59,9 +64,15 @@ class PostgresStore(SQLStore):
         import psycopg  # optional dependency (the postgres extra), loaded when a postgresql:// store is used
 
         conn = None
+        seconds = guard.deadline_seconds()
+        options = {"options": f"-c statement_timeout={int(seconds * 1000)}"} if seconds else {}
         try:
-            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **options)
             yield conn
+        except psycopg.errors.QueryCanceled:
+            raise StoreError(f"work on results store {self.location} was stopped after {seconds:g} s "
+                             f"({guard.DEADLINE_ENV}): the database may hold data that never ends; nothing was "
+                             "written. Check the database or raise the deadline") from None
         except psycopg.Error as exc:
             raise self._error(exc) from None
         finally:
@@ -102,8 +113,34 @@ class PostgresStore(SQLStore):
         conn.autocommit = False
         return conn.cursor(name=f"genai_harness_{uuid.uuid4().hex[:12]}")
 
+    def _foreign_objects(self, conn: Any) -> list[str]:
+        """What the database holds on the harness's tables beyond what genai-harness creates (catalog only)."""
+        names = sorted(guard.HARNESS_TABLES)
+        found = [f"trigger {r[0]!r} on {r[1]}" for r in self._fetchall(
+            conn, "SELECT t.tgname, c.relname FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c "
+                  "ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND c.relname = ANY(%s) "
+                  "AND c.relnamespace = to_regnamespace(current_schema())", (names,))]
+        found += [f"rule {r[0]!r} on {r[1]}" for r in self._fetchall(
+            conn, "SELECT rulename, tablename FROM pg_catalog.pg_rules WHERE schemaname = current_schema() "
+                  "AND tablename = ANY(%s)", (names,))]
+        found += [f"view {r[0]!r}" for r in self._fetchall(
+            conn, "SELECT viewname FROM pg_catalog.pg_views WHERE schemaname = current_schema() "
+                  "AND viewname = ANY(%s)", (names,))]
+        found += [f"generated column {r[0]}.{r[1]}" for r in self._fetchall(
+            conn, "SELECT c.relname, a.attname FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c "
+                  "ON c.oid = a.attrelid WHERE c.relname = ANY(%s) AND a.attgenerated <> '' AND a.attnum > 0 "
+                  "AND c.relnamespace = to_regnamespace(current_schema())", (names,))]
+        return found
+
     def _open(self, create: bool) -> int:
         with self._connect() as conn:
+            foreign = self._foreign_objects(conn)
+            if foreign:
+                raise StoreError(
+                    f"results store {self.location} holds what genai-harness never creates "
+                    f"({', '.join(foreign[:5])}{f' and {len(foreign) - 5} more' if len(foreign) > 5 else ''}); a "
+                    "store is data only, so nothing was read or written. Use a database written by genai-harness, "
+                    "or drop those if you trust it")
             if not {"meta", "results"} <= self._tables(conn):
                 if not create:
                     raise StoreError(f"no results store in {self.location}; run a benchmark into it first")
