@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 
 from genai_harness.dispatch.decision import QUALITY_METRICS, Constraints, Decision
 from genai_harness.dispatch.objectives import OBJECTIVES
@@ -82,9 +83,23 @@ def cmd_pick(args: argparse.Namespace) -> int:
                       prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens, calls=args.calls,
                       probe_budget_s=args.probe_budget, allow_stale=args.allow_stale, config=args.config,
                       static_fallback=False)
-    print(json.dumps(decision.to_dict(), indent=2, default=str) if args.json
-          else render(decision, args.quality_metric))
+    lines = _package_lines(args, decision) if args.package else []
+    if args.json:
+        print(json.dumps({**decision.to_dict(), **({"package": lines} if args.package else {})}, indent=2,
+                         default=str))
+    else:
+        print("\n".join([render(decision, args.quality_metric), *lines]))
     return 0
+
+
+def _package_lines(args: argparse.Namespace, decision: Decision) -> list[str]:
+    """The model package's declared choice beside the measured one."""
+    from genai_harness.config import load_config  # with the catalog: only --package reads it here
+    from genai_harness.dispatch.package_choice import compare, declared_choice  # loads runtimes: only --package
+    from genai_harness.workloads.catalog import Catalog  # only --package maps package folders to catalog models
+
+    models = Catalog(load_config(Path(args.config) if args.config else None)).models.values()
+    return compare(declared_choice(Path(args.package).expanduser(), models), decision)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -115,5 +130,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--probe-budget", type=float, default=0.0, metavar="SECONDS",
                    help="with no evidence, measure for up to this long first (default 0: refuse)")
     p.add_argument("--allow-stale", action="store_true", help="use evidence from other runtime versions")
+    p.add_argument("--package", metavar="DIR", help="an onnxruntime model package (manifest.json with variants): "
+                   "print the variant the runtime selects by declared compatibility beside the measured choice")
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
     p.set_defaults(handler=cmd_pick)
