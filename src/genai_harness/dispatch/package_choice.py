@@ -83,11 +83,14 @@ def _same_folder(a: Path, b: Path) -> bool:
 def _model_of(variant: PackageVariant, models: Iterable[Any]) -> str | None:
     """The catalog model whose onnxruntime_genai folder ``variant`` is: the same folder, or one whose files the
     variant links to (a package the harness wrote)."""
-    config = (variant.folder / "genai_config.json").resolve().parent
-    for model in models:
-        fmt = getattr(model, "formats", {}).get(GENAI_FORMAT)
-        if fmt is not None and (_same_folder(fmt.path, variant.folder) or _same_folder(fmt.path, config)):
-            return str(model.id)
+    config = variant.folder / "genai_config.json"
+    # one hop, as the harness links a package's files to the model folder's own (which may be links themselves)
+    linked = (variant.folder / os.readlink(config)).parent if config.is_symlink() else variant.folder
+    folders = [(m.id, m.formats[GENAI_FORMAT].path) for m in models if GENAI_FORMAT in getattr(m, "formats", {})]
+    for wanted in (variant.folder, linked):  # the variant folder itself first, then the folder it links to
+        for model_id, path in folders:
+            if _same_folder(path, wanted):
+                return str(model_id)
     return None
 
 
