@@ -52,7 +52,7 @@ def _render_variants(d: Decision, quality_metric: str) -> str:
     winner = d.winner
     assert winner is not None
     lines = [f"pick: variant {winner.model_id} on {winner.target}", f"why: {d.reason}", _evidence_line(d)]
-    rows = [(i + 1, c.model_id, (c.weight_precision or "")[:24], c.target, f"{_number(c.expected)} {c.unit}",
+    rows = [(i + 1, c.model_id, c.weight_precision or "", c.target, f"{_number(c.expected)} {c.unit}",
              f"{_number(c.ci_low)}-{_number(c.ci_high)}", _number(c.peak_rss_mib, ".0f"),
              _number(c.quality(quality_metric), ".3g"), c.reason or "picked")
             for i, c in enumerate(d.ranked)]

@@ -131,11 +131,8 @@ def compare(declared: DeclaredChoice, decision: Decision) -> list[str]:
     ranked = [(i, c) for i, c in enumerate(decision.ranked) if _matches(c, declared)]
     if ranked:
         position, candidate = ranked[0]
-        ratio = candidate.expected / winner.expected if winner.expected else float("nan")
-        if winner.unit == "items/s":
-            ratio = 1 / ratio if ratio else float("nan")
         return [*lines, f"  verdict: the declaration disagrees: its variant ranks #{position + 1} of "
-                        f"{len(decision.ranked)} ({candidate.reason}; {ratio:.2f}x the measured choice)"]
+                        f"{len(decision.ranked)} ({candidate.reason})"]
     excluded = [e for e in decision.excluded if e.startswith(f"{declared.model_id} on {GENAI_FORMAT} ")]
     if excluded:
         return [*lines, f"  verdict: the declaration disagrees: its variant was excluded ({excluded[0]})"]
