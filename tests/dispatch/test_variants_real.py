@@ -49,7 +49,8 @@ def test_pick_ranks_every_real_variant_x_target_and_says_why_each_lost(smollm2_e
     ranked = [decision["winner"], *decision["alternatives"]]
     assert {(c["model_id"], c["framework"]) for c in ranked} == {
         (m, f) for m in MEASURED for f in ("onnxruntime_genai", "openvino.genai")}
-    assert [c["expected"] for c in ranked][0] == min(c["expected"] for c in ranked)
+    best, winner = min(c["expected"] for c in ranked), decision["winner"]
+    assert winner["expected"] == best or winner["ci_low"] <= best <= winner["ci_high"]  # fastest, or tied with it
     assert all(c["reason"] for c in decision["alternatives"]) and decision["winner"]["reason"] == ""
     cells = _cells(smollm2_reference_store)
     for c in ranked:
