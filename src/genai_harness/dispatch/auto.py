@@ -131,7 +131,12 @@ def _open_chain(task: str, model: str, decision: Decision, paths: dict[str, str]
 
 def open_text2text(model: str, objective: str = "ttft", *, store: str | Path | None = None,
                    probe_budget_s: float = 5.0, constraints: Constraints | None = None, **options: Any) -> Any:
-    """A ready text2text pipeline on the best device for ``objective`` (ttft, tpot, latency, memory, cold)."""
+    """A ready text2text pipeline on the best device for ``objective`` (ttft, tpot, latency, memory, cold).
+
+    ``model`` may name a family of built variants (``smollm2-135m``): the best variant x target is opened, subject
+    to ``constraints`` (``Constraints(min_quality=0.9)`` excludes variants that answer worse); the pipeline's
+    ``decision.winner.model_id`` names the variant.
+    """
     return open_best(Task.TEXT2TEXT, model, objective, store=store, probe_budget_s=probe_budget_s,
                      constraints=constraints, **options)
 
