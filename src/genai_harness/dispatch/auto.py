@@ -56,10 +56,12 @@ def open_best(task: str, model: str, objective: str, *, store: str | Path | None
                       config=config, **rank_options)
     entry = catalog_model(model, config)
     paths = {}
+    entries = {"": entry}  # one catalog read per variant, not per candidate
     for candidate in decision.ranked:
         try:
-            variant = catalog_model(candidate.model_id, config) if candidate.model_id else entry
-            paths[path_key(candidate)] = str(model_path(task, candidate.framework, variant))
+            if candidate.model_id not in entries:
+                entries[candidate.model_id] = catalog_model(candidate.model_id, config)
+            paths[path_key(candidate)] = str(model_path(task, candidate.framework, entries[candidate.model_id]))
         except HarnessError:
             continue
     cache = cache_file(task, model, objective, store, constraints, config, rank_options)  # a probe may have written

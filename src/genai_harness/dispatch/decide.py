@@ -103,6 +103,9 @@ def decide(task: str, model: str, objective: str, *, store: str | Path | None = 
             return rank(read_evidence(store, task, wanted), **options)
         except NoEvidenceError as exc:
             if probe_budget_s <= 0:
+                if not static_fallback and getattr(exc, "constrained", False):
+                    raise NoEvidenceError(f"{exc}; relax a constraint (--min-quality, --max-memory, --precision, "
+                                          "--device ...) or measure other targets") from None
                 if not static_fallback:
                     raise NoEvidenceError(f"{exc}; measure it with `genai-harness run --model {model}` or give a "
                                           "probe budget (--probe-budget SECONDS)") from None

@@ -102,8 +102,10 @@ def choose(evidence: Evidence, constraints: Constraints = NO_CONSTRAINTS, now: d
             allowed.append(candidate)
     if not allowed:
         what = "variant x target" if any(c.model_id for c in evidence.candidates) else "target"
-        raise NoEvidenceError(f"no measured {what} of {evidence.model!r} meets the objective and constraints: "
-                              + "; ".join(excluded))
+        error = NoEvidenceError(f"no measured {what} of {evidence.model!r} meets the objective and constraints: "
+                                + "; ".join(excluded))
+        error.constrained = bool(evidence.candidates)  # measured, but every candidate excluded: relax, not re-run
+        raise error
     ordered = order_candidates(allowed, evidence.better)
     winner = ordered[0]
     ordered = [winner, *(dataclasses.replace(c, reason=why_lost(c, winner, evidence.better)) for c in ordered[1:])]
