@@ -84,6 +84,8 @@ def test_a_quality_floor_above_int4_leaves_float32_and_a_memory_cap_below_float3
                    "--max-memory", f"{cap:.0f}", env=smollm2_env)
     line = assert_one_error_line(both, 14)
     assert "no measured variant x target of 'smollm2-135m'" in line and "over memory" in line
+    assert line.endswith("relax a constraint (--min-quality, --max-memory, --precision, --device ...) or measure "
+                         "other targets")
 
 
 def test_open_text2text_opens_the_measured_variant_and_says_which(smollm2_env: dict[str, str],
