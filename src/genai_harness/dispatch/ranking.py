@@ -110,7 +110,7 @@ def choose(evidence: Evidence, constraints: Constraints = NO_CONSTRAINTS, now: d
     winner = ordered[0]
     ordered = [winner, *(dataclasses.replace(c, reason=why_lost(c, winner, evidence.better)) for c in ordered[1:])]
     ties = [c for c in ordered[1:] if _overlaps(c, winner)]
-    kind = "variant x target pairs" if winner.model_id else "targets"
+    kind = ("variant x target pair" if winner.model_id else "target") + ("s" if len(ordered) > 1 else "")
     reason = (f"{winner.choice}: {evidence.objective} {winner.expected:.4g} {evidence.unit} "
               f"[{winner.ci_low:.4g}-{winner.ci_high:.4g}], best of {len(ordered)} measured {kind}")
     if constraints.min_quality is not None:
