@@ -106,3 +106,13 @@ def test_the_declared_choice_is_set_beside_the_measured_one() -> None:
     assert "quality below the floor" in excluded
     assert "never measured here" in compare(_declared("phi-mini-fp16", "npu"), decision)[-1]
     assert "no catalog model" in compare(_declared(None), decision)[-1]
+
+
+def test_a_single_model_decision_is_compared_with_its_package_too() -> None:
+    here = profile()
+    frame = family_rows(here)
+    alone = rank(frame, task="text2text", model="phi-mini-int4", objective="tpot", machine=here,
+                 constraints=Constraints(frameworks=("onnxruntime_genai",)))
+    assert alone.winner.model_id == "" and alone.device == "CPU"
+    assert compare(_declared("phi-mini-int4", "cpu"), alone)[-1].endswith("agrees with the measurement")
+    assert "never measured here" in compare(_declared("phi-mini", "cpu"), alone)[-1]

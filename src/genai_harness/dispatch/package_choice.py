@@ -103,10 +103,11 @@ def declared_choice(root: Path, models: Iterable[Any]) -> DeclaredChoice:
     return DeclaredChoice(root, tuple(variants), selected, how, _genai_reads(root), model_id)
 
 
-def _matches(candidate: Candidate, declared: DeclaredChoice) -> bool:
+def _matches(candidate: Candidate, declared: DeclaredChoice, model: str) -> bool:
+    """Whether ``candidate`` (of a decision on ``model``) is the declared variant on the declared device."""
     assert declared.selected is not None
     device = declared.selected.device.upper()
-    return (candidate.model_id == declared.model_id and candidate.framework == GENAI_FORMAT
+    return ((candidate.model_id or model) == declared.model_id and candidate.framework == GENAI_FORMAT
             and (not device or candidate.device.split(":")[0].split(".")[0] == device))
 
 
@@ -126,14 +127,16 @@ def compare(declared: DeclaredChoice, decision: Decision) -> list[str]:
     lines.append(f"  measured choice: {winner.choice}: {decision.objective} {winner.expected:.4g} {winner.unit}")
     if declared.model_id is None:
         return [*lines, "  verdict: cannot compare (the declared variant is no catalog model)"]
-    if _matches(winner, declared):
+    if _matches(winner, declared, decision.model):
         return [*lines, "  verdict: the declaration agrees with the measurement"]
-    ranked = [(i, c) for i, c in enumerate(decision.ranked) if _matches(c, declared)]
+    ranked = [(i, c) for i, c in enumerate(decision.ranked) if _matches(c, declared, decision.model)]
     if ranked:
         position, candidate = ranked[0]
         return [*lines, f"  verdict: the declaration disagrees: its variant ranks #{position + 1} of "
                         f"{len(decision.ranked)} ({candidate.reason})"]
-    excluded = [e for e in decision.excluded if e.startswith(f"{declared.model_id} on {GENAI_FORMAT} ")]
+    prefix = f"{declared.model_id} on " if winner.model_id else ""
+    excluded = [e for e in decision.excluded if e.startswith(f"{prefix}{GENAI_FORMAT} ")
+                and (winner.model_id or declared.model_id == decision.model)]
     if excluded:
         return [*lines, f"  verdict: the declaration disagrees: its variant was excluded ({excluded[0]})"]
     return [*lines, f"  verdict: the declared variant was never measured here; run `genai-harness run --model "
