@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import support
+from support import smollm2
 from support.postgres import PostgresServer
 
 support.start_session()
@@ -36,6 +38,18 @@ def ovep_listing(devices_json: dict[str, Any]) -> dict[str, Any]:
         support.missing(f"environment {support.OVEP_ENV!r} is not registered in {support.SESSION_CONFIG} "
                         f"(have {names})")
     return support.environment(devices_json, support.OVEP_ENV)
+
+
+@pytest.fixture(scope="session")
+def smollm2_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An environment whose config has smollm2-135m's variants registered (built once, then reused)."""
+    return smollm2.build(tmp_path_factory.mktemp("smollm2"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_reference_store(smollm2_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real store: smollm2-135m and -int4 on both runtimes with `run --reference` (once per session)."""
+    return smollm2.measure(smollm2_env, tmp_path_factory.mktemp("smollm2-measured") / "r.sqlite")
 
 
 @pytest.fixture

@@ -27,21 +27,10 @@ FRAMEWORKS = ("onnxruntime_genai", "openvino.genai")
 FORMAT = {"onnxruntime_genai": "onnxruntime_genai", "openvino.genai": "openvino"}
 
 
-def stable_cache() -> Path:
-    """The user's cache folder (the session points XDG_CACHE_HOME at a temporary one): builds survive sessions."""
-    return Path(os.environ.get("GENAI_HARNESS_CACHE") or Path.home() / ".cache" / "genai-harness")
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """An environment whose config has smollm2-135m's variants registered (built once, then reused)."""
-    config = tmp_path_factory.mktemp("smollm2") / "genai-harness.toml"
-    config.write_text(support.SESSION_CONFIG.read_text())
-    env = support.clean_env(GENAI_HARNESS_CONFIG=str(config), GENAI_HARNESS_CACHE=str(stable_cache()))
-    proc = support.run_cli("models", "build", "smollm2-135m", env=env, timeout=3600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
-    assert "registered smollm2-135m, smollm2-135m-int4, smollm2-135m-int8" in proc.stdout
-    return env
+def built(smollm2_env: dict[str, str]) -> dict[str, str]:
+    """An environment whose config has smollm2-135m's variants registered (the session's, see support.smollm2)."""
+    return smollm2_env
 
 
 def _pipeline(env: dict[str, str], model_id: str, framework: str):
@@ -66,13 +55,8 @@ def _rows(store: Path) -> list[dict]:
             "SELECT * FROM results JOIN cells ON results.cell_id = cells.id ORDER BY cells.id, repetition")]
 
 
-def test_cells_record_agreement_with_the_checkpoint(built: dict[str, str], tmp_path: Path) -> None:
-    store = tmp_path / "r.sqlite"
-    args = ["run", "--suite", WORKLOAD, "--store", store, "--reference", "--quiet"]
-    for model in ("smollm2-135m", "smollm2-135m-int4"):
-        args += ["--model", model]
-    proc = support.run_cli(*args, env=built, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+def test_cells_record_agreement_with_the_checkpoint(smollm2_reference_store: Path) -> None:
+    store = smollm2_reference_store  # `run --reference` of both variants on both runtimes (support.smollm2)
     rows = _rows(store)
     cells = {(r["model_id"], r["framework"]) for r in rows}
     assert cells == {(m, f) for m in ("smollm2-135m", "smollm2-135m-int4") for f in FRAMEWORKS}

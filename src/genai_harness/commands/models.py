@@ -43,10 +43,34 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _package(args: argparse.Namespace) -> int:
+    """Write an onnxruntime model package of a family's onnxruntime-genai variants (files linked, not copied)."""
+    from genai_harness.dispatch.decide import family_members  # the family rule lives with the dispatcher
+    from genai_harness.workloads.model_package import write_package
+
+    if not (args.id and args.out):
+        raise ConfigurationError("models package needs the FAMILY and --out DIR (a new folder)")
+    catalog = _catalog(args)
+    members = [catalog.get(m) for m in family_members(catalog.models.values(), args.id)]
+    members = [m for m in members if "onnxruntime_genai" in m.formats]
+    if not members:
+        raise ModelError(f"{args.id!r} is no family with onnxruntime_genai variants in the catalog; build one with "
+                         "`genai-harness models build ID` (families: ids that `models` lists with a family)")
+    declared = [(m.id, m.formats["onnxruntime_genai"].path, "CPUExecutionProvider", "cpu", f"weights={m.id}")
+                for m in members]
+    folder = write_package(Path(args.out).expanduser(), declared)
+    print(f"wrote model package {folder} with variants {', '.join(m.id for m in members)} (CPU, declared in that "
+          f"order); compare its choice with the measured one: `genai-harness pick --task text2text --model "
+          f"{args.id} --objective tpot --package {folder}`")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the catalog, or add / remove / verify / build."""
+    """List the catalog, or add / remove / verify / build / package."""
     if args.action == "build":
         return _build(args)
+    if args.action == "package":
+        return _package(args)
     if args.action == "add":
         if not (args.id and args.path and args.task and (args.framework or args.format)):
             raise ConfigurationError("models add needs ID --task TASK --path PATH and --framework F (or --format K)")
@@ -97,9 +121,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the subcommand."""
     p = sub.add_parser("models", help="list the model catalog; add, remove or verify models")
-    p.add_argument("action", nargs="?", choices=["list", "add", "remove", "verify", "build"], default="list")
+    p.add_argument("action", nargs="?", choices=["list", "add", "remove", "verify", "build", "package"], default="list")
     p.add_argument("id", nargs="?", help="model id (add / remove / verify / build; verify without one: the bundled "
-                        f"models; build: one of {', '.join(BUILDABLE)})")
+                        f"models; build: one of {', '.join(BUILDABLE)}; package: a family)")
     p.add_argument("--task", choices=[str(task) for task in ALL_TASKS])
     p.add_argument("--framework", help="the framework that loads this format (e.g. onnxruntime_genai)")
     p.add_argument("--format", help="the format key instead of --framework (onnxruntime_genai, openvino, ...)")
@@ -109,5 +133,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="consent to a model whose genai_config.json loads a custom-ops shared library (native code)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", help="build: the folder to build into (default: ~/.cache/genai-harness/models, or "
-                                 "$GENAI_HARNESS_CACHE/models)")
+                                 "$GENAI_HARNESS_CACHE/models); package: the new package folder")
     p.set_defaults(handler=cmd_models)

@@ -8,6 +8,10 @@ the same framework (greedy token ids; image PSNR; top-1 class), is demoted with 
 next one is tried; the chain ends on the CPU. Only when nothing at all can run does the app see
 :class:`~genai_harness.errors.NoUsableDeviceError`.
 
+A model family (``open_text2text("smollm2-135m", ...)`` where float32, int4 and int8 builds are registered) is
+one choice: every variant x target is ranked, a quality floor in ``constraints`` excludes variants that answer
+worse than the app accepts, and the pipeline's ``decision.winner.model_id`` says which variant opened where.
+
 With no evidence, a probe within ``probe_budget_s`` runs a short workload on each candidate in
 isolated workers and stores the rows, so the next start decides at once; with a budget of 0 the static
 order NPU, GPU, CPU is used and the decision says so.
@@ -21,7 +25,7 @@ from typing import Any
 
 from genai_harness.dispatch.cache import cache_file, remember, remembered
 from genai_harness.dispatch.decide import catalog_model, decide, model_path, usable_here
-from genai_harness.dispatch.decision import Constraints, Decision
+from genai_harness.dispatch.decision import Candidate, Constraints, Decision
 from genai_harness.errors import HarnessError, NoUsableDeviceError
 from genai_harness.factories import DeviceFactory, factory_for
 from genai_harness.interface.tasks import Task
@@ -52,9 +56,12 @@ def open_best(task: str, model: str, objective: str, *, store: str | Path | None
                       config=config, **rank_options)
     entry = catalog_model(model, config)
     paths = {}
+    entries = {"": entry}  # one catalog read per variant, not per candidate
     for candidate in decision.ranked:
         try:
-            paths[candidate.framework] = str(model_path(task, candidate.framework, entry))
+            if candidate.model_id not in entries:
+                entries[candidate.model_id] = catalog_model(candidate.model_id, config)
+            paths[path_key(candidate)] = str(model_path(task, candidate.framework, entries[candidate.model_id]))
         except HarnessError:
             continue
     cache = cache_file(task, model, objective, store, constraints, config, rank_options)  # a probe may have written
@@ -63,6 +70,11 @@ def open_best(task: str, model: str, objective: str, *, store: str | Path | None
     if opened is None:  # pragma: no cover - _open_chain raises when nothing opens
         raise NoUsableDeviceError(f"nothing can run {model!r} for {task} here")
     return opened
+
+
+def path_key(candidate: Candidate) -> str:
+    """The key of a candidate's model folder in a remembered decision: the framework, and the variant if any."""
+    return f"{candidate.model_id}|{candidate.framework}" if candidate.model_id else candidate.framework
 
 
 def _open_chain(task: str, model: str, decision: Decision, paths: dict[str, str], check_output: bool,
@@ -90,27 +102,28 @@ def _open_chain(task: str, model: str, decision: Decision, paths: dict[str, str]
     references: dict[str, Any] = {}
     for candidate in chain:
         try:
-            if candidate.framework in paths:
-                path = Path(paths[candidate.framework])
-            elif catalog_model is not None:
+            if path_key(candidate) in paths:
+                path = Path(paths[path_key(candidate)])
+            elif catalog_model is not None and not candidate.model_id:
                 path = model_path(task, candidate.framework, catalog_model)
-            else:
+            else:  # a variant whose folder this framework cannot load (or a remembered decision without it)
                 continue
             device = DeviceFactory.select(candidate.framework, candidate.device)
             pipeline = create(candidate.framework, path, device)
             if check_output and candidate.device.split(":")[0] != "CPU":
-                if candidate.framework not in references:
+                reference_key = path_key(candidate)  # the same variant's CPU output: int4 is not float32
+                if reference_key not in references:
                     cpu = create(candidate.framework, path, DeviceFactory.select(candidate.framework, "CPU"))
-                    references[candidate.framework] = kind.probe_output(cpu)
-                ok, how = kind.probe_agrees(kind.probe_output(pipeline), references[candidate.framework])
+                    references[reference_key] = kind.probe_output(cpu)
+                ok, how = kind.probe_agrees(kind.probe_output(pipeline), references[reference_key])
                 if not ok:
-                    attempts.append(f"{candidate.target}: demoted, probe disagrees with the CPU reference: {how}")
+                    attempts.append(f"{candidate.choice}: demoted, probe disagrees with the CPU reference: {how}")
                     continue
         except HarnessError as exc:
-            attempts.append(f"{candidate.target}: demoted, {exc}")
+            attempts.append(f"{candidate.choice}: demoted, {exc}")
             continue
         pipeline.decision = decision
-        pipeline.dispatch_attempts = [*attempts, f"{candidate.target}: opened"]
+        pipeline.dispatch_attempts = [*attempts, f"{candidate.choice}: opened"]
         pipeline.dispatch_note = note
         return pipeline
     if catalog_model is None:
@@ -120,7 +133,12 @@ def _open_chain(task: str, model: str, decision: Decision, paths: dict[str, str]
 
 def open_text2text(model: str, objective: str = "ttft", *, store: str | Path | None = None,
                    probe_budget_s: float = 5.0, constraints: Constraints | None = None, **options: Any) -> Any:
-    """A ready text2text pipeline on the best device for ``objective`` (ttft, tpot, latency, memory, cold)."""
+    """A ready text2text pipeline on the best device for ``objective`` (ttft, tpot, latency, memory, cold).
+
+    ``model`` may name a family of built variants (``smollm2-135m``): the best variant x target is opened, subject
+    to ``constraints`` (``Constraints(min_quality=0.9)`` excludes variants that answer worse); the pipeline's
+    ``decision.winner.model_id`` names the variant.
+    """
     return open_best(Task.TEXT2TEXT, model, objective, store=store, probe_budget_s=probe_budget_s,
                      constraints=constraints, **options)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ from genai_harness.results.store import open_store, parse_store
 from genai_harness.workloads.catalog import Catalog
 
 
-def read_evidence(store: str | Path | None, task: str, model: str) -> Any:
-    """This model's rows for ``task`` from ``store`` (only the columns the dispatcher reads); never creates it."""
+def read_evidence(store: str | Path | None, task: str, model: str | Sequence[str]) -> Any:
+    """The rows of ``model`` (one id, or a family's variant ids) for ``task`` from ``store`` (only the columns the
+    dispatcher reads); never creates it."""
     return open_store(store, create=False).read(
-        ResultFilter(model_ids=model, tasks=task, statuses="ok"), columns=EVIDENCE_COLUMNS)
+        ResultFilter(model_ids=model if isinstance(model, str) else tuple(model), tasks=task, statuses="ok"),
+        columns=EVIDENCE_COLUMNS)
 
 
 def _store_exists(store: str | Path | None) -> bool:
@@ -34,7 +37,28 @@ def _store_exists(store: str | Path | None) -> bool:
 
 
 def catalog_model(model: str, config: str | Path | None) -> Any:
-    return Catalog(load_config(Path(config) if config else None)).get(model)
+    """The catalog entry of ``model``; for a family whose id is no model of its own, its first variant."""
+    catalog = Catalog(load_config(Path(config) if config else None))
+    if model not in catalog.models:
+        members = family_members(catalog.models.values(), model)
+        if members:
+            return catalog.get(members[0])
+    return catalog.get(model)
+
+
+def family_members(models: Iterable[Any], family: str) -> list[str]:
+    """The catalog ids of ``family``'s variants, sorted, when ``family`` names a family of two or more (pure).
+
+    ``smollm2-135m`` names the family (the float32 variant has the family's id); ``smollm2-135m-int4`` names
+    one variant and is no family, so pinning a variant stays possible.
+    """
+    members = sorted(m.id for m in models if getattr(m, "family", None) == family)
+    return members if len(members) > 1 else []
+
+
+def variants_of(model: str, config: str | Path | None) -> list[str]:
+    """The variant ids ``model`` stands for: a family's builds, or [] for a single model."""
+    return family_members(Catalog(load_config(Path(config) if config else None)).models.values(), model)
 
 
 def usable_here(task: str, model: Any) -> list[Candidate]:
@@ -58,6 +82,8 @@ def decide(task: str, model: str, objective: str, *, store: str | Path | None = 
            config: str | Path | None = None, static_fallback: bool = True) -> Decision:
     """The Decision for ``model`` on this machine: from the store, else from a probe, else the static order.
 
+    When ``model`` names a family of built variants (``smollm2-135m``: float32, int4, int8), every variant x target
+    is ranked as one choice (see :func:`family_members`); ``constraints`` may set a quality floor.
     With ``static_fallback=False`` (the ``pick`` command) no evidence and no probe budget is an error
     (:class:`NoEvidenceError`; a missing store a :class:`StoreError`) instead of the static order.
     """
@@ -66,26 +92,33 @@ def decide(task: str, model: str, objective: str, *, store: str | Path | None = 
     if entry.task != task:
         raise ConfigurationError(f"model {model!r} is a {entry.task} model, not {task}")
     machine = machine_profile()
+    variants = variants_of(model, config) or None
     options = dict(task=task, model=model, objective=objective, constraints=constraints or Constraints(),
                    machine=machine, prompt_tokens=prompt_tokens, new_tokens=new_tokens, calls=calls,
-                   allow_stale=allow_stale)
+                   allow_stale=allow_stale, variants=variants)
+    wanted = variants or model
 
     if _store_exists(store) or not static_fallback:
         try:
-            return rank(read_evidence(store, task, model), **options)
+            return rank(read_evidence(store, task, wanted), **options)
         except NoEvidenceError as exc:
             if probe_budget_s <= 0:
+                if not static_fallback and getattr(exc, "constrained", False):
+                    raise NoEvidenceError(f"{exc}; relax a constraint (--min-quality, --max-memory, --precision, "
+                                          "--device ...) or measure other targets") from None
                 if not static_fallback:
                     raise NoEvidenceError(f"{exc}; measure it with `genai-harness run --model {model}` or give a "
                                           "probe budget (--probe-budget SECONDS)") from None
                 return static_decision(task, model, objective, usable_here(task, entry))
     elif probe_budget_s <= 0:
         return static_decision(task, model, objective, usable_here(task, entry))
-    probe(task, model, store, probe_budget_s, config=config)
-    decision = rank(read_evidence(store, task, model), **options)
+    for one in variants or [model]:
+        probe(task, one, store, probe_budget_s / len(variants or [model]), config=config)
+    decision = rank(read_evidence(store, task, wanted), **options)
     return Decision(**{**decision.__dict__, "reason": decision.reason + "; from a probe just now"})
 
 
 def model_path(task: str, framework: str, model: Any) -> Path:
+    """Where ``framework`` loads ``model`` (a catalog entry) from for ``task``."""
     key = backend_status(framework).model_formats.get(task)
     return model.format_for(key, framework).path

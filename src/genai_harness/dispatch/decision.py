@@ -7,15 +7,25 @@ from typing import Any
 
 from genai_harness.analysis.keys import target_label
 
+QUALITY_METRICS: dict[str, tuple[str, str]] = {
+    "answers": ("ref_answer_share", "share of the float32 checkpoint's question set answered correctly"),
+    "agreement": ("ref_token_agreement", "greedy token agreement with the float32 checkpoint"),
+}
+"""Quality measures a floor can name -> (the column ``run --reference`` records, what it means)."""
+
 
 @dataclass(frozen=True)
 class Constraints:
-    """What a candidate must satisfy: a peak-memory cap (MiB), allowed precisions, frameworks and devices."""
+    """What a candidate must satisfy: a peak-memory cap (MiB), allowed precisions, frameworks, devices and model
+    variants, and a quality floor (``min_quality`` on ``quality_metric``: ``answers`` or ``agreement``, 0-1)."""
 
     max_memory_mib: float | None = None
     precisions: tuple[str, ...] | None = None
     frameworks: tuple[str, ...] | None = None
     devices: tuple[str, ...] | None = None
+    min_quality: float | None = None
+    quality_metric: str = "answers"
+    variants: tuple[str, ...] | None = None
 
 
 NO_CONSTRAINTS = Constraints()
@@ -43,11 +53,30 @@ class Candidate:
     evidence: str
     """``this machine``, ``same hardware class (other machine)`` or ``stale: ...``."""
     reason: str = ""
+    """For an alternative: why it lost to the winner (slower, tied but more memory ...)."""
+    model_id: str = ""
+    """The catalog model (the variant of a family) this target ran."""
+    weight_precision: str | None = None
+    """What the variant's weights are for compute (``int4 asym, block 32 (MatMulNBits)``, ``float32`` ...)."""
+    answer_share: float | None = None
+    """Median share of the checkpoint's question set answered correctly (``run --reference``); None: not measured."""
+    agreement: float | None = None
+    """Median greedy token agreement with the float32 checkpoint; None: not measured."""
 
     @property
     def target(self) -> str:
         """The readable target key."""
         return target_label(asdict(self))
+
+    @property
+    def choice(self) -> str:
+        """The variant and target, ``smollm2-135m-int4 on onnxruntime_genai CPU [CPU]`` (the target alone when the
+        model is unnamed)."""
+        return f"{self.model_id} on {self.target}" if self.model_id else self.target
+
+    def quality(self, metric: str) -> float | None:
+        """This candidate's measured quality on ``metric`` (``answers`` or ``agreement``), None when unmeasured."""
+        return self.answer_share if metric == "answers" else self.agreement
 
 
 @dataclass(frozen=True)

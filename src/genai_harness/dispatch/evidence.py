@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ EVIDENCE_COLUMNS: tuple[str, ...] = (
     "device_identifier", "device_options", "task", "workload_id", "model_id", "model_hash", "status", "load_s",
     "peak_rss_mb",
     "ttft_ms", "tpot_ms", "e2e_ms", "n_input_tokens", "n_new_tokens", "image_ms", "inference_ms", "items_per_s",
+    # model variants ranked as one family: what each variant's weights are and its quality against the checkpoint
+    "family", "weight_precision", "ref_answer_share", "ref_token_agreement",
 )
 """The columns the dispatcher reads from a store (a slice, never the whole table)."""
 
@@ -97,11 +100,22 @@ class Evidence:
     stale: bool
 
 
+def _quality(group: pd.DataFrame, column: str) -> float | None:
+    """The median of a quality column over a target's rows, None when no row measured it (pure)."""
+    if column not in group.columns:
+        return None
+    values = pd.to_numeric(group[column], errors="coerce").dropna()
+    return float(values.median()) if len(values) else None
+
+
 def measure_candidates(frame: pd.DataFrame, *, task: str, model: str, objective: str,
                        machine: dict[str, Any] | None = None, model_hash: str | None = None,
                        prompt_tokens: int | None = None, new_tokens: int | None = None, calls: int = 10,
-                       allow_stale: bool = False) -> Evidence:
+                       allow_stale: bool = False, variants: Sequence[str] | None = None) -> Evidence:
     """The measured targets of ``task``/``model`` with their expected ``objective`` values (pure).
+
+    With ``variants`` (the catalog ids of a family's builds, ``model`` naming the family) every variant x target
+    is a candidate, each carrying its weight precision and its measured quality against the checkpoint.
 
     ``machine`` is this machine's profile (``machine_profile()``): rows count when of the same hardware
     class (other machines' labelled); rows whose environment had other runtime versions are stale and
@@ -111,7 +125,8 @@ def measure_candidates(frame: pd.DataFrame, *, task: str, model: str, objective:
     unit, better = check_objective(task, objective)
     if frame is None or not len(frame):
         raise NoEvidenceError(f"no measurement of model {model!r} for {task} in the store")
-    rows = frame[(frame["status"] == "ok") & (frame["task"] == task) & (frame["model_id"] == model)]
+    model_ids = list(variants) if variants else [model]
+    rows = frame[(frame["status"] == "ok") & (frame["task"] == task) & (frame["model_id"].isin(model_ids))]
     if model_hash is not None and "model_hash" in rows.columns:
         rows = rows[rows["model_hash"] == model_hash]
     if not len(rows):
@@ -119,17 +134,16 @@ def measure_candidates(frame: pd.DataFrame, *, task: str, model: str, objective:
                               + (" with this model content (hash)" if model_hash else ""))
     rows = rows.assign(_evidence=label_evidence(rows, machine))
     rows = rows[rows["_evidence"].notna()]
+    hint = "genai-harness run " + " ".join(f"--model {m}" for m in model_ids)
     if not len(rows):
-        raise NoEvidenceError(f"the store measures {model!r} only on other hardware; run "
-                              f"`genai-harness run --model {model}` here (or probe)")
+        raise NoEvidenceError(f"the store measures {model!r} only on other hardware; run `{hint}` here (or probe)")
     fresh = rows[~rows["_evidence"].str.startswith("stale")]
     stale = not len(fresh)
     if stale and not allow_stale:
         raise StaleEvidenceError(f"the only measurements of {model!r} here were taken with other runtime versions "
-                                 "or software; re-run `genai-harness run --model "
-                                 f"{model}` (or allow stale evidence)")
+                                 f"or software; re-run `{hint}` (or allow stale evidence)")
     rows = rows if stale else fresh
-    group_columns = [c for c in TARGET_COLUMNS if c in rows.columns]
+    group_columns = [c for c in (*TARGET_COLUMNS, "model_id") if c in rows.columns]
     candidates: list[Candidate] = []
     unmeasured: list[str] = []
     for key, group in rows.groupby(group_columns, dropna=False, sort=False):
@@ -149,11 +163,15 @@ def measure_candidates(frame: pd.DataFrame, *, task: str, model: str, objective:
             threads=None if _text(threads) is None else int(threads), options=json.loads(options_text),
             expected=median(samples), ci_low=low, ci_high=high, unit=unit,
             peak_rss_mib=median(memory) if memory else None, load_s=median(load) if load else None,
-            n=len(samples), evidence=str(group["_evidence"].iloc[0]))
+            n=len(samples), evidence=str(group["_evidence"].iloc[0]),
+            model_id=str(values.get("model_id") or model) if variants else "",
+            weight_precision=_text(group["weight_precision"].dropna().iloc[-1]) if "weight_precision" in group.columns
+            and group["weight_precision"].notna().any() else None,
+            answer_share=_quality(group, "ref_answer_share"), agreement=_quality(group, "ref_token_agreement"))
         if samples:
             candidates.append(candidate)
         else:
-            unmeasured.append(f"{candidate.target}: {why}")
+            unmeasured.append(f"{candidate.choice}: {why}")
     newest = str(rows["recorded_at"].max()) if "recorded_at" in rows.columns else None
     return Evidence(task, model, objective, unit, better, tuple(candidates), tuple(unmeasured), len(rows), newest,
                     stale)

@@ -7,6 +7,12 @@ precision, threads). Each target's expected value of the objective is a median w
 95 % interval; a target whose median lies inside the best one's interval and vice versa is tied within noise; ties go to
 the lower peak memory, then the lower load time.
 
+A model family (one checkpoint built several ways: float32, int8, int4) is one choice: every variant x target
+is a candidate, and a quality floor (``Constraints.min_quality`` on the question-set share or the token
+agreement ``run --reference`` records) excludes a variant that answers worse than the app accepts, beside the
+memory cap and the allowed precisions. Every excluded candidate says why (quality below the floor, over memory,
+not measured) and every alternative why it lost (slower by how much, or tied and heavier).
+
 Objectives (``OBJECTIVES``): ``ttft``, ``tpot`` and ``latency`` (text: TTFT at the prompt length plus
 (new tokens - 1) x TPOT, TTFT interpolated linearly between measured prompt lengths and never
 extrapolated), ``image`` (one image), ``throughput`` (classification items/s), ``batch`` (one
@@ -15,14 +21,15 @@ classification batch), ``memory`` (peak RSS) and ``cold`` (load time plus N call
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from genai_harness.dispatch.decision import NO_CONSTRAINTS, Candidate, Constraints, Decision
+from genai_harness.dispatch.decision import NO_CONSTRAINTS, QUALITY_METRICS, Candidate, Constraints, Decision
 from genai_harness.dispatch.evidence import Evidence, measure_candidates
-from genai_harness.errors import NoEvidenceError
+from genai_harness.errors import ConfigurationError, NoEvidenceError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +38,25 @@ STATIC_ORDER = ("NPU", "GPU", "CPU")
 """The order used with no evidence and no probe budget (the same as onnxruntime's PREFER_NPU)."""
 
 
+def _quality_reason(candidate: Candidate, constraints: Constraints) -> str:
+    """Why ``candidate`` fails the quality floor, or "" (pure)."""
+    if constraints.min_quality is None:
+        return ""
+    metric = constraints.quality_metric
+    if metric not in QUALITY_METRICS:
+        raise ConfigurationError(f"unknown quality metric {metric!r}; one of {', '.join(QUALITY_METRICS)}")
+    value = candidate.quality(metric)
+    if value is None:
+        return (f"quality ({metric}) not measured; measure it with `genai-harness run --reference --model "
+                f"{candidate.model_id or 'MODEL'}`")
+    if value < constraints.min_quality:
+        return f"quality below the floor: {metric} {value:.3g} < {constraints.min_quality:.3g}"
+    return ""
+
+
 def _constraint_reason(candidate: Candidate, constraints: Constraints) -> str:
+    if constraints.variants and candidate.model_id and candidate.model_id not in constraints.variants:
+        return f"variant {candidate.model_id} not allowed"
     if constraints.frameworks and candidate.framework not in constraints.frameworks:
         return f"framework {candidate.framework} not allowed"
     if constraints.devices and not any(candidate.device == d or candidate.device.split(":")[0] == d
@@ -45,8 +70,24 @@ def _constraint_reason(candidate: Candidate, constraints: Constraints) -> str:
     if constraints.max_memory_mib is not None and (candidate.peak_rss_mib is None
                                                    or candidate.peak_rss_mib > constraints.max_memory_mib):
         shown = "unknown" if candidate.peak_rss_mib is None else f"{candidate.peak_rss_mib:.0f} MiB"
-        return f"peak memory {shown} over the cap {constraints.max_memory_mib:.0f} MiB"
-    return ""
+        return f"over memory: peak {shown} over the cap {constraints.max_memory_mib:.0f} MiB"
+    return _quality_reason(candidate, constraints)
+
+
+def why_lost(candidate: Candidate, winner: Candidate, better: str) -> str:
+    """Why ``candidate`` ranks below ``winner`` (pure): slower (with the ratio), or tied within noise and lost on
+    peak memory or load time."""
+    if _overlaps(candidate, winner):
+        for name, mine, theirs, unit in (("peak memory", candidate.peak_rss_mib, winner.peak_rss_mib, "MiB"),
+                                         ("load time", candidate.load_s, winner.load_s, "s")):
+            if mine is not None and theirs is not None and mine > theirs:
+                return f"tied within noise; more {name} ({mine:.4g} vs {theirs:.4g} {unit})"
+        return "tied within noise; ranked after on the tie-break"
+    if better == "lower":
+        ratio = candidate.expected / winner.expected if winner.expected else math.inf
+        return f"slower: {candidate.expected:.4g} vs {winner.expected:.4g} {winner.unit} ({ratio:.2f}x)"
+    ratio = winner.expected / candidate.expected if candidate.expected else math.inf
+    return f"lower: {candidate.expected:.4g} vs {winner.expected:.4g} {winner.unit} ({ratio:.2f}x less)"
 
 
 def choose(evidence: Evidence, constraints: Constraints = NO_CONSTRAINTS, now: datetime | None = None) -> Decision:
@@ -56,17 +97,25 @@ def choose(evidence: Evidence, constraints: Constraints = NO_CONSTRAINTS, now: d
     for candidate in evidence.candidates:
         blocked = _constraint_reason(candidate, constraints)
         if blocked:
-            excluded.append(f"{candidate.target}: {blocked}")
+            excluded.append(f"{candidate.choice}: {blocked}")
         else:
             allowed.append(candidate)
     if not allowed:
-        raise NoEvidenceError(f"no measured target of {evidence.model!r} meets the objective and constraints: "
-                              + "; ".join(excluded))
+        what = "variant x target" if any(c.model_id for c in evidence.candidates) else "target"
+        error = NoEvidenceError(f"no measured {what} of {evidence.model!r} meets the objective and constraints: "
+                                + "; ".join(excluded))
+        error.constrained = bool(evidence.candidates)  # measured, but every candidate excluded: relax, not re-run
+        raise error
     ordered = order_candidates(allowed, evidence.better)
     winner = ordered[0]
+    ordered = [winner, *(dataclasses.replace(c, reason=why_lost(c, winner, evidence.better)) for c in ordered[1:])]
     ties = [c for c in ordered[1:] if _overlaps(c, winner)]
-    reason = (f"{winner.target}: {evidence.objective} {winner.expected:.4g} {evidence.unit} "
-              f"[{winner.ci_low:.4g}-{winner.ci_high:.4g}], best of {len(ordered)} measured targets")
+    kind = ("variant x target pair" if winner.model_id else "target") + ("s" if len(ordered) > 1 else "")
+    reason = (f"{winner.choice}: {evidence.objective} {winner.expected:.4g} {evidence.unit} "
+              f"[{winner.ci_low:.4g}-{winner.ci_high:.4g}], best of {len(ordered)} measured {kind}")
+    if constraints.min_quality is not None:
+        reason += (f"; quality {constraints.quality_metric} {winner.quality(constraints.quality_metric):.3g} "
+                   f">= floor {constraints.min_quality:.3g}")
     if ties:
         reason += f"; tied within noise with {len(ties)} (chosen by lower peak memory, then load time)"
     if evidence.stale:
@@ -78,14 +127,15 @@ def choose(evidence: Evidence, constraints: Constraints = NO_CONSTRAINTS, now: d
 def rank(frame: pd.DataFrame, *, task: str, model: str, objective: str, constraints: Constraints = NO_CONSTRAINTS,
          machine: dict[str, Any] | None = None, model_hash: str | None = None, prompt_tokens: int | None = None,
          new_tokens: int | None = None, calls: int = 10, allow_stale: bool = False,
-         now: datetime | None = None) -> Decision:
+         now: datetime | None = None, variants: Sequence[str] | None = None) -> Decision:
     """Rank every measured target for ``task``/``model`` by ``objective`` and return the Decision (pure).
 
+    With ``variants`` (a family's catalog ids) every variant x target is ranked as one choice.
     :func:`measure_candidates` then :func:`choose`; see them for the rules and the errors.
     """
     evidence = measure_candidates(frame, task=task, model=model, objective=objective, machine=machine,
                                   model_hash=model_hash, prompt_tokens=prompt_tokens, new_tokens=new_tokens,
-                                  calls=calls, allow_stale=allow_stale)
+                                  calls=calls, allow_stale=allow_stale, variants=variants)
     return choose(evidence, constraints, now)
 
 
@@ -106,13 +156,15 @@ class Dispatcher:
 
     def decide(self, *, task: str, model: str, objective: str, constraints: Constraints = NO_CONSTRAINTS,
                prompt_tokens: int | None = None, new_tokens: int | None = None, calls: int = 10,
-               now: datetime | None = None) -> Decision:
-        """The Decision, with the measured candidates cached per (task, model, objective, lengths, calls)."""
-        key = (task, model, objective, prompt_tokens, new_tokens, calls)
+               now: datetime | None = None, variants: Sequence[str] | None = None) -> Decision:
+        """The Decision, with the measured candidates cached per (task, model, variants, objective, lengths,
+        calls)."""
+        key = (task, model, tuple(variants or ()), objective, prompt_tokens, new_tokens, calls)
         if key not in self._evidence:
             self._evidence[key] = measure_candidates(
                 self.frame, task=task, model=model, objective=objective, machine=self.machine,
-                prompt_tokens=prompt_tokens, new_tokens=new_tokens, calls=calls, allow_stale=self.allow_stale)
+                prompt_tokens=prompt_tokens, new_tokens=new_tokens, calls=calls, allow_stale=self.allow_stale,
+                variants=variants)
         return choose(self._evidence[key], constraints, now)
 
 
