@@ -127,7 +127,8 @@ def registration_error(library: EpLibrary, runtime: str, exc: BaseException) -> 
            else f"reinstall {library.package} or install the version built for this onnxruntime")
     if "already registered" in words:
         fix = "each library must be registered once: remove the duplicate from [ep_libraries]"
-    return f"EP library {library.described} at {library.path}: {runtime} cannot register it: {words}; {fix}"
+    origin = f" ({library.package} {library.version})" if library.package else ""
+    return f"EP library {library.name!r}{origin} at {library.path}: {runtime} cannot register it: {words}; {fix}"
 
 
 def find_registration(ort: Any, library: dict[str, Any]) -> Registration:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from genai_harness.backends.base import Backend, first_line
 from genai_harness.backends.ep_plugins import hardware_kind, plugin_label_suffix, register_all
 from genai_harness.backends.ort_providers import EP_KINDS, OPENVINO_EP, OPENVINO_EP_DEVICE_TYPES, ep_device_key
-from genai_harness.host.ep_libraries import discover_packages
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_ORT, Device
 from genai_harness.interface.tasks import Task
@@ -44,12 +43,6 @@ class OnnxRuntimeBackend(Backend):
             "[ep_libraries] of the config) registered with register_execution_provider_library, each offering "
             "the get_ep_devices() entries it added (targets KIND:EP-plugin)"
         )
-
-    def versions(self) -> dict[str, str]:
-        """The runtime's distributions and every plugin EP package installed beside it."""
-        found = super().versions()
-        found.update({lib.package: lib.version for lib in discover_packages() if lib.package})
-        return found
 
     def enumerate_devices(self) -> list[Device]:
         ort = self.import_runtime()

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import Backend
 from genai_harness.backends.ep_plugins import hardware_kind, plugin_label_suffix, register_all, register_genai
-from genai_harness.host.ep_libraries import discover_packages
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
 from genai_harness.interface.tasks import Task
@@ -57,12 +56,6 @@ class OnnxRuntimeGenAIBackend(Backend):
             "are registered with onnxruntime_genai.register_execution_provider_library and offer the devices "
             "onnxruntime.get_ep_devices() lists for them (targets KIND:EP-plugin)"
         )
-
-    def versions(self) -> dict[str, str]:
-        """The runtime's distributions and every plugin EP package installed beside it."""
-        found = super().versions()
-        found.update({lib.package: lib.version for lib in discover_packages() if lib.package})
-        return found
 
     def enumerate_devices(self) -> list[Device]:
         og = self.import_runtime()
