@@ -109,6 +109,8 @@ def test_each_offered_device_is_a_plugin_target_beside_the_compiled_in_ones(monk
     assert npu.config["ep_library"]["version"] == "1.8.1"
     assert npu.config["ep_metadata"] == {"ov_device": "NPU"}
     assert npu.matches("NPU:OpenVINO-plugin") and not npu.matches("NPU:OpenVINO")
+    assert devices["CPU:OpenVINO.AUTO-plugin"].config["virtual"] is True  # AUTO & co. only when asked for by name
+    assert "virtual" not in npu.config
 
 
 def test_two_devices_of_one_kind_are_numbered(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -114,6 +114,7 @@ def test_a_cell_on_the_plugin_runs_there_and_its_rows_name_it_or_the_run_says_wh
     assert len(measured) == 3, rows
     for row in measured:
         assert row["device"] == "CPU:OpenVINO-plugin" and row["execution_provider"] == "OpenVINOExecutionProvider"
+        assert row["ep_library"] == f"{PACKAGE} 1.8.1"
         options = json.loads(row["device_options"])
         assert options["ep_library"]["package"] == PACKAGE and options["ep_library"]["version"] == "1.8.1"
         numerics = json.loads(row["numerics"])
@@ -135,6 +136,7 @@ def test_onnxruntime_genai_on_the_plugin_runs_or_says_why(tmp_path: Path, device
     rows = rows_of(store)
     assert rows and all(r["device"] == "CPU:OpenVINO-plugin" for r in rows)
     for row in rows:
+        assert row["ep_library"] == f"{PACKAGE} 1.8.1"
         assert json.loads(row["device_options"])["ep_library"]["package"] == PACKAGE
         if row["status"] != "ok":  # the model has nodes the plugin cannot take: the runtime's refusal, named
             assert "fallback" in row["error"].lower() or "openvino" in row["error"].lower(), row["error"]

@@ -116,6 +116,7 @@ def test_a_run_with_bad_libraries_configured_still_runs_every_other_target(bad_l
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert len(rows) == 2 and all(r["status"] == "ok" and r["device"] == "CPU" for r in rows)
+    assert all(r["ep_library"] is None and "ep_library" not in json.loads(r["device_options"]) for r in rows)
 
 
 def test_a_library_that_crashes_registration_is_reported_and_the_environment_listed_without_it(

@@ -129,7 +129,9 @@ class OnnxRuntimeBackend(Backend):
                 kind, ep_name, plugin_label_suffix(ep_name), vendor=str(hw.vendor),
                 name=self._hw_name(kind, hw.metadata), identifier=identifier,
                 extra={"ep_device": ep_device_key(ep_device), "use_ep_devices": True, "ep_library": library,
-                       "ep_metadata": dict(ep_device.ep_metadata or {})},
+                       "ep_metadata": dict(ep_device.ep_metadata or {}),
+                       # a meta factory's EP (OpenVINOExecutionProvider.AUTO): run only when asked for by name
+                       **({"virtual": True} if "." in ep_name else {})},
             ))
         return devices
 
