@@ -18,6 +18,7 @@ from support import environment, run_cli, run_python
 from support.workload_files import text_suite
 
 from genai_harness.results.store import load_results
+from genai_harness.workloads.catalog import MODELS_DIR
 
 PACKAGE = "onnxruntime-ep-openvino"
 
@@ -140,3 +141,57 @@ def test_onnxruntime_genai_on_the_plugin_runs_or_says_why(tmp_path: Path, device
         assert json.loads(row["device_options"])["ep_library"]["package"] == PACKAGE
         if row["status"] != "ok":  # the model has nodes the plugin cannot take: the runtime's refusal, named
             assert "fallback" in row["error"].lower() or "openvino" in row["error"].lower(), row["error"]
+
+
+CELL_ON_A_PLUGIN_TARGET = """
+import json
+from genai_harness.errors import HarnessError
+from genai_harness.factories import {factory}
+from genai_harness.interface import Device
+library, model = json.loads({payload!r})
+key = {{"ep_name": "OpenVINOExecutionProvider", "type": "CPU", "vendor_id": 32902, "device_id": 987654}}
+config = {{"execution_provider": "OpenVINOExecutionProvider", "provider_options": {{}}, "use_ep_devices": True,
+          "ep_device": key, "ep_library": library, "label_suffix": "OpenVINO-plugin", "provider": "OpenVINO"}}
+device = Device("CPU", config, framework="{framework}", execution_provider="OpenVINOExecutionProvider")
+try:
+    {factory}.create("{framework}", model, device)
+    print(json.dumps({{"ok": True}}))
+except HarnessError as exc:
+    print(json.dumps({{"ok": False, "type": type(exc).__name__, "message": str(exc)}}))
+"""
+
+
+def cell_on_plugin_target(library: dict[str, Any], framework: str, model: Path) -> dict[str, Any]:
+    factory = "ClassificationPipelineFactory" if framework == "onnxruntime" else "Text2TextPipelineFactory"
+    payload = json.dumps([library, str(model)])
+    proc = run_python(CELL_ON_A_PLUGIN_TARGET.format(factory=factory, framework=framework, payload=payload))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("framework", ["onnxruntime", "onnxruntime_genai"])
+def test_a_plugin_target_whose_library_is_gone_fails_its_cell_in_one_line(tmp_path: Path, framework: str) -> None:
+    gone = {"name": "acme", "path": str(tmp_path / "libacme_ep.so"), "source": "config", "package": "",
+            "version": "", "ep_names": [], "error": ""}
+    model = (MODELS_DIR / "tiny-llm" / "onnxruntime_genai") if framework == "onnxruntime_genai" else \
+        Path(onnx_light("squeezenet"))
+    answer = cell_on_plugin_target(gone, framework, model)
+    assert answer["ok"] is False and answer["type"] == "DeviceUnavailableError", answer
+    assert "CPU:OpenVINO-plugin" in answer["message"] and "libacme_ep.so" in answer["message"]
+    assert "cannot register it" in answer["message"] and "\n" not in answer["message"]
+
+
+def test_a_plugin_target_the_library_no_longer_offers_is_refused_not_run_elsewhere(listed: dict[str, Any]) -> None:
+    """The plugin registers, but the device the target names is not among its offers (a device removed since
+    the listing, say): the cell is refused by name, never run on the CPU EP under the plugin's label."""
+    assert not [d for d in listed["devices"] if d["device_id"] == 987654]  # the key the test forges is offered nowhere
+    library = {k: listed[k] for k in ("name", "path", "source", "package", "version")}
+    answer = cell_on_plugin_target(library, "onnxruntime", Path(onnx_light("squeezenet")))
+    assert answer["ok"] is False and answer["type"] == "DeviceUnavailableError", answer
+    assert "no longer offers the EP device" in answer["message"]
+
+
+def onnx_light(name: str) -> str:
+    import onnx
+
+    return str(Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / f"light_{name}.onnx")
