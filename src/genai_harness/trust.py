@@ -9,8 +9,10 @@ unpacked must not run its code on its own, so the interpreters of a config file 
   envs --add`` approves the file it writes, ``genai-harness envs --allow`` approves the file as it is.
 
 An approval holds for the file's path and the exact content of its ``[environments]`` table (editing
-that table by hand asks for a new approval; adding models does not). Approvals live in
-``$GENAI_HARNESS_TRUST_FILE``, default ``~/.config/genai-harness/trusted.json``.
+that table by hand asks for a new approval; adding models does not). The ``[ep_libraries]`` table names shared
+libraries that onnxruntime loads into the harness's processes (plugin execution providers): running code all
+the same, so it is approved with ``[environments]`` and by the same rules (an approval covers both tables).
+Approvals live in ``$GENAI_HARNESS_TRUST_FILE``, default ``~/.config/genai-harness/trusted.json``.
 """
 
 from __future__ import annotations
@@ -34,9 +36,21 @@ def trust_file() -> Path:
     return base / "genai-harness" / "trusted.json"
 
 
+RUNS_CODE = ("environments", "ep_libraries")
+"""The config tables that name code the harness runs: interpreters and plugin EP libraries."""
+
+
 def environments_digest(config: HarnessConfig) -> str:
-    """A hash of the config's ``[environments]`` table: what an approval covers."""
-    text = json.dumps(config.section("environments"), sort_keys=True, default=str)
+    """A hash of the config's ``[environments]`` and ``[ep_libraries]`` tables: what an approval covers.
+
+    Without ``[ep_libraries]`` it is the hash of ``[environments]`` alone, as it was before that table existed,
+    so earlier approvals still hold.
+    """
+    libraries = config.section("ep_libraries")
+    covered: object = config.section("environments")
+    if libraries:
+        covered = {"environments": covered, "ep_libraries": libraries}
+    text = json.dumps(covered, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -67,18 +81,21 @@ def ownership_problem(path: Path) -> str | None:
 
 def untrusted_reason(config: HarnessConfig) -> str | None:
     """Why the interpreters of ``config`` must not run, or None when they may."""
-    if not config.section("environments") or not config.path.exists():
+    tables = [name for name in RUNS_CODE if config.section(name)]
+    if not tables or not config.path.exists():
         return None  # nothing to run, or a config built in code rather than read from a file
+    what = "interpreters" if tables == ["environments"] else \
+        "EP libraries" if tables == ["ep_libraries"] else "interpreters and EP libraries"
     problem = ownership_problem(config.path)
     if problem:
-        return (f"{config.path} names interpreters, but {problem}; the harness does not run them "
-                "(take ownership of the file, or remove its [environments])")
+        return (f"{config.path} names {what}, but {problem}; the harness does not run them "
+                f"(take ownership of the file, or remove its {' and '.join(f'[{t}]' for t in tables)})")
     if config.explicit:
         return None
     key = str(config.path.resolve())
     if _approvals().get(key) == environments_digest(config):
         return None
-    return (f"{config.path.resolve()} names interpreters that were not approved, so they are not run; "
+    return (f"{config.path.resolve()} names {what} that were not approved, so they are not run; "
             "check the file and approve it with `genai-harness envs --allow`")
 
 

@@ -52,7 +52,7 @@ def devices_text() -> str:
 # ---- JSON structure -----------------------------------------------------------------------------
 
 def test_json_has_machine_and_environments(devices_json):
-    assert set(devices_json) == {"machine", "environments"}
+    assert set(devices_json) == {"machine", "environments", "ep_libraries"}
     assert {"cpu", "memory", "os", "python", "runtimes", "fingerprint"} <= set(devices_json["machine"])
     assert devices_json["environments"][0]["environment"] == "default"
     for env in devices_json["environments"]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from genai_harness.errors import CellError, CellTimeoutError, WorkerProtocolError
+from genai_harness.host.ep_libraries import settings_for_worker
 from genai_harness.runner.environments import Environment
 from genai_harness.runner.launcher import PACKAGE_ROOT, WORKER_MODULE, call_worker, describe_exit, worker_env
 from genai_harness.worker import main as worker
@@ -127,6 +128,7 @@ def test_successful_answer_comes_back_with_os_accounting(tmp_path):
     assert outcome.reply == reply
     request = json.loads(sent.read_text())
     specs = request.pop("backend_specs")  # every request carries this process's backends
+    assert request.pop("ep_libraries") == settings_for_worker()  # and its plugin EP libraries
     assert request == {"op": "inventory", "environment": "default"}
     assert {spec["framework"] for spec in specs} >= {"onnxruntime", "onnxruntime_genai", "openvino.genai"}
     assert outcome.returncode == 0 and outcome.wall_s > 0 and outcome.peak_rss_mb > 0

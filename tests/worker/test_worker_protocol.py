@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from genai_harness.errors import CellTimeoutError, HarnessError, WorkerProtocolError
+from genai_harness.host.ep_libraries import settings_for_worker
 from genai_harness.interface.devices import Device
 from genai_harness.worker.protocol import (
     PEAK_RSS_KEY,
@@ -91,7 +92,8 @@ def test_the_files_keep_their_keys() -> None:
     data = encode_request(REQUEST_CASES[1], [])
     assert data == {"op": "cell", "environment": "default", "framework": "onnxruntime", "device": DEVICE.to_dict(),
                     "workload": WORKLOAD.to_dict(), "model": {"id": "tiny", "format": "onnx", "path": "/models/m"},
-                    "numerics": {"precision": "f32", "threads": 2}, "measure": "time", "backend_specs": []}
+                    "numerics": {"precision": "f32", "threads": 2}, "measure": "time", "backend_specs": [],
+                    "ep_libraries": settings_for_worker()}  # the parent's plugin EP libraries
     direct = encode_reply(REPLY_CASES[3])
     assert list(direct)[:4] == ["load_s", "text", "token_ids", "metrics"]  # the task's output beside load_s
     assert direct["device"]["label"] == "CPU:EP" and direct[PEAK_RSS_KEY] == 99.0

@@ -36,6 +36,9 @@ class Backend(ABC):
     distributions: ClassVar[tuple[str, ...]]
     model_formats: ClassVar[dict[str, str]] = {}
     """Per task, the catalog format key of the model files this backend loads."""
+    registers_ep_libraries: ClassVar[bool] = False
+    """Whether listing its devices registers plugin EP libraries (see :mod:`genai_harness.backends.ep_plugins`):
+    such backends are listed after the others, which must load their own runtime libraries first."""
 
     def __init__(self, environment: str = DEFAULT_ENVIRONMENT) -> None:
         self.environment = environment

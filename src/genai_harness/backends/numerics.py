@@ -178,7 +178,8 @@ def default_precision(device: Any) -> str:
     if hint:
         return normalize_precision(hint)
     if getattr(device, "execution_provider", "") == "OpenVINOExecutionProvider":
-        device_type = str(dict(config.get("provider_options", {})).get("device_type", "CPU"))
+        plugin_device = dict(config.get("ep_metadata") or {}).get("ov_device", "CPU")  # a plugin's OrtEpDevice
+        device_type = str(dict(config.get("provider_options", {})).get("device_type", plugin_device))
         kind = device_type.split(":")[-1].split(",")[0].split(".")[0].split("_")[0]
         return OPENVINO_EP_DEFAULT_PRECISION.get(kind, "?") + " (EP default)"
     if config.get("virtual"):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import Backend, first_line
+from genai_harness.backends.ep_plugins import hardware_kind, plugin_label_suffix, register_all
 from genai_harness.backends.ort_providers import EP_KINDS, OPENVINO_EP, OPENVINO_EP_DEVICE_TYPES, ep_device_key
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_ORT, Device
@@ -25,6 +26,7 @@ class OnnxRuntimeBackend(Backend):
     framework: ClassVar[str] = FRAMEWORK_ORT
     tasks: ClassVar[tuple[str, ...]] = (Task.TEXT2IMAGE, Task.CLASSIFICATION)
     runtime_module: ClassVar[str] = "onnxruntime"
+    registers_ep_libraries: ClassVar[bool] = True
     model_formats: ClassVar[dict[str, str]] = {Task.TEXT2IMAGE: "onnxruntime", Task.CLASSIFICATION: "onnx"}
     distributions: ClassVar[tuple[str, ...]] = (
         "onnxruntime",
@@ -37,7 +39,9 @@ class OnnxRuntimeBackend(Backend):
     def discovery_note(self) -> str:
         return (
             "onnxruntime.get_ep_devices() and get_available_providers(); OpenVINO EP device types "
-            "from get_available_openvino_device_ids()"
+            "from get_available_openvino_device_ids(); plugin EP libraries (onnxruntime-ep-* packages, "
+            "[ep_libraries] of the config) registered with register_execution_provider_library, each offering "
+            "the get_ep_devices() entries it added (targets KIND:EP-plugin)"
         )
 
     def enumerate_devices(self) -> list[Device]:
@@ -45,8 +49,12 @@ class OnnxRuntimeBackend(Backend):
         available = list(ort.get_available_providers())
         devices: list[Device] = []
         covered: set[str] = set()
+        registrations = register_all(ort)
+        offered = [ep_device_key(d) for reg in registrations for d in reg.devices]
         for ep_device in ort.get_ep_devices():
             ep_name = ep_device.ep_name
+            if ep_device_key(ep_device) in offered:
+                continue  # a plugin's: listed under its own label below
             if ep_name == OPENVINO_EP:
                 continue  # listed per OpenVINO device type below
             hw = ep_device.device
@@ -71,6 +79,8 @@ class OnnxRuntimeBackend(Backend):
                     reason=f"{ep_name} is offered by this onnxruntime build but is not a local "
                     "device (it runs remote or is unknown to the harness)",
                 ))
+        for reg in registrations:
+            devices += self._plugin_devices(reg)
         version = getattr(ort, "__version__", "?")
         for ep_name, (kind, suffix) in EP_KINDS.items():
             if ep_name not in available and ep_name != "CPUExecutionProvider":
@@ -105,6 +115,25 @@ class OnnxRuntimeBackend(Backend):
             vendor, name = cpu_identity()[0], name or cpu_identity()[1]
         return self._device(identifier or kind or "?", config=config, execution_provider=ep_name, type=kind,
                             vendor=vendor, name=name, available=available, reason=reason)
+
+    def _plugin_devices(self, registration: Any) -> list[Device]:
+        """The targets one plugin library offers: ``KIND:EP-plugin``, numbered when it offers several of a kind."""
+        library = registration.library.to_dict()
+        kinds = [(hardware_kind(d), d.ep_name) for d in registration.devices]
+        devices = []
+        for index, ep_device in enumerate(registration.devices):
+            kind, ep_name = kinds[index]
+            identifier = kind if kinds.count(kinds[index]) == 1 else f"{kind}.{kinds[:index].count(kinds[index])}"
+            hw = ep_device.device
+            devices.append(self._ep_device(
+                kind, ep_name, plugin_label_suffix(ep_name), vendor=str(hw.vendor),
+                name=self._hw_name(kind, hw.metadata), identifier=identifier,
+                extra={"ep_device": ep_device_key(ep_device), "use_ep_devices": True, "ep_library": library,
+                       "ep_metadata": dict(ep_device.ep_metadata or {}),
+                       # a meta factory's EP (OpenVINOExecutionProvider.AUTO): run only when asked for by name
+                       **({"virtual": True} if "." in ep_name else {})},
+            ))
+        return devices
 
     @staticmethod
     def _hw_name(kind: str, metadata: Any) -> str:

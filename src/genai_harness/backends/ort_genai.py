@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import Backend
+from genai_harness.backends.ep_plugins import hardware_kind, plugin_label_suffix, register_all, register_genai
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
 from genai_harness.interface.tasks import Task
@@ -37,6 +38,7 @@ class OnnxRuntimeGenAIBackend(Backend):
     framework: ClassVar[str] = FRAMEWORK_ORT_GENAI
     tasks: ClassVar[tuple[str, ...]] = (Task.TEXT2TEXT,)
     runtime_module: ClassVar[str] = "onnxruntime_genai"
+    registers_ep_libraries: ClassVar[bool] = True
     model_formats: ClassVar[dict[str, str]] = {Task.TEXT2TEXT: "onnxruntime_genai"}
     distributions: ClassVar[tuple[str, ...]] = (
         "onnxruntime-genai",
@@ -50,7 +52,9 @@ class OnnxRuntimeGenAIBackend(Backend):
         return (
             "onnxruntime-genai has no device discovery and its is_*_available() always return True; "
             "devices here follow its build id (onnxruntime_genai.__id__) and the execution providers "
-            "of the onnxruntime library it loads (onnxruntime.get_available_providers())"
+            "of the onnxruntime library it loads (onnxruntime.get_available_providers()); plugin EP libraries "
+            "are registered with onnxruntime_genai.register_execution_provider_library and offer the devices "
+            "onnxruntime.get_ep_devices() lists for them (targets KIND:EP-plugin)"
         )
 
     def enumerate_devices(self) -> list[Device]:
@@ -61,8 +65,9 @@ class OnnxRuntimeGenAIBackend(Backend):
             import onnxruntime
 
             providers = list(onnxruntime.get_available_providers())
+            registrations = register_all(onnxruntime)
         except Exception as exc:
-            providers = ["CPUExecutionProvider"]
+            providers, registrations = ["CPUExecutionProvider"], []
             build += f" (onnxruntime not importable: {exc})"
         devices = []
         for provider, (ep_name, kind, suffix) in GENAI_PROVIDERS.items():
@@ -79,6 +84,38 @@ class OnnxRuntimeGenAIBackend(Backend):
                     f"(get_available_providers() = {providers})"
                 ),
             ))
+        for registration in registrations:
+            devices += self._plugin_devices(og, registration)
+        return devices
+
+    def _plugin_devices(self, og: Any, registration: Any) -> list[Device]:
+        """The targets a plugin library offers onnxruntime-genai: one per EP it names that onnxruntime-genai knows.
+
+        onnxruntime-genai takes every device a plugin offers for the EP of its provider, so an EP offered on
+        several devices is one target only when they are of one kind; otherwise none, said so.
+        """
+        by_ep: dict[str, list[Any]] = {}
+        for ep_device in registration.devices:
+            by_ep.setdefault(str(ep_device.ep_name), []).append(ep_device)
+        provider_of = {ep_name: provider for provider, (ep_name, _k, _s) in GENAI_PROVIDERS.items()}
+        devices = []
+        for ep_name, offered in by_ep.items():
+            if ep_name not in provider_of:
+                continue  # a meta factory (OpenVINOExecutionProvider.AUTO) or an EP onnxruntime-genai cannot name
+            kinds = sorted({hardware_kind(d) for d in offered})
+            error = register_genai(og, registration.library.to_dict())
+            if not error and len(kinds) > 1:
+                error = (f"{registration.library.described} offers {ep_name} on {', '.join(kinds)}; onnxruntime-genai "
+                         "takes them all and cannot be told which runs: use the onnxruntime framework for these")
+            hw = offered[0].device
+            config: dict[str, Any] = {"provider": provider_of[ep_name], "provider_options": {},
+                                      "label_suffix": plugin_label_suffix(ep_name),
+                                      "ep_library": registration.library.to_dict(),
+                                      "ep_metadata": dict(offered[0].ep_metadata or {})}
+            kind = kinds[0]
+            vendor, name = cpu_identity() if kind == "CPU" else (str(hw.vendor), "")
+            devices.append(self._device(kind, config=config, execution_provider=ep_name, type=kind, vendor=vendor,
+                                        name=name, available=not error, reason=error))
         return devices
 
     def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:

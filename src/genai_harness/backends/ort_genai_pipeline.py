@@ -13,7 +13,14 @@ import onnxruntime_genai as og
 from genai_harness.backends import numerics as nx
 from genai_harness.backends import weight_precision as wp
 from genai_harness.backends.byte_level import ByteLevelDecoder
-from genai_harness.errors import ContextLengthError, DeviceMismatchError, GenerationError, ModelError
+from genai_harness.backends.ep_plugins import FALLBACK_OFF, register_genai
+from genai_harness.errors import (
+    ContextLengthError,
+    DeviceMismatchError,
+    DeviceUnavailableError,
+    GenerationError,
+    ModelError,
+)
 from genai_harness.interface import text2text
 from genai_harness.interface.devices import FRAMEWORK_ORT_GENAI, Device
 
@@ -43,7 +50,13 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
                                 f"this model's weights are {weights.label()}, computed at {compute}",
                                 f"build the model for {precision} (its builder's -p option) or run with "
                                 f"{nx.advice(compute)}")
-        session_overlay = {"intra_op_num_threads": threads} if threads is not None else {}
+        session_overlay: dict[str, Any] = {"intra_op_num_threads": threads} if threads is not None else {}
+        plugin = device.config.get("ep_library")
+        if plugin:  # a plugin EP: registered in this process, and no node may run on the CPU EP under its name
+            error = register_genai(og, dict(plugin))
+            if error:
+                raise DeviceUnavailableError(f"{device.label}: {error}")
+            session_overlay[FALLBACK_OFF] = "1"  # onnxruntime-genai passes unknown session keys as config entries
         try:
             config = og.Config(str(model_path))
             config.clear_providers()
@@ -88,7 +101,8 @@ class OrtGenAIText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
                                        "" if intra else "; intra_op_num_threads unset = onnxruntime's default, one "
                                                         "per physical core"),
                          "runtime": "onnxruntime-genai", "weight_elements": dict(counts),
-                         "weight_precision": weights.to_dict(), "kv_cache_dtype": kv_cache},
+                         "weight_precision": weights.to_dict(), "kv_cache_dtype": kv_cache,
+                         **({"ep_library": dict(plugin), "cpu_ep_fallback": "off"} if plugin else {})},
                 runtime="onnxruntime_genai")
 
         self._numerics_reader = read

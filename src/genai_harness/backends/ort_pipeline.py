@@ -13,6 +13,7 @@ from onnxruntime.capi import _pybind_state as capi
 from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
+from genai_harness.backends.ep_plugins import FALLBACK_OFF, find_registration
 from genai_harness.backends.ort_providers import OPENVINO_EP, ep_device_key
 from genai_harness.backends.weight_precision import model_weight_precision
 from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
@@ -34,6 +35,12 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     if threads is not None:
         so.intra_op_num_threads = threads
     providers: list[Any] | None = None
+    plugin = device.config.get("ep_library")
+    if plugin:  # a plugin EP: its library registered in this process, and no node may run on the CPU EP
+        registration = find_registration(ort, dict(plugin))
+        if registration.error:
+            raise DeviceUnavailableError(f"{device.label}: {registration.error}")
+        so.add_session_config_entry(FALLBACK_OFF, "1")
     if device.config.get("use_ep_devices"):
         so.add_provider_for_devices([_ep_device(device)], options)  # the get_ep_devices() path
     else:
@@ -42,14 +49,15 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     try:
         session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
     except Exception as exc:
-        raise ModelError(f"onnxruntime cannot load {model_file} with {ep}: {exc}") from exc
+        where = f"{ep} from {plugin.get('package') or plugin.get('path')} (CPU fallback off)" if plugin else ep
+        raise ModelError(f"onnxruntime cannot load {model_file} with {where}: {exc}") from exc
     actual = session.get_providers()
     if ep not in actual:
         raise DeviceMismatchError(
             f"asked for {device.label} ({ep} {options or ''}) but onnxruntime runs {model_file.name} on "
             f"{actual[0] if actual else 'nothing'} (session.get_providers() = {actual})"
         )
-    if ep == OPENVINO_EP:
+    if ep == OPENVINO_EP and not plugin:  # the plugin's device is the OrtEpDevice it offered, never a guess
         _check_openvino_device(options.get("device_type", "CPU"), device)
     return session
 
@@ -69,7 +77,8 @@ def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], de
     asked_options = {str(k): str(v) for k, v in dict(device.config.get("provider_options", {})).items()}
     precision, _threads = nx.requested(device.config)
     if ep == OPENVINO_EP:
-        device_type = asked_options.get("device_type", "CPU").split(":")[-1].split(",")[0].split("_")[0]
+        ov_device = dict(device.config.get("ep_metadata") or {}).get("ov_device", "CPU")  # a plugin's OrtEpDevice
+        device_type = asked_options.get("device_type", ov_device).split(":")[-1].split(",")[0].split("_")[0]
         word = asked_options.get("precision", "")
         if precision == "f32":
             word = "FP32"
@@ -101,6 +110,9 @@ def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], de
         "runtime": "onnxruntime",
         "weight_elements": dict(counts),
     }
+    if device.config.get("ep_library"):
+        details["ep_library"] = dict(device.config["ep_library"])
+        details["cpu_ep_fallback"] = "off" if options.get_session_config_entry(FALLBACK_OFF) == "1" else "on"
     weights, _inputs = model_weight_precision(files)
     details["weight_precision"] = weights.to_dict()
     return nx.Numerics(precision=actual, threads=intra or nx.default_threads(), weight_dtypes=nx.weight_dtypes(counts),

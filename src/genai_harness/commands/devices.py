@@ -69,6 +69,8 @@ def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInvento
     parts.append("Seen but not usable here, in the runtime's own words")
     parts += unusable or ["  (none)"]
     parts.append("")
+    parts += render_ep_libraries(inventories)
+    parts.append("")
     parts.append("Energy counters (joules per cell, per token, per image where available)")
     parts += [f"  {label}: {state}" for label, state in energy_rows]
     notes = {b["framework"]: b.get("discovery_note", "") for inv in inventories for b in inv.backends
@@ -80,6 +82,30 @@ def render_devices(profile: dict[str, Any], inventories: list[EnvironmentInvento
     return "\n".join(parts)
 
 
+def ep_libraries(inventories: list[EnvironmentInventory]) -> list[dict[str, Any]]:
+    """Every plugin EP library of every environment, each with its environment (``devices --json``'s list)."""
+    return [{"environment": inv.environment.name, **lib} for inv in inventories for lib in inv.ep_libraries]
+
+
+def render_ep_libraries(inventories: list[EnvironmentInventory]) -> list[str]:
+    """The plugin EP libraries: where each is, what it offers (the targets' labels), or why it offers nothing."""
+    lines = ["Plugin EP libraries (onnxruntime-ep-* packages, [ep_libraries] of the config)"]
+    listed = ep_libraries(inventories)
+    for lib in listed:
+        origin = f"{lib.get('package')} {lib.get('version')}" if lib.get("package") else \
+            f"config [ep_libraries] {lib.get('name')}"
+        lines.append(f"  [{lib['environment']}] {lib.get('name')}: {origin}, {lib.get('path') or 'no library path'}")
+        if lib.get("ep_names"):
+            lines.append(f"      EP names: {', '.join(lib['ep_names'])}")
+        for device in lib.get("devices") or []:
+            meta = ", ".join(f"{k}={v}" for k, v in sorted((device.get("ep_metadata") or {}).items()))
+            lines.append(f"      offers {device['label']} ({device['ep_name']} on {device['type']} "
+                         f"{device.get('vendor', '')}{'; ' + meta if meta else ''})")
+        if not lib.get("devices"):
+            lines.append(f"      offers no device: {lib.get('reason') or 'no reason given'}")
+    return lines + ([] if listed else ["  (none installed or configured)"])
+
+
 def cmd_devices(args: argparse.Namespace) -> int:
     """Inventory every configured environment and print it (``--json``: as JSON)."""
     environments = configured_environments(load_config(args.config), args.python)
@@ -87,7 +113,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
     profile = machine_profile({inv.environment.name: inv.versions() for inv in inventories
                                if not inv.environment.is_default})
     if args.json:
-        print(json.dumps({"machine": profile, "environments": [inv.to_dict() for inv in inventories]}, indent=2))
+        print(json.dumps({"machine": profile, "environments": [inv.to_dict() for inv in inventories],
+                          "ep_libraries": ep_libraries(inventories)}, indent=2))
         return 0
     print(render_devices(profile, inventories, show_all=args.all))
     return 0

@@ -60,7 +60,9 @@ def cmd_envs(args: argparse.Namespace) -> int:
             raise ConfigurationError(f"{config.description}: nothing to approve")
         where = approve(config)
         names = ", ".join(config.section("environments")) or "none"
-        print(f"approved the interpreters of {config.path.resolve()} (environments: {names}) in {where}")
+        libraries = ", ".join(config.section("ep_libraries")) or "none"
+        print(f"approved the interpreters and EP libraries of {config.path.resolve()} (environments: {names}; "
+              f"ep_libraries: {libraries}) in {where}")
         return 0
     environments = configured_environments(config, args.python, check=False)
     print(format_table(["name", "python", "source"],

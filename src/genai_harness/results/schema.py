@@ -34,6 +34,8 @@ Schema history (``SCHEMA_VERSION``):
   ``model_weights`` (``real weights`` / ``random weights: speed only``) per cell; per row the reference's
   ``ref_source`` and, when it could not be had, ``ref_error``; the checkpoint's question-set score
   ``ref_answer_share`` over ``ref_questions`` questions and ``ref_nll`` / ``ref_nll_checkpoint``.
+* 6: ``ep_library`` (plugin EP libraries: the library a plugin target's cell ran on, ``onnxruntime-ep-openvino
+  1.8.1`` or ``NAME (config: PATH)``; null for every other target). A cell column, additive like 4 and 5.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -114,6 +116,8 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "execution_provider"),
     *_cols("json", "device_options"),
     *_cols("text", "actual_device"),
+    # plugin EP libraries (issue 22, pluginep): the library that offered a plugin target's device (null otherwise)
+    *_cols("text", "ep_library", since=6),
     # what ran
     *_cols("text", "task", "workload_id"),
     *_cols("int", "workload_version"),

@@ -89,7 +89,17 @@ def placement_columns(context: RunContext, environment: Any, device: Any) -> dic
         "device_identifier": device.identifier,
         "execution_provider": device.execution_provider,
         "device_options": json.dumps(options, sort_keys=True),
+        "ep_library": plugin_library(device.config.get("ep_library")),
     }
+
+
+def plugin_library(library: Any) -> str | None:
+    """``onnxruntime-ep-openvino 1.8.1`` or ``NAME (config: PATH)`` for a plugin target's library, else None."""
+    if not isinstance(library, dict):
+        return None
+    if library.get("package"):
+        return f"{library['package']} {library.get('version', '')}".strip()
+    return f"{library.get('name', '?')} (config: {library.get('path', '?')})"
 
 
 def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from genai_harness.config import HarnessConfig
 from genai_harness.errors import EnvironmentConfigError
+from genai_harness.host.ep_libraries import configure, configured_libraries
 from genai_harness.interface.devices import DEFAULT_ENVIRONMENT
 from genai_harness.trust import untrusted_reason
 
@@ -91,14 +92,18 @@ def configured_environments(config: HarnessConfig, cli_pythons: list[str] | None
                             *, check: bool = True) -> list[Environment]:
     """The default environment, then those of the config file, then ``--python`` options.
 
-    A config file the user has not approved (see :mod:`genai_harness.trust`) contributes no
-    interpreter to run: one :class:`UntrustedConfigWarning` says so; with ``check=False`` (listings)
+    It also settles the config's ``[ep_libraries]`` for this process's workers
+    (:func:`genai_harness.host.ep_libraries.configure`). A config file the user has not approved (see
+    :mod:`genai_harness.trust`) contributes no interpreter to run and no library to load: one
+    :class:`UntrustedConfigWarning` says so; with ``check=False`` (listings)
     its environments are listed, marked "not run".
     """
     envs = [default_environment()]
     untrusted = untrusted_reason(config)
     if untrusted:
         warnings.warn(untrusted, UntrustedConfigWarning, stacklevel=2)
+    # The config's plugin EP libraries, approved with its interpreters, go to every worker of this process.
+    configure([] if untrusted else configured_libraries(config))
     for name, table in config.section("environments").items():
         if not isinstance(table, dict) or not isinstance(table.get("python"), str):
             raise EnvironmentConfigError(

@@ -49,7 +49,9 @@ class OperatorCell:
             provider_options=dict(self.device.config.get("provider_options", {})),
             device=str(self.device.config.get("device", self.device.identifier)),
             dtype=self.spec.dtype, repetitions=self.spec.repetitions, warmup=self.spec.warmup,
-            max_time_s=self.spec.max_time_s, min_repetitions=min(MIN_REPETITIONS, self.spec.repetitions))
+            max_time_s=self.spec.max_time_s, min_repetitions=min(MIN_REPETITIONS, self.spec.repetitions),
+            ep_library=self.device.config.get("ep_library"),
+            ep_device=self.device.config.get("ep_device") if self.device.config.get("ep_library") else None)
 
 
 @dataclass

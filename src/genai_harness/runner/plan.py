@@ -114,8 +114,11 @@ def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Ca
     if unmatched:
         usable = sorted({d.label + ("" if inv.environment.is_default else f"@{inv.environment.name}")
                          for inv in inventories for d in inv.devices if d.available})
+        silent = [f"{lib.get('name')}: {lib.get('reason')}" for inv in inventories for lib in inv.ep_libraries
+                  if not lib.get("devices") and any("-plugin" in sel.lower() for sel in unmatched)]
         raise DeviceUnavailableError(f"no usable device matches {', '.join(map(repr, unmatched))}; "
-                                     f"usable: {', '.join(usable)} (see `genai-harness devices`)")
+                                     f"usable: {', '.join(usable)} (see `genai-harness devices`)"
+                                     + "".join(f"; plugin EP library {why}" for why in silent))
     if not cells and not skipped:
         raise ConfigurationError("the filters leave no cell to run; check --framework/--device/--model")
     return Plan(cells, skipped)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from genai_harness.backends.registry import register_specs
+from genai_harness.host.ep_libraries import apply_worker_settings
 from genai_harness.host.memory import own_peak_rss_mb
 from genai_harness.worker.cell import run_cell
 from genai_harness.worker.direct import run_direct
@@ -32,6 +33,7 @@ from genai_harness.worker.protocol import (
     decode_request,
     encode_reply,
 )
+from genai_harness.worker.protocol.envelope import ep_library_settings
 
 Handler = Callable[[Any], WorkerReply]
 
@@ -45,6 +47,7 @@ def handle(data: Any) -> WorkerReply:
     try:
         request, backend_specs = decode_request(data)
         register_specs(backend_specs)
+        apply_worker_settings(ep_library_settings(data))
         return HANDLERS[request.OP](request)
     except Exception as exc:
         return ErrorReply.of(exc)

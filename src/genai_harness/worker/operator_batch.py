@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from genai_harness.backends.ep_plugins import find_registration
+from genai_harness.backends.ort_providers import ep_device_key
 from genai_harness.clock import Clock, default_clock
 from genai_harness.host.memory import own_peak_rss_mb, reset_own_peak_rss
 from genai_harness.worker import protocol
@@ -70,8 +72,17 @@ def _onnxruntime(cell: protocol.OperatorCellRequest) -> tuple[Any, Readback]:
         options.setdefault("precision", "FP32")
     so = ort.SessionOptions()
     so.log_severity_level = 3
-    providers: list[Any] = ["CPUExecutionProvider"]
-    if ep != "CPUExecutionProvider":
+    providers: list[Any] | None = ["CPUExecutionProvider"]
+    if cell.ep_library:  # a plugin EP: its library registered here, the session given its OrtEpDevice
+        registration = find_registration(ort, cell.ep_library)
+        chosen = [d for d in registration.devices if ep_device_key(d) == cell.ep_device]
+        if registration.error or not chosen:
+            raise OperatorRefused(registration.error or f"{registration.library.described} no longer offers the "
+                                  f"EP device {cell.ep_device}")
+        so.add_provider_for_devices(chosen, options)
+        so.add_session_config_entry(FALLBACK_OFF, "1")
+        providers = None
+    elif ep != "CPUExecutionProvider":
         providers = [(ep, options)]
         so.add_session_config_entry(FALLBACK_OFF, "1")  # the EP runs the operator or the cell says it cannot
     try:

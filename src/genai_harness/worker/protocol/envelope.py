@@ -1,11 +1,12 @@
-"""The two files: a request file (``op``, the request's fields, the parent's backend specs) and a response file
-(the reply's fields or an error, and the worker's own peak RSS)."""
+"""The two files: a request file (``op``, the request's fields, the parent's backend specs and EP-library settings)
+and a response file (the reply's fields or an error, and the worker's own peak RSS)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from genai_harness.errors import WorkerProtocolError
+from genai_harness.host.ep_libraries import settings_for_worker
 from genai_harness.worker.protocol.base import (
     PEAK_RSS_KEY,
     ErrorReply,
@@ -26,8 +27,19 @@ REQUESTS: dict[str, type[Any]] = {cls.OP: cls for cls in (InventoryRequest, Cell
 
 
 def encode_request(request: WorkerRequest[Any], backend_specs: list[dict[str, str]]) -> Json:
-    """The request file's content: ``request`` and the parent's backend specs (the worker registers them first)."""
-    return {"op": request.OP, **request.to_dict(), "backend_specs": backend_specs}
+    """The request file's content: ``request``, the parent's backend specs (the worker registers them first) and its
+    plugin EP-library settings (:mod:`genai_harness.host.ep_libraries`: the configured libraries the worker uses)."""
+    return {"op": request.OP, **request.to_dict(), "backend_specs": backend_specs,
+            EP_LIBRARIES_KEY: settings_for_worker()}
+
+
+EP_LIBRARIES_KEY = "ep_libraries"
+"""The request file's key for the parent's EP-library settings."""
+
+
+def ep_library_settings(data: Any) -> Any:
+    """The EP-library settings of a request file's content (None when it has none)."""
+    return data.get(EP_LIBRARIES_KEY) if isinstance(data, dict) else None
 
 
 def decode_request(data: Any) -> tuple[WorkerRequest[Any], list[dict[str, str]]]:

@@ -46,6 +46,10 @@ class OperatorCellRequest:
     warmup: int
     max_time_s: float = 0.5
     min_repetitions: int = 1
+    ep_library: dict[str, Any] | None = None
+    """A plugin target's library (its device's ``config["ep_library"]``): registered before the session."""
+    ep_device: dict[str, Any] | None = None
+    """A plugin target's ``OrtEpDevice`` key: the session is given that device, not an EP name."""
 
     def to_dict(self) -> Json:
         """JSON-ready form."""

@@ -43,18 +43,23 @@ class InventoryReply(WorkerReply):
     python_version: str
     backends: list[dict[str, Any]]
     devices: list[Device]
+    ep_libraries: list[dict[str, Any]] = field(default_factory=list)
+    """Every plugin EP library the environment has, as :class:`~genai_harness.backends.ep_plugins.Registration`
+    lists it: path, package and version, EP names, the devices it offers or the reason it offers none."""
 
     def to_dict(self) -> Json:
         """JSON-ready form."""
         return {"environment": self.environment, "python": self.python, "python_version": self.python_version,
-                "backends": self.backends, "devices": [d.to_dict() for d in self.devices]}
+                "backends": self.backends, "devices": [d.to_dict() for d in self.devices],
+                "ep_libraries": self.ep_libraries}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InventoryReply:
         """Inverse of :meth:`to_dict`."""
         return cls(str(data.get("environment", "")), str(data.get("python", "")),
                    str(data.get("python_version", "")), [dict(b) for b in data["backends"]],
-                   [Device.from_dict(d) for d in data["devices"]])
+                   [Device.from_dict(d) for d in data["devices"]],
+                   [dict(lib) for lib in data.get("ep_libraries") or []])
 
 
 @dataclass
