@@ -34,6 +34,12 @@ Schema history (``SCHEMA_VERSION``):
   ``model_weights`` (``real weights`` / ``random weights: speed only``) per cell; per row the reference's
   ``ref_source`` and, when it could not be had, ``ref_error``; the checkpoint's question-set score
   ``ref_answer_share`` over ``ref_questions`` questions and ``ref_nll`` / ``ref_nll_checkpoint``.
+* 6: cold start and compiled-model caches (issue 22): ``compile_s`` (a load with no cache), ``load_cold_s`` (the
+  load with an empty cache), ``load_warm_s`` (the load with the cache warm), ``cache_mib`` (the cache on disk),
+  ``cache_key`` (its folder under the harness's cache: runtime version, device and driver, model),
+  ``cache_state`` (how the cell's own load started: ``cold``, ``warm`` or ``off``), ``cache_hit`` (1 when the warm
+  load read the cache) and ``cache_note`` (why a cache was not used). Row columns, null for a target that does
+  not compile and in rows of older stores; additive, like 4 and 5.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -163,6 +169,11 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "measure", since=5),
     *_cols("float", *(INSTRUCTION_COLUMNS := ("instructions_load", "instructions_prefill", "instructions_per_token",
                                               "instructions_per_step", "instructions_call")), since=5),
+    # cold start and compiled-model caches (issue 22 point 2): null where the target does not compile
+    *_cols("float", *(COLD_START_METRICS := ("compile_s", "load_cold_s", "load_warm_s", "cache_mib")), since=6),
+    *_cols("text", "cache_key", "cache_state", since=6),
+    *_cols("int", "cache_hit", since=6),
+    *_cols("text", "cache_note", since=6),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -178,6 +189,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "ref_max_score_diff", "ref_max_abs_error", "ref_max_rel_error", "gflops_per_s", "peak_fraction",
     *INSTRUCTION_COLUMNS,
     "ref_answer_share", "ref_nll", "ref_nll_checkpoint",
+    *COLD_START_METRICS,
 )
 """The measured metrics (the counts n_input_tokens, n_new_tokens, batch_size included)."""
 NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")

@@ -53,7 +53,8 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
         precision: str | None = None, threads: int | None = None, reference: bool = False,
-        inject_slowdown: float | None = None, ray_address: str | None = None, measure: str = "time") -> pd.DataFrame:
+        inject_slowdown: float | None = None, ray_address: str | None = None, measure: str = "time",
+        cold: bool = False) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
@@ -71,7 +72,9 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     factor and records it in ``injected_slowdown``. ``ray_address`` schedules every cell on that Ray
     cluster (see :mod:`genai_harness.runner.fleet`); each node writes its rows to ``store``.
     ``measure="instructions"`` runs every cell under valgrind's callgrind with one compute thread and adds the
-    ``instructions_*`` columns (:func:`check_measure`).
+    ``instructions_*`` columns (:func:`check_measure`). ``cold`` empties each compiling target's compiled-model
+    cache before its cell, so ``load_s`` is the empty-cache start (``load_cold_s``; see
+    :mod:`genai_harness.worker.cold_start`).
     """
     slowdown = check_slowdown(inject_slowdown)
     threads = check_measure(measure, threads)
@@ -98,7 +101,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
                       for c in plan.cells]
     if slowdown is not None:
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
-    plan.cells = [dataclasses.replace(c, measure=measure) for c in plan.cells]
+    plan.cells = [dataclasses.replace(c, measure=measure, cold=cold) for c in plan.cells]
     context = new_run_context(prepared.profile, prepared.env_versions)
     meter = Progress(len(plan.cells), out, progress)
 

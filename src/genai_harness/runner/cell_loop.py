@@ -52,7 +52,7 @@ def cell_request(cell: Cell) -> CellRequest:
     return CellRequest(framework=cell.framework, device=cell.device, workload=cell.workload,
                        model=ModelRef(str(cell.model_format.path), cell.model.id, cell.model_format.key),
                        environment=cell.environment.name, numerics=RequestedNumerics(cell.precision, cell.threads),
-                       measure=cell.measure)
+                       measure=cell.measure, cold=cell.cold)
 
 
 REFERENCE_ALLOWANCE_S = 1800.0
@@ -132,6 +132,7 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
         "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,
         "itl_by_position_ms": reply.itl_by_position_ms,
         **(reply.reference or {}),
+        **(reply.cold_start or {}),  # compile_s, load_cold_s, load_warm_s, cache_mib ... (targets that compile)
     }
     if reply.requested is not None:
         shared["precision_requested"] = reply.requested.precision

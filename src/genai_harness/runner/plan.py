@@ -33,6 +33,8 @@ class Cell:
     measure: str = "time"
     """``time``, or ``instructions``: the cell runs under valgrind's callgrind (:mod:`genai_harness.runner.valgrind`)
     with one compute thread and also records executed instructions per phase."""
+    cold: bool = False
+    """``run --cold``: the cell's compiled-model cache is emptied first, so its load is the empty-cache start."""
 
     @property
     def requested_numerics(self) -> tuple[str, int | None]:
