@@ -54,7 +54,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
         precision: str | None = None, threads: int | None = None, reference: bool = False,
         inject_slowdown: float | None = None, ray_address: str | None = None, measure: str = "time",
-        cold: bool = False) -> pd.DataFrame:
+        cold: bool = False, cold_start: bool = True) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
@@ -74,7 +74,8 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     ``measure="instructions"`` runs every cell under valgrind's callgrind with one compute thread and adds the
     ``instructions_*`` columns (:func:`check_measure`). ``cold`` empties each compiling target's compiled-model
     cache before its cell, so ``load_s`` is the empty-cache start (``load_cold_s``; see
-    :mod:`genai_harness.worker.cold_start`).
+    :mod:`genai_harness.worker.cold_start`). ``cold_start=False`` skips the extra cold-start loads (a run takes
+    them once per compiling target and model): only what each cell's own load shows is recorded.
     """
     slowdown = check_slowdown(inject_slowdown)
     threads = check_measure(measure, threads)
@@ -101,7 +102,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
                       for c in plan.cells]
     if slowdown is not None:
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
-    plan.cells = [dataclasses.replace(c, measure=measure, cold=cold) for c in plan.cells]
+    plan.cells = [dataclasses.replace(c, measure=measure, cold=cold, cold_start=cold_start) for c in plan.cells]
     context = new_run_context(prepared.profile, prepared.env_versions)
     meter = Progress(len(plan.cells), out, progress)
 

@@ -140,7 +140,7 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
         del call, pipeline
         gc.collect()
         fresh = fresh_loader(request.framework, workload.task, model_path, request.environment, workload.timeout_s)
-        reply.cold_start = cold_start.measure(fresh, device, cache, first)
+        reply.cold_start = cold_start.measure(fresh, device, cache, first, extra=request.cold_start)
     return reply
 
 

@@ -109,9 +109,10 @@ def first_load(load: Loader, device: Device, plan: CachePlan | None) -> tuple[An
     return pipeline, FirstLoad("warm", load_s, hit, after, notes)
 
 
-def measure(load: FreshLoad, device: Device, plan: CachePlan | None, first: FirstLoad) -> dict[str, Any]:
-    """The cold-start columns of the cell (``{}`` for a target that does not compile); a failed extra load is noted,
-    never raised."""
+def measure(load: FreshLoad, device: Device, plan: CachePlan | None, first: FirstLoad, *,
+            extra: bool = True) -> dict[str, Any]:
+    """The cold-start columns of the cell (``{}`` for a target that does not compile): what its own load showed and,
+    with ``extra``, the loads it did not show. A failed extra load is noted, never raised."""
     if plan is None:
         return {}
     columns: dict[str, Any] = {"cache_key": plan.key or None, "cache_state": first.state,
@@ -120,7 +121,11 @@ def measure(load: FreshLoad, device: Device, plan: CachePlan | None, first: Firs
     notes = list(first.notes)
     if first.state == "off":
         columns["compile_s"] = first.load_s  # the cell's own load compiled without a cache
+    elif first.state == "cold":
+        columns.update(load_cold_s=first.load_s, cache_mib=cc.size_mib(first.after))
     else:
+        columns.update(load_warm_s=first.load_s, cache_hit=int(bool(first.hit)))
+    if extra and first.state != "off":
         try:
             columns.update(_extra_loads(load, device, plan, first, notes))
         except Exception as exc:  # the measured rows stand; the cold-start figures say why they are missing
@@ -131,27 +136,24 @@ def measure(load: FreshLoad, device: Device, plan: CachePlan | None, first: Firs
 
 def _extra_loads(load: FreshLoad, device: Device, plan: CachePlan, first: FirstLoad,
                  notes: list[str]) -> dict[str, Any]:
+    """compile_s, and the empty-cache or warm-cache load the cell's own load was not, each in a fresh process."""
     columns: dict[str, Any] = {"compile_s": load(device).load_s}
     if first.state == "cold":
-        columns.update(load_cold_s=first.load_s, cache_mib=cc.size_mib(first.after))
         before = cc.snapshot(plan.folder)
         reply = load(plan.device(device))
-        columns["load_warm_s"] = reply.load_s
         hit = _hit(reply, before, cc.snapshot(plan.folder))
+        columns.update(load_warm_s=reply.load_s, cache_hit=int(hit))
         if not hit:
             notes.append(_miss_note(plan.folder, len(before), reply))
-    else:
-        columns["load_warm_s"] = first.load_s
-        hit = bool(first.hit)
-        scratch = plan.folder.parent / f"{cc.SCRATCH_PREFIX}{os.getpid()}"
-        try:
-            scratch.mkdir(parents=True, exist_ok=True)
-            cc.empty(scratch)
-            columns["load_cold_s"] = load(plan.device(device, scratch)).load_s
-            columns["cache_mib"] = cc.size_mib(cc.snapshot(scratch))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    columns["cache_hit"] = int(hit)
+        return columns
+    scratch = plan.folder.parent / f"{cc.SCRATCH_PREFIX}{os.getpid()}"
+    try:
+        scratch.mkdir(parents=True, exist_ok=True)
+        cc.empty(scratch)
+        columns["load_cold_s"] = load(plan.device(device, scratch)).load_s
+        columns["cache_mib"] = cc.size_mib(cc.snapshot(scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return columns
 
 

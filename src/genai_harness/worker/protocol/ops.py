@@ -172,6 +172,9 @@ class CellRequest(WorkerRequest[CellReply]):
     """Where compiled-model caches live (``""``: the harness's cache on the machine that runs the cell); ``cold``:
     empty the cell's cache folder first, so its own load is the empty-cache start."""
     cold: bool = False
+    cold_start: bool = True
+    """Take the cold-start loads the cell's own load is not (compile, empty cache, warm cache: each a fresh process);
+    False: record what the cell's own load shows only (the run took the others once for this target and model)."""
 
     def reply_type(self) -> type[CellReply]:
         """:class:`CellReply`."""
@@ -181,7 +184,8 @@ class CellRequest(WorkerRequest[CellReply]):
         """JSON-ready form."""
         return {"environment": self.environment, "framework": self.framework, "device": self.device.to_dict(),
                 "workload": self.workload.to_dict(), "model": self.model.to_dict(), "numerics": self.numerics.to_dict(),
-                "measure": self.measure, "cache_root": self.cache_root, "cold": self.cold}
+                "measure": self.measure, "cache_root": self.cache_root, "cold": self.cold,
+                "cold_start": self.cold_start}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CellRequest:
@@ -189,7 +193,7 @@ class CellRequest(WorkerRequest[CellReply]):
         return cls(str(data["framework"]), Device.from_dict(data["device"]), Workload.from_dict(data["workload"]),
                    ModelRef.from_dict(data["model"]), str(data.get("environment", DEFAULT_ENVIRONMENT)),
                    RequestedNumerics.from_dict(data.get("numerics")), str(data.get("measure", "time")),
-                   str(data.get("cache_root", "")), bool(data.get("cold", False)))
+                   str(data.get("cache_root", "")), bool(data.get("cold", False)), bool(data.get("cold_start", True)))
 
 
 @dataclass(frozen=True)
