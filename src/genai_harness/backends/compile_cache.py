@@ -122,24 +122,31 @@ def read_from_cache(before: Snapshot, after: Snapshot) -> bool:
     return bool(before) and after == before
 
 
-def unusable_reason(folder: Path) -> str:
-    """Why ``folder`` cannot serve as a cache ("" when it can): it cannot be created, is not a folder, has no write
-    permission (for root too: a folder made read-only is read-only), or a file cannot be written in it."""
+def unusable_reason(folder: Path, root: Path | None = None) -> str:
+    """Why ``folder`` cannot serve as a cache ("" when it can): it, or a folder between it and ``root``, is
+    read-only (no write permission: for root too, since a folder made read-only is meant so), it cannot be created
+    or is not a folder, or a file cannot be written in it."""
+    above = [root, *(p for p in folder.parents if root is not None and p.is_relative_to(root) and p != root)]
+    for path in [p for p in (*above, folder) if p is not None]:
+        if path.is_dir() and not _writable(path):
+            return f"{path} is read-only"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return f"cannot create it ({exc.strerror or exc})"
+        return f"{folder} cannot be created ({exc.strerror or exc})"
     if not folder.is_dir():
-        return "it is not a folder"
-    if not folder.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(folder, os.W_OK):
-        return "it is read-only"
+        return f"{folder} is not a folder"
     probe = folder / f".write-probe-{os.getpid()}"
     try:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        return f"a file cannot be written in it ({exc.strerror or exc})"
+        return f"a file cannot be written in {folder} ({exc.strerror or exc})"
     return ""
+
+
+def _writable(path: Path) -> bool:
+    return bool(path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(path, os.W_OK)
 
 
 def empty(folder: Path) -> None:

@@ -76,7 +76,7 @@ def plan_cache(backend: Backend, device: Device, model_path: Path, model_id: str
         return None
     key = f"{identity.key()}/{cc.model_key(model_path, model_id, *numerics)}"
     folder = Path(root) / key
-    unusable = cc.unusable_reason(folder)
+    unusable = cc.unusable_reason(folder, Path(root))
     if cold and not unusable:
         cc.empty(folder)
     return CachePlan(identity, folder, key, unusable, cc.snapshot(folder) if not unusable else {})
@@ -90,8 +90,8 @@ def first_load(load: Loader, device: Device, plan: CachePlan | None) -> tuple[An
     if plan.unusable:
         pipeline, load_s = load(device)
         return pipeline, FirstLoad("off", load_s, notes=[
-            f"cache folder {plan.folder} not used: {plan.unusable}; loaded without a cache (make it writable or "
-            "set GENAI_HARNESS_CACHE to a writable folder)"])
+            f"compiled-model cache not used: {plan.unusable}; loaded without a cache (make the folder writable "
+            "or set GENAI_HARNESS_CACHE to a writable folder)"])
     try:
         pipeline, load_s = load(plan.device(device))
     except Exception as exc:
