@@ -129,3 +129,13 @@ def test_a_target_that_does_not_compile_records_nothing(tmp_path: Path) -> None:
     runtime = SimpleNamespace(compile_cache=lambda device: None)
     assert cold_start.plan_cache(runtime, DEVICE, tmp_path, "m", ("default", None), "", cold=True) is None  # type: ignore[arg-type]
     assert cold_start.measure(Caching().fresh, DEVICE, None, cold_start.FirstLoad("", 1.0)) == {}
+
+
+def test_a_runtime_that_writes_no_cache_says_so(tmp_path: Path) -> None:
+    class Ignores(Caching):
+        def load(self, device: Device) -> tuple[Any, float]:
+            return super().load(Device("CPU", {}, framework="openvino.genai"))  # CACHE_DIR dropped on the floor
+
+    columns = _cell(tmp_path, Ignores())
+    assert columns["cache_state"] == "cold" and columns["cache_hit"] == 0 and columns["cache_mib"] == 0.0
+    assert "the empty-cache load wrote nothing into" in columns["cache_note"]

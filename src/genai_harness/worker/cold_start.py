@@ -165,6 +165,8 @@ def _hit(loaded: Any, before: cc.Snapshot, after: cc.Snapshot) -> bool:
 
 
 def _miss_note(folder: Path, n_files: int, loaded: Any) -> str:
+    if not n_files:
+        return f"the warm load did not read the cache: the empty-cache load wrote nothing into {folder}"
     how = ("OpenVINO's LOADED_FROM_CACHE is false" if getattr(loaded, "loaded_from_cache", None) is not None
            else "the load wrote its compiled model again")
     return (f"the warm load did not read the cache: {folder} held {n_files} file(s) but {how} (a stale or corrupted "
