@@ -19,7 +19,8 @@ import pytest
 import support
 
 from genai_harness.backends import compile_cache as cc
-from genai_harness.runner.benchmark import run
+from genai_harness.errors import ConfigurationError
+from genai_harness.runner.benchmark import check_cold_start, run
 
 
 def _suite(folder: Path, workloads: list[str], model: str = "squeezenet") -> Path:
@@ -37,6 +38,7 @@ def _suite(folder: Path, workloads: list[str], model: str = "squeezenet") -> Pat
 
 
 def _run(suite: Path, store: Path, **options: Any) -> pd.DataFrame:
+    options.setdefault("cold_start", True)  # the test session turns them off ($GENAI_HARNESS_COLD_START)
     frame = run(str(suite), frameworks=options.pop("frameworks", ["openvino.genai"]),
                 devices=options.pop("devices", ["CPU"]), store=store, progress=False, **options)
     assert len(frame) and (frame["status"] == "ok").all(), frame[["status", "error"]].drop_duplicates()
@@ -132,3 +134,13 @@ def test_the_openvino_ep_caches_through_its_cache_dir_and_a_cpu_ep_records_no_ca
     assert ep["cache_hit"] in (0, 1) and (ep["cache_hit"] == 0) == ("did not read the cache" in str(ep["cache_note"]))
     cpu = frame[frame["execution_provider"] == "CPUExecutionProvider"]
     assert len(cpu) and cpu[["cache_key", "compile_s", "load_cold_s", "cache_mib"]].isna().all().all()
+
+
+def test_the_cold_start_loads_follow_the_option_else_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GENAI_HARNESS_COLD_START", raising=False)
+    assert check_cold_start(None) and not check_cold_start(False)
+    monkeypatch.setenv("GENAI_HARNESS_COLD_START", "OFF")
+    assert not check_cold_start(None) and check_cold_start(True)
+    monkeypatch.setenv("GENAI_HARNESS_COLD_START", "sometimes")
+    with pytest.raises(ConfigurationError, match=r"^\$GENAI_HARNESS_COLD_START is 'sometimes'; set it to on or off"):
+        check_cold_start(None)

@@ -27,7 +27,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 pythons=args.python, config=args.config, progress=not args.quiet, precision=args.precision,
                 threads=args.threads, reference=args.reference, inject_slowdown=args.inject_slowdown,
                 measure=args.measure, cold=args.cold,
-                cold_start=not args.no_cold_start, **({"ray_address": args.ray} if args.ray else {}))
+                cold_start=False if args.no_cold_start else None, **({"ray_address": args.ray} if args.ray else {}))
     if args.json:
         print(frame.to_json(orient="records", indent=2))
     if args.export:
@@ -79,7 +79,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         "Either way the cell records compile_s, load_cold_s, load_warm_s and cache_mib")
     p.add_argument("--no-cold-start", action="store_true",
                    help="skip the extra loads (no cache, empty cache, warm cache: each a fresh process) that a run "
-                        "takes once per compiling target and model; rows keep only what each cell's own load shows")
+                        "takes once per compiling target and model; rows keep only what each cell's own load shows "
+                        "(default: $GENAI_HARNESS_COLD_START, on unless it says off)")
     add_measure_option(p)
     p.set_defaults(handler=cmd_run)
 
