@@ -144,3 +144,40 @@ def test_the_cold_start_loads_follow_the_option_else_the_environment(monkeypatch
     monkeypatch.setenv("GENAI_HARNESS_COLD_START", "sometimes")
     with pytest.raises(ConfigurationError, match=r"^\$GENAI_HARNESS_COLD_START is 'sometimes'; set it to on or off"):
         check_cold_start(None)
+
+
+def test_an_ep_that_writes_epcontext_models_is_measured_and_one_it_cannot_read_back_is_left_out(
+        tmp_path: Path) -> None:
+    """A target whose config says it caches through EPContext models (as a plugin EP's may): the OpenVINO EP of
+    onnxruntime-openvino writes one into the cell's cache folder; on this CPU it then cannot load it again
+    (1.24.1: "EP_FAIL : Unhandled exception type: 1"), so the next cell loads without it and says so."""
+    import onnx
+
+    from genai_harness.interface.devices import Device
+    from genai_harness.runner.environments import Environment
+    from genai_harness.runner.launcher import call_worker
+    from genai_harness.worker.protocol import CellRequest, ModelRef
+    from genai_harness.workloads.spec import parse_workload
+
+    python = support.require_ovep_python()
+    model = Path(onnx.__file__).parent / "backend/test/data/light/light_squeezenet.onnx"
+    config = {"execution_provider": "OpenVINOExecutionProvider", "provider_options": {"device_type": "CPU"},
+              cc.CACHE_MECHANISM_KEY: {cc.EPCONTEXT: True}}
+    device = Device("CPU", config, framework="onnxruntime", environment=support.OVEP_ENV)
+    workload = parse_workload({"id": "ctx", "version": 1, "task": "classification", "input": {"batch_size": 1},
+                               "run": {"warmup": 1, "repetitions": 2, "timeout_s": 300}}, "inline")
+    request = CellRequest("onnxruntime", device, workload, ModelRef(str(model), "squeezenet"), support.OVEP_ENV,
+                          cache_root=str(tmp_path / "compiled"))
+    environment = Environment(support.OVEP_ENV, python)
+    first = call_worker(environment, request, 600.0).reply.cold_start
+    assert first is not None and first["cache_state"] == "cold" and first["cache_mib"] > 0 and first["compile_s"] > 0
+    written = sorted(cc.snapshot(tmp_path / "compiled" / first["cache_key"]))
+    assert written[0].endswith("_ctx.onnx") and len(written) >= 2  # the EPContext model and its compiled part
+    second = call_worker(environment, request, 600.0).reply
+    assert second.repetitions and second.cold_start is not None  # the cell ran and measured
+    cold = second.cold_start
+    if cold["cache_state"] == "off":  # the EP could not read its own EPContext model back
+        assert "could not be read" in cold["cache_note"] and "loaded without it" in cold["cache_note"]
+        assert cold["compile_s"] == second.load_s
+    else:  # an EP that reads it back: a warm start, proven by the folder
+        assert cold["cache_state"] == "warm" and cold["cache_hit"] == 1

@@ -127,17 +127,18 @@ def measure(load: FreshLoad, device: Device, plan: CachePlan | None, first: Firs
         columns.update(load_warm_s=first.load_s, cache_hit=int(bool(first.hit)))
     if extra and first.state != "off":
         try:
-            columns.update(_extra_loads(load, device, plan, first, notes))
+            _extra_loads(load, device, plan, first, notes, columns)
         except Exception as exc:  # the measured rows stand; the cold-start figures say why they are missing
             notes.append(f"cold-start loads failed: {first_line(exc)}")
     columns["cache_note"] = "; ".join(notes) or None
     return columns
 
 
-def _extra_loads(load: FreshLoad, device: Device, plan: CachePlan, first: FirstLoad,
-                 notes: list[str]) -> dict[str, Any]:
-    """compile_s, and the empty-cache or warm-cache load the cell's own load was not, each in a fresh process."""
-    columns: dict[str, Any] = {"compile_s": load(device).load_s}
+def _extra_loads(load: FreshLoad, device: Device, plan: CachePlan, first: FirstLoad, notes: list[str],
+                 columns: dict[str, Any]) -> None:
+    """Into ``columns``, as each is taken: compile_s, and the empty-cache or warm-cache load the cell's own load was
+    not, each in a fresh process (a figure taken before a load fails is kept)."""
+    columns["compile_s"] = load(device).load_s
     if first.state == "cold":
         before = cc.snapshot(plan.folder)
         reply = load(plan.device(device))
@@ -145,7 +146,7 @@ def _extra_loads(load: FreshLoad, device: Device, plan: CachePlan, first: FirstL
         columns.update(load_warm_s=reply.load_s, cache_hit=int(hit))
         if not hit:
             notes.append(_miss_note(plan.folder, len(before), reply))
-        return columns
+        return
     scratch = plan.folder.parent / f"{cc.SCRATCH_PREFIX}{os.getpid()}"
     try:
         scratch.mkdir(parents=True, exist_ok=True)
@@ -154,7 +155,6 @@ def _extra_loads(load: FreshLoad, device: Device, plan: CachePlan, first: FirstL
         columns["cache_mib"] = cc.size_mib(cc.snapshot(scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return columns
 
 
 def _hit(loaded: Any, before: cc.Snapshot, after: cc.Snapshot) -> bool:
