@@ -108,3 +108,23 @@ def test_long_view_and_cell_statistics() -> None:
     status = run_status(df)
     assert status.to_dict("records")[0] | {"started": None} == {"run_id": "r1", "started": None, "rows": 13,
                                                                  "cells": 4, "failed": 1, "skipped": 0}
+
+
+def test_cold_start_by_target_gives_each_compiling_target_its_medians_and_its_cache_hits() -> None:
+    from support.frames import results_frame
+
+    from genai_harness.analysis.long_view import cold_start_by_target
+
+    frame = results_frame(devices=2, runs=2, tasks=("classification",), failed=0)
+    assert cold_start_by_target(frame).empty  # no target compiled (or a store older than schema 6)
+    gpu = frame["device"] == "GPU"
+    frame = frame.assign(cache_key=None, compile_s=None, load_cold_s=None, load_warm_s=None, cache_mib=None,
+                         cache_hit=None)
+    runs = frame["run_id"] == "run-000"
+    frame.loc[gpu, ["cache_key", "cache_mib"]] = ["openvino_2026/GPU/tiny-vit-1", 12.0]
+    frame.loc[gpu & runs, ["compile_s", "load_cold_s", "load_warm_s", "cache_hit"]] = [9.0, 10.0, 1.0, 1]
+    frame.loc[gpu & ~runs, ["compile_s", "load_cold_s", "load_warm_s", "cache_hit"]] = [11.0, 12.0, 3.0, 0]
+    table = cold_start_by_target(frame)
+    assert len(table) == 1 and table.iloc[0]["model_id"] == "tiny-vit" and "GPU" in table.iloc[0]["target"]
+    assert table.iloc[0][["compile_s", "load_cold_s", "load_warm_s", "cache_mib"]].tolist() == [10.0, 11.0, 2.0, 12.0]
+    assert table.iloc[0]["warm loads from cache"] == "1 of 2"  # one cell per run, not one per repetition

@@ -44,6 +44,16 @@ def test_unknown_suite(tmp_path: Path) -> None:
     assert not (tmp_path / "s.sqlite").exists()
 
 
+def test_a_bad_cold_start_setting_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    from support import clean_env
+
+    proc = run_cli("run", "--cold", "--suite", "smoke", "--store", tmp_path / "s.sqlite", cwd=tmp_path,
+                   env=clean_env(GENAI_HARNESS_COLD_START="sometimes"))
+    line = assert_one_error_line(proc, 2)
+    assert "$GENAI_HARNESS_COLD_START is 'sometimes'; set it to on or off" in line
+    assert not (tmp_path / "s.sqlite").exists()
+
+
 def test_malformed_workload_in_a_suite(tmp_path: Path) -> None:
     ws = FakeWorkspace(tmp_path)
     bad = ws.workload("bad")

@@ -35,3 +35,19 @@ def test_assistant_section_shows_the_score_and_its_categories() -> None:
     assert assistant_section(results_frame(runs=1)) == ""
     page = build_report(_with_checks(frame), source="t").html
     assert "Client assistant score" in page and "Accuracy beside speed" in page
+
+
+def test_cold_start_section_shows_the_targets_that_compile_and_escapes_their_cache_keys() -> None:
+    from genai_harness.dashboards.report_html import cold_start_section
+
+    frame = results_frame(runs=1, tasks=("classification",), failed=0)
+    assert cold_start_section(frame) == ""  # nothing compiled: no section
+    gpu = frame["device"] == "GPU"
+    frame = frame.assign(cache_key=None, compile_s=float("nan"), load_cold_s=float("nan"),
+                         load_warm_s=float("nan"), cache_mib=float("nan"), cache_hit=None)
+    frame.loc[gpu, ["cache_key", "compile_s", "load_cold_s", "load_warm_s", "cache_mib", "cache_hit"]] = [
+        "openvino <2026>/GPU & driver/tiny-vit", 7.5, 8.25, 0.5, 12.0, 1]
+    html = cold_start_section(frame)
+    assert "Cold start (1 targets that compile)" in html and "8.25" in html and "1 of 1" in html
+    assert "openvino &lt;2026&gt;/GPU &amp; driver/tiny-vit" in html and "<2026>" not in html
+    assert "Cold start" in build_report(frame, source="t").html

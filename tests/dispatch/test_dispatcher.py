@@ -118,3 +118,19 @@ def test_static_order_without_evidence() -> None:
     assert [x.device for x in decision.ranked] == ["NPU", "GPU.1", "CPU"] and decision.static
     assert "not a measurement" in decision.reason
     assert len(TARGETS) == 4
+
+
+def test_cold_counts_the_empty_cache_load_where_a_target_that_compiles_recorded_it() -> None:
+    """An NPU that loads in 1 s from its warm cache but compiles for 30 s on an app's first start loses the cold
+    objective to a GPU that loads in 2 s every time; rows of stores older than schema 6 count their load_s."""
+    frame = rows(HERE)
+    npu = frame["device"] == "NPU"
+    frame.loc[npu, "load_s"] = 1.0
+    frame = frame.assign(load_cold_s=float("nan"))
+    before = rank(frame, task="text2text", model="phi-mini", objective="cold", machine=HERE, calls=1)
+    assert before.device == "NPU" and before.winner.load_s == 1.0  # no empty-cache figure: load_s it is
+    frame.loc[npu, "load_cold_s"] = 30.0
+    after = rank(frame, task="text2text", model="phi-mini", objective="cold", machine=HERE, calls=1)
+    npu_candidate = next(c for c in after.ranked if c.device == "NPU")
+    assert after.device == "GPU:DML" and npu_candidate.load_s == 30.0
+    assert npu_candidate.expected == pytest.approx(30.0 + frame.loc[npu, "e2e_ms"].median() / 1000)

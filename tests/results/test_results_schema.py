@@ -23,7 +23,7 @@ from genai_harness.results.schema import (
 
 def test_column_order_and_types() -> None:
     assert COLUMN_NAMES[:5] == ("run_id", "run_started_at", "recorded_at", "harness_version", "schema_version")
-    assert COLUMN_NAMES[-1] == "instructions_call"
+    assert COLUMN_NAMES[-1] == "cache_note"
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
     assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics",
                             "itl_by_position_ms", "numerics")
@@ -48,6 +48,11 @@ def test_column_order_and_types() -> None:
                                       "instructions_call", "family", "model_weights", "ref_source", "ref_error",
                                       "ref_answer_share", "ref_questions", "ref_nll", "ref_nll_checkpoint"}
     assert {"instructions_per_token", "instructions_call"} <= set(METRIC_COLUMNS)
+    # schema 6, cold start and compiled caches (issue 22): row columns, the four figures measured metrics
+    assert {"compile_s", "load_cold_s", "load_warm_s", "cache_mib", "cache_key", "cache_state", "cache_hit",
+            "cache_note"} <= set(COLUMN_NAMES) - v5
+    assert {"compile_s", "load_cold_s", "load_warm_s", "cache_mib"} <= set(METRIC_COLUMNS)
+    assert "cache_key" not in METRIC_COLUMNS and PANDAS_DTYPES["cache_hit"] == "Int64"
     assert len(columns_for_version(SCHEMA_VERSION)) == len(COLUMN_NAMES)
 
 

@@ -194,6 +194,23 @@ def test_a_schema_4_store_gains_the_three_precisions_columns_and_keeps_its_rows(
     assert new["weight_precision"].eq("int4 asym, group 128 (u4)").all() and new["kv_cache_precision"].eq("int8").all()
 
 
+def test_a_schema_5_store_gains_the_cold_start_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    path, copy = tmp_path / "v5.sqlite", tmp_path / "copy.sqlite"
+    make_normalized_store(path, cell_rows(run_id="r5", weight_precision="float32"), 5)
+    shutil.copy(path, copy)
+    old = ResultStore(path, create=False)
+    before = old.read()
+    cold_columns = ["compile_s", "load_cold_s", "load_warm_s", "cache_mib", "cache_key", "cache_hit"]
+    assert old.schema_version == 5 and before[cold_columns].isna().all().all()  # read as null from an older store
+    migrated = ResultStore(copy, migrate=True)
+    assert migrated.schema_version == SCHEMA_VERSION and migrated.meta()["migrated_from"] == "5"
+    assert migrated.read().equals(before) and migrated.merge_from(old) == 0  # same rows, same identity
+    assert migrated.append(cell_rows(run_id="r6", compile_s=2.5, load_cold_s=3.0, load_warm_s=0.5, cache_mib=12.0,
+                                     cache_key="openvino_2026/CPU/m-1", cache_state="cold", cache_hit=1)) == 3
+    new = migrated.read().query("run_id == 'r6'")
+    assert new["load_cold_s"].eq(3.0).all() and new["cache_hit"].eq(1).all() and new["cache_state"].eq("cold").all()
+
+
 def test_results_migrate_upgrades_a_schema_3_store_on_request(tmp_path: Path) -> None:
     from support import run_cli
 

@@ -51,6 +51,9 @@ def start_session() -> Path:
     SESSION_CONFIG.write_text(f'[environments.{OVEP_ENV}]\npython = "{OVEP_PYTHON}"\n' if OVEP_PYTHON.exists() else "")
     os.environ[CONFIG_VAR] = str(SESSION_CONFIG)
     os.environ["XDG_CACHE_HOME"] = str(folder / "cache")  # remembered dispatch decisions stay here
+    # compiled-model caches stay in that cache too; the cold-start loads (three fresh processes per compiling
+    # target and model of a run) only where a test asks for them (tests/runner/test_cold_start_run.py)
+    os.environ["GENAI_HARNESS_COLD_START"] = "off"
     # The session config is named by $GENAI_HARNESS_CONFIG, so its interpreters run without an approval.
     TRUST_FILE = folder / "trusted.json"
     os.environ["GENAI_HARNESS_TRUST_FILE"] = str(TRUST_FILE)

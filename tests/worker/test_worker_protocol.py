@@ -23,6 +23,8 @@ from genai_harness.worker.protocol import (
     ErrorReply,
     InventoryReply,
     InventoryRequest,
+    LoadReply,
+    LoadRequest,
     ModelRef,
     OperatorBatchReply,
     OperatorBatchRequest,
@@ -55,6 +57,9 @@ REQUEST_CASES = [
     DirectRequest("openvino.genai", "text2text", "CPU", "/models/m", {"prompt": "hi", "max_new_tokens": 3},
                   numerics=RequestedNumerics(threads=1)),
     OperatorBatchRequest("/tmp/journal.jsonl", [OPERATOR_CELL]),
+    CellRequest("openvino.genai", DEVICE, WORKLOAD, ModelRef("/models/m"), cache_root="/c", cold=True,
+                cold_start=False),
+    LoadRequest("openvino.genai", "text2text", DEVICE, "/models/m", "default"),
 ]
 REPLY_CASES = [
     InventoryReply("default", "/usr/bin/python3", "3.11.7", [{"framework": "onnxruntime", "available": True}],
@@ -66,11 +71,14 @@ REPLY_CASES = [
     DirectReply(0.5, DEVICE, {"text": "hello", "token_ids": [1, 2], "metrics": {"e2e_ms": 3.0}}, "CPU",
                 {"precision": "f32"}, RequestedNumerics("f32", None), peak_rss_mb=99.0),
     OperatorBatchReply(4, peak_rss_mb=50.0),
+    CellReply(0.25, [], cold_start={"compile_s": 1.0, "load_cold_s": 1.2, "cache_hit": 1, "cache_note": None}),
+    LoadReply(0.3, True, peak_rss_mb=70.0),
+    LoadReply(0.3, None),
     ErrorReply("CellTimeoutError", "it hung", None, peak_rss_mb=10.0),
 ]
 
 
-@pytest.mark.parametrize("request_", REQUEST_CASES, ids=lambda r: r.OP)
+@pytest.mark.parametrize("request_", REQUEST_CASES, ids=lambda r: f"{r.OP}-{REQUEST_CASES.index(r)}")
 def test_every_request_survives_the_request_file(request_: Any) -> None:
     data = json.loads(json.dumps(encode_request(request_, SPECS)))
     assert data["op"] == request_.OP and data["backend_specs"] == SPECS
@@ -92,13 +100,15 @@ def test_the_files_keep_their_keys() -> None:
     data = encode_request(REQUEST_CASES[1], [])
     assert data == {"op": "cell", "environment": "default", "framework": "onnxruntime", "device": DEVICE.to_dict(),
                     "workload": WORKLOAD.to_dict(), "model": {"id": "tiny", "format": "onnx", "path": "/models/m"},
-                    "numerics": {"precision": "f32", "threads": 2}, "measure": "time", "backend_specs": [],
+                    "numerics": {"precision": "f32", "threads": 2}, "measure": "time", "cache_root": "",
+                    "cold": False, "cold_start": True, "backend_specs": [],
                     "ep_libraries": settings_for_worker()}  # the parent's plugin EP libraries
     direct = encode_reply(REPLY_CASES[3])
     assert list(direct)[:4] == ["load_s", "text", "token_ids", "metrics"]  # the task's output beside load_s
     assert direct["device"]["label"] == "CPU:EP" and direct[PEAK_RSS_KEY] == 99.0
     assert encode_reply(CellReply(1.0, [])).keys() >= {"load_s", "repetitions", "requested", "batch"}
     assert "reference" not in encode_reply(CellReply(1.0, []))  # only a cell that checked itself has one
+    assert "cold_start" not in encode_reply(CellReply(1.0, []))  # only a cell whose target compiles has one
 
 
 def test_a_direct_reply_keeps_its_own_fields_out_of_the_tasks_output() -> None:
@@ -108,7 +118,7 @@ def test_a_direct_reply_keeps_its_own_fields_out_of_the_tasks_output() -> None:
 
 def test_an_unknown_op_names_the_known_ones() -> None:
     with pytest.raises(WorkerProtocolError,
-                       match=r"unknown worker op 'nope'; known: inventory, cell, direct, operator_batch"):
+                       match=r"unknown worker op 'nope'; known: inventory, cell, direct, operator_batch, load"):
         decode_request({"op": "nope"})
     with pytest.raises(WorkerProtocolError, match="unknown worker op None"):
         decode_request({})

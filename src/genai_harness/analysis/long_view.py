@@ -176,3 +176,29 @@ def numerics_by_cell(df: pd.DataFrame) -> pd.DataFrame:
     columns = ["target", "model_id", *(c for c in NUMERICS_COLUMNS if c in frame.columns)]
     return frame[columns].drop_duplicates().sort_values(["model_id", "target"]).reset_index(drop=True)
 
+
+
+COLD_START_COLUMNS = ("compile_s", "load_cold_s", "load_warm_s", "cache_mib")
+"""The cold-start figures of a target that compiles (schema 6), shown per target and model."""
+
+
+def cold_start_by_target(df: pd.DataFrame) -> pd.DataFrame:
+    """Per target and model of the ok rows that record a compiled cache: the median of each cold-start figure over
+    its cells, the warm-cache loads that read the cache out of those measured, and the cache folders (pure). Empty
+    where no target compiled (or the store predates schema 6)."""
+    import pandas as pd  # frames only: the CLI start and a run label rows without pandas
+
+    columns = ["target", "model_id", *COLD_START_COLUMNS, "warm loads from cache", "cache_key"]
+    if "cache_key" not in df.columns or not df["cache_key"].notna().any():
+        return pd.DataFrame(columns=columns)
+    ok = df[(df["status"].eq("ok").fillna(False) & df["cache_key"].notna()).to_numpy(dtype=bool)]
+    frame = ok.assign(target=row_labels(ok, TARGET_COLUMNS, target_label))
+    cells = frame.drop_duplicates(["run_id", "target", "workload_id", "model_id"])
+    out = []
+    for (target, model), group in cells.groupby(["target", "model_id"], sort=True):
+        hits = group["cache_hit"].dropna().astype(int) if "cache_hit" in group.columns else pd.Series(dtype=int)
+        out.append({"target": target, "model_id": model,
+                    **{c: group[c].astype("float64").median() for c in COLD_START_COLUMNS if c in group.columns},
+                    "warm loads from cache": f"{int(hits.sum())} of {len(hits)}" if len(hits) else "",
+                    "cache_key": "; ".join(sorted(set(group["cache_key"].astype(str))))})
+    return pd.DataFrame(out, columns=columns)

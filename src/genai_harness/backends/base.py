@@ -15,6 +15,7 @@ from genai_harness.interface.tasks import ALL_TASKS, Task
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from genai_harness.backends.compile_cache import CacheIdentity
     from genai_harness.interface import classification, text2image, text2text
 
 TASK_TEXT2TEXT, TASK_TEXT2IMAGE, TASK_CLASSIFICATION = Task.TEXT2TEXT, Task.TEXT2IMAGE, Task.CLASSIFICATION
@@ -66,6 +67,11 @@ class Backend(ABC):
     @abstractmethod
     def enumerate_devices(self) -> list[Device]:
         """Every device the runtime can see, usable or not, using the runtime's own discovery."""
+
+    def compile_cache(self, device: Device) -> CacheIdentity | None:
+        """How ``device`` caches the model it compiles (runtime version, device, driver: the cache folder's key),
+        None for a target that does not compile (the default). Called in the worker, with the runtime imported."""
+        return None
 
     def discovery_note(self) -> str:
         """How the device list was established (shown by ``genai-harness devices``)."""

@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import Backend, first_line
+from genai_harness.backends.compile_cache import CacheIdentity, describe_mechanism
 from genai_harness.backends.ep_plugins import hardware_kind, plugin_label_suffix, register_all
-from genai_harness.backends.ort_providers import EP_KINDS, OPENVINO_EP, OPENVINO_EP_DEVICE_TYPES, ep_device_key
+from genai_harness.backends.ort_providers import (
+    EP_KINDS,
+    OPENVINO_EP,
+    OPENVINO_EP_DEVICE_TYPES,
+    ep_cache_mechanism,
+    ep_device_key,
+)
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_ORT, Device
 from genai_harness.interface.tasks import Task
@@ -104,6 +111,20 @@ class OnnxRuntimeBackend(Backend):
         from genai_harness.backends.ort_pipeline import OrtClassificationPipeline
 
         return OrtClassificationPipeline(model_path, device)
+
+    def compile_cache(self, device: Device) -> CacheIdentity | None:
+        """An EP that compiles (:data:`~genai_harness.backends.ort_providers.CACHING_EPS`, or a target whose config
+        names its ``compile_cache``): keyed by the installed onnxruntime distributions, the EP and its device type,
+        the device's name and its driver where the config carries one (onnxruntime reads back none)."""
+        ep = str(device.config.get("execution_provider", "CPUExecutionProvider"))
+        mechanism = ep_cache_mechanism(ep, device.config)
+        if mechanism is None:
+            return None
+        runtime = ", ".join(f"{name} {version}" for name, version in sorted(self.versions().items())) or "onnxruntime"
+        options = dict(device.config.get("provider_options", {}))
+        target = " ".join(str(v) for v in (ep, options.get("device_type", device.identifier),
+                                           device.name or cpu_identity()[1]) if v)
+        return CacheIdentity(runtime, target, str(device.config.get("driver", "")), describe_mechanism(mechanism))
 
     def _ep_device(self, kind: str, ep_name: str, suffix: str, *, vendor: str = "", name: str = "",
                    available: bool = True, reason: str = "", options: dict[str, Any] | None = None,

@@ -13,8 +13,9 @@ from onnxruntime.capi import _pybind_state as capi
 from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
+from genai_harness.backends.compile_cache import CACHE_DIR_KEY, EPCONTEXT, PROVIDER_OPTION
 from genai_harness.backends.ep_plugins import FALLBACK_OFF, find_registration
-from genai_harness.backends.ort_providers import OPENVINO_EP, ep_device_key
+from genai_harness.backends.ort_providers import OPENVINO_EP, ep_cache_mechanism, ep_device_key
 from genai_harness.backends.weight_precision import model_weight_precision
 from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
 from genai_harness.interface import classification, text2image
@@ -34,6 +35,7 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     so.log_severity_level = 3
     if threads is not None:
         so.intra_op_num_threads = threads
+    model_file = _apply_cache(model_file, device, ep, options, so)
     providers: list[Any] | None = None
     plugin = device.config.get("ep_library")
     if plugin:  # a plugin EP: its library registered in this process, and no node may run on the CPU EP
@@ -60,6 +62,26 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     if ep == OPENVINO_EP and not plugin:  # the plugin's device is the OrtEpDevice it offered, never a guess
         _check_openvino_device(options.get("device_type", "CPU"), device)
     return session
+
+
+def _apply_cache(model_file: Path, device: Device, ep: str, options: dict[str, str], so: ort.SessionOptions) -> Path:
+    """Point the EP at the cell's compiled-model cache (worker-set ``compile_cache_dir``) and give the model file to
+    load: the EPContext model the EP wrote there on an earlier load, where it caches that way, else ``model_file``."""
+    folder = device.config.get(CACHE_DIR_KEY)
+    mechanism = ep_cache_mechanism(ep, device.config) if folder else None
+    if mechanism is None:
+        return model_file
+    if mechanism.get(PROVIDER_OPTION):
+        options[str(mechanism[PROVIDER_OPTION])] = str(folder)
+        return model_file
+    if not mechanism.get(EPCONTEXT):
+        return model_file
+    context = Path(str(folder)) / f"{model_file.parent.name}_{model_file.stem}_ctx.onnx"
+    if context.is_file():
+        return context  # warm: the compiled EPContext model (a failure to load it is the cache's, told by the worker)
+    so.add_session_config_entry("ep.context_enable", "1")
+    so.add_session_config_entry("ep.context_file_path", str(context))
+    return model_file
 
 
 def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], device: Device) -> nx.Numerics:

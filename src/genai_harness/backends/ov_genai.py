@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from genai_harness.backends.base import Backend, first_line
+from genai_harness.backends.compile_cache import CacheIdentity
 from genai_harness.errors import DeviceUnavailableError
 from genai_harness.host.hostinfo import cpu_identity
 from genai_harness.interface.devices import FRAMEWORK_OV_GENAI, Device
@@ -27,6 +28,8 @@ PROPERTIES = ("FULL_DEVICE_NAME", "DEVICE_TYPE", "DEVICE_ARCHITECTURE", "OPTIMIZ
               "INFERENCE_PRECISION_HINT", "KV_CACHE_PRECISION")
 """Read per physical device; INFERENCE_PRECISION_HINT is the plugin's default precision (bf16 on CPUs with it),
 KV_CACHE_PRECISION its default KV-cache type (u8 on some CPUs; an IR's rt_info may set another)."""
+DRIVER_PROPERTIES = ("NPU_DRIVER_VERSION", "NPU_COMPILER_VERSION", "GPU_DRIVER_VERSION", "DRIVER_VERSION")
+"""Read per physical device into a compiled cache's key where the plugin answers (none does on a CPU)."""
 
 
 class OpenVINOGenAIBackend(Backend):
@@ -90,6 +93,27 @@ class OpenVINOGenAIBackend(Backend):
 
         return OVClassificationPipeline(model_path, device)
 
+    def compile_cache(self, device: Device) -> CacheIdentity:
+        """Every OpenVINO target compiles: its CACHE_DIR is keyed by OpenVINO's build, the physical devices it
+        runs on (FULL_DEVICE_NAME, DEVICE_ARCHITECTURE) and their drivers where the plugin tells them."""
+        self.import_runtime()
+        # lazy: the runtime, loaded in the worker that runs the cell
+        import openvino
+
+        core = openvino.Core()
+        name = str(device.config.get("device", device.identifier))
+        named = [d for d in name.split(":", 1)[-1].split(",") if d and d.split(".", 1)[0] not in (*VIRTUAL_DEVICES,
+                                                                                                   "BATCH")]
+        described, drivers = [], []
+        for physical in named or list(core.available_devices):
+            answers = {key: _property(core, physical, key) for key in ("FULL_DEVICE_NAME", "DEVICE_ARCHITECTURE",
+                                                                        *DRIVER_PROPERTIES)}
+            described.append(" ".join(v for v in (physical, answers["FULL_DEVICE_NAME"],
+                                                  answers["DEVICE_ARCHITECTURE"]) if v))
+            drivers += [f"{physical} {key} {answers[key]}" for key in DRIVER_PROPERTIES if answers[key]]
+        return CacheIdentity(f"openvino {openvino.get_version()}", f"{name}: {'; '.join(described)}",
+                             "; ".join(drivers), "openvino CACHE_DIR")
+
     def _physical(self, core: Any, name: str) -> Device:
         props: dict[str, str] = {}
         for key in PROPERTIES:
@@ -118,3 +142,12 @@ class OpenVINOGenAIBackend(Backend):
             execution_provider=f"openvino_{plugin.lower()}_plugin", type=plugin,
             vendor="Intel", available=False, reason=reason,
         )
+
+
+def _property(core: Any, device: str, key: str) -> str:
+    """A device property as text ("" where the plugin does not answer)."""
+    try:
+        value = core.get_property(device, key)
+    except Exception:
+        return ""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)

@@ -20,6 +20,7 @@ from openvino import opset13 as ops
 
 from genai_harness.backends import numerics as nx
 from genai_harness.backends import weight_precision as wp
+from genai_harness.backends.compile_cache import CACHE_DIR_KEY
 from genai_harness.interface.devices import FRAMEWORK_OV_GENAI, Device
 
 VIRTUAL_PREFIXES = ("AUTO", "HETERO", "MULTI", "BATCH")
@@ -54,6 +55,8 @@ def compile_properties(device: Device) -> dict[str, Any]:
         properties["DYNAMIC_QUANTIZATION_GROUP_SIZE"] = 0
     if threads is not None:
         properties["INFERENCE_NUM_THREADS"] = threads
+    if device.config.get(CACHE_DIR_KEY):
+        properties["CACHE_DIR"] = str(device.config[CACHE_DIR_KEY])  # the cell's compiled-model cache (worker)
     return properties
 
 
@@ -121,10 +124,11 @@ def resolved_readback(device_name: str, properties: Mapping[str, Any], model_xml
 
     LLMPipeline and Text2ImagePipeline expose no compiled model. The plugin's resolution is read back by
     compiling a one-MatMul probe with the same properties on the same device, plus the IR's own
-    ``runtime_options`` (e.g. KV_CACHE_PRECISION) where the caller set nothing, as OpenVINO applies them.
+    ``runtime_options`` (e.g. KV_CACHE_PRECISION) where the caller set nothing, as OpenVINO applies them. The
+    probe never goes into the pipeline's CACHE_DIR (that folder holds the pipeline's compiled model only).
     tests/test_numerics_real.py checks this against a direct compile of the bundled models.
     """
-    plain = {k: v for k, v in properties.items() if isinstance(k, str) and k.isupper()}
+    plain = {k: v for k, v in properties.items() if isinstance(k, str) and k.isupper() and k != "CACHE_DIR"}
     from_model = {k: v for k, v in runtime_options(model_xml).items() if k in READBACK_KEYS and k not in plain}
     compiled = openvino.Core().compile_model(_probe_model(), device_name, {**from_model, **plain})
     return read_compiled(compiled)

@@ -302,6 +302,8 @@ class OVClassificationPipeline(nx.ReadsNumerics, classification.Pipeline):
             )
         self.execution_devices = executed
         self.actual_device = ",".join(executed)  # what AUTO/HETERO really chose
+        if "CACHE_DIR" in properties:  # OpenVINO's own word on whether the compiled model came from the cache
+            self.loaded_from_cache = bool(self._compiled.get_property("LOADED_FROM_CACHE"))
         shape = self._compiled.input(0).get_partial_shape()
         self._input_shape = tuple(int(d.get_length()) if d.is_static else 224 for d in list(shape)[1:])
         self._static_batch = shape[0].is_static

@@ -35,7 +35,7 @@ def render(decision: Decision, quality_metric: str = "answers") -> str:
     rows = [(i + 1, c.target, f"{_number(c.expected)} {c.unit}", f"{_number(c.ci_low)}-{_number(c.ci_high)}",
              _number(c.peak_rss_mib, ".0f"), _number(c.load_s, ".2f"), c.n, c.evidence)
             for i, c in enumerate(d.ranked)]
-    lines.append(format_table(["#", "target", "expected", "95% CI", "peak MiB", "load s", "n", "evidence"], rows,
+    lines.append(format_table(["#", "target", "expected", "95% CI", "peak MiB", "cold load s", "n", "evidence"], rows,
                               max_width=56))
     lines += [f"excluded: {e}" for e in d.excluded]
     return "\n".join(lines)

@@ -26,7 +26,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
                 pythons=args.python, config=args.config, progress=not args.quiet, precision=args.precision,
                 threads=args.threads, reference=args.reference, inject_slowdown=args.inject_slowdown,
-                measure=args.measure, **({"ray_address": args.ray} if args.ray else {}))
+                measure=args.measure, cold=args.cold,
+                cold_start=False if args.no_cold_start else None, **({"ray_address": args.ray} if args.ray else {}))
     if args.json:
         print(frame.to_json(orient="records", indent=2))
     if args.export:
@@ -72,6 +73,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--inject-slowdown", type=float, default=None, metavar="FACTOR",
                    help="calibrating a gate only: stretch every measured span by FACTOR (1.10 = 10 %% slower); "
                         "recorded in the rows' injected_slowdown; never on by default")
+    p.add_argument("--cold", action="store_true",
+                   help="empty each compiling target's compiled-model cache before its cell, so its load is the "
+                        "empty-cache start (load_cold_s); without it a cell loads through the cache as it finds it. "
+                        "Either way the cell records compile_s, load_cold_s, load_warm_s and cache_mib")
+    p.add_argument("--no-cold-start", action="store_true",
+                   help="skip the extra loads (no cache, empty cache, warm cache: each a fresh process) that a run "
+                        "takes once per compiling target and model; rows keep only what each cell's own load shows "
+                        "(default: $GENAI_HARNESS_COLD_START, on unless it says off)")
     add_measure_option(p)
     p.set_defaults(handler=cmd_run)
 

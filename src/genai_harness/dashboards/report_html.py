@@ -25,7 +25,13 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from genai_harness.analysis.assistant import ASSISTANT_HEADERS, assistant_scores, assistant_table
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
-from genai_harness.analysis.long_view import cell_statistics, numerics_by_cell, row_labels, run_status
+from genai_harness.analysis.long_view import (
+    cell_statistics,
+    cold_start_by_target,
+    numerics_by_cell,
+    row_labels,
+    run_status,
+)
 from genai_harness.analysis.metric_info import EVERY, METRICS
 from genai_harness.atomic import atomic_output, write_text
 from genai_harness.dashboards.common import PLAIN_TEXT, caption_text, without_captions
@@ -48,7 +54,7 @@ REPORT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
     "run_id", "run_started_at", "recorded_at", "machine_fingerprint", "hostname", "machine_profile", "runtime_versions",
     *TARGET_COLUMNS, "runtime", "task", "workload_id", "model_id", "model_hash", "repetition", "status", "error",
     "error_type", "n_input_tokens", "n_new_tokens", "batch_size", "itl_by_position_ms", "ref_within_tolerance",
-    "weight_precision", "kv_cache_precision",
+    "weight_precision", "kv_cache_precision", "cache_key", "cache_hit",
     *EVIDENCE_COLUMNS, *METRICS)))
 """The columns a report reads from a store (of 70): reading the others costs a 100k-row report about a second."""
 
@@ -146,6 +152,18 @@ def numerics_section(df: pd.DataFrame) -> Markup:
     return _folded("Numerics per cell", element("p", "precision: what the runtime computes at; weight_precision: what "
                    "the weights are for compute, read from the model files; kv_cache_precision: read back from the "
                    "runtime."), _table(frame.head(500)))
+
+
+def cold_start_section(df: pd.DataFrame) -> Markup:
+    """Per target that compiles and model: compile time, empty- and warm-cache loads, cache size (medians)."""
+    frame = cold_start_by_target(df)
+    if not len(frame):
+        return Markup("")
+    return _folded(f"Cold start ({len(frame)} targets that compile)", element(
+        "p", "compile: a load with no cache; load, empty cache: an app's first start (what the dispatcher's cold "
+        "objective counts); load, warm cache: every later start; compiled cache: its size on disk (MiB). Each load "
+        "is the first in a fresh process. cache_key: the cache folder, per runtime version, device and driver."),
+        _table(frame.head(500)))
 
 
 def failed_section(df: pd.DataFrame) -> Markup:
@@ -313,7 +331,7 @@ def build_report(df: pd.DataFrame, *, source: str, comparison: pd.DataFrame | No
         assistant_section(df), accuracy_section(df),
         _folded(f"Runs ({len(runs)}) and failed cells ({failed})", _table(runs), failed_section(df),
                 open_=failed > 0),
-        numerics_section(df),
+        numerics_section(df), cold_start_section(df),
         _folded("Compare verdicts", verdict_section(comparison, baseline_label), open_=comparison is not None),
         coverage_section(df),
         _folded(f"Statistics per cell ({len(stats)} rows: median [95 % CI], p90, n)", statistics_section(stats)),

@@ -49,6 +49,7 @@ class Candidate:
     unit: str
     peak_rss_mib: float | None
     load_s: float | None
+    """An app's first start: the empty-cache load (``load_cold_s``) where the target compiles, else ``load_s``."""
     n: int
     evidence: str
     """``this machine``, ``same hardware class (other machine)`` or ``stale: ...``."""

@@ -14,14 +14,14 @@ import pandas as pd
 from genai_harness.analysis.keys import TARGET_COLUMNS, text_value
 from genai_harness.analysis.statistics import bootstrap_ci, median
 from genai_harness.dispatch.decision import Candidate
-from genai_harness.dispatch.objectives import check_objective, objective_samples, per_run
+from genai_harness.dispatch.objectives import check_objective, cold_loads, objective_samples, per_run
 from genai_harness.errors import NoEvidenceError, StaleEvidenceError
 from genai_harness.host.fingerprint import hardware_class
 
 EVIDENCE_COLUMNS: tuple[str, ...] = (
     "run_id", "recorded_at", "machine_fingerprint", "machine_profile", "runtime_versions", *TARGET_COLUMNS,
     "device_identifier", "device_options", "task", "workload_id", "model_id", "model_hash", "status", "load_s",
-    "peak_rss_mb",
+    "load_cold_s", "peak_rss_mb",
     "ttft_ms", "tpot_ms", "e2e_ms", "n_input_tokens", "n_new_tokens", "image_ms", "inference_ms", "items_per_s",
     # model variants ranked as one family: what each variant's weights are and its quality against the checkpoint
     "family", "weight_precision", "ref_answer_share", "ref_token_agreement",
@@ -150,7 +150,7 @@ def measure_candidates(frame: pd.DataFrame, *, task: str, model: str, objective:
         values = dict(zip(group_columns, key, strict=True))
         samples, why = objective_samples(group, task, objective, prompt_tokens=prompt_tokens,
                                          new_tokens=new_tokens, calls=calls)
-        memory, load = per_run(group, "peak_rss_mb"), per_run(group, "load_s")
+        memory, load = per_run(group, "peak_rss_mb"), cold_loads(group)
         options_text = group["device_options"].dropna().iloc[-1] if "device_options" in group.columns and \
             group["device_options"].notna().any() else "{}"
         threads = values.get("threads")

@@ -36,6 +36,12 @@ Schema history (``SCHEMA_VERSION``):
   ``ref_answer_share`` over ``ref_questions`` questions and ``ref_nll`` / ``ref_nll_checkpoint``.
 * 6: ``ep_library`` (plugin EP libraries: the library a plugin target's cell ran on, ``onnxruntime-ep-openvino
   1.8.1`` or ``NAME (config: PATH)``; null for every other target). A cell column, additive like 4 and 5.
+  Also cold start and compiled-model caches (issue 22): ``compile_s`` (a load with no cache), ``load_cold_s`` (the
+  load with an empty cache), ``load_warm_s`` (the load with the cache warm), ``cache_mib`` (the cache on disk),
+  ``cache_key`` (its folder under the harness's cache: runtime version, device and driver, model),
+  ``cache_state`` (how the cell's own load started: ``cold``, ``warm`` or ``off``), ``cache_hit`` (1 when the warm
+  load read the cache) and ``cache_note`` (why a cache was not used). Row columns, null for a target that does
+  not compile and in rows of older stores; additive, like 4 and 5.
 """
 
 from __future__ import annotations
@@ -167,6 +173,11 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "measure", since=5),
     *_cols("float", *(INSTRUCTION_COLUMNS := ("instructions_load", "instructions_prefill", "instructions_per_token",
                                               "instructions_per_step", "instructions_call")), since=5),
+    # cold start and compiled-model caches (issue 22 point 2): null where the target does not compile
+    *_cols("float", *(COLD_START_METRICS := ("compile_s", "load_cold_s", "load_warm_s", "cache_mib")), since=6),
+    *_cols("text", "cache_key", "cache_state", since=6),
+    *_cols("int", "cache_hit", since=6),
+    *_cols("text", "cache_note", since=6),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -182,6 +193,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "ref_max_score_diff", "ref_max_abs_error", "ref_max_rel_error", "gflops_per_s", "peak_fraction",
     *INSTRUCTION_COLUMNS,
     "ref_answer_share", "ref_nll", "ref_nll_checkpoint",
+    *COLD_START_METRICS,
 )
 """The measured metrics (the counts n_input_tokens, n_new_tokens, batch_size included)."""
 NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")

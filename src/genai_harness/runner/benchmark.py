@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -53,7 +54,8 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         store: str | Path | None = None, pythons: str | Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
         precision: str | None = None, threads: int | None = None, reference: bool = False,
-        inject_slowdown: float | None = None, ray_address: str | None = None, measure: str = "time") -> pd.DataFrame:
+        inject_slowdown: float | None = None, ray_address: str | None = None, measure: str = "time",
+        cold: bool = False, cold_start: bool | None = None) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
@@ -71,10 +73,15 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     factor and records it in ``injected_slowdown``. ``ray_address`` schedules every cell on that Ray
     cluster (see :mod:`genai_harness.runner.fleet`); each node writes its rows to ``store``.
     ``measure="instructions"`` runs every cell under valgrind's callgrind with one compute thread and adds the
-    ``instructions_*`` columns (:func:`check_measure`).
+    ``instructions_*`` columns (:func:`check_measure`). ``cold`` empties each compiling target's compiled-model
+    cache before its cell, so ``load_s`` is the empty-cache start (``load_cold_s``; see
+    :mod:`genai_harness.worker.cold_start`). ``cold_start=False`` skips the extra cold-start loads (a run takes
+    them once per compiling target and model): only what each cell's own load shows is recorded; None (the
+    default): ``$GENAI_HARNESS_COLD_START`` (``on`` unless it says ``off``: :func:`check_cold_start`).
     """
     slowdown = check_slowdown(inject_slowdown)
     threads = check_measure(measure, threads)
+    cold_start = check_cold_start(cold_start)
     out = stream or sys.stderr
     selection = Selection([canonical_framework(f) for f in name_list(frameworks, "framework") or []] or None,
                           name_list(devices, "device"), name_list(models, "model"), precision, threads)
@@ -98,7 +105,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
                       for c in plan.cells]
     if slowdown is not None:
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
-    plan.cells = [dataclasses.replace(c, measure=measure) for c in plan.cells]
+    plan.cells = [dataclasses.replace(c, measure=measure, cold=cold, cold_start=cold_start) for c in plan.cells]
     context = new_run_context(prepared.profile, prepared.env_versions)
     meter = Progress(len(plan.cells), out, progress)
 
@@ -149,6 +156,21 @@ def check_slowdown(factor: float | None) -> float | None:
         raise ConfigurationError(f"inject_slowdown must be a finite factor from 0.1 to 100 (1.10 = 10 % slower), "
                                  f"got {factor!r}")
     return float(factor)
+
+
+COLD_START_VAR = "GENAI_HARNESS_COLD_START"
+"""``off`` makes ``run`` skip the extra cold-start loads by default (a test session, a CI job that times steady speed
+only); ``on`` (or unset) takes them."""
+
+
+def check_cold_start(cold_start: bool | None) -> bool:
+    """Whether a run takes the cold-start loads: ``cold_start`` where given, else :data:`COLD_START_VAR`'s word."""
+    if cold_start is not None:
+        return cold_start
+    word = os.environ.get(COLD_START_VAR, "on").strip().lower()
+    if word not in ("on", "off"):
+        raise ConfigurationError(f"${COLD_START_VAR} is {word!r}; set it to on or off (or unset it)")
+    return word == "on"
 
 
 def check_measure(measure: str, threads: int | None) -> int | None:

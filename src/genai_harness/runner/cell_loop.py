@@ -9,9 +9,11 @@ records it as interrupted and keeps everything finished before.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -52,7 +54,7 @@ def cell_request(cell: Cell) -> CellRequest:
     return CellRequest(framework=cell.framework, device=cell.device, workload=cell.workload,
                        model=ModelRef(str(cell.model_format.path), cell.model.id, cell.model_format.key),
                        environment=cell.environment.name, numerics=RequestedNumerics(cell.precision, cell.threads),
-                       measure=cell.measure)
+                       measure=cell.measure, cold=cell.cold, cold_start=cell.cold_start)
 
 
 REFERENCE_ALLOWANCE_S = 1800.0
@@ -142,6 +144,7 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
         "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,
         "itl_by_position_ms": reply.itl_by_position_ms,
         **(reply.reference or {}),
+        **(reply.cold_start or {}),  # compile_s, load_cold_s, load_warm_s, cache_mib ... (targets that compile)
     }
     if reply.requested is not None:
         shared["precision_requested"] = reply.requested.precision
@@ -188,15 +191,51 @@ def status_of(error: HarnessError) -> str:
     return "failed"
 
 
+COLD_START_TAKEN_ONCE = ("compile_s", "load_cold_s", "load_warm_s", "cache_mib", "cache_hit")
+"""Cold-start columns a run takes once per target and model (the first cell's extra loads) and gives its other
+cells where their own load did not show them."""
+
+
+def cold_start_group(cell: Cell) -> Hashable:
+    """What one compiled cache serves: environment, framework, device, model files, numerics, ``--cold`` (pure)."""
+    return (cell.environment.name, cell.framework, cell.device.label, str(cell.model_format.path),
+            cell.requested_numerics, cell.cold)
+
+
+def with_earlier_cold_start(rows: list[dict[str, Any]], earlier: dict[str, Any]) -> list[dict[str, Any]]:
+    """``rows`` with the cold-start figures their cell's own load did not show taken from the run's first cell of
+    the same target and model (``earlier``: its columns and ``workload_id``), said in ``cache_note`` (pure)."""
+    filled = []
+    for row in rows:
+        missing = [name for name in COLD_START_TAKEN_ONCE if row.get(name) is None and earlier.get(name) is not None]
+        if not missing or row.get("cache_key") is None:
+            filled.append(row)
+            continue
+        note = f"{', '.join(missing)} from this run's cell {earlier['workload_id']} of the same target and model"
+        filled.append({**row, **{name: earlier[name] for name in missing},
+                       "cache_note": "; ".join(n for n in (row.get("cache_note"), note) if n)})
+    return filled
+
+
 def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Progress,
              written: list[dict[str, Any]]) -> None:
-    """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised)."""
+    """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised).
+
+    A target that compiles takes its cold-start loads in the first cell of each model only; the run's later cells
+    of that target and model record their own load and take the other figures from it (:func:`cold_start_group`)."""
+    taken: dict[Hashable, dict[str, Any]] = {}
     for cell in plan.cells:
         progress.start(cell.label)
         started = time.monotonic()
+        earlier = taken.get(cold_start_group(cell))
         try:
-            outcome = call_cell_worker(cell)
+            outcome = call_cell_worker(dataclasses.replace(cell, cold_start=False) if earlier else cell)
             rows = measured_rows(cell, context, outcome)
+            if earlier:
+                rows = with_earlier_cold_start(rows, earlier)
+            elif cell.cold_start and rows and rows[0].get("compile_s") is not None:
+                taken[cold_start_group(cell)] = {**{n: rows[0].get(n) for n in COLD_START_TAKEN_ONCE},
+                                                 "workload_id": cell.workload.id}
             detail = summarize_rows(rows)
             status = "ok"
         except HarnessError as exc:

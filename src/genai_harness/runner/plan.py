@@ -33,6 +33,11 @@ class Cell:
     measure: str = "time"
     """``time``, or ``instructions``: the cell runs under valgrind's callgrind (:mod:`genai_harness.runner.valgrind`)
     with one compute thread and also records executed instructions per phase."""
+    cold: bool = False
+    """``run --cold``: the cell's compiled-model cache is emptied first, so its load is the empty-cache start."""
+    cold_start: bool = True
+    """Take the cold-start loads (compile, empty cache, warm cache) the cell's own load is not; a run takes them once
+    per target and model (:func:`genai_harness.runner.cell_loop.run_plan`); ``run --no-cold-start``: never."""
 
     @property
     def requested_numerics(self) -> tuple[str, int | None]:

@@ -68,5 +68,10 @@ COMMON_METRICS: tuple[MetricInfo, ...] = (
     metric_info("load_s", "load", "s", (), "lower", True, "{:.2f}", scope="cell"),
     metric_info("peak_rss_mb", "peak RSS", "MiB", (), "lower", True, "{:.0f}", "memory", scope="cell"),
     metric_info("energy_j", "energy", "J", (), "lower", False, "{:.3g}", "energy"),
+    # cold start (issue 22): null where the target does not compile
+    metric_info("compile_s", "compile", "s", (), "lower", False, "{:.2f}", scope="cell"),
+    metric_info("load_cold_s", "load, empty cache", "s", (), "lower", False, "{:.2f}", scope="cell"),
+    metric_info("load_warm_s", "load, warm cache", "s", (), "lower", False, "{:.2f}", scope="cell"),
+    metric_info("cache_mib", "compiled cache", "MiB", (), "lower", False, "{:.1f}", "memory", scope="cell"),
 )
 """The metrics every row has, whatever its task (the analysis table lists them under every task)."""

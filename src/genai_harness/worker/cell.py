@@ -6,6 +6,8 @@ import excluded) and refuses it if the numerics read back differ from the reques
 workload's warm-up iterations unrecorded, then its repetitions (or until ``min_time_s`` of measuring),
 reading the energy counter around each, and returns one metrics record per repetition. With
 ``reference`` it then compares the last output with the f32 CPU reference of the same model and inputs.
+A target that compiles loads through its compiled-model cache and then measures its cold start
+(:mod:`genai_harness.worker.cold_start`).
 Every timing comes from the one injected clock. Under ``--measure instructions`` that clock is also valgrind's
 phase marker (:mod:`genai_harness.worker.instructions`): the cell then runs at most :data:`INSTRUCTION_WARMUP`
 warm-up calls and :data:`INSTRUCTION_REPETITIONS` repetitions (counts barely vary), and adds the ``instructions_*``
@@ -32,7 +34,9 @@ from genai_harness.interface.tasks import Task
 from genai_harness.tasks import checkpoint_reference, reference
 from genai_harness.tasks import timing as metrics
 from genai_harness.tasks.registry import task_kind
+from genai_harness.worker import cold_start
 from genai_harness.worker.instructions import InstructionClock, clock_from_environment
+from genai_harness.worker.load import fresh_loader, load_pipeline
 from genai_harness.worker.protocol import INSTRUCTIONS, CellReply, CellRequest, RequestedNumerics
 from genai_harness.workloads.spec import MAX_REPETITIONS, Workload
 
@@ -41,17 +45,6 @@ INSTRUCTION_WARMUP = 1
 tiny-llm on onnxruntime-genai costs about 5 times the second's); the second's no longer move."""
 INSTRUCTION_REPETITIONS = 3
 """Repetitions of an instruction-mode cell (each costs about 50 times its wall time under callgrind)."""
-
-
-def load_pipeline(backend: Backend, task: str, model_path: Path, device: Device,
-                  clock: Clock = default_clock) -> tuple[Any, float]:
-    """The ready pipeline and its load time in seconds (construction to ready; runtime import excluded)."""
-    backend.import_runtime()
-    start = clock()
-    pipeline = backend.create_pipeline(task, model_path, device)
-    load_s = (clock() - start) / 1e9
-    pipeline.clock = clock
-    return pipeline, load_s
 
 
 def with_numerics(device: Device, precision: str, threads: int | None) -> Device:
@@ -88,8 +81,16 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
     device = with_numerics(request.device, precision, threads)
     backend = get_backend(request.framework, request.environment)
     model_path = Path(request.model.path)
+    # an instruction count's load is the compile itself: no cache, no extra loads under callgrind
+    cache = None if counting is not None else cold_start.plan_cache(
+        backend, device, model_path, request.model.id, (precision, threads), request.cache_root, cold=request.cold)
+
+    def load(on: Device) -> tuple[Any, float]:
+        return load_pipeline(backend, workload.task, model_path, on, clock)
+
     first_load_reading = len(counting.readings) if counting is not None else 0
-    pipeline, load_s = load_pipeline(backend, workload.task, model_path, device, clock)
+    pipeline, first = cold_start.first_load(load, device, cache)
+    load_s = first.load_s
     load_stamps = {"start": counting.readings[first_load_reading], "end": counting.readings[-1]} if counting else {}
     numerics = getattr(pipeline, "numerics", None)
     nx.check_honoured(request.framework, device.config, numerics)
@@ -135,6 +136,11 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
     )
     if workload.reference:
         reply.reference = _reference(request.framework, workload, backend, model_path, call.last_output(), pipeline)
+    if cache is not None:  # after the measurement and its peak memory: the extra loads of the cold start
+        del call, pipeline
+        gc.collect()
+        fresh = fresh_loader(request.framework, workload.task, model_path, request.environment, workload.timeout_s)
+        reply.cold_start = cold_start.measure(fresh, device, cache, first, extra=request.cold_start)
     return reply
 
 

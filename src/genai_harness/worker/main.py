@@ -22,12 +22,14 @@ from genai_harness.host.memory import own_peak_rss_mb
 from genai_harness.worker.cell import run_cell
 from genai_harness.worker.direct import run_direct
 from genai_harness.worker.inventory import run_inventory
+from genai_harness.worker.load import run_load
 from genai_harness.worker.operator_batch import run_batch
 from genai_harness.worker.protocol import (
     CellRequest,
     DirectRequest,
     ErrorReply,
     InventoryRequest,
+    LoadRequest,
     OperatorBatchRequest,
     WorkerReply,
     decode_request,
@@ -38,7 +40,8 @@ from genai_harness.worker.protocol.envelope import ep_library_settings
 Handler = Callable[[Any], WorkerReply]
 
 HANDLERS: dict[str, Handler] = {InventoryRequest.OP: run_inventory, CellRequest.OP: run_cell,
-                                DirectRequest.OP: run_direct, OperatorBatchRequest.OP: run_batch}
+                                DirectRequest.OP: run_direct, OperatorBatchRequest.OP: run_batch,
+                                LoadRequest.OP: run_load}
 """The handler of each op: it takes the op's request and returns its reply."""
 
 

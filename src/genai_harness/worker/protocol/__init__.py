@@ -11,6 +11,7 @@ only, so every key of the files is spelled in this package and nowhere else:
 
 Each op's request and reply: ``inventory``: :class:`InventoryRequest`, :class:`InventoryReply`; ``cell``:
 :class:`CellRequest`, :class:`CellReply`; ``direct``: :class:`DirectRequest`, :class:`DirectReply`;
+``load`` (a cold-start load): :class:`LoadRequest`, :class:`LoadReply`;
 ``operator_batch``: :class:`OperatorBatchRequest`, :class:`OperatorBatchReply` (each cell's own answer, an
 :class:`OperatorCellReply`, is in the journal). Any op that fails answers an :class:`ErrorReply`.
 
@@ -33,6 +34,7 @@ from genai_harness.worker.protocol.envelope import (
     encode_reply,
     encode_request,
 )
+from genai_harness.worker.protocol.load import LoadReply, LoadRequest
 from genai_harness.worker.protocol.operators import (
     CellDone,
     CellStarted,
@@ -68,6 +70,8 @@ __all__ = [
     "ErrorReply",
     "InventoryReply",
     "InventoryRequest",
+    "LoadReply",
+    "LoadRequest",
     "ModelRef",
     "OperatorBatchReply",
     "OperatorBatchRequest",

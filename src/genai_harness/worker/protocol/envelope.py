@@ -18,11 +18,12 @@ from genai_harness.worker.protocol.base import (
     json_object,
     optional_float,
 )
+from genai_harness.worker.protocol.load import LoadRequest
 from genai_harness.worker.protocol.operators import OperatorBatchRequest
 from genai_harness.worker.protocol.ops import CellRequest, DirectRequest, InventoryRequest
 
 REQUESTS: dict[str, type[Any]] = {cls.OP: cls for cls in (InventoryRequest, CellRequest, DirectRequest,
-                                                          OperatorBatchRequest)}
+                                                          OperatorBatchRequest, LoadRequest)}
 """Every request class by its op."""
 
 

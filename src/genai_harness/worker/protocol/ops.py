@@ -80,9 +80,11 @@ class CellReply(WorkerReply):
     batch: dict[str, Any] = field(default_factory=dict)
     itl_by_position_ms: list[float] | None = None
     reference: dict[str, Any] | None = None
+    cold_start: dict[str, Any] | None = None
+    """The cold-start columns (``compile_s``, ``load_cold_s`` ...) of a target that compiles: :mod:`.cold_start`."""
 
     def to_dict(self) -> Json:
-        """JSON-ready form (``reference`` only where there is one)."""
+        """JSON-ready form (``reference`` and ``cold_start`` only where there are some)."""
         data: Json = {
             "load_s": self.load_s, "actual_device": self.actual_device, "versions": self.versions,
             "repetitions": self.repetitions, "numerics": self.numerics,
@@ -91,6 +93,8 @@ class CellReply(WorkerReply):
         }
         if self.reference is not None:
             data["reference"] = self.reference
+        if self.cold_start is not None:
+            data["cold_start"] = self.cold_start
         return data
 
     @classmethod
@@ -102,7 +106,8 @@ class CellReply(WorkerReply):
                    RequestedNumerics.from_dict(requested) if requested is not None else None,
                    data.get("energy_source"), dict(data.get("batch") or {}),
                    [float(g) for g in gaps] if gaps is not None else None,
-                   dict(data["reference"]) if data.get("reference") is not None else None)
+                   dict(data["reference"]) if data.get("reference") is not None else None,
+                   dict(data["cold_start"]) if data.get("cold_start") is not None else None)
 
 
 @dataclass
@@ -168,6 +173,13 @@ class CellRequest(WorkerRequest[CellReply]):
     numerics: RequestedNumerics = field(default_factory=RequestedNumerics)
     measure: str = "time"
     """``time``, or ``instructions`` (the worker runs under callgrind: :mod:`genai_harness.worker.instructions`)."""
+    cache_root: str = ""
+    """Where compiled-model caches live (``""``: the harness's cache on the machine that runs the cell); ``cold``:
+    empty the cell's cache folder first, so its own load is the empty-cache start."""
+    cold: bool = False
+    cold_start: bool = True
+    """Take the cold-start loads the cell's own load is not (compile, empty cache, warm cache: each a fresh process);
+    False: record what the cell's own load shows only (the run took the others once for this target and model)."""
 
     def reply_type(self) -> type[CellReply]:
         """:class:`CellReply`."""
@@ -177,14 +189,16 @@ class CellRequest(WorkerRequest[CellReply]):
         """JSON-ready form."""
         return {"environment": self.environment, "framework": self.framework, "device": self.device.to_dict(),
                 "workload": self.workload.to_dict(), "model": self.model.to_dict(), "numerics": self.numerics.to_dict(),
-                "measure": self.measure}
+                "measure": self.measure, "cache_root": self.cache_root, "cold": self.cold,
+                "cold_start": self.cold_start}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CellRequest:
         """Inverse of :meth:`to_dict`."""
         return cls(str(data["framework"]), Device.from_dict(data["device"]), Workload.from_dict(data["workload"]),
                    ModelRef.from_dict(data["model"]), str(data.get("environment", DEFAULT_ENVIRONMENT)),
-                   RequestedNumerics.from_dict(data.get("numerics")), str(data.get("measure", "time")))
+                   RequestedNumerics.from_dict(data.get("numerics")), str(data.get("measure", "time")),
+                   str(data.get("cache_root", "")), bool(data.get("cold", False)), bool(data.get("cold_start", True)))
 
 
 @dataclass(frozen=True)
