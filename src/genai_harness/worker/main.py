@@ -24,6 +24,7 @@ from genai_harness.worker.inventory import run_inventory
 from genai_harness.worker.operator_batch import run_batch
 from genai_harness.worker.protocol import (
     CellRequest,
+    CellRoundsRequest,
     DirectRequest,
     ErrorReply,
     InventoryRequest,
@@ -32,11 +33,13 @@ from genai_harness.worker.protocol import (
     decode_request,
     encode_reply,
 )
+from genai_harness.worker.rounds import run_cell_rounds
 
 Handler = Callable[[Any], WorkerReply]
 
 HANDLERS: dict[str, Handler] = {InventoryRequest.OP: run_inventory, CellRequest.OP: run_cell,
-                                DirectRequest.OP: run_direct, OperatorBatchRequest.OP: run_batch}
+                                DirectRequest.OP: run_direct, OperatorBatchRequest.OP: run_batch,
+                                CellRoundsRequest.OP: run_cell_rounds}
 """The handler of each op: it takes the op's request and returns its reply."""
 
 
