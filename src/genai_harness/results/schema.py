@@ -34,6 +34,9 @@ Schema history (``SCHEMA_VERSION``):
   ``model_weights`` (``real weights`` / ``random weights: speed only``) per cell; per row the reference's
   ``ref_source`` and, when it could not be had, ``ref_error``; the checkpoint's question-set score
   ``ref_answer_share`` over ``ref_questions`` questions and ``ref_nll`` / ``ref_nll_checkpoint``.
+* 6: additive, like 4 and 5. ``worker_session`` (issue 23, ``ab`` cheaper): the id of the worker process that
+  measured a row when that worker served several ``ab`` rounds (``ab --rounds-per-worker``); null for a worker
+  of one call. The gate counts a worker, not a round, as the independent unit (``gate.compare``).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -163,6 +166,9 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "measure", since=5),
     *_cols("float", *(INSTRUCTION_COLUMNS := ("instructions_load", "instructions_prefill", "instructions_per_token",
                                               "instructions_per_step", "instructions_call")), since=5),
+    # --- schema 6, issue 23 "ab cheaper" (helper abcheap): which worker served an ab round (one worker, many rounds)
+    *_cols("text", "worker_session", since=6),
+    # --- end of issue 23 "ab cheaper"
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +30,8 @@ from genai_harness.worker.protocol import (
     RoundCommand,
     RoundDone,
     StopCommand,
+    WorkerReady,
+    journal_line,
 )
 
 POLL_S = 0.005
@@ -54,6 +57,15 @@ class RoundWorker:
             self._stack.close()
             raise CellError(f"cell {cell.label}: cannot start {cell.environment.python}: {exc}") from exc
         self._stack.callback(self.worker.stop)
+        self.ready_s = math.nan
+        """Seconds from the start to the model loaded (process start, imports, load)."""
+
+    def wait_ready(self) -> None:
+        """Wait until the worker has loaded the model (the workload's timeout; it raises as :meth:`measure`)."""
+        entry = self._wait(f"cell {self.cell.label}", "loading")
+        if not isinstance(entry, WorkerReady):
+            raise WorkerProtocolError(f"cell {self.cell.label}: the rounds worker answered a round before it loaded")
+        self.ready_s = time.perf_counter() - self.started
 
     def __enter__(self) -> RoundWorker:
         return self
@@ -82,14 +94,25 @@ class RoundWorker:
             return line
 
     def measure(self, round_index: int) -> WorkerOutcome[CellReply]:
-        """Measure one round in this worker: its :class:`CellReply` (load time: the worker's one load), the wall
-        time of the round (the first one includes the start and the load)."""
+        """Measure one round in this worker (loaded: :meth:`wait_ready`): its :class:`CellReply` (load time: the
+        worker's one load) and the round's wall time."""
         what = f"cell {self.cell.label}"
-        start = self.started if self.rounds == 0 else time.perf_counter()
+        start = time.perf_counter()
         with contextlib.suppress(BrokenPipeError, OSError):  # it died already: the wait below reads why
             self.worker.send(RoundCommand(round_index).to_line())
-        deadline = time.monotonic() + self.cell.workload.timeout_s + (self.cell.workload.timeout_s
-                                                                       if self.rounds == 0 else 0.0)
+        done = self._wait(what, f"round {round_index}")
+        if not isinstance(done, RoundDone) or done.round != round_index:
+            raise WorkerProtocolError(f"{what}: asked for round {round_index}, the worker answered {done}")
+        if done.reply is None:
+            raise error_from_dict({"type": done.error_type or "CellError", "message": done.error or "round failed"})
+        self.rounds += 1
+        peak = done.reply.peak_rss_mb if done.reply.peak_rss_mb is not None else float("nan")
+        return WorkerOutcome(done.reply, 0, peak, time.perf_counter() - start, "")
+
+    def _wait(self, what: str, doing: str) -> WorkerReady | RoundDone:
+        """The worker's next journal entry, waiting up to the workload's timeout; a worker that dies or runs past
+        it raises (CellError, CellTimeoutError, or the error it reported before its first round)."""
+        deadline = time.monotonic() + self.cell.workload.timeout_s
         while True:
             line = self._next_line()
             if line is not None:
@@ -102,19 +125,12 @@ class RoundWorker:
             if time.monotonic() >= deadline:
                 self.worker.kill()
                 raise CellTimeoutError(f"{what} in environment {self.cell.environment.name!r} ran past its "
-                                       f"{self.cell.workload.timeout_s:g} s timeout (round {round_index})")
+                                       f"{self.cell.workload.timeout_s:g} s timeout ({doing})")
             time.sleep(POLL_S)
         try:
-            done = RoundDone.from_dict(json.loads(line))
+            return journal_line(json.loads(line))
         except json.JSONDecodeError as exc:
             raise WorkerProtocolError(f"{what}: the rounds worker wrote an unreadable journal line ({exc})") from exc
-        if done.round != round_index:
-            raise WorkerProtocolError(f"{what}: asked for round {round_index}, the worker answered round {done.round}")
-        if done.reply is None:
-            raise error_from_dict({"type": done.error_type or "CellError", "message": done.error or "round failed"})
-        self.rounds += 1
-        peak = done.reply.peak_rss_mb if done.reply.peak_rss_mb is not None else float("nan")
-        return WorkerOutcome(done.reply, 0, peak, time.perf_counter() - start, "")
 
     def _died(self, what: str) -> Exception:
         stderr = self.worker.stderr_text()[-4000:]

@@ -20,7 +20,7 @@ from genai_harness.worker import protocol
 from genai_harness.worker.cell import load_cell, measure_cell
 
 
-def _journal(path: Path, entry: protocol.RoundDone) -> None:
+def _journal(path: Path, entry: protocol.RoundDone | protocol.WorkerReady) -> None:
     with open(path, "a") as fh:
         fh.write(json.dumps(entry.to_dict(), default=str) + "\n")
         fh.flush()
@@ -33,6 +33,7 @@ def run_cell_rounds(request: protocol.CellRoundsRequest, commands: TextIO | None
     journal = Path(request.journal)
     source = commands if commands is not None else sys.stdin
     cell = load_cell(request.cell)
+    _journal(journal, protocol.WorkerReady(cell.load_s))
     measured = 0
     while True:
         command = protocol.command_from_line(source.readline())

@@ -29,7 +29,7 @@ CELL_COLUMNS: tuple[str, ...] = (
     "workload_hash", "model_id", "model_format", "model_hash", "precision", "precision_requested", "threads",
     "threads_requested", "weight_dtypes", "numerics", "batch_requested", "energy_source", "injected_slowdown",
     "runtime", "itl_by_position_ms", "weight_precision", "kv_cache_precision", "measure", "family",
-    "model_weights",
+    "model_weights", "worker_session",
 )
 """Columns stored once per distinct cell (every filterable column but ``status`` is one)."""
 SHARED_COLUMNS: tuple[str, ...] = ("machine_profile", "runtime_versions", "device_options", "numerics")

@@ -62,7 +62,9 @@ from genai_harness.worker.protocol.rounds import (
     RoundCommand,
     RoundDone,
     StopCommand,
+    WorkerReady,
     command_from_line,
+    journal_line,
 )
 
 __all__ = [
@@ -90,6 +92,7 @@ __all__ = [
     "RoundCommand",
     "RoundDone",
     "StopCommand",
+    "WorkerReady",
     "WorkerReply",
     "WorkerRequest",
     "command_from_line",
@@ -98,4 +101,5 @@ __all__ = [
     "encode_reply",
     "encode_request",
     "journal_entry_from_dict",
+    "journal_line",
 ]

@@ -1,10 +1,12 @@
 """The messages of a worker that serves several ``ab`` rounds of one cell (op ``cell_rounds``).
 
-The worker loads the cell's model once, then waits on its standard input for typed commands, one JSON line
-each: :class:`RoundCommand` (measure round N: the workload's warm-ups and repetitions again) or
-:class:`StopCommand`. After each round it appends one :class:`RoundDone` line to its journal file (the cell's
-:class:`~genai_harness.worker.protocol.ops.CellReply` for that round, or the error that ended it). Its response
-file at the end is a :class:`CellRoundsReply`. Standard output is never used: native runtimes write there.
+The worker loads the cell's model once and appends a :class:`WorkerReady` line to its journal file (so the
+parent can start the other side's worker only then, and no load overlaps another), then waits on its standard
+input for typed commands, one JSON line each: :class:`RoundCommand` (measure round N: the workload's warm-ups
+and repetitions again) or :class:`StopCommand`. After each round it appends one :class:`RoundDone` line to its
+journal (the cell's :class:`~genai_harness.worker.protocol.ops.CellReply` for that round, or the error that ended
+it). Its response file at the end is a :class:`CellRoundsReply`. Standard output is never used: native
+runtimes write there.
 """
 
 from __future__ import annotations
@@ -94,6 +96,17 @@ def command_from_line(line: str) -> Command:
     return decoded("rounds worker command", lambda: RoundCommand(int(data["round"])))
 
 
+@dataclass(frozen=True)
+class WorkerReady:
+    """The journal's first line: the model is loaded (``load_s``) and the worker waits for commands."""
+
+    load_s: float
+
+    def to_dict(self) -> Json:
+        """JSON-ready form."""
+        return {"ready": self.load_s}
+
+
 @dataclass
 class RoundDone:
     """One journal line: round ``round`` measured (``reply``) or failed (``error``, ``error_type``)."""
@@ -126,3 +139,11 @@ class RoundDone:
             return cls(int(data["round"]), reply, None if error is None else str(error),
                        None if data.get("error_type") is None else str(data["error_type"]))
         return decoded("rounds worker journal line", build)
+
+
+def journal_line(data: Any) -> WorkerReady | RoundDone:
+    """The entry of one journal line's JSON; a malformed one raises WorkerProtocolError."""
+    data = json_object(data, "journal line")
+    if "ready" in data:
+        return decoded("rounds worker ready line", lambda: WorkerReady(float(data["ready"])))
+    return RoundDone.from_dict(data)
