@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, cell_label
 from genai_harness.analysis.long_view import row_labels
 from genai_harness.errors import ConfigurationError
-from genai_harness.gate.compare import AB_ROUNDS
+from genai_harness.gate.compare import AB_ROUNDS, MIN_REPETITIONS
 from genai_harness.runner.benchmark import check_measure, check_slowdown
 from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.plan import Cell, Plan
@@ -170,8 +170,9 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     ``measure="instructions"`` runs every call under valgrind with one compute thread (``runner.valgrind``); the
     counts barely vary between runs, so each pair runs one round and never more.
 
-    ``rounds_per_worker`` K > 1 keeps one worker per side alive for K rounds (see the module docstring); more
-    rounds then come in whole sessions of K (the last one shorter at ``max_rounds``).
+    ``rounds_per_worker`` K > 1 keeps one worker per side alive for K rounds (see the module docstring); a job
+    then runs at least ``MIN_REPETITIONS`` sessions (``rounds`` is raised to that), and more rounds come in whole
+    sessions of K (the last one shorter at ``max_rounds``).
     """
     side_a, side_b = Side.parse(a), Side.parse(b)
     if side_a.kind != side_b.kind:
@@ -187,6 +188,9 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     per_worker = rounds_per_worker
     if not isinstance(per_worker, int) or isinstance(per_worker, bool) or not 1 <= per_worker <= 1000:
         raise ConfigurationError(f"--rounds-per-worker must be a whole number from 1 to 1000, got {per_worker!r}")
+    if per_worker > 1 and rounds < MIN_REPETITIONS * per_worker:  # the paired test needs this many workers a side
+        rounds = MIN_REPETITIONS * per_worker
+        max_rounds = None if max_rounds is None else max(max_rounds, rounds)
     slowdowns = [check_slowdown(f) for f in inject_slowdown]
     if measure == INSTRUCTIONS:  # counts need no rounds to average their noise away (analysis/gate_rules)
         for side in (side_a, side_b):
