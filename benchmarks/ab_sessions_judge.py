@@ -94,7 +94,7 @@ def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, 
         costs = np.repeat(per_round, blocks[0]["rounds"])[:n] if blocks else []
         return [Unit(log_medians(a, metrics)[None, :], log_medians(b, metrics)[None, :], float(c), (a, b))
                 for a, b, c in zip(sides[0][:n], sides[1][:n], costs, strict=True)]
-    starts = np.diff([0.0, *[e["worker_start_s"] for e in blocks]])
+    starts = [e["worker_start_s"] for e in blocks]
     out = []
     by_session = [[c for c in sides[i]] for i in range(2)]
     sessions_a = pd.Series([c["worker_session"].iloc[0] for c in by_session[0]])

@@ -61,7 +61,7 @@ def main() -> None:
             order = ("sessions", "per_call") if block % 2 == 0 else ("per_call", "sessions")
             for design in order:
                 load = os.getloadavg()[0]
-                start = time.perf_counter()
+                start, started_before = time.perf_counter(), runner.worker_seconds
                 if design == "sessions":
                     measured = runner.run(pair, block * k, k)
                 else:
@@ -72,7 +72,7 @@ def main() -> None:
                 wall = time.perf_counter() - start
                 entry = {"block": block, "framework": pair[0].framework, "design": design, "rounds": k,
                          "measured": measured, "wall_s": wall, "load1": load, "at": time.time(),
-                         "worker_start_s": runner.worker_seconds if design == "sessions" else None}
+                         "worker_start_s": runner.worker_seconds - started_before if design == "sessions" else None}
                 with open(log, "a") as fh:
                     fh.write(json.dumps(entry) + "\n")
                 print(json.dumps(entry), flush=True)
