@@ -210,3 +210,36 @@ def test_ab_round_estimator_defaults_to_the_median_and_refuses_others(capsys: py
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["ab", "env:a", "env:b", "--round-estimator", "mean"])
     assert exit_info.value.code == 2 and "invalid choice: 'mean'" in capsys.readouterr().err
+
+
+def test_sessions_take_turns_between_pairs_and_more_rounds_come_in_whole_sessions() -> None:
+    from genai_harness.gate.ab import whole_sessions
+    from genai_harness.runner.round_loop import session_plan
+
+    assert session_plan([(0, 5), (0, 4)], 2) == [(0, 0, 2), (1, 0, 2), (0, 2, 2), (1, 2, 2), (0, 4, 1)]
+    assert session_plan([(20, 3)], 10) == [(0, 20, 3)] and session_plan([], 3) == []
+    assert session_plan([(0, 4)], 1) == [(0, r, 1) for r in range(4)]  # one round a worker: today's design
+    with pytest.raises(ValueError, match="at least 1"):
+        session_plan([(0, 4)], 0)
+    assert whole_sessions(3, 40, 200, 10) == 10 and whole_sessions(3, 195, 200, 10) == 5  # never past the cap
+    assert whole_sessions(0, 40, 200, 10) == 0 and whole_sessions(3, 40, 200, 1) == 3
+
+
+def test_a_worker_that_served_several_rounds_is_one_unit_of_the_paired_test() -> None:
+    import pandas as pd
+
+    from genai_harness.gate.units import run_values, session_means, worker_sessions
+
+    def side(run: str, sessions: list[str | None], values: list[float]) -> pd.DataFrame:
+        """One call of two repetitions per value (both repetitions the value)."""
+        return pd.DataFrame({"run_id": run, "repetition": [0, 1] * len(values),
+                             "worker_session": [s for s in sessions for _ in range(2)],
+                             "value": [v for v in values for _ in range(2)]})
+
+    served = side("a", ["w0", "w0", "w1", "w1"], [1.0, 4.0, 2.0, 2.0])
+    assert worker_sessions(served) == ["w0", "w0", "w1", "w1"]
+    assert session_means([1.0, 4.0, 2.0, 2.0], worker_sessions(served)) == pytest.approx([2.0, 2.0])  # geometric
+    assert run_values(served) == pytest.approx({"a#w0": 2.0, "a#w1": 2.0})  # the runs test counts workers too
+    assert worker_sessions(side("a", ["w0", "w1"], [1.0, 2.0])) is None  # a worker a call: rounds are the units
+    assert worker_sessions(side("a", [None, None], [1.0, 2.0])) is None  # rows before schema 6
+    assert run_values(side("a", [None, None], [1.0, 2.0])) == {"a#1": 1.0, "a#2": 2.0}

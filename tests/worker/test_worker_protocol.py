@@ -16,6 +16,8 @@ from genai_harness.worker.protocol import (
     CellDone,
     CellReply,
     CellRequest,
+    CellRoundsReply,
+    CellRoundsRequest,
     CellStarted,
     DirectReply,
     DirectRequest,
@@ -28,12 +30,18 @@ from genai_harness.worker.protocol import (
     OperatorCellReply,
     OperatorCellRequest,
     RequestedNumerics,
+    RoundCommand,
+    RoundDone,
+    StopCommand,
+    WorkerReady,
     WorkerReply,
+    command_from_line,
     decode_reply,
     decode_request,
     encode_reply,
     encode_request,
     journal_entry_from_dict,
+    journal_line,
 )
 from genai_harness.workloads.spec import parse_workload
 
@@ -54,6 +62,8 @@ REQUEST_CASES = [
     DirectRequest("openvino.genai", "text2text", "CPU", "/models/m", {"prompt": "hi", "max_new_tokens": 3},
                   numerics=RequestedNumerics(threads=1)),
     OperatorBatchRequest("/tmp/journal.jsonl", [OPERATOR_CELL]),
+    CellRoundsRequest(CellRequest("onnxruntime", DEVICE, WORKLOAD, ModelRef("/models/m", "tiny", "onnx")),
+                      "/tmp/rounds.jsonl"),
 ]
 REPLY_CASES = [
     InventoryReply("default", "/usr/bin/python3", "3.11.7", [{"framework": "onnxruntime", "available": True}],
@@ -65,6 +75,7 @@ REPLY_CASES = [
     DirectReply(0.5, DEVICE, {"text": "hello", "token_ids": [1, 2], "metrics": {"e2e_ms": 3.0}}, "CPU",
                 {"precision": "f32"}, RequestedNumerics("f32", None), peak_rss_mb=99.0),
     OperatorBatchReply(4, peak_rss_mb=50.0),
+    CellRoundsReply(7, peak_rss_mb=60.0),
     ErrorReply("CellTimeoutError", "it hung", None, peak_rss_mb=10.0),
 ]
 
@@ -164,3 +175,20 @@ def test_the_operator_journal_round_trips() -> None:
     assert CellDone(4, refused="no").to_dict() == {"done": 4, "refused": "no"}
     with pytest.raises(WorkerProtocolError, match="lacks the field 'response'"):
         journal_entry_from_dict({"done": 6})
+
+
+def test_a_rounds_worker_speaks_in_typed_lines() -> None:
+    """The commands on a rounds worker's standard input and the lines of its journal come back as themselves."""
+    assert command_from_line(RoundCommand(12).to_line()) == RoundCommand(12)
+    assert command_from_line(StopCommand().to_line()) == StopCommand() == command_from_line("")  # end of input
+    reply = CellReply(0.25, [{"ttft_ms": 1.5, "native_metrics": {}}], "CPU", peak_rss_mb=88.0)
+    for entry in (WorkerReady(0.3), RoundDone(3, reply=reply), RoundDone(4, error="RuntimeError: boom",
+                                                                         error_type="RuntimeError")):
+        assert journal_line(json.loads(json.dumps(entry.to_dict()))) == entry
+    assert journal_line({"round": 3, "reply": reply.to_dict()}).reply.peak_rss_mb is None  # type: ignore[union-attr]
+    for bad, words in (("{oops\n", "unreadable command"), ('{"go": 1}\n', "lacks the field 'round'"),
+                       ("[1]\n", "not a JSON object")):
+        with pytest.raises(WorkerProtocolError, match=words):
+            command_from_line(bad)
+    with pytest.raises(WorkerProtocolError, match="journal line"):
+        journal_line({"round": "three"})
