@@ -155,6 +155,28 @@ def job(units: list[Unit], order: np.ndarray, per_unit: int, start: int, cap: in
 METRIC_NAMES: list[str] = []
 
 
+def noise(framework: str, design: str, k: int, units: list[Unit]) -> None:
+    """What varies between rounds: per metric, the SD of the per-round log ratios B/A; for sessions also the SD
+    within a worker pair (rounds around their session's mean, pooled) and of the session means, and the share of
+    a round's variance that belongs to the worker pair (what a session shares over its rounds: the part that
+    only more workers average away)."""
+    diffs = [u.b - u.a for u in units]  # per unit: (rounds x metrics) log ratios
+    rounds = np.concatenate(diffs)
+    parts = []
+    for column, name in enumerate(METRIC_NAMES):
+        total = float(np.std(rounds[:, column], ddof=1))
+        if design == "per_call":
+            parts.append(f"{name} {total:.3f}")
+            continue
+        within = float(np.sqrt(np.mean([np.var(d[:, column], ddof=1) for d in diffs])))
+        means = np.asarray([d[:, column].mean() for d in diffs])
+        between = float(np.std(means, ddof=1))
+        share = max(0.0, between ** 2 - within ** 2 / k) / max(1e-300, max(0.0, between ** 2 - within ** 2 / k)
+                                                                  + within ** 2)
+        parts.append(f"{name} {total:.3f} (within {within:.3f}, session means {between:.3f}, worker share {share:.2f})")
+    print(f"{framework} {design} K={k}: {len(units)} units; SD of log B/A per round: " + "; ".join(parts), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True)
@@ -182,6 +204,7 @@ def main() -> None:
             if len(units) < MIN_REPETITIONS:
                 print(f"{framework} {design} K={k}: {len(units)} units in the pool, too few")
                 continue
+            noise(framework, design, k, units)
             cap = min(args.max_rounds, len(units) * k)
             orders = [rng.permutation(len(units)) for _ in range(args.trials)]
             for index in range(min(args.check, len(orders))):  # the shortcut against the real compare
