@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     """Register the subcommand."""
     p = sub.add_parser(
         "ab", help="interleaved A/B run of two environments, models or option sets, then compare",
-        description="Run A and B alternately (ABBA per round, every call its own worker) on the same machine in "
+        description="Run A and B alternately (ABBA per round; every call its own worker, or one worker a side for "
+                    "--rounds-per-worker rounds) on the same machine in "
                     "the same minutes, then compare B against A round by round (a paired t-test on the "
                     "per-round log ratios; a regression when p < --alpha and the ratio >= --threshold). "
                     "A side is env:NAME (a registered environment, "
