@@ -228,9 +228,10 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
             run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
         return meter
 
+    served = f" ({rounds_per_worker} a worker: one unit of the test per worker pair)" if rounds_per_worker > 1 else ""
     meter = run_rounds([(pair, 0, rounds) for pair in pairs],
-                       f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds, runs {contexts[0].run_id} (A) "
-                       f"and {contexts[1].run_id} (B), store {result_store.path}")
+                       f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds{served}, runs "
+                       f"{contexts[0].run_id} (A) and {contexts[1].run_id} (B), store {result_store.path}")
     done = [rounds] * len(pairs)
     while max_rounds is not None and rounds_needed is not None:
         needs = pair_needs(pairs, [result_store.read(run_id=c.run_id) for c in contexts], rounds_needed)
