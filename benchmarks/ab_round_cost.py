@@ -8,6 +8,10 @@ process start, imports and the worker's own bookkeeping; and the CPU seconds the
 a call costs a machine whatever the load). A round of a cell pair is two calls. ``--measure instructions`` costs
 the same calls under callgrind (``ab --measure instructions`` runs one round a pair).
 
+Then the same cell's rounds in one long-lived worker (``ab --rounds-per-worker``: ``runner.round_worker``): the
+worker's start, imports and load once (``ready``), then CALLS rounds of the same warm-ups and repetitions, each
+round's wall time as the parent sees it (command sent to journal line read).
+
 Run: ``nice -n 5 .venv/bin/python benchmarks/ab_round_cost.py --calls 10`` (prints the load average it ran at).
 """
 
@@ -21,6 +25,7 @@ import statistics
 
 from genai_harness.runner.cell_loop import call_cell_worker
 from genai_harness.runner.prepare import Selection, prepare_run
+from genai_harness.runner.round_worker import RoundWorker
 
 FRAMEWORKS = ("onnxruntime_genai", "openvino.genai")
 
@@ -37,6 +42,7 @@ def main() -> None:
     print("| framework | calls | wall per call (s) | start + imports (s) | load (s) | measured calls (s) | "
           "share not measuring | CPU per call (s) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    served = {}
     for framework in args.framework or FRAMEWORKS:
         prepared = prepare_run("smoke", Selection([framework], ["CPU"], ["tiny-llm"]),
                                store="/tmp/ab-round-cost.sqlite")
@@ -57,8 +63,26 @@ def main() -> None:
             loads.append(outcome.reply.load_s)
             calls.append(measured)
         wall, load, measured = (statistics.median(v) for v in (walls, loads, calls))
+        served[framework] = (cell, wall)
         print(f"| {framework} | {args.calls} | {wall:.2f} | {wall - load - measured:.2f} | {load:.3f} | "
               f"{measured:.3f} | {(wall - measured) / wall:.0%} | {statistics.median(cpus):.2f} |")
+    if args.measure == "time":
+        print("\nlong-lived worker (ab --rounds-per-worker):\n")
+        print("| framework | rounds | ready: start + imports + load (s) | wall per round (s) | measured calls (s) | "
+              "share not measuring | a session of 10 rounds against 10 fresh calls |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for framework, (cell, per_call_wall) in served.items():
+            with RoundWorker(cell) as worker:
+                worker.wait_ready()
+                outcomes = [worker.measure(r) for r in range(args.calls)]
+            walls = [o.wall_s for o in outcomes]
+            measured = statistics.median([sum(rep["e2e_ms"] / 1000 for rep in o.reply.repetitions)
+                                          + cell.workload.warmup * statistics.median(rep["e2e_ms"] / 1000 for rep
+                                                                                     in o.reply.repetitions)
+                                          for o in outcomes])
+            wall = statistics.median(walls)
+            print(f"| {framework} | {args.calls} | {worker.ready_s:.2f} | {wall:.3f} | {measured:.3f} | "
+                  f"{(wall - measured) / wall:.0%} | {(worker.ready_s + 10 * wall) / (10 * per_call_wall):.2f} |")
     print(f"load average after: {os.getloadavg()}")
 
 

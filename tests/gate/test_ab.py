@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from support import assert_one_error_line, run_cli
+from support import FakeWorkspace, assert_one_error_line, run_cli, run_fake_cli
 
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.ab import Side, interleave, pair_cells
@@ -89,23 +92,101 @@ def test_more_rounds_follow_the_measured_need_up_to_the_cap() -> None:
     assert more_rounds(50.0, 2, 40) == 2
 
 
-@pytest.mark.slow
+def timed_workspace(root: Path, factors: list[float]) -> tuple[Path, Path]:
+    """A fake workspace whose model ``fake-timed`` injects its times (``backends.fake``: the n-th worker's calls
+    take ``factors[n]`` times 5 ms to the first token and 1 ms a token after): (suite, model folder)."""
+    ws = FakeWorkspace(root)
+    folder = root / "m" / "text" / "timed"
+    folder.mkdir(parents=True)
+    (folder / "fake_times.json").write_text(json.dumps({"ttft_ms": 5.0, "token_ms": 1.0, "factors": factors}))
+    with open(ws.config, "a") as fh:
+        fh.write('\n[models.fake-timed]\ntask = "text2text"\n[models.fake-timed.formats]\nfake = "m/text/timed"\n')
+    ws.workload("gen", repetitions=3)
+    return ws.suite("timed", [("gen", ["fake-timed"])]), folder
+
+
+def fake_ab(root: Path, suite: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``genai-harness ab env:default env:twin`` on the fake backend (twin: this interpreter again)."""
+    return run_fake_cli("--python", f"twin={sys.executable}", "ab", "env:default", "env:twin", "--suite", suite,
+                        "--framework", "fake", "--device", "CPU", "--store", root / "ab.sqlite", "--metric", "tpot_ms",
+                        "--json", *args, cwd=root, timeout=300)
+
+
 def test_ab_runs_more_rounds_when_its_noise_needs_them_and_stops_at_the_cap(tmp_path: Path) -> None:
+    # per round (A, B in even rounds, B, A in odd ones) the workers' calls take: B/A = 1.3, 1.3, 0.8, 0.8, 1.3, 1.3
+    suite, folder = timed_workspace(tmp_path, [1.0, 1.3, 1.3, 1.0, 1.0, 0.8, 0.8, 1.0])
+    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "6")
+    assert proc.returncode == 16, proc.stderr  # B/A 1.11 [0.85-1.44]: neither shown; never a silent pass
+    # two rounds are too few for the paired test at all: it asks for the four it needs first
+    assert "needs about 4 rounds to catch a 10 % slowdown; running 2 more (4 of at most 6)" in proc.stderr
+    # four rounds of this noise (log ratios SD 0.27) would need 157 rounds: two more, then the cap
+    assert "needs about 157 rounds to catch a 10 % slowdown; running 2 more (6 of at most 6)" in proc.stderr
+    assert "it would need 126 rounds at this noise; stopping at 6 rounds (--max-rounds 6)" in proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert result["tested_on"] == "paired rounds" and result["df"] == 5 and result["rounds_needed"] == 126
+    assert result["ratio"] == pytest.approx(math.exp((4 * math.log(1.3) + 2 * math.log(0.8)) / 6))
+    assert len(ResultStore(tmp_path / "ab.sqlite").read()) == 2 * 6 * 3  # two sides x six rounds x three repetitions
+    assert (folder / "fake_times.count").read_text() == "12"  # one worker per call
+    bad = run_cli("ab", "opts:threads=1", "opts:threads=2", "--rounds", "5", "--max-rounds", "3")
+    assert "--max-rounds must be a whole number from --rounds (5" in assert_one_error_line(bad, 2)
+
+
+def test_ab_stops_once_its_noise_says_it_has_rounds_enough(tmp_path: Path) -> None:
+    suite, _ = timed_workspace(tmp_path, [1.0])  # every call alike: no noise, B/A exactly 1
+    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "6")
+    assert proc.returncode == 0, proc.stderr
+    assert "running 2 more (4 of at most 6)" in proc.stderr and "(6 of at most 6)" not in proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert (result["verdict"], result["ratio"], result["df"]) == ("equivalent", 1.0, 3.0)
+
+
+def test_ab_with_long_lived_workers_counts_each_worker_pair_once(tmp_path: Path) -> None:
+    # sessions load A first in even ones, B first in odd ones: every B worker is 1.3x its A partner
+    suite, folder = timed_workspace(tmp_path, [1.0, 1.3, 1.3, 1.0])
+    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "8", "--rounds-per-worker", "2")
+    assert proc.returncode == 1, proc.stderr  # a regression, shown
+    (result,) = json.loads(proc.stdout)
+    # the job ran at least four workers a side (eight rounds), each worker pair one unit: df 3, not 7
+    assert (result["tested_on"], result["df"], result["verdict"]) == ("paired workers", 3.0, "regression")
+    assert result["ratio"] == pytest.approx(1.3)
+    rows = ResultStore(tmp_path / "ab.sqlite").read()
+    assert len(rows) == 2 * 8 * 3 and rows.groupby("run_id")["worker_session"].nunique().tolist() == [4, 4]
+    assert (folder / "fake_times.count").read_text() == "8"  # one worker per side and session, not per call
+    bad = fake_ab(tmp_path, suite, "--rounds-per-worker", "0")
+    assert "--rounds-per-worker must be a whole number from 1 to 1000, got 0" in assert_one_error_line(bad, 2)
+
+
+def test_a_round_that_fails_in_a_long_lived_worker_is_recorded_and_ends_its_session(tmp_path: Path) -> None:
+    ws = FakeWorkspace(tmp_path)
+    ws.workload("gen", repetitions=2)
+    suite = ws.suite("raise", [("gen", ["fake-raise"])])
+    proc = run_fake_cli("--python", f"twin={sys.executable}", "ab", "env:default", "env:twin", "--suite", suite,
+                        "--framework", "fake", "--device", "CPU", "--store", tmp_path / "ab.sqlite", "--rounds", "4",
+                        "--max-rounds", "4", "--rounds-per-worker", "2", cwd=tmp_path, timeout=300)
+    assert proc.returncode not in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    rows = ResultStore(tmp_path / "ab.sqlite").read()
+    # four rounds a side are raised to four sessions of two (the paired test needs four workers a side); each
+    # session starts at an even round, A first, and ends there: one failed row of A a session, nothing lost
+    assert rows["status"].tolist() == ["failed"] * 4, rows[["status", "error"]]
+    assert rows["environment"].eq("default").all() and rows["error"].str.contains("fake runtime failure").all()
+
+
+@pytest.mark.slow
+def test_ab_with_long_lived_workers_on_a_real_runtime(tmp_path: Path) -> None:
+    """The wiring on a real runtime (what it measures depends on the machine; what it runs does not)."""
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE)
     store = tmp_path / "ab.sqlite"
     proc = run_cli("ab", "opts:threads=1", "opts:threads=2", "--suite", str(suite), "--framework", "onnxruntime_genai",
-                   "--store", str(store), "--rounds", "2", "--max-rounds", "6", "--metric", "tpot_ms", "--json")
-    assert proc.returncode in (0, 1, 16), proc.stderr  # an A/A job: what it shows depends on the load
-    # two rounds are too few for the paired test at all: it asks for the four it needs first
-    assert "running 2 more (4 of at most 6)" in proc.stderr
-    (result,) = json.loads(proc.stdout)
+                   "--store", str(store), "--rounds", "8", "--max-rounds", "8", "--rounds-per-worker", "2",
+                   "--metric", "tpot_ms", "--metric", "load_s", "--json")
+    assert proc.returncode in (0, 1, 16), proc.stderr  # threads 1 against 2: what it shows depends on the load
     rows = ResultStore(store).read()
-    rounds, rest = divmod(len(rows), 2 * 10)  # two sides x the rounds run x ten repetitions
-    assert rest == 0 and rounds in (4, 6) and result["tested_on"] == "paired rounds"
-    assert ("running 2 more (6 of at most 6)" in proc.stderr) == (rounds == 6)  # more only when the noise says so
-    bad = run_cli("ab", "opts:threads=1", "opts:threads=2", "--rounds", "5", "--max-rounds", "3")
-    assert "--max-rounds must be a whole number from --rounds (5" in assert_one_error_line(bad, 2)
+    assert len(rows) == 2 * 8 * 10 and rows["status"].eq("ok").all()  # two sides x eight rounds x ten repetitions
+    assert rows.groupby("run_id")["worker_session"].nunique().tolist() == [4, 4]
+    assert rows.groupby("worker_session")["load_s"].nunique().eq(1).all()  # one load per worker
+    results = json.loads(proc.stdout)
+    assert {r["tested_on"] for r in results} == {"paired workers"} and {r["df"] for r in results} == {3.0}
 
 
 def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
@@ -129,3 +210,36 @@ def test_ab_round_estimator_defaults_to_the_median_and_refuses_others(capsys: py
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["ab", "env:a", "env:b", "--round-estimator", "mean"])
     assert exit_info.value.code == 2 and "invalid choice: 'mean'" in capsys.readouterr().err
+
+
+def test_sessions_take_turns_between_pairs_and_more_rounds_come_in_whole_sessions() -> None:
+    from genai_harness.gate.ab import whole_sessions
+    from genai_harness.runner.round_loop import session_plan
+
+    assert session_plan([(0, 5), (0, 4)], 2) == [(0, 0, 2), (1, 0, 2), (0, 2, 2), (1, 2, 2), (0, 4, 1)]
+    assert session_plan([(20, 3)], 10) == [(0, 20, 3)] and session_plan([], 3) == []
+    assert session_plan([(0, 4)], 1) == [(0, r, 1) for r in range(4)]  # one round a worker: today's design
+    with pytest.raises(ValueError, match="at least 1"):
+        session_plan([(0, 4)], 0)
+    assert whole_sessions(3, 40, 200, 10) == 10 and whole_sessions(3, 195, 200, 10) == 5  # never past the cap
+    assert whole_sessions(0, 40, 200, 10) == 0 and whole_sessions(3, 40, 200, 1) == 3
+
+
+def test_a_worker_that_served_several_rounds_is_one_unit_of_the_paired_test() -> None:
+    import pandas as pd
+
+    from genai_harness.gate.units import run_values, session_means, worker_sessions
+
+    def side(run: str, sessions: list[str | None], values: list[float]) -> pd.DataFrame:
+        """One call of two repetitions per value (both repetitions the value)."""
+        return pd.DataFrame({"run_id": run, "repetition": [0, 1] * len(values),
+                             "worker_session": [s for s in sessions for _ in range(2)],
+                             "value": [v for v in values for _ in range(2)]})
+
+    served = side("a", ["w0", "w0", "w1", "w1"], [1.0, 4.0, 2.0, 2.0])
+    assert worker_sessions(served) == ["w0", "w0", "w1", "w1"]
+    assert session_means([1.0, 4.0, 2.0, 2.0], worker_sessions(served)) == pytest.approx([2.0, 2.0])  # geometric
+    assert run_values(served) == pytest.approx({"a#w0": 2.0, "a#w1": 2.0})  # the runs test counts workers too
+    assert worker_sessions(side("a", ["w0", "w1"], [1.0, 2.0])) is None  # a worker a call: rounds are the units
+    assert worker_sessions(side("a", [None, None], [1.0, 2.0])) is None  # rows before schema 6
+    assert run_values(side("a", [None, None], [1.0, 2.0])) == {"a#1": 1.0, "a#2": 2.0}

@@ -23,7 +23,8 @@ from genai_harness.results.schema import (
 
 def test_column_order_and_types() -> None:
     assert COLUMN_NAMES[:5] == ("run_id", "run_started_at", "recorded_at", "harness_version", "schema_version")
-    assert COLUMN_NAMES[-1] == "cache_note"
+    assert COLUMN_NAMES.index("instructions_call") < COLUMN_NAMES.index("worker_session")  # added in 6, at the end
+    assert {c.name for c in columns_for_version(6)} - {c.name for c in columns_for_version(5)} >= {"worker_session"}
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
     assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics",
                             "itl_by_position_ms", "numerics")

@@ -17,6 +17,8 @@ from genai_harness.worker.protocol import (
     CellDone,
     CellReply,
     CellRequest,
+    CellRoundsReply,
+    CellRoundsRequest,
     CellStarted,
     DirectReply,
     DirectRequest,
@@ -31,12 +33,18 @@ from genai_harness.worker.protocol import (
     OperatorCellReply,
     OperatorCellRequest,
     RequestedNumerics,
+    RoundCommand,
+    RoundDone,
+    StopCommand,
+    WorkerReady,
     WorkerReply,
+    command_from_line,
     decode_reply,
     decode_request,
     encode_reply,
     encode_request,
     journal_entry_from_dict,
+    journal_line,
 )
 from genai_harness.workloads.spec import parse_workload
 
@@ -60,6 +68,8 @@ REQUEST_CASES = [
     CellRequest("openvino.genai", DEVICE, WORKLOAD, ModelRef("/models/m"), cache_root="/c", cold=True,
                 cold_start=False),
     LoadRequest("openvino.genai", "text2text", DEVICE, "/models/m", "default"),
+    CellRoundsRequest(CellRequest("onnxruntime", DEVICE, WORKLOAD, ModelRef("/models/m", "tiny", "onnx")),
+                      "/tmp/rounds.jsonl"),
 ]
 REPLY_CASES = [
     InventoryReply("default", "/usr/bin/python3", "3.11.7", [{"framework": "onnxruntime", "available": True}],
@@ -74,6 +84,7 @@ REPLY_CASES = [
     CellReply(0.25, [], cold_start={"compile_s": 1.0, "load_cold_s": 1.2, "cache_hit": 1, "cache_note": None}),
     LoadReply(0.3, True, peak_rss_mb=70.0),
     LoadReply(0.3, None),
+    CellRoundsReply(7, peak_rss_mb=60.0),
     ErrorReply("CellTimeoutError", "it hung", None, peak_rss_mb=10.0),
 ]
 
@@ -176,3 +187,20 @@ def test_the_operator_journal_round_trips() -> None:
     assert CellDone(4, refused="no").to_dict() == {"done": 4, "refused": "no"}
     with pytest.raises(WorkerProtocolError, match="lacks the field 'response'"):
         journal_entry_from_dict({"done": 6})
+
+
+def test_a_rounds_worker_speaks_in_typed_lines() -> None:
+    """The commands on a rounds worker's standard input and the lines of its journal come back as themselves."""
+    assert command_from_line(RoundCommand(12).to_line()) == RoundCommand(12)
+    assert command_from_line(StopCommand().to_line()) == StopCommand() == command_from_line("")  # end of input
+    reply = CellReply(0.25, [{"ttft_ms": 1.5, "native_metrics": {}}], "CPU", peak_rss_mb=88.0)
+    for entry in (WorkerReady(0.3), RoundDone(3, reply=reply), RoundDone(4, error="RuntimeError: boom",
+                                                                         error_type="RuntimeError")):
+        assert journal_line(json.loads(json.dumps(entry.to_dict()))) == entry
+    assert journal_line({"round": 3, "reply": reply.to_dict()}).reply.peak_rss_mb is None  # type: ignore[union-attr]
+    for bad, words in (("{oops\n", "unreadable command"), ('{"go": 1}\n', "lacks the field 'round'"),
+                       ("[1]\n", "not a JSON object")):
+        with pytest.raises(WorkerProtocolError, match=words):
+            command_from_line(bad)
+    with pytest.raises(WorkerProtocolError, match="journal line"):
+        journal_line({"round": "three"})

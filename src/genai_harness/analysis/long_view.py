@@ -56,7 +56,7 @@ def measured_metrics(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> 
 def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
               keep: Sequence[str] = ("run_id", "run_started_at", "machine_fingerprint", "hostname",
                                      *TARGET_COLUMNS, "task", "workload_id", "model_id", "model_hash",
-                                     "repetition")) -> pd.DataFrame:
+                                     "repetition", "worker_session")) -> pd.DataFrame:
     """One row per measured value of an ``ok`` row: the ``keep`` columns, ``target``, ``metric``, ``value``,
     ``unit`` and ``better``. For plotting and comparing.
 

@@ -12,12 +12,21 @@ runner forwards that to its workers. Its "models" are folders whose name picks a
 - ``long``: a text model whose context (8 tokens) no workload fits (ContextLengthError: a skipped cell);
 - ``int4``: a quantized model: it runs at its own precision and refuses a request for f32 (NumericsError).
 
+Injected times (deterministic timing for the gate's wiring tests): a text model folder holding
+``fake_times.json`` (``{"ttft_ms": T, "token_ms": M, "factors": [f0, f1, ...]}``) reports its tokens' times
+itself (:meth:`FakeText2TextPipeline._generate_timed`): the first new token ``T`` ms after the call starts, each
+next one ``M`` ms later, all multiplied by the factor of the pipeline: the n-th pipeline created on that folder
+(by any process; the count lives in ``fake_times.count`` beside it) takes ``factors[n % len(factors)]``. So a
+test scripts exactly how much each worker's calls "take", whatever the machine's load.
+
 Its numerics: numpy float32 on one thread, read back as such; it runs nothing else (a request for bf16,
 f16 or more threads reads back f32 / 1 and the cell is refused).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -92,6 +101,30 @@ class FakeBackend(Backend):
         return FakeClassifier(model_path, device)
 
 
+TIMES_FILE = "fake_times.json"
+"""A fake text model folder's injected times (see the module docstring)."""
+
+
+def injected_times(model_path: Path) -> tuple[float, float] | None:
+    """(TTFT ms, per-token ms) of the next pipeline on ``model_path``, its factor applied and the folder's count of
+    pipelines advanced; None when the folder injects no times."""
+    spec_path = model_path / TIMES_FILE
+    if not spec_path.is_file():
+        return None
+    spec = json.loads(spec_path.read_text())
+    counter = model_path / "fake_times.count"
+    with open(counter, "a+") as fh:  # one pipeline at a time takes the next factor (ab runs workers one by one)
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        count = int(fh.read().strip() or 0)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(count + 1))
+    factors = [float(f) for f in spec.get("factors", [1.0])] or [1.0]
+    factor = factors[count % len(factors)]
+    return float(spec["ttft_ms"]) * factor, float(spec["token_ms"]) * factor
+
+
 class FakeText2TextPipeline(text2text.Pipeline):
     """Tokens are characters' code points mod 1000; new token i is (last input + i + 1) mod 1000."""
 
@@ -102,6 +135,17 @@ class FakeText2TextPipeline(text2text.Pipeline):
         self.model_path = model_path
         self.actual_device = device.label
         self.numerics = fake_numerics()
+        self.times = injected_times(model_path)
+
+    def _generate_timed(self, input_ids: list[int], config: text2text.GenerationConfig,
+                        call_start_ns: int) -> text2text.TimedGeneration | None:
+        if self.times is None:
+            return None
+        ttft_ms, token_ms = self.times
+        ids: list[int] = []
+        self._generate_ids(input_ids, config, ids.append)
+        stamps = [call_start_ns + round((ttft_ms + i * token_ms) * 1e6) for i in range(len(ids))]
+        return text2text.TimedGeneration(ids, stamps, {"fake_native_tokens": len(ids)})
 
     def _encode(self, text: str) -> list[int]:
         return [ord(c) % FAKE_VOCAB for c in text]

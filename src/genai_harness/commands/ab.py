@@ -7,7 +7,7 @@ from typing import Any
 
 from genai_harness.commands.compare import add_gate_options, gate_comparison, judge
 from genai_harness.commands.run import add_measure_option
-from genai_harness.gate.compare import AB_MAX_ROUNDS, AB_ROUNDS, rounds_to_run
+from genai_harness.gate.compare import AB_MAX_ROUNDS, AB_ROUNDS, AB_ROUNDS_PER_WORKER, rounds_to_run
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -26,7 +26,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
                               devices=args.device, models=args.model, store=args.store, pythons=args.python,
                               config=args.config, progress=not args.quiet,
                               inject_slowdown=(None, args.inject_slowdown), max_rounds=max_rounds,
-                              rounds_needed=rounds_needed, measure=args.measure)
+                              rounds_needed=rounds_needed, measure=args.measure,
+                              rounds_per_worker=args.rounds_per_worker)
     return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"), ignore=ignore, paired=True)
 
 
@@ -34,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     """Register the subcommand."""
     p = sub.add_parser(
         "ab", help="interleaved A/B run of two environments, models or option sets, then compare",
-        description="Run A and B alternately (ABBA per round, every call its own worker) on the same machine in "
+        description="Run A and B alternately (ABBA per round; every call its own worker, or one worker a side for "
+                    "--rounds-per-worker rounds) on the same machine in "
                     "the same minutes, then compare B against A round by round (a paired t-test on the "
                     "per-round log ratios; a regression when p < --alpha and the ratio >= --threshold). "
                     "A side is env:NAME (a registered environment, "
@@ -51,6 +53,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         f"runs more rounds, up to M in all (default {AB_MAX_ROUNDS}, or --rounds if larger; "
                         "--max-rounds equal to --rounds runs a fixed count). The count follows the measured noise, "
                         "never the effect; the JSON's rounds_needed and a warning on stderr say when M fell short")
+    p.add_argument("--rounds-per-worker", type=int, default=AB_ROUNDS_PER_WORKER, metavar="K",
+                   help="one worker per side serves K rounds of a cell pair (loads its model once; the rounds "
+                        "alternate ABBA), and the gate counts each worker pair as one unit, its rounds averaged; "
+                        f"1 starts a fresh worker for every call (default {AB_ROUNDS_PER_WORKER})")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")

@@ -5,6 +5,12 @@ whichever is not the varied dimension) and run alternately, round after round (A
 call in its own worker process. Both sides then share the same minutes of the same machine, so a
 noisy runner's drift falls on both alike; the compare that follows pairs them across the varied
 dimension. This is the gate that survives a noisy CI runner, and the way to test a runtime upgrade.
+
+With ``rounds_per_worker`` K above 1, one worker per side serves K rounds of a pair (a *session*: each loads its
+model once, then the rounds alternate ABBA on the loaded models; :mod:`genai_harness.runner.round_loop`): a round
+then costs its measured calls, not a process start, imports and a model load. Rounds of one worker share what
+that process drew, so the gate counts the worker pair, not the round, as the unit (``tested_on`` "paired
+workers"), and the job sizes itself in whole sessions.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, cell_label
 from genai_harness.analysis.long_view import row_labels
 from genai_harness.errors import ConfigurationError
-from genai_harness.gate.compare import AB_ROUNDS
+from genai_harness.gate.compare import AB_ROUNDS, MIN_REPETITIONS
 from genai_harness.runner.benchmark import check_measure, check_slowdown
 from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.prepare import Selection, prepare_run
 from genai_harness.runner.progress import Progress
+from genai_harness.runner.round_loop import SessionRunner, session_plan
 from genai_harness.worker.protocol import INSTRUCTIONS
 
 if TYPE_CHECKING:
@@ -138,13 +145,20 @@ def more_rounds(needed: float, done: int, max_rounds: int) -> int:
     return max(1, min(math.ceil(needed), max_rounds, done + max(2, done // 2)) - done)
 
 
+def whole_sessions(extra: int, done: int, max_rounds: int, per_worker: int) -> int:
+    """``extra`` rounds rounded up to whole sessions of ``per_worker`` rounds, never past ``max_rounds`` (pure)."""
+    if extra <= 0 or per_worker <= 1:
+        return extra
+    return min(math.ceil(extra / per_worker) * per_worker, max_rounds - done)
+
+
 def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, frameworks: Sequence[str] | None = None,
            devices: Sequence[str] | None = None, models: Sequence[str] | None = None,
            store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
            progress: bool = True, stream: TextIO | None = None,
            inject_slowdown: tuple[float | None, float | None] = (None, None), max_rounds: int | None = None,
            rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float] | None = None, measure: str = "time",
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+           rounds_per_worker: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
 
     ``inject_slowdown`` stretches one side's spans (gate calibration). Rows are written as each call ends.
@@ -155,6 +169,10 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
 
     ``measure="instructions"`` runs every call under valgrind with one compute thread (``runner.valgrind``); the
     counts barely vary between runs, so each pair runs one round and never more.
+
+    ``rounds_per_worker`` K > 1 keeps one worker per side alive for K rounds (see the module docstring); a job
+    then runs at least ``MIN_REPETITIONS`` sessions (``rounds`` is raised to that), and more rounds come in whole
+    sessions of K (the last one shorter at ``max_rounds``).
     """
     side_a, side_b = Side.parse(a), Side.parse(b)
     if side_a.kind != side_b.kind:
@@ -167,11 +185,17 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
                                    or not max(rounds, 2) <= max_rounds <= 1000):
         raise ConfigurationError(f"--max-rounds must be a whole number from --rounds ({rounds}, at least 2) to "
                                  f"1000, got {max_rounds!r}")
+    per_worker = rounds_per_worker
+    if not isinstance(per_worker, int) or isinstance(per_worker, bool) or not 1 <= per_worker <= 1000:
+        raise ConfigurationError(f"--rounds-per-worker must be a whole number from 1 to 1000, got {per_worker!r}")
+    if per_worker > 1 and rounds < MIN_REPETITIONS * per_worker:  # the paired test needs this many workers a side
+        rounds = MIN_REPETITIONS * per_worker
+        max_rounds = None if max_rounds is None else max(max_rounds, rounds)
     slowdowns = [check_slowdown(f) for f in inject_slowdown]
     if measure == INSTRUCTIONS:  # counts need no rounds to average their noise away (analysis/gate_rules)
         for side in (side_a, side_b):
             check_measure(measure, side.threads)
-        rounds, max_rounds = 1, None
+        rounds, max_rounds, rounds_per_worker = 1, None, 1
     check_measure(measure, None)
     filters = (frameworks, devices, models)
     prepared = prepare_run(suite, [side_a.selection(*filters), side_b.selection(*filters)], pythons=pythons or (),
@@ -186,6 +210,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     result_store = prepared.store
     contexts = [new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
     written: list[dict[str, Any]] = []
+    sessions = SessionRunner(result_store, contexts, Progress(0, stream, False), written)  # numbers every session
 
     def run_rounds(plan: list[tuple[tuple[Cell, Cell], int, int]], note: str) -> Progress:
         """Plan, announce and run the rounds of ``plan`` ((pair, first round, rounds)), each call its own worker."""
@@ -194,17 +219,24 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
             result_store.record_plan(context.run_id, [cell.label for side, cell in order if side == index])
         meter = Progress(len(order), stream or sys.stderr, progress)
         meter.note(note)
+        if rounds_per_worker > 1:
+            sessions.progress = meter
+            for index, first, count in session_plan([(start, count) for _, start, count in plan], rounds_per_worker):
+                sessions.run(plan[index][0], first, count)
+            return meter
         for side, cell in order:
             run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
         return meter
 
+    served = f" ({rounds_per_worker} a worker: one unit of the test per worker pair)" if rounds_per_worker > 1 else ""
     meter = run_rounds([(pair, 0, rounds) for pair in pairs],
-                       f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds, runs {contexts[0].run_id} (A) "
-                       f"and {contexts[1].run_id} (B), store {result_store.path}")
+                       f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds{served}, runs "
+                       f"{contexts[0].run_id} (A) and {contexts[1].run_id} (B), store {result_store.path}")
     done = [rounds] * len(pairs)
     while max_rounds is not None and rounds_needed is not None:
         needs = pair_needs(pairs, [result_store.read(run_id=c.run_id) for c in contexts], rounds_needed)
-        extras = [more_rounds(need, count, max_rounds) for need, count in zip(needs, done, strict=True)]
+        extras = [whole_sessions(more_rounds(need, count, max_rounds), count, max_rounds, rounds_per_worker)
+                  for need, count in zip(needs, done, strict=True)]
         if not any(extras):
             short = [need for need, count in zip(needs, done, strict=True) if need > count]
             if short:

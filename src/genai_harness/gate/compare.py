@@ -49,11 +49,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, kind_rule, row_measures
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
-from genai_harness.analysis.long_view import call_index, long_view
+from genai_harness.analysis.long_view import long_view
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
 from genai_harness.analysis.statistics import (
     ROUND_ESTIMATORS,
@@ -62,10 +60,10 @@ from genai_harness.analysis.statistics import (
     median,
     paired_log_ratio_test,
     paired_rounds_needed,
-    round_estimate,
 )
 from genai_harness.errors import ComparisonError
 from genai_harness.gate.noise import Spread, cell_spread, own_spread, pooled_spread, runs_test
+from genai_harness.gate.units import run_estimates, run_medians, run_values, session_means, worker_sessions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,8 +96,16 @@ round-to-round noise needs more rounds to catch ``TARGET_SLOWDOWN`` runs more, u
 machine self-sized jobs of one pair chose a median of 137 (openvino-genai) and 188 (onnxruntime-genai, whose
 load time is the noisiest metric) rounds, and held false alarms <= 0.5 % while catching every 10 % slowdown
 (benchmarks/RESULTS.md, "ab as it runs by default")."""
+AB_ROUNDS_PER_WORKER = 1
+"""Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call,
+until the calibration of long-lived workers on real jobs says otherwise (benchmarks/RESULTS.md, "ab cheaper")."""
 TARGET_SLOWDOWN = 1.10
 """The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
+PAIRED_ROUNDS = "paired rounds"
+"""``tested_on`` of a paired row whose rounds each ran in a fresh worker (each round a unit)."""
+PAIRED_SESSIONS = "paired workers"
+"""``tested_on`` of a paired row whose rounds long-lived workers served (``ab --rounds-per-worker``): each
+worker pair is one unit, its rounds averaged (:func:`session_means`)."""
 ROUND_ESTIMATOR = "median"
 """Default per-round estimator of the paired gate (``round_estimator``; ``statistics.ROUND_ESTIMATORS``). Kept
 at the median: on 80 real A/A rounds under load (benchmarks/RESULTS.md, "Per-round estimators") the best
@@ -239,7 +245,7 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
     pools = {name: pooled_spread([s for k, s in sides.items() if k[-1] == name]) if pool else None
              for name in names}
     pools.update(dict(spreads or {}))
-    judged: list[tuple[dict[str, Any], float]] = []  # rows tested or testable, and their standard deviation
+    judged: list[tuple[dict[str, Any], float, float]] = []  # rows tested or testable, their SD, rounds per unit
     for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
         info = METRICS[key[-1]]
         b_group, c_group = base_groups.get(key), cur_groups.get(key)
@@ -264,15 +270,20 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             row["unresolved"] = row["verdict"] == "inconclusive"  # never a silent pass
             records.append(row)
             continue
-        sd = math.nan
+        sd, per_unit = math.nan, 1.0
         b_runs, c_runs = (run_medians(b_group), run_medians(c_group)) if paired else ([], [])
-        if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough rounds for t
-            if round_estimator != "median":
-                b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
-                c_runs = run_estimates(c_group, round_estimator, lower_is_better=info.lower_is_better)
+        if paired and round_estimator != "median":
+            b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
+            c_runs = run_estimates(c_group, round_estimator, lower_is_better=info.lower_is_better)
+        b_sessions, c_sessions = (worker_sessions(b_group), worker_sessions(c_group)) if paired else (None, None)
+        sessions = b_sessions is not None and c_sessions is not None and len(b_runs) == len(c_runs)
+        if sessions:  # rounds served by long-lived workers: the worker is the independent unit, not the round
+            per_unit = len(b_runs) / len(set(b_sessions or ()))
+            b_runs, c_runs = session_means(b_runs, b_sessions), session_means(c_runs, c_sessions)
+        if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough units for t
             test = paired_log_ratio_test(b_runs, c_runs)
             row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
-                       tested_on="paired rounds", df=float(test.n - 1),
+                       tested_on=PAIRED_SESSIONS if sessions else PAIRED_ROUNDS, df=float(test.n - 1),
                        se=test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan)
             sd = test.sd_log_ratio
         else:
@@ -287,16 +298,16 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
                        tested_on=tested_on, df=test.df, se=test.se)
         row["slowdown"] = row["ratio"] if info.lower_is_better else (1.0 / row["ratio"] if row["ratio"] else math.nan)
         records.append(row)
-        judged.append((row, sd))
-    tested = [row for row, _ in judged if math.isfinite(row["p_value"])]
+        judged.append((row, sd, per_unit))
+    tested = [row for row, _, _ in judged if math.isfinite(row["p_value"])]
     for row, adjusted in zip(tested, holm_adjust([row["p_value"] for row in tested]), strict=True):
         row["p_family"] = adjusted
     per_test = alpha / max(1, len(tested) * family_scale)  # each test's share of the family's alpha (Bonferroni)
-    for row, sd in judged:
+    for row, sd, per_unit in judged:
         factor, se = row["threshold"], row.pop("se")
         row["detectable"] = detectable_shift(se, int(row["df"]) if math.isfinite(row["df"]) else 0,
                                              alpha=per_test, threshold=factor)
-        row["rounds_needed"] = (paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
+        row["rounds_needed"] = (per_unit * paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
                                 if math.isfinite(sd) else math.nan)
         low, high = row["ratio_ci_low"], row["ratio_ci_high"]
         if not METRICS[row["metric"]].lower_is_better:
@@ -304,54 +315,6 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         row["verdict"] = verdict(row["slowdown"], row["p_family"], low, high, threshold=factor, alpha=alpha)
         row["unresolved"] = unresolved(row["verdict"], row["slowdown"], factor, math.isfinite(row["p_value"]), high)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
-
-
-def run_values(group: pd.DataFrame) -> dict[str, float]:
-    """One median per run of a cell's long-view rows, keyed by run (pure): the unit a test of separate runs
-    counts. A run id whose repetition numbers repeat holds several worker calls (an ``ab`` side: one call a
-    round), each its own unit; otherwise the run id is the unit, whatever order its rows came back in (a
-    PostgreSQL read need not keep the stored order, and splitting a run at each repetition 0 would count one
-    process's repetitions as separate runs)."""
-    if "run_id" not in group.columns:
-        return {}
-    runs = group["run_id"].astype(str).to_numpy()
-    values = group["value"].to_numpy(dtype=float)
-    repetitions = group["repetition"].to_numpy() if "repetition" in group.columns else None
-    out: dict[str, float] = {}
-    for run in dict.fromkeys(runs.tolist()):
-        mask = runs == run
-        if repetitions is not None and len(set(repetitions[mask].tolist())) < int(mask.sum()):
-            calls = call_index(group[mask])
-            for call in dict.fromkeys(calls.tolist()):
-                out[f"{run}#{call}"] = float(np.median(values[mask][calls == call]))
-        else:
-            out[run] = float(np.median(values[mask]))
-    return out
-
-
-def run_estimates(group: pd.DataFrame, estimator: str, *, lower_is_better: bool = True) -> list[float]:
-    """One :func:`~genai_harness.analysis.statistics.round_estimate` per worker call, cut as :func:`run_medians`."""
-    if "run_id" not in group.columns:
-        return []
-    return [round_estimate(values, estimator, lower_is_better=lower_is_better)
-            for values in _calls(group)["value"].agg(list).tolist()]
-
-
-def _calls(group: pd.DataFrame) -> Any:
-    """``group`` grouped by worker call (``analysis.call_index``), in stored order."""
-    return group.groupby(call_index(group), sort=False)
-
-
-def run_medians(group: pd.DataFrame) -> list[float]:
-    """One median per worker call of a cell's long-view rows (the unit a between-process test counts).
-
-    A call's repetitions are numbered from 0 and stored together, so a repetition 0 (or a new run id)
-    starts the next call: a plain run gives one median per run, an ``ab`` side (one run id, one call per
-    round) one per round, rather than pooling every round's repetitions as if independent.
-    """
-    if "run_id" not in group.columns:
-        return []
-    return [float(v) for v in _calls(group)["value"].median().tolist()]
 
 
 def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what: str) -> None:
@@ -370,7 +333,7 @@ def rounds_to_run(comparison: pd.DataFrame) -> float:
     noise it measured (its ``rounds_needed``), and at least ``MIN_REPETITIONS`` while any cell is not yet
     tested on paired rounds (pure; what ``ab --max-rounds`` sizes a job by)."""
     needed = comparison["rounds_needed"].dropna()
-    unpaired = bool((comparison["tested_on"] != "paired rounds").any())
+    unpaired = bool((~comparison["tested_on"].isin([PAIRED_ROUNDS, PAIRED_SESSIONS])).any())
     return max(float(needed.max()) if len(needed) else 0.0, float(MIN_REPETITIONS) if unpaired else 0.0)
 
 

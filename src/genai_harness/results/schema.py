@@ -42,6 +42,9 @@ Schema history (``SCHEMA_VERSION``):
   ``cache_state`` (how the cell's own load started: ``cold``, ``warm`` or ``off``), ``cache_hit`` (1 when the warm
   load read the cache) and ``cache_note`` (why a cache was not used). Row columns, null for a target that does
   not compile and in rows of older stores; additive, like 4 and 5.
+  Also ``worker_session`` (issue 23, ``ab`` cheaper): the id of the worker process that
+  measured a row when that worker served several ``ab`` rounds (``ab --rounds-per-worker``); null for a worker
+  of one call. The gate counts a worker, not a round, as the independent unit (``gate.compare``).
 """
 
 from __future__ import annotations
@@ -178,6 +181,9 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "cache_key", "cache_state", since=6),
     *_cols("int", "cache_hit", since=6),
     *_cols("text", "cache_note", since=6),
+    # --- schema 6, issue 23 "ab cheaper" (helper abcheap): which worker served an ab round (one worker, many rounds)
+    *_cols("text", "worker_session", since=6),
+    # --- end of issue 23 "ab cheaper"
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -61,19 +61,23 @@ class WorkerProcess:
     """One worker process started on ``request`` under ``python``; its request, response and stderr files lie in
     ``folder`` (``request{suffix}.json``, ``response{suffix}.json``, ``stderr{suffix}``).
 
-    Used as a context manager: leaving it, normally, on Ctrl-C or on any failure, kills the worker's whole process
+    With ``commands`` its standard input is a pipe the parent writes typed command lines to (:meth:`send`; a
+    rounds worker, :mod:`genai_harness.worker.protocol.rounds`). Used as a context manager: leaving it, normally,
+    on Ctrl-C or on any failure, kills the worker's whole process
     group and reaps it, so no worker is ever left running. Raises OSError when the interpreter cannot start.
     """
 
     def __init__(self, python: Path, request: WorkerRequest[Any], folder: Path, suffix: str = "",
-                 prefix: Sequence[str] = (), extra_env: Mapping[str, str] | None = None) -> None:
+                 prefix: Sequence[str] = (), extra_env: Mapping[str, str] | None = None,
+                 commands: bool = False) -> None:
         self.request_path = folder / f"request{suffix}.json"
         self.response_path = folder / f"response{suffix}.json"
         self.stderr_path = folder / f"stderr{suffix}"
         self.request_path.write_text(json.dumps(encode_request(request, specs_for_worker())))
         command = [*prefix, str(python), "-m", WORKER_MODULE, str(self.request_path), str(self.response_path)]
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE if commands else subprocess.DEVNULL,
+                                         stdout=err, stderr=err, text=commands or None,
                                          env={**worker_env(), **(extra_env or {})}, start_new_session=True)
 
     def __enter__(self) -> WorkerProcess:
@@ -82,6 +86,19 @@ class WorkerProcess:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.stop()
+
+    def send(self, line: str) -> None:
+        """Write one command line to the worker's standard input; a worker that has gone raises BrokenPipeError."""
+        if self.proc.stdin is None:
+            raise BrokenPipeError("this worker takes no commands")
+        self.proc.stdin.write(line)
+        self.proc.stdin.flush()
+
+    def end_commands(self) -> None:
+        """Close the worker's standard input (a rounds worker then answers and exits)."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.proc.stdin.close()
 
     def poll(self) -> int | None:
         """The worker's exit status once it has ended (reaped), else None."""
@@ -95,6 +112,7 @@ class WorkerProcess:
     def stop(self) -> None:
         """Kill the worker's process group and reap the worker."""
         self.kill()
+        self.end_commands()
         self.proc.wait()
 
     def wait(self, timeout_s: float) -> tuple[int, float, bool]:

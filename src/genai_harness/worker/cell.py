@@ -64,8 +64,27 @@ def cell_numerics(asked: RequestedNumerics, workload: Workload) -> tuple[str, in
     return nx.check_precision(precision), nx.check_threads(threads)
 
 
-def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
-    """Execute the cell a worker request describes and return its measurements."""
+@dataclasses.dataclass
+class LoadedCell:
+    """A cell's model loaded in this worker, ready to be measured (once, or once per ``ab`` round)."""
+
+    request: CellRequest
+    workload: Workload
+    backend: Backend
+    pipeline: Any
+    load_s: float
+    device: Device
+    requested: RequestedNumerics
+    counting: InstructionClock | None
+    load_stamps: dict[str, int]
+    cache: Any = None
+    """The compiled-model cache plan of a target that compiles (None: it compiles nothing, or instruction mode)."""
+    first: Any = None
+    """How the first load went through that cache (:func:`cold_start.first_load`)."""
+
+
+def load_cell(request: CellRequest, clock: Clock = default_clock) -> LoadedCell:
+    """Load the model of the cell ``request`` describes (``load_s`` timed) and check its numerics."""
     workload = request.workload
     counting = clock_from_environment() if request.measure == INSTRUCTIONS else None
     if request.measure == INSTRUCTIONS and counting is None:
@@ -90,17 +109,23 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
 
     first_load_reading = len(counting.readings) if counting is not None else 0
     pipeline, first = cold_start.first_load(load, device, cache)
-    load_s = first.load_s
     load_stamps = {"start": counting.readings[first_load_reading], "end": counting.readings[-1]} if counting else {}
-    numerics = getattr(pipeline, "numerics", None)
-    nx.check_honoured(request.framework, device.config, numerics)
+    nx.check_honoured(request.framework, device.config, getattr(pipeline, "numerics", None))
+    return LoadedCell(request, workload, backend, pipeline, first.load_s, device, RequestedNumerics(precision, threads),
+                      counting, load_stamps, cache, first)
 
+
+def measure_cell(cell: LoadedCell) -> tuple[CellReply, Any]:
+    """The workload's warm-ups (unrecorded) and repetitions on the loaded pipeline: one record per repetition;
+    and the last call's output (for the reference check)."""
+    workload, pipeline, counting = cell.workload, cell.pipeline, cell.counting
+    numerics = getattr(pipeline, "numerics", None)
     kind = task_kind(workload.task)
     call = kind.measured_call(workload.inputs, pipeline)
     for _ in range(workload.warmup):
         _collect_between_calls(counting)
         call.once()
-    meter, energy_why = energy.meter_for(device)
+    meter, energy_why = energy.meter_for(cell.device)
     records: list[dict[str, Any]] = []
     gaps: list[list[float]] = []  # per repetition, the inter-token gaps (text cells)
     stamps: list[dict[str, Any]] = []  # per repetition, the clock readings of its call (instruction counts)
@@ -121,26 +146,35 @@ def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
             break
     if counting is not None:
         gc.enable()
-        add_instruction_counts(records, stamps, counting, load_stamps, kind)
+        add_instruction_counts(records, stamps, counting, cell.load_stamps, kind)
     reply = CellReply(
-        load_s=load_s,
+        load_s=cell.load_s,
         repetitions=records,
-        actual_device=str(getattr(pipeline, "actual_device", device.label)),
-        versions=backend.versions(),
+        actual_device=str(getattr(pipeline, "actual_device", cell.device.label)),
+        versions=cell.backend.versions(),
         numerics=numerics.to_dict() if numerics is not None else None,
-        requested=RequestedNumerics(precision, threads),
+        requested=cell.requested,
         energy_source=meter.source if meter else f"none: {energy_why}",
         batch=call.batch,
         itl_by_position_ms=metrics.by_position_median(gaps),  # None where the task records no gaps
         peak_rss_mb=own_peak_rss_mb(),  # the cell's own peak, before any reference check below
     )
-    if workload.reference:
-        reply.reference = _reference(request.framework, workload, backend, model_path, call.last_output(), pipeline)
-    if cache is not None:  # after the measurement and its peak memory: the extra loads of the cold start
-        del call, pipeline
+    return reply, call.last_output()
+
+
+def run_cell(request: CellRequest, clock: Clock = default_clock) -> CellReply:
+    """Execute the cell a worker request describes and return its measurements."""
+    cell = load_cell(request, clock)
+    reply, output = measure_cell(cell)
+    model_path = Path(request.model.path)
+    if cell.workload.reference:
+        reply.reference = _reference(request.framework, cell.workload, cell.backend, model_path, output, cell.pipeline)
+    if cell.cache is not None:  # after the measurement and its peak memory: the extra loads of the cold start
+        cell.pipeline = output = None
         gc.collect()
-        fresh = fresh_loader(request.framework, workload.task, model_path, request.environment, workload.timeout_s)
-        reply.cold_start = cold_start.measure(fresh, device, cache, first, extra=request.cold_start)
+        fresh = fresh_loader(request.framework, cell.workload.task, model_path, request.environment,
+                             cell.workload.timeout_s)
+        reply.cold_start = cold_start.measure(fresh, cell.device, cell.cache, cell.first, extra=request.cold_start)
     return reply
 
 

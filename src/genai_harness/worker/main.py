@@ -26,6 +26,7 @@ from genai_harness.worker.load import run_load
 from genai_harness.worker.operator_batch import run_batch
 from genai_harness.worker.protocol import (
     CellRequest,
+    CellRoundsRequest,
     DirectRequest,
     ErrorReply,
     InventoryRequest,
@@ -36,12 +37,13 @@ from genai_harness.worker.protocol import (
     encode_reply,
 )
 from genai_harness.worker.protocol.envelope import ep_library_settings
+from genai_harness.worker.rounds import run_cell_rounds
 
 Handler = Callable[[Any], WorkerReply]
 
 HANDLERS: dict[str, Handler] = {InventoryRequest.OP: run_inventory, CellRequest.OP: run_cell,
                                 DirectRequest.OP: run_direct, OperatorBatchRequest.OP: run_batch,
-                                LoadRequest.OP: run_load}
+                                LoadRequest.OP: run_load, CellRoundsRequest.OP: run_cell_rounds}
 """The handler of each op: it takes the op's request and returns its reply."""
 
 

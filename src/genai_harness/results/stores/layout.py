@@ -31,6 +31,7 @@ CELL_COLUMNS: tuple[str, ...] = (
     "runtime", "itl_by_position_ms", "weight_precision", "kv_cache_precision", "measure", "family",
     "model_weights",
     "ep_library",  # plugin EP libraries (schema 6)
+    "worker_session",  # ab --rounds-per-worker (schema 6)
 )
 """Columns stored once per distinct cell (every filterable column but ``status`` is one)."""
 SHARED_COLUMNS: tuple[str, ...] = ("machine_profile", "runtime_versions", "device_options", "numerics")

@@ -13,7 +13,10 @@ Each op's request and reply: ``inventory``: :class:`InventoryRequest`, :class:`I
 :class:`CellRequest`, :class:`CellReply`; ``direct``: :class:`DirectRequest`, :class:`DirectReply`;
 ``load`` (a cold-start load): :class:`LoadRequest`, :class:`LoadReply`;
 ``operator_batch``: :class:`OperatorBatchRequest`, :class:`OperatorBatchReply` (each cell's own answer, an
-:class:`OperatorCellReply`, is in the journal). Any op that fails answers an :class:`ErrorReply`.
+:class:`OperatorCellReply`, is in the journal); ``cell_rounds``: :class:`CellRoundsRequest`,
+:class:`CellRoundsReply` (a worker that loads once and measures one ``ab`` round per :class:`RoundCommand` on its
+standard input, each round a :class:`RoundDone` journal line: :mod:`genai_harness.worker.protocol.rounds`). Any op
+that fails answers an :class:`ErrorReply`.
 
 What crosses keeps the shapes of its own classes: devices and workloads as their ``to_dict`` forms, backend
 specs and statuses, numerics read-backs and metric records as plain dicts. A reply that lacks a field or holds
@@ -55,6 +58,16 @@ from genai_harness.worker.protocol.ops import (
     InventoryRequest,
     ModelRef,
 )
+from genai_harness.worker.protocol.rounds import (
+    CellRoundsReply,
+    CellRoundsRequest,
+    RoundCommand,
+    RoundDone,
+    StopCommand,
+    WorkerReady,
+    command_from_line,
+    journal_line,
+)
 
 __all__ = [
     "INSTRUCTIONS",
@@ -64,6 +77,8 @@ __all__ = [
     "CellDone",
     "CellReply",
     "CellRequest",
+    "CellRoundsReply",
+    "CellRoundsRequest",
     "CellStarted",
     "DirectReply",
     "DirectRequest",
@@ -78,11 +93,17 @@ __all__ = [
     "OperatorCellReply",
     "OperatorCellRequest",
     "RequestedNumerics",
+    "RoundCommand",
+    "RoundDone",
+    "StopCommand",
+    "WorkerReady",
     "WorkerReply",
     "WorkerRequest",
+    "command_from_line",
     "decode_reply",
     "decode_request",
     "encode_reply",
     "encode_request",
     "journal_entry_from_dict",
+    "journal_line",
 ]

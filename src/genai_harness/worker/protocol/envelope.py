@@ -21,9 +21,10 @@ from genai_harness.worker.protocol.base import (
 from genai_harness.worker.protocol.load import LoadRequest
 from genai_harness.worker.protocol.operators import OperatorBatchRequest
 from genai_harness.worker.protocol.ops import CellRequest, DirectRequest, InventoryRequest
+from genai_harness.worker.protocol.rounds import CellRoundsRequest
 
 REQUESTS: dict[str, type[Any]] = {cls.OP: cls for cls in (InventoryRequest, CellRequest, DirectRequest,
-                                                          OperatorBatchRequest, LoadRequest)}
+                                                          OperatorBatchRequest, LoadRequest, CellRoundsRequest)}
 """Every request class by its op."""
 
 

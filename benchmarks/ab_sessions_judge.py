@@ -1,0 +1,236 @@
+"""Self-sized ``ab`` jobs replayed on the interleaved pool of ``ab_sessions_pool.py``: long-lived workers
+(``--rounds-per-worker K``) against a fresh worker per call, false alarms, catches and machine time per job.
+
+For each framework and design, each of TRIALS simulated jobs draws the pool's units (a round for the per-call
+design, a worker session for the other, its first K rounds) in its own random order and does what
+``genai-harness ab`` does: it starts with ``--rounds`` rounds (at least ``MIN_REPETITIONS`` sessions), asks how
+many rounds the gate needs at the noise seen so far and adds them (``gate.ab.more_rounds``, in whole sessions:
+``gate.ab.whole_sessions``) up to ``--max-rounds``, then judges. The judging is the paired gate's own functions on
+each unit's log medians of the default metrics (``statistics.paired_log_ratio_test`` on one value per unit,
+``holm_adjust``, ``compare.verdict`` at ``AB_THRESHOLD``/``PAIRED_ALPHA``, ``paired_rounds_needed`` for the
+rounds a job asks for): what ``compare_frames(paired=True)`` computes, without rebuilding frames for every
+step (``--check`` runs a few jobs through ``compare_frames`` itself and says whether both agree). The same
+jobs are judged as A/A and with B stretched by 1.05 and 1.10 (``analysis.metric_info.stretch``).
+
+A job's machine time is the wall time the pool spent on the units it used (``POOL.jsonl``: per block, per
+design; a session of K < the pool's rounds is costed as its worker start plus K of its rounds).
+
+Run: ``nice -n 5 .venv/bin/python benchmarks/ab_sessions_judge.py --store POOL.sqlite --trials 200 --per-worker 10
+--per-worker 5``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from genai_harness.analysis.metric_info import METRICS, stretch
+from genai_harness.analysis.statistics import holm_adjust, paired_log_ratio_test, paired_rounds_needed
+from genai_harness.gate.ab import more_rounds, whole_sessions
+from genai_harness.gate.compare import (
+    AB_MAX_ROUNDS,
+    AB_ROUNDS,
+    AB_THRESHOLD,
+    MIN_REPETITIONS,
+    PAIRED_ALPHA,
+    TARGET_SLOWDOWN,
+    compare_frames,
+    default_metrics,
+    has_regression,
+    verdict,
+)
+from genai_harness.results.query import ResultFilter
+from genai_harness.results.store import ResultStore
+
+FACTORS = (("A/A false alarms", 1.0), ("5 % caught", 1.05), ("10 % caught", 1.10))
+
+
+@dataclass
+class Unit:
+    """What a job draws: its rounds' log medians per side (rounds x metrics), and what it cost the machine."""
+
+    a: np.ndarray
+    b: np.ndarray
+    cost_s: float
+    frames: tuple[pd.DataFrame, pd.DataFrame]
+
+
+def calls(side: pd.DataFrame) -> list[pd.DataFrame]:
+    """A side's rows cut into worker calls (a repetition 0 starts one), in stored order."""
+    starts = side["repetition"].eq(0).cumsum().to_numpy()
+    return [group for _, group in side.groupby(starts, sort=True)]
+
+
+def log_medians(call: pd.DataFrame, metrics: list[str]) -> np.ndarray:
+    """One call's log median of each metric."""
+    return np.log(np.asarray([float(call[m].median()) for m in metrics]))
+
+
+def shift(metrics: list[str], factor: float) -> np.ndarray:
+    """The log change ``--inject-slowdown factor`` records on each metric (``metric_info.stretch``)."""
+    stretched = stretch(dict.fromkeys(metrics, 1.0), factor)
+    return np.log(np.asarray([float(stretched[m]) for m in metrics]))
+
+
+def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, per_worker: int,
+             metrics: list[str]) -> list[Unit]:
+    """The pool's units of one framework and design."""
+    rows = frame[frame["framework"] == framework]
+    blocks = [e for e in log if e["framework"] == framework and e["design"] == design and e["measured"] == e["rounds"]]
+    sides = []
+    for env in ("default", "twin"):
+        side = rows[(rows["environment"] == env) & (rows["worker_session"].notna() == (design == "sessions"))]
+        sides.append(calls(side))
+    if design == "per_call":
+        per_round = [e["wall_s"] / e["rounds"] for e in blocks]
+        n = min(len(sides[0]), len(sides[1]), len(per_round) * blocks[0]["rounds"] if blocks else 0)
+        costs = np.repeat(per_round, blocks[0]["rounds"])[:n] if blocks else []
+        return [Unit(log_medians(a, metrics)[None, :], log_medians(b, metrics)[None, :], float(c), (a, b))
+                for a, b, c in zip(sides[0][:n], sides[1][:n], costs, strict=True)]
+    starts = [e["worker_start_s"] for e in blocks]
+    out = []
+    by_session = [[c for c in sides[i]] for i in range(2)]
+    sessions_a = pd.Series([c["worker_session"].iloc[0] for c in by_session[0]])
+    sessions_b = pd.Series([c["worker_session"].iloc[0] for c in by_session[1]])
+    for index, (block, start) in enumerate(zip(blocks, starts, strict=True)):
+        names_a, names_b = sessions_a.unique(), sessions_b.unique()
+        if index >= len(names_a) or index >= len(names_b):
+            break
+        a_calls = [c for c, s in zip(by_session[0], sessions_a, strict=True) if s == names_a[index]][:per_worker]
+        b_calls = [c for c, s in zip(by_session[1], sessions_b, strict=True) if s == names_b[index]][:per_worker]
+        if len(a_calls) < per_worker or len(b_calls) < per_worker:
+            continue
+        rounds_cost = (block["wall_s"] - start) * per_worker / block["rounds"]
+        out.append(Unit(np.asarray([log_medians(c, metrics) for c in a_calls]),
+                        np.asarray([log_medians(c, metrics) for c in b_calls]), float(start + rounds_cost),
+                        (pd.concat(a_calls), pd.concat(b_calls))))
+    return out
+
+
+def judge(units: list[Unit], log_shift: np.ndarray, per_unit: float) -> tuple[bool, float]:
+    """(regression?, rounds the gate asks for) of a job made of ``units``: the paired gate on one value per unit."""
+    a = np.asarray([u.a.mean(axis=0) for u in units])
+    b = np.asarray([u.b.mean(axis=0) for u in units]) + log_shift
+    tests = []
+    for column in range(a.shape[1]):
+        tests.append(paired_log_ratio_test(np.exp(a[:, column]).tolist(), np.exp(b[:, column]).tolist()))
+    finite = [t for t in tests if math.isfinite(t.p_value)]
+    adjusted = dict(zip([id(t) for t in finite], holm_adjust([t.p_value for t in finite]), strict=True))
+    per_test = PAIRED_ALPHA / max(1, len(finite))
+    alarm, needed = False, 0.0
+    for column, test in enumerate(tests):
+        if not math.isfinite(test.p_value):
+            continue
+        lower = METRICS[METRIC_NAMES[column]].lower_is_better
+        slowdown = test.ratio if lower else 1.0 / test.ratio
+        low, high = (test.ci_low, test.ci_high) if lower else (1.0 / test.ci_high, 1.0 / test.ci_low)
+        alarm |= verdict(slowdown, adjusted[id(test)], low, high, threshold=AB_THRESHOLD,
+                         alpha=PAIRED_ALPHA) == "regression"
+        if math.isfinite(test.sd_log_ratio):
+            needed = max(needed, per_unit * paired_rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=per_test,
+                                                                 threshold=AB_THRESHOLD))
+    return alarm, needed
+
+
+def job(units: list[Unit], order: np.ndarray, per_unit: int, start: int, cap: int,
+        log_shift: np.ndarray) -> tuple[bool, int, float, list[int]]:
+    """One self-sized job: (regression?, rounds run, machine seconds, the units it used)."""
+    rounds = max(start, MIN_REPETITIONS * per_unit)
+    while True:
+        used = list(order[: math.ceil(rounds / per_unit)])
+        alarm, needed = judge([units[i] for i in used], log_shift, per_unit)
+        extra = whole_sessions(more_rounds(needed, rounds, cap), rounds, cap, per_unit)
+        if not extra or math.ceil((rounds + extra) / per_unit) > len(order):
+            return alarm, rounds, sum(units[i].cost_s for i in used), used
+        rounds += extra
+
+
+METRIC_NAMES: list[str] = []
+
+
+def noise(framework: str, design: str, k: int, units: list[Unit]) -> None:
+    """What varies between rounds: per metric, the SD of the per-round log ratios B/A; for sessions also the SD
+    within a worker pair (rounds around their session's mean, pooled) and of the session means, and the share of
+    a round's variance that belongs to the worker pair (what a session shares over its rounds: the part that
+    only more workers average away)."""
+    diffs = [u.b - u.a for u in units]  # per unit: (rounds x metrics) log ratios
+    rounds = np.concatenate(diffs)
+    parts = []
+    for column, name in enumerate(METRIC_NAMES):
+        total = float(np.std(rounds[:, column], ddof=1))
+        if design == "per_call":
+            parts.append(f"{name} {total:.3f}")
+            continue
+        within = float(np.sqrt(np.mean([np.var(d[:, column], ddof=1) for d in diffs])))
+        means = np.asarray([d[:, column].mean() for d in diffs])
+        between = float(np.std(means, ddof=1))
+        share = max(0.0, between ** 2 - within ** 2 / k) / max(1e-300, max(0.0, between ** 2 - within ** 2 / k)
+                                                                  + within ** 2)
+        parts.append(f"{name} {total:.3f} (within {within:.3f}, session means {between:.3f}, worker share {share:.2f})")
+    print(f"{framework} {design} K={k}: {len(units)} units; SD of log B/A per round: " + "; ".join(parts), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--per-worker", type=int, action="append", default=None)
+    parser.add_argument("--rounds", type=int, default=AB_ROUNDS)
+    parser.add_argument("--max-rounds", type=int, default=AB_MAX_ROUNDS)
+    parser.add_argument("--framework", action="append", default=None)
+    parser.add_argument("--check", type=int, default=3, help="jobs a design checks against compare_frames itself")
+    args = parser.parse_args()
+    started = time.monotonic()
+    frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
+    with open(args.store + ".jsonl") as fh:
+        log = [json.loads(line) for line in fh]
+    METRIC_NAMES[:] = [m for m in default_metrics() if m in frame.columns and frame[m].notna().any()]
+    loads = [e["load1"] for e in log]
+    print(f"pool {args.store}: {len(log)} blocks, 1-min load average during it median {np.median(loads):.1f} "
+          f"(min {min(loads):.1f}, max {max(loads):.1f}); metrics {', '.join(METRIC_NAMES)}")
+    rng = np.random.default_rng(20261206)
+    results = []
+    for framework in args.framework or sorted(frame["framework"].unique()):
+        designs = [("per_call", 1)] + [("sessions", k) for k in (args.per_worker or [10])]
+        for design, k in designs:
+            units = units_of(frame, log, framework, design, k, METRIC_NAMES)
+            if len(units) < MIN_REPETITIONS:
+                print(f"{framework} {design} K={k}: {len(units)} units in the pool, too few")
+                continue
+            noise(framework, design, k, units)
+            cap = min(args.max_rounds, len(units) * k)
+            orders = [rng.permutation(len(units)) for _ in range(args.trials)]
+            for index in range(min(args.check, len(orders))):  # the shortcut against the real compare
+                _, _, _, used = job(units, orders[index], k, args.rounds, cap, shift(METRIC_NAMES, 1.0))
+                real = compare_frames(pd.concat([units[i].frames[0] for i in used]),
+                                      pd.concat([units[i].frames[1] for i in used]), ignore=["environment"],
+                                      paired=True)
+                mine, _ = judge([units[i] for i in used], shift(METRIC_NAMES, 1.0), k)
+                if mine != has_regression(real):
+                    print(f"  check: {framework} {design} K={k}: compare_frames disagrees on job {index}")
+            for label, factor in FACTORS:
+                outcomes = [job(units, order, k, args.rounds, cap, shift(METRIC_NAMES, factor)) for order in orders]
+                alarms = [o[0] for o in outcomes]
+                rounds = [o[1] for o in outcomes]
+                cost = [o[2] for o in outcomes]
+                results.append({"framework": framework, "design": design if design == "per_call" else f"K={k}",
+                                "pool units": len(units), "rate": label, "jobs": len(orders),
+                                "ab": float(np.mean(alarms)), "rounds median": float(np.median(rounds)),
+                                "rounds p90": float(np.percentile(rounds, 90)), "at cap": float(np.mean(
+                                    np.asarray(rounds) >= cap)), "machine s median": float(np.median(cost)),
+                                "machine s p90": float(np.percentile(cost, 90))})
+                print(results[-1], f"{time.monotonic() - started:.0f} s", flush=True)
+    pd.set_option("display.width", 250)
+    print(pd.DataFrame(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"load average at end {os.getloadavg()}; {time.monotonic() - started:.0f} s of judging")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""``ab`` rounds served by long-lived workers: one worker per side for several rounds of a cell pair.
+
+A *session* is one worker process per side, each loading its cell once (A's first in even sessions, B's first in
+odd ones, never both at once), then ``rounds`` rounds in ABBA order, each round the workload's warm-ups and
+repetitions on the loaded model. Rows are written as each round ends, with ``worker_session`` naming the worker
+that measured them, so the gate can count the worker, not the round, as the unit that is independent of the
+others (:func:`genai_harness.gate.units.session_means`). A round that fails is recorded as a one-call worker's
+failure would be and ends its session (both workers); the job goes on with the next session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from genai_harness.errors import HarnessError
+from genai_harness.results.store import ResultStore
+from genai_harness.runner.cell_loop import RunContext, failed_row, measured_rows, status_of, summarize_rows
+from genai_harness.runner.plan import Cell
+from genai_harness.runner.progress import Progress
+from genai_harness.runner.round_worker import RoundWorker
+from genai_harness.runner.signals import interrupt_reason, signals_deferred
+
+
+def session_plan(plan: Sequence[tuple[int, int]], per_worker: int) -> list[tuple[int, int, int]]:
+    """The sessions that run ``plan`` (per cell pair: first round, round count), at most ``per_worker`` rounds each
+    (pure): (pair index, first round, rounds) in the order to run them, the pairs taking turns session by session."""
+    if per_worker < 1:
+        raise ValueError(f"per_worker must be at least 1, got {per_worker}")
+    chunks = [[(index, start + k, min(per_worker, count - k)) for k in range(0, count, per_worker)]
+              for index, (start, count) in enumerate(plan)]
+    return [chunk[j] for j in range(max((len(c) for c in chunks), default=0)) for chunk in chunks if j < len(chunk)]
+
+
+class SessionRunner:
+    """Runs sessions of cell pairs for the two sides of an ``ab`` job, writing each round's rows to ``store``."""
+
+    def __init__(self, store: ResultStore, contexts: Sequence[RunContext], progress: Progress,
+                 written: list[dict[str, Any]]) -> None:
+        self.store, self.contexts, self.progress, self.written = store, contexts, progress, written
+        self.sessions = 0
+        self.worker_seconds = 0.0
+        """Wall seconds the workers' starts and loads took (the part of a round a session saves)."""
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        with signals_deferred():  # a finished round's rows are written whole, even if a signal comes now
+            self.store.append(rows)
+        self.written += rows
+
+    def run(self, pair: tuple[Cell, Cell], first: int, rounds: int) -> int:
+        """One session of ``pair``: rounds ``first`` .. ``first + rounds - 1``; returns the rounds both sides
+        measured (fewer when one failed: that round's failure is recorded and the session ends)."""
+        number = self.sessions
+        self.sessions += 1
+        ids = [f"{context.run_id}/w{number}" for context in self.contexts]
+        load_order = (0, 1) if number % 2 == 0 else (1, 0)
+        with contextlib.ExitStack() as stack:
+            workers: list[RoundWorker | None] = [None, None]
+            for side in load_order:
+                cell = pair[side]
+                try:
+                    worker = stack.enter_context(RoundWorker(cell))
+                    worker.wait_ready()
+                except HarnessError as exc:
+                    self._fail(cell, side, exc, first)
+                    return 0
+                except KeyboardInterrupt as exc:
+                    self._interrupted(cell, side, exc)
+                    raise
+                self.worker_seconds += worker.ready_s
+                workers[side] = worker
+            for offset in range(rounds):
+                index = first + offset
+                for side in (0, 1) if index % 2 == 0 else (1, 0):
+                    if not self._round(pair[side], side, workers[side], index, ids[side]):  # type: ignore[arg-type]
+                        return offset
+        return rounds
+
+    def _round(self, cell: Cell, side: int, worker: RoundWorker, index: int, session: str) -> bool:
+        self.progress.start(cell.label)
+        started = time.monotonic()
+        try:
+            outcome = worker.measure(index)
+        except HarnessError as exc:
+            self._fail(cell, side, exc, index, started)
+            return False
+        except KeyboardInterrupt as exc:
+            self._interrupted(cell, side, exc, started)
+            raise
+        rows = [{**row, "worker_session": session} for row in measured_rows(cell, self.contexts[side], outcome)]
+        self._write(rows)
+        self.progress.finish("ok", time.monotonic() - started, summarize_rows(rows))
+        return True
+
+    def _fail(self, cell: Cell, side: int, exc: HarnessError, index: int, started: float = math.nan) -> None:
+        if math.isnan(started):
+            self.progress.start(cell.label)
+            started = time.monotonic()
+        status = status_of(exc)
+        self._write([failed_row(cell, self.contexts[side], status, exc)])
+        self.progress.finish(status, time.monotonic() - started, f"{exc} (round {index}; its worker's session ends)")
+
+    def _interrupted(self, cell: Cell, side: int, exc: KeyboardInterrupt, started: float = math.nan) -> None:
+        self._write([failed_row(cell, self.contexts[side], "interrupted", interrupt_reason(exc))])
+        self.progress.finish("interrupted", time.monotonic() - started if math.isfinite(started) else 0.0)
