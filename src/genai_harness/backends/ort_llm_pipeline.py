@@ -152,7 +152,8 @@ class OrtText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
     def _generate_ids(self, input_ids: list[int], config: text2text.GenerationConfig,
                       on_token: text2text.TokenCallback) -> dict[str, Any]:
         if not input_ids:
-            raise GenerationError("no input tokens: give a non-empty prompt")
+            raise GenerationError(f"{self.framework} failed during generation: the prompt is empty (no input "
+                                  "tokens); give a non-empty prompt")
         self.check_length(len(input_ids), config)
         clock = self.clock
         rng = np.random.default_rng(config.sampling.rng_seed)
@@ -163,7 +164,7 @@ class OrtText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         prefilled = clock()
         produced = 0
         while True:
-            token = next_token(logits, config.sampling, rng)
+            token = next_token(logits, config.sampling, rng, stop if produced < config.min_new_tokens else ())
             on_token(token)
             produced += 1
             if produced >= config.max_new_tokens or (token in stop and produced >= config.min_new_tokens):
@@ -284,7 +285,8 @@ class OrtGenerator(text2text.Generator):
             assert state is not None
             self._logits = self._runtime("decode", lambda: state.feed([last]))
         assert self._logits is not None
-        self._last = next_token(self._logits, self._config.sampling, self._rng)
+        banned = self._stop if self._produced < self._config.min_new_tokens else ()
+        self._last = next_token(self._logits, self._config.sampling, self._rng, banned)
         self._produced += 1
         return self._last
 
