@@ -12,6 +12,7 @@ from onnxruntime.capi import _pybind_state as capi
 
 from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
+from genai_harness.backends.base import first_line
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
 from genai_harness.backends.ort_providers import OPENVINO_EP, ep_device_key
 from genai_harness.backends.weight_precision import model_weight_precision
@@ -42,7 +43,7 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     try:
         session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
     except Exception as exc:
-        raise ModelError(f"onnxruntime cannot load {model_file} with {ep}: {exc}") from exc
+        raise ModelError(f"onnxruntime cannot load {model_file} with {ep}: {first_line(exc)}") from exc
     actual = session.get_providers()
     if ep not in actual:
         raise DeviceMismatchError(
