@@ -108,6 +108,7 @@ class OrtText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         self._mask_type = NP_TYPES.get(inputs[self.io.convention.attention_mask].type, np.int64)
         self._ids_type = NP_TYPES.get(inputs[self.io.convention.input_ids].type, np.int64)
         self._output_names = [self.io.convention.logits, *(n for pair in self.io.present_names for n in pair)]
+        self._past_flat = [name for pair in self.io.past_names for name in pair]
         device_copy = device
 
         def read() -> nx.Numerics:
@@ -220,7 +221,7 @@ class DecodeState:
         """Run the decoder over ``ids`` after what it has seen; the logits of the last position (``[vocab]``)."""
         p = self._p
         feeds = self._small_inputs(ids)
-        past_names = [name for pair in p.io.past_names for name in pair]
+        past_names = p._past_flat
         if p.io_binding:
             binding = self._binding
             for name, value in feeds.items():
