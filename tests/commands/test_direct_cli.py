@@ -237,8 +237,9 @@ ERRORS = [
      ["has no onnxruntime_genai format", "genai-harness models add phi-3.5-mini-instruct"]),
     ("onnxruntime-genai-folder-on-openvino", ["generate", "--model", f"{BUNDLED}/onnxruntime_genai", "--framework",
                                               "openvino", "--prompt", "a"], 3,
-     ["is an onnxruntime-genai model folder (genai_config.json), not an OpenVINO model folder",
-      "run it with --framework onnxruntime_genai", "optimum-cli export openvino"]),
+     ["is an onnxruntime-genai model folder (genai_config.json) and an ONNX decoder with a KV cache "
+      "(.onnx + tokenizer.json), not an OpenVINO model folder",
+      "run it with --framework onnxruntime_genai or --framework onnxruntime", "optimum-cli export openvino"]),
     ("openvino-folder-on-onnxruntime-genai", ["generate", "--model", f"{BUNDLED}/openvino", "--framework",
                                               "onnxruntime_genai", "--prompt", "a"], 3,
      ["is an OpenVINO model folder", "run it with --framework openvino.genai", "onnxruntime_genai.models.builder"]),

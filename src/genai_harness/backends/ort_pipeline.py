@@ -12,6 +12,7 @@ from onnxruntime.capi import _pybind_state as capi
 
 from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
+from genai_harness.backends.base import first_line
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
 from genai_harness.backends.compile_cache import CACHE_DIR_KEY, EPCONTEXT, PROVIDER_OPTION
 from genai_harness.backends.ep_plugins import FALLBACK_OFF, find_registration
@@ -52,7 +53,7 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
         session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
     except Exception as exc:
         where = f"{ep} from {plugin.get('package') or plugin.get('path')} (CPU fallback off)" if plugin else ep
-        raise ModelError(f"onnxruntime cannot load {model_file} with {where}: {exc}") from exc
+        raise ModelError(f"onnxruntime cannot load {model_file} with {where}: {first_line(exc)}") from exc
     actual = session.get_providers()
     if ep not in actual:
         raise DeviceMismatchError(
