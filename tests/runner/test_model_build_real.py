@@ -7,6 +7,7 @@ about 2 GB and several minutes, then about 6 minutes of building.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import support
+import tomli_w
+import tomllib
 
 from genai_harness.backends.registry import get_backend
 from genai_harness.config import load_config
@@ -66,21 +69,62 @@ def _rows(store: Path) -> list[dict]:
             "SELECT * FROM results JOIN cells ON results.cell_id = cells.id ORDER BY cells.id, repetition")]
 
 
-def test_cells_record_agreement_with_the_checkpoint(built: dict[str, str], tmp_path: Path) -> None:
-    store = tmp_path / "r.sqlite"
-    args = ["run", "--suite", WORKLOAD, "--store", store, "--reference", "--quiet"]
-    for model in ("smollm2-135m", "smollm2-135m-int4"):
+QUESTIONS = 16
+"""Questions replayed per cell: the first of the 73 the checkpoint answered (all 73 on 4 cells took 4 minutes)."""
+MODELS = ("smollm2-135m", "smollm2-135m-int4")
+
+
+def _with_fewer_questions(built: dict[str, str], folder: Path, models: tuple[str, ...], keep: int) -> dict[str, str]:
+    """``built`` with ``models`` registered under their own ids in folders that link the build's files one by one,
+    each checkpoint reference cut to its first ``keep`` questions (the build itself is left as it is)."""
+    config_path = Path(built["GENAI_HARNESS_CONFIG"])
+    config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    for model_id in models:
+        formats = config["models"][model_id]["formats"]
+        for fmt, source in formats.items():
+            target = folder / model_id / fmt
+            target.mkdir(parents=True)
+            for item in Path(source).iterdir():
+                (target / item.name).symlink_to(item)
+            reference_file = target / "checkpoint_reference.json"
+            reference = json.loads(reference_file.read_text(encoding="utf-8"))
+            assert len(reference["questions"]["kept"]) > keep, "the build's question set shrank: adjust QUESTIONS"
+            reference["questions"]["kept"] = reference["questions"]["kept"][:keep]
+            reference_file.unlink()
+            reference_file.write_text(json.dumps(reference), encoding="utf-8")
+            formats[fmt] = str(target)
+    trimmed = folder / "genai-harness.toml"
+    trimmed.write_text(tomli_w.dumps(config), encoding="utf-8")
+    return dict(built, GENAI_HARNESS_CONFIG=str(trimmed))
+
+
+@pytest.fixture(scope="module")
+def agreement_rows(built: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """One ``run --reference`` of float32 and int4 on both runtimes (a short workload: the rows' ``ref_*`` columns
+    are under test, not its timings), its rows shared by the tests that read them."""
+    folder = tmp_path_factory.mktemp("agreement")
+    env = _with_fewer_questions(built, folder, MODELS, QUESTIONS)
+    workload = folder / "text-p32-g8.toml"
+    workload.write_text('id = "text-p32-g8"\nversion = 1\ntask = "text2text"\n[input]\nprompt_tokens = 32\n'
+                        'new_tokens = 8\n[run]\nwarmup = 1\nrepetitions = 2\ntimeout_s = 600\n')
+    store = folder / "r.sqlite"
+    args = ["run", "--suite", workload, "--store", store, "--reference", "--quiet"]
+    for model in MODELS:
         args += ["--model", model]
-    proc = support.run_cli(*args, env=built, timeout=1800)
+    proc = support.run_cli(*args, env=env, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
-    rows = _rows(store)
+    return _rows(store)
+
+
+def test_cells_record_agreement_with_the_checkpoint(agreement_rows: list[dict]) -> None:
+    rows = agreement_rows
     cells = {(r["model_id"], r["framework"]) for r in rows}
-    assert cells == {(m, f) for m in ("smollm2-135m", "smollm2-135m-int4") for f in FRAMEWORKS}
+    assert cells == {(m, f) for m in MODELS for f in FRAMEWORKS}
     for row in rows:
         assert row["status"] == "ok" and row["family"] == "smollm2-135m" and row["model_weights"] == "real weights"
         assert row["ref_source"] == "float32 checkpoint (transformers)" and row["ref_error"] is None, row["ref_error"]
         assert 0 <= row["ref_token_agreement"] <= 1 and row["ref_first_divergence"] >= 0
-        assert row["ref_questions"] > 0 and 0 <= row["ref_answer_share"] <= 1
+        assert row["ref_questions"] == QUESTIONS and 0 <= row["ref_answer_share"] <= 1
     float32 = [r for r in rows if r["model_id"] == "smollm2-135m"]
     # the float32 exports are the checkpoint: they answer nearly every question it answered
     assert min(r["ref_answer_share"] for r in float32) >= 0.8
@@ -88,12 +132,12 @@ def test_cells_record_agreement_with_the_checkpoint(built: dict[str, str], tmp_p
     assert all(r["ref_nll"] is not None and r["ref_nll_checkpoint"] is not None for r in ort)  # logits exposed
 
 
-def test_int4_rows_say_int4_on_both_runtimes(built: dict[str, str], tmp_path: Path) -> None:
-    store = tmp_path / "r.sqlite"
-    proc = support.run_cli("run", "--suite", WORKLOAD, "--store", store, "--model", "smollm2-135m-int4", "--quiet",
-                           env=built, timeout=1800)
-    assert proc.returncode == 0, proc.stderr
-    assert {str(r["weight_precision"]).split()[0] for r in _rows(store)} == {"int4"}
+def test_int4_rows_say_int4_on_both_runtimes(agreement_rows: list[dict]) -> None:
+    int4 = [r for r in agreement_rows if r["model_id"] == "smollm2-135m-int4"]
+    assert {r["framework"] for r in int4} == set(FRAMEWORKS)
+    assert {str(r["weight_precision"]).split()[0] for r in int4} == {"int4"}
+    float32 = [r for r in agreement_rows if r["model_id"] == "smollm2-135m"]
+    assert float32 and {str(r["weight_precision"]).split()[0] for r in float32} != {"int4"}
 
 
 def test_a_quantized_cell_without_a_reachable_reference_keeps_its_rows(built: dict[str, str],
