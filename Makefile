@@ -43,9 +43,13 @@ browser:
 
 # The suite builds smollm2-135m once (tests/runner/test_model_build_real.py: `genai-harness models build`, which
 # creates .venvs/build when missing) into ~/.cache/genai-harness/models; later runs reuse that build.
+# The suite runs on every core (pytest-xdist, one worker a core; TEST_WORKERS=0 runs it in one process), each test
+# file on one worker (--dist loadfile): a module's fixtures (a PostgreSQL server, a Ray cluster, a model build) start
+# once. pytest's exit code 5 (no test collected) fails the target as any other failure does.
+TEST_WORKERS ?= auto
 test: setup browser
 	$(BIN)/ruff check src tests benchmarks tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks tools

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -238,9 +239,11 @@ def test_envs_add_relative_path_kept_relative_beside_the_config(tmp_path):
 
 
 def test_config_from_the_environment_variable(tmp_path):
-    config = tmp_path / "elsewhere.toml"
-    config.write_text(f'[environments.from-env-var]\npython = "{sys.executable}"\n')
-    proc = run_cli("envs", cwd=tmp_path, env=clean_env(GENAI_HARNESS_CONFIG=str(config)))
+    # a short folder: the listing cuts a cell past 70 characters, and pytest-xdist's worker folder lengthens tmp_path
+    with tempfile.TemporaryDirectory(prefix="gh-env-") as short:
+        config = Path(short) / "elsewhere.toml"
+        config.write_text(f'[environments.from-env-var]\npython = "{sys.executable}"\n')
+        proc = run_cli("envs", cwd=tmp_path, env=clean_env(GENAI_HARNESS_CONFIG=str(config)))
     assert proc.returncode == 0, proc.stderr
     row = next(line.split() for line in proc.stdout.splitlines() if line.startswith("from-env-var"))
     assert row == ["from-env-var", sys.executable, "config", str(config)]

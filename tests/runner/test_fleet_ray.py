@@ -107,7 +107,9 @@ def test_a_node_killed_mid_run_fails_its_cell_and_the_rest_finish(cluster: Any, 
 
     ws = FakeWorkspace(tmp_path)
     ws.workload("w", repetitions=2)
-    ws.workload("hang", repetitions=1, timeout_s=120)
+    # The hang cell on the CPU node ends only at its timeout, which the run waits for: long enough that the NPU
+    # node's hang cell is still running when the node is killed a few seconds after the first rows, no longer.
+    ws.workload("hang", repetitions=1, timeout_s=30)
     suite = ws.suite("s", [("w", ["fake-ok"]), ("hang", ["fake-hang"])])
     store = tmp_path / "fleet.sqlite"
     result: dict[str, Any] = {}

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import support
+from support.smollm2 import MEASURED as MODELS
+from support.smollm2 import QUESTIONS
 
 from genai_harness.backends.registry import get_backend
 from genai_harness.config import load_config
@@ -59,12 +61,12 @@ def test_cells_record_agreement_with_the_checkpoint(smollm2_reference_store: Pat
     store = smollm2_reference_store  # `run --reference` of both variants on both runtimes (support.smollm2)
     rows = _rows(store)
     cells = {(r["model_id"], r["framework"]) for r in rows}
-    assert cells == {(m, f) for m in ("smollm2-135m", "smollm2-135m-int4") for f in FRAMEWORKS}
+    assert cells == {(m, f) for m in MODELS for f in FRAMEWORKS}
     for row in rows:
         assert row["status"] == "ok" and row["family"] == "smollm2-135m" and row["model_weights"] == "real weights"
         assert row["ref_source"] == "float32 checkpoint (transformers)" and row["ref_error"] is None, row["ref_error"]
         assert 0 <= row["ref_token_agreement"] <= 1 and row["ref_first_divergence"] >= 0
-        assert row["ref_questions"] > 0 and 0 <= row["ref_answer_share"] <= 1
+        assert row["ref_questions"] == QUESTIONS and 0 <= row["ref_answer_share"] <= 1
     float32 = [r for r in rows if r["model_id"] == "smollm2-135m"]
     # the float32 exports are the checkpoint: they answer nearly every question it answered
     assert min(r["ref_answer_share"] for r in float32) >= 0.8
@@ -72,12 +74,13 @@ def test_cells_record_agreement_with_the_checkpoint(smollm2_reference_store: Pat
     assert all(r["ref_nll"] is not None and r["ref_nll_checkpoint"] is not None for r in ort)  # logits exposed
 
 
-def test_int4_rows_say_int4_on_both_runtimes(built: dict[str, str], tmp_path: Path) -> None:
-    store = tmp_path / "r.sqlite"
-    proc = support.run_cli("run", "--suite", WORKLOAD, "--store", store, "--model", "smollm2-135m-int4", "--quiet",
-                           env=built, timeout=1800)
-    assert proc.returncode == 0, proc.stderr
-    assert {str(r["weight_precision"]).split()[0] for r in _rows(store)} == {"int4"}
+def test_int4_rows_say_int4_on_both_runtimes(smollm2_reference_store: Path) -> None:
+    rows = _rows(smollm2_reference_store)
+    int4 = [r for r in rows if r["model_id"] == "smollm2-135m-int4"]
+    assert {r["framework"] for r in int4} == set(FRAMEWORKS)
+    assert {str(r["weight_precision"]).split()[0] for r in int4} == {"int4"}
+    float32 = [r for r in rows if r["model_id"] == "smollm2-135m"]
+    assert float32 and {str(r["weight_precision"]).split()[0] for r in float32} != {"int4"}
 
 
 def test_a_quantized_cell_without_a_reachable_reference_keeps_its_rows(built: dict[str, str],
@@ -133,7 +136,11 @@ def test_a_corrupted_or_foreign_gguf_is_one_line_naming_the_file(built: dict[str
 
 def test_an_assistant_category_runs_in_the_chat_template_and_is_scored(built: dict[str, str], tmp_path: Path) -> None:
     store = tmp_path / "r.sqlite"
-    workload = support.REPO / "src/genai_harness/workloads/standard/assistant-structured-json.toml"
+    shipped = support.REPO / "src/genai_harness/workloads/standard/assistant-structured-json.toml"
+    workload = tmp_path / shipped.name  # the category's own id, prompt and length; one repetition (128 tokens each)
+    workload.write_text(shipped.read_text().replace("warmup = 1\n", "warmup = 0\n")
+                        .replace("repetitions = 3\n", "repetitions = 1\n"))
+    assert workload.read_text() != shipped.read_text()
     proc = support.run_cli("run", "--suite", workload, "--store", store, "--model", "smollm2-135m-int4", "--quiet",
                            env=built, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr

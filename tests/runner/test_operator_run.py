@@ -250,7 +250,7 @@ def test_sigterm_records_the_operator_cell_in_flight_as_interrupted_and_leaves_n
     proc = subprocess.Popen([*cli_command(), "run", "--suite", str(suite), "--store", str(store), "--framework",
                              "onnxruntime", "--device", "CPU"], cwd=REPO, env=isolated_env(REPO, None),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # the run's start (inventory, plan) takes minutes at load 20
     workers: list[psutil.Process] = []
     while time.monotonic() < deadline and not workers:  # wait until a worker runs the cell
         workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
