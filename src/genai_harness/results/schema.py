@@ -34,6 +34,10 @@ Schema history (``SCHEMA_VERSION``):
   ``model_weights`` (``real weights`` / ``random weights: speed only``) per cell; per row the reference's
   ``ref_source`` and, when it could not be had, ``ref_error``; the checkpoint's question-set score
   ``ref_answer_share`` over ``ref_questions`` questions and ``ref_nll`` / ``ref_nll_checkpoint``.
+* 6: additive, like 4 and 5. ``calib_ms`` (machine-speed calibration, issue 23): per row, the median wall time
+  of a fixed calibration kernel the worker times at the cell's start and between its measured repetitions
+  (:mod:`genai_harness.worker.calibration`); it touches no code under test, so ``compare`` can remove the
+  machine's common slowness with it. Null in rows of older stores and of ``--measure instructions`` cells.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -163,6 +167,9 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "measure", since=5),
     *_cols("float", *(INSTRUCTION_COLUMNS := ("instructions_load", "instructions_prefill", "instructions_per_token",
                                               "instructions_per_step", "instructions_call")), since=5),
+    # --- schema 6, machine-speed calibration (issue 23, helper runfactor): the cell's calibration kernel, median ms
+    *_cols("float", "calib_ms", since=6),
+    # --- end of machine-speed calibration
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
