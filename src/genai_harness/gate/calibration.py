@@ -14,8 +14,8 @@ the adjusted means is the difference of the raw ones less ``slope`` times the si
 part of the difference the machine's speed explains. Its variance gains ``(kernel difference)^2 / Sxx`` times the
 noise (:func:`leverage`), and the spread loses one degree of freedom for the slope.
 
-A kernel that explains nothing changes nothing: the slope is used only when it is positive and significant
-(t-test at :data:`SLOPE_ALPHA`); otherwise the runs are judged as before. Cells with a run lacking a kernel (an
+A kernel that explains nothing changes nothing: the slope is used only when it is significant (t-test at
+:data:`SLOPE_ALPHA`) and of the sign a busy machine gives (durations longer, rates lower); otherwise the runs are judged as before. Cells with a run lacking a kernel (an
 older store, an instruction-count cell) are never adjusted.
 """
 
@@ -25,6 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from genai_harness.analysis.metric_info import METRICS
 
 SLOPE_ALPHA = 0.05
 """The slope of a metric on the kernel is used only when positive with a two-sided t-test p-value below this."""
@@ -67,12 +69,14 @@ def complete(values: Side, kernel: Side) -> bool:
     return all(math.isfinite(kernel.get(r, math.nan)) for r, v in values.items() if math.isfinite(v))
 
 
-def fit_slope(cells: Sequence[tuple[Side, Side, Side, Side]], *, alpha: float = SLOPE_ALPHA) -> Slope:
+def fit_slope(cells: Sequence[tuple[Side, Side, Side, Side]], *, alpha: float = SLOPE_ALPHA,
+              sign: float = 1.0) -> Slope:
     """The slope of log values on log kernels pooled over ``cells`` (baseline values, baseline kernel, current
     values, current kernel), from the deviations from each cell-and-side mean (pure). Its standard error is
     clustered by run (the cells of one run share that run's noise: counting them as independent points would
     find slopes in noise) and its t-test has the runs less three df (two sides' means and the slope; never more
-    than the points' own); ``used`` when positive and significant at ``alpha``."""
+    than the points' own); ``used`` when significant at ``alpha`` and of the expected ``sign`` (+1 for a duration,
+    which a slow machine lengthens; -1 for a rate, which it lowers)."""
     from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     pairs: list[tuple[tuple[int, str], float, float]] = []  # ((side, run), kernel deviation, value deviation)
@@ -95,7 +99,7 @@ def fit_slope(cells: Sequence[tuple[Side, Side, Side, Side]], *, alpha: float = 
         scores[run] = scores.get(run, 0.0) + x * (y - slope * x)
     se = math.sqrt(sum(v * v for v in scores.values()) * runs / (runs - 1)) / sxx
     p_value = (0.0 if slope != 0.0 else 1.0) if se == 0.0 else float(2 * stats.t.sf(abs(slope / se), df))
-    return Slope(slope, se, float(df), p_value, sxx, slope > 0.0 and p_value < alpha)
+    return Slope(slope, se, float(df), p_value, sxx, sign * slope > 0.0 and p_value < alpha)
 
 
 def adjust_side(values: Side, kernel: Side, slope: float, centre: float) -> dict[str, float]:
@@ -134,7 +138,8 @@ def adjust_cells(sides: Cells, kernels: Cells, metrics: Sequence[str]) -> tuple[
     for name in metrics:
         keys = [k for k in sides if k[-1] == name and k in kernels
                 and all(complete(v, x) for v, x in zip(sides[k], kernels[k], strict=True))]
-        slope = fit_slope([(sides[k][0], kernels[k][0], sides[k][1], kernels[k][1]) for k in keys])
+        slope = fit_slope([(sides[k][0], kernels[k][0], sides[k][1], kernels[k][1]) for k in keys],
+                          sign=1.0 if METRICS[name].lower_is_better else -1.0)
         if not slope.used:
             continue
         for k in keys:
