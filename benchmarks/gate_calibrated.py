@@ -95,8 +95,9 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
                             float(result["tested_on"].str.contains("adjusted").mean()))
             row: dict[str, object] = {"runs a side": n, "factor": factor, "trials": len(tally["before exit 1"])}
             for key, values in tally.items():
+                median = key.endswith(("df", "detectable"))
                 row[key] = (float(np.sum(values)) if "equivalent" in key else
-                            float(np.nanmedian(values)) if key.endswith(("df", "detectable")) else float(np.mean(values)))
+                            float(np.nanmedian(values)) if median else float(np.mean(values)))
             row["load"] = os.getloadavg()[0]
             rows.append(row)
             print(row, file=sys.stderr, flush=True)

@@ -5,15 +5,19 @@ kernel alike; a runtime slowdown stretches the cells only."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.gate_rows import CELL
+from support import run_cli
+from support.gate_rows import CELL, write_store
 
+from genai_harness.errors import GATE_INCONCLUSIVE_EXIT
 from genai_harness.gate.calibration import adjust_cells, adjust_side, fit_slope, kernel_centre, leverage
 from genai_harness.gate.compare import compare_frames
 
@@ -121,3 +125,18 @@ def test_a_slowdown_between_the_sides_never_leaks_into_the_slope(x_b: list[float
         assert plain_used[key][0].slope == pytest.approx(shifted_used[key][0].slope)
         for run, value in plain[key][1].items():
             assert shifted[key][1][run] == pytest.approx(value + shift)
+
+
+def test_compare_adjusts_stored_runs_and_machine_speed_off_judges_raw_times(tmp_path: Path) -> None:
+    """The CLI on real stores of known rows: the same code on a machine twice as slow is shown unchanged once the
+    kernel is used (exit 0); ``--machine-speed off`` judges the raw 2x times (not a pass)."""
+    base = write_store(tmp_path / "base.sqlite", runs("a", BASE_MACHINE, seed=11))
+    slow = write_store(tmp_path / "slow.sqlite", runs("c", [2 * m for m in BASE_MACHINE[::-1]], seed=12))
+    adjusted = run_cli("compare", base, slow, "--metric", "ttft_ms", "--json")
+    assert adjusted.returncode == 0, adjusted.stderr
+    rows = json.loads(adjusted.stdout)
+    assert {r["verdict"] for r in rows} == {"equivalent"}
+    assert all("adjusted for machine speed" in r["tested_on"] for r in rows)
+    raw = run_cli("compare", base, slow, "--metric", "ttft_ms", "--json", "--machine-speed", "off")
+    assert raw.returncode in (1, GATE_INCONCLUSIVE_EXIT), raw.stderr
+    assert not any("adjusted" in r["tested_on"] for r in json.loads(raw.stdout))

@@ -15,8 +15,9 @@ part of the difference the machine's speed explains. Its variance gains ``(kerne
 noise (:func:`leverage`), and the spread loses one degree of freedom for the slope.
 
 A kernel that explains nothing changes nothing: the slope is used only when it is significant (t-test at
-:data:`SLOPE_ALPHA`) and of the sign a busy machine gives (durations longer, rates lower); otherwise the runs are judged as before. Cells with a run lacking a kernel (an
-older store, an instruction-count cell) are never adjusted.
+:data:`SLOPE_ALPHA`) and of the sign a busy machine gives (durations longer, rates lower); otherwise the runs
+are judged as before. Cells with a run lacking a kernel (an older store, an instruction-count cell) are never
+adjusted.
 """
 
 from __future__ import annotations
