@@ -104,7 +104,7 @@ def test_the_slope_is_fitted_within_sides_and_used_only_when_positive_and_signif
     centre = kernel_centre(cell[1], cell[3])
     adjusted = adjust_side(cell[0], cell[1], fit.slope, centre)
     assert np.std(list(adjusted.values())) == pytest.approx(0.0, abs=1e-12)
-    assert leverage(cell[1], cell[3], fit) == pytest.approx((np.mean(x_c) - np.mean(x_b)) ** 2 / fit.sxx)
+    assert leverage(cell[1], cell[3], fit) == pytest.approx((np.mean(x_c) - np.mean(x_b)) ** 2 * fit.se ** 2)
 
 
 @settings(max_examples=40, deadline=None)

@@ -11,8 +11,8 @@ The slope is estimated from the within-side deviations only (:func:`fit_slope`),
 a real slowdown, cannot leak into it. Each run's log value is then moved to the cell's mean kernel
 (:func:`adjust_side`): ``value - slope * (log kernel - mean log kernel of the cell, both sides)``. The difference of
 the adjusted means is the difference of the raw ones less ``slope`` times the sides' difference in kernel: the
-part of the difference the machine's speed explains. Its variance gains ``(kernel difference)^2 / Sxx`` times the
-noise (:func:`leverage`), and the spread loses one degree of freedom for the slope.
+part of the difference the machine's speed explains. Its variance gains ``(kernel difference)^2 * se(slope)^2``
+(:func:`leverage`), and the spread loses one degree of freedom for the slope.
 
 A kernel that explains nothing changes nothing: the slope is used only when it is significant (t-test at
 :data:`SLOPE_ALPHA`) and of the sign a busy machine gives (durations longer, rates lower); otherwise the runs
@@ -115,13 +115,13 @@ def kernel_centre(b_kernel: Side, c_kernel: Side) -> float:
 
 
 def leverage(b_kernel: Side, c_kernel: Side, slope: Slope) -> float:
-    """The added variance of the adjusted difference of means, in units of the noise's variance:
-    ``(mean log kernel current - mean log kernel baseline)^2 / Sxx`` (pure)."""
+    """The variance the slope's own uncertainty adds to the adjusted difference of mean logs:
+    ``(mean log kernel current - mean log kernel baseline)^2 * se(slope)^2`` (pure)."""
     b = [v for v in b_kernel.values() if math.isfinite(v)]
     c = [v for v in c_kernel.values() if math.isfinite(v)]
     if not slope.used or not b or not c:
         return 0.0
-    return (sum(c) / len(c) - sum(b) / len(b)) ** 2 / slope.sxx
+    return (sum(c) / len(c) - sum(b) / len(b)) ** 2 * slope.se ** 2
 
 
 Cells = Mapping[tuple[Any, ...], tuple[Side, Side]]

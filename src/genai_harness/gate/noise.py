@@ -129,7 +129,7 @@ def runs_test(baseline: Side, current: Side, spread: Spread, *, confidence: floa
               leverage: float = 0.0) -> RunsTest:
     """Student's t on ``mean log current - mean log baseline`` with ``spread`` as the run-to-run noise (pure).
     With no usable spread the ratio is still given, the rest NaN. ``leverage``: the variance a covariate
-    adjustment adds to the difference, in units of the noise's variance (``gate.calibration.leverage``)."""
+    adjustment adds to the difference of mean logs (``gate.calibration.leverage``)."""
     from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     base = [v for v in baseline.values() if math.isfinite(v)]
@@ -139,7 +139,7 @@ def runs_test(baseline: Side, current: Side, spread: Spread, *, confidence: floa
     diff = sum(cur) / len(cur) - sum(base) / len(base)
     if not spread.usable:
         return RunsTest(math.exp(diff), math.nan, math.nan, math.nan, math.nan, 0.0)
-    se = spread.sd * math.sqrt(1 / len(base) + 1 / len(cur) + leverage)
+    se = math.sqrt(spread.sd ** 2 * (1 / len(base) + 1 / len(cur)) + leverage)
     if se == 0.0:
         return RunsTest(math.exp(diff), math.exp(diff), math.exp(diff), 1.0 if diff == 0.0 else 0.0, 0.0, spread.df)
     half = float(stats.t.ppf(0.5 + confidence / 2, spread.df)) * se
