@@ -38,7 +38,7 @@ from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 
 SIZES = tuple(int(s) for s in os.environ.get("GATE_SIZES", "3,5").split(","))
-FACTORS = (1.0, 1.10, 1.25, 1.5, 2.0)
+FACTORS = tuple(float(f) for f in os.environ.get("GATE_FACTORS", "1.0,1.10,1.25,1.5,2.0").split(","))
 
 
 def tracking(longs: list[pd.DataFrame], metrics: list[str]) -> list[str]:
@@ -123,6 +123,9 @@ def main() -> None:
     started = time.monotonic()
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
     frame = frame[frame[CALIB_COLUMN].notna()]
+    cells = frame.groupby("run_id")["workload_id"].transform(lambda w: frame.loc[w.index, ["framework", "workload_id"]]
+                                                             .drop_duplicates().shape[0])
+    frame = frame[cells == cells.max()]  # whole runs only (a run interrupted mid-suite is left out)
     metrics = [m for m in default_metrics() if m in frame.columns and frame[m].notna().any()]
     longs = [long_view(group, metrics, keep=(*LONG_KEEP, CALIB_COLUMN))
              for _, group in frame.groupby("run_id", sort=False)]
