@@ -165,14 +165,19 @@ def test_compare_command_on_real_runs(tmp_path: Path) -> None:
     frame_all = ResultStore(store).read()
     runs = list(dict.fromkeys(frame_all["run_id"]))
     assert len(runs) == 3 and frame_all["injected_slowdown"].isna().all()
-    assert ResultStore(slow_store).read()["injected_slowdown"].eq(50.0).all()
+    slow_rows = ResultStore(slow_store).read()
+    assert slow_rows["injected_slowdown"].eq(50.0).all()
+    # the calibration kernel (issue 23): timed in every real cell, one value per cell, never stretched by a slowdown
+    assert frame_all["calib_ms"].gt(0).all() and frame_all.groupby("run_id")["calib_ms"].nunique().eq(1).all()
+    assert slow_rows["calib_ms"].median() < 10 * frame_all["calib_ms"].median()
 
     slowed = run_cli("compare", str(store), str(slow_store), "--metric", "tpot_ms", "--metric",
                      "e2e_ms", "--alpha", "0.05", "--json", "--junit", str(tmp_path / "junit.xml"))
     assert slowed.returncode in (1, 16), slowed.stderr
     rows = json.loads(slowed.stdout)
     assert all(r["verdict"] == "regression" or r["unresolved"] for r in rows)  # never passed
-    assert {r["tested_on"] for r in rows} <= {"runs", "runs, pooled over 1 cells"}  # one run against three
+    assert all(r["tested_on"] == "runs" or r["tested_on"].startswith("runs, pooled over 1 cells")
+               for r in rows)  # one run against three (adjusted for machine speed where the kernel explains it)
     assert 'failures="2"' in (tmp_path / "junit.xml").read_text()
 
     markdown = run_cli("compare", str(slow_store), str(store), "--metric", "e2e_ms", "--alpha", "0.05", "--markdown")

@@ -25,6 +25,7 @@ def test_column_order_and_types() -> None:
     assert COLUMN_NAMES[:5] == ("run_id", "run_started_at", "recorded_at", "harness_version", "schema_version")
     assert COLUMN_NAMES.index("instructions_call") < COLUMN_NAMES.index("worker_session")  # added in 6, at the end
     assert {c.name for c in columns_for_version(6)} - {c.name for c in columns_for_version(5)} >= {"worker_session"}
+    assert [c.name for c in columns_for_version(5)][-1] == "instructions_call"
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
     assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics",
                             "itl_by_position_ms", "numerics")
@@ -44,6 +45,7 @@ def test_column_order_and_types() -> None:
     assert v4 - v3 == {"runtime", "itl_by_position_ms"}
     v5 = {c.name for c in columns_for_version(5)}
     assert {"ep_library"} <= set(COLUMN_NAMES) - v5  # plugin EP libraries (schema 6)
+    assert "calib_ms" in set(COLUMN_NAMES) - v5  # schema 6: the machine-speed calibration kernel (issue 23)
     assert v5 - v4 == {"weight_precision", "kv_cache_precision", "measure", "instructions_load",
                                       "instructions_prefill", "instructions_per_token", "instructions_per_step",
                                       "instructions_call", "family", "model_weights", "ref_source", "ref_error",

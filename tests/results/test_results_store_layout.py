@@ -296,3 +296,20 @@ def test_a_row_whose_cell_is_missing_is_reported_as_corrupt() -> None:
     with pytest.raises(StoreError, match="machine_profile refers to blob 7, which is not in the store"):
         assemble([(1, 5.0)], ["e2e_ms"], [(1, "run-1", 7)], ["run_id", "machine_profile"], ["machine_profile"], {},
                  ["run_id", "e2e_ms"])
+
+
+def test_a_schema_5_store_gains_calib_ms_and_keeps_its_rows(tmp_path: Path) -> None:
+    path, copy = tmp_path / "v5.sqlite", tmp_path / "copy.sqlite"
+    make_normalized_store(path, cell_rows(run_id="r5"), 5)
+    shutil.copy(path, copy)
+    old = ResultStore(path, create=False)
+    assert old.schema_version == 5
+    before = old.read()
+    assert before["calib_ms"].isna().all()
+    migrated = ResultStore(copy, migrate=True)
+    assert migrated.schema_version == SCHEMA_VERSION >= 6 and migrated.meta()["migrated_from"] == "5"
+    assert migrated.read().equals(before)
+    assert migrated.merge_from(old) == 0  # the same rows keep their identity
+    assert migrated.append(cell_rows(run_id="r6", calib_ms=12.5)) == 3
+    fresh = migrated.read()
+    assert fresh.loc[fresh["run_id"] == "r6", "calib_ms"].eq(12.5).all()

@@ -53,10 +53,13 @@ def measured_metrics(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> 
     return [m for m in infos if m.name in df.columns and df[m.name].notna().any()]
 
 
+LONG_KEEP: tuple[str, ...] = ("run_id", "run_started_at", "machine_fingerprint", "hostname", *TARGET_COLUMNS, "task",
+                              "workload_id", "model_id", "model_hash", "repetition", "worker_session")
+"""The columns :func:`long_view` keeps beside each value unless told otherwise."""
+
+
 def long_view(df: pd.DataFrame, metrics: Iterable[str] | None = None,
-              keep: Sequence[str] = ("run_id", "run_started_at", "machine_fingerprint", "hostname",
-                                     *TARGET_COLUMNS, "task", "workload_id", "model_id", "model_hash",
-                                     "repetition", "worker_session")) -> pd.DataFrame:
+              keep: Sequence[str] = LONG_KEEP) -> pd.DataFrame:
     """One row per measured value of an ``ok`` row: the ``keep`` columns, ``target``, ``metric``, ``value``,
     ``unit`` and ``better``. For plotting and comparing.
 

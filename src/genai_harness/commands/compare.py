@@ -85,6 +85,11 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                        help=f"one number per round of each side (default {ROUND_ESTIMATOR}; best = the fastest "
                             "repetition: the minimum of a latency, the maximum of a rate; it halves openvino-genai's "
                             "round-to-round noise under load but raises onnxruntime-genai's: benchmarks/RESULTS.md)")
+    if not paired:  # ab's paired rounds cancel the machine's speed already
+        p.add_argument("--machine-speed", choices=("kernel", "off"), default="kernel",
+                       help="kernel (default): where the rows carry calib_ms and it explains a speed metric's "
+                            "spread, take the machine's speed out of each run (tested_on says so); off: judge "
+                            "raw times (benchmarks/RESULTS.md, 'Machine-speed calibration kernel')")
     p.add_argument("--on-inconclusive", choices=ON_INCONCLUSIVE, default=ON_INCONCLUSIVE_DEFAULT,
                    help="when nothing regressed but a row is inconclusive at or beyond its threshold (or its 95%% "
                         f"interval reaches {BLIND_SLOWDOWN}x), or could not be tested (one run a side): fail "
@@ -102,6 +107,7 @@ def gate_comparison(baseline: Any, current: Any, args: argparse.Namespace, *, ig
     return compare_frames(baseline, current, threshold=args.threshold,
                           thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
                           metrics=args.metric, ignore=ignore, paired=paired, family_scale=family_scale,
+                          calibrate=getattr(args, "machine_speed", "kernel") == "kernel",
                           **({"round_estimator": args.round_estimator} if paired else {}))
 
 

@@ -10,8 +10,12 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   run-to-run spread pooled over every cell of that metric in the comparison, both sides and the baseline's
   history (:mod:`genai_harness.gate.noise`: degrees of freedom discounted for the noise the cells of one
   run share; a cell noisier than the pool keeps its own). ``tested_on`` says which ("runs", "runs, pooled
-  over N cells"); ``df`` the degrees of freedom behind it. No spread at all (one run a side everywhere) is
-  "one run a side": no test. ``ratio`` is the ratio of the geometric means of the runs and its interval the
+  over N cells"); ``df`` the degrees of freedom behind it. Where the rows carry ``calib_ms`` (a calibration
+  kernel timed beside each cell) and it explains a speed metric's spread, each run's log median is first moved
+  to the cell's mean kernel time (:mod:`genai_harness.gate.calibration`: analysis of covariance, one df for the
+  slope; ``tested_on`` adds "adjusted for machine speed (kernel, slope S)"; ``calibrate=False`` turns it off).
+  No spread at all (one run a side everywhere) is "one run a side": no test.
+  ``ratio`` is the ratio of the geometric means of the runs and its interval the
   t interval at that spread. ``detectable`` is the smallest slowdown these runs at their spread would catch
   95 % of the time (``statistics.detectable_shift``);
 - ``p_family``: the p-values adjusted by Holm's step-down method over every row the comparison tests; the
@@ -51,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, kind_rule, row_measures
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
-from genai_harness.analysis.long_view import long_view
+from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
 from genai_harness.analysis.statistics import (
     ROUND_ESTIMATORS,
@@ -62,6 +66,7 @@ from genai_harness.analysis.statistics import (
     paired_rounds_needed,
 )
 from genai_harness.errors import ComparisonError
+from genai_harness.gate.calibration import CALIB_COLUMN, adjust_cells
 from genai_harness.gate.noise import Spread, cell_spread, own_spread, pooled_spread, runs_test
 from genai_harness.gate.units import run_estimates, run_medians, run_values, session_means, worker_sessions
 
@@ -159,7 +164,7 @@ def unresolved(verdict_: str, slowdown: float, threshold: float, tested: bool,
 
 
 def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> pd.DataFrame:
-    long = long_view(df, metrics)
+    long = long_view(df, metrics, keep=(*LONG_KEEP, CALIB_COLUMN))
     if ignore and len(long):
         kept = [c for c in TARGET_COLUMNS if c not in ignore and c in long.columns]
         long["target"] = [target_label(r) for r in long[kept].to_dict("records")]
@@ -178,7 +183,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
                    ignore: Sequence[str] = (), paired: bool = False, pool: bool = True,
                    round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
-                   spreads: Mapping[str, Spread] | None = None) -> pd.DataFrame:
+                   spreads: Mapping[str, Spread] | None = None, calibrate: bool = True) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
@@ -223,15 +228,16 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     return compare_long(_keyed(baseline, names, ignore), _keyed(current, names, ignore), names=names,
                         factors=factors, threshold=threshold, alpha=alpha, min_repetitions=min_repetitions,
                         paired=paired, pool=pool, round_estimator=round_estimator, family_scale=family_scale,
-                        spreads=spreads)
+                        spreads=spreads, calibrate=calibrate)
 
 
 def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str], factors: Mapping[str, float],
                  threshold: float, alpha: float, min_repetitions: int = MIN_REPETITIONS, paired: bool = False,
                  pool: bool = True, round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
-                 spreads: Mapping[str, Spread] | None = None) -> pd.DataFrame:
+                 spreads: Mapping[str, Spread] | None = None, calibrate: bool = True) -> pd.DataFrame:
     """:func:`compare_frames` on the sides' long views (``analysis.long_view``, keyed), its options checked:
-    what calibration calls on many draws of the same runs without building their long views again."""
+    what calibration calls on many draws of the same runs without building their long views again.
+    ``calibrate``: take the machine's speed out of separate runs' wall times (``gate.calibration``)."""
     import pandas as pd  # the CLI start builds its parser from this module's constants: it loads no pandas
 
     keys = [*KEY_COLUMNS, "metric"]
@@ -239,11 +245,19 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
     cur_groups = {k: g for k, g in cur.groupby(keys, sort=False)} if len(cur) else {}
     records: list[dict[str, Any]] = []
     sides: dict[tuple[Any, ...], tuple[dict[str, float], dict[str, float]]] = {}
+    kernels: dict[tuple[Any, ...], tuple[dict[str, float], dict[str, float]]] = {}  # log calibration kernel per run
     for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
         if key in base_groups and key in cur_groups:
-            sides[key] = (_logs(run_values(base_groups[key])), _logs(run_values(cur_groups[key])))
-    pools = {name: pooled_spread([s for k, s in sides.items() if k[-1] == name]) if pool else None
-             for name in names}
+            pair = (base_groups[key], cur_groups[key])
+            sides[key] = (_logs(run_values(pair[0])), _logs(run_values(pair[1])))
+            if calibrate and not paired and all(CALIB_COLUMN in g.columns for g in pair):
+                kernels[key] = (_logs(run_values(pair[0].assign(value=pair[0][CALIB_COLUMN]))),
+                                _logs(run_values(pair[1].assign(value=pair[1][CALIB_COLUMN]))))
+    speed_metrics = [n for n in names if METRICS[n].kind == "speed" and kind_rule(n) is None]
+    sides, machine = adjust_cells(sides, kernels, speed_metrics)  # {} unless the kernel explains the noise
+    slopes = {k[-1]: slope for k, (slope, _) in machine.items()}
+    pools = {name: pooled_spread([s for k, s in sides.items() if k[-1] == name]).less_df(name in slopes)
+             if pool else None for name in names}
     pools.update(dict(spreads or {}))
     judged: list[tuple[dict[str, Any], float, float]] = []  # rows tested or testable, their SD, rounds per unit
     for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
@@ -290,10 +304,12 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             own = own_spread(*sides[key])
             known = pools.get(info.name)
             spread = cell_spread(own, known) if known is not None else own
-            test = runs_test(*sides[key], spread)
+            test = runs_test(*sides[key], spread, leverage=machine[key][1] if key in machine else 0.0)
             tested_on = ("one run a side" if not spread.usable else "runs" if spread is own
                          else "runs, known spread" if info.name in (spreads or {})
                          else f"runs, pooled over {spread.cells} cells")
+            if key in machine and spread.usable:
+                tested_on += f", adjusted for machine speed (kernel, slope {machine[key][0].slope:.2f})"
             row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
                        tested_on=tested_on, df=test.df, se=test.se)
         row["slowdown"] = row["ratio"] if info.lower_is_better else (1.0 / row["ratio"] if row["ratio"] else math.nan)

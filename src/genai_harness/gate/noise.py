@@ -39,6 +39,10 @@ class Spread:
     rho: float = math.nan
     """The residuals' correlation within a run across cells (the share of the noise the cells share)."""
 
+    def less_df(self, by: float) -> Spread:
+        """This spread with ``by`` fewer degrees of freedom (a slope estimated from the same residuals)."""
+        return Spread(self.sd, max(0.0, self.df - float(by)), self.cells, self.rho) if by else self
+
     @property
     def usable(self) -> bool:
         """True when the spread can judge a difference (at least one df and a finite SD)."""
@@ -121,9 +125,11 @@ class RunsTest:
     df: float
 
 
-def runs_test(baseline: Side, current: Side, spread: Spread, *, confidence: float = 0.95) -> RunsTest:
+def runs_test(baseline: Side, current: Side, spread: Spread, *, confidence: float = 0.95,
+              leverage: float = 0.0) -> RunsTest:
     """Student's t on ``mean log current - mean log baseline`` with ``spread`` as the run-to-run noise (pure).
-    With no usable spread the ratio is still given, the rest NaN."""
+    With no usable spread the ratio is still given, the rest NaN. ``leverage``: the variance a covariate
+    adjustment adds to the difference of mean logs (``gate.calibration.leverage``)."""
     from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
     base = [v for v in baseline.values() if math.isfinite(v)]
@@ -133,7 +139,7 @@ def runs_test(baseline: Side, current: Side, spread: Spread, *, confidence: floa
     diff = sum(cur) / len(cur) - sum(base) / len(base)
     if not spread.usable:
         return RunsTest(math.exp(diff), math.nan, math.nan, math.nan, math.nan, 0.0)
-    se = spread.sd * math.sqrt(1 / len(base) + 1 / len(cur))
+    se = math.sqrt(spread.sd ** 2 * (1 / len(base) + 1 / len(cur)) + leverage)
     if se == 0.0:
         return RunsTest(math.exp(diff), math.exp(diff), math.exp(diff), 1.0 if diff == 0.0 else 0.0, 0.0, spread.df)
     half = float(stats.t.ppf(0.5 + confidence / 2, spread.df)) * se

@@ -45,6 +45,10 @@ Schema history (``SCHEMA_VERSION``):
   Also ``worker_session`` (issue 23, ``ab`` cheaper): the id of the worker process that
   measured a row when that worker served several ``ab`` rounds (``ab --rounds-per-worker``); null for a worker
   of one call. The gate counts a worker, not a round, as the independent unit (``gate.compare``).
+  Also ``calib_ms`` (machine-speed calibration, issue 23): per row, the median wall time
+  of a fixed calibration kernel the worker times at the cell's start and between its measured repetitions
+  (:mod:`genai_harness.worker.calibration`); it touches no code under test, so ``compare`` can remove the
+  machine's common slowness with it. Null in rows of older stores and of ``--measure instructions`` cells.
 """
 
 from __future__ import annotations
@@ -184,6 +188,9 @@ COLUMNS: tuple[Column, ...] = (
     # --- schema 6, issue 23 "ab cheaper" (helper abcheap): which worker served an ab round (one worker, many rounds)
     *_cols("text", "worker_session", since=6),
     # --- end of issue 23 "ab cheaper"
+    # --- schema 6, machine-speed calibration (issue 23, helper runfactor): the cell's calibration kernel, median ms
+    *_cols("float", "calib_ms", since=6),
+    # --- end of machine-speed calibration
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -12,6 +12,8 @@ Every timing comes from the one injected clock. Under ``--measure instructions``
 phase marker (:mod:`genai_harness.worker.instructions`): the cell then runs at most :data:`INSTRUCTION_WARMUP`
 warm-up calls and :data:`INSTRUCTION_REPETITIONS` repetitions (counts barely vary), and adds the ``instructions_*``
 columns to each record; Python's cyclic garbage collector then runs between calls, not inside them.
+Otherwise the cell also times a fixed calibration kernel at its start and before each repetition
+(:mod:`genai_harness.worker.calibration`) and records its mean in every row's ``calib_ms``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from genai_harness.tasks import checkpoint_reference, reference
 from genai_harness.tasks import timing as metrics
 from genai_harness.tasks.registry import task_kind
 from genai_harness.worker import cold_start
+from genai_harness.worker.calibration import CalibrationKernel
 from genai_harness.worker.instructions import InstructionClock, clock_from_environment
 from genai_harness.worker.load import fresh_loader, load_pipeline
 from genai_harness.worker.protocol import INSTRUCTIONS, CellReply, CellRequest, RequestedNumerics
@@ -122,6 +125,9 @@ def measure_cell(cell: LoadedCell) -> tuple[CellReply, Any]:
     numerics = getattr(pipeline, "numerics", None)
     kind = task_kind(workload.task)
     call = kind.measured_call(workload.inputs, pipeline)
+    kernel = CalibrationKernel() if counting is None else None  # machine speed; meaningless under valgrind
+    if kernel is not None:
+        kernel.time_start()
     for _ in range(workload.warmup):
         _collect_between_calls(counting)
         call.once()
@@ -132,6 +138,8 @@ def measure_cell(cell: LoadedCell) -> tuple[CellReply, Any]:
     measuring_start = time.monotonic()
     while len(records) < MAX_REPETITIONS:
         _collect_between_calls(counting)
+        if kernel is not None:
+            kernel.time_once()
         before = meter.read_j() if meter else 0.0
         record = call.once()
         if meter:
@@ -147,6 +155,9 @@ def measure_cell(cell: LoadedCell) -> tuple[CellReply, Any]:
     if counting is not None:
         gc.enable()
         add_instruction_counts(records, stamps, counting, cell.load_stamps, kind)
+    if kernel is not None:  # one value for the cell, on every row: the machine's speed while it ran
+        for record in records:
+            record["calib_ms"] = kernel.calib_ms
     reply = CellReply(
         load_s=cell.load_s,
         repetitions=records,
