@@ -16,7 +16,7 @@ from genai_harness.host.ep_libraries import settings_for_worker
 from genai_harness.runner.environments import Environment
 from genai_harness.runner.launcher import PACKAGE_ROOT, WORKER_MODULE, call_worker, describe_exit, worker_env
 from genai_harness.worker import main as worker
-from genai_harness.worker.protocol import PEAK_RSS_KEY, ErrorReply, InventoryReply, InventoryRequest
+from genai_harness.worker.protocol import PEAK_RSS_KEY, REQUESTS, ErrorReply, InventoryReply, InventoryRequest
 
 INVENTORY = InventoryRequest("default")
 
@@ -45,7 +45,8 @@ def test_a_real_worker_answers_an_unknown_op_with_a_worker_protocol_error(tmp_pa
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(response.read_text())
     assert answer["error"]["type"] == "WorkerProtocolError"
-    known = "inventory, cell, direct, operator_batch"
+    known = ", ".join(REQUESTS)  # every op the protocol knows, in its order (inventory, cell, direct ...)
+    assert known.startswith("inventory, cell, direct, operator_batch")
     assert answer["error"]["message"] == f"unknown worker op 'no-such-op'; known: {known}"
     assert answer[PEAK_RSS_KEY] > 0
 
