@@ -101,8 +101,8 @@ def render_ep_libraries(inventories: list[EnvironmentInventory]) -> list[str]:
             meta = ", ".join(f"{k}={v}" for k, v in sorted((device.get("ep_metadata") or {}).items()))
             lines.append(f"      offers {device['label']} ({device['ep_name']} on {device['type']} "
                          f"{device.get('vendor', '')}{'; ' + meta if meta else ''})")
-        if not lib.get("devices"):
-            lines.append(f"      offers no device: {lib.get('reason') or 'no reason given'}")
+        if not lib.get("devices"):  # the reason is a sentence of its own: why it offers nothing or cannot be used
+            lines.append(f"      {lib.get('reason') or 'offers no device (no reason given)'}")
     return lines + ([] if listed else ["  (none installed or configured)"])
 
 
