@@ -44,7 +44,7 @@ def test_a_real_worker_answers_an_unknown_op_with_a_worker_protocol_error(tmp_pa
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(response.read_text())
     assert answer["error"]["type"] == "WorkerProtocolError"
-    known = "inventory, cell, direct, operator_batch"
+    known = "inventory, cell, direct, operator_batch, cell_rounds"
     assert answer["error"]["message"] == f"unknown worker op 'no-such-op'; known: {known}"
     assert answer[PEAK_RSS_KEY] > 0
 
