@@ -122,7 +122,8 @@ def test_a_model_package_of_the_family_declares_one_choice_the_measurement_judge
     assert declared.startswith(f"  declared choice: {FAMILY} = {FAMILY}; selected by onnxruntime ")
     verdict = next(line for line in lines if line.startswith("  verdict: "))
     winner = lines[0].removeprefix("pick: variant ").split(" on ")[0]
-    assert ("agrees" in verdict) == (winner == FAMILY), (verdict, winner)
+    assert ("the declaration agrees" in verdict) == (winner == FAMILY), (verdict, winner)
+    assert winner == FAMILY or "its variant ranks #2 of 2 (slower: " in verdict
     assert any(line.startswith("  onnxruntime-genai: onnxruntime-genai ") for line in lines)
     again = run_cli("models", "package", FAMILY, "--out", str(package), env=smollm2_env)
     assert "exists and is not an empty folder" in assert_one_error_line(again, 3)
