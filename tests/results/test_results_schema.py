@@ -23,7 +23,7 @@ from genai_harness.results.schema import (
 
 def test_column_order_and_types() -> None:
     assert COLUMN_NAMES[:5] == ("run_id", "run_started_at", "recorded_at", "harness_version", "schema_version")
-    assert COLUMN_NAMES[-1] == "instructions_call"
+    assert COLUMN_NAMES[-1] == "ep_fallback"
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
     assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics",
                             "itl_by_position_ms", "numerics")

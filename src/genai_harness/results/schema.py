@@ -34,6 +34,12 @@ Schema history (``SCHEMA_VERSION``):
   ``model_weights`` (``real weights`` / ``random weights: speed only``) per cell; per row the reference's
   ``ref_source`` and, when it could not be had, ``ref_error``; the checkpoint's question-set score
   ``ref_answer_share`` over ``ref_questions`` questions and ``ref_nll`` / ``ref_nll_checkpoint``.
+* 6: additive, like 4 and 5. The export matrix (issue 21), per cell: ``exporter`` and ``exporter_version`` (what
+  made the model's files: ``onnxruntime-genai builder`` 0.18.0, ``optimum-intel``, ``mobius-onnx (onnx-standard)``),
+  ``export_s`` (how long the export took), ``model_bytes`` (its files), ``op_census`` (JSON
+  ``{domain: {op: nodes}}``) with ``ops_standard`` / ``ops_contrib`` (nodes in standard ONNX or OpenVINO opsets /
+  in contrib or custom domains), and where the runtime reports node placement, ``ep_node_share`` (the share of
+  nodes the execution provider took) and ``ep_fallback`` (what fell back, in the runtime's words).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -163,6 +169,14 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "measure", since=5),
     *_cols("float", *(INSTRUCTION_COLUMNS := ("instructions_load", "instructions_prefill", "instructions_per_token",
                                               "instructions_per_step", "instructions_call")), since=5),
+    # --- exports (issue 21): what made the model's files, its op census, and how much of it the EP took ---
+    *_cols("text", "exporter", "exporter_version", since=6),
+    *_cols("float", "export_s", "model_bytes", since=6),
+    *_cols("int", "ops_standard", "ops_contrib", since=6),
+    *_cols("json", "op_census", since=6),
+    *_cols("float", "ep_node_share", since=6),
+    *_cols("text", "ep_fallback", since=6),
+    # --- end exports ---
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

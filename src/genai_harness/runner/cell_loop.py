@@ -28,6 +28,7 @@ from genai_harness.runner.signals import interrupt_reason, signals_deferred
 from genai_harness.runner.valgrind import call_counted_worker
 from genai_harness.version import __version__
 from genai_harness.worker.protocol import INSTRUCTIONS, CellReply, CellRequest, ModelRef, RequestedNumerics
+from genai_harness.workloads.export_info import export_info
 
 
 @dataclass
@@ -110,6 +111,7 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
         "threads_requested": cell.requested_numerics[1],
         "injected_slowdown": cell.inject_slowdown,
         "measure": cell.measure if cell.measure == INSTRUCTIONS else None,
+        **export_info(cell.model_format.path).columns(),
     }
 
 

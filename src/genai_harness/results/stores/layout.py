@@ -30,6 +30,9 @@ CELL_COLUMNS: tuple[str, ...] = (
     "threads_requested", "weight_dtypes", "numerics", "batch_requested", "energy_source", "injected_slowdown",
     "runtime", "itl_by_position_ms", "weight_precision", "kv_cache_precision", "measure", "family",
     "model_weights",
+    # exports (issue 21)
+    "exporter", "exporter_version", "export_s", "model_bytes", "ops_standard", "ops_contrib", "op_census",
+    "ep_node_share", "ep_fallback",
 )
 """Columns stored once per distinct cell (every filterable column but ``status`` is one)."""
 SHARED_COLUMNS: tuple[str, ...] = ("machine_profile", "runtime_versions", "device_options", "numerics")
