@@ -167,6 +167,16 @@ def failed_row(cell: Cell, context: RunContext, status: str, error: BaseExceptio
     return row
 
 
+def failed_export_rows(plan: Plan, context: RunContext) -> list[dict[str, Any]]:
+    """The rows of the exports a build recorded as failed (family suites): no runtime ran them (pure)."""
+    shared = {"run_id": context.run_id, "run_started_at": context.run_started_at,
+              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "harness_version": __version__,
+              "schema_version": SCHEMA_VERSION, "machine_fingerprint": context.profile.get("fingerprint", ""),
+              "hostname": context.profile.get("hostname", ""),
+              "machine_profile": json.dumps(context.profile, sort_keys=True)}
+    return [{**shared, **fragment} for fragment in plan.failed_exports]
+
+
 def status_of(error: HarnessError) -> str:
     """The row status for an error a cell ended with (a cell that does not apply is ``skipped``)."""
     if isinstance(error, ContextLengthError):
@@ -182,7 +192,13 @@ def status_of(error: HarnessError) -> str:
 
 def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Progress,
              written: list[dict[str, Any]]) -> None:
-    """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised)."""
+    """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised); the
+    exports its builds recorded as failed are written first, one failed row each."""
+    if plan.failed_exports:
+        rows = failed_export_rows(plan, context)
+        with signals_deferred():
+            store.append(rows)
+        written += rows
     for cell in plan.cells:
         progress.start(cell.label)
         started = time.monotonic()

@@ -100,8 +100,13 @@ def census_totals(census: Mapping[str, Mapping[str, int]]) -> tuple[int, int]:
 def census_summary(census: Mapping[str, Mapping[str, int]]) -> str:
     """One line: node counts per domain, the contrib ops named (pure): ``ai.onnx 400; com.microsoft 90
     (GroupQueryAttention 30, SkipSimplifiedLayerNormalization 60)``."""
+    merged: dict[str, dict[str, int]] = {}
+    for domain, ops in census.items():  # an IR's opsets read as one standard: "openvino"
+        key = "openvino" if domain.startswith("openvino.") and is_standard(domain) else domain
+        for op, n in ops.items():
+            merged.setdefault(key, {})[op] = merged.get(key, {}).get(op, 0) + n
     parts = []
-    for domain, ops in sorted(census.items()):
+    for domain, ops in sorted(merged.items()):
         text = f"{domain} {sum(ops.values())}"
         if not is_standard(domain):
             text += " (" + ", ".join(f"{op} {n}" for op, n in sorted(ops.items())) + ")"
