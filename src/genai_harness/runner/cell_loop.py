@@ -133,6 +133,9 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
         "energy_source": reply.energy_source,
         "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,
         "itl_by_position_ms": reply.itl_by_position_ms,
+        # where a backend reads node placement back (backends/ort_placement.py), the share its EP took
+        "ep_node_share": numerics.get("ep_node_share"),
+        "ep_fallback": numerics.get("ep_fallback"),
         **(reply.reference or {}),
     }
     if reply.requested is not None:
