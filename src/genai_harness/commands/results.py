@@ -144,7 +144,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
         matrix, exports = coverage_matrix(frame), export_matrix(frame)
         if matrix.empty and exports.empty:
-            raise StoreError("no operator or export cells in the selected rows; run `genai-harness run --suite "
+            raise StoreError("no operator cells nor export cells in the selected rows; run `genai-harness run --suite "
                              "attention` or `--suite exports --model FAMILY` first, or pick such a run with --run")
         if not matrix.empty:
             print(matrix.to_string())
