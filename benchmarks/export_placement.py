@@ -30,7 +30,7 @@ try:
     placement = probe_placement(model, [ep], options)
     out = {"loads": True, "nodes": placement.nodes, "cpu_ops": placement.cpu_ops}
 except Exception as exc:
-    out = {"loads": False, "error": " ".join(str(exc).split())[:400]}
+    out = {"loads": False, "error": " ".join(str(exc).split())[-400:]}
 out.update(seconds=round(time.perf_counter() - started, 2), onnxruntime=ort.__version__)
 print(json.dumps(out))
 """
