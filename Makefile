@@ -18,11 +18,12 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # onnxruntime-openvino occupies the module name `onnxruntime`: it gets its own venv, holding only
-# that runtime and what the harness worker needs (numpy, psutil, tomli-w); the harness code reaches
+# that runtime and what the harness worker needs (numpy, psutil, tomli-w; tokenizers and jinja2 for text
+# generation on plain onnxruntime sessions); the harness code reaches
 # it through PYTHONPATH, so nothing here can replace its onnxruntime.
 $(OVEP)/.installed:
 	$(PYTHON) -m venv $(OVEP)
-	$(OVEP)/bin/python -m pip install --quiet onnxruntime-openvino==1.24.1 numpy psutil tomli-w
+	$(OVEP)/bin/python -m pip install --quiet onnxruntime-openvino==1.24.1 numpy psutil tomli-w tokenizers jinja2
 	touch $@
 
 $(CONFIG): | $(BIN)/.installed $(OVEP)/.installed

@@ -22,6 +22,9 @@ What it writes under ``--out``:
     ``onnxruntime_genai/``  ``python -m onnxruntime_genai.models.builder -p fp32 -e cpu`` of ``hf/``.
     ``openvino/``           ``optimum-cli export openvino --task text-generation-with-past --weight-format fp32``
                             of ``hf/`` (with openvino_tokenizer / openvino_detokenizer).
+    ``onnx/``               a standard-op export of ``hf/`` (torch.onnx dynamo, opset 23: Attention,
+                            RotaryEmbedding, RMSNormalization; no contrib ops) for plain onnxruntime sessions
+                            (format ``onnx_decoder``; ``tools/model_build/standard_onnx.py``).
 ``tiny-sd/``
     ``hf/``                 random-init Stable-Diffusion-1.x-shaped diffusers pipeline (tiny CLIP text encoder,
                             UNet2DConditionModel, AutoencoderKL, EulerDiscreteScheduler, hand-made CLIP BPE).

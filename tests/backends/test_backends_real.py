@@ -47,7 +47,8 @@ pytest.importorskip("openvino_genai")
 
 LLM = MODELS_DIR / "tiny-llm"
 SD = MODELS_DIR / "tiny-sd"
-LLM_FOLDERS = {"onnxruntime_genai": LLM / "onnxruntime_genai", "openvino.genai": LLM / "openvino"}
+LLM_FOLDERS = {"onnxruntime_genai": LLM / "onnxruntime_genai", "openvino.genai": LLM / "openvino",
+               "onnxruntime": LLM / "onnx"}
 SD_FOLDERS = {"onnxruntime": SD / "onnx", "openvino.genai": SD / "openvino"}
 TEXT_FRAMEWORKS = sorted(LLM_FOLDERS)
 PROMPT = "Once upon a time"
@@ -245,7 +246,6 @@ def test_a_model_without_the_framework_format_is_a_model_format_error(catalog: C
 @pytest.mark.parametrize(("factory", "framework", "path", "task"), [
     (Text2ImagePipelineFactory, "onnxruntime_genai", SD / "onnx", "text2image"),
     (ClassificationPipelineFactory, "onnxruntime_genai", SD / "onnx" / "unet" / "model.onnx", "classification"),
-    (Text2TextPipelineFactory, "onnxruntime", LLM / "onnxruntime_genai", "text2text"),
 ])
 def test_a_task_the_backend_does_not_do_is_task_not_supported(factory: Any, framework: str, path: Path,
                                                               task: str) -> None:

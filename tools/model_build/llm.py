@@ -1,5 +1,5 @@
 """The tiny LLM: byte-level BPE tokenizer trained on the corpus, random-init ``LlamaForCausalLM``
-(``tiny-llm/hf/``), and its onnxruntime-genai and OpenVINO exports.
+(``tiny-llm/hf/``), and its onnxruntime-genai, OpenVINO and standard-op ONNX exports.
 
 The build toolchain (tokenizers, transformers, torch, safetensors) is imported inside the functions
 that use it, so that importing this module (``--help``) needs none of it.
@@ -29,6 +29,7 @@ from .common import (
     write_json,
 )
 from .recipes import LLM_CONFIG, LLM_TOKENIZER
+from .standard_onnx import export_standard_onnx
 
 
 def train_llm_tokenizer() -> Any:
@@ -162,6 +163,9 @@ def build_tiny_llm(out: Path, work: Path) -> dict:
     t0 = time.time()
     export_llm_openvino(hf_dir, root / "openvino")
     log(f"tiny-llm openvino in {time.time() - t0:.1f}s")
+    t0 = time.time()
+    standard = export_standard_onnx(hf_dir, root / "onnx")
+    log(f"tiny-llm onnx (standard ops) in {time.time() - t0:.1f}s")
 
     n_params = count_safetensors_params(hf_dir)
     return {
@@ -180,12 +184,15 @@ def build_tiny_llm(out: Path, work: Path) -> dict:
                                      "-p fp32 -e cpu -c CACHE",
                 "openvino": "optimum-cli export openvino --model hf --task text-generation-with-past "
                             "--weight-format fp32 openvino",
+                "onnx_decoder": f"torch.onnx.export(dynamo=True, opset_version={standard['opset']}) of hf "
+                                "(tools/model_build/standard_onnx.py): standard ops only",
             },
         },
         "formats": {
             "hf": format_entry(root / "hf", out),
             "onnxruntime_genai": format_entry(root / "onnxruntime_genai", out),
             "openvino": format_entry(root / "openvino", out),
+            "onnx_decoder": format_entry(root / "onnx", out),
         },
         "checkpoint_sha256": checkpoint_sha256(hf_dir),
     }

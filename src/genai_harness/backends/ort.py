@@ -1,6 +1,7 @@
 """The ``onnxruntime`` backend: plain ONNX Runtime sessions on any execution provider.
 
-Tasks: text-to-image (component sessions driven by a numpy scheduler) and image classification.
+Tasks: text generation (an exported ONNX decoder with a KV cache, any exporter's naming convention: see
+``decoder_conventions``), text-to-image (component sessions driven by a numpy scheduler) and image classification.
 Devices come from ``onnxruntime.get_ep_devices()`` and ``get_available_providers()``; the OpenVINO
 EP's own device list comes from ``get_available_openvino_device_ids()``.
 """
@@ -17,15 +18,16 @@ from genai_harness.interface.devices import FRAMEWORK_ORT, Device
 from genai_harness.interface.tasks import Task
 
 if TYPE_CHECKING:
-    from genai_harness.interface import classification, text2image
+    from genai_harness.interface import classification, text2image, text2text
 
 class OnnxRuntimeBackend(Backend):
     """ONNX Runtime sessions with any execution provider."""
 
     framework: ClassVar[str] = FRAMEWORK_ORT
-    tasks: ClassVar[tuple[str, ...]] = (Task.TEXT2IMAGE, Task.CLASSIFICATION)
+    tasks: ClassVar[tuple[str, ...]] = (Task.TEXT2TEXT, Task.TEXT2IMAGE, Task.CLASSIFICATION)
     runtime_module: ClassVar[str] = "onnxruntime"
-    model_formats: ClassVar[dict[str, str]] = {Task.TEXT2IMAGE: "onnxruntime", Task.CLASSIFICATION: "onnx"}
+    model_formats: ClassVar[dict[str, str]] = {Task.TEXT2TEXT: "onnx_decoder", Task.TEXT2IMAGE: "onnxruntime",
+                                               Task.CLASSIFICATION: "onnx"}
     distributions: ClassVar[tuple[str, ...]] = (
         "onnxruntime",
         "onnxruntime-gpu",
@@ -80,6 +82,13 @@ class OnnxRuntimeBackend(Backend):
                     f"(get_available_providers() = {available})",
                 ))
         return devices
+
+    def create_text2text(self, model_path: Path, device: Device) -> text2text.Pipeline:
+        self.import_runtime()
+        # lazy: ort_llm_pipeline loads onnxruntime, so a missing runtime leaves the backend "unavailable"
+        from genai_harness.backends.ort_llm_pipeline import OrtText2TextPipeline
+
+        return OrtText2TextPipeline(model_path, device)
 
     def create_text2image(self, model_path: Path, device: Device) -> text2image.Pipeline:
         self.import_runtime()

@@ -68,6 +68,9 @@ FORMAT_NAMES: dict[str, tuple[str, str, str]] = {
                  "export one from the checkpoint with `optimum-cli export openvino --model HF_DIR --task "
                  "text-generation-with-past OUT`"),
     "onnx": ("a plain ONNX model", "onnxruntime", "export the checkpoint to ONNX"),
+    "onnx_decoder": ("an ONNX decoder with a KV cache (.onnx + tokenizer.json)", "onnxruntime",
+                     "export the checkpoint with its KV cache (the onnxruntime-genai builder, optimum, or "
+                     "torch.onnx dynamo at opset 23) beside its tokenizer.json"),
     "onnxruntime": ("an ONNX text-to-image folder (model_index.json + components)", "onnxruntime",
                     "export the pipeline's components to ONNX"),
 }

@@ -3,6 +3,7 @@
 Format keys are data the backends declare (``Backend.model_formats``): ``onnxruntime_genai``
 (an onnxruntime-genai folder), ``openvino`` (an OpenVINO GenAI IR folder: LLM or text-to-image),
 ``onnxruntime`` (a Stable Diffusion ONNX component folder), ``onnx`` (one plain .onnx file),
+``onnx_decoder`` (an exported ONNX decoder with a KV cache and its tokenizer.json, for plain onnxruntime sessions),
 ``hf`` (a Hugging Face checkpoint, bundled for provenance only).
 """
 
@@ -13,13 +14,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
+from genai_harness.backends import decoder_conventions
 from genai_harness.errors import ModelError
 from genai_harness.interface.tasks import Task
 
 Validator = Callable[[Path], None]
 
 FORMAT_TASKS = (("onnxruntime_genai", Task.TEXT2TEXT), ("openvino", Task.TEXT2TEXT), ("openvino", Task.TEXT2IMAGE),
-                ("onnxruntime", Task.TEXT2IMAGE), ("onnx", Task.CLASSIFICATION))
+                ("onnxruntime", Task.TEXT2IMAGE), ("onnx", Task.CLASSIFICATION), ("onnx_decoder", Task.TEXT2TEXT))
 """Every (format, task) a model path may be validated as."""
 
 
@@ -205,6 +207,17 @@ def _sd_onnx(path: Path) -> None:
         check_onnx_file(path / part)
 
 
+def _onnx_decoder(path: Path) -> None:
+    """A folder with a decoder .onnx whose names follow a known convention, and its tokenizer.json."""
+    what = "ONNX decoder folder (a .onnx with a KV cache and tokenizer.json)"
+    _need_dir(path, what)
+    onnx_file = decoder_conventions.decoder_file(path)
+    _need_files(path, [onnx_file.name, "tokenizer.json"], what)
+    check_onnx_file(onnx_file)
+    _check_tokenizer_json(path / "tokenizer.json")
+    decoder_conventions.decoder_io(onnx_file)
+
+
 def _onnx_file(path: Path) -> None:
     if path.is_dir():
         raise ModelError(f"{path} is a folder; an image classifier is one .onnx file")
@@ -223,10 +236,12 @@ def validate(format_key: str, task: str, path: Path) -> None:
         _sd_onnx(path)
     elif format_key == "onnx" and task == Task.CLASSIFICATION:
         _onnx_file(path)
+    elif format_key == "onnx_decoder" and task == Task.TEXT2TEXT:
+        _onnx_decoder(path)
     elif format_key in ("fake", "hf"):
         if not path.exists():
             raise ModelError(f"model path {path} does not exist")
     else:
         raise ModelError(f"format {format_key!r} does not hold {task} models; formats: "
                          "onnxruntime_genai (text2text), openvino (text2text, text2image), "
-                         "onnxruntime (text2image), onnx (classification)")
+                         "onnxruntime (text2image), onnx (classification), onnx_decoder (text2text)")
