@@ -24,20 +24,29 @@ from genai_harness.workloads.buildable import BUILD_MANIFEST
 def test_the_exports_suite_on_the_tiny_model_records_exporter_and_census(tmp_path: Path) -> None:
     store = tmp_path / "exports.sqlite"
     proc = support.run_cli("run", "--suite", "exports", "--store", store, "--quiet", timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
     frame = ResultStore(store, create=False).read()
+    assert proc.returncode == 0, frame[frame["status"] != "ok"][["framework", "status", "error"]].to_string()
+    refused = frame[frame["status"] != "ok"]
+    # the session's OpenVINO EP environment (onnxruntime-openvino 1.24.1) refuses the standard-op export, in its
+    # words, and the run exits 0: a refusal is the matrix's finding
+    assert set(refused["execution_provider"]) <= {"OpenVINOExecutionProvider"}
+    assert all("OpenVINO does not support the following ONNX operations: Attention" in e for e in refused["error"])
+    assert not len(refused) or "findings of the export matrix" in proc.stderr
+    frame = frame[frame["execution_provider"] != "OpenVINOExecutionProvider"]
     rows = list(frame[frame["repetition"].notna()][["framework", "exporter", "exporter_version", "ops_standard",
                                                      "ops_contrib", "model_bytes", "status"]].itertuples(index=False))
     by_framework = {r[0]: r for r in rows}
-    assert set(by_framework) == {"onnxruntime_genai", "openvino.genai"}
-    genai, ov = by_framework["onnxruntime_genai"], by_framework["openvino.genai"]
+    assert set(by_framework) == {"onnxruntime", "onnxruntime_genai", "openvino.genai"}
+    genai, ov, plain = by_framework["onnxruntime_genai"], by_framework["openvino.genai"], by_framework["onnxruntime"]
+    assert plain[1] == "torch.onnx (dynamo)" and plain[4] == 0 and plain[3] > 0  # the standard-op export
     assert genai[1] == "onnxruntime-genai" and genai[2].startswith("0.18") and genai[4] > 0  # contrib ops: GQA
     assert ov[1] == "optimum-intel" and ov[4] == 0 and ov[3] > 0
     assert all(r[5] > 100_000 and r[6] == "ok" for r in rows)
     shown = support.run_cli("results", "--store", store, "--coverage")
     assert shown.returncode == 0, shown.stderr
     assert "export matrix (export x runtime/EP)" in shown.stdout
-    assert "tiny-llm [optimum-intel" in shown.stdout and "com.microsoft" in shown.stdout
+    assert "tiny-llm [optimum-intel" in shown.stdout and "tiny-llm [torch.onnx (dynamo)" in shown.stdout
+    assert "com.microsoft" in shown.stdout
 
 
 def _extend_script(out_folder: Path) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-from genai_harness.errors import BackendUnavailableError, ConfigurationError, ModelError
+from genai_harness.errors import BackendUnavailableError, ConfigurationError, HarnessError, ModelError
 from genai_harness.workloads.buildable import (
     BUILD_ENV_DISK_GB,
     BUILD_ENV_MINUTES,
@@ -175,7 +175,24 @@ def _run_build(python: Path, root: Path, model_id: str, staging: Path, log_path:
                          f"full log: {log_path}")
 
 
-def _register(catalog: Catalog, spec: BuildableModel, folder: Path, manifest: dict, say: Say) -> tuple[str, ...]:
+ALSO_AS = {"onnxruntime_genai": "onnx_decoder"}
+"""With ``--exports``, an onnxruntime-genai folder is also registered as a plain-onnxruntime decoder (the same
+``model.onnx``), so the exports suite runs it on onnxruntime's EPs too."""
+
+
+def _also_register(catalog: Catalog, variant_id: str, fmt: str, path: Path, description: str, spec: BuildableModel,
+                   say: Say) -> None:
+    if fmt not in ALSO_AS:
+        return
+    try:
+        catalog.register_built(variant_id, "text2text", ALSO_AS[fmt], path, description, family=spec.id,
+                               weights=spec.weights_label)
+    except HarnessError as exc:  # a decoder of no known convention: onnxruntime-genai still runs it
+        say(f"{variant_id}: not registered for plain onnxruntime ({exc})")
+
+
+def _register(catalog: Catalog, spec: BuildableModel, folder: Path, manifest: dict, say: Say,
+              exports: bool = False) -> tuple[str, ...]:
     registered = []
     for variant in spec.variants:
         formats = manifest.get("variants", {}).get(variant.folder, {})
@@ -192,6 +209,8 @@ def _register(catalog: Catalog, spec: BuildableModel, folder: Path, manifest: di
             description = f"{spec.description} [{variant.weights} weights, {spec.weights_label}]"
             catalog.register_built(variant.model_id, "text2text", fmt, path, description,
                                    family=spec.id, weights=spec.weights_label)
+            if exports:
+                _also_register(catalog, variant.model_id, fmt, path, description, spec, say)
         registered.append(variant.model_id)
     say(f"registered {', '.join(registered)} (family {spec.id}, {spec.weights_label})")
     return tuple(registered)
@@ -225,7 +244,7 @@ def build_model(model_id: str, catalog: Catalog, out: Path | None, say: Say, exp
                 manifest = _extend(model_id, final, root, lacking, say)
             else:
                 say(f"{model_id}: a finished build is in {final}; reusing it")
-            return BuildOutcome(final, not lacking, _register(catalog, spec, final, manifest, say), manifest)
+            return BuildOutcome(final, not lacking, _register(catalog, spec, final, manifest, say, exports), manifest)
         for stale in [final, *root.glob(f".{model_id}.partial-*")]:
             if stale.exists():
                 say(f"removing the unfinished build {stale}")
@@ -249,4 +268,4 @@ def build_model(model_id: str, catalog: Catalog, out: Path | None, say: Say, exp
             shutil.rmtree(staging, ignore_errors=True)
         manifest = json.loads((final / BUILD_MANIFEST).read_text())
         say(f"built {model_id} in {time.monotonic() - started:.0f}s")
-        return BuildOutcome(final, False, _register(catalog, spec, final, manifest, say), manifest)
+        return BuildOutcome(final, False, _register(catalog, spec, final, manifest, say, exports), manifest)

@@ -70,6 +70,18 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _recorded(path: Path) -> tuple[str | None, str | None] | None:
+    """(exporter, version) an ``export.json`` beside the model records (the bundled standard-op export's)."""
+    record = path / "export.json" if path.is_dir() else path.parent / "export.json"
+    if not record.is_file():
+        return None
+    data = json.loads(record.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not data.get("exporter"):
+        return None
+    version = data.get("exporter_version") or data.get("torch")
+    return str(data["exporter"]), str(version) if version else None
+
+
 def _producer(path: Path) -> tuple[str | None, str | None]:
     """(producer, version) an ONNX file or OpenVINO IR records about what wrote it."""
     onnx_file = path if path.suffix == ".onnx" else path / "model.onnx"
@@ -111,7 +123,7 @@ def _cached(path_text: str, mtime: float) -> ExportInfo:
         exporter, version = exporter_of(entry, manifest.get("tool_versions", {}))
         return ExportInfo(exporter, version, entry.get("seconds"), entry.get("total_bytes") or _size(path), census)
     try:
-        exporter, version = _producer(path)
+        exporter, version = _recorded(path) or _producer(path)
     except Exception:  # an unreadable file: the cell's own load reports it
         exporter, version = None, None
     return ExportInfo(exporter, version, None, _size(path) if path.exists() else None, census)
