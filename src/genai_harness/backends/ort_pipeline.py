@@ -13,6 +13,7 @@ from onnxruntime.capi import _pybind_state as capi
 from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
+from genai_harness.backends.ort_placement import create_placed_session
 from genai_harness.backends.ort_providers import OPENVINO_EP, ep_device_key
 from genai_harness.backends.weight_precision import model_weight_precision
 from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
@@ -39,10 +40,15 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     else:
         providers = [(ep, options)] if ep != "CPUExecutionProvider" else []
         providers.append("CPUExecutionProvider")
+    placement = None
     try:
-        session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
+        if ep == "CPUExecutionProvider":
+            session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
+        else:  # the runtime's own report of where the nodes went (its verbose log: backends/ort_placement.py)
+            session, placement = create_placed_session(str(model_file), so, providers)
     except Exception as exc:
         raise ModelError(f"onnxruntime cannot load {model_file} with {ep}: {exc}") from exc
+    session.genai_harness_placement = placement
     actual = session.get_providers()
     if ep not in actual:
         raise DeviceMismatchError(
@@ -101,6 +107,9 @@ def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], de
         "runtime": "onnxruntime",
         "weight_elements": dict(counts),
     }
+    placement = getattr(first, "genai_harness_placement", None)
+    if placement is not None:  # nodes per EP after partitioning, and the op types left on the CPU EP
+        details["ep_nodes"], details["ep_cpu_ops"] = dict(placement.nodes), dict(placement.cpu_ops)
     weights, _inputs = model_weight_precision(files)
     details["weight_precision"] = weights.to_dict()
     return nx.Numerics(precision=actual, threads=intra or nx.default_threads(), weight_dtypes=nx.weight_dtypes(counts),

@@ -99,3 +99,32 @@ def probe_placement(model: Path, providers: list[Any], provider_options: list[di
         with _stderr_to(log):
             ort.InferenceSession(str(model), options, providers=providers, provider_options=provider_options)
         return parse_placement(log.read_text(errors="replace"))
+
+
+def create_placed_session(model: str, options: Any, providers: Any) -> tuple[Any, Placement]:
+    """An onnxruntime session created at verbose log level, its log caught, and where its nodes went; the
+    options' log level is restored afterwards (the session keeps the one it was created with)."""
+    # lazy: onnxruntime is an optional runtime; this module loads without it
+    import onnxruntime as ort
+
+    level = options.log_severity_level
+    options.log_severity_level = 0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "ort.log"
+            with _stderr_to(log):
+                session = ort.InferenceSession(model, sess_options=options, providers=providers)
+            return session, parse_placement(log.read_text(errors="replace"))
+    finally:
+        options.log_severity_level = level
+
+
+def ep_placement_columns(details: dict[str, Any], model_nodes: int | None, ep: str | None) -> dict[str, Any]:
+    """``ep_node_share`` and ``ep_fallback`` from a cell's numerics details (``ep_nodes``, ``ep_cpu_ops``, written
+    at session creation) and the model's node count from its census; both None where nothing was reported (pure)."""
+    nodes = details.get("ep_nodes") if isinstance(details, dict) else None
+    if not isinstance(nodes, dict) or not nodes or not ep:
+        return {"ep_node_share": None, "ep_fallback": None}
+    placement = Placement({str(k): int(v) for k, v in nodes.items()},
+                          {str(k): int(v) for k, v in dict(details.get("ep_cpu_ops") or {}).items()})
+    return {"ep_node_share": placement.share(model_nodes, ep), "ep_fallback": placement.fallback(ep)}

@@ -18,6 +18,7 @@ from typing import Any
 
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.analysis.summary import cell_summary
+from genai_harness.backends.ort_placement import ep_placement_columns
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
@@ -134,8 +135,7 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
         "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,
         "itl_by_position_ms": reply.itl_by_position_ms,
         # where a backend reads node placement back (backends/ort_placement.py), the share its EP took
-        "ep_node_share": numerics.get("ep_node_share"),
-        "ep_fallback": numerics.get("ep_fallback"),
+        **ep_placement_columns(numerics.get("details") or {}, _model_nodes(cell), cell.device.execution_provider),
         **(reply.reference or {}),
     }
     if reply.requested is not None:
@@ -160,6 +160,11 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
             row["runtime_versions"] = json.dumps(reply.versions, sort_keys=True)
         rows.append(row)
     return rows
+
+
+def _model_nodes(cell: Cell) -> int | None:
+    info = export_info(cell.model_format.path).columns()
+    return (info["ops_standard"] or 0) + (info["ops_contrib"] or 0) or None
 
 
 def failed_row(cell: Cell, context: RunContext, status: str, error: BaseException | str) -> dict[str, Any]:
