@@ -111,8 +111,8 @@ def export_variants(model: BuildableModel) -> tuple[Variant, ...]:
 
 
 def missing_exports(model: BuildableModel, manifest: dict, exports: bool) -> list[str]:
-    """``VARIANT/FORMAT`` folders a finished build's manifest has no entry for (an export recorded as failed has
-    one): the core variants always, the export-matrix ones when ``exports`` (pure)."""
+    """``VARIANT/FORMAT`` folders a finished build lacks: the core variants' always; with ``exports`` also the
+    export-matrix ones, those recorded as failed included (asking for the exports again retries them) (pure)."""
     listed = manifest.get("variants", {})
     return [f"{v.folder}/{fmt}" for v in model.variants if exports or not v.exporter for fmt in v.formats
-            if fmt not in listed.get(v.folder, {})]
+            if "folder" not in listed.get(v.folder, {}).get(fmt, {})]
