@@ -50,6 +50,8 @@ REPORT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
     *TARGET_COLUMNS, "runtime", "task", "workload_id", "model_id", "model_hash", "repetition", "status", "error",
     "error_type", "n_input_tokens", "n_new_tokens", "batch_size", "itl_by_position_ms", "ref_within_tolerance",
     "weight_precision", "kv_cache_precision",
+    # the export matrix (issue 21)
+    "exporter", "exporter_version", "export_s", "model_bytes", "op_census", "ep_node_share", "ep_fallback",
     *EVIDENCE_COLUMNS, *METRICS)))
 """The columns a report reads from a store (of 70): reading the others costs a 100k-row report about a second."""
 
@@ -183,8 +185,12 @@ _OUTCOME_CLASS = {"ok": "ok", "wrong result": "wrong", "not supported": "unsuppo
 
 
 def export_section(df: pd.DataFrame) -> Markup:
-    """The export matrix (export x runtime/EP, as ``results --coverage`` prints it) and its per-cell table;
-    ``""`` when no export cell ran."""
+    """The export matrix (export x runtime/EP, as ``results --coverage`` prints it) and its per-cell table, of the
+    exports suite's cells (its ``export-`` workloads, and failed exports); ``""`` when none ran."""
+    if df.empty or "workload_id" not in df:
+        return Markup("")
+    failed_export = df["error_type"] == "ExportFailed" if "error_type" in df else False
+    df = df[df["workload_id"].astype(str).str.startswith("export-") | failed_export]
     matrix = export_matrix(df)
     if matrix.empty:
         return Markup("")
