@@ -26,7 +26,7 @@ def test_column_order_and_types() -> None:
     assert COLUMN_NAMES[-1] == "ep_fallback"
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
     assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics",
-                            "itl_by_position_ms", "numerics")
+                            "itl_by_position_ms", "numerics", "op_census")
     assert METRIC_COLUMNS[0] == "load_s" and "peak_rss_mb" in METRIC_COLUMNS
     assert {"ttft_ms", "tpot_ms", "itl_p50_ms", "itl_p90_ms", "decode_tps", "n_new_tokens"} <= set(METRIC_COLUMNS)
     assert SQLITE_TYPES["ttft_ms"] == "REAL" and PANDAS_DTYPES["ttft_ms"] == "float64"
