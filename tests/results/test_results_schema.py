@@ -41,7 +41,10 @@ def test_column_order_and_types() -> None:
     v3 = {c.name for c in columns_for_version(3)}
     v4 = {c.name for c in columns_for_version(4)}
     assert v4 - v3 == {"runtime", "itl_by_position_ms"}
-    assert set(COLUMN_NAMES) - v4 == {"weight_precision", "kv_cache_precision", "measure", "instructions_load",
+    v5 = {c.name for c in columns_for_version(5)}
+    assert set(COLUMN_NAMES) - v5 == {"exporter", "exporter_version", "export_s", "model_bytes", "ops_standard",
+                                      "ops_contrib", "op_census", "ep_node_share", "ep_fallback"}
+    assert v5 - v4 == {"weight_precision", "kv_cache_precision", "measure", "instructions_load",
                                       "instructions_prefill", "instructions_per_token", "instructions_per_step",
                                       "instructions_call", "family", "model_weights", "ref_source", "ref_error",
                                       "ref_answer_share", "ref_questions", "ref_nll", "ref_nll_checkpoint"}
