@@ -184,7 +184,7 @@ def test_a_schema_4_store_gains_the_three_precisions_columns_and_keeps_its_rows(
     before = old.read()
     assert before["weight_precision"].isna().all() and before["kv_cache_precision"].isna().all()
     migrated = ResultStore(copy, migrate=True)
-    assert migrated.schema_version == 5 and migrated.meta()["migrated_from"] == "4"
+    assert migrated.schema_version == SCHEMA_VERSION and migrated.meta()["migrated_from"] == "4"
     assert migrated.read().equals(before)
     assert migrated.merge_from(old) == 0  # the same rows keep their identity
     assert migrated.append(cell_rows(run_id="r5", weight_precision="int4 asym, group 128 (u4)",
