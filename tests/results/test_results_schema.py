@@ -28,7 +28,7 @@ def test_column_order_and_types() -> None:
     assert [c.name for c in columns_for_version(5)][-1] == "instructions_call"
     assert len(set(COLUMN_NAMES)) == len(COLUMN_NAMES)
     assert JSON_COLUMNS == ("machine_profile", "runtime_versions", "device_options", "native_metrics",
-                            "itl_by_position_ms", "numerics")
+                            "itl_by_position_ms", "numerics", "op_census")
     assert METRIC_COLUMNS[0] == "load_s" and "peak_rss_mb" in METRIC_COLUMNS
     assert {"ttft_ms", "tpot_ms", "itl_p50_ms", "itl_p90_ms", "decode_tps", "n_new_tokens"} <= set(METRIC_COLUMNS)
     assert SQLITE_TYPES["ttft_ms"] == "REAL" and PANDAS_DTYPES["ttft_ms"] == "float64"
@@ -46,6 +46,8 @@ def test_column_order_and_types() -> None:
     v5 = {c.name for c in columns_for_version(5)}
     assert {"ep_library"} <= set(COLUMN_NAMES) - v5  # plugin EP libraries (schema 6)
     assert "calib_ms" in set(COLUMN_NAMES) - v5  # schema 6: the machine-speed calibration kernel (issue 23)
+    assert {"exporter", "exporter_version", "export_s", "model_bytes", "ops_standard", "ops_contrib", "op_census",
+            "ep_node_share", "ep_fallback"} <= set(COLUMN_NAMES) - v5  # the export matrix (schema 6)
     assert v5 - v4 == {"weight_precision", "kv_cache_precision", "measure", "instructions_load",
                                       "instructions_prefill", "instructions_per_token", "instructions_per_step",
                                       "instructions_call", "family", "model_weights", "ref_source", "ref_error",

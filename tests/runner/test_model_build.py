@@ -37,12 +37,15 @@ def _catalog(tmp_path: Path) -> Catalog:
     return Catalog(load_config(config))
 
 
-def _finished_build(out: Path, model_id: str) -> str:
-    """A stand-in build: every format folder a real tiny-llm copy, then the manifest last."""
+def _finished_build(out: Path, model_id: str, exports: bool = False) -> str:
+    """A stand-in build: every format folder a real tiny-llm copy, then the manifest last (the export-matrix
+    variants only with ``exports``, as ``models build --exports`` makes them)."""
     spec = buildable(model_id)
     tiny = Path(model_build.source_root()) / "src/genai_harness/workloads/models/tiny-llm"
     lines, variants = [], {}
     for variant in spec.variants:
+        if variant.exporter and not exports:
+            continue
         for fmt in variant.formats:
             folder = f"{variant.folder}/{fmt}"
             lines.append(f'mkdir -p "$out/{variant.folder}" && cp -r "{tiny / fmt}" "$out/{folder}"')

@@ -16,6 +16,7 @@ from genai_harness.backends.base import first_line
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
 from genai_harness.backends.compile_cache import CACHE_DIR_KEY, EPCONTEXT, PROVIDER_OPTION
 from genai_harness.backends.ep_plugins import FALLBACK_OFF, find_registration
+from genai_harness.backends.ort_placement import create_placed_session
 from genai_harness.backends.ort_providers import OPENVINO_EP, ep_cache_mechanism, ep_device_key
 from genai_harness.backends.weight_precision import model_weight_precision
 from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
@@ -49,11 +50,16 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
     else:
         providers = [(ep, options)] if ep != "CPUExecutionProvider" else []
         providers.append("CPUExecutionProvider")
+    placement = None
     try:
-        session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
+        if ep == "CPUExecutionProvider":
+            session = ort.InferenceSession(str(model_file), sess_options=so, providers=providers)
+        else:  # the runtime's own report of where the nodes went (its verbose log: backends/ort_placement.py)
+            session, placement = create_placed_session(str(model_file), so, providers)
     except Exception as exc:
         where = f"{ep} from {plugin.get('package') or plugin.get('path')} (CPU fallback off)" if plugin else ep
         raise ModelError(f"onnxruntime cannot load {model_file} with {where}: {first_line(exc)}") from exc
+    session.genai_harness_placement = placement
     actual = session.get_providers()
     if ep not in actual:
         raise DeviceMismatchError(
@@ -136,6 +142,9 @@ def session_numerics(sessions: list[ort.InferenceSession], files: list[Path], de
     if device.config.get("ep_library"):
         details["ep_library"] = dict(device.config["ep_library"])
         details["cpu_ep_fallback"] = "off" if options.get_session_config_entry(FALLBACK_OFF) == "1" else "on"
+    placement = getattr(first, "genai_harness_placement", None)
+    if placement is not None:  # nodes per EP after partitioning, and the op types left on the CPU EP
+        details["ep_nodes"], details["ep_cpu_ops"] = dict(placement.nodes), dict(placement.cpu_ops)
     weights, _inputs = model_weight_precision(files)
     details["weight_precision"] = weights.to_dict()
     return nx.Numerics(precision=actual, threads=intra or nx.default_threads(), weight_dtypes=nx.weight_dtypes(counts),

@@ -33,7 +33,7 @@ def _build(args: argparse.Namespace) -> int:
     if not args.id:
         raise ConfigurationError(f"models build needs the model ID; buildable: {', '.join(BUILDABLE)}")
     outcome = build_model(args.id, _catalog(args), Path(args.out) if args.out else None,
-                          lambda line: print(line, flush=True))
+                          lambda line: print(line, flush=True), exports=args.exports)
     summary = outcome.manifest.get("reference_summary", {})
     if summary.get("questions_asked"):
         print(f"reference: the float32 checkpoint answered {summary['questions_kept']} of "
@@ -134,4 +134,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", help="build: the folder to build into (default: ~/.cache/genai-harness/models, or "
                                  "$GENAI_HARNESS_CACHE/models); package: the new package folder")
+    p.add_argument("--exports", action="store_true",
+                   help="build: also the export-matrix variants (mobius-onnx's standard and openvino profiles of the "
+                        "same float32 weights; added to a finished build that lacks them), for `run --suite exports`")
     p.set_defaults(handler=cmd_models)

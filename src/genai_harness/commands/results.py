@@ -140,12 +140,19 @@ def cmd_results(args: argparse.Namespace) -> int:
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
     if args.coverage:
         from genai_harness.analysis.coverage import coverage_matrix  # pandas at import: keep the CLI start light
+        from genai_harness.analysis.export_matrix import export_matrix, export_table  # pandas at import, as above
 
-        matrix = coverage_matrix(frame)
-        if matrix.empty:
-            raise StoreError("no operator cells in the selected rows; run `genai-harness run --suite attention` "
-                             "first or pick a run that has them with --run")
-        print(matrix.to_string())
+        matrix, exports = coverage_matrix(frame), export_matrix(frame)
+        if matrix.empty and exports.empty:
+            raise StoreError("no operator cells nor export cells in the selected rows; run `genai-harness run --suite "
+                             "attention` or `--suite exports --model FAMILY` first, or pick such a run with --run")
+        if not matrix.empty:
+            print(matrix.to_string())
+        if not exports.empty:
+            print(("\n" if not matrix.empty else "") + "export matrix (export x runtime/EP):")
+            print(exports.to_string())
+            print("\nper export and target (medians; agreement with the float32 checkpoint's reference):")
+            print(export_table(frame).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     elif args.stats:
         print(statistics_table(frame, args.metric))
     elif args.json:
@@ -218,6 +225,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="per cell and metric: n, median, p90, p99 and the median's 95%% bootstrap interval")
     p.add_argument("--coverage", action="store_true",
                    help="operator cells: the matrix of operator variant x runtime/EP "
-                        "(ok, wrong result, not supported, crashed)")
+                        "(ok, wrong result, not supported, crashed); export cells (`run --suite exports`): the "
+                        "matrix of export x runtime/EP with agreement, speed, size and op census per cell")
     p.add_argument("--metric", action="append", help="with --stats: only this metric (repeatable)")
     p.set_defaults(handler=cmd_results)

@@ -24,6 +24,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 
 from genai_harness.analysis.assistant import ASSISTANT_HEADERS, assistant_scores, assistant_table
 from genai_harness.analysis.coverage import coverage_counts, coverage_matrix
+from genai_harness.analysis.export_matrix import export_matrix, export_table
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, TARGET_COLUMNS, cell_label, text_value
 from genai_harness.analysis.long_view import (
     cell_statistics,
@@ -55,6 +56,8 @@ REPORT_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys((
     *TARGET_COLUMNS, "runtime", "task", "workload_id", "model_id", "model_hash", "repetition", "status", "error",
     "error_type", "n_input_tokens", "n_new_tokens", "batch_size", "itl_by_position_ms", "ref_within_tolerance",
     "weight_precision", "kv_cache_precision", "cache_key", "cache_hit",
+    # the export matrix (issue 21)
+    "exporter", "exporter_version", "export_s", "model_bytes", "op_census", "ep_node_share", "ep_fallback",
     *EVIDENCE_COLUMNS, *METRICS)))
 """The columns a report reads from a store (of 70): reading the others costs a 100k-row report about a second."""
 
@@ -195,7 +198,32 @@ def verdict_section(comparison: pd.DataFrame | None, baseline_label: str | None)
     return join([element("p", f"Against {baseline_label}: {summary}."), _table(order, columns, classes)])
 
 
-_OUTCOME_CLASS = {"ok": "ok", "wrong result": "wrong", "not supported": "unsupported", "crashed": "crashed"}
+_OUTCOME_CLASS = {"ok": "ok", "wrong result": "wrong", "not supported": "unsupported", "crashed": "crashed",
+                  "failed": "unsupported", "export failed": "crashed"}
+
+
+def export_section(df: pd.DataFrame) -> Markup:
+    """The export matrix (export x runtime/EP, as ``results --coverage`` prints it) and its per-cell table, of the
+    exports suite's cells (its ``export-`` workloads, and failed exports); ``""`` when none ran."""
+    if df.empty or "workload_id" not in df:
+        return Markup("")
+    failed_export = df["error_type"] == "ExportFailed" if "error_type" in df else False
+    df = df[df["workload_id"].astype(str).str.startswith("export-") | failed_export]
+    matrix = export_matrix(df)
+    if matrix.empty:
+        return Markup("")
+    head = element("tr", *(element("th", c) for c in ["export", *matrix.columns]))
+    rows = [element("tr", element("td", export),
+                    *(element("td", o, class_=_OUTCOME_CLASS.get(o.split(",")[0], "wrong" if o else "none"))
+                      for o in outcomes))
+            for export, outcomes in matrix.iterrows()]
+    return _folded(f"Export matrix ({len(matrix)} exports on {len(matrix.columns)} runtime/EP targets)",
+                   element("p", "One checkpoint through every exporter, on every runtime/EP that takes its format: "
+                                "ok (the checkpoint's reference tokens exactly), ok, diverges at N (greedy tokens "
+                                "leave the reference at token N), failed (the runtime refused: its words below), "
+                                "crashed, export failed (the exporter's words below). Blank: the target cannot take "
+                                "that format."),
+                   element("table", head, *rows), _table(export_table(df)), open_=True)
 
 
 def coverage_section(df: pd.DataFrame) -> Markup:
@@ -333,7 +361,7 @@ def build_report(df: pd.DataFrame, *, source: str, comparison: pd.DataFrame | No
                 open_=failed > 0),
         numerics_section(df), cold_start_section(df),
         _folded("Compare verdicts", verdict_section(comparison, baseline_label), open_=comparison is not None),
-        coverage_section(df),
+        coverage_section(df), export_section(df),
         _folded(f"Statistics per cell ({len(stats)} rows: median [95 % CI], p90, n)", statistics_section(stats)),
         *_figure_groups(specs, blocks),
         _folded("Machine, runtimes and numerics (of every figure and table above)", machine_section(df)),

@@ -49,6 +49,12 @@ Schema history (``SCHEMA_VERSION``):
   of a fixed calibration kernel the worker times at the cell's start and between its measured repetitions
   (:mod:`genai_harness.worker.calibration`); it touches no code under test, so ``compare`` can remove the
   machine's common slowness with it. Null in rows of older stores and of ``--measure instructions`` cells.
+  Also The export matrix (issue 21), per cell: ``exporter`` and ``exporter_version`` (what
+  made the model's files: ``onnxruntime-genai builder`` 0.18.0, ``optimum-intel``, ``mobius-onnx (onnx-standard)``),
+  ``export_s`` (how long the export took), ``model_bytes`` (its files), ``op_census`` (JSON
+  ``{domain: {op: nodes}}``) with ``ops_standard`` / ``ops_contrib`` (nodes in standard ONNX or OpenVINO opsets /
+  in contrib or custom domains), and where the runtime reports node placement, ``ep_node_share`` (the share of
+  nodes the execution provider took) and ``ep_fallback`` (what fell back, in the runtime's words).
 """
 
 from __future__ import annotations
@@ -191,6 +197,14 @@ COLUMNS: tuple[Column, ...] = (
     # --- schema 6, machine-speed calibration (issue 23, helper runfactor): the cell's calibration kernel, median ms
     *_cols("float", "calib_ms", since=6),
     # --- end of machine-speed calibration
+    # --- exports (issue 21): what made the model's files, its op census, and how much of it the EP took ---
+    *_cols("text", "exporter", "exporter_version", since=6),
+    *_cols("float", "export_s", "model_bytes", since=6),
+    *_cols("int", "ops_standard", "ops_contrib", since=6),
+    *_cols("json", "op_census", since=6),
+    *_cols("float", "ep_node_share", since=6),
+    *_cols("text", "ep_fallback", since=6),
+    # --- end exports ---
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

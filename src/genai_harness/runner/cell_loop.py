@@ -20,6 +20,7 @@ from typing import Any
 
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.analysis.summary import cell_summary
+from genai_harness.backends.ort_placement import ep_placement_columns
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
@@ -30,6 +31,7 @@ from genai_harness.runner.signals import interrupt_reason, signals_deferred
 from genai_harness.runner.valgrind import call_counted_worker
 from genai_harness.version import __version__
 from genai_harness.worker.protocol import INSTRUCTIONS, CellReply, CellRequest, ModelRef, RequestedNumerics
+from genai_harness.workloads.export_info import export_info
 
 
 @dataclass
@@ -122,6 +124,7 @@ def base_row(cell: Cell, context: RunContext) -> dict[str, Any]:
         "threads_requested": cell.requested_numerics[1],
         "injected_slowdown": cell.inject_slowdown,
         "measure": cell.measure if cell.measure == INSTRUCTIONS else None,
+        **export_info(cell.model_format.path).columns(),
     }
 
 
@@ -143,6 +146,8 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
         "energy_source": reply.energy_source,
         "runtime": (numerics.get("runtime") or cell.framework) if numerics else cell.framework,
         "itl_by_position_ms": reply.itl_by_position_ms,
+        # where a backend reads node placement back (backends/ort_placement.py), the share its EP took
+        **ep_placement_columns(numerics.get("details") or {}, _model_nodes(cell), cell.device.execution_provider),
         **(reply.reference or {}),
         **(reply.cold_start or {}),  # compile_s, load_cold_s, load_warm_s, cache_mib ... (targets that compile)
     }
@@ -170,12 +175,27 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
     return rows
 
 
+def _model_nodes(cell: Cell) -> int | None:
+    info = export_info(cell.model_format.path).columns()
+    return (info["ops_standard"] or 0) + (info["ops_contrib"] or 0) or None
+
+
 def failed_row(cell: Cell, context: RunContext, status: str, error: BaseException | str) -> dict[str, Any]:
     """The one row of a cell that produced no measurement (pure)."""
     row = base_row(cell, context)
     row.update({"status": status, "error": str(error), "error_type": type(error).__name__
                 if isinstance(error, BaseException) else "Interrupted"})
     return row
+
+
+def failed_export_rows(plan: Plan, context: RunContext) -> list[dict[str, Any]]:
+    """The rows of the exports a build recorded as failed (family suites): no runtime ran them (pure)."""
+    shared = {"run_id": context.run_id, "run_started_at": context.run_started_at,
+              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "harness_version": __version__,
+              "schema_version": SCHEMA_VERSION, "machine_fingerprint": context.profile.get("fingerprint", ""),
+              "hostname": context.profile.get("hostname", ""),
+              "machine_profile": json.dumps(context.profile, sort_keys=True)}
+    return [{**shared, **fragment} for fragment in plan.failed_exports]
 
 
 def status_of(error: HarnessError) -> str:
@@ -219,10 +239,16 @@ def with_earlier_cold_start(rows: list[dict[str, Any]], earlier: dict[str, Any])
 
 def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Progress,
              written: list[dict[str, Any]]) -> None:
-    """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised).
+    """Run every cell of ``plan``, appending each row written to ``written`` (kept on Ctrl-C, re-raised); the
+    exports its builds recorded as failed are written first, one failed row each.
 
     A target that compiles takes its cold-start loads in the first cell of each model only; the run's later cells
     of that target and model record their own load and take the other figures from it (:func:`cold_start_group`)."""
+    if plan.failed_exports:
+        rows = failed_export_rows(plan, context)
+        with signals_deferred():
+            store.append(rows)
+        written += rows
     taken: dict[Hashable, dict[str, Any]] = {}
     for cell in plan.cells:
         progress.start(cell.label)

@@ -25,13 +25,14 @@ from pathlib import Path
 
 import psutil
 
-from genai_harness.errors import BackendUnavailableError, ConfigurationError, ModelError
+from genai_harness.errors import BackendUnavailableError, ConfigurationError, HarnessError, ModelError
 from genai_harness.workloads.buildable import (
     BUILD_ENV_DISK_GB,
     BUILD_ENV_MINUTES,
     BUILD_MANIFEST,
     BuildableModel,
     buildable,
+    missing_exports,
     shortfall,
 )
 from genai_harness.workloads.catalog import Catalog
@@ -135,11 +136,12 @@ def check_resources(spec: BuildableModel, root: Path, env: Path, env_ready: bool
         raise ModelError(f"models build {spec.id} refused: {why}")
 
 
-def _run_build(python: Path, root: Path, model_id: str, staging: Path, log_path: Path, say: Say) -> None:
+def _run_build(python: Path, root: Path, model_id: str, staging: Path, log_path: Path, say: Say,
+               flags: tuple[str, ...] = ()) -> None:
     env = dict(os.environ, PYTHONPATH=str(root / "src"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")
-    cmd = [str(python), str(root / "tools" / "build_catalog_model.py"), model_id, "--out", str(staging)]
-    with open(log_path, "w") as log:
+    cmd = [str(python), str(root / "tools" / "build_catalog_model.py"), model_id, "--out", str(staging), *flags]
+    with open(log_path, "a" if "--extend" in flags else "w") as log:
         # its own process group: an interrupted build takes the exporters it started down with it
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                 start_new_session=True)
@@ -173,10 +175,32 @@ def _run_build(python: Path, root: Path, model_id: str, staging: Path, log_path:
                          f"full log: {log_path}")
 
 
-def _register(catalog: Catalog, spec: BuildableModel, folder: Path, manifest: dict, say: Say) -> tuple[str, ...]:
+ALSO_AS = {"onnxruntime_genai": "onnx_decoder"}
+"""With ``--exports``, an onnxruntime-genai folder is also registered as a plain-onnxruntime decoder (the same
+``model.onnx``), so the exports suite runs it on onnxruntime's EPs too."""
+
+
+def _also_register(catalog: Catalog, variant_id: str, fmt: str, path: Path, description: str, spec: BuildableModel,
+                   say: Say) -> None:
+    if fmt not in ALSO_AS:
+        return
+    try:
+        catalog.register_built(variant_id, "text2text", ALSO_AS[fmt], path, description, family=spec.id,
+                               weights=spec.weights_label)
+    except HarnessError as exc:  # a decoder of no known convention: onnxruntime-genai still runs it
+        say(f"{variant_id}: not registered for plain onnxruntime ({exc})")
+
+
+def _register(catalog: Catalog, spec: BuildableModel, folder: Path, manifest: dict, say: Say,
+              exports: bool = False) -> tuple[str, ...]:
     registered = []
     for variant in spec.variants:
         formats = manifest.get("variants", {}).get(variant.folder, {})
+        failed = {fmt: formats[fmt]["failed"] for fmt in variant.formats if "failed" in formats.get(fmt, {})}
+        for fmt, words in failed.items():  # recorded in the manifest: the exports suite shows it as a failed cell
+            say(f"{variant.model_id} ({variant.exporter or fmt}) not registered: its export failed: {words}")
+        if failed or (variant.exporter and not all(fmt in formats for fmt in variant.formats)):
+            continue  # an export-matrix variant the build was not asked for (`models build --exports` adds it)
         for fmt in variant.formats:
             if fmt not in formats:
                 raise ModelError(f"{folder / BUILD_MANIFEST} lists no {variant.folder}/{fmt}; delete {folder} and "
@@ -185,21 +209,42 @@ def _register(catalog: Catalog, spec: BuildableModel, folder: Path, manifest: di
             description = f"{spec.description} [{variant.weights} weights, {spec.weights_label}]"
             catalog.register_built(variant.model_id, "text2text", fmt, path, description,
                                    family=spec.id, weights=spec.weights_label)
+            if exports:
+                _also_register(catalog, variant.model_id, fmt, path, description, spec, say)
         registered.append(variant.model_id)
     say(f"registered {', '.join(registered)} (family {spec.id}, {spec.weights_label})")
     return tuple(registered)
 
 
-def build_model(model_id: str, catalog: Catalog, out: Path | None, say: Say) -> BuildOutcome:
-    """Build ``model_id`` (or reuse a finished build) under ``out`` and register its variants."""
+def _extend(model_id: str, final: Path, root: Path, lacking: list[str], say: Say) -> dict:
+    """Add the exports a finished build lacks, in place: the tool writes their folders beside the others and
+    replaces the manifest last, so an interrupted extension leaves the build as it was (its stray folders are
+    rewritten by the next one)."""
+    source = source_root()
+    env = build_env_dir(source)
+    python = ensure_build_env(env, source, say)
+    say(f"{model_id}: adding {len(lacking)} export(s) to the finished build in {final}: {', '.join(lacking)}")
+    started = time.monotonic()
+    _run_build(python, source, model_id, final, root / f"{model_id}.build.log", say, ("--extend", "--exports"))
+    say(f"extended {model_id} in {time.monotonic() - started:.0f}s")
+    return json.loads((final / BUILD_MANIFEST).read_text())
+
+
+def build_model(model_id: str, catalog: Catalog, out: Path | None, say: Say, exports: bool = False) -> BuildOutcome:
+    """Build ``model_id`` (or reuse a finished build) under ``out`` and register its variants; with ``exports``,
+    also the export-matrix variants (mobius-onnx's profiles), added to a finished build that lacks them."""
     spec = buildable(model_id)
     root = (out or cache_root()).expanduser().absolute()
     final = root / model_id
     with _locked(root, model_id):
         if (final / BUILD_MANIFEST).is_file():
             manifest = json.loads((final / BUILD_MANIFEST).read_text())
-            say(f"{model_id}: a finished build is in {final}; reusing it")
-            return BuildOutcome(final, True, _register(catalog, spec, final, manifest, say), manifest)
+            lacking = missing_exports(spec, manifest, exports)
+            if exports and lacking:
+                manifest = _extend(model_id, final, root, lacking, say)
+            else:
+                say(f"{model_id}: a finished build is in {final}; reusing it")
+            return BuildOutcome(final, not lacking, _register(catalog, spec, final, manifest, say, exports), manifest)
         for stale in [final, *root.glob(f".{model_id}.partial-*")]:
             if stale.exists():
                 say(f"removing the unfinished build {stale}")
@@ -216,10 +261,11 @@ def build_model(model_id: str, catalog: Catalog, out: Path | None, say: Say) -> 
         staging = root / f".{model_id}.partial-{os.getpid()}"
         started = time.monotonic()
         try:
-            _run_build(python, source, model_id, staging, root / f"{model_id}.build.log", say)
+            _run_build(python, source, model_id, staging, root / f"{model_id}.build.log", say,
+                       ("--exports",) if exports else ())
             staging.rename(final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         manifest = json.loads((final / BUILD_MANIFEST).read_text())
         say(f"built {model_id} in {time.monotonic() - started:.0f}s")
-        return BuildOutcome(final, False, _register(catalog, spec, final, manifest, say), manifest)
+        return BuildOutcome(final, False, _register(catalog, spec, final, manifest, say, exports), manifest)

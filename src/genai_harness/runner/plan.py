@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from genai_harness.backends.numerics import check_precision, check_threads
 from genai_harness.errors import ConfigurationError, DeviceUnavailableError, UnknownFrameworkError
 from genai_harness.interface.devices import Device
 from genai_harness.runner.environments import Environment
 from genai_harness.runner.inventory import EnvironmentInventory
+from genai_harness.workloads.buildable import BUILDABLE
 from genai_harness.workloads.catalog import Catalog, CatalogModel, ModelFormat
+from genai_harness.workloads.export_info import failed_exports
 from genai_harness.workloads.spec import Workload
 from genai_harness.workloads.suites import Suite
 
@@ -58,10 +61,46 @@ class Plan:
 
     cells: list[Cell]
     skipped: list[str]
+    failed_exports: list[dict] = field(default_factory=list)
+    """Exports of a family the build recorded as failed (family suites only): each becomes one failed row, in the
+    exporter's own words, beside the cells (see :func:`genai_harness.workloads.export_info.failed_exports`)."""
 
 
 def _wanted(value: str, filters: list[str] | None) -> bool:
     return not filters or value in filters
+
+
+def family_members(catalog: Catalog, model_ids: list[str]) -> list[str]:
+    """Every catalog model of the families of ``model_ids`` (a model without a family stands for itself), in the
+    order named, each family's variants sorted."""
+    out: list[str] = []
+    for model_id in model_ids:
+        family = catalog.get(model_id).family or model_id
+        members = sorted(m.id for m in catalog.models.values() if m.family == family) or [model_id]
+        out += [m for m in dict.fromkeys([model_id, *members]) if m not in out]
+    return out
+
+
+def export_failures(catalog: Catalog, model_ids: list[str], workload: Workload) -> list[dict]:
+    """The exports the builds of ``model_ids``' families recorded as failed, as row fragments for ``workload``."""
+    rows: list[dict] = []
+    builds: dict[Path, str] = {}
+    for model_id in model_ids:
+        model = catalog.get(model_id)
+        for fmt in model.formats.values():
+            if model.family and fmt.path.parent.parent.name == model.family:
+                builds.setdefault(fmt.path.parent.parent, model.family)
+    for build, family in builds.items():
+        spec = BUILDABLE.get(family)
+        ids = {v.folder: v.model_id for v in spec.variants} if spec else {}
+        for failed in failed_exports(build):
+            rows.append({"task": workload.task, "workload_id": workload.id, "workload_version": workload.version,
+                         "workload_hash": workload.hash, "family": family,
+                         "model_id": ids.get(failed["variant"], f"{family}/{failed['variant']}"),
+                         "model_format": failed["format"], "status": "failed", "error_type": "ExportFailed",
+                         "error": f"export failed: {failed['error']}", "exporter": failed["exporter"],
+                         "exporter_version": failed["exporter_version"], "export_s": failed["export_s"]})
+    return rows
 
 
 def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Catalog,
@@ -82,10 +121,14 @@ def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Ca
         catalog.get(model_id)
     cells: list[Cell] = []
     skipped: list[str] = []
+    failed: list[dict] = []
     matched_devices: set[str] = set()
     for entry in suite.entries:
         workload = entry.workload
         model_ids = [m for m in (models or entry.models) if catalog.get(m).task == workload.task]
+        if suite.family:
+            model_ids = [m for m in family_members(catalog, model_ids) if catalog.get(m).task == workload.task]
+            failed += export_failures(catalog, model_ids, workload)
         for inv in inventories:
             if inv.error:
                 skipped.append(f"environment {inv.environment.name}: {inv.error}")
@@ -107,6 +150,8 @@ def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Ca
                     for model_id in model_ids:
                         model = catalog.get(model_id)
                         if format_key is None or format_key not in model.formats:
+                            if suite.family:
+                                continue  # an export this runtime cannot take: the matrix leaves its cell blank
                             env = "" if inv.environment.is_default else f"@{inv.environment.name}"
                             skipped.append(f"{fw} {device.label}{env} | {workload.id} | {model_id}: "
                                            f"no {format_key} format registered; add one with "
@@ -124,6 +169,6 @@ def make_plan(suite: Suite, inventories: list[EnvironmentInventory], catalog: Ca
         raise DeviceUnavailableError(f"no usable device matches {', '.join(map(repr, unmatched))}; "
                                      f"usable: {', '.join(usable)} (see `genai-harness devices`)"
                                      + "".join(f"; plugin EP library {why}" for why in silent))
-    if not cells and not skipped:
+    if not cells and not skipped and not failed:
         raise ConfigurationError("the filters leave no cell to run; check --framework/--device/--model")
-    return Plan(cells, skipped)
+    return Plan(cells, skipped, failed)

@@ -14,6 +14,8 @@ RANDOM_WEIGHTS = "random weights: speed only"
 REAL_WEIGHTS = "real weights"
 CHECKPOINT_REFERENCE = "checkpoint_reference.json"
 """The file in each built format folder holding what the float32 checkpoint answers (ids, questions, NLL)."""
+MOBIUS_VARIANTS = (("standard", ""), ("openvino", "-ov"))
+"""mobius-onnx EP profiles ``models build --exports`` adds, and the suffix of their catalog ids."""
 BUILD_MANIFEST = "build_manifest.json"
 """Written last by a build: a build folder without it is unfinished and never registered."""
 
@@ -26,6 +28,9 @@ class Variant:
     folder: str
     weights: str
     formats: tuple[str, ...]
+    exporter: str | None = None
+    """For the export matrix's extra variants (``models build --exports``), the exporter (profile) that makes it;
+    None for the core variants every build has."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ def _variants(family: str, int8: bool) -> tuple[Variant, ...]:
     out = [Variant(family, "float32", "float32", both), Variant(f"{family}-int4", "int4", "int4", both)]
     if int8:
         out.append(Variant(f"{family}-int8", "int8", "int8", ("openvino",)))
+    out += [Variant(f"{family}-mobius{suffix}", f"float32-mobius-{profile}", "float32", ("onnxruntime_genai",),
+                    exporter=f"mobius-onnx {profile} profile") for profile, suffix in MOBIUS_VARIANTS]
     return tuple(out)
 
 
@@ -96,3 +103,16 @@ def shortfall(need_disk_gb: float, free_disk_gb: float, need_memory_gb: float, a
         return (f"needs {need_memory_gb:.1f} GB of memory at its peak, {available_memory_gb:.1f} GB available; "
                 "close other programs or build on a larger machine")
     return None
+
+
+def export_variants(model: BuildableModel) -> tuple[Variant, ...]:
+    """The variants ``models build --exports`` adds for the export matrix (pure)."""
+    return tuple(v for v in model.variants if v.exporter)
+
+
+def missing_exports(model: BuildableModel, manifest: dict, exports: bool) -> list[str]:
+    """``VARIANT/FORMAT`` folders a finished build lacks: the core variants' always; with ``exports`` also the
+    export-matrix ones, those recorded as failed included (asking for the exports again retries them) (pure)."""
+    listed = manifest.get("variants", {})
+    return [f"{v.folder}/{fmt}" for v in model.variants if exports or not v.exporter for fmt in v.formats
+            if "folder" not in listed.get(v.folder, {}).get(fmt, {})]

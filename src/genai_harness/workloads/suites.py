@@ -7,6 +7,9 @@ A suite file::
     [[entries]]
     workload = "text-p64-g16"        # a file in workloads/standard/ (or a path)
     models = ["tiny-llm"]            # catalog ids; --model overrides
+
+``family = true`` (top level) runs every variant of each model's family (every export of one checkpoint, the
+exports suite), each on every runtime/EP that takes its format.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class Suite:
     id: str
     description: str
     entries: tuple[SuiteEntry, ...]
+    family: bool = False
+    """Each model named stands for every variant of its family (the exports suite)."""
 
 
 def standard_suites() -> list[str]:
@@ -87,7 +92,10 @@ def load_suite(name_or_path: str) -> Suite:
         if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
             raise WorkloadError(f"{where}: field 'models' must be a list of model ids")
         parsed.append(SuiteEntry(_workload_ref(entry["workload"], path.parent), tuple(models)))
-    return Suite(str(data.get("id", path.stem)), str(data.get("description", "")), tuple(parsed))
+    family = data.get("family", False)
+    if not isinstance(family, bool):
+        raise WorkloadError(f"{path}: field 'family' must be true or false, got {family!r}")
+    return Suite(str(data.get("id", path.stem)), str(data.get("description", "")), tuple(parsed), family)
 
 
 def suite_in_memory(suite_id: str, entries: Sequence[tuple[Mapping[str, Any], Sequence[str]]]) -> Suite:

@@ -32,6 +32,9 @@ CELL_COLUMNS: tuple[str, ...] = (
     "model_weights",
     "ep_library",  # plugin EP libraries (schema 6)
     "worker_session",  # ab --rounds-per-worker (schema 6)
+    # exports (issue 21)
+    "exporter", "exporter_version", "export_s", "model_bytes", "ops_standard", "ops_contrib", "op_census",
+    "ep_node_share", "ep_fallback",
 )
 """Columns stored once per distinct cell (every filterable column but ``status`` is one)."""
 SHARED_COLUMNS: tuple[str, ...] = ("machine_profile", "runtime_versions", "device_options", "numerics")
