@@ -85,7 +85,7 @@ def model_census(path: Path) -> Census | None:
 
 def is_standard(domain: str) -> bool:
     """Whether ``domain`` is part of the standard its format defines (pure)."""
-    if domain.startswith("openvino."):
+    if domain == "openvino" or domain.startswith("openvino."):
         return not domain.startswith(IR_CUSTOM_PREFIX)
     return domain in STANDARD_ONNX_DOMAINS
 
