@@ -83,6 +83,11 @@ class ModelFormatError(ModelError):
     """A model that has no format for the requested framework."""
 
 
+class OperatorsNotSupportedError(ModelError):
+    """A runtime that refuses a model at load for operators it does not implement (in its own words): a finding about
+    that target and export, recorded as a failed cell, not a fault of the run (``run`` exits 0 and says so)."""
+
+
 class ContextLengthError(ModelError):
     """Prompt plus new tokens exceed the model's context: the cell does not apply (recorded as skipped)."""
 

@@ -107,6 +107,17 @@ class Backend(ABC):
         raise self._unsupported(Task.CLASSIFICATION)
 
 
+OPERATOR_REFUSALS = ("does not support the following ONNX operations", "Could not find an implementation for",
+                     "is not supported by this EP", "NOT_IMPLEMENTED")
+"""How runtimes word a refusal to run a model's operators at load (OpenVINO's ONNX frontend, onnxruntime's kernel
+registry, EPs with CPU fallback off)."""
+
+
+def refuses_operators(message: str) -> bool:
+    """Whether a runtime's load error says it lacks operators the model uses (pure)."""
+    return any(words in message for words in OPERATOR_REFUSALS)
+
+
 def first_line(message: object, limit: int = 300) -> str:
     """The most telling line of a runtime's (often multi-line) error, in its own words."""
     lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]

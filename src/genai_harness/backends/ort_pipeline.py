@@ -12,14 +12,14 @@ from onnxruntime.capi import _pybind_state as capi
 
 from genai_harness.backends import euler_scheduler as euler
 from genai_harness.backends import numerics as nx
-from genai_harness.backends.base import first_line
+from genai_harness.backends.base import first_line, refuses_operators
 from genai_harness.backends.clip_tokenizer import ClipTokenizer
 from genai_harness.backends.compile_cache import CACHE_DIR_KEY, EPCONTEXT, PROVIDER_OPTION
 from genai_harness.backends.ep_plugins import FALLBACK_OFF, find_registration
 from genai_harness.backends.ort_placement import create_placed_session
 from genai_harness.backends.ort_providers import OPENVINO_EP, ep_cache_mechanism, ep_device_key
 from genai_harness.backends.weight_precision import model_weight_precision
-from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError
+from genai_harness.errors import DeviceMismatchError, DeviceUnavailableError, ModelError, OperatorsNotSupportedError
 from genai_harness.interface import classification, text2image
 from genai_harness.interface.devices import FRAMEWORK_ORT, Device
 
@@ -58,7 +58,8 @@ def create_session(model_file: Path, device: Device) -> ort.InferenceSession:
             session, placement = create_placed_session(str(model_file), so, providers)
     except Exception as exc:
         where = f"{ep} from {plugin.get('package') or plugin.get('path')} (CPU fallback off)" if plugin else ep
-        raise ModelError(f"onnxruntime cannot load {model_file} with {where}: {first_line(exc)}") from exc
+        refusal = OperatorsNotSupportedError if refuses_operators(str(exc)) else ModelError
+        raise refusal(f"onnxruntime cannot load {model_file} with {where}: {first_line(exc)}") from exc
     session.genai_harness_placement = placement
     actual = session.get_providers()
     if ep not in actual:

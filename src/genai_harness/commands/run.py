@@ -7,7 +7,7 @@ import json
 import sys
 
 from genai_harness.backends.numerics import PRECISIONS
-from genai_harness.errors import CellError
+from genai_harness.errors import CellError, OperatorsNotSupportedError
 from genai_harness.worker.protocol.ops import MEASURES
 from genai_harness.workloads.operators.spec import OPERATOR_TASK
 
@@ -38,6 +38,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed = frame[~frame["status"].isin(["ok", "skipped"])] if len(frame) else frame
     if len(failed) and "error_type" in failed:  # an operator a runtime refuses is a finding of the suite
         failed = failed[~((failed["task"] == OPERATOR_TASK) & (failed["error_type"] == "OperatorNotSupported"))]
+        refused = failed["error_type"] == OperatorsNotSupportedError.__name__
+        if refused.any():  # a model a runtime refuses for operators it lacks: a finding about that target
+            cells = failed[refused][["framework", "device", "workload_id", "model_id"]].drop_duplicates()
+            print(f"genai-harness: {len(cells)} cell(s) refused by their runtime for operators it does not implement "
+                  "(a finding, not a fault; their words: `genai-harness results --run last`)",
+                  file=sys.stderr)
+            failed = failed[~refused]
     if len(failed) and _is_family_suite(args.suite):  # the export matrix: a refusal or crash is its finding
         cells = failed[["framework", "device", "model_id"]].drop_duplicates()
         print(f"genai-harness: {len(cells)} export cell(s) refused, crashed or not exported: findings of the "
