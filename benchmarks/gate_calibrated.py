@@ -21,14 +21,13 @@ Run: ``nice -n 5 .venv/bin/python benchmarks/gate_calibrated.py --measure 50 --s
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 import numpy as np
 import pandas as pd
-from gate_honest import KEY_COLUMNS, measure
+from gate_honest import KEY_COLUMNS, pool_arguments
 
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
@@ -112,14 +111,7 @@ def caught(rows: list[dict[str, object]], column: str, n: int, at: float = 0.95)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", required=True, help="the pool: separate runs of the four-cell suite")
-    parser.add_argument("--measure", type=int, default=0, help="first add this many real runs to the pool")
-    parser.add_argument("--trials", type=int, default=200, help="A/A comparisons per number of runs a side")
-    parser.add_argument("--catch-trials", type=int, default=40, help="comparisons per injected factor")
-    args = parser.parse_args()
-    if args.measure:
-        measure(args.store, args.measure)
+    args = pool_arguments(__doc__.splitlines()[0], catch_trials=40)
     started = time.monotonic()
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
     frame = frame[frame[CALIB_COLUMN].notna()]

@@ -149,15 +149,21 @@ def caught(rows: list[dict[str, object]], column: str, n: int, at: float = 0.95)
     return f"{min(hits):.2f}" if hits else f"> {FACTORS[-1]:.2f}"  # type: ignore[type-var]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def pool_arguments(description: str, catch_trials: int) -> argparse.Namespace:
+    """The options of a benchmark judging a pool of separate runs; the pool grown first by ``--measure`` runs."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--store", required=True, help="the pool: separate runs of the four-cell suite")
     parser.add_argument("--measure", type=int, default=0, help="first add this many real runs to the pool")
     parser.add_argument("--trials", type=int, default=200, help="A/A comparisons per number of runs a side")
-    parser.add_argument("--catch-trials", type=int, default=60, help="comparisons per injected factor")
+    parser.add_argument("--catch-trials", type=int, default=catch_trials, help="comparisons per injected factor")
     args = parser.parse_args()
     if args.measure:
         measure(args.store, args.measure)
+    return args
+
+
+def main() -> None:
+    args = pool_arguments(__doc__.splitlines()[0], catch_trials=60)
     started = time.monotonic()
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
     metrics = [m for m in default_metrics() if m in frame.columns]
