@@ -9,6 +9,7 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
     │   └── EnvironmentConfigError      interpreter path missing or not Python
     ├── ModelError (3)                  missing, malformed or corrupt model
     │   ├── ModelFormatError            model has no format for the framework asked
+    │   ├── OperatorsNotSupportedError  a runtime refuses the model's operators at load (a finding)
     │   └── ContextLengthError          prompt + new tokens exceed the model's context (cell skipped)
     ├── BackendUnavailableError (4)     runtime not installed / fails to import
     ├── DeviceError (5)

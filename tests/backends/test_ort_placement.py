@@ -47,7 +47,8 @@ def test_the_openvino_ep_leaves_group_query_attention_on_the_cpu_ep() -> None:
     code = ("import json; from genai_harness.backends.ort_placement import probe_placement as p; "
             f"r = p({str(MODEL)!r}, ['OpenVINOExecutionProvider'], [{{'device_type': 'CPU'}}]); "
             "print(json.dumps([r.nodes, r.cpu_ops]))")
-    proc = support.run_python(code, python=python)
+    # the OpenVINO EP's venv holds only its runtime: the harness reaches it through PYTHONPATH, as its workers do
+    proc = support.run_python(code, python=python, env=support.clean_env(PYTHONPATH=str(support.REPO / "src")))
     assert proc.returncode == 0, proc.stderr[-1500:]
     nodes, cpu_ops = json.loads(proc.stdout.strip().splitlines()[-1])
     assert nodes.get("OpenVINOExecutionProvider", 0) >= 1 and cpu_ops == {"GroupQueryAttention": 4}

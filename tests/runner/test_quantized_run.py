@@ -9,6 +9,7 @@ import pytest
 from support import run_cli
 from support.quantized import openvino_compressed, ort_genai_quantized
 
+from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
 
 pytest.importorskip("onnxruntime_genai")
@@ -54,7 +55,7 @@ def test_every_row_says_int4_weights_on_both_runtimes(quantized_run: tuple[Path,
     assert ov["weight_precision"].startswith("int4 asym, group 32 (u4)")
     assert ort["precision"] == "int8" and ort["kv_cache_precision"] == "f32"  # accuracy_level 4; past_key_values
     assert ov["precision"] in ("f32", "bf16") and ov["kv_cache_precision"]
-    assert frame["schema_version"].eq(5).all()
+    assert frame["schema_version"].eq(SCHEMA_VERSION).all()
 
 
 def test_the_run_summary_results_and_report_show_the_three_precisions(quantized_run: tuple[Path, Path, str]
