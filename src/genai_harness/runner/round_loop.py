@@ -65,7 +65,7 @@ class SessionRunner:
                     worker = stack.enter_context(RoundWorker(cell))
                     worker.wait_ready()
                 except HarnessError as exc:
-                    self._fail(cell, side, exc, first)
+                    self._fail(cell, side, exc, first, session=ids[side])
                     return 0
                 except KeyboardInterrupt as exc:
                     self._interrupted(cell, side, exc)
@@ -85,7 +85,7 @@ class SessionRunner:
         try:
             outcome = worker.measure(index)
         except HarnessError as exc:
-            self._fail(cell, side, exc, index, started)
+            self._fail(cell, side, exc, index, started, session=session)
             return False
         except KeyboardInterrupt as exc:
             self._interrupted(cell, side, exc, started)
@@ -95,12 +95,14 @@ class SessionRunner:
         self.progress.finish("ok", time.monotonic() - started, summarize_rows(rows))
         return True
 
-    def _fail(self, cell: Cell, side: int, exc: HarnessError, index: int, started: float = math.nan) -> None:
+    def _fail(self, cell: Cell, side: int, exc: HarnessError, index: int, started: float = math.nan,
+              session: str | None = None) -> None:
         if math.isnan(started):
             self.progress.start(cell.label)
             started = time.monotonic()
         status = status_of(exc)
-        self._write([failed_row(cell, self.contexts[side], status, exc)])
+        # the session names the row: two sessions failing alike within one second are two rows, not one row twice
+        self._write([{**failed_row(cell, self.contexts[side], status, exc), "worker_session": session}])
         self.progress.finish(status, time.monotonic() - started, f"{exc} (round {index}; its worker's session ends)")
 
     def _interrupted(self, cell: Cell, side: int, exc: KeyboardInterrupt, started: float = math.nan) -> None:
