@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from gate_honest import KEY_COLUMNS, pool_arguments
+from gate_honest import KEY_COLUMNS, draw_sides, pool_arguments
 
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
@@ -75,9 +75,7 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
             scale = {m: float(stretch({m: 1.0}, factor)[m]) for m in metrics}
             tally: dict[str, list[float]] = {}
             for draw in draws if factor == 1.0 else draws[:catch_trials]:
-                base = pd.concat([longs[i] for i in draw[:n]], ignore_index=True)
-                cur = pd.concat([longs[i] for i in draw[n:]], ignore_index=True)
-                cur = cur.assign(value=cur["value"] * cur["metric"].map(scale))
+                base, cur = draw_sides(longs, draw, n, scale)
                 for label, calibrate in (("before", False), ("after", True)):
                     result = compare_long(base, cur, names=metrics, factors=factors, threshold=THRESHOLD,
                                           alpha=ALPHA, calibrate=calibrate)

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,9 +98,7 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
                 "pooled exit 1", "pooled exit 16", "pooled exit 0", "own exit 1", "own exit 16", "own exit 0",
                 "asv", "pyperf", "equivalent rows", "pooled df (median)", "own df (median)", "pooled catches")}
             for draw in draws if factor == 1.0 else draws[:catch_trials]:
-                base = pd.concat([longs[i] for i in draw[:n]], ignore_index=True)
-                cur = pd.concat([longs[i] for i in draw[n:]], ignore_index=True)
-                cur = cur.assign(value=cur["value"] * cur["metric"].map(scale))
+                base, cur = draw_sides(longs, draw, n, scale)
                 for label, pool in (("pooled", True), ("own", False)):
                     result = compare_long(base, cur, names=metrics, factors=factors, threshold=THRESHOLD,
                                           alpha=ALPHA, pool=pool)
@@ -147,6 +146,15 @@ def caught(rows: list[dict[str, object]], column: str, n: int, at: float = 0.95)
     """The smallest factor of :data:`FACTORS` whose ``column`` rate reaches ``at`` with ``n`` runs a side."""
     hits = [r["factor"] for r in rows if r["runs a side"] == n and r["factor"] > 1 and float(r[column]) >= at]
     return f"{min(hits):.2f}" if hits else f"> {FACTORS[-1]:.2f}"  # type: ignore[type-var]
+
+
+def draw_sides(longs: list[pd.DataFrame], draw: Any, n: int, scale: dict[str, float]) -> tuple[pd.DataFrame,
+                                                                                             pd.DataFrame]:
+    """The baseline (the draw's first ``n`` runs) and the current side (the next ``n``, each metric stretched by
+    ``scale``) of one comparison drawn from the pool."""
+    base = pd.concat([longs[i] for i in draw[:n]], ignore_index=True)
+    cur = pd.concat([longs[i] for i in draw[n:]], ignore_index=True)
+    return base, cur.assign(value=cur["value"] * cur["metric"].map(scale))
 
 
 def pool_arguments(description: str, catch_trials: int) -> argparse.Namespace:

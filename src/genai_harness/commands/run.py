@@ -36,17 +36,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         export(frame, args.export)
         print(f"exported {len(frame)} rows to {args.export}", file=sys.stderr)
     failed = frame[~frame["status"].isin(["ok", "skipped"])] if len(frame) else frame
+    family = bool(len(failed)) and _is_family_suite(args.suite)  # the export matrix: its refusals are its findings
     if len(failed) and "error_type" in failed:  # an operator a runtime refuses is a finding of the suite
         failed = failed[~((failed["task"] == OPERATOR_TASK) & (failed["error_type"] == "OperatorNotSupported"))]
         refused = failed["error_type"] == OperatorsNotSupportedError.__name__
         # a model a runtime refuses for operators it lacks: a finding of that target (the export matrix says so below)
-        if refused.any() and not _is_family_suite(args.suite):
+        if refused.any() and not family:
             cells = failed[refused][["framework", "device", "workload_id", "model_id"]].drop_duplicates()
             print(f"genai-harness: {len(cells)} cell(s) refused by their runtime for operators it does not implement "
                   "(a finding, not a fault; their words: `genai-harness results --run last`)",
                   file=sys.stderr)
             failed = failed[~refused]
-    if len(failed) and _is_family_suite(args.suite):  # the export matrix: a refusal or crash is its finding
+    if len(failed) and family:  # the export matrix: a refusal or crash is its finding
         cells = failed[["framework", "device", "model_id"]].drop_duplicates()
         print(f"genai-harness: {len(cells)} export cell(s) refused, crashed or not exported: findings of the "
               "export matrix (`genai-harness results --coverage`)", file=sys.stderr)

@@ -8,7 +8,8 @@ from genai_harness.backends.numerics import check_honoured, check_precision, che
 from genai_harness.backends.registry import get_backend
 from genai_harness.factories import DeviceFactory
 from genai_harness.tasks.registry import task_kind
-from genai_harness.worker.cell import load_pipeline, with_numerics
+from genai_harness.worker.cell import with_numerics
+from genai_harness.worker.load import load_pipeline
 from genai_harness.worker.protocol import DirectReply, DirectRequest, RequestedNumerics
 
 
