@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from gate_honest import KEY_COLUMNS, draw_sides, pool_arguments
+from gate_honest import KEY_COLUMNS, draw_sides, pool_arguments, pooled_rules
 
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
@@ -36,7 +36,7 @@ from genai_harness.gate.compare import ALPHA, THRESHOLD, compare_long, default_m
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 
-SIZES = tuple(int(s) for s in os.environ.get("GATE_SIZES", "3,5").split(","))
+SIZES = tuple(int(s) for s in os.environ.get("GATE_SIZES", "3,5,10").split(","))
 FACTORS = tuple(float(f) for f in os.environ.get("GATE_FACTORS", "1.0,1.10,1.25,1.5,2.0").split(","))
 
 
@@ -69,6 +69,7 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
     rng = np.random.default_rng(20261206)
     factors = {m: THRESHOLD for m in metrics}
     rows: list[dict[str, object]] = []
+    blockers: dict[tuple[int, str], int] = {}
     for n in SIZES:
         draws = [rng.choice(len(longs), 2 * n, replace=False) for _ in range(trials)]
         for factor in FACTORS:
@@ -90,6 +91,13 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
                     if calibrate:
                         tally.setdefault("adjusted rows", []).append(
                             float(result["tested_on"].str.contains("adjusted").mean()))
+                        if factor == 1.0:  # which rows hold an unchanged build back (exit 16)
+                            for cell in result[result["unresolved"].astype(bool)].itertuples():
+                                where = f"{cell.workload_id} {cell.target} {cell.metric}"
+                                blockers[(n, where)] = blockers.get((n, where), 0) + 1
+                asv, pyperf = pooled_rules(base, cur)
+                tally.setdefault("asv", []).append(asv)
+                tally.setdefault("pyperf", []).append(pyperf)
             row: dict[str, object] = {"runs a side": n, "factor": factor, "trials": len(tally["before exit 1"])}
             for key, values in tally.items():
                 median = key.endswith(("df", "detectable"))
@@ -98,6 +106,8 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
             row["load"] = os.getloadavg()[0]
             rows.append(row)
             print(row, file=sys.stderr, flush=True)
+    for (n, label), count in sorted(blockers.items(), key=lambda item: (item[0][0], -item[1])):
+        print(f"{n} runs a side, A/A, after: {label} unresolved in {count} of {trials} comparisons")
     return rows
 
 
@@ -126,12 +136,13 @@ def main() -> None:
     rows = judge(longs, args.trials, args.catch_trials, metrics)
     columns = ["runs a side", "factor", "trials", "before exit 1", "before exit 16", "before exit 0", "after exit 1",
                "after exit 16", "after exit 0", "before equivalent (moved rows)", "after equivalent (moved rows)",
-               "adjusted rows", "before df", "after df", "before detectable", "after detectable", "load"]
+               "adjusted rows", "asv", "pyperf", "before df", "after df", "before detectable", "after detectable",
+               "load"]
     print("\n| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns))
     for row in rows:
         print("| " + " | ".join(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns) + " |")
     for n in SIZES:
-        found = {k: caught(rows, k, n) for k in ("before exit 1", "after exit 1")}
+        found = {k: caught(rows, k, n) for k in ("before exit 1", "after exit 1", "asv", "pyperf")}
         fails = {k: caught(rows, k, n) for k in ("before exit 0", "after exit 0")}
         print(f"\n{n} runs a side: smallest factor caught as a regression 95 % of the time {found}; "
               f"(exit 0 rates per factor in the table: {fails})")

@@ -61,7 +61,8 @@ def measure(store: str, runs: int) -> None:
         for k in range(runs):
             log.write(f"{time.strftime('%H:%M:%S', time.gmtime())} run {k + 1} load {os.getloadavg()}\n")
             log.flush()
-            subprocess.run([str(harness), "run", "--suite", str(suite), "--store", store, "--quiet"], check=True,
+            subprocess.run([str(harness), "run", "--suite", str(suite), "--store", store, "--quiet", "--no-cold-start"],
+                           check=True,
                            stderr=subprocess.DEVNULL)
 
 
