@@ -32,7 +32,14 @@ from gate_honest import KEY_COLUMNS, draw_sides, pool_arguments, pooled_rules
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
 from genai_harness.gate.calibration import CALIB_COLUMN, adjust_cells
-from genai_harness.gate.compare import ALPHA, THRESHOLD, compare_long, default_metrics, gate_outcome
+from genai_harness.gate.compare import (
+    ALPHA,
+    THRESHOLD,
+    compare_long,
+    default_metrics,
+    gate_outcome,
+    inconclusive_fails,
+)
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 
@@ -83,6 +90,9 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
                     outcome = gate_outcome(result)
                     for code, name in (("1", "regression"), ("16", "unresolved"), ("0", "pass")):
                         tally.setdefault(f"{label} exit {code}", []).append(outcome == name)
+                    blind = outcome == "unresolved" and inconclusive_fails(result, "auto")
+                    tally.setdefault(f"{label} auto exit 16", []).append(blind)
+                    tally.setdefault(f"{label} auto exit 0", []).append(outcome != "regression" and not blind)
                     moved = result[result["metric"].map(scale) != 1.0]
                     tally.setdefault(f"{label} equivalent (moved rows)", []).append(
                         float((moved["verdict"] == "equivalent").sum()) if factor > 1.0 else 0.0)
@@ -129,13 +139,17 @@ def main() -> None:
     metrics = [m for m in default_metrics() if m in frame.columns and frame[m].notna().any()]
     longs = [long_view(group, metrics, keep=(*LONG_KEEP, CALIB_COLUMN))
              for _, group in frame.groupby("run_id", sort=False)]
+    whole = pd.concat(longs, ignore_index=True).groupby(list(KEY_COLUMNS))["run_id"].nunique()
+    common = set(whole[whole >= len(longs) / 2].index)  # a cell a stray run alone had (another config) is left out
+    longs = [g[[k in common for k in zip(*(g[c] for c in KEY_COLUMNS), strict=True)]] for g in longs]
     print(f"pool: {len(longs)} runs; load at start {os.getloadavg()}", file=sys.stderr)
     print("| cell | metric | runs | corr(log kernel, log run median) | log SD before | after | slope |")
     print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     print("\n".join(tracking(longs, metrics)))
     rows = judge(longs, args.trials, args.catch_trials, metrics)
     columns = ["runs a side", "factor", "trials", "before exit 1", "before exit 16", "before exit 0", "after exit 1",
-               "after exit 16", "after exit 0", "before equivalent (moved rows)", "after equivalent (moved rows)",
+               "after exit 16", "after exit 0", "before auto exit 16", "before auto exit 0", "after auto exit 16",
+               "after auto exit 0", "before equivalent (moved rows)", "after equivalent (moved rows)",
                "adjusted rows", "asv", "pyperf", "before df", "after df", "before detectable", "after detectable",
                "load"]
     print("\n| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns))

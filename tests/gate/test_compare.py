@@ -18,8 +18,10 @@ from genai_harness.errors import ComparisonError, ConfigurationError
 from genai_harness.gate.compare import (
     check_comparable,
     compare_frames,
+    could_hide,
     gate_outcome,
     has_regression,
+    inconclusive_fails,
     unresolved,
     verdict,
 )
@@ -59,6 +61,21 @@ def test_verdicts_say_what_was_shown() -> None:
     assert verdict(1.5, math.nan, math.nan, math.nan) == "inconclusive"  # one run a side: untested
     assert unresolved("inconclusive", 1.0, 1.10, tested=False)  # whatever its point estimate
     assert not unresolved("equivalent", 1.05, 1.10, tested=True)
+
+
+def test_a_row_is_blind_when_its_runs_could_hide_a_one_and_a_half_fold_slowdown() -> None:
+    assert could_hide("inconclusive", 1.10, tested=True, slowdown_high=1.6)  # 1.5x inside its interval
+    assert not could_hide("inconclusive", 1.10, tested=True, slowdown_high=1.3)  # 1.5x ruled out: only a warning
+    assert could_hide("inconclusive", 1.10, tested=False)  # one run a side: nothing ruled out
+    assert could_hide("inconclusive", 2.0, tested=True, slowdown_high=2.1) and not could_hide(
+        "inconclusive", 2.0, tested=True, slowdown_high=1.9)  # a threshold above 1.5 is the bar itself
+    assert not could_hide("regression", 1.10, tested=True, slowdown_high=3.0)
+    rows = pd.DataFrame({"unresolved": [True, False], "blind": [False, False]})
+    assert inconclusive_fails(rows, "fail") and not inconclusive_fails(rows, "auto")
+    assert not inconclusive_fails(rows, "warn") and not inconclusive_fails(rows, "pass")
+    assert inconclusive_fails(rows.assign(blind=[True, False]), "auto")
+    with pytest.raises(ComparisonError, match="must be one of auto, fail, warn, pass"):
+        inconclusive_fails(rows, "maybe")
 
 
 def test_compare_frames_is_direction_aware_and_lists_one_sided_cells() -> None:

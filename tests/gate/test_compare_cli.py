@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 import pandas as pd
 import pytest
 from support import assert_one_error_line, run_cli
-from support.gate_rows import CALM, WIDE
+from support.gate_rows import CALM, MIDDLING, WIDE
 from support.gate_rows import known_runs as runs
 from support.gate_rows import write_store as store
 
@@ -44,13 +44,34 @@ def test_each_outcome_has_its_exit_code(tmp_path: Path) -> None:
     unsure = run_cli("compare", wide_base, wide_slow, *common, "--junit", junit)
     assert unsure.returncode == GATE_INCONCLUSIVE_EXIT, unsure.stderr  # 1.5x, not significant: not a pass
     assert "1 inconclusive (1 unresolved)" in unsure.stdout and "inconclusive !" in unsure.stdout
-    assert "--on-inconclusive warn or pass" in unsure.stderr
+    assert "--on-inconclusive auto; warn or pass to let it through" in unsure.stderr
     assert ElementTree.parse(junit).getroot().get("failures") == "1"
     warned = run_cli("compare", wide_base, wide_slow, *common, "--on-inconclusive", "warn")
     assert warned.returncode == 0 and "genai-harness: warning:" in warned.stderr
     let_through = run_cli("compare", wide_base, wide_slow, *common, "--on-inconclusive", "pass", "--junit", junit)
     assert let_through.returncode == 0 and "inconclusive" not in let_through.stderr
     assert ElementTree.parse(junit).getroot().get("skipped") == "1"
+
+
+def test_auto_fails_only_where_the_runs_could_hide_a_one_and_a_half_fold_slowdown(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    base = store(tmp_path / "base.sqlite", runs("a", MIDDLING))
+    slower = store(tmp_path / "slower.sqlite", runs("b", [1.12 * x for x in MIDDLING[::-1]]))
+    beyond = run_cli("compare", base, slower, "--metric", "ttft_ms", "--json", "--on-inconclusive", "auto",
+                     "--junit", junit)
+    row = json.loads(beyond.stdout)[0]
+    assert row["verdict"] == "inconclusive" and row["unresolved"] and not row["blind"], row
+    assert beyond.returncode == 0 and "genai-harness: warning:" in beyond.stderr  # 1.5x ruled out: a warning
+    assert "0 of them could hide a 1.5x slowdown" in beyond.stderr
+    assert ElementTree.parse(junit).getroot().get("failures") == "0"
+    failed = run_cli("compare", base, slower, "--metric", "ttft_ms", "--on-inconclusive", "fail")
+    assert failed.returncode == GATE_INCONCLUSIVE_EXIT  # fail: any row beyond its threshold
+    wide_base = store(tmp_path / "wide.sqlite", runs("d", WIDE))
+    wide_slow = store(tmp_path / "wide-slow.sqlite", runs("e", [1.5 * x for x in WIDE[::-1]]))
+    blind = run_cli("compare", wide_base, wide_slow, "--metric", "ttft_ms", "--on-inconclusive", "auto",
+                    "--junit", junit)
+    assert blind.returncode == GATE_INCONCLUSIVE_EXIT and "1 of them could hide a 1.5x slowdown" in blind.stderr
+    assert ElementTree.parse(junit).getroot().get("failures") == "1"
 
 
 def test_one_run_a_side_never_passes_in_silence(tmp_path: Path) -> None:
@@ -90,5 +111,5 @@ def test_the_same_rows_on_both_sides_are_refused(tmp_path: Path) -> None:
 
 def test_help_documents_the_exit_codes() -> None:
     shown = run_cli("compare", "--help").stdout
-    assert "16 inconclusive" in " ".join(shown.split()) and "--on-inconclusive {fail,warn,pass}" in shown
+    assert "16 inconclusive" in " ".join(shown.split()) and "--on-inconclusive {auto,fail,warn,pass}" in shown
     assert "--on-inconclusive" in run_cli("ab", "--help").stdout

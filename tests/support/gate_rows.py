@@ -17,6 +17,9 @@ CALM = [1.0, 1.03, 0.98, 1.01]
 """Run levels of a quiet machine: four runs within 3 %."""
 WIDE = [1.0, 1.4, 0.75]
 """Run levels of a loaded machine: three runs 25-40 % apart."""
+MIDDLING = [1.0, 1.08, 0.93, 1.04]
+"""Run levels of a machine in between: four runs 4-8 % apart (a 12 % slowdown is neither shown nor hidden
+1.5x)."""
 
 
 def known_runs(prefix: str, levels: list[float], *, ttft: float = 10.0, rss: float = 86.0) -> pd.DataFrame:

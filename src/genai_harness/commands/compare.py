@@ -31,6 +31,7 @@ from genai_harness.gate.compare import (
     check_comparable,
     compare_frames,
     gate_outcome,
+    inconclusive_fails,
 )
 from genai_harness.gate.distinct import check_distinct
 from genai_harness.gate.render import to_junit, to_markdown, to_table
@@ -92,9 +93,11 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                             "raw times (benchmarks/RESULTS.md, 'Machine-speed calibration kernel')")
     p.add_argument("--on-inconclusive", choices=ON_INCONCLUSIVE, default=ON_INCONCLUSIVE_DEFAULT,
                    help="when nothing regressed but a row is inconclusive at or beyond its threshold (or its 95%% "
-                        f"interval reaches {BLIND_SLOWDOWN}x), or could not be tested (one run a side): fail "
-                        f"(exit {GATE_INCONCLUSIVE_EXIT}), warn (a line on stderr, exit 0) or pass "
-                        f"(default {ON_INCONCLUSIVE_DEFAULT}; what it costs: README, 'Regression testing in CI')")
+                        f"interval reaches {BLIND_SLOWDOWN}x), or could not be tested (one run a side): auto "
+                        f"(exit {GATE_INCONCLUSIVE_EXIT} where a row's runs could hide a {BLIND_SLOWDOWN}x slowdown: "
+                        "its interval reaches it, or it is untested; else a warning line, exit 0), fail "
+                        f"(exit {GATE_INCONCLUSIVE_EXIT} on any), warn (a line on stderr, exit 0) or pass "
+                        f"(default {ON_INCONCLUSIVE_DEFAULT}; what each costs: README, 'Regression testing in CI')")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the comparison as JSON")
     out.add_argument("--markdown", action="store_true", help="print Markdown (for a CI step summary)")
@@ -165,7 +168,7 @@ def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
     if args.junit:
         try:
             args.junit.parent.mkdir(parents=True, exist_ok=True)  # then written whole or not at all
-            write_text(args.junit, to_junit(comparison, fail_unresolved=args.on_inconclusive == "fail"))
+            write_text(args.junit, to_junit(comparison, on_inconclusive=args.on_inconclusive))
         except OSError as exc:
             raise StoreError(f"cannot write the JUnit file {args.junit}: {exc.strerror}; give a writable path") from exc
     if args.json:
@@ -178,8 +181,9 @@ def report(comparison: Any, args: argparse.Namespace, title: str) -> int:
 
 
 def outcome_code(comparison: Any, on_inconclusive: str) -> int:
-    """The gate's exit code (1 regression, 16 unresolved rows when ``on_inconclusive`` is fail, else 0), with
-    one line on stderr saying why whenever the gate did not simply pass."""
+    """The gate's exit code (1 regression; 16 unresolved rows that fail under ``on_inconclusive``: any with
+    ``fail``, a blind one with ``auto``; else 0), with one line on stderr saying why whenever the gate did not
+    simply pass."""
     outcome = gate_outcome(comparison)
     if outcome == "regression":
         print("genai-harness: regression found (exit 1)", file=sys.stderr)
@@ -187,15 +191,17 @@ def outcome_code(comparison: Any, on_inconclusive: str) -> int:
     if outcome == "unresolved":
         rows = comparison[comparison["unresolved"].fillna(False).astype(bool)]
         untested = int((rows["tested_on"] == "one run a side").sum())
+        blind = int(rows["blind"].fillna(False).astype(bool).sum()) if "blind" in rows.columns else len(rows)
         why = (f"{len(rows)} rows inconclusive ({len(rows) - untested} at or beyond the threshold or with an "
-               f"interval reaching {BLIND_SLOWDOWN:.1f}x, {untested} untested: one run a side); neither a regression "
-               "nor unchanged is shown; more runs a side, or `genai-harness ab`, can tell")
-        if on_inconclusive == "fail":
-            print(f"genai-harness: {why} (exit {GATE_INCONCLUSIVE_EXIT}; --on-inconclusive warn or pass to let it "
-                  "through)", file=sys.stderr)
+               f"interval reaching {BLIND_SLOWDOWN:.1f}x, {untested} untested: one run a side; {blind} of them could "
+               f"hide a {BLIND_SLOWDOWN:.1f}x slowdown); neither a regression nor unchanged is shown; more runs a "
+               "side, or `genai-harness ab`, can tell")
+        if inconclusive_fails(comparison, on_inconclusive):
+            print(f"genai-harness: {why} (exit {GATE_INCONCLUSIVE_EXIT}, --on-inconclusive {on_inconclusive}; warn "
+                  "or pass to let it through)", file=sys.stderr)
             return GATE_INCONCLUSIVE_EXIT
-        if on_inconclusive == "warn":
-            print(f"genai-harness: warning: {why} (--on-inconclusive warn: exit 0)", file=sys.stderr)
+        if on_inconclusive != "pass":
+            print(f"genai-harness: warning: {why} (--on-inconclusive {on_inconclusive}: exit 0)", file=sys.stderr)
     return 0
 
 

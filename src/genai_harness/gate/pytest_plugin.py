@@ -9,9 +9,10 @@ by the same statistics as ``genai-harness compare``::
 
 ``pytest --genai-baseline base.sqlite --genai-update-baseline`` records the baseline (a path or a
 ``postgresql://`` URL); ``pytest --genai-baseline base.sqlite`` then fails a test whose cell regressed
-(threshold and significance both met), fails one whose rows are inconclusive at or beyond the threshold
-(``--genai-on-inconclusive``, as ``compare --on-inconclusive``: fail by default, or warn, or pass), and passes
-one whose rows are equivalent, improved or inconclusive within the threshold. A baseline store that does not
+(threshold and significance both met), fails one whose inconclusive rows could hide a 1.5x slowdown and warns
+on one whose rows are inconclusive only beyond the threshold (``--genai-on-inconclusive``, as
+``compare --on-inconclusive``: auto by default, or fail, warn, pass), and passes one whose rows are equivalent,
+improved or inconclusive within the threshold. A baseline store that does not
 exist, or holds no rows of the gated cell, is an error, never a skip: in CI a skip is a pass. Without
 ``--genai-baseline`` the fixture only measures.
 
@@ -48,8 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="factor a metric must worsen by to fail (default 1.10)")
     group.addoption("--genai-runs", type=int, default=RUNS, metavar="N",
                     help=f"runs of each gated cell, each its own worker process (default {RUNS})")
-    group.addoption("--genai-on-inconclusive", choices=("fail", "warn", "pass"), default=None,
-                    help="a gated cell inconclusive at or beyond the threshold: fail the test (default), warn, or pass")
+    group.addoption("--genai-on-inconclusive", choices=("auto", "fail", "warn", "pass"), default=None,
+                    help="a gated cell inconclusive at or beyond the threshold: as compare --on-inconclusive, auto "
+                         "(fail where its runs could hide a 1.5x slowdown, else warn), fail, warn or pass")
     group.addoption("--genai-measure", choices=("time", "instructions"), default="time",
                     help="time (default), or instructions: one run of each cell under valgrind, gated on its "
                          "instruction counts at 2 %% (deterministic, for noisy runners)")
@@ -92,6 +94,7 @@ class Gate:
             THRESHOLD,
             compare_frames,
             gate_outcome,
+            inconclusive_fails,
         )
         from genai_harness.gate.distinct import check_distinct  # with the gate, when a test asks for one
         from genai_harness.gate.render import to_table
@@ -148,9 +151,10 @@ class Gate:
             why = (f"performance inconclusive against {shown}: rows at or beyond the threshold are neither a "
                    f"regression nor shown unchanged (more --genai-runs, or a longer baseline history, can tell):\n"
                    f"{to_table(comparison)}")
-            if policy == "fail":
-                pytest.fail(why + "\n(--genai-on-inconclusive warn or pass to let it through)", pytrace=False)
-            if policy == "warn":
+            if inconclusive_fails(comparison, policy):
+                pytest.fail(f"{why}\n(--genai-on-inconclusive {policy}; warn or pass to let it through)",
+                            pytrace=False)
+            if policy != "pass":
                 warnings.warn(why, stacklevel=2)
         return comparison
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from genai_harness.analysis.metric_info import METRICS
+from genai_harness.gate.compare import FAILING_COLUMN
 from genai_harness.tables import format_table
 
 if TYPE_CHECKING:
@@ -78,14 +79,15 @@ def to_markdown(comparison: pd.DataFrame, title: str = "genai-harness compare") 
 
 
 def to_junit(comparison: pd.DataFrame, suite: str = "genai-harness.compare", *,
-             fail_unresolved: bool = True) -> str:
+             on_inconclusive: str = "fail") -> str:
     """JUnit XML: one test case per cell and metric; a regression is a failure, and so is an unresolved
-    inconclusive row when ``fail_unresolved`` (``--on-inconclusive fail``); other inconclusive rows and cells
-    on one side are skips."""
+    inconclusive row that fails the gate under ``on_inconclusive`` (any with ``fail``, a ``blind`` one with
+    ``auto``); other inconclusive rows and cells on one side are skips."""
     cases = comparison.to_dict("records")
+    failing_column = FAILING_COLUMN.get(on_inconclusive)
 
     def failing(case: dict[str, object]) -> bool:
-        return case["verdict"] == "regression" or bool(fail_unresolved and case.get("unresolved"))
+        return case["verdict"] == "regression" or bool(failing_column and case.get(failing_column))
 
     root = ElementTree.Element("testsuite", name=suite, tests=str(len(cases)),
                                failures=str(sum(failing(c) for c in cases)),
