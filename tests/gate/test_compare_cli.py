@@ -43,7 +43,7 @@ def test_each_outcome_has_its_exit_code(tmp_path: Path) -> None:
     wide_slow = store(tmp_path / "wide-slow.sqlite", runs("e", [1.5 * x for x in WIDE[::-1]]))
     unsure = run_cli("compare", wide_base, wide_slow, *common, "--junit", junit)
     assert unsure.returncode == GATE_INCONCLUSIVE_EXIT, unsure.stderr  # 1.5x, not significant: not a pass
-    assert "1 inconclusive (1 unresolved)" in unsure.stdout and "inconclusive !" in unsure.stdout
+    assert "1 inconclusive (1 unresolved, 1 could hide 1.5x)" in unsure.stdout and "inconclusive !!" in unsure.stdout
     assert "--on-inconclusive auto; warn or pass to let it through" in unsure.stderr
     assert ElementTree.parse(junit).getroot().get("failures") == "1"
     warned = run_cli("compare", wide_base, wide_slow, *common, "--on-inconclusive", "warn")
@@ -66,6 +66,7 @@ def test_auto_fails_only_where_the_runs_could_hide_a_one_and_a_half_fold_slowdow
     assert ElementTree.parse(junit).getroot().get("failures") == "0"
     failed = run_cli("compare", base, slower, "--metric", "ttft_ms", "--on-inconclusive", "fail")
     assert failed.returncode == GATE_INCONCLUSIVE_EXIT  # fail: any row beyond its threshold
+    assert "1 inconclusive (1 unresolved)" in failed.stdout and "inconclusive !!" not in failed.stdout
     wide_base = store(tmp_path / "wide.sqlite", runs("d", WIDE))
     wide_slow = store(tmp_path / "wide-slow.sqlite", runs("e", [1.5 * x for x in WIDE[::-1]]))
     blind = run_cli("compare", wide_base, wide_slow, "--metric", "ttft_ms", "--on-inconclusive", "auto",

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 HEADERS = ("verdict", "target", "workload", "model", "metric", "baseline", "current", "ratio [95% CI]", "p",
            "tested on", "catches")
-"""``verdict``: ``inconclusive !`` marks an unresolved row (at or beyond its threshold, or untested);
+"""``verdict``: ``inconclusive !`` marks an unresolved row (at or beyond its threshold), ``inconclusive !!`` a
+blind one (its runs could hide a 1.5x slowdown: its interval reaches it, or it is untested);
 ``p``: the p-value adjusted for every row of the comparison (Holm: ``p_family``), what the verdict uses;
 ``tested on``: what the test counted (paired rounds, runs, runs pooled over cells, one run a side) and its df;
 ``catches``: the smallest slowdown those units, at their measured spread, catch 95 % of the time
@@ -28,9 +29,16 @@ def _number(value: float, fmt: str = "{:.3g}") -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
 
 
+def _flag(comparison: pd.DataFrame, column: str) -> pd.Series:
+    """A row flag as 0/1 (a comparison from before the column existed counts none)."""
+    if column not in comparison.columns:
+        return comparison["verdict"].map(lambda _: 0)
+    return comparison[column].fillna(False).astype(bool).astype(int)
+
+
 def _rows(comparison: pd.DataFrame) -> list[tuple[str, ...]]:
     rows = []
-    rank = comparison["verdict"].map(ORDER) - comparison["unresolved"].fillna(False).astype(bool) * 0.5
+    rank = comparison["verdict"].map(ORDER) - (_flag(comparison, "unresolved") + _flag(comparison, "blind")) * 0.25
     ranked = comparison.assign(_order=rank).sort_values("_order", kind="stable")
     for r in ranked.to_dict("records"):
         info = METRICS[r["metric"]]
@@ -42,21 +50,24 @@ def _rows(comparison: pd.DataFrame) -> list[tuple[str, ...]]:
         catches = _number(r.get("detectable", math.nan), ">= {:.2f}x")
         if not catches and tested.startswith("one run a side"):
             catches = "nothing"
-        rows.append((r["verdict"] + (" !" if r.get("unresolved") else ""), r["target"], r["workload_id"],
+        mark = " !!" if r.get("blind") else " !" if r.get("unresolved") else ""
+        rows.append((r["verdict"] + mark, r["target"], r["workload_id"],
                      r["model_id"], info.title, info.format(r["baseline_median"]), info.format(r["current_median"]),
                      interval, _number(r.get("p_family", r["p_value"]), "{:.3g}"), tested, catches))
     return rows
 
 
 def counts_line(comparison: pd.DataFrame) -> str:
-    """``N regression, N inconclusive (M at or beyond the threshold or untested), N equivalent, ...``: every
-    verdict present, in :data:`ORDER`."""
+    """``N regression, N inconclusive (M unresolved, B could hide 1.5x), N equivalent, ...``: every verdict
+    present, in :data:`ORDER`."""
     counts = comparison["verdict"].value_counts()
     parts = []
     for verdict in sorted(counts.index, key=lambda v: ORDER.get(v, 9)):
         text = f"{int(counts[verdict])} {verdict}"
         if verdict == "inconclusive":
-            text += f" ({int(comparison['unresolved'].fillna(False).astype(bool).sum())} unresolved)"
+            blind = int(_flag(comparison, "blind").sum())
+            text += f" ({int(_flag(comparison, 'unresolved').sum())} unresolved"
+            text += f", {blind} could hide 1.5x)" if blind else ")"
         parts.append(text)
     return ", ".join(parts)
 
