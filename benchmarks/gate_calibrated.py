@@ -16,7 +16,8 @@ run (``POOL.load``). Every row carries ``calib_ms`` (``worker.calibration``).
    Exit codes as under ``--on-inconclusive fail``: 1 regression, 16 unresolved, 0 pass.
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/gate_calibrated.py --measure 50 --store POOL`` (pool, then judge) or
-``--store POOL`` alone (judge an existing pool).
+``--store POOL`` alone (judge an existing pool). ``GATE_DRAW=consecutive`` draws each side as n runs in a row (as a
+CI job takes them) instead of anywhere in the pool; ``GATE_SIZES=5,10`` picks the sizes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from gate_honest import KEY_COLUMNS, draw_sides, pool_arguments, pooled_rules
+from gate_honest import KEY_COLUMNS, draw_runs, draw_sides, pool_arguments, pooled_rules
 
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
@@ -78,7 +79,7 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
     rows: list[dict[str, object]] = []
     blockers: dict[tuple[int, str], int] = {}
     for n in SIZES:
-        draws = [rng.choice(len(longs), 2 * n, replace=False) for _ in range(trials)]
+        draws = [draw_runs(rng, len(longs), n) for _ in range(trials)]
         for factor in FACTORS:
             scale = {m: float(stretch({m: 1.0}, factor)[m]) for m in metrics}
             tally: dict[str, list[float]] = {}
@@ -138,7 +139,8 @@ def main() -> None:
     frame = frame[cells == cells.max()]  # whole runs only (a run interrupted mid-suite is left out)
     metrics = [m for m in default_metrics() if m in frame.columns and frame[m].notna().any()]
     longs = [long_view(group, metrics, keep=(*LONG_KEEP, CALIB_COLUMN))
-             for _, group in frame.groupby("run_id", sort=False)]
+             for _, group in frame.sort_values("run_started_at", kind="stable")
+             .groupby("run_id", sort=False)]  # in time order: GATE_DRAW=consecutive draws runs in a row
     whole = pd.concat(longs, ignore_index=True).groupby(list(KEY_COLUMNS))["run_id"].nunique()
     common = set(whole[whole >= len(longs) / 2].index)  # a cell a stray run alone had (another config) is left out
     longs = [g[[k in common for k in zip(*(g[c] for c in KEY_COLUMNS), strict=True)]] for g in longs]

@@ -92,7 +92,7 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
     rows: list[dict[str, object]] = []
     factors = {m: THRESHOLD for m in metrics}
     for n in SIZES:
-        draws = [rng.choice(len(longs), 2 * n, replace=False) for _ in range(trials)]
+        draws = [draw_runs(rng, len(longs), n) for _ in range(trials)]
         for factor in FACTORS:
             scale = {m: float(stretch({m: 1.0}, factor)[m]) for m in metrics}
             tally: dict[str, list[float]] = {k: [] for k in (
@@ -149,6 +149,22 @@ def caught(rows: list[dict[str, object]], column: str, n: int, at: float = 0.95)
     return f"{min(hits):.2f}" if hits else f"> {FACTORS[-1]:.2f}"  # type: ignore[type-var]
 
 
+CONSECUTIVE = os.environ.get("GATE_DRAW", "random") == "consecutive"
+"""``GATE_DRAW=consecutive``: each side's runs are n runs in a row of the pool (as one CI job takes them, sharing
+the machine's state of those minutes) instead of n runs drawn anywhere from it."""
+
+
+def draw_runs(rng: np.random.Generator, total: int, n: int) -> np.ndarray:
+    """Indexes of 2n distinct runs of a pool of ``total`` runs in time order: the baseline's n, then the current
+    side's n; anywhere in the pool, or (:data:`CONSECUTIVE`) two non-overlapping stretches of n runs in a row."""
+    if not CONSECUTIVE:
+        return rng.choice(total, 2 * n, replace=False)
+    while True:
+        base, cur = rng.integers(0, total - n + 1, size=2)
+        if abs(int(base) - int(cur)) >= n:
+            return np.concatenate([np.arange(base, base + n), np.arange(cur, cur + n)])
+
+
 def draw_sides(longs: list[pd.DataFrame], draw: Any, n: int, scale: dict[str, float]) -> tuple[pd.DataFrame,
                                                                                              pd.DataFrame]:
     """The baseline (the draw's first ``n`` runs) and the current side (the next ``n``, each metric stretched by
@@ -176,7 +192,8 @@ def main() -> None:
     started = time.monotonic()
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
     metrics = [m for m in default_metrics() if m in frame.columns]
-    longs = [long_view(group, metrics) for _, group in frame.groupby("run_id", sort=False)]
+    longs = [long_view(group, metrics) for _, group in frame.sort_values("run_started_at", kind="stable")
+             .groupby("run_id", sort=False)]  # in time order: GATE_DRAW=consecutive draws runs in a row
     runs = longs
     print(f"pool: {len(runs)} runs, {frame.groupby(['framework', 'workload_id']).ngroups} cells; load at start "
           f"{os.getloadavg()}", file=sys.stderr)
