@@ -13,7 +13,8 @@ run (``POOL.load``). Every row carries ``calib_ms`` (``worker.calibration``).
    (``analysis.metric_info.stretch``, what ``--inject-slowdown`` records; the kernel is not stretched, as in a real
    ``--inject-slowdown`` run). Each draw is judged by ``compare_long`` with its defaults twice: BEFORE
    (``calibrate=False``, the rule before this change) and AFTER (``calibrate=True``, kernel-adjusted).
-   Exit codes as under ``--on-inconclusive fail``: 1 regression, 16 unresolved, 0 pass.
+   Exit codes as under ``--on-inconclusive fail`` (1 regression, 16 unresolved, 0 pass) and under ``auto``
+   (16 only on a blind row: ``gate.compare.inconclusive_fails``).
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/gate_calibrated.py --measure 50 --store POOL`` (pool, then judge) or
 ``--store POOL`` alone (judge an existing pool). ``GATE_DRAW=consecutive`` draws each side as n runs in a row (as a

@@ -11,7 +11,7 @@ from the pool: a trial never uses a run twice, trials share runs) and ask ``comp
 (``analysis.metric_info.stretch``, what ``run --inject-slowdown`` records; memory is not stretched). Rules:
 
 - ``pooled`` (the gate now): the run-to-run spread pooled over the cells of each metric; its exit code under
-  ``--on-inconclusive fail`` (1 regression, 16 unresolved, 0 pass);
+  ``--on-inconclusive fail`` (1 regression, 16 unresolved, 0 pass; ``auto`` columns where the judge reports them);
 - ``own`` (before): each cell on its own runs (``pool=False``), same verdicts; ``own, exit 1`` is what the
   gate before this issue did (a regression or nothing: every other row passed);
 - ``asv``: any metric's ratio of medians >= 1.10 with Mann-Whitney p < 0.002 on the pooled repetitions;

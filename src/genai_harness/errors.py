@@ -33,8 +33,9 @@ that names the problem and the fix, and an ``exit_code`` the CLI returns::
 
 ``compare`` and ``ab`` exit 1 when they find a regression, and only then: no error above uses 1, so a CI
 step can tell "slower" from "broken". They exit 16 (:data:`GATE_INCONCLUSIVE_EXIT`, not an error) when nothing
-regressed but some row is inconclusive at or beyond its threshold, or could not be tested (one run a side), and
-``--on-inconclusive fail`` (the default) asks them to say so.
+regressed but some inconclusive row fails under ``--on-inconclusive``: under ``auto`` (the default) a row whose
+runs could hide a 1.5x slowdown (its interval reaches it, or one run a side left it untested), under ``fail``
+any row inconclusive at or beyond its threshold too.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """``genai-harness compare BASELINE CURRENT``: the regression gate.
 
 Exit codes: 0 every row equivalent, improved or inconclusive within its threshold; 1 a regression (threshold
-and significance both met); 16 no regression but some row inconclusive at or beyond its threshold or untested
-(``--on-inconclusive fail``, the default; ``warn`` says so and exits 0, ``pass`` exits 0); 11 a store or run that
-cannot be read; 13 nothing comparable (no common cell, different schema versions, both sides the same rows);
-2 a bad option.
+and significance both met); 16 no regression but some inconclusive row that fails under ``--on-inconclusive``
+(``auto``, the default: a row whose runs could hide a 1.5x slowdown, untested rows included, while rows only
+beyond the threshold get a warning line; ``fail``: any unresolved row; ``warn`` says so and exits 0, ``pass``
+exits 0); 11 a store or run that cannot be read; 13 nothing comparable (no common cell, different schema
+versions, both sides the same rows); 2 a bad option.
 """
 
 from __future__ import annotations
