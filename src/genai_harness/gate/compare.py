@@ -104,8 +104,10 @@ machine self-sized jobs of one pair chose a median of 137 (openvino-genai) and 1
 load time is the noisiest metric) rounds, and held false alarms <= 0.5 % while catching every 10 % slowdown
 (benchmarks/RESULTS.md, "ab as it runs by default")."""
 AB_ROUNDS_PER_WORKER = 1
-"""Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call,
-until the calibration of long-lived workers on real jobs says otherwise (benchmarks/RESULTS.md, "ab cheaper")."""
+"""Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call.
+Sessions of 10 kept the rates at 0.33 of the machine time on openvino-genai and 0.99 on onnxruntime-genai, but
+showed an A/A offset of -2.0 / +2.6 % in TPOT between a session's two workers that fresh workers do not
+(benchmarks/RESULTS.md, "ab cheaper, second pool"): opt-in until that is explained."""
 TARGET_SLOWDOWN = 1.10
 """The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
 PAIRED_ROUNDS = "paired rounds"
