@@ -43,9 +43,9 @@ from genai_harness.gate.compare import (
     TARGET_SLOWDOWN,
     compare_frames,
     default_metrics,
-    has_regression,
     verdict,
 )
+from genai_harness.gate.outcome import has_regression
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 

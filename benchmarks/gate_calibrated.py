@@ -34,14 +34,8 @@ from gate_honest import KEY_COLUMNS, draw_runs, draw_sides, pool_arguments, pool
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
 from genai_harness.gate.calibration import CALIB_COLUMN, adjust_cells
-from genai_harness.gate.compare import (
-    ALPHA,
-    THRESHOLD,
-    compare_long,
-    default_metrics,
-    gate_outcome,
-    inconclusive_fails,
-)
+from genai_harness.gate.compare import ALPHA, THRESHOLD, compare_long, default_metrics
+from genai_harness.gate.outcome import gate_outcome, inconclusive_fails
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 

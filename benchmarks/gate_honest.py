@@ -40,8 +40,9 @@ from scipy import stats
 
 from genai_harness.analysis.long_view import long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
-from genai_harness.gate.compare import ALPHA, KEY_COLUMNS, THRESHOLD, compare_long, default_metrics, gate_outcome
+from genai_harness.gate.compare import ALPHA, KEY_COLUMNS, THRESHOLD, compare_long, default_metrics
 from genai_harness.gate.noise import pooled_spread
+from genai_harness.gate.outcome import gate_outcome
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 

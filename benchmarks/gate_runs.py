@@ -24,7 +24,8 @@ import pandas as pd
 from gate_paired import FRAMEWORKS
 from gate_selfsized import FACTORS, pool_arguments, pool_sides, pooled_alarm, print_table, stretched
 
-from genai_harness.gate.compare import ALPHA, THRESHOLD, compare_frames, default_metrics, has_regression
+from genai_harness.gate.compare import ALPHA, THRESHOLD, compare_frames, default_metrics
+from genai_harness.gate.outcome import has_regression
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 

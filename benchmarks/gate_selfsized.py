@@ -33,14 +33,8 @@ from gate_paired import FRAMEWORKS, rounds_of
 from genai_harness.analysis.metric_info import METRICS, stretch
 from genai_harness.analysis.statistics import rank_test, ratio_of_medians
 from genai_harness.gate.ab import more_rounds
-from genai_harness.gate.compare import (
-    AB_MAX_ROUNDS,
-    AB_ROUNDS,
-    compare_frames,
-    default_metrics,
-    has_regression,
-    rounds_to_run,
-)
+from genai_harness.gate.compare import AB_MAX_ROUNDS, AB_ROUNDS, compare_frames, default_metrics, rounds_to_run
+from genai_harness.gate.outcome import has_regression
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 

@@ -15,16 +15,8 @@ from support.workload_files import text_suite
 
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.errors import ComparisonError, ConfigurationError
-from genai_harness.gate.compare import (
-    check_comparable,
-    compare_frames,
-    could_hide,
-    gate_outcome,
-    has_regression,
-    inconclusive_fails,
-    unresolved,
-    verdict,
-)
+from genai_harness.gate.compare import check_comparable, compare_frames, could_hide, unresolved, verdict
+from genai_harness.gate.outcome import gate_outcome, has_regression, inconclusive_fails
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.schema import frame_records
 from genai_harness.results.selection import Selection

@@ -20,7 +20,8 @@ from support.gate_rows import known_runs as runs
 from support.gate_rows import write_store as store
 
 from genai_harness.errors import GATE_INCONCLUSIVE_EXIT
-from genai_harness.gate.compare import compare_frames, gate_outcome
+from genai_harness.gate.compare import compare_frames
+from genai_harness.gate.outcome import gate_outcome
 
 
 def test_each_outcome_has_its_exit_code(tmp_path: Path) -> None:

@@ -23,18 +23,15 @@ from genai_harness.gate.compare import (
     AB_THRESHOLD,
     ALPHA,
     BLIND_SLOWDOWN,
-    ON_INCONCLUSIVE,
-    ON_INCONCLUSIVE_DEFAULT,
     PAIRED_ALPHA,
     ROUND_ESTIMATOR,
     TARGET_SLOWDOWN,
     THRESHOLD,
     check_comparable,
     compare_frames,
-    gate_outcome,
-    inconclusive_fails,
 )
 from genai_harness.gate.distinct import check_distinct
+from genai_harness.gate.outcome import ON_INCONCLUSIVE, ON_INCONCLUSIVE_DEFAULT, gate_outcome, inconclusive_fails
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.selection import Selection

@@ -89,14 +89,9 @@ class Gate:
 
         # so do the runner and the gate: a pytest session that gates nothing starts as light as the CLI
         from genai_harness.errors import HarnessError
-        from genai_harness.gate.compare import (
-            ON_INCONCLUSIVE_DEFAULT,
-            THRESHOLD,
-            compare_frames,
-            gate_outcome,
-            inconclusive_fails,
-        )
+        from genai_harness.gate.compare import THRESHOLD, compare_frames
         from genai_harness.gate.distinct import check_distinct  # with the gate, when a test asks for one
+        from genai_harness.gate.outcome import ON_INCONCLUSIVE_DEFAULT, gate_outcome, inconclusive_fails
         from genai_harness.gate.render import to_table
         from genai_harness.results.query import ResultFilter
         from genai_harness.results.schema import frame_records

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from genai_harness.analysis.metric_info import METRICS
-from genai_harness.gate.compare import FAILING_COLUMN
+from genai_harness.gate.outcome import FAILING_COLUMN
 from genai_harness.tables import format_table
 
 if TYPE_CHECKING:
