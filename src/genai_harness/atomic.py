@@ -36,10 +36,12 @@ def atomic_output(target: str | os.PathLike[str], *, create_folder: bool = True)
     if create_folder:
         final.parent.mkdir(parents=True, exist_ok=True)
     mode = final.stat().st_mode & 0o7777 if final.exists() else None
-    tmp = temporary_name(final)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, as a plain open would
-    os.close(fd)
+    tmp = temporary_name(final)  # a fresh random name: the file it names, once it exists, is ours
     try:
+        # created inside the try: a Ctrl-C or SIGTERM arriving as the file appears (before the block starts) still
+        # removes it (a signal there left a stray temporary file once in a full `make test` at load 3)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, as a plain open would
+        os.close(fd)
         yield tmp
         if mode is not None:
             os.chmod(tmp, mode)
