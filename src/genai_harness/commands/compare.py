@@ -31,7 +31,13 @@ from genai_harness.gate.compare import (
     compare_frames,
 )
 from genai_harness.gate.distinct import check_distinct
-from genai_harness.gate.outcome import ON_INCONCLUSIVE, ON_INCONCLUSIVE_DEFAULT, gate_outcome, inconclusive_fails
+from genai_harness.gate.outcome import (
+    ON_INCONCLUSIVE,
+    ON_INCONCLUSIVE_DEFAULT,
+    flagged,
+    gate_outcome,
+    inconclusive_fails,
+)
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.selection import Selection
@@ -187,9 +193,9 @@ def outcome_code(comparison: Any, on_inconclusive: str) -> int:
         print("genai-harness: regression found (exit 1)", file=sys.stderr)
         return REGRESSION_EXIT
     if outcome == "unresolved":
-        rows = comparison[comparison["unresolved"].fillna(False).astype(bool)]
+        rows = comparison[flagged(comparison, "unresolved")]
         untested = int((rows["tested_on"] == "one run a side").sum())
-        blind = int(rows["blind"].fillna(False).astype(bool).sum()) if "blind" in rows.columns else len(rows)
+        blind = int(flagged(rows, "blind").sum())
         why = (f"{len(rows)} rows inconclusive ({len(rows) - untested} at or beyond the threshold or with an "
                f"interval reaching {BLIND_SLOWDOWN:.1f}x, {untested} untested: one run a side; {blind} of them could "
                f"hide a {BLIND_SLOWDOWN:.1f}x slowdown); neither a regression nor unchanged is shown; more runs a "

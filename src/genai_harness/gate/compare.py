@@ -158,20 +158,20 @@ within the threshold: its runs could hide a slowdown a gate must never pass (on 
 differ by 2x, a 1.5x slowdown's estimate falls under 1.10 in a quarter of the rows)."""
 
 
-def unresolved(verdict_: str, slowdown: float, threshold: float, tested: bool,
-               slowdown_high: float = math.nan) -> bool:
-    """True for an inconclusive row that cannot pass in silence (pure): its point estimate is at or beyond the
-    threshold, its interval reaches :data:`BLIND_SLOWDOWN`, or no spread between runs could judge it (one run a
-    side)."""
-    return verdict_ == "inconclusive" and (not tested or not slowdown < threshold
-                                           or slowdown_high >= max(BLIND_SLOWDOWN, threshold))
-
-
 def could_hide(verdict_: str, threshold: float, tested: bool, slowdown_high: float = math.nan) -> bool:
     """True for an inconclusive row whose runs could hide a :data:`BLIND_SLOWDOWN` slowdown (pure): its 95 %
     interval reaches it, or no spread between runs could judge it. Such a row is ``blind``; an unresolved row
     that is not blind has ruled 1.5x out and is only beyond the threshold in its point estimate."""
     return verdict_ == "inconclusive" and (not tested or slowdown_high >= max(BLIND_SLOWDOWN, threshold))
+
+
+def unresolved(verdict_: str, slowdown: float, threshold: float, tested: bool,
+               slowdown_high: float = math.nan) -> bool:
+    """True for an inconclusive row that cannot pass in silence (pure): its point estimate is at or beyond the
+    threshold, or it is blind (:func:`could_hide`: its interval reaches :data:`BLIND_SLOWDOWN`, or no spread
+    between runs could judge it)."""
+    return could_hide(verdict_, threshold, tested, slowdown_high) or (
+        verdict_ == "inconclusive" and not slowdown < threshold)
 
 
 def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> pd.DataFrame:

@@ -12,6 +12,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def flagged(comparison: pd.DataFrame, column: str) -> pd.Series:
+    """Per row, whether its ``column`` flag (``unresolved``, ``blind``) is set: False where it is missing or NaN."""
+    if column not in comparison.columns:
+        return comparison["verdict"].map(lambda _: False)
+    return comparison[column].fillna(False).astype(bool)
+
+
 def has_regression(comparison: pd.DataFrame) -> bool:
     """True when any cell and metric is a regression."""
     return bool((comparison["verdict"] == "regression").any())
@@ -40,8 +47,7 @@ def inconclusive_fails(comparison: pd.DataFrame, on_inconclusive: str) -> bool:
     if on_inconclusive not in ON_INCONCLUSIVE:
         raise ComparisonError(f"--on-inconclusive must be one of {', '.join(ON_INCONCLUSIVE)}, got {on_inconclusive!r}")
     column = FAILING_COLUMN.get(on_inconclusive)
-    return column is not None and column in comparison.columns and bool(
-        comparison[column].fillna(False).astype(bool).any())
+    return column is not None and bool(flagged(comparison, column).any())
 
 
 def gate_outcome(comparison: pd.DataFrame) -> str:
@@ -49,6 +55,6 @@ def gate_outcome(comparison: pd.DataFrame) -> str:
     untested), else ``pass`` (every row equivalent, improved, or inconclusive within its threshold) (pure)."""
     if has_regression(comparison):
         return "regression"
-    if "unresolved" in comparison.columns and bool(comparison["unresolved"].fillna(False).astype(bool).any()):
+    if bool(flagged(comparison, "unresolved").any()):
         return "unresolved"
     return "pass"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from genai_harness.analysis.metric_info import METRICS
-from genai_harness.gate.outcome import FAILING_COLUMN
+from genai_harness.gate.outcome import FAILING_COLUMN, flagged
 from genai_harness.tables import format_table
 
 if TYPE_CHECKING:
@@ -29,16 +29,10 @@ def _number(value: float, fmt: str = "{:.3g}") -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
 
 
-def _flag(comparison: pd.DataFrame, column: str) -> pd.Series:
-    """A row flag as 0/1 (a comparison from before the column existed counts none)."""
-    if column not in comparison.columns:
-        return comparison["verdict"].map(lambda _: 0)
-    return comparison[column].fillna(False).astype(bool).astype(int)
-
-
 def _rows(comparison: pd.DataFrame) -> list[tuple[str, ...]]:
     rows = []
-    rank = comparison["verdict"].map(ORDER) - (_flag(comparison, "unresolved") + _flag(comparison, "blind")) * 0.25
+    marks = flagged(comparison, "unresolved").astype(int) + flagged(comparison, "blind").astype(int)
+    rank = comparison["verdict"].map(ORDER) - marks * 0.25
     ranked = comparison.assign(_order=rank).sort_values("_order", kind="stable")
     for r in ranked.to_dict("records"):
         info = METRICS[r["metric"]]
@@ -65,8 +59,8 @@ def counts_line(comparison: pd.DataFrame) -> str:
     for verdict in sorted(counts.index, key=lambda v: ORDER.get(v, 9)):
         text = f"{int(counts[verdict])} {verdict}"
         if verdict == "inconclusive":
-            blind = int(_flag(comparison, "blind").sum())
-            text += f" ({int(_flag(comparison, 'unresolved').sum())} unresolved"
+            blind = int(flagged(comparison, "blind").sum())
+            text += f" ({int(flagged(comparison, 'unresolved').sum())} unresolved"
             text += f", {blind} could hide 1.5x)" if blind else ")"
         parts.append(text)
     return ", ".join(parts)
