@@ -18,7 +18,10 @@ run (``POOL.load``). Every row carries ``calib_ms`` (``worker.calibration``).
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/gate_calibrated.py --measure 50 --store POOL`` (pool, then judge) or
 ``--store POOL`` alone (judge an existing pool). ``GATE_DRAW=consecutive`` draws each side as n runs in a row (as a
-CI job takes them) instead of anywhere in the pool; ``GATE_SIZES=5,10`` picks the sizes.
+CI job takes them) instead of anywhere in the pool; ``GATE_SIZES=5,10`` picks the sizes. ``GATE_DRAW=jobs`` draws
+as a CI gate with a kept history does (``gate_honest.draw_jobs``: the current side one job of n runs in a row, the
+baseline ``GATE_HISTORY`` (5) other jobs of n runs in a row, every run naming its job) and then BEFORE counts runs
+(``by_job=False``) and AFTER jobs (``by_job=True``, the default), both kernel-adjusted.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from gate_honest import KEY_COLUMNS, draw_runs, draw_sides, pool_arguments, pooled_rules
+from gate_honest import JOBS, KEY_COLUMNS, draw_jobs, draw_runs, draw_sides, job_sides, pool_arguments, pooled_rules
 
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
@@ -74,15 +77,16 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
     rows: list[dict[str, object]] = []
     blockers: dict[tuple[int, str], int] = {}
     for n in SIZES:
-        draws = [draw_runs(rng, len(longs), n) for _ in range(trials)]
+        draws = [draw_jobs(rng, len(longs), n) if JOBS else draw_runs(rng, len(longs), n) for _ in range(trials)]
         for factor in FACTORS:
             scale = {m: float(stretch({m: 1.0}, factor)[m]) for m in metrics}
             tally: dict[str, list[float]] = {}
             for draw in draws if factor == 1.0 else draws[:catch_trials]:
-                base, cur = draw_sides(longs, draw, n, scale)
+                base, cur = job_sides(longs, draw, scale) if JOBS else draw_sides(longs, draw, n, scale)
                 for label, calibrate in (("before", False), ("after", True)):
+                    options = {"calibrate": True, "by_job": calibrate} if JOBS else {"calibrate": calibrate}
                     result = compare_long(base, cur, names=metrics, factors=factors, threshold=THRESHOLD,
-                                          alpha=ALPHA, calibrate=calibrate)
+                                          alpha=ALPHA, **options)
                     outcome = gate_outcome(result)
                     for code, name in (("1", "regression"), ("16", "unresolved"), ("0", "pass")):
                         tally.setdefault(f"{label} exit {code}", []).append(outcome == name)

@@ -153,6 +153,36 @@ def caught(rows: list[dict[str, object]], column: str, n: int, at: float = 0.95)
 CONSECUTIVE = os.environ.get("GATE_DRAW", "random") == "consecutive"
 """``GATE_DRAW=consecutive``: each side's runs are n runs in a row of the pool (as one CI job takes them, sharing
 the machine's state of those minutes) instead of n runs drawn anywhere from it."""
+JOBS = os.environ.get("GATE_DRAW", "random") == "jobs"
+"""``GATE_DRAW=jobs``: as a CI gate with a kept history draws them: the current side is one job (n runs in a row of
+the pool), the baseline :data:`HISTORY` earlier jobs of n runs in a row each; every run carries its job's id."""
+HISTORY = int(os.environ.get("GATE_HISTORY", "5"))
+"""Jobs the baseline keeps under ``GATE_DRAW=jobs`` (the GitHub Actions example's ``GATE_HISTORY``)."""
+
+
+def draw_jobs(rng: np.random.Generator, total: int, n: int, history: int = HISTORY) -> list[np.ndarray]:
+    """``history + 1`` non-overlapping stretches of ``n`` runs in a row of a pool of ``total`` runs in time order,
+    each placement equally likely: the baseline's jobs, then the current job (one of them at random)."""
+    free = total - (history + 1) * n
+    if free < 0:
+        raise SystemExit(f"a pool of {total} runs cannot hold {history + 1} jobs of {n} runs; measure more runs "
+                         "or lower GATE_HISTORY / GATE_SIZES")
+    cuts = np.sort(rng.choice(free + history + 1, history + 1, replace=False))  # stars and bars: the gaps
+    blocks = [np.arange(int(c) - i + i * n, int(c) - i + (i + 1) * n) for i, c in enumerate(cuts)]
+    current = int(rng.integers(0, history + 1))
+    return [*blocks[:current], *blocks[current + 1:], blocks[current]]
+
+
+def job_sides(longs: list[pd.DataFrame], blocks: list[np.ndarray], scale: dict[str, float]) -> tuple[pd.DataFrame,
+                                                                                                    pd.DataFrame]:
+    """The baseline (every block but the last, each a job) and the current side (the last block, one job, each
+    metric stretched by ``scale``) of one comparison drawn by :func:`draw_jobs`."""
+    def side(chosen: list[np.ndarray], offset: int) -> pd.DataFrame:
+        return pd.concat([longs[i].assign(job_id=f"job {offset + j}") for j, block in enumerate(chosen)
+                          for i in block], ignore_index=True)
+
+    base, cur = side(blocks[:-1], 0), side(blocks[-1:], len(blocks))
+    return base, cur.assign(value=cur["value"] * cur["metric"].map(scale))
 
 
 def draw_runs(rng: np.random.Generator, total: int, n: int) -> np.ndarray:

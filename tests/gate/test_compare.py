@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -21,6 +22,7 @@ from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.schema import frame_records
 from genai_harness.results.selection import Selection
 from genai_harness.results.store import ResultStore
+from genai_harness.runner.job import JOB_ENV
 
 
 def frame(run_id: str, ttft: list[float], tps: list[float] | None = None, **cell: str) -> pd.DataFrame:
@@ -168,12 +170,16 @@ def test_compare_command_on_real_runs(tmp_path: Path) -> None:
     suite = text_suite(tmp_path, repetitions=8)
     store, slow_store = tmp_path / "s.sqlite", tmp_path / "slow.sqlite"
     common = ("run", "--suite", str(suite), "--framework", "onnxruntime_genai", "--quiet")
-    for _ in range(3):
-        assert run_cli(*common, "--store", str(store)).returncode == 0
+    # the job each run belongs to (schema 7): named by --job, by $GENAI_HARNESS_JOB, or none
+    assert run_cli(*common, "--store", str(store), "--job", "nightly-1").returncode == 0
+    assert run_cli(*common, "--store", str(store), env={**os.environ, JOB_ENV: "nightly-2"}).returncode == 0
+    assert run_cli(*common, "--store", str(store)).returncode == 0
     assert run_cli(*common, "--store", str(slow_store), "--inject-slowdown", "50").returncode == 0
     frame_all = ResultStore(store).read()
     runs = list(dict.fromkeys(frame_all["run_id"]))
     assert len(runs) == 3 and frame_all["injected_slowdown"].isna().all()
+    jobs = frame_all.groupby("run_id", sort=False)["job_id"].first().fillna("-").tolist()
+    assert jobs == ["nightly-1", "nightly-2", "-"]
     slow_rows = ResultStore(slow_store).read()
     assert slow_rows["injected_slowdown"].eq(50.0).all()
     # the calibration kernel (issue 23): timed in every real cell, one value per cell, never stretched by a slowdown

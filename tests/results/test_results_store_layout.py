@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import run_cli
 from support.stores import cell_rows, immutable, make_normalized_store, make_v0_store, make_v3_store, varied_rows
 
-from genai_harness.errors import StoreError
+from genai_harness.errors import SchemaVersionError, StoreError
 from genai_harness.results.query import ALL_ROWS, ResultFilter
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore, load_results, mask_url, open_store, resolve_store_spec
@@ -212,7 +213,6 @@ def test_a_schema_5_store_gains_the_cold_start_columns_and_keeps_its_rows(tmp_pa
 
 
 def test_results_migrate_upgrades_a_schema_3_store_on_request(tmp_path: Path) -> None:
-    from support import run_cli
 
     path = tmp_path / "v3.sqlite"
     make_v3_store(path, cell_rows(run_id="r3"))
@@ -313,3 +313,23 @@ def test_a_schema_5_store_gains_calib_ms_and_keeps_its_rows(tmp_path: Path) -> N
     assert migrated.append(cell_rows(run_id="r6", calib_ms=12.5)) == 3
     fresh = migrated.read()
     assert fresh.loc[fresh["run_id"] == "r6", "calib_ms"].eq(12.5).all()
+
+
+def test_a_store_that_claims_a_version_whose_columns_it_lacks_reads_as_what_it_holds(tmp_path: Path) -> None:
+    """A store a development build wrote at the current version number, before a column of it was added: it reads
+    as the newest version whose columns it holds, and `results --migrate` adds the rest (it said "already at" once)."""
+    path = tmp_path / "dev.sqlite"
+    ResultStore(path).append(cell_rows(run_id="dev"))
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE cells DROP COLUMN job_id")
+        conn.execute("ALTER TABLE results DROP COLUMN calib_ms")
+    store = ResultStore(path, create=False)
+    assert store.schema_version == 5 and store.read()["run_id"].eq("dev").all()
+    proc = run_cli("results", "--store", str(path), "--migrate")
+    assert proc.returncode == 0 and f"to schema version {SCHEMA_VERSION}" in proc.stderr, proc.stderr
+    migrated = ResultStore(path, create=False)
+    assert migrated.schema_version == SCHEMA_VERSION and migrated.read()["job_id"].isna().all()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE cells DROP COLUMN task")
+    with pytest.raises(SchemaVersionError, match=r"lack column.*task"):
+        ResultStore(path, create=False)

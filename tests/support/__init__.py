@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from genai_harness.runner.job import CI_JOB_VARIABLES, JOB_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
 OVEP_ENV = "ort-openvino"
@@ -57,6 +59,9 @@ def start_session() -> Path:
     # The session config is named by $GENAI_HARNESS_CONFIG, so its interpreters run without an approval.
     TRUST_FILE = folder / "trusted.json"
     os.environ["GENAI_HARNESS_TRUST_FILE"] = str(TRUST_FILE)
+    # a CI runner's own job id would make every run of the suite one job (runner.job): tests name jobs themselves
+    for name in (JOB_ENV, *(variable for _, names in CI_JOB_VARIABLES for variable in names)):
+        os.environ.pop(name, None)
     return SESSION_CONFIG
 
 

@@ -95,6 +95,11 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                        help="kernel (default): where the rows carry calib_ms and it explains a speed metric's "
                             "spread, take the machine's speed out of each run (tested_on says so); off: judge "
                             "raw times (benchmarks/RESULTS.md, 'Machine-speed calibration kernel')")
+        p.add_argument("--job-level", choices=("on", "off"), default="on",
+                       help="on (default): where the runs name their CI job (job_id: run --job, $GENAI_HARNESS_JOB "
+                            "or the CI system's id) and a side holds several jobs, average each job's runs into one "
+                            "unit and judge by the spread between jobs, since runs taken in a row share their job's "
+                            "drift (tested_on says jobs); off: count every run")
     p.add_argument("--on-inconclusive", choices=ON_INCONCLUSIVE, default=ON_INCONCLUSIVE_DEFAULT,
                    help="when nothing regressed but a row is inconclusive at or beyond its threshold (or its 95%% "
                         f"interval reaches {BLIND_SLOWDOWN}x), or could not be tested (one run a side): auto "
@@ -115,6 +120,7 @@ def gate_comparison(baseline: Any, current: Any, args: argparse.Namespace, *, ig
                           thresholds=parse_thresholds(args.metric_threshold), alpha=args.alpha,
                           metrics=args.metric, ignore=ignore, paired=paired, family_scale=family_scale,
                           calibrate=getattr(args, "machine_speed", "kernel") == "kernel",
+                          by_job=getattr(args, "job_level", "on") == "on",
                           **({"round_estimator": args.round_estimator} if paired else {}))
 
 
@@ -150,8 +156,9 @@ def runs_notes(comparison: Any) -> list[str]:
     if len(blind):
         parts.append(f"{len(blind)} of {len(judged)} rows catch only slowdowns of {blind['detectable'].min():.2f}x-"
                      f"{blind['detectable'].max():.2f}x or more 95 % of the time (column catches)")
-    return [f"genai-harness compare: {'; '.join(parts)}; more runs a side (a baseline that keeps a history of runs) "
-            "see more, and `genai-harness ab` sees most"]
+    more = ("more jobs in the baseline's history" if judged["tested_on"].str.startswith("jobs").any()
+            else "more runs a side (a baseline that keeps a history of runs)")
+    return [f"genai-harness compare: {'; '.join(parts)}; {more} see more, and `genai-harness ab` sees most"]
 
 
 def power_notes(comparison: Any) -> list[str]:

@@ -26,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
                 pythons=args.python, config=args.config, progress=not args.quiet, precision=args.precision,
                 threads=args.threads, reference=args.reference, inject_slowdown=args.inject_slowdown,
-                measure=args.measure, cold=args.cold,
+                measure=args.measure, cold=args.cold, job=args.job,
                 cold_start=False if args.no_cold_start else None, **({"ray_address": args.ray} if args.ray else {}))
     if args.json:
         print(frame.to_json(orient="records", indent=2))
@@ -105,6 +105,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="skip the extra loads (no cache, empty cache, warm cache: each a fresh process) that a run "
                         "takes once per compiling target and model; rows keep only what each cell's own load shows "
                         "(default: $GENAI_HARNESS_COLD_START, on unless it says off)")
+    p.add_argument("--job", default=None, metavar="NAME",
+                   help="the CI job or session this run belongs to (recorded as job_id): compare averages the runs "
+                        "of one job into one unit, since runs taken in a row share the machine's drift (default: "
+                        "$GENAI_HARNESS_JOB, else the CI system's job id: GitHub Actions, GitLab, Buildkite, Azure, "
+                        "CircleCI, Jenkins)")
     add_measure_option(p)
     p.set_defaults(handler=cmd_run)
 

@@ -14,6 +14,10 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   kernel timed beside each cell) and it explains a speed metric's spread, each run's log median is first moved
   to the cell's mean kernel time (:mod:`genai_harness.gate.calibration`: analysis of covariance, one df for the
   slope; ``tested_on`` adds "adjusted for machine speed (kernel, slope S)"; ``calibrate=False`` turns it off).
+  Where the rows name the CI job of each run (``job_id``) and jobs group runs, each job's runs are averaged into
+  one unit and the spread between jobs judges the change (``tested_on`` "jobs", ``units.job_sides``): runs one job
+  took in a row share its drift over minutes. Every side one job: runs stay the units and ``tested_on`` says the
+  drift between jobs was not measured. ``by_job=False`` counts runs regardless.
   No spread at all (one run a side everywhere) is "one run a side": no test.
   ``ratio`` is the ratio of the geometric means of the runs and its interval the
   t interval at that spread. ``detectable`` is the smallest slowdown these runs at their spread would catch
@@ -70,7 +74,15 @@ from genai_harness.analysis.statistics import (
 from genai_harness.errors import ComparisonError
 from genai_harness.gate.calibration import CALIB_COLUMN, adjust_cells
 from genai_harness.gate.noise import Spread, cell_spread, own_spread, pooled_spread, runs_test
-from genai_harness.gate.units import run_estimates, run_medians, run_values, session_means, worker_sessions
+from genai_harness.gate.units import (
+    job_sides,
+    run_estimates,
+    run_jobs,
+    run_medians,
+    run_values,
+    session_means,
+    worker_sessions,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -194,7 +206,8 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                    metrics: Sequence[str] | None = None, min_repetitions: int = MIN_REPETITIONS,
                    ignore: Sequence[str] = (), paired: bool = False, pool: bool = True,
                    round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
-                   spreads: Mapping[str, Spread] | None = None, calibrate: bool = True) -> pd.DataFrame:
+                   spreads: Mapping[str, Spread] | None = None, calibrate: bool = True,
+                   by_job: bool = True) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
@@ -239,16 +252,18 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     return compare_long(_keyed(baseline, names, ignore), _keyed(current, names, ignore), names=names,
                         factors=factors, threshold=threshold, alpha=alpha, min_repetitions=min_repetitions,
                         paired=paired, pool=pool, round_estimator=round_estimator, family_scale=family_scale,
-                        spreads=spreads, calibrate=calibrate)
+                        spreads=spreads, calibrate=calibrate, by_job=by_job)
 
 
 def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str], factors: Mapping[str, float],
                  threshold: float, alpha: float, min_repetitions: int = MIN_REPETITIONS, paired: bool = False,
                  pool: bool = True, round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
-                 spreads: Mapping[str, Spread] | None = None, calibrate: bool = True) -> pd.DataFrame:
+                 spreads: Mapping[str, Spread] | None = None, calibrate: bool = True,
+                 by_job: bool = True) -> pd.DataFrame:
     """:func:`compare_frames` on the sides' long views (``analysis.long_view``, keyed), its options checked:
     what calibration calls on many draws of the same runs without building their long views again.
-    ``calibrate``: take the machine's speed out of separate runs' wall times (``gate.calibration``)."""
+    ``calibrate``: take the machine's speed out of separate runs' wall times (``gate.calibration``).
+    ``by_job``: where the rows name jobs (``job_id``), average each job's runs into one unit (``units.job_sides``)."""
     import pandas as pd  # the CLI start builds its parser from this module's constants: it loads no pandas
 
     keys = [*KEY_COLUMNS, "metric"]
@@ -266,6 +281,10 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
                                 _logs(run_values(pair[1].assign(value=pair[1][CALIB_COLUMN]))))
     speed_metrics = [n for n in names if METRICS[n].kind == "speed" and kind_rule(n) is None]
     sides, machine = adjust_cells(sides, kernels, speed_metrics)  # {} unless the kernel explains the noise
+    units, one_job = "runs", ""
+    if by_job and not paired:  # runs one job took in a row share its drift: where the rows name jobs, a job is a unit
+        sides, units, one_job = job_sides(sides, {k: (run_jobs(base_groups[k]), run_jobs(cur_groups[k]))
+                                                  for k in sides})
     slopes = {k[-1]: slope for k, (slope, _) in machine.items()}
     pools = {name: pooled_spread([s for k, s in sides.items() if k[-1] == name]).less_df(name in slopes)
              if pool else None for name in names}
@@ -316,11 +335,12 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             known = pools.get(info.name)
             spread = cell_spread(own, known) if known is not None else own
             test = runs_test(*sides[key], spread, leverage=machine[key][1] if key in machine else 0.0)
-            tested_on = ("one run a side" if not spread.usable else "runs" if spread is own
-                         else "runs, known spread" if info.name in (spreads or {})
-                         else f"runs, pooled over {spread.cells} cells")
+            tested_on = (f"one {units[:-1]} a side" if not spread.usable else units if spread is own
+                         else f"{units}, known spread" if info.name in (spreads or {})
+                         else f"{units}, pooled over {spread.cells} cells")
             if key in machine and spread.usable:
                 tested_on += f", adjusted for machine speed (kernel, slope {machine[key][0].slope:.2f})"
+            tested_on += f"; {one_job}" if one_job else ""
             row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
                        tested_on=tested_on, df=test.df, se=test.se)
         row["slowdown"] = row["ratio"] if info.lower_is_better else (1.0 / row["ratio"] if row["ratio"] else math.nan)

@@ -3,13 +3,15 @@
 Repetitions inside one worker process share what that process drew, so they are never independent samples: a
 test of separate runs counts one value per run (:func:`run_values`), a paired ``ab`` test one per worker call
 (:func:`run_medians`, :func:`run_estimates`), and when long-lived workers served several rounds each
-(``ab --rounds-per-worker``), one per worker (:func:`worker_sessions`, :func:`session_means`).
+(``ab --rounds-per-worker``), one per worker (:func:`worker_sessions`, :func:`session_means`). Separate runs that
+one CI job took in a row share that job's minutes on the machine, so where the rows name jobs the gate averages a
+job's runs into one unit (:func:`run_jobs`, :func:`job_means`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +49,26 @@ def run_values(group: pd.DataFrame) -> dict[str, float]:
         else:
             out[run] = float(np.median(values[mask]))
     return out
+
+
+def run_jobs(group: pd.DataFrame) -> dict[str, str]:
+    """The job each run of a cell's long-view rows belongs to (its ``job_id``), for the runs that name one
+    (pure). A run that names none is left out: it is its own unit (:func:`job_means`)."""
+    if "job_id" not in group.columns or "run_id" not in group.columns:
+        return {}
+    named = group[group["job_id"].notna()]
+    return {str(run): str(job) for run, job in zip(named["run_id"], named["job_id"], strict=True)}
+
+
+def job_means(side: Mapping[str, float], jobs: Mapping[str, str]) -> dict[str, float]:
+    """One side of a cell with each job's runs averaged into one unit (pure): ``side`` maps a run to its log
+    value, ``jobs`` a run to its job (:func:`run_jobs`); a run of no job stays its own unit, keyed by itself.
+    The mean of the logs: a job's geometric mean, the unit a test of jobs counts."""
+    grouped: dict[str, list[float]] = {}
+    for run, value in side.items():
+        if math.isfinite(value):
+            grouped.setdefault(f"job {jobs[run]}" if run in jobs else run, []).append(value)
+    return {unit: sum(values) / len(values) for unit, values in grouped.items()}
 
 
 def worker_sessions(group: pd.DataFrame) -> list[str] | None:
@@ -100,3 +122,33 @@ def run_medians(group: pd.DataFrame) -> list[float]:
     if "run_id" not in group.columns:
         return []
     return [float(v) for v in _calls(group)["value"].median().tolist()]
+
+
+ONE_JOB_A_SIDE = "one job a side: drift between jobs not measured"
+"""What ``tested_on`` adds where every side's runs came from one job: the test counts runs, which share the
+job's drift, so it cannot tell that drift from a change (a baseline history of several jobs can)."""
+
+Sides = dict[Any, tuple[dict[str, float], dict[str, float]]]
+"""Per cell and metric, the (baseline, current) log values keyed by unit."""
+
+
+def job_sides(sides: Sides, jobs: Mapping[Any, tuple[Mapping[str, str], Mapping[str, str]]]
+              ) -> tuple[Sides, str, str]:
+    """The units a test of separate runs counts (pure): ``sides`` (per cell, run -> log value), what they are
+    (``runs`` or ``jobs``) and a note for ``tested_on`` ("" or :data:`ONE_JOB_A_SIDE`), given ``jobs`` (per cell,
+    each side's run -> job: :func:`run_jobs`).
+
+    Where no job holds more than one run, runs are the units (``runs``). Where jobs group runs and some side of some
+    cell has two jobs or more (a baseline history of jobs), each job's runs are averaged into one unit and the
+    spread between jobs judges the change (``jobs``): runs in a row share their job's drift, and counting them as
+    independent called unchanged code a regression in 3-7.5 % of comparisons here (benchmarks/RESULTS.md, "Runs of a
+    side taken in a row"). Where jobs group runs but every side is one job, nothing measures the drift between
+    jobs: runs stay the units and the label says so (:data:`ONE_JOB_A_SIDE`)."""
+    grouped: Sides = {key: (job_means(base, jobs[key][0]), job_means(cur, jobs[key][1]))
+                      for key, (base, cur) in sides.items() if key in jobs}
+    finite = {key: tuple(sum(math.isfinite(v) for v in side.values()) for side in pair) for key, pair in sides.items()}
+    if not any(len(side) < finite[key][i] for key, pair in grouped.items() for i, side in enumerate(pair)):
+        return sides, "runs", ""
+    if not any(len(side) >= 2 for pair in grouped.values() for side in pair):
+        return sides, "runs", ONE_JOB_A_SIDE
+    return {**sides, **grouped}, "jobs", ""

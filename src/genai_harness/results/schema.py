@@ -55,6 +55,10 @@ Schema history (``SCHEMA_VERSION``):
   ``{domain: {op: nodes}}``) with ``ops_standard`` / ``ops_contrib`` (nodes in standard ONNX or OpenVINO opsets /
   in contrib or custom domains), and where the runtime reports node placement, ``ep_node_share`` (the share of
   nodes the execution provider took) and ``ep_fallback`` (what fell back, in the runtime's words).
+* 7: ``job_id`` (issue 23, the job level of the gate): the CI job or session a run belongs to (``run --job``,
+  ``$GENAI_HARNESS_JOB``, or the CI system's own job id: ``runner.job``); null when none was named. Runs taken in
+  a row share the machine's drift over minutes, so the gate of separate runs averages each job's runs into one
+  unit (``gate.compare``). A cell column, additive like 4-6.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -205,6 +209,8 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("float", "ep_node_share", since=6),
     *_cols("text", "ep_fallback", since=6),
     # --- end exports ---
+    # the CI job (or session) a run belongs to: the gate's unit for runs taken in a row (schema 7)
+    *_cols("text", "job_id", since=7),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -19,6 +19,7 @@ from genai_harness.errors import ConfigurationError
 from genai_harness.results.store import DEFAULT_STORE, resolve_store_spec
 from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.fleet import ray_tasks
+from genai_harness.runner.job import job_id
 from genai_harness.runner.prepare import Prepared, Selection, prepare_run
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import signals_interrupt
@@ -55,7 +56,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         config: str | Path | None = None, progress: bool = True, stream: TextIO | None = None,
         precision: str | None = None, threads: int | None = None, reference: bool = False,
         inject_slowdown: float | None = None, ray_address: str | None = None, measure: str = "time",
-        cold: bool = False, cold_start: bool | None = None) -> pd.DataFrame:
+        cold: bool = False, cold_start: bool | None = None, job: str | None = None) -> pd.DataFrame:
     """Run a suite on every usable device and return this run's rows as a DataFrame.
 
     ``suite`` is a shipped suite name, a suite file, or a single workload file (then ``models`` names
@@ -78,7 +79,10 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     :mod:`genai_harness.worker.cold_start`). ``cold_start=False`` skips the extra cold-start loads (a run takes
     them once per compiling target and model): only what each cell's own load shows is recorded; None (the
     default): ``$GENAI_HARNESS_COLD_START`` (``on`` unless it says ``off``: :func:`check_cold_start`).
+    ``job`` names the CI job or session the run belongs to (``job_id``; default ``$GENAI_HARNESS_JOB`` or the CI
+    system's job id: :mod:`genai_harness.runner.job`): the gate averages one job's runs into one unit.
     """
+    job = job_id(job, os.environ)  # a bad name is refused here, before the store is opened
     slowdown = check_slowdown(inject_slowdown)
     threads = check_measure(measure, threads)
     cold_start = check_cold_start(cold_start)
@@ -97,7 +101,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
         check_operator_options(models=selection.models, precision=precision, threads=threads, reference=reference,
                                slowdown=slowdown, ray_address=ray_address)
         return _run_operators(prepare_run(operators, selection, pythons=python_names, config=config, store=store,
-                                          out=out), out, progress)
+                                          out=out), out, progress, job)
     prepared = prepare_run(suite, selection, pythons=python_names, config=config, store=store, out=out)
     plan, result_store = prepared.plan, prepared.store
     if reference:
@@ -106,7 +110,7 @@ def run(suite: str = "smoke", *, frameworks: str | Sequence[str] | None = None,
     if slowdown is not None:
         plan.cells = [dataclasses.replace(c, inject_slowdown=slowdown) for c in plan.cells]
     plan.cells = [dataclasses.replace(c, measure=measure, cold=cold, cold_start=cold_start) for c in plan.cells]
-    context = new_run_context(prepared.profile, prepared.env_versions)
+    context = new_run_context(prepared.profile, prepared.env_versions, job)
     meter = Progress(len(plan.cells), out, progress)
 
     def measure(rows: list[dict[str, Any]]) -> None:
@@ -187,14 +191,14 @@ def check_measure(measure: str, threads: int | None) -> int | None:
     return 1
 
 
-def _run_operators(prepared: Prepared, out: TextIO, progress: bool) -> pd.DataFrame:
+def _run_operators(prepared: Prepared, out: TextIO, progress: bool, job: str | None) -> pd.DataFrame:
     """An operator suite: models built and referenced once per spec, then every ONNX-taking target runs them."""
     # the runner of operator cells loads onnx (to build the operator models) only when an operator suite runs
     from genai_harness.runner.operator_loop import cell_label, prepare_specs, run_operator_plan
 
     suite_id, specs = prepared.suite
     plan, result_store = prepared.plan, prepared.store
-    context = new_run_context(prepared.profile, prepared.env_versions)
+    context = new_run_context(prepared.profile, prepared.env_versions, job)
     meter = Progress(len(plan.cells), out, progress)
     with tempfile.TemporaryDirectory(prefix="genai-harness-models-") as tmp:
         meter.note(f"suite {suite_id}: building {len(specs)} operator models and their reference outputs ...")

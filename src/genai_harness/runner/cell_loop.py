@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 import uuid
 from collections.abc import Hashable
@@ -24,6 +25,7 @@ from genai_harness.backends.ort_placement import ep_placement_columns
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
+from genai_harness.runner.job import job_id
 from genai_harness.runner.launcher import WorkerOutcome, call_worker
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
@@ -42,13 +44,16 @@ class RunContext:
     run_started_at: str
     profile: dict[str, Any]
     env_versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    job_id: str | None = None
+    """The CI job (or named session) the run belongs to (:mod:`genai_harness.runner.job`)."""
 
 
-def new_run_context(profile: dict[str, Any], env_versions: dict[str, dict[str, str]]) -> RunContext:
-    """A fresh run id and start time."""
+def new_run_context(profile: dict[str, Any], env_versions: dict[str, dict[str, str]],
+                    job: str | None = None) -> RunContext:
+    """A fresh run id and start time, and the job the run belongs to (``job``, else the environment's)."""
     now = datetime.now(timezone.utc)
     run_id = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
-    return RunContext(run_id, now.isoformat(timespec="seconds"), profile, env_versions)
+    return RunContext(run_id, now.isoformat(timespec="seconds"), profile, env_versions, job_id(job, os.environ))
 
 
 def cell_request(cell: Cell) -> CellRequest:
@@ -80,6 +85,7 @@ def placement_columns(context: RunContext, environment: Any, device: Any) -> dic
     return {
         "run_id": context.run_id,
         "run_started_at": context.run_started_at,
+        "job_id": context.job_id,
         "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "harness_version": __version__,
         "schema_version": SCHEMA_VERSION,
@@ -190,7 +196,7 @@ def failed_row(cell: Cell, context: RunContext, status: str, error: BaseExceptio
 
 def failed_export_rows(plan: Plan, context: RunContext) -> list[dict[str, Any]]:
     """The rows of the exports a build recorded as failed (family suites): no runtime ran them (pure)."""
-    shared = {"run_id": context.run_id, "run_started_at": context.run_started_at,
+    shared = {"run_id": context.run_id, "run_started_at": context.run_started_at, "job_id": context.job_id,
               "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "harness_version": __version__,
               "schema_version": SCHEMA_VERSION, "machine_fingerprint": context.profile.get("fingerprint", ""),
               "hostname": context.profile.get("hostname", ""),

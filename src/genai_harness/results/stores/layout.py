@@ -35,6 +35,7 @@ CELL_COLUMNS: tuple[str, ...] = (
     # exports (issue 21)
     "exporter", "exporter_version", "export_s", "model_bytes", "ops_standard", "ops_contrib", "op_census",
     "ep_node_share", "ep_fallback",
+    "job_id",  # the CI job a run belongs to (schema 7)
 )
 """Columns stored once per distinct cell (every filterable column but ``status`` is one)."""
 SHARED_COLUMNS: tuple[str, ...] = ("machine_profile", "runtime_versions", "device_options", "numerics")

@@ -98,7 +98,21 @@ class Migrator(RowWriter):
         with contextlib.suppress(TypeError, ValueError):
             if int(version_text) < NORMALIZED_SINCE:
                 legacy = self._table_columns(conn, "results")
-        return check_version(version_text, self.location, legacy)
+        version = check_version(version_text, self.location, legacy)
+        return self._version_of_columns(conn, version) if version >= NORMALIZED_SINCE else version
+
+    def _version_of_columns(self, conn: Any, claimed: int) -> int:
+        """The version a normalized store's tables hold the columns of: ``claimed``, or where a column of it is
+        missing (a store a development build wrote), the newest version whose columns are all there. The store
+        then reads as that version, and a writer or ``results --migrate`` adds what is missing."""
+        present = self._table_columns(conn, "cells") | self._table_columns(conn, "results")
+        for version in range(claimed, NORMALIZED_SINCE - 1, -1):
+            if all(column.name in present for column in columns_for_version(version)):
+                return version
+        missing = sorted(c.name for c in columns_for_version(NORMALIZED_SINCE) if c.name not in present)
+        raise SchemaVersionError(f"results store {self.location} claims schema version {claimed} but its tables lack "
+                                 f"column(s) {', '.join(missing)}; give the location of a store written by "
+                                 "genai-harness")
 
     def _normalize_legacy(self, conn: Any) -> None:
         """Move a schema 0-2 store's one wide ``results`` table into the normalized layout."""
