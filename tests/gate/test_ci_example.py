@@ -75,7 +75,9 @@ def test_its_commands_run_locally_and_never_pass_a_slowdown(tmp_path: Path) -> N
     """Real runs through every step (wiring, not calibration): a 4x slowdown fails the job, as a regression or
     as rows inconclusive beyond the threshold, depending on this machine's load, and never passes."""
     suite = text_suite(tmp_path)
-    env = workflow_env(tmp_path, GATE_SUITE=str(suite), GATE_ARGS="--framework onnxruntime_genai")
+    github = {"GITHUB_REPOSITORY": "owner/repo", "GITHUB_RUN_ID": "101", "GITHUB_RUN_ATTEMPT": "1",
+              "GITHUB_JOB": "perf-gate"}  # what the runner sets: each job's runs record it
+    env = workflow_env(tmp_path, GATE_SUITE=str(suite), GATE_ARGS="--framework onnxruntime_genai", **github)
     summary = Path(env["GITHUB_STEP_SUMMARY"])
     commands = steps()
     assert run_step(commands["Measure"], env).returncode == 0
@@ -83,14 +85,17 @@ def test_its_commands_run_locally_and_never_pass_a_slowdown(tmp_path: Path) -> N
     assert first.returncode == 0 and "No baseline yet" in summary.read_text()
     assert run_step(commands["Keep this run as the baseline"], env).returncode == 0
     kept = list((tmp_path / "perf" / "baseline").glob("*.sqlite"))
-    assert len(kept) == 1 and len(set(ResultStore(kept[0]).read()["run_id"])) == 3  # GATE_RUNS runs a job
+    kept_rows = ResultStore(kept[0]).read()
+    assert len(kept) == 1 and len(set(kept_rows["run_id"])) == 3  # GATE_RUNS runs a job
+    assert set(kept_rows["job_id"]) == {"github:owner/repo/101/1/perf-gate"}
 
-    slowed = {**env, "GATE_ARGS": env["GATE_ARGS"] + " --inject-slowdown 4"}
+    slowed = {**env, "GATE_ARGS": env["GATE_ARGS"] + " --inject-slowdown 4", "GITHUB_RUN_ID": "102"}
     (tmp_path / "perf" / "current.sqlite").unlink()
     assert run_step(commands["Measure"], slowed).returncode == 0
     gate = run_step(commands["Compare"], slowed)
     assert gate.returncode in (1, 16), gate.stderr
     assert ("regression" if gate.returncode == 1 else "inconclusive") in summary.read_text()
+    assert "one job a side: drift between jobs not measured" in summary.read_text()  # one kept job of main
     assert (tmp_path / "perf" / "compare.xml").exists()
 
 

@@ -49,6 +49,8 @@ def test_record_compare_and_catch_a_slowdown(pytester: pytest.Pytester, tmp_path
     recorded = pytester.runpytest_subprocess("--genai-baseline", str(baseline), "--genai-update-baseline")
     recorded.assert_outcomes(passed=1)
     assert ResultStore(baseline).count() >= 3
+    jobs = ResultStore(baseline).read()["job_id"]
+    assert jobs.nunique() == 1 and jobs.iloc[0].startswith("pytest-")  # a session's runs: one job
 
     pytester.makepyfile(test_gated=GATED_TEST.format(slowdown="4.0"))
     slowed = pytester.runpytest_subprocess("--genai-baseline", str(baseline))

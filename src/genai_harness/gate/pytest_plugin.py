@@ -20,17 +20,22 @@ Each measurement is ``--genai-runs`` runs of the cell (default 3), each in its o
 separate processes differ by 7-15 % on a shared machine, which one process's repetitions cannot show, so
 the gate tests one median per run (see ``genai_harness.gate.compare``). Recording again adds runs to
 the baseline, which thereby becomes a history; a comparison row's ``detectable`` says the smallest
-slowdown those runs can catch. For a tighter gate on a noisy runner, use ``genai-harness ab``.
+slowdown those runs can catch. A session's runs record one job (:func:`session_job`): once the baseline holds
+several sessions, each session's runs count as one unit, since runs taken in a row share their minutes. For a tighter gate on a noisy runner, use ``genai-harness ab``.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from genai_harness.runner.job import job_id  # light (the errors module only): the plugin loads in every session
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,6 +78,7 @@ class Gate:
         self.runs = config.getoption("--genai-runs")
         self.measure = config.getoption("--genai-measure")  # issue 23, point 4
         self.store = store
+        self.config = config
         if self.update and not self.baseline:
             raise pytest.UsageError("--genai-update-baseline needs --genai-baseline STORE (where to record it)")
         if not isinstance(self.runs, int) or not 1 <= self.runs <= 100:
@@ -110,8 +116,9 @@ class Gate:
                 pytest.fail(f"genai-harness gate: {exc}", pytrace=False)
         suite = _suite_file(self.folder, workload, model)  # in pytest's own temporary folder: nothing left in /tmp
         runs = 1 if self.measure == "instructions" else self.runs  # counts need one run a side
+        options = {"job": session_job(self.config), **run_options}  # this session's runs: one job (runner.job)
         current = pd.concat([run(str(suite), frameworks=_names(framework), devices=_names(device),
-                                 store=self.store, progress=False, measure=self.measure, **run_options)
+                                 store=self.store, progress=False, measure=self.measure, **options)
                              for _ in range(runs)], ignore_index=True)
         failed = current[current["status"] != "ok"]
         if len(failed):
@@ -163,6 +170,18 @@ def _suite_file(folder: Path, workload: str, model: str) -> Path:
 
 def _names(value: str | Sequence[str] | None) -> list[str] | None:
     return [value] if isinstance(value, str) else (list(value) if value else None)
+
+
+SESSION_JOB = pytest.StashKey[str]()
+
+
+def session_job(config: pytest.Config) -> str:
+    """The job every gated run of this pytest session records (``job_id``): the CI job's own id where there is one
+    (``runner.job``), else one made for the session. The runs of one session share its minutes on the machine, so
+    a baseline recorded over several sessions is judged by the spread between them (``gate.compare``)."""
+    if SESSION_JOB not in config.stash:
+        config.stash[SESSION_JOB] = job_id(None, os.environ) or f"pytest-{uuid.uuid4().hex[:12]}"
+    return config.stash[SESSION_JOB]
 
 
 def _toml(text: str) -> str:
