@@ -21,7 +21,8 @@ separate processes differ by 7-15 % on a shared machine, which one process's rep
 the gate tests one median per run (see ``genai_harness.gate.compare``). Recording again adds runs to
 the baseline, which thereby becomes a history; a comparison row's ``detectable`` says the smallest
 slowdown those runs can catch. A session's runs record one job (:func:`session_job`): once the baseline holds
-several sessions, each session's runs count as one unit, since runs taken in a row share their minutes. For a tighter gate on a noisy runner, use ``genai-harness ab``.
+several sessions, each session's runs count as one unit, since runs taken in a row share their minutes. For a
+tighter gate on a noisy runner, use ``genai-harness ab``.
 """
 
 from __future__ import annotations
