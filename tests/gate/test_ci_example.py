@@ -77,7 +77,8 @@ def test_its_commands_run_locally_and_never_pass_a_slowdown(tmp_path: Path) -> N
     suite = text_suite(tmp_path)
     github = {"GITHUB_REPOSITORY": "owner/repo", "GITHUB_RUN_ID": "101", "GITHUB_RUN_ATTEMPT": "1",
               "GITHUB_JOB": "perf-gate"}  # what the runner sets: each job's runs record it
-    env = workflow_env(tmp_path, GATE_SUITE=str(suite), GATE_ARGS="--framework onnxruntime_genai", **github)
+    env = workflow_env(tmp_path, GATE_SUITE=str(suite), GATE_ARGS="--framework onnxruntime_genai", GATE_RUNS="3",
+                       **github)  # three runs a job keep the test short: the wiring is the same
     summary = Path(env["GITHUB_STEP_SUMMARY"])
     commands = steps()
     assert run_step(commands["Measure"], env).returncode == 0
