@@ -101,6 +101,9 @@ def test_compare_of_stores_whose_runs_name_jobs(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)[0]["tested_on"] == "jobs" and "more jobs" in proc.stderr
     runs = run_cli("compare", str(baseline), str(current), "--metric", "ttft_ms", "--job-level", "off", "--json")
     assert runs.returncode == 1 and json.loads(runs.stdout)[0]["tested_on"] == "runs"
+    one = write_store(tmp_path / "one.sqlite", job_runs("one", [1.0]))
+    single = run_cli("compare", str(one), str(current), "--metric", "ttft_ms")
+    assert "drift between jobs was not measured" in single.stderr and "keep two or more jobs" in single.stderr
 
 
 def test_run_refuses_an_empty_job_name_before_anything_runs(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from genai_harness.gate.outcome import (
     inconclusive_fails,
 )
 from genai_harness.gate.render import to_junit, to_markdown, to_table
+from genai_harness.gate.units import ONE_JOB_A_SIDE
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.selection import Selection
 
@@ -149,8 +150,12 @@ def runs_notes(comparison: Any) -> list[str]:
     judged = comparison[~comparison["verdict"].isin(["only in baseline", "only in current"])]
     alone = int((judged["tested_on"] == "one run a side").sum())
     blind = judged[judged["detectable"] > NOTE_SLOWDOWN]
+    one_job = (["genai-harness compare: each side's runs came from one job (job_id), so the drift between jobs "
+                "was not measured: runs taken in a row share it, and unchanged code was called a regression in 3-7.5 "
+                "% of such comparisons (benchmarks/RESULTS.md); keep two or more jobs in the baseline, or use "
+                "`genai-harness ab`"] if judged["tested_on"].str.contains(ONE_JOB_A_SIDE, regex=False).any() else [])
     if not alone and not len(blind):
-        return []
+        return one_job
     parts = [f"{alone} of {len(judged)} rows have one run a side and nothing else to measure the noise between "
              "runs by (untested)"] if alone else []
     if len(blind):
@@ -158,7 +163,8 @@ def runs_notes(comparison: Any) -> list[str]:
                      f"{blind['detectable'].max():.2f}x or more 95 % of the time (column catches)")
     more = ("more jobs in the baseline's history" if judged["tested_on"].str.startswith("jobs").any()
             else "more runs a side (a baseline that keeps a history of runs)")
-    return [f"genai-harness compare: {'; '.join(parts)}; {more} see more, and `genai-harness ab` sees most"]
+    return [f"genai-harness compare: {'; '.join(parts)}; {more} see more, and `genai-harness ab` sees most",
+            *one_job]
 
 
 def power_notes(comparison: Any) -> list[str]:
