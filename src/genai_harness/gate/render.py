@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from genai_harness.analysis.metric_info import METRICS
-from genai_harness.gate.outcome import FAILING_COLUMN, flagged
+from genai_harness.gate.outcome import FAILING_COLUMN, ON_INCONCLUSIVE_DEFAULT, flagged
 from genai_harness.tables import format_table
 
 if TYPE_CHECKING:
@@ -84,10 +84,10 @@ def to_markdown(comparison: pd.DataFrame, title: str = "genai-harness compare") 
 
 
 def to_junit(comparison: pd.DataFrame, suite: str = "genai-harness.compare", *,
-             on_inconclusive: str = "fail") -> str:
+             on_inconclusive: str = ON_INCONCLUSIVE_DEFAULT) -> str:
     """JUnit XML: one test case per cell and metric; a regression is a failure, and so is an unresolved
     inconclusive row that fails the gate under ``on_inconclusive`` (any with ``fail``, a ``blind`` one with
-    ``auto``); other inconclusive rows and cells on one side are skips."""
+    ``auto``, the default as for ``compare``); other inconclusive rows and cells on one side are skips."""
     cases = comparison.to_dict("records")
     failing_column = FAILING_COLUMN.get(on_inconclusive)
 
