@@ -104,10 +104,10 @@ def test_the_run_list_counts_skipped_cells_apart_from_failed_ones(tmp_path: Path
                "repetition": None, "ttft_ms": None}
     failed = {"status": "failed", "error": "boom", "repetition": None, "ttft_ms": None}
     ResultStore(store).append([
-        *cell_rows(run_id="r1", n=2),
-        {**cell_rows(run_id="r1", n=1, workload_id="long")[0], **skipped},
-        {**cell_rows(run_id="r1", n=1, workload_id="long2")[0], **skipped},
-        {**cell_rows(run_id="r1", n=1, model_id="broken")[0], **failed},
+        *cell_rows(run_id="r1", n=2, job_id="nightly-3"),
+        {**cell_rows(run_id="r1", n=1, workload_id="long", job_id="nightly-3")[0], **skipped},
+        {**cell_rows(run_id="r1", n=1, workload_id="long2", job_id="nightly-3")[0], **skipped},
+        {**cell_rows(run_id="r1", n=1, model_id="broken", job_id="nightly-3")[0], **failed},
     ])
     proc = run_cli("results", "--store", store)
     assert proc.returncode == 0, proc.stderr
@@ -116,3 +116,4 @@ def test_the_run_list_counts_skipped_cells_apart_from_failed_ones(tmp_path: Path
     cells = dict(zip([h.strip() for h in header.split("  ") if h.strip()],
                      [v.strip() for v in row.split("  ") if v.strip()], strict=True))
     assert (cells["rows"], cells["failed cells"], cells["skipped cells"]) == ("5", "1", "2")
+    assert cells["job"] == "nightly-3"  # the CI job the run belongs to (schema 7)

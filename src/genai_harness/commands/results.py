@@ -81,20 +81,24 @@ def _run_list(frame: Any, plans: dict[str, tuple[str, list[str]]], opened: Mappi
     skipped cells are counted apart, as the report counts them: a skipped cell (it did not apply) is no failure."""
     listed: list[tuple[Any, ...]] = []
     if len(frame):
-        runs = (frame.groupby(["run_id", "hostname", "machine_fingerprint"], sort=False, dropna=False)
-                .agg(started=("run_started_at", "first"), rows=("status", "size"), cells=("workload_id", "nunique"))
+        jobs = frame["job_id"] if "job_id" in frame.columns else None  # the CI job a run belongs to (schema 7)
+        runs = (frame.assign(job_id=jobs).groupby(["run_id", "hostname", "machine_fingerprint"], sort=False,
+                                                  dropna=False)
+                .agg(started=("run_started_at", "first"), job=("job_id", "first"), rows=("status", "size"),
+                     cells=("workload_id", "nunique"))
                 .reset_index())
         status = run_status(frame).set_index("run_id")
-        listed += [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.rows,
+        listed += [(r.run_id, r.hostname, r.machine_fingerprint, r.started, r.job if isinstance(r.job, str) else "-",
+                    r.rows,
                     int(status.at[r.run_id, "failed"]), int(status.at[r.run_id, "skipped"]), r.cells,
                     run_state(frame, r.run_id, opened)[0]) for r in runs.itertuples()]
     with_rows = set(frame["run_id"].dropna().astype(str)) if len(frame) else set()
-    empty = [(run_id, "-", "-", at, 0, 0, 0, 0, f"unfinished: {len(labels)} of {len(labels)} cells missing")
+    empty = [(run_id, "-", "-", at, "-", 0, 0, 0, 0, f"unfinished: {len(labels)} of {len(labels)} cells missing")
              for run_id, (at, labels) in plans.items() if run_id not in with_rows]
     if empty:  # in time order among the others (a run killed in its first cell is usually the last)
         listed = sorted(listed + empty, key=lambda r: r[3] if isinstance(r[3], str) else "")
-    return format_table(["run", "host", "machine", "started", "rows", "failed cells", "skipped cells", "workloads",
-                         "state"], listed)
+    return format_table(["run", "host", "machine", "started", "job", "rows", "failed cells", "skipped cells",
+                         "workloads", "state"], listed)
 
 
 def cmd_results(args: argparse.Namespace) -> int:
