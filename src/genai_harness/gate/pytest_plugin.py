@@ -100,6 +100,7 @@ class Gate:
         from genai_harness.gate.distinct import check_distinct  # with the gate, when a test asks for one
         from genai_harness.gate.outcome import ON_INCONCLUSIVE_DEFAULT, gate_outcome, inconclusive_fails
         from genai_harness.gate.render import to_table
+        from genai_harness.gate.units import ONE_JOB_A_SIDE
         from genai_harness.results.query import ResultFilter
         from genai_harness.results.schema import frame_records
         from genai_harness.results.store import is_url, mask_url, open_store
@@ -148,8 +149,15 @@ class Gate:
         except HarnessError as exc:
             pytest.fail(f"genai-harness gate: {exc}", pytrace=False)
         outcome, policy = gate_outcome(comparison), self.on_inconclusive or ON_INCONCLUSIVE_DEFAULT
+        one_job = ""
+        if comparison["tested_on"].str.contains(ONE_JOB_A_SIDE, regex=False).any():
+            one_job = (f"\nthe baseline's runs came from one session, like this test's: the drift between sessions "
+                       f"was not measured (runs in a row share it; unchanged code was called a regression in 3-7.5 % "
+                       f"of such comparisons: benchmarks/RESULTS.md); record the baseline in two or more sessions "
+                       f"(--genai-update-baseline again)")
+            warnings.warn(one_job.strip(), stacklevel=2)
         if outcome == "regression":
-            pytest.fail(f"performance regression against {shown}:\n{to_table(comparison)}", pytrace=False)
+            pytest.fail(f"performance regression against {shown}:\n{to_table(comparison)}{one_job}", pytrace=False)
         if outcome == "unresolved":
             why = (f"performance inconclusive against {shown}: rows at or beyond the threshold are neither a "
                    f"regression nor shown unchanged (more --genai-runs, or a longer baseline history, can tell):\n"
