@@ -151,10 +151,10 @@ class Gate:
         outcome, policy = gate_outcome(comparison), self.on_inconclusive or ON_INCONCLUSIVE_DEFAULT
         one_job = ""
         if comparison["tested_on"].str.contains(ONE_JOB_A_SIDE, regex=False).any():
-            one_job = (f"\nthe baseline's runs came from one session, like this test's: the drift between sessions "
-                       f"was not measured (runs in a row share it; unchanged code was called a regression in 3-7.5 % "
-                       f"of such comparisons: benchmarks/RESULTS.md); record the baseline in two or more sessions "
-                       f"(--genai-update-baseline again)")
+            one_job = ("\nthe baseline's runs came from one session, like this test's: the drift between sessions "
+                       "was not measured (runs in a row share it; unchanged code was called a regression in 3-7.5 % "
+                       "of such comparisons: benchmarks/RESULTS.md); record the baseline in two or more sessions "
+                       "(--genai-update-baseline again)")
             warnings.warn(one_job.strip(), stacklevel=2)
         if outcome == "regression":
             pytest.fail(f"performance regression against {shown}:\n{to_table(comparison)}{one_job}", pytrace=False)
