@@ -245,3 +245,16 @@ def test_a_worker_that_served_several_rounds_is_one_unit_of_the_paired_test() ->
     assert worker_sessions(side("a", ["w0", "w1"], [1.0, 2.0])) is None  # a worker a call: rounds are the units
     assert worker_sessions(side("a", [None, None], [1.0, 2.0])) is None  # rows before schema 6
     assert run_values(side("a", [None, None], [1.0, 2.0])) == {"a#1": 1.0, "a#2": 2.0}
+
+
+def test_each_cell_pair_alternates_which_worker_loads_first() -> None:
+    """Sessions of two cell pairs taking turns: each pair's load order alternates A-first, B-first (numbered over
+    all sessions, each pair kept one order, and the worker that loads second loads faster)."""
+    from genai_harness.runner.round_loop import SessionRunner, session_plan
+
+    pairs = [(SimpleNamespace(label=f"{name} A"), SimpleNamespace(label=f"{name} B")) for name in ("ort", "ov")]
+    runner = SessionRunner(None, [], None, [])  # type: ignore[arg-type]
+    orders: dict[str, list[tuple[int, int]]] = {"ort A": [], "ov A": []}
+    for index, _, _ in session_plan([(0, 40), (0, 40)], 10):
+        orders[pairs[index][0].label].append(runner.load_order(pairs[index]))  # type: ignore[arg-type]
+    assert orders["ort A"] == orders["ov A"] == [(0, 1), (1, 0), (0, 1), (1, 0)]

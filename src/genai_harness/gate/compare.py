@@ -119,7 +119,8 @@ AB_ROUNDS_PER_WORKER = 1
 """Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call.
 Sessions of 10 kept the rates at 0.33 of the machine time on openvino-genai and 0.99 on onnxruntime-genai, but
 showed an A/A offset of -2.0 / +2.6 % in TPOT between a session's two workers that fresh workers do not
-(benchmarks/RESULTS.md, "ab cheaper, second pool"): opt-in until that is explained."""
+(benchmarks/RESULTS.md, "ab cheaper, second pool"), which a pool of sessions alone did not reproduce ("The
+sessions' A/A offset, looked for again"): opt-in until the pools agree."""
 TARGET_SLOWDOWN = 1.10
 """The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
 PAIRED_ROUNDS = "paired rounds"

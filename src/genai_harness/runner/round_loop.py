@@ -42,6 +42,8 @@ class SessionRunner:
                  written: list[dict[str, Any]]) -> None:
         self.store, self.contexts, self.progress, self.written = store, contexts, progress, written
         self.sessions = 0
+        self.turns: dict[tuple[str, str], int] = {}
+        """Sessions run so far per cell pair (by its cells' labels): the load order alternates within each pair."""
         self.worker_seconds = 0.0
         """Wall seconds the workers' starts and loads took (the part of a round a session saves)."""
 
@@ -56,7 +58,7 @@ class SessionRunner:
         number = self.sessions
         self.sessions += 1
         ids = [f"{context.run_id}/w{number}" for context in self.contexts]
-        load_order = (0, 1) if number % 2 == 0 else (1, 0)
+        load_order = self.load_order(pair)
         with contextlib.ExitStack() as stack:
             workers: list[RoundWorker | None] = [None, None]
             for side in load_order:
@@ -78,6 +80,16 @@ class SessionRunner:
                     if not self._round(pair[side], side, workers[side], index, ids[side]):  # type: ignore[arg-type]
                         return offset
         return rounds
+
+    def load_order(self, pair: tuple[Cell, Cell]) -> tuple[int, int]:
+        """Which side's worker of ``pair`` loads first in its next session: A and B in turn, counted per cell pair.
+        Counted over all sessions, the pairs of a job taking turns kept each pair's order fixed (with two pairs, A
+        always first in one, B in the other), and a load that follows another loads faster (the worker loaded
+        second: load time -3.6 %, p 0.08; benchmarks/RESULTS.md, "The sessions' A/A offset, looked for again")."""
+        key = (pair[0].label, pair[1].label)
+        turn = self.turns.get(key, 0)
+        self.turns[key] = turn + 1
+        return (0, 1) if turn % 2 == 0 else (1, 0)
 
     def _round(self, cell: Cell, side: int, worker: RoundWorker, index: int, session: str) -> bool:
         self.progress.start(cell.label)
