@@ -34,13 +34,18 @@ FRAMEWORKS = ("onnxruntime_genai", "openvino.genai")
 SUITE = 'id = "ab-pool"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def pool_arguments(description: str, blocks: int) -> argparse.Namespace:
+    """The options of a sessions pool: ``--store``, ``--blocks``, ``--per-worker``, ``--framework``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--store", required=True)
-    parser.add_argument("--blocks", type=int, default=30)
+    parser.add_argument("--blocks", type=int, default=blocks)
     parser.add_argument("--per-worker", type=int, default=10)
     parser.add_argument("--framework", action="append", default=None)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = pool_arguments(__doc__.splitlines()[0], blocks=30)
     suite = Path(args.store).with_suffix(".suite.toml")
     suite.write_text(SUITE)
     sides = [Side.parse("env:default"), Side.parse("env:twin")]

@@ -14,14 +14,13 @@ judge) or ``--blocks 0`` (judge an existing pool).
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
-from ab_sessions_pool import FRAMEWORKS, SUITE
+from ab_sessions_pool import FRAMEWORKS, SUITE, pool_arguments
 from scipy import stats
 
 from genai_harness.gate.ab import Side, pair_cells
@@ -77,12 +76,7 @@ def judge(store: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", required=True)
-    parser.add_argument("--blocks", type=int, default=40)
-    parser.add_argument("--per-worker", type=int, default=10)
-    parser.add_argument("--framework", action="append", default=None)
-    args = parser.parse_args()
+    args = pool_arguments(__doc__.splitlines()[0], blocks=40)
     if args.blocks:
         measure(args.store, args.blocks, args.per_worker, args.framework or list(FRAMEWORKS))
     judge(args.store)
