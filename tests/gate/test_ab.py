@@ -10,11 +10,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from support import FakeWorkspace, assert_one_error_line, run_cli, run_fake_cli
+from support import FakeWorkspace, assert_one_error_line, clean_env, run_cli, run_fake_cli
 
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.ab import Side, interleave, pair_cells
 from genai_harness.results.store import ResultStore
+from genai_harness.runner.job import JOB_ENV
 
 SUITE = 'id = "ab"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
 
@@ -105,11 +106,11 @@ def timed_workspace(root: Path, factors: list[float]) -> tuple[Path, Path]:
     return ws.suite("timed", [("gen", ["fake-timed"])]), folder
 
 
-def fake_ab(root: Path, suite: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def fake_ab(root: Path, suite: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``genai-harness ab env:default env:twin`` on the fake backend (twin: this interpreter again)."""
     return run_fake_cli("--python", f"twin={sys.executable}", "ab", "env:default", "env:twin", "--suite", suite,
                         "--framework", "fake", "--device", "CPU", "--store", root / "ab.sqlite", "--metric", "tpot_ms",
-                        "--json", *args, cwd=root, timeout=300)
+                        "--json", *args, cwd=root, timeout=300, env=env)
 
 
 def test_ab_runs_more_rounds_when_its_noise_needs_them_and_stops_at_the_cap(tmp_path: Path) -> None:
@@ -258,3 +259,13 @@ def test_each_cell_pair_alternates_which_worker_loads_first() -> None:
     for index, _, _ in session_plan([(0, 40), (0, 40)], 10):
         orders[pairs[index][0].label].append(runner.load_order(pairs[index]))  # type: ignore[arg-type]
     assert orders["ort A"] == orders["ov A"] == [(0, 1), (1, 0), (0, 1), (1, 0)]
+
+
+def test_both_sides_of_an_ab_job_name_its_job(tmp_path: Path) -> None:
+    suite, _ = timed_workspace(tmp_path, [1.0] * 8)
+    bad = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "2", env={**clean_env(), JOB_ENV: " "})
+    assert JOB_ENV in assert_one_error_line(bad) and not (tmp_path / "ab.sqlite").exists()  # refused before the store
+    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "2", env={**clean_env(), JOB_ENV: "ci-7"})
+    assert proc.returncode in (0, 16), proc.stderr
+    rows = ResultStore(tmp_path / "ab.sqlite").read()
+    assert rows["run_id"].nunique() == 2 and set(rows["job_id"]) == {"ci-7"}

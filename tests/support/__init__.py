@@ -174,9 +174,10 @@ def fake_cli_code(*args: str | os.PathLike[str]) -> str:
     return FAKE_PRELUDE + f"from genai_harness.cli import main\nsys.exit(main({[str(a) for a in args]!r}))\n"
 
 
-def run_fake_cli(*args: str | os.PathLike[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``genai-harness ARGS`` in a fresh interpreter that knows the fake backend."""
-    return run_python(fake_cli_code(*args), cwd=cwd, timeout=timeout)
+def run_fake_cli(*args: str | os.PathLike[str], cwd: Path, timeout: float = 120,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``genai-harness ARGS`` in a fresh interpreter that knows the fake backend (``env``: its environment)."""
+    return run_python(fake_cli_code(*args), cwd=cwd, timeout=timeout, env=env)
 
 
 class FakeWorkspace:

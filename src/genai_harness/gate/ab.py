@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import AB_ROUNDS, MIN_REPETITIONS
 from genai_harness.runner.benchmark import check_measure, check_slowdown
 from genai_harness.runner.cell_loop import new_run_context, run_plan
+from genai_harness.runner.job import job_id
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.prepare import Selection, prepare_run
 from genai_harness.runner.progress import Progress
@@ -192,6 +194,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
         rounds = MIN_REPETITIONS * per_worker
         max_rounds = None if max_rounds is None else max(max_rounds, rounds)
     slowdowns = [check_slowdown(f) for f in inject_slowdown]
+    job = job_id(None, os.environ)  # the job both sides' rows name: a bad $GENAI_HARNESS_JOB fails before the store
     if measure == INSTRUCTIONS:  # counts need no rounds to average their noise away (analysis/gate_rules)
         for side in (side_a, side_b):
             check_measure(measure, side.threads)
@@ -208,7 +211,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     pairs = [(dataclasses.replace(x, inject_slowdown=slowdowns[0], **counted),
               dataclasses.replace(y, inject_slowdown=slowdowns[1], **counted)) for x, y in pairs]
     result_store = prepared.store
-    contexts = [new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
+    contexts = [new_run_context(prepared.profile, prepared.env_versions, job) for _ in range(2)]
     written: list[dict[str, Any]] = []
     sessions = SessionRunner(result_store, contexts, Progress(0, stream, False), written)  # numbers every session
 
