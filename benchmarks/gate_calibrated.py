@@ -32,7 +32,16 @@ import time
 
 import numpy as np
 import pandas as pd
-from gate_honest import JOBS, KEY_COLUMNS, draw_jobs, draw_runs, draw_sides, job_sides, pool_arguments, pooled_rules
+from gate_honest import (
+    JOBS,
+    KEY_COLUMNS,
+    draw_job_sides,
+    draw_jobs,
+    draw_runs,
+    draw_sides,
+    pool_arguments,
+    pooled_rules,
+)
 
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
@@ -82,9 +91,9 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
             scale = {m: float(stretch({m: 1.0}, factor)[m]) for m in metrics}
             tally: dict[str, list[float]] = {}
             for draw in draws if factor == 1.0 else draws[:catch_trials]:
-                base, cur = job_sides(longs, draw, scale) if JOBS else draw_sides(longs, draw, n, scale)
-                for label, calibrate in (("before", False), ("after", True)):
-                    options = {"calibrate": True, "by_job": calibrate} if JOBS else {"calibrate": calibrate}
+                base, cur = draw_job_sides(longs, draw, scale) if JOBS else draw_sides(longs, draw, n, scale)
+                for label, after in (("before", False), ("after", True)):
+                    options = {"calibrate": True, "by_job": after} if JOBS else {"calibrate": after}
                     result = compare_long(base, cur, names=metrics, factors=factors, threshold=THRESHOLD,
                                           alpha=ALPHA, **options)
                     outcome = gate_outcome(result)
@@ -98,7 +107,7 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
                         float((moved["verdict"] == "equivalent").sum()) if factor > 1.0 else 0.0)
                     tally.setdefault(f"{label} df", []).append(float(result["df"].median()))
                     tally.setdefault(f"{label} detectable", []).append(float(result["detectable"].median()))
-                    if calibrate:
+                    if after:
                         tally.setdefault("adjusted rows", []).append(
                             float(result["tested_on"].str.contains("adjusted").mean()))
                         if factor == 1.0:  # which rows hold an unchanged build back (exit 16)

@@ -173,8 +173,8 @@ def draw_jobs(rng: np.random.Generator, total: int, n: int, history: int = HISTO
     return [*blocks[:current], *blocks[current + 1:], blocks[current]]
 
 
-def job_sides(longs: list[pd.DataFrame], blocks: list[np.ndarray], scale: dict[str, float]) -> tuple[pd.DataFrame,
-                                                                                                    pd.DataFrame]:
+def draw_job_sides(longs: list[pd.DataFrame], blocks: list[np.ndarray],
+                   scale: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The baseline (every block but the last, each a job) and the current side (the last block, one job, each
     metric stretched by ``scale``) of one comparison drawn by :func:`draw_jobs`."""
     def side(chosen: list[np.ndarray], offset: int) -> pd.DataFrame:

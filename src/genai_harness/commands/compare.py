@@ -27,6 +27,7 @@ from genai_harness.gate.compare import (
     ROUND_ESTIMATOR,
     TARGET_SLOWDOWN,
     THRESHOLD,
+    UNTESTED,
     check_comparable,
     compare_frames,
 )
@@ -148,7 +149,7 @@ def runs_notes(comparison: Any) -> list[str]:
     """For a comparison of separate runs: one line when some rows could not be tested or would miss a 25 %
     slowdown."""
     judged = comparison[~comparison["verdict"].isin(["only in baseline", "only in current"])]
-    alone = int((judged["tested_on"] == "one run a side").sum())
+    alone = int(judged["tested_on"].isin(UNTESTED).sum())
     blind = judged[judged["detectable"] > NOTE_SLOWDOWN]
     one_job = (["genai-harness compare: each side's runs came from one job (job_id), so the drift between jobs "
                 "was not measured: runs taken in a row share it, and unchanged code was called a regression in 3-7.5 "
@@ -207,7 +208,7 @@ def outcome_code(comparison: Any, on_inconclusive: str) -> int:
         return REGRESSION_EXIT
     if outcome == "unresolved":
         rows = comparison[flagged(comparison, "unresolved")]
-        untested = int((rows["tested_on"] == "one run a side").sum())
+        untested = int(rows["tested_on"].isin(UNTESTED).sum())
         blind = int(flagged(rows, "blind").sum())
         why = (f"{len(rows)} rows inconclusive ({len(rows) - untested} at or beyond the threshold or with an "
                f"interval reaching {BLIND_SLOWDOWN:.1f}x, {untested} untested: one run a side; {blind} of them could "

@@ -138,6 +138,8 @@ VERDICTS = ("regression", "improvement", "equivalent", "inconclusive", "only in 
 (better by that factor, significant), ``equivalent`` (the 95 % interval of the ratio lies inside the band
 ``1/threshold .. threshold``: shown unchanged), ``inconclusive`` (neither shown; ``unresolved`` says whether its
 point estimate is at or beyond the threshold, or no spread between runs could judge it), or a cell on one side."""
+UNTESTED = ("one run a side", "one job a side")
+"""``tested_on`` of a row no spread between runs (or between jobs) could judge: the ratio is shown, nothing tested."""
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
 RESULT_COLUMNS: tuple[str, ...] = (
     *KEY_COLUMNS, "metric", "unit", "better", "n_baseline", "n_current", "baseline_median", "current_median",
@@ -336,7 +338,8 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             known = pools.get(info.name)
             spread = cell_spread(own, known) if known is not None else own
             test = runs_test(*sides[key], spread, leverage=machine[key][1] if key in machine else 0.0)
-            tested_on = (f"one {units[:-1]} a side" if not spread.usable else units if spread is own
+            untested = UNTESTED[1] if units == "jobs" else UNTESTED[0]
+            tested_on = (untested if not spread.usable else units if spread is own
                          else f"{units}, known spread" if info.name in (spreads or {})
                          else f"{units}, pooled over {spread.cells} cells")
             if key in machine and spread.usable:

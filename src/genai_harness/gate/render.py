@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 from genai_harness.analysis.metric_info import METRICS
+from genai_harness.gate.compare import UNTESTED
 from genai_harness.gate.outcome import FAILING_COLUMN, ON_INCONCLUSIVE_DEFAULT, flagged
 from genai_harness.tables import format_table
 
@@ -42,7 +43,7 @@ def _rows(comparison: pd.DataFrame) -> list[tuple[str, ...]]:
         if tested and math.isfinite(r.get("df", math.nan)):
             tested += f" (df {r['df']:.3g})"
         catches = _number(r.get("detectable", math.nan), ">= {:.2f}x")
-        if not catches and tested.startswith("one run a side"):
+        if not catches and r.get("tested_on") in UNTESTED:
             catches = "nothing"
         mark = " !!" if r.get("blind") else " !" if r.get("unresolved") else ""
         rows.append((r["verdict"] + mark, r["target"], r["workload_id"],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 import uuid
 from collections.abc import Hashable
@@ -25,7 +24,6 @@ from genai_harness.backends.ort_placement import ep_placement_columns
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
-from genai_harness.runner.job import job_id
 from genai_harness.runner.launcher import WorkerOutcome, call_worker
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
@@ -50,10 +48,11 @@ class RunContext:
 
 def new_run_context(profile: dict[str, Any], env_versions: dict[str, dict[str, str]],
                     job: str | None = None) -> RunContext:
-    """A fresh run id and start time, and the job the run belongs to (``job``, else the environment's)."""
+    """A fresh run id and start time; ``job``: the job the run belongs to, as the entry point resolved it
+    (``runner.job.job_id``: the option, the environment or the CI system)."""
     now = datetime.now(timezone.utc)
     run_id = now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
-    return RunContext(run_id, now.isoformat(timespec="seconds"), profile, env_versions, job_id(job, os.environ))
+    return RunContext(run_id, now.isoformat(timespec="seconds"), profile, env_versions, job)
 
 
 def cell_request(cell: Cell) -> CellRequest:
