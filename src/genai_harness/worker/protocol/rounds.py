@@ -39,11 +39,13 @@ class CellRoundsReply(WorkerReply):
 
 @dataclass(frozen=True)
 class CellRoundsRequest(WorkerRequest[CellRoundsReply]):
-    """Load ``cell``'s model once, then measure it once per :class:`RoundCommand`, journalling each round."""
+    """Load ``cell``'s model once, then measure it once per :class:`RoundCommand`, journalling each round; with
+    ``fork``, import the runtime once instead and run each round in a child forked for it (its own first load)."""
 
     OP: ClassVar[str] = "cell_rounds"
     cell: CellRequest
     journal: str
+    fork: bool = False
 
     def reply_type(self) -> type[CellRoundsReply]:
         """The class of the reply to this request."""
@@ -51,12 +53,13 @@ class CellRoundsRequest(WorkerRequest[CellRoundsReply]):
 
     def to_dict(self) -> Json:
         """JSON-ready form (the cell request's own fields under ``cell``)."""
-        return {"cell": self.cell.to_dict(), "journal": self.journal}
+        return {"cell": self.cell.to_dict(), "journal": self.journal, "fork": self.fork}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CellRoundsRequest:
         """Inverse of :meth:`to_dict`."""
-        return cls(CellRequest.from_dict(json_object(data["cell"], "cell")), str(data["journal"]))
+        return cls(CellRequest.from_dict(json_object(data["cell"], "cell")), str(data["journal"]),
+                   data.get("fork") is True)
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,8 @@ def command_from_line(line: str) -> Command:
 
 @dataclass(frozen=True)
 class WorkerReady:
-    """The journal's first line: the model is loaded (``load_s``) and the worker waits for commands."""
+    """The journal's first line: the model is loaded (``load_s``; NaN for a forking worker, which loads in each
+    round's child) and the worker waits for commands."""
 
     load_s: float
 
