@@ -30,6 +30,7 @@ from genai_harness.errors import CellError
 from genai_harness.host.memory import own_peak_rss_mb
 from genai_harness.worker import protocol
 from genai_harness.worker.cell import load_cell, measure_cell
+from genai_harness.worker.orphans import die_with_parent
 
 
 def _journal(path: Path, entry: protocol.RoundDone | protocol.WorkerReady) -> None:
@@ -97,6 +98,7 @@ def _forked_rounds(request: protocol.CellRoundsRequest, journal: Path, source: T
 def _child_round(request: protocol.CellRoundsRequest, journal: Path, index: int) -> int:
     """One round in a forked child: load, measure, journal; its exit status (0 measured, 1 failed and journalled)."""
     try:
+        die_with_parent()  # the fork server's own request is not inherited: a killed server leaves no child behind
         cell = load_cell(request.cell)
         reply, _ = measure_cell(cell)
         reply.peak_rss_mb = own_peak_rss_mb()
