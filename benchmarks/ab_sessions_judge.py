@@ -12,9 +12,8 @@ rounds a job asks for): what ``compare_frames(paired=True)`` computes, without r
 step (``--check`` runs a few jobs through ``compare_frames`` itself and says whether both agree). The same
 jobs are judged as A/A and with B stretched by 1.05 and 1.10 (``analysis.metric_info.stretch``).
 
-``--forked K`` also judges the fork-server sessions of a pool taken with ``--design forked`` (told apart by the run
-ids each block names). A job's machine time is the wall time the pool spent on the units it used (``POOL.jsonl``:
-per block, per design; a session of K < the pool's rounds is costed as its worker start plus K of its rounds).
+A job's machine time is the wall time the pool spent on the units it used (``POOL.jsonl``: per block, per
+design; a session of K < the pool's rounds is costed as its worker start plus K of its rounds).
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/ab_sessions_judge.py --store POOL.sqlite --trials 200 --per-worker 10
 --per-worker 5``
@@ -86,10 +85,9 @@ def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, 
     rows = frame[frame["framework"] == framework]
     blocks = [e for e in log if e["framework"] == framework and e["design"] == design and e["measured"] == e["rounds"]]
     sides = []
-    runs = {run for e in blocks for run in e.get("runs", ())}  # a pool that names runs: the design's own rows
     for env in ("default", "twin"):
-        mine = rows["run_id"].isin(runs) if runs else rows["worker_session"].notna() == (design == "sessions")
-        sides.append(calls(rows[(rows["environment"] == env) & mine]))
+        side = rows[(rows["environment"] == env) & (rows["worker_session"].notna() == (design == "sessions"))]
+        sides.append(calls(side))
     if design == "per_call":
         per_round = [e["wall_s"] / e["rounds"] for e in blocks]
         n = min(len(sides[0]), len(sides[1]), len(per_round) * blocks[0]["rounds"] if blocks else 0)
@@ -184,8 +182,6 @@ def main() -> None:
     parser.add_argument("--store", required=True)
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--per-worker", type=int, action="append", default=None)
-    parser.add_argument("--forked", type=int, action="append", default=None,
-                        help="also judge the pool's fork-server sessions, K rounds a session (repeatable)")
     parser.add_argument("--rounds", type=int, default=AB_ROUNDS)
     parser.add_argument("--max-rounds", type=int, default=AB_MAX_ROUNDS)
     parser.add_argument("--framework", action="append", default=None)
@@ -203,8 +199,7 @@ def main() -> None:
     rng = np.random.default_rng(20261206)
     results = []
     for framework in args.framework or sorted(frame["framework"].unique()):
-        designs = ([("per_call", 1)] + [("sessions", k) for k in (args.per_worker or [10])]
-                   + [("forked", k) for k in (args.forked or [])])
+        designs = [("per_call", 1)] + [("sessions", k) for k in (args.per_worker or [10])]
         for design, k in designs:
             units = units_of(frame, log, framework, design, k, METRIC_NAMES)
             if len(units) < MIN_REPETITIONS:
@@ -226,8 +221,7 @@ def main() -> None:
                 alarms = [o[0] for o in outcomes]
                 rounds = [o[1] for o in outcomes]
                 cost = [o[2] for o in outcomes]
-                results.append({"framework": framework, "design": design if design == "per_call" else
-                                ("forked " if design == "forked" else "") + f"K={k}",
+                results.append({"framework": framework, "design": design if design == "per_call" else f"K={k}",
                                 "pool units": len(units), "rate": label, "jobs": len(orders),
                                 "ab": float(np.mean(alarms)), "rounds median": float(np.median(rounds)),
                                 "rounds p90": float(np.percentile(rounds, 90)), "at cap": float(np.mean(

@@ -9,12 +9,9 @@ interpreter): an A/A pool. Rows go to STORE through the same code ``ab`` runs (`
 ``runner.cell_loop.run_plan``), one run id per design and side; each block's wall time goes to STORE.jsonl
 (what a design costs the machine: process starts, imports, loads and the measured calls). The load average is
 logged beside each block. ``benchmarks/ab_sessions_judge.py`` replays self-sized jobs on the pool.
-``--design`` picks the designs a block runs (default ``sessions`` and ``per_call``); ``forked`` is a session of
-fork servers (``ab --rounds-per-worker K --fork-rounds``: each round a forked child that loads the model anew).
-Each block's log line names the design's two run ids, so the judge can tell designs apart by run.
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/ab_sessions_pool.py --store POOL.sqlite --blocks 30 --per-worker 10``
-(stop it any time: every finished block is kept); ``--design forked --design per_call`` for the fork servers.
+(stop it any time: every finished block is kept).
 """
 
 from __future__ import annotations
@@ -34,7 +31,6 @@ from genai_harness.runner.progress import Progress
 from genai_harness.runner.round_loop import SessionRunner
 
 FRAMEWORKS = ("onnxruntime_genai", "openvino.genai")
-DESIGNS = ("sessions", "per_call", "forked")
 SUITE = 'id = "ab-pool"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
 
 
@@ -45,8 +41,6 @@ def pool_arguments(description: str, blocks: int) -> argparse.Namespace:
     parser.add_argument("--blocks", type=int, default=blocks)
     parser.add_argument("--per-worker", type=int, default=10)
     parser.add_argument("--framework", action="append", default=None)
-    parser.add_argument("--design", action="append", choices=DESIGNS, default=None,
-                        help="the designs each block runs, in turn (default: sessions and per_call)")
     return parser.parse_args()
 
 
@@ -59,23 +53,21 @@ def main() -> None:
                            pythons=[f"twin={sys.executable}"], store=args.store, out=sys.stderr)
     pairs = pair_cells(prepared.plans[0].cells, prepared.plans[1].cells, "env")
     store = prepared.store
-    chosen = args.design or ["sessions", "per_call"]
-    designs = {name: [new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)] for name in chosen}
+    designs = {name: [new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
+               for name in ("sessions", "per_call")}
     log = Path(args.store + ".jsonl")
     quiet = Progress(0, sys.stderr, False)
-    runners = {name: SessionRunner(store, designs[name], quiet, [], fork=name == "forked")
-               for name in chosen if name != "per_call"}
+    runner = SessionRunner(store, designs["sessions"], quiet, [])
     k = args.per_worker
     print(f"pool {args.store}: {len(pairs)} pairs, blocks of {k} rounds a design, runs "
           f"{ {n: [c.run_id for c in cs] for n, cs in designs.items()} }", flush=True)
     for block in range(args.blocks):
         for pair in pairs:
-            order = chosen if block % 2 == 0 else chosen[::-1]
+            order = ("sessions", "per_call") if block % 2 == 0 else ("per_call", "sessions")
             for design in order:
                 load = os.getloadavg()[0]
-                runner = runners.get(design)
-                start, started_before = time.perf_counter(), runner.worker_seconds if runner else 0.0
-                if runner is not None:
+                start, started_before = time.perf_counter(), runner.worker_seconds
+                if design == "sessions":
                     measured = runner.run(pair, block * k, k)
                 else:
                     written: list[dict] = []
@@ -85,8 +77,7 @@ def main() -> None:
                 wall = time.perf_counter() - start
                 entry = {"block": block, "framework": pair[0].framework, "design": design, "rounds": k,
                          "measured": measured, "wall_s": wall, "load1": load, "at": time.time(),
-                         "worker_start_s": runner.worker_seconds - started_before if runner else None,
-                         "runs": [c.run_id for c in designs[design]]}
+                         "worker_start_s": runner.worker_seconds - started_before if design == "sessions" else None}
                 with open(log, "a") as fh:
                     fh.write(json.dumps(entry) + "\n")
                 print(json.dumps(entry), flush=True)

@@ -27,7 +27,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
                               config=args.config, progress=not args.quiet,
                               inject_slowdown=(None, args.inject_slowdown), max_rounds=max_rounds,
                               rounds_needed=rounds_needed, measure=args.measure,
-                              rounds_per_worker=args.rounds_per_worker, fork_rounds=args.fork_rounds)
+                              rounds_per_worker=args.rounds_per_worker)
     return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"), ignore=ignore, paired=True)
 
 
@@ -57,10 +57,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="one worker per side serves K rounds of a cell pair (loads its model once; the rounds "
                         "alternate ABBA), and the gate counts each worker pair as one unit, its rounds averaged; "
                         f"1 starts a fresh worker for every call (default {AB_ROUNDS_PER_WORKER})")
-    p.add_argument("--fork-rounds", action="store_true",
-                   help="with --rounds-per-worker: each side's worker imports the runtime once and forks a child per "
-                        "round that loads the model and measures (every round its own load; a round costs no "
-                        "interpreter start or imports). Linux and macOS")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")

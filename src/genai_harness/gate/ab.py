@@ -10,9 +10,7 @@ With ``rounds_per_worker`` K above 1, one worker per side serves K rounds of a p
 model once, then the rounds alternate ABBA on the loaded models; :mod:`genai_harness.runner.round_loop`): a round
 then costs its measured calls, not a process start, imports and a model load. Rounds of one worker share what
 that process drew, so the gate counts the worker pair, not the round, as the unit (``tested_on`` "paired
-workers"), and the job sizes itself in whole sessions. With ``fork_rounds`` each session's worker is a fork server
-(the runtime imported once, each round a forked child with its own model load): a round then costs a fork, a load
-and its measured calls, and the load time has a value every round, not one a session.
+workers"), and the job sizes itself in whole sessions.
 """
 
 from __future__ import annotations
@@ -156,29 +154,13 @@ def whole_sessions(extra: int, done: int, max_rounds: int, per_worker: int) -> i
     return min(math.ceil(extra / per_worker) * per_worker, max_rounds - done)
 
 
-def check_fork_rounds(fork_rounds: bool, per_worker: int, measure: str) -> None:
-    """Raise ConfigurationError where ``--fork-rounds`` cannot serve the job: it needs sessions (K > 1), timed
-    rounds, and a platform with ``os.fork`` (not Windows)."""
-    if not fork_rounds:
-        return
-    if per_worker < 2:
-        raise ConfigurationError("--fork-rounds serves the rounds of a session from one fork server a side; give "
-                                 "--rounds-per-worker 2 or more")
-    if measure == INSTRUCTIONS:
-        raise ConfigurationError("--fork-rounds times rounds; --measure instructions runs one round a pair, each "
-                                 "under valgrind: drop one of them")
-    if not hasattr(os, "fork"):
-        raise ConfigurationError("--fork-rounds needs os.fork, which this platform lacks (Windows); leave it out to "
-                                 "load the model once a worker")
-
-
 def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, frameworks: Sequence[str] | None = None,
            devices: Sequence[str] | None = None, models: Sequence[str] | None = None,
            store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
            progress: bool = True, stream: TextIO | None = None,
            inject_slowdown: tuple[float | None, float | None] = (None, None), max_rounds: int | None = None,
            rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float] | None = None, measure: str = "time",
-           rounds_per_worker: int = 1, fork_rounds: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+           rounds_per_worker: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
 
     ``inject_slowdown`` stretches one side's spans (gate calibration). Rows are written as each call ends.
@@ -208,7 +190,6 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     per_worker = rounds_per_worker
     if not isinstance(per_worker, int) or isinstance(per_worker, bool) or not 1 <= per_worker <= 1000:
         raise ConfigurationError(f"--rounds-per-worker must be a whole number from 1 to 1000, got {per_worker!r}")
-    check_fork_rounds(fork_rounds, per_worker, measure)
     if per_worker > 1 and rounds < MIN_REPETITIONS * per_worker:  # the paired test needs this many workers a side
         rounds = MIN_REPETITIONS * per_worker
         max_rounds = None if max_rounds is None else max(max_rounds, rounds)
@@ -232,8 +213,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     result_store = prepared.store
     contexts = [new_run_context(prepared.profile, prepared.env_versions, job) for _ in range(2)]
     written: list[dict[str, Any]] = []
-    sessions = SessionRunner(result_store, contexts, Progress(0, stream, False), written,  # numbers every session
-                             fork=fork_rounds)
+    sessions = SessionRunner(result_store, contexts, Progress(0, stream, False), written)  # numbers every session
 
     def run_rounds(plan: list[tuple[tuple[Cell, Cell], int, int]], note: str) -> Progress:
         """Plan, announce and run the rounds of ``plan`` ((pair, first round, rounds)), each call its own worker."""
@@ -251,9 +231,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
             run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
         return meter
 
-    forked = ", each round a forked child of it" if fork_rounds else ""
-    served = (f" ({rounds_per_worker} a worker{forked}: one unit of the test per worker pair)"
-              if rounds_per_worker > 1 else "")
+    served = f" ({rounds_per_worker} a worker: one unit of the test per worker pair)" if rounds_per_worker > 1 else ""
     meter = run_rounds([(pair, 0, rounds) for pair in pairs],
                        f"A/B {a} vs {b}: {len(pairs)} cell pairs x {rounds} rounds{served}, runs "
                        f"{contexts[0].run_id} (A) and {contexts[1].run_id} (B), store {result_store.path}")

@@ -5,9 +5,7 @@ odd ones, never both at once), then ``rounds`` rounds in ABBA order, each round 
 repetitions on the loaded model. Rows are written as each round ends, with ``worker_session`` naming the worker
 that measured them, so the gate can count the worker, not the round, as the unit that is independent of the
 others (:func:`genai_harness.gate.units.session_means`). A round that fails is recorded as a one-call worker's
-failure would be and ends its session (both workers); the job goes on with the next session. With ``fork`` each
-worker is a fork server: it imports the runtime once and runs each round in a child that loads the model anew
-(:mod:`genai_harness.worker.rounds`), so every round has its own load and the session still counts once.
+failure would be and ends its session (both workers); the job goes on with the next session.
 """
 
 from __future__ import annotations
@@ -41,16 +39,13 @@ class SessionRunner:
     """Runs sessions of cell pairs for the two sides of an ``ab`` job, writing each round's rows to ``store``."""
 
     def __init__(self, store: ResultStore, contexts: Sequence[RunContext], progress: Progress,
-                 written: list[dict[str, Any]], fork: bool = False) -> None:
+                 written: list[dict[str, Any]]) -> None:
         self.store, self.contexts, self.progress, self.written = store, contexts, progress, written
-        self.fork = fork
-        """Each worker a fork server: a child per round, loading the model anew (see the module docstring)."""
         self.sessions = 0
         self.turns: dict[tuple[str, str], int] = {}
         """Sessions run so far per cell pair (by its cells' labels): the load order alternates within each pair."""
         self.worker_seconds = 0.0
-        """Wall seconds the workers' starts and loads took (the part of a round a session saves; a fork server's
-        start and imports)."""
+        """Wall seconds the workers' starts and loads took (the part of a round a session saves)."""
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with signals_deferred():  # a finished round's rows are written whole, even if a signal comes now
@@ -69,7 +64,7 @@ class SessionRunner:
             for side in load_order:
                 cell = pair[side]
                 try:
-                    worker = stack.enter_context(RoundWorker(cell, self.fork))
+                    worker = stack.enter_context(RoundWorker(cell))
                     worker.wait_ready()
                 except HarnessError as exc:
                     self._fail(cell, side, exc, first, session=ids[side])

@@ -39,17 +39,16 @@ POLL_S = 0.005
 
 
 class RoundWorker:
-    """One worker process serving rounds of ``cell``; a context manager (leaving it stops and reaps the worker).
-    With ``fork`` it serves each round from a child forked for it (:mod:`genai_harness.worker.rounds`)."""
+    """One worker process serving rounds of ``cell``; a context manager (leaving it stops and reaps the worker)."""
 
-    def __init__(self, cell: Cell, fork: bool = False) -> None:
+    def __init__(self, cell: Cell) -> None:
         self.cell = cell
         self._stack = contextlib.ExitStack()
         folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="genai-harness-rounds-")))
         self.journal = folder / "journal.jsonl"
         self.journal.touch()
         self._read = 0
-        request = CellRoundsRequest(cell_request(cell), str(self.journal), fork)
+        request = CellRoundsRequest(cell_request(cell), str(self.journal))
         self.started = time.perf_counter()
         self.rounds = 0
         try:
@@ -59,8 +58,7 @@ class RoundWorker:
             raise CellError(f"cell {cell.label}: cannot start {cell.environment.python}: {exc}") from exc
         self._stack.callback(self.worker.stop)
         self.ready_s = math.nan
-        """Seconds from the start to the model loaded (process start, imports, load; a forking worker: to the
-        runtime imported)."""
+        """Seconds from the start to the model loaded (process start, imports, load)."""
 
     def wait_ready(self) -> None:
         """Wait until the worker has loaded the model (the workload's timeout; it raises as :meth:`measure`)."""
@@ -97,7 +95,7 @@ class RoundWorker:
 
     def measure(self, round_index: int) -> WorkerOutcome[CellReply]:
         """Measure one round in this worker (loaded: :meth:`wait_ready`): its :class:`CellReply` (load time: the
-        worker's one load, or a forking worker's round's own) and the round's wall time."""
+        worker's one load) and the round's wall time."""
         what = f"cell {self.cell.label}"
         start = time.perf_counter()
         with contextlib.suppress(BrokenPipeError, OSError):  # it died already: the wait below reads why

@@ -7,7 +7,10 @@ just one runtime (onnxruntime-openvino, say).
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +24,6 @@ from genai_harness.worker.direct import run_direct
 from genai_harness.worker.inventory import run_inventory
 from genai_harness.worker.load import run_load
 from genai_harness.worker.operator_batch import run_batch
-from genai_harness.worker.orphans import die_with_parent
 from genai_harness.worker.protocol import (
     CellRequest,
     CellRoundsRequest,
@@ -54,6 +56,19 @@ def handle(data: Any) -> WorkerReply:
         return HANDLERS[request.OP](request)
     except Exception as exc:
         return ErrorReply.of(exc)
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies, so a killed runner leaves no orphan."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,13 +39,11 @@ class CellRoundsReply(WorkerReply):
 
 @dataclass(frozen=True)
 class CellRoundsRequest(WorkerRequest[CellRoundsReply]):
-    """Load ``cell``'s model once, then measure it once per :class:`RoundCommand`, journalling each round; with
-    ``fork``, import the runtime once instead and run each round in a child forked for it (its own first load)."""
+    """Load ``cell``'s model once, then measure it once per :class:`RoundCommand`, journalling each round."""
 
     OP: ClassVar[str] = "cell_rounds"
     cell: CellRequest
     journal: str
-    fork: bool = False
 
     def reply_type(self) -> type[CellRoundsReply]:
         """The class of the reply to this request."""
@@ -53,13 +51,12 @@ class CellRoundsRequest(WorkerRequest[CellRoundsReply]):
 
     def to_dict(self) -> Json:
         """JSON-ready form (the cell request's own fields under ``cell``)."""
-        return {"cell": self.cell.to_dict(), "journal": self.journal, "fork": self.fork}
+        return {"cell": self.cell.to_dict(), "journal": self.journal}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CellRoundsRequest:
         """Inverse of :meth:`to_dict`."""
-        return cls(CellRequest.from_dict(json_object(data["cell"], "cell")), str(data["journal"]),
-                   data.get("fork") is True)
+        return cls(CellRequest.from_dict(json_object(data["cell"], "cell")), str(data["journal"]))
 
 
 @dataclass(frozen=True)
@@ -101,8 +98,7 @@ def command_from_line(line: str) -> Command:
 
 @dataclass(frozen=True)
 class WorkerReady:
-    """The journal's first line: the model is loaded (``load_s``; NaN for a forking worker, which loads in each
-    round's child) and the worker waits for commands."""
+    """The journal's first line: the model is loaded (``load_s``) and the worker waits for commands."""
 
     load_s: float
 
