@@ -18,8 +18,9 @@ run (``POOL.load``). Every row carries ``calib_ms`` (``worker.calibration``).
 
 Run: ``nice -n 5 .venv/bin/python benchmarks/gate_calibrated.py --measure 50 --store POOL`` (pool, then judge) or
 ``--store POOL`` alone (judge an existing pool). ``GATE_DRAW=consecutive`` draws each side as n runs in a row (as a
-CI job takes them) instead of anywhere in the pool; ``GATE_SIZES=5,10`` picks the sizes. ``GATE_DRAW=jobs`` draws
-as a CI gate with a kept history does (``gate_honest.draw_jobs``: the current side one job of n runs in a row, the
+CI job takes them) instead of anywhere in the pool; ``GATE_SIZES=5,10`` picks the sizes; ``GATE_FIRST_RUN=K``
+judges the runs from the K-th on. ``GATE_DRAW=jobs`` draws as a CI gate with a kept history does
+(``gate_honest.draw_jobs``: the current side one job of n runs in a row, the
 baseline ``GATE_HISTORY`` (5) other jobs of n runs in a row, every run naming its job) and then BEFORE counts runs
 (``by_job=False``) and AFTER jobs (``by_job=True``, the default), both kernel-adjusted.
 """
@@ -53,6 +54,9 @@ from genai_harness.results.store import ResultStore
 
 SIZES = tuple(int(s) for s in os.environ.get("GATE_SIZES", "3,5,10").split(","))
 FACTORS = tuple(float(f) for f in os.environ.get("GATE_FACTORS", "1.0,1.10,1.25,1.5,2.0").split(","))
+FIRST_RUN = int(os.environ.get("GATE_FIRST_RUN", "1"))
+"""``GATE_FIRST_RUN=K``: judge the pool from its K-th run on, in time order (a stretch its load log shows was not
+quiet, at the start, is left out and said so)."""
 
 
 def tracking(longs: list[pd.DataFrame], metrics: list[str]) -> list[str]:
@@ -152,7 +156,8 @@ def main() -> None:
     whole = pd.concat(longs, ignore_index=True).groupby(list(KEY_COLUMNS))["run_id"].nunique()
     common = set(whole[whole >= len(longs) / 2].index)  # a cell a stray run alone had (another config) is left out
     longs = [g[[k in common for k in zip(*(g[c] for c in KEY_COLUMNS), strict=True)]] for g in longs]
-    print(f"pool: {len(longs)} runs; load at start {os.getloadavg()}", file=sys.stderr)
+    longs = longs[FIRST_RUN - 1:]
+    print(f"pool: {len(longs)} runs (from run {FIRST_RUN}); load at start {os.getloadavg()}", file=sys.stderr)
     print("| cell | metric | runs | corr(log kernel, log run median) | log SD before | after | slope |")
     print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     print("\n".join(tracking(longs, metrics)))
