@@ -11,6 +11,8 @@ from support.workload_files import text_suite
 from genai_harness.results.store import ResultStore
 
 pytest_plugins = ["pytester"]
+RUNS_3 = ("--genai-runs", "3")
+"""The wiring tests measure 3 runs a cell (the default, 10, is for gating; these check what runs, not the verdict)."""
 
 GATED_TEST = """
 def test_tiny_llm_keeps_its_speed(genai_gate):
@@ -22,6 +24,7 @@ def test_tiny_llm_keeps_its_speed(genai_gate):
 def test_the_plugin_is_registered_through_its_entry_point(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
     assert "--genai-baseline=STORE" in result.stdout.str() and "--genai-update-baseline" in result.stdout.str()
+    assert "(default 10)" in result.stdout.str()  # runs a gated cell: what the calibration asks for
     pytester.makepyfile(test_usage="def test_x(genai_gate):\n    pass\n")
     usage = pytester.runpytest_subprocess("--genai-update-baseline")
     assert "--genai-update-baseline needs --genai-baseline" in usage.stderr.str() + usage.stdout.str()
@@ -46,19 +49,20 @@ def test_record_compare_and_catch_a_slowdown(pytester: pytest.Pytester, tmp_path
     baseline = tmp_path / "baseline.sqlite"
     before = set(Path(tempfile.gettempdir()).glob("genai-gate-*"))
     pytester.makepyfile(test_gated=GATED_TEST.format(slowdown="None"))
-    recorded = pytester.runpytest_subprocess("--genai-baseline", str(baseline), "--genai-update-baseline")
+    recorded = pytester.runpytest_subprocess(*RUNS_3, "--genai-baseline", str(baseline), "--genai-update-baseline")
     recorded.assert_outcomes(passed=1)
     assert ResultStore(baseline).count() >= 3
     jobs = ResultStore(baseline).read()["job_id"]
     assert jobs.nunique() == 1 and jobs.iloc[0].startswith("pytest-")  # a session's runs: one job
 
     pytester.makepyfile(test_gated=GATED_TEST.format(slowdown="4.0"))
-    slowed = pytester.runpytest_subprocess("--genai-baseline", str(baseline))
+    slowed = pytester.runpytest_subprocess(*RUNS_3, "--genai-baseline", str(baseline))
     slowed.assert_outcomes(failed=1)
     out = slowed.stdout.str()
     assert "performance regression against" in out or "performance inconclusive against" in out
     assert "the baseline's runs came from one session" in out  # one recorded session: the drift is not measured
-    let_through = pytester.runpytest_subprocess("--genai-baseline", str(baseline), "--genai-on-inconclusive", "pass")
+    let_through = pytester.runpytest_subprocess(*RUNS_3, "--genai-baseline", str(baseline),
+                                                "--genai-on-inconclusive", "pass")
     assert ("performance regression against" in let_through.stdout.str()) == bool(let_through.ret)
     assert set(Path(tempfile.gettempdir()).glob("genai-gate-*")) == before  # no temporary folder left behind
 
@@ -72,8 +76,9 @@ def test_file_workload(genai_gate):
                metrics=["e2e_ms"])
 """)
     baseline = tmp_path / "baseline.sqlite"
-    pytester.runpytest_subprocess("--genai-baseline", str(baseline), "--genai-update-baseline").assert_outcomes(
-        passed=1)
-    gated = pytester.runpytest_subprocess("--genai-baseline", str(baseline), "--genai-on-inconclusive", "pass")
+    pytester.runpytest_subprocess(*RUNS_3, "--genai-baseline", str(baseline),
+                                  "--genai-update-baseline").assert_outcomes(passed=1)
+    gated = pytester.runpytest_subprocess(*RUNS_3, "--genai-baseline", str(baseline), "--genai-on-inconclusive",
+                                          "pass")
     assert "no baseline rows" not in gated.stdout.str()  # the rows carry the file's id, not its path
     assert gated.ret == 0 or "performance regression against" in gated.stdout.str()
