@@ -181,19 +181,23 @@ def test_every_import_inside_a_function_says_why() -> None:
     silent = []
     for path in MODULES.values():
         source = path.read_text()
-        lines, commented = source.splitlines(), _commented_lines(source)
+        commented = _commented_lines(source)
         tree = ast.parse(source)
         for function in (f for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))):
             block_end = -1
-            for node in sorted((n for n in ast.walk(function) if isinstance(n, (ast.Import, ast.ImportFrom))),
-                               key=lambda n: n.lineno):
+            imports = sorted((n for n in ast.walk(function) if isinstance(n, (ast.Import, ast.ImportFrom))),
+                             key=lambda n: n.lineno)
+            # a block: imports on adjacent lines, each as many lines as its statement spans (a parenthesized one)
+            first_of = {n.end_lineno - 1: n.lineno - 1 for n in imports}
+            last_of = {n.lineno - 1: n.end_lineno - 1 for n in imports}
+            for node in imports:
                 if node.lineno - 1 <= block_end:
                     continue
                 start, end = node.lineno - 1, node.end_lineno - 1
-                while start > 0 and lines[start - 1].lstrip().startswith(("import ", "from ")):
-                    start -= 1
-                while end + 1 < len(lines) and lines[end + 1].lstrip().startswith(("import ", "from ")):
-                    end += 1
+                while start - 1 in first_of:
+                    start = first_of[start - 1]
+                while end + 1 in last_of:
+                    end = last_of[end + 1]
                 block_end = end
                 if not commented & set(range(start - 1, end + 1)):
                     silent.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")

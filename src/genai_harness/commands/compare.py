@@ -35,12 +35,13 @@ from genai_harness.gate.distinct import check_distinct
 from genai_harness.gate.outcome import (
     ON_INCONCLUSIVE,
     ON_INCONCLUSIVE_DEFAULT,
+    ONE_JOB_FALSE_REGRESSIONS,
     flagged,
     gate_outcome,
     inconclusive_fails,
+    one_job_a_side,
 )
 from genai_harness.gate.render import to_junit, to_markdown, to_table
-from genai_harness.gate.units import ONE_JOB_A_SIDE
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.selection import Selection
 
@@ -152,9 +153,9 @@ def runs_notes(comparison: Any) -> list[str]:
     alone = int(judged["tested_on"].isin(UNTESTED).sum())
     blind = judged[judged["detectable"] > NOTE_SLOWDOWN]
     one_job = (["genai-harness compare: each side's runs came from one job (job_id), so the drift between jobs "
-                "was not measured: runs taken in a row share it, and unchanged code was called a regression in 3-7.5 "
-                "% of such comparisons (benchmarks/RESULTS.md); keep two or more jobs in the baseline, or use "
-                "`genai-harness ab`"] if judged["tested_on"].str.contains(ONE_JOB_A_SIDE, regex=False).any() else [])
+                "was not measured: runs taken in a row share it, and unchanged code was called a regression in "
+                f"{ONE_JOB_FALSE_REGRESSIONS} of such comparisons (benchmarks/RESULTS.md); keep two or more jobs in "
+                "the baseline, or use `genai-harness ab`"] if one_job_a_side(judged) else [])
     if not alone and not len(blind):
         return one_job
     parts = [f"{alone} of {len(judged)} rows have one run a side and nothing else to measure the noise between "
@@ -211,9 +212,9 @@ def outcome_code(comparison: Any, on_inconclusive: str) -> int:
         untested = int(rows["tested_on"].isin(UNTESTED).sum())
         blind = int(flagged(rows, "blind").sum())
         why = (f"{len(rows)} rows inconclusive ({len(rows) - untested} at or beyond the threshold or with an "
-               f"interval reaching {BLIND_SLOWDOWN:.1f}x, {untested} untested: one run a side; {blind} of them could "
-               f"hide a {BLIND_SLOWDOWN:.1f}x slowdown); neither a regression nor unchanged is shown; more runs a "
-               "side, or `genai-harness ab`, can tell")
+               f"interval reaching {BLIND_SLOWDOWN:.1f}x, {untested} untested: one run or one job a side; {blind} of "
+               f"them could hide a {BLIND_SLOWDOWN:.1f}x slowdown); neither a regression nor unchanged is shown; "
+               "more runs a side, or `genai-harness ab`, can tell")
         if inconclusive_fails(comparison, on_inconclusive):
             print(f"genai-harness: {why} (exit {GATE_INCONCLUSIVE_EXIT}, --on-inconclusive {on_inconclusive}; warn "
                   "or pass to let it through)", file=sys.stderr)

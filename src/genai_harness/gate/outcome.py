@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from genai_harness.errors import ComparisonError
+from genai_harness.gate.units import ONE_JOB_A_SIDE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,6 +18,17 @@ def flagged(comparison: pd.DataFrame, column: str) -> pd.Series:
     if column not in comparison.columns:
         return comparison["verdict"].map(lambda _: False)
     return comparison[column].fillna(False).astype(bool)
+
+
+ONE_JOB_FALSE_REGRESSIONS = "3-13.5 %"
+"""How often a test of runs called unchanged code a regression when each side was one job of runs in a row, on the
+quiet machines of benchmarks/RESULTS.md ("Runs of a side taken in a row", "The job level, a second pool")."""
+
+
+def one_job_a_side(comparison: pd.DataFrame) -> bool:
+    """True when some row's runs were counted singly because every side was one job: the drift between jobs was
+    not measured (``gate.units.ONE_JOB_A_SIDE`` in its ``tested_on``)."""
+    return bool(comparison["tested_on"].str.contains(ONE_JOB_A_SIDE, regex=False).any())
 
 
 def has_regression(comparison: pd.DataFrame) -> bool:

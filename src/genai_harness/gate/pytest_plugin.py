@@ -66,7 +66,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 RUNS = 10
-"""Runs of a gated cell by default: the fewest with which one measurement shows the noise between processes."""
+"""Runs of a gated cell by default: the fewest with which unchanged code failed at most 1 % of quiet comparisons
+against a history of recorded sessions (benchmarks/RESULTS.md, "The job level, a second pool")."""
 
 
 class Gate:
@@ -100,9 +101,14 @@ class Gate:
         from genai_harness.errors import HarnessError
         from genai_harness.gate.compare import THRESHOLD, compare_frames
         from genai_harness.gate.distinct import check_distinct  # with the gate, when a test asks for one
-        from genai_harness.gate.outcome import ON_INCONCLUSIVE_DEFAULT, gate_outcome, inconclusive_fails
+        from genai_harness.gate.outcome import (
+            ON_INCONCLUSIVE_DEFAULT,
+            ONE_JOB_FALSE_REGRESSIONS,
+            gate_outcome,
+            inconclusive_fails,
+            one_job_a_side,
+        )
         from genai_harness.gate.render import to_table
-        from genai_harness.gate.units import ONE_JOB_A_SIDE
         from genai_harness.results.query import ResultFilter
         from genai_harness.results.schema import frame_records
         from genai_harness.results.store import is_url, mask_url, open_store
@@ -152,11 +158,11 @@ class Gate:
             pytest.fail(f"genai-harness gate: {exc}", pytrace=False)
         outcome, policy = gate_outcome(comparison), self.on_inconclusive or ON_INCONCLUSIVE_DEFAULT
         one_job = ""
-        if comparison["tested_on"].str.contains(ONE_JOB_A_SIDE, regex=False).any():
+        if one_job_a_side(comparison):
             one_job = ("\nthe baseline's runs came from one session, like this test's: the drift between sessions "
-                       "was not measured (runs in a row share it; unchanged code was called a regression in 3-7.5 % "
-                       "of such comparisons: benchmarks/RESULTS.md); record the baseline in two or more sessions "
-                       "(--genai-update-baseline again)")
+                       "was not measured (runs in a row share it; unchanged code was called a regression in "
+                       f"{ONE_JOB_FALSE_REGRESSIONS} of such comparisons: benchmarks/RESULTS.md); record the baseline "
+                       "in two or more sessions (--genai-update-baseline again)")
             warnings.warn(one_job.strip(), stacklevel=2)
         if outcome == "regression":
             pytest.fail(f"performance regression against {shown}:\n{to_table(comparison)}{one_job}", pytrace=False)

@@ -141,9 +141,9 @@ def job_sides(sides: Sides, jobs: Mapping[Any, tuple[Mapping[str, str], Mapping[
     Where no job holds more than one run, runs are the units (``runs``). Where jobs group runs and some side of some
     cell has two jobs or more (a baseline history of jobs), each job's runs are averaged into one unit and the
     spread between jobs judges the change (``jobs``): runs in a row share their job's drift, and counting them as
-    independent called unchanged code a regression in 3-7.5 % of comparisons here (benchmarks/RESULTS.md, "Runs of a
-    side taken in a row"). Where jobs group runs but every side is one job, nothing measures the drift between
-    jobs: runs stay the units and the label says so (:data:`ONE_JOB_A_SIDE`)."""
+    independent called unchanged code a regression in 3-13.5 % of comparisons here (benchmarks/RESULTS.md, "Runs
+    of a side taken in a row", "The job level, a second pool"). Where jobs group runs but every side is one job,
+    nothing measures the drift between jobs: runs stay the units and the label says so (:data:`ONE_JOB_A_SIDE`)."""
     grouped: Sides = {key: (job_means(base, jobs[key][0]), job_means(cur, jobs[key][1]))
                       for key, (base, cur) in sides.items() if key in jobs}
     finite = {key: tuple(sum(math.isfinite(v) for v in side.values()) for side in pair) for key, pair in sides.items()}
