@@ -187,12 +187,15 @@ def main() -> None:
     parser.add_argument("--framework", action="append", default=None)
     parser.add_argument("--check", type=int, default=3, help="jobs a design checks against compare_frames itself")
     parser.add_argument("--no-5", action="store_true", help="judge A/A and 10 %% only (a shorter judging)")
+    parser.add_argument("--without", action="append", default=[], metavar="METRIC",
+                        help="leave a default metric out (what sizes the jobs when it is gone)")
     args = parser.parse_args()
     started = time.monotonic()
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
     with open(args.store + ".jsonl") as fh:
         log = [json.loads(line) for line in fh]
-    METRIC_NAMES[:] = [m for m in default_metrics() if m in frame.columns and frame[m].notna().any()]
+    METRIC_NAMES[:] = [m for m in default_metrics() if m in frame.columns and frame[m].notna().any()
+                       and m not in args.without]
     loads = [e["load1"] for e in log]
     print(f"pool {args.store}: {len(log)} blocks, 1-min load average during it median {np.median(loads):.1f} "
           f"(min {min(loads):.1f}, max {max(loads):.1f}); metrics {', '.join(METRIC_NAMES)}")
