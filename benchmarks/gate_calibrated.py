@@ -34,8 +34,10 @@ import time
 import numpy as np
 import pandas as pd
 from gate_honest import (
+    CONFIRM,
     JOBS,
     KEY_COLUMNS,
+    confirm_block,
     draw_job_sides,
     draw_jobs,
     draw_runs,
@@ -118,6 +120,11 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
                             for cell in result[result["unresolved"].astype(bool)].itertuples():
                                 where = f"{cell.workload_id} {cell.target} {cell.metric}"
                                 blockers[(n, where)] = blockers.get((n, where), 0) + 1
+                if JOBS and CONFIRM:
+                    confirmed = confirmed_outcome(longs, draw, n, scale, metrics, factors, base, outcome, blind)
+                    for code, name in (("1", "regression"), ("16", "unresolved"), ("0", "pass")):
+                        tally.setdefault(f"confirmed auto exit {code}", []).append(confirmed == name)
+                    tally.setdefault("confirm reruns", []).append(float(blind or outcome == "regression"))
                 asv, pyperf = pooled_rules(base, cur)
                 tally.setdefault("asv", []).append(asv)
                 tally.setdefault("pyperf", []).append(pyperf)
@@ -132,6 +139,27 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
     for (n, label), count in sorted(blockers.items(), key=lambda item: (item[0][0], -item[1])):
         print(f"{n} runs a side, A/A, after: {label} unresolved in {count} of {trials} comparisons")
     return rows
+
+
+def confirmed_outcome(longs: list[pd.DataFrame], draw: list[np.ndarray], n: int, scale: dict[str, float],
+                      metrics: list[str], factors: dict[str, float], base: pd.DataFrame, outcome: str,
+                      blind: bool) -> str:
+    """The auto-policy outcome of a job-level comparison that re-measures once before it fails (``CONFIRM``):
+    "regression", "unresolved" (a blind row, exit 16) or "pass"."""
+    first = "unresolved" if blind else "regression" if outcome == "regression" else "pass"
+    if first == "pass":
+        return first
+    second = confirm_block(draw, len(longs), n)
+    if second is None:
+        return first
+    cur = pd.concat([draw_job_sides(longs, [*draw[:-1], block], scale)[1].assign(job_id=f"current {i}")
+                     for i, block in enumerate((draw[-1], second))], ignore_index=True)
+    result = compare_long(base, cur, names=metrics, factors=factors, threshold=THRESHOLD, alpha=ALPHA,
+                          calibrate=True, by_job=True)
+    again = gate_outcome(result)
+    if again == "regression":
+        return again
+    return "unresolved" if again == "unresolved" and inconclusive_fails(result, "auto") else "pass"
 
 
 def caught(rows: list[dict[str, object]], column: str, n: int, at: float = 0.95) -> str:
@@ -167,11 +195,14 @@ def main() -> None:
                "after auto exit 0", "before equivalent (moved rows)", "after equivalent (moved rows)",
                "adjusted rows", "asv", "pyperf", "before df", "after df", "before detectable", "after detectable",
                "load"]
+    if JOBS and CONFIRM:
+        columns[-1:-1] = ["confirm reruns", "confirmed auto exit 1", "confirmed auto exit 16", "confirmed auto exit 0"]
     print("\n| " + " | ".join(columns) + " |\n|" + " --- |" * len(columns))
     for row in rows:
         print("| " + " | ".join(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns) + " |")
     for n in SIZES:
-        found = {k: caught(rows, k, n) for k in ("before exit 1", "after exit 1", "asv", "pyperf")}
+        found = {k: caught(rows, k, n) for k in ("before exit 1", "after exit 1", "asv", "pyperf",
+                                                  *(("confirmed auto exit 1",) if JOBS and CONFIRM else ()))}
         fails = {k: caught(rows, k, n) for k in ("before exit 0", "after exit 0")}
         print(f"\n{n} runs a side: smallest factor caught as a regression 95 % of the time {found}; "
               f"(exit 0 rates per factor in the table: {fails})")

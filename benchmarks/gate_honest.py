@@ -173,6 +173,25 @@ def draw_jobs(rng: np.random.Generator, total: int, n: int, history: int = HISTO
     return [*blocks[:current], *blocks[current + 1:], blocks[current]]
 
 
+CONFIRM = os.environ.get("GATE_CONFIRM", "") == "1"
+"""``GATE_CONFIRM=1`` (with ``GATE_DRAW=jobs``): a comparison that fails is measured again before it fails, as the
+GitHub Actions example does: a second job of n runs (the nearest free stretch after the current job, else before
+it) joins the current side and the comparison is judged again; its outcome is the job's."""
+
+
+def confirm_block(blocks: list[np.ndarray], total: int, n: int) -> np.ndarray | None:
+    """The confirming job of a draw of :func:`draw_jobs`: the nearest n runs in a row after the current job (the
+    last block), else before it, that overlap no block of the draw; None when the pool has no such stretch."""
+    taken = np.zeros(total, dtype=bool)
+    for block in blocks:
+        taken[block] = True
+    start = int(blocks[-1][0])
+    for first in [*range(start + n, total - n + 1), *range(start - n, -1, -1)]:
+        if not taken[first:first + n].any():
+            return np.arange(first, first + n)
+    return None
+
+
 def draw_job_sides(longs: list[pd.DataFrame], blocks: list[np.ndarray],
                    scale: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The baseline (every block but the last, each a job) and the current side (the last block, one job, each
