@@ -17,7 +17,7 @@ from support.workload_files import text_suite
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.errors import ComparisonError, ConfigurationError
 from genai_harness.gate.compare import check_comparable, compare_frames, could_hide, unresolved, verdict
-from genai_harness.gate.outcome import gate_outcome, has_regression, inconclusive_fails
+from genai_harness.gate.outcome import gate_fails, gate_outcome, has_regression, inconclusive_fails
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.schema import frame_records
 from genai_harness.results.selection import Selection
@@ -70,6 +70,17 @@ def test_a_row_is_blind_when_its_runs_could_hide_a_one_and_a_half_fold_slowdown(
     assert inconclusive_fails(rows.assign(blind=[True, False]), "auto")
     with pytest.raises(ComparisonError, match="must be one of auto, fail, warn, pass"):
         inconclusive_fails(rows, "maybe")
+
+
+def test_whether_a_gate_fails_follows_the_exit_codes() -> None:
+    """``gate_fails`` (what a confirming re-measurement is for): exit 1, or exit 16 under the policy."""
+    unsure = pd.DataFrame({"verdict": ["inconclusive", "equivalent"], "unresolved": [True, False],
+                           "blind": [False, False]})
+    assert gate_fails(unsure, "fail") and not gate_fails(unsure, "auto") and not gate_fails(unsure, "warn")
+    assert gate_fails(unsure.assign(blind=[True, False]), "auto")
+    regressed = unsure.assign(verdict=["regression", "equivalent"], unresolved=[False, False])
+    assert all(gate_fails(regressed, policy) for policy in ("auto", "fail", "warn", "pass"))
+    assert not gate_fails(unsure.assign(unresolved=[False, False]), "fail")  # every row settled: a pass
 
 
 def test_compare_frames_is_direction_aware_and_lists_one_sided_cells() -> None:

@@ -12,7 +12,7 @@ from genai_harness.results.store import ResultStore
 
 pytest_plugins = ["pytester"]
 RUNS_3 = ("--genai-runs", "3")
-"""The wiring tests measure 3 runs a cell (the default, 10, is for gating; these check what runs, not the verdict)."""
+"""The wiring tests measure 3 runs a cell (the default, 5, is for gating; these check what runs, not the verdict)."""
 
 GATED_TEST = """
 def test_tiny_llm_keeps_its_speed(genai_gate):
@@ -24,7 +24,8 @@ def test_tiny_llm_keeps_its_speed(genai_gate):
 def test_the_plugin_is_registered_through_its_entry_point(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help")
     assert "--genai-baseline=STORE" in result.stdout.str() and "--genai-update-baseline" in result.stdout.str()
-    assert "(default 10)" in result.stdout.str()  # runs a gated cell: what the calibration asks for
+    assert "(default 5)" in result.stdout.str()  # runs a gated cell: what the calibration asks for
+    assert "--genai-confirm" in result.stdout.str()
     pytester.makepyfile(test_usage="def test_x(genai_gate):\n    pass\n")
     usage = pytester.runpytest_subprocess("--genai-update-baseline")
     assert "--genai-update-baseline needs --genai-baseline" in usage.stderr.str() + usage.stdout.str()
@@ -60,10 +61,11 @@ def test_record_compare_and_catch_a_slowdown(pytester: pytest.Pytester, tmp_path
     slowed.assert_outcomes(failed=1)
     out = slowed.stdout.str()
     assert "performance regression against" in out or "performance inconclusive against" in out
-    assert "the baseline's runs came from one session" in out  # one recorded session: the drift is not measured
+    assert "(confirmed: 3 more runs" in out  # measured again as a second job before it failed (--genai-confirm)
     let_through = pytester.runpytest_subprocess(*RUNS_3, "--genai-baseline", str(baseline),
-                                                "--genai-on-inconclusive", "pass")
+                                                "--genai-on-inconclusive", "pass", "--genai-confirm", "off")
     assert ("performance regression against" in let_through.stdout.str()) == bool(let_through.ret)
+    assert "the baseline's runs came from one session" in let_through.stdout.str()  # the drift is not measured
     assert set(Path(tempfile.gettempdir()).glob("genai-gate-*")) == before  # no temporary folder left behind
 
 

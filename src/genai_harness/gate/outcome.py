@@ -70,3 +70,10 @@ def gate_outcome(comparison: pd.DataFrame) -> str:
     if bool(flagged(comparison, "unresolved").any()):
         return "unresolved"
     return "pass"
+
+
+def gate_fails(comparison: pd.DataFrame, on_inconclusive: str) -> bool:
+    """Whether the gate fails (exit 1 or 16) under ``on_inconclusive`` (pure): a regression, or unresolved rows
+    that fail under that policy (:func:`inconclusive_fails`)."""
+    outcome = gate_outcome(comparison)
+    return outcome == "regression" or (outcome == "unresolved" and inconclusive_fails(comparison, on_inconclusive))
