@@ -32,7 +32,8 @@ def run_step(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 def test_the_workflow_measures_compares_and_keeps_the_baseline_on_main() -> None:
     doc = yaml.safe_load(WORKFLOW.read_text())
     assert set(doc["env"]) >= {"GATE_SUITE", "GATE_ARGS", "GATE_DIR", "HARNESS", "GATE_RUNS", "GATE_HISTORY",
-                               "GATE_ON_INCONCLUSIVE"}
+                               "GATE_ON_INCONCLUSIVE", "GATE_CONFIRM"}
+    assert doc["env"]["GATE_CONFIRM"] == 1  # a failing gate is measured again before it fails (README)
     names = list(steps())
     assert names == ["Install", "Fetch the baseline", "Measure", "Compare", "Keep this run as the baseline"]
     uploads = [s for s in doc["jobs"]["perf-gate"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
@@ -47,8 +48,9 @@ def workflow_env(tmp_path: Path, **changes: str) -> dict[str, str]:
 
 
 def test_its_compare_step_fails_on_a_regression_and_on_an_unproven_slowdown(tmp_path: Path) -> None:
-    """The Compare step on stores of known rows (deterministic at any load): exit 1, 16 and 0 as documented."""
-    env = workflow_env(tmp_path)
+    """The Compare step on stores of known rows (deterministic at any load): exit 1, 16 and 0 as documented
+    (without the confirmation, which measures the suite again: the real-runs test below takes that path)."""
+    env = workflow_env(tmp_path, GATE_CONFIRM="0")
     perf = tmp_path / "perf"
     cases = (("regression", CALM, [1.5 * x for x in CALM], 1),
              ("inconclusive", WIDE, [1.5 * x for x in WIDE[::-1]], 16), ("equivalent", CALM, CALM[::-1], 0))
@@ -97,6 +99,10 @@ def test_its_commands_run_locally_and_never_pass_a_slowdown(tmp_path: Path) -> N
     assert gate.returncode in (1, 16), gate.stderr
     assert ("regression" if gate.returncode == 1 else "inconclusive") in summary.read_text()
     assert "one job a side: drift between jobs not measured" in summary.read_text()  # one kept job of main
+    assert "measuring 3 more runs as a second job to confirm it" in summary.read_text()  # GATE_CONFIRM
+    current = ResultStore(tmp_path / "perf" / "current.sqlite").read()
+    first = "github:owner/repo/102/1/perf-gate"
+    assert set(current["job_id"]) == {first, f"{first}/confirm"} and current["run_id"].nunique() == 6
     assert (tmp_path / "perf" / "compare.xml").exists()
 
 
