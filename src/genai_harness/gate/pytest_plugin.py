@@ -65,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--genai-confirm", choices=("on", "off"), default="on",
                     help="a timed gate that fails measures its cell again (--genai-runs more runs, a second job) "
                          "and fails only if the comparison with both jobs fails too (default on)")
+    group.addoption("--genai-machine-speed", choices=("kernel", "off"), default="kernel",
+                    help="as compare --machine-speed: kernel (default) takes the machine's speed out of the runs' "
+                         "times where the calibration kernel explains them; off judges the raw times")
     group.addoption("--genai-measure", choices=("time", "instructions"), default="time",
                     help="time (default), or instructions: one run of each cell under valgrind, gated on its "
                          "instruction counts at 2 %% (deterministic, for noisy runners)")
@@ -88,6 +91,7 @@ class Gate:
         self.runs = config.getoption("--genai-runs")
         self.measure = config.getoption("--genai-measure")  # issue 23, point 4
         self.confirm = config.getoption("--genai-confirm") == "on" and self.measure == "time"
+        self.calibrate = config.getoption("--genai-machine-speed") == "kernel"
         self.store = store
         self.config = config
         if self.update and not self.baseline:
@@ -168,7 +172,7 @@ class Gate:
 
             def judge(current: pd.DataFrame) -> pd.DataFrame:
                 return compare_frames(base, current, threshold=threshold or self.threshold or THRESHOLD,
-                                      thresholds=thresholds, metrics=metrics)
+                                      thresholds=thresholds, metrics=metrics, calibrate=self.calibrate)
 
             comparison, policy = judge(current), self.on_inconclusive or ON_INCONCLUSIVE_DEFAULT
             confirmed = ""
