@@ -16,13 +16,13 @@ improved or inconclusive within the threshold. A baseline store that does not
 exist, or holds no rows of the gated cell, is an error, never a skip: in CI a skip is a pass. Without
 ``--genai-baseline`` the fixture only measures.
 
-Each measurement is ``--genai-runs`` runs of the cell (default 5), each in its own worker process. A timed gate
-that fails is confirmed before it fails (``--genai-confirm on``, the default): the cell is measured ``--genai-runs``
-more times as a second job of the session and the test fails only if the comparison with both jobs fails too (with
-a history of recorded sessions, unchanged code then failed 0-0.5 % of quiet comparisons, against 4-11 % unconfirmed;
-benchmarks/RESULTS.md, "Confirming a failure"):
-separate processes differ by 7-15 % on a shared machine, which one process's repetitions cannot show, so
-the gate tests one median per run (see ``genai_harness.gate.compare``). Recording again adds runs to
+Each measurement is ``--genai-runs`` runs of the cell (default 5), each in its own worker process: separate
+processes differ by 7-15 % on a shared machine, which one process's repetitions cannot show, so the gate tests one
+median per run (see ``genai_harness.gate.compare``). A timed gate that fails is confirmed before it fails
+(``--genai-confirm on``, the default): the cell is measured ``--genai-runs`` more times as a second job of the
+session, and the test fails only if the comparison with both jobs fails too (with a history of recorded sessions,
+unchanged code then failed 0-0.5 % of quiet comparisons, against 6-11 % unconfirmed; benchmarks/RESULTS.md,
+"Confirming a failure"). Recording again adds runs to
 the baseline, which thereby becomes a history; a comparison row's ``detectable`` says the smallest
 slowdown those runs can catch. A session's runs record one job (:func:`session_job`): once the baseline holds
 several sessions, each session's runs count as one unit, since runs taken in a row share their minutes. For a
