@@ -70,6 +70,9 @@ def test_its_compare_step_fails_on_a_regression_and_on_an_unproven_slowdown(tmp_
         assert "| runs" in summary.read_text()  # one median per run, the history against this job's
     warned = run_step(steps()["Compare"], {**env, "GATE_ON_INCONCLUSIVE": "warn"})
     assert warned.returncode == 0  # the last case passed anyway; warn changes nothing there
+    summary.write_text("")
+    passed = run_step(steps()["Compare"], {**env, "GATE_CONFIRM": "1"})
+    assert passed.returncode == 0 and "to confirm it" not in summary.read_text()  # a pass is never re-measured
 
 
 @pytest.mark.slow
