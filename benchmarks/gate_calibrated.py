@@ -50,7 +50,7 @@ from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, stretch
 from genai_harness.gate.calibration import CALIB_COLUMN, adjust_cells
 from genai_harness.gate.compare import ALPHA, THRESHOLD, compare_long, default_metrics
-from genai_harness.gate.outcome import gate_outcome, inconclusive_fails
+from genai_harness.gate.outcome import gate_fails, gate_outcome, inconclusive_fails
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 
@@ -120,11 +120,11 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
                             for cell in result[result["unresolved"].astype(bool)].itertuples():
                                 where = f"{cell.workload_id} {cell.target} {cell.metric}"
                                 blockers[(n, where)] = blockers.get((n, where), 0) + 1
-                if JOBS and CONFIRM:
-                    confirmed = confirmed_outcome(longs, draw, n, scale, metrics, factors, base, outcome, blind)
+                if JOBS and CONFIRM:  # ``result`` is the job-level (after) comparison of this draw
+                    confirmed = confirmed_outcome(longs, draw, n, scale, metrics, factors, base, result)
                     for code, name in (("1", "regression"), ("16", "unresolved"), ("0", "pass")):
                         tally.setdefault(f"confirmed auto exit {code}", []).append(confirmed == name)
-                    tally.setdefault("confirm reruns", []).append(float(blind or outcome == "regression"))
+                    tally.setdefault("confirm reruns", []).append(float(gate_fails(result, "auto")))
                 asv, pyperf = pooled_rules(base, cur)
                 tally.setdefault("asv", []).append(asv)
                 tally.setdefault("pyperf", []).append(pyperf)
@@ -141,25 +141,24 @@ def judge(longs: list[pd.DataFrame], trials: int, catch_trials: int, metrics: li
     return rows
 
 
+def auto_outcome(result: pd.DataFrame) -> str:
+    """What a comparison does under ``auto``: "regression" (exit 1), "unresolved" (a blind row, exit 16) or "pass"."""
+    if not gate_fails(result, "auto"):
+        return "pass"
+    return "regression" if gate_outcome(result) == "regression" else "unresolved"
+
+
 def confirmed_outcome(longs: list[pd.DataFrame], draw: list[np.ndarray], n: int, scale: dict[str, float],
-                      metrics: list[str], factors: dict[str, float], base: pd.DataFrame, outcome: str,
-                      blind: bool) -> str:
-    """The auto-policy outcome of a job-level comparison that re-measures once before it fails (``CONFIRM``):
-    "regression", "unresolved" (a blind row, exit 16) or "pass"."""
-    first = "unresolved" if blind else "regression" if outcome == "regression" else "pass"
-    if first == "pass":
-        return first
-    second = confirm_block(draw, len(longs), n)
+                      metrics: list[str], factors: dict[str, float], base: pd.DataFrame, first: pd.DataFrame) -> str:
+    """The :func:`auto_outcome` of a job-level comparison (``first``) that re-measures once before it fails
+    (``CONFIRM``): a second job from :func:`gate_honest.confirm_block` joins the current side and both are judged."""
+    second = confirm_block(draw, len(longs), n) if gate_fails(first, "auto") else None
     if second is None:
-        return first
+        return auto_outcome(first)
     cur = pd.concat([draw_job_sides(longs, [*draw[:-1], block], scale)[1].assign(job_id=f"current {i}")
                      for i, block in enumerate((draw[-1], second))], ignore_index=True)
-    result = compare_long(base, cur, names=metrics, factors=factors, threshold=THRESHOLD, alpha=ALPHA,
-                          calibrate=True, by_job=True)
-    again = gate_outcome(result)
-    if again == "regression":
-        return again
-    return "unresolved" if again == "unresolved" and inconclusive_fails(result, "auto") else "pass"
+    return auto_outcome(compare_long(base, cur, names=metrics, factors=factors, threshold=THRESHOLD, alpha=ALPHA,
+                                     calibrate=True, by_job=True))
 
 
 def caught(rows: list[dict[str, object]], column: str, n: int, at: float = 0.95) -> str:
