@@ -7,9 +7,15 @@ OVEP := .venvs/ort-openvino
 BUILD := .venvs/build
 CONFIG := genai-harness.toml
 
-.PHONY: setup demo test lint devices models-build clean browser
+.PHONY: setup demo test lint devices models-build clean browser bytecode
 
-setup: $(BIN)/.installed $(OVEP)/.installed $(CONFIG)
+setup: $(BIN)/.installed $(OVEP)/.installed $(CONFIG) bytecode
+
+# Every cell is a fresh worker process that imports the harness from src/. Where Python may not write bytecode
+# itself (PYTHONDONTWRITEBYTECODE, common in container images), each worker would compile those modules again:
+# 0.07 s of a 0.7 s `ab` call here. Compiling them once is quick and a no-op when nothing changed.
+bytecode: | $(BIN)/.installed
+	$(BIN)/python -m compileall -q src
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

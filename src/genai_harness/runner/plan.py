@@ -41,6 +41,9 @@ class Cell:
     cold_start: bool = True
     """Take the cold-start loads (compile, empty cache, warm cache) the cell's own load is not; a run takes them once
     per target and model (:func:`genai_harness.runner.cell_loop.run_plan`); ``run --no-cold-start``: never."""
+    machine_speed: bool = True
+    """Time the machine-speed kernel beside the cell (``calib_ms``: what ``compare`` takes out of separate runs); off
+    for ``ab``, whose paired rounds share their minutes and never read it."""
 
     @property
     def requested_numerics(self) -> tuple[str, int | None]:

@@ -13,7 +13,8 @@ phase marker (:mod:`genai_harness.worker.instructions`): the cell then runs at m
 warm-up calls and :data:`INSTRUCTION_REPETITIONS` repetitions (counts barely vary), and adds the ``instructions_*``
 columns to each record; Python's cyclic garbage collector then runs between calls, not inside them.
 Otherwise the cell also times a fixed calibration kernel at its start and before each repetition
-(:mod:`genai_harness.worker.calibration`) and records its mean in every row's ``calib_ms``.
+(:mod:`genai_harness.worker.calibration`) and records its mean in every row's ``calib_ms``, unless the request
+says ``machine_speed=False`` (``ab``: its paired rounds never read it).
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def measure_cell(cell: LoadedCell) -> tuple[CellReply, Any]:
     numerics = getattr(pipeline, "numerics", None)
     kind = task_kind(workload.task)
     call = kind.measured_call(workload.inputs, pipeline)
-    kernel = CalibrationKernel() if counting is None else None  # machine speed; meaningless under valgrind
+    # machine speed: meaningless under valgrind, and not asked for by ab's paired rounds
+    kernel = CalibrationKernel() if counting is None and cell.request.machine_speed else None
     if kernel is not None:
         kernel.time_start()
     for _ in range(workload.warmup):

@@ -180,6 +180,8 @@ class CellRequest(WorkerRequest[CellReply]):
     cold_start: bool = True
     """Take the cold-start loads the cell's own load is not (compile, empty cache, warm cache: each a fresh process);
     False: record what the cell's own load shows only (the run took the others once for this target and model)."""
+    machine_speed: bool = True
+    """Time the machine-speed kernel beside the calls (``calib_ms``: :mod:`genai_harness.worker.calibration`)."""
 
     def reply_type(self) -> type[CellReply]:
         """:class:`CellReply`."""
@@ -190,7 +192,7 @@ class CellRequest(WorkerRequest[CellReply]):
         return {"environment": self.environment, "framework": self.framework, "device": self.device.to_dict(),
                 "workload": self.workload.to_dict(), "model": self.model.to_dict(), "numerics": self.numerics.to_dict(),
                 "measure": self.measure, "cache_root": self.cache_root, "cold": self.cold,
-                "cold_start": self.cold_start}
+                "cold_start": self.cold_start, "machine_speed": self.machine_speed}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CellRequest:
@@ -198,7 +200,8 @@ class CellRequest(WorkerRequest[CellReply]):
         return cls(str(data["framework"]), Device.from_dict(data["device"]), Workload.from_dict(data["workload"]),
                    ModelRef.from_dict(data["model"]), str(data.get("environment", DEFAULT_ENVIRONMENT)),
                    RequestedNumerics.from_dict(data.get("numerics")), str(data.get("measure", "time")),
-                   str(data.get("cache_root", "")), bool(data.get("cold", False)), bool(data.get("cold_start", True)))
+                   str(data.get("cache_root", "")), bool(data.get("cold", False)), bool(data.get("cold_start", True)),
+                   bool(data.get("machine_speed", True)))
 
 
 @dataclass(frozen=True)
