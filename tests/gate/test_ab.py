@@ -174,6 +174,23 @@ def test_a_round_that_fails_in_a_long_lived_worker_is_recorded_and_ends_its_sess
     assert rows["environment"].eq("default").all() and rows["error"].str.contains("fake runtime failure").all()
 
 
+def test_a_call_that_fails_is_its_own_failed_row_and_its_partner_still_runs(tmp_path: Path) -> None:
+    ws = FakeWorkspace(tmp_path)
+    ws.workload("gen", repetitions=2)
+    suite = ws.suite("raise", [("gen", ["fake-raise"])])
+    proc = run_fake_cli("--python", f"twin={sys.executable}", "ab", "env:default", "env:twin", "--suite", suite,
+                        "--framework", "fake", "--device", "CPU", "--store", tmp_path / "ab.sqlite", "--rounds", "2",
+                        "--max-rounds", "2", cwd=tmp_path, timeout=300)
+    assert proc.returncode not in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    # every call its own worker: each call that fails is its failed row, and the next still runs (ABBA)
+    calls = [line.split("] ")[1].split(" | ")[0] for line in proc.stderr.splitlines() if line.startswith("[")]
+    assert calls == ["fake CPU", "fake CPU@twin", "fake CPU@twin", "fake CPU"], proc.stderr
+    assert proc.stderr.count("failed in ") == 4, proc.stderr
+    rows = ResultStore(tmp_path / "ab.sqlite").read()  # (rows equal in every column, to the second, are one row)
+    assert set(rows["environment"]) == {"default", "twin"} and rows["status"].eq("failed").all()
+    assert rows["error"].str.contains("fake runtime failure").all()
+
+
 @pytest.mark.slow
 def test_ab_with_long_lived_workers_on_a_real_runtime(tmp_path: Path) -> None:
     """The wiring on a real runtime (what it measures depends on the machine; what it runs does not)."""
@@ -269,3 +286,4 @@ def test_both_sides_of_an_ab_job_name_its_job(tmp_path: Path) -> None:
     assert proc.returncode in (0, 16), proc.stderr
     rows = ResultStore(tmp_path / "ab.sqlite").read()
     assert rows["run_id"].nunique() == 2 and set(rows["job_id"]) == {"ci-7"}
+    assert rows["calib_ms"].isna().all()  # the paired rounds never read the machine-speed kernel: not timed

@@ -114,7 +114,6 @@ def test_the_files_keep_their_keys() -> None:
                     "numerics": {"precision": "f32", "threads": 2}, "measure": "time", "cache_root": "",
                     "cold": False, "cold_start": True, "machine_speed": True, "backend_specs": [],
                     "ep_libraries": settings_for_worker()}  # the parent's plugin EP libraries
-    assert encode_request(REQUEST_CASES[1], [], start_gate="/tmp/s.jsonl")["start_gate"] == "/tmp/s.jsonl"
     direct = encode_reply(REPLY_CASES[3])
     assert list(direct)[:4] == ["load_s", "text", "token_ids", "metrics"]  # the task's output beside load_s
     assert direct["device"]["label"] == "CPU:EP" and direct[PEAK_RSS_KEY] == 99.0
@@ -205,3 +204,4 @@ def test_a_rounds_worker_speaks_in_typed_lines() -> None:
             command_from_line(bad)
     with pytest.raises(WorkerProtocolError, match="journal line"):
         journal_line({"round": "three"})
+

@@ -5,9 +5,8 @@ whichever is not the varied dimension) and run alternately, round after round (A
 call in its own worker process. Both sides then share the same minutes of the same machine, so a
 noisy runner's drift falls on both alike; the compare that follows pairs them across the varied
 dimension. This is the gate that survives a noisy CI runner, and the way to test a runtime upgrade.
-Two consecutive calls start their workers together (their imports share the cores) and measure one after the
-other (:func:`genai_harness.runner.cell_loop.run_calls`); no cell times the machine-speed kernel, which only
-separate runs need.
+No cell of ``ab`` times the machine-speed kernel (``calib_ms``): only separate runs need it, and it cost 0.11 s of
+a 0.7 s call.
 
 With ``rounds_per_worker`` K above 1, one worker per side serves K rounds of a pair (a *session*: each loads its
 model once, then the rounds alternate ABBA on the loaded models; :mod:`genai_harness.runner.round_loop`): a round
@@ -32,9 +31,9 @@ from genai_harness.analysis.long_view import row_labels
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import AB_ROUNDS, MIN_REPETITIONS
 from genai_harness.runner.benchmark import check_measure, check_slowdown
-from genai_harness.runner.cell_loop import new_run_context, run_calls
+from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.job import job_id
-from genai_harness.runner.plan import Cell
+from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.prepare import Selection, prepare_run
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.round_loop import SessionRunner, session_plan
@@ -211,7 +210,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
         raise ConfigurationError(f"A/B: no cell of {a!r} has a partner in {b!r} (same framework, device, workload"
                                  f"{'' if side_a.kind == 'model' else ', model'}); check the filters")
     counted = {"measure": measure, "threads": 1} if measure == INSTRUCTIONS else {}
-    # no machine-speed kernel: the paired rounds share their minutes, and the kernel cost 0.11 s of a 0.7 s call
+    # no machine-speed kernel: the paired rounds share their minutes (module docstring)
     pairs = [(dataclasses.replace(x, inject_slowdown=slowdowns[0], machine_speed=False, **counted),
               dataclasses.replace(y, inject_slowdown=slowdowns[1], machine_speed=False, **counted)) for x, y in pairs]
     result_store = prepared.store
@@ -231,7 +230,8 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
             for index, first, count in session_plan([(start, count) for _, start, count in plan], rounds_per_worker):
                 sessions.run(plan[index][0], first, count)
             return meter
-        run_calls([(cell, contexts[side]) for side, cell in order], result_store, meter, written)
+        for side, cell in order:
+            run_plan(Plan([cell], []), result_store, contexts[side], meter, written)
         return meter
 
     served = f" ({rounds_per_worker} a worker: one unit of the test per worker pair)" if rounds_per_worker > 1 else ""

@@ -9,13 +9,11 @@ records it as interrupted and keeps everything finished before.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import json
 import time
 import uuid
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -26,7 +24,7 @@ from genai_harness.backends.ort_placement import ep_placement_columns
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
-from genai_harness.runner.launcher import WorkerCall, WorkerOutcome, call_worker
+from genai_harness.runner.launcher import WorkerOutcome, call_worker
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.signals import interrupt_reason, signals_deferred
@@ -70,23 +68,13 @@ REFERENCE_ALLOWANCE_S = 1800.0
 """Seconds a cell's worker may take beyond the workload's timeout when it also checks a reference."""
 
 
-def cell_timeout_s(cell: Cell) -> float:
-    """The seconds ``cell``'s worker may take: the workload's timeout, and an allowance when it checks a reference
-    (the checkpoint's prompts and question set, after the measurement, in the same worker), so a slow check cannot
-    turn measured rows into a timeout."""
-    return cell.workload.timeout_s + (REFERENCE_ALLOWANCE_S if cell.workload.reference else 0.0)
-
-
 def call_cell_worker(cell: Cell) -> WorkerOutcome[CellReply]:
-    """Run ``cell`` in a worker of its environment with :func:`cell_timeout_s`: under callgrind when it measures
-    instructions."""
+    """Run ``cell`` in a worker of its environment with its workload's timeout: under callgrind when it measures
+    instructions. A reference check (the checkpoint's prompts and question set) runs after the measurement, in
+    the same worker: it gets its own allowance, so a slow check cannot turn measured rows into a timeout."""
     call = call_counted_worker if cell.measure == INSTRUCTIONS else call_worker
-    return call(cell.environment, cell_request(cell), cell_timeout_s(cell), what=f"cell {cell.label}")
-
-
-def started_cell_worker(cell: Cell) -> WorkerCall[CellReply]:
-    """``cell``'s worker started now and waiting for its turn (:class:`WorkerCall` ``gated``; timed cells only)."""
-    return WorkerCall(cell.environment, cell_request(cell), cell_timeout_s(cell), f"cell {cell.label}", gated=True)
+    timeout = cell.workload.timeout_s + (REFERENCE_ALLOWANCE_S if cell.workload.reference else 0.0)
+    return call(cell.environment, cell_request(cell), timeout, what=f"cell {cell.label}")
 
 
 def placement_columns(context: RunContext, environment: Any, device: Any) -> dict[str, Any]:
@@ -269,66 +257,33 @@ def run_plan(plan: Plan, store: ResultStore, context: RunContext, progress: Prog
         written += rows
     taken: dict[Hashable, dict[str, Any]] = {}
     for cell in plan.cells:
+        progress.start(cell.label)
+        started = time.monotonic()
         earlier = taken.get(cold_start_group(cell))
-        if earlier:
-            record_call(cell, context, functools.partial(call_cell_worker, dataclasses.replace(cell, cold_start=False)),
-                        store, progress, written, functools.partial(with_earlier_cold_start, earlier=earlier))
-            continue
-        rows = record_call(cell, context, functools.partial(call_cell_worker, cell), store, progress, written)
-        if cell.cold_start and rows[0].get("status") == "ok" and rows[0].get("compile_s") is not None:
-            taken[cold_start_group(cell)] = {**{n: rows[0].get(n) for n in COLD_START_TAKEN_ONCE},
-                                             "workload_id": cell.workload.id}
-
-
-def run_calls(calls: Sequence[tuple[Cell, RunContext]], store: ResultStore, progress: Progress,
-              written: list[dict[str, Any]]) -> None:
-    """Run each (cell, run) of ``calls`` in order, every call in a fresh worker of its own, writing its rows as it
-    ends (``ab``'s rounds: one run per side). Two consecutive timed calls start their workers together: both
-    import at once, then the first measures and ends before the second is given its turn
-    (:mod:`genai_harness.worker.turn`), so no measured span of one overlaps the other's. A call's failure is its
-    failed row, as in :func:`run_plan`; Ctrl-C stops both workers and records the running call as interrupted."""
-    index = 0
-    while index < len(calls):
-        pair = list(calls[index:index + 2])
-        index += len(pair)
-        if any(cell.measure == INSTRUCTIONS for cell, _ in pair):  # callgrind's own start: one call at a time
-            for cell, context in pair:
-                record_call(cell, context, functools.partial(call_cell_worker, cell), store, progress, written)
-            continue
-        with contextlib.ExitStack() as stack:
-            started = [stack.enter_context(started_cell_worker(cell)) for cell, _ in pair]
-            for call in started:
-                call.wait_prepared()
-            for call, (cell, context) in zip(started, pair, strict=True):
-                record_call(cell, context, call.finish, store, progress, written)
-
-
-def record_call(cell: Cell, context: RunContext, call: Callable[[], WorkerOutcome[CellReply]], store: ResultStore,
-                progress: Progress, written: list[dict[str, Any]],
-                shape: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = lambda rows: rows,
-                ) -> list[dict[str, Any]]:
-    """Run one cell's worker ``call`` and write its rows (``shape`` applied to measured rows), or its failed row,
-    appending them to ``written``; returns them. Ctrl-C writes the cell as interrupted and re-raises."""
-    progress.start(cell.label)
-    started = time.monotonic()
-    try:
-        rows = shape(measured_rows(cell, context, call()))
-        detail, status = summarize_rows(rows), "ok"
-    except HarnessError as exc:
-        status = status_of(exc)
-        rows, detail = [failed_row(cell, context, status, exc)], str(exc)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (harness/signals.py)
-        row = failed_row(cell, context, "interrupted", interrupt_reason(exc))
-        with signals_deferred():
-            store.append([row])
-        written.append(row)
-        progress.finish("interrupted", time.monotonic() - started)
-        raise
-    with signals_deferred():  # a finished cell's rows are written whole, even if a signal comes now
-        store.append(rows)
-    written += rows
-    progress.finish(status, time.monotonic() - started, detail)
-    return rows
+        try:
+            outcome = call_cell_worker(dataclasses.replace(cell, cold_start=False) if earlier else cell)
+            rows = measured_rows(cell, context, outcome)
+            if earlier:
+                rows = with_earlier_cold_start(rows, earlier)
+            elif cell.cold_start and rows and rows[0].get("compile_s") is not None:
+                taken[cold_start_group(cell)] = {**{n: rows[0].get(n) for n in COLD_START_TAKEN_ONCE},
+                                                 "workload_id": cell.workload.id}
+            detail = summarize_rows(rows)
+            status = "ok"
+        except HarnessError as exc:
+            status = status_of(exc)
+            rows, detail = [failed_row(cell, context, status, exc)], str(exc)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (harness/signals.py)
+            row = failed_row(cell, context, "interrupted", interrupt_reason(exc))
+            with signals_deferred():
+                store.append([row])
+            written.append(row)
+            progress.finish("interrupted", time.monotonic() - started)
+            raise
+        with signals_deferred():  # a finished cell's rows are written whole, even if a signal comes now
+            store.append(rows)
+        written += rows
+        progress.finish(status, time.monotonic() - started, detail)
 
 
 def summarize_rows(rows: list[dict[str, Any]]) -> str:

@@ -29,15 +29,7 @@ from genai_harness.backends.registry import specs_for_worker
 from genai_harness.errors import CellError, CellTimeoutError, WorkerProtocolError
 from genai_harness.host.memory import rusage_peak_mb
 from genai_harness.runner.environments import Environment
-from genai_harness.worker.protocol import (
-    ErrorReply,
-    GoCommand,
-    WorkerPrepared,
-    WorkerReply,
-    WorkerRequest,
-    decode_reply,
-    encode_request,
-)
+from genai_harness.worker.protocol import ErrorReply, WorkerReply, WorkerRequest, decode_reply, encode_request
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 """The folder that holds the ``genai_harness`` package (put on the worker's PYTHONPATH)."""
@@ -45,9 +37,7 @@ WORKER_MODULE = "genai_harness.worker"
 """What a worker process runs (``python -m``)."""
 
 EXIT_POLL_S = 0.02
-"""The longest a wait for a worker's exit sleeps between looks where the OS gives no exit descriptor (pidfd)."""
-PREPARED_POLL_S = 0.005
-"""How often the parent looks whether a worker started before its turn is ready for it."""
+"""The longest a wait for a worker's exit sleeps between looks (with a pidfd it wakes at the exit itself)."""
 
 ReplyT = TypeVar("ReplyT", bound=WorkerReply)
 
@@ -83,18 +73,15 @@ class WorkerProcess:
 
     def __init__(self, python: Path, request: WorkerRequest[Any], folder: Path, suffix: str = "",
                  prefix: Sequence[str] = (), extra_env: Mapping[str, str] | None = None,
-                 commands: bool = False, gated: bool = False) -> None:
+                 commands: bool = False) -> None:
         self.request_path = folder / f"request{suffix}.json"
         self.response_path = folder / f"response{suffix}.json"
         self.stderr_path = folder / f"stderr{suffix}"
-        self.start_path = folder / f"start{suffix}.jsonl" if gated else None
-        gate = None if self.start_path is None else str(self.start_path)
-        self.request_path.write_text(json.dumps(encode_request(request, specs_for_worker(), start_gate=gate)))
+        self.request_path.write_text(json.dumps(encode_request(request, specs_for_worker())))
         command = [*prefix, str(python), "-m", WORKER_MODULE, str(self.request_path), str(self.response_path)]
-        piped = commands or gated
         with open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE if piped else subprocess.DEVNULL,
-                                         stdout=err, stderr=err, text=piped or None,
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE if commands else subprocess.DEVNULL,
+                                         stdout=err, stderr=err, text=commands or None,
                                          env={**worker_env(), **(extra_env or {})}, start_new_session=True)
         self._exit_fd = _open_pidfd(self.proc.pid)
 
@@ -135,26 +122,6 @@ class WorkerProcess:
         if self._exit_fd is not None:
             os.close(self._exit_fd)
             self._exit_fd = None
-
-    def wait_prepared(self, timeout_s: float) -> bool:
-        """For a worker started before its turn (``gated``): wait until it has imported its runtime and waits for
-        :meth:`release` (True), it has ended (False: :meth:`wait` and :meth:`read_reply` tell why) or ``timeout_s``
-        has passed (False; it is left running for :meth:`wait`'s own deadline)."""
-        if self.start_path is None:
-            raise WorkerProtocolError("wait_prepared: this worker was not started before its turn")
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.start_path.exists() and self.start_path.read_text().endswith("\n"):
-                WorkerPrepared.from_line(self.start_path.read_text())
-                return True
-            if self.proc.poll() is not None or time.monotonic() >= deadline:
-                return False
-            time.sleep(PREPARED_POLL_S)
-
-    def release(self) -> None:
-        """Give a worker started before its turn its go (one that has ended already is no error: :meth:`wait`)."""
-        with contextlib.suppress(BrokenPipeError, OSError):
-            self.send(GoCommand().to_line())
 
     def wait(self, timeout_s: float) -> tuple[int, float, bool]:
         """Wait for the worker with a deadline (killing it there): (exit status, peak RSS in MB, timed out)."""
@@ -204,66 +171,6 @@ def _open_pidfd(pid: int) -> int | None:
         return None
 
 
-class WorkerCall(Generic[ReplyT]):
-    """One worker request in a fresh worker process of ``environment``, started at construction; a context manager
-    (leaving it kills and reaps the worker and removes its files). :meth:`finish` waits for the answer.
-
-    ``gated``: the worker reads its request, imports its runtime and waits for its turn (:meth:`wait_prepared`,
-    then :meth:`finish` gives it the go), so two calls can start together and measure one after the other. The
-    other arguments are :func:`call_worker`'s. Raises CellError when the interpreter cannot start.
-    """
-
-    def __init__(self, environment: Environment, request: WorkerRequest[ReplyT], timeout_s: float = 300.0,
-                 what: str = "worker", *, folder: Path | None = None, prefix: Sequence[str] = (),
-                 extra_env: Mapping[str, str] | None = None, gated: bool = False) -> None:
-        self.environment, self.request, self.timeout_s, self.what = environment, request, timeout_s, what
-        self._stack = contextlib.ExitStack()
-        tmp = folder or Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="genai-harness-")))
-        self.start = time.perf_counter()
-        try:
-            self.worker = WorkerProcess(environment.python, request, Path(tmp), prefix=prefix, extra_env=extra_env,
-                                        gated=gated)
-        except OSError as exc:
-            self._stack.close()
-            raise CellError(f"{what}: cannot start {environment.python}: {exc}") from exc
-        self._stack.callback(self.worker.stop)
-        self.gated = gated
-
-    def __enter__(self) -> WorkerCall[ReplyT]:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._stack.close()
-
-    def wait_prepared(self) -> bool:
-        """A gated call: wait (up to the call's timeout) until its worker is ready for its turn; False when it
-        ended or ran out of time first (:meth:`finish` then says why)."""
-        return self.worker.wait_prepared(self.timeout_s)
-
-    def finish(self) -> WorkerOutcome[ReplyT]:
-        """Give a gated worker its go, wait for its answer (the call's timeout) and reap it; raise
-        :class:`CellError` if it dies, :class:`CellTimeoutError` if it runs past the timeout, or the error it
-        reported as its own type (a HarnessError)."""
-        if self.gated:
-            self.worker.release()
-        returncode, peak_rss_mb, timed_out = self.worker.wait(self.timeout_s)
-        self.worker.stop()
-        wall_s = time.perf_counter() - self.start
-        stderr_tail = self.worker.stderr_text()[-4000:]
-        where = f"{self.what} in environment {self.environment.name!r}"
-        if timed_out:
-            raise CellTimeoutError(f"{where} ran past its {self.timeout_s:g} s timeout")
-        reply = self.worker.read_reply(self.request.reply_type())
-        if reply is None:
-            raise CellError(f"{where} died: {describe_exit(returncode)}{last_line(stderr_tail)}")
-        if reply.peak_rss_mb is not None:
-            peak_rss_mb = reply.peak_rss_mb  # the worker's own; wait4's includes the parent's peak (Linux)
-        if isinstance(reply, ErrorReply):
-            raise reply.to_exception()
-        return WorkerOutcome(reply, returncode, peak_rss_mb, wall_s, stderr_tail)
-
-
 def call_worker(environment: Environment, request: WorkerRequest[ReplyT], timeout_s: float = 300.0,
                 what: str = "worker", *, folder: Path | None = None, prefix: Sequence[str] = (),
                 extra_env: Mapping[str, str] | None = None) -> WorkerOutcome[ReplyT]:
@@ -273,8 +180,28 @@ def call_worker(environment: Environment, request: WorkerRequest[ReplyT], timeou
     interpreter under another program (valgrind: :mod:`genai_harness.runner.valgrind`), with ``extra_env`` added
     to the worker's environment and its files in ``folder`` (a fresh temporary folder by default).
     """
-    with WorkerCall(environment, request, timeout_s, what, folder=folder, prefix=prefix, extra_env=extra_env) as call:
-        return call.finish()
+    with contextlib.ExitStack() as stack:
+        tmp = folder or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="genai-harness-")))
+        start = time.perf_counter()
+        try:
+            worker = WorkerProcess(environment.python, request, Path(tmp), prefix=prefix, extra_env=extra_env)
+        except OSError as exc:
+            raise CellError(f"{what}: cannot start {environment.python}: {exc}") from exc
+        with worker:
+            returncode, peak_rss_mb, timed_out = worker.wait(timeout_s)
+        wall_s = time.perf_counter() - start
+        stderr_tail = worker.stderr_text()[-4000:]
+        if timed_out:
+            raise CellTimeoutError(f"{what} in environment {environment.name!r} ran past its {timeout_s:g} s timeout")
+        reply = worker.read_reply(request.reply_type())
+        if reply is None:
+            raise CellError(f"{what} in environment {environment.name!r} died: {describe_exit(returncode)}"
+                            f"{last_line(stderr_tail)}")
+        if reply.peak_rss_mb is not None:
+            peak_rss_mb = reply.peak_rss_mb  # the worker's own; wait4's includes the parent's peak (Linux)
+        if isinstance(reply, ErrorReply):
+            raise reply.to_exception()
+        return WorkerOutcome(reply, returncode, peak_rss_mb, wall_s, stderr_tail)
 
 
 def describe_exit(returncode: int) -> str:

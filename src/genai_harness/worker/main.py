@@ -1,5 +1,4 @@
 """The worker's request loop: read the request file, answer it with the op's handler, write the response file.
-A request that names a start gate first waits for its turn (:mod:`genai_harness.worker.turn`).
 
 Started by :mod:`genai_harness.runner.launcher` as ``python -m genai_harness.worker REQUEST.json RESPONSE.json``.
 It imports only the standard library, numpy and the runtime a request needs, so it runs in a bare venv that holds
@@ -16,7 +15,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from genai_harness.backends.registry import register_specs
 from genai_harness.host.ep_libraries import apply_worker_settings
@@ -37,11 +36,9 @@ from genai_harness.worker.protocol import (
     WorkerReply,
     decode_request,
     encode_reply,
-    start_gate,
 )
 from genai_harness.worker.protocol.envelope import ep_library_settings
 from genai_harness.worker.rounds import run_cell_rounds
-from genai_harness.worker.turn import wait_for_turn
 
 Handler = Callable[[Any], WorkerReply]
 
@@ -51,16 +48,12 @@ HANDLERS: dict[str, Handler] = {InventoryRequest.OP: run_inventory, CellRequest.
 """The handler of each op: it takes the op's request and returns its reply."""
 
 
-def handle(data: Any, commands: TextIO | None = None) -> WorkerReply | None:
-    """Answer one request file's content; every error becomes an :class:`ErrorReply`. A request that names a start
-    gate waits for its turn on ``commands`` (standard input by default) first; None: the parent gave up on it."""
+def handle(data: Any) -> WorkerReply:
+    """Answer one request file's content; every error becomes an :class:`ErrorReply`."""
     try:
         request, backend_specs = decode_request(data)
         register_specs(backend_specs)
         apply_worker_settings(ep_library_settings(data))
-        gate = start_gate(data)
-        if gate is not None and not wait_for_turn(request, Path(gate), commands or sys.stdin):
-            return None
         return HANDLERS[request.OP](request)
     except Exception as exc:
         return ErrorReply.of(exc)
@@ -97,8 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m genai_harness.worker REQUEST.json RESPONSE.json", file=sys.stderr)
         return 2
     reply = handle(json.loads(Path(args[0]).read_text()))
-    if reply is None:  # a worker started before its turn, never given it: nothing to answer
-        return 0
     if reply.peak_rss_mb is None:  # a cell that checked itself against a reference gave its peak from before that
         reply.peak_rss_mb = own_peak_rss_mb()
     tmp = Path(args[1] + ".tmp")

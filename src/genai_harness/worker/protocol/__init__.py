@@ -16,9 +16,7 @@ Each op's request and reply: ``inventory``: :class:`InventoryRequest`, :class:`I
 :class:`OperatorCellReply`, is in the journal); ``cell_rounds``: :class:`CellRoundsRequest`,
 :class:`CellRoundsReply` (a worker that loads once and measures one ``ab`` round per :class:`RoundCommand` on its
 standard input, each round a :class:`RoundDone` journal line: :mod:`genai_harness.worker.protocol.rounds`). Any op
-that fails answers an :class:`ErrorReply`. A worker started before its turn names a start journal in its request
-file, writes :class:`WorkerPrepared` there once its runtime is imported and waits for a :class:`GoCommand`
-(:mod:`genai_harness.worker.protocol.start`).
+that fails answers an :class:`ErrorReply`.
 
 What crosses keeps the shapes of its own classes: devices and workloads as their ``to_dict`` forms, backend
 specs and statuses, numerics read-backs and metric records as plain dicts. A reply that lacks a field or holds
@@ -70,14 +68,12 @@ from genai_harness.worker.protocol.rounds import (
     command_from_line,
     journal_line,
 )
-from genai_harness.worker.protocol.start import START_GATE_KEY, GoCommand, WorkerPrepared, start_gate
 
 __all__ = [
     "INSTRUCTIONS",
     "MEASURES",
     "PEAK_RSS_KEY",
     "REQUESTS",
-    "START_GATE_KEY",
     "CellDone",
     "CellReply",
     "CellRequest",
@@ -87,7 +83,6 @@ __all__ = [
     "DirectReply",
     "DirectRequest",
     "ErrorReply",
-    "GoCommand",
     "InventoryReply",
     "InventoryRequest",
     "LoadReply",
@@ -101,7 +96,6 @@ __all__ = [
     "RoundCommand",
     "RoundDone",
     "StopCommand",
-    "WorkerPrepared",
     "WorkerReady",
     "WorkerReply",
     "WorkerRequest",
@@ -112,5 +106,4 @@ __all__ = [
     "encode_request",
     "journal_entry_from_dict",
     "journal_line",
-    "start_gate",
 ]

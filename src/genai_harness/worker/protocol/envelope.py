@@ -22,21 +22,17 @@ from genai_harness.worker.protocol.load import LoadRequest
 from genai_harness.worker.protocol.operators import OperatorBatchRequest
 from genai_harness.worker.protocol.ops import CellRequest, DirectRequest, InventoryRequest
 from genai_harness.worker.protocol.rounds import CellRoundsRequest
-from genai_harness.worker.protocol.start import START_GATE_KEY
 
 REQUESTS: dict[str, type[Any]] = {cls.OP: cls for cls in (InventoryRequest, CellRequest, DirectRequest,
                                                           OperatorBatchRequest, LoadRequest, CellRoundsRequest)}
 """Every request class by its op."""
 
 
-def encode_request(request: WorkerRequest[Any], backend_specs: list[dict[str, str]],
-                   start_gate: str | None = None) -> Json:
-    """The request file's content: ``request``, the parent's backend specs (the worker registers them first), its
-    plugin EP-library settings (:mod:`genai_harness.host.ep_libraries`: the configured libraries the worker uses)
-    and, for a worker that waits for its turn, its start journal (:mod:`genai_harness.worker.protocol.start`)."""
-    gate = {} if start_gate is None else {START_GATE_KEY: start_gate}
+def encode_request(request: WorkerRequest[Any], backend_specs: list[dict[str, str]]) -> Json:
+    """The request file's content: ``request``, the parent's backend specs (the worker registers them first) and its
+    plugin EP-library settings (:mod:`genai_harness.host.ep_libraries`: the configured libraries the worker uses)."""
     return {"op": request.OP, **request.to_dict(), "backend_specs": backend_specs,
-            EP_LIBRARIES_KEY: settings_for_worker(), **gate}
+            EP_LIBRARIES_KEY: settings_for_worker()}
 
 
 EP_LIBRARIES_KEY = "ep_libraries"
