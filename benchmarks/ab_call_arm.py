@@ -1,14 +1,11 @@
-"""One arm of ``ab_start_pool.py``: a long-lived process that runs blocks of per-call ``ab`` rounds on command.
+"""One arm of ``ab_call_pool.py``: a long-lived process that runs blocks of ``ab``'s per-call rounds on command.
 
 It prepares once (``runner.prepare.prepare_run``: ``env:default`` against ``env:twin``, the same interpreter, an A/A
-pair of tiny-llm ``text-p128-g32`` cells), then reads one line a block from standard input (``FIRST ROUNDS``), runs
-those ABBA rounds exactly as ``ab --rounds-per-worker 1`` of its design runs them, and prints one JSON line with the
-block's wall time. The rows go to STORE through the harness's own code, one run id per side.
-
-Designs: ``today`` runs each call's worker on its own (``run_plan`` per call, the machine-speed kernel on: what
-``ab`` ran before paired starts; it also runs against an older checkout of the harness on ``PYTHONPATH``);
-``sequential`` is that without the kernel; ``paired`` is ``ab`` now (``runner.cell_loop.run_calls``: two workers
-start together and measure one after the other, no kernel).
+pair of tiny-llm ``text-p128-g32`` cells on FRAMEWORK), then reads one line a block from standard input (``FIRST
+ROUNDS``), runs those ABBA rounds as ``ab --rounds-per-worker 1`` runs them (``run_plan`` of one cell a call, each
+call a fresh worker; the cells as ``gate.ab.run_ab`` prepares them: no machine-speed kernel where the harness on
+``PYTHONPATH`` knows that field) and prints one JSON line with the block's wall time. Rows go to STORE through the
+harness's own code, one run id per side.
 """
 
 from __future__ import annotations
@@ -27,13 +24,12 @@ from genai_harness.runner.plan import Plan
 from genai_harness.runner.prepare import prepare_run
 from genai_harness.runner.progress import Progress
 
-SUITE = 'id = "ab-start"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
+SUITE = 'id = "ab-call"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True)
-    parser.add_argument("--design", required=True, choices=("today", "sequential", "paired"))
     parser.add_argument("--framework", default="onnxruntime_genai")
     args = parser.parse_args()
     suite = Path(args.store).with_suffix(".suite.toml")
@@ -42,7 +38,7 @@ def main() -> None:
     prepared = prepare_run(str(suite), [s.selection([args.framework], ["CPU"], None) for s in sides],
                            pythons=[f"twin={sys.executable}"], store=args.store, out=sys.stderr)
     pair = pair_cells(prepared.plans[0].cells, prepared.plans[1].cells, "env")[0]
-    if args.design != "today":
+    if "machine_speed" in {f.name for f in dataclasses.fields(pair[0])}:  # as run_ab prepares its cells now
         pair = tuple(dataclasses.replace(cell, machine_speed=False) for cell in pair)
     contexts = [cell_loop.new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
     quiet = Progress(0, sys.stderr, False)
@@ -50,13 +46,9 @@ def main() -> None:
     print(json.dumps({"ready": True, "harness": cell_loop.__file__}), flush=True)
     for line in sys.stdin:
         first, rounds = (int(x) for x in line.split())
-        order = interleave([pair], rounds, first)
         start = time.perf_counter()
-        if args.design == "paired":
-            cell_loop.run_calls([(cell, contexts[side]) for side, cell in order], prepared.store, quiet, written)
-        else:
-            for side, cell in order:
-                cell_loop.run_plan(Plan([cell], []), prepared.store, contexts[side], quiet, written)
+        for side, cell in interleave([pair], rounds, first):
+            cell_loop.run_plan(Plan([cell], []), prepared.store, contexts[side], quiet, written)
         wall = time.perf_counter() - start
         failed = sum(1 for row in written if row.get("status") != "ok")
         print(json.dumps({"wall_s": wall, "failed_rows": failed, "load1": os.getloadavg()[0]}), flush=True)

@@ -1,0 +1,72 @@
+"""A pool of real A/A ``ab`` rounds from two checkouts of the harness interleaved in time: what a round costs and
+how noisy it is, before and after a change (issue 23, point 5).
+
+Each block runs ROUNDS per-call ABBA rounds of tiny-llm ``text-p128-g32`` in each arm (``ab_call_arm.py``:
+``before``, the harness at OLD_SRC; ``now``, the harness at NEW_SRC), the arms' order alternating by block, so both
+see the same minutes of the machine. Each arm writes its rows to ``PREFIX.ARM.sqlite`` and its blocks' wall times to
+that store's ``.jsonl`` in the shape ``ab_sessions_judge.py`` reads (design ``per_call``), which then replays
+self-sized ``ab`` jobs on each arm: false alarms, catches, rounds and machine seconds a job.
+
+Run (checkouts first: ``git worktree add --detach /tmp/old REV``, ``git worktree add --detach /tmp/new HEAD`` and
+``.venv/bin/python -m compileall -q /tmp/new/src``, as ``make setup`` compiles ``src``; the snapshots keep edits to
+this checkout out of a pool in progress): ``nice -n 5 .venv/bin/python benchmarks/ab_call_pool.py --prefix P
+--old-src /tmp/old/src --new-src /tmp/new/src --blocks 30``, then for each ARM ``.venv/bin/python
+benchmarks/ab_sessions_judge.py --store P.ARM.sqlite --no-5``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ARMS = ("before", "now")
+HERE = Path(__file__).resolve().parent
+
+
+def start_arm(store: str, src: str, framework: str) -> subprocess.Popen:
+    """An arm's server on the harness at ``src``, prepared and ready for blocks."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen([sys.executable, str(HERE / "ab_call_arm.py"), "--store", store, "--framework", framework],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    ready = json.loads(proc.stdout.readline())
+    print(f"{store}: ready, harness {ready['harness']}", flush=True)
+    return proc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--old-src", required=True)
+    parser.add_argument("--new-src", default=str(HERE.parent / "src"))
+    parser.add_argument("--blocks", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--framework", default="onnxruntime_genai")
+    args = parser.parse_args()
+    stores = {arm: f"{args.prefix}.{arm}.sqlite" for arm in ARMS}
+    sources = {"before": args.old_src, "now": args.new_src}
+    servers = {arm: start_arm(stores[arm], sources[arm], args.framework) for arm in ARMS}
+    for block in range(args.blocks):
+        for arm in ARMS if block % 2 == 0 else ARMS[::-1]:
+            load = os.getloadavg()[0]
+            servers[arm].stdin.write(f"{block * args.rounds} {args.rounds}\n")
+            servers[arm].stdin.flush()
+            answer = json.loads(servers[arm].stdout.readline())
+            entry = {"block": block, "framework": args.framework, "design": "per_call", "arm": arm,
+                     "rounds": args.rounds, "measured": args.rounds, "wall_s": answer["wall_s"], "load1": load,
+                     "failed_rows": answer["failed_rows"], "at": time.time()}
+            with open(stores[arm] + ".jsonl", "a") as fh:
+                fh.write(json.dumps(entry) + "\n")
+            print(json.dumps(entry), flush=True)
+    for server in servers.values():
+        server.stdin.close()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
