@@ -159,13 +159,18 @@ def test_ab_with_long_lived_workers_counts_each_worker_pair_once(tmp_path: Path)
     assert "--rounds-per-worker must be a whole number from 1 to 1000, got 0" in assert_one_error_line(bad, 2)
 
 
-def test_a_round_that_fails_in_a_long_lived_worker_is_recorded_and_ends_its_session(tmp_path: Path) -> None:
-    ws = FakeWorkspace(tmp_path)
+def failing_ab(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ab env:default env:twin`` of a fake model whose every call fails (``fake-raise``), with ``args``."""
+    ws = FakeWorkspace(root)
     ws.workload("gen", repetitions=2)
     suite = ws.suite("raise", [("gen", ["fake-raise"])])
-    proc = run_fake_cli("--python", f"twin={sys.executable}", "ab", "env:default", "env:twin", "--suite", suite,
-                        "--framework", "fake", "--device", "CPU", "--store", tmp_path / "ab.sqlite", "--rounds", "4",
-                        "--max-rounds", "4", "--rounds-per-worker", "2", cwd=tmp_path, timeout=300)
+    return run_fake_cli("--python", f"twin={sys.executable}", "ab", "env:default", "env:twin", "--suite", suite,
+                        "--framework", "fake", "--device", "CPU", "--store", root / "ab.sqlite", *args, cwd=root,
+                        timeout=300)
+
+
+def test_a_round_that_fails_in_a_long_lived_worker_is_recorded_and_ends_its_session(tmp_path: Path) -> None:
+    proc = failing_ab(tmp_path, "--rounds", "4", "--max-rounds", "4", "--rounds-per-worker", "2")
     assert proc.returncode not in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
     rows = ResultStore(tmp_path / "ab.sqlite").read()
     # four rounds a side are raised to four sessions of two (the paired test needs four workers a side); each
@@ -174,13 +179,8 @@ def test_a_round_that_fails_in_a_long_lived_worker_is_recorded_and_ends_its_sess
     assert rows["environment"].eq("default").all() and rows["error"].str.contains("fake runtime failure").all()
 
 
-def test_a_call_that_fails_is_its_own_failed_row_and_its_partner_still_runs(tmp_path: Path) -> None:
-    ws = FakeWorkspace(tmp_path)
-    ws.workload("gen", repetitions=2)
-    suite = ws.suite("raise", [("gen", ["fake-raise"])])
-    proc = run_fake_cli("--python", f"twin={sys.executable}", "ab", "env:default", "env:twin", "--suite", suite,
-                        "--framework", "fake", "--device", "CPU", "--store", tmp_path / "ab.sqlite", "--rounds", "2",
-                        "--max-rounds", "2", cwd=tmp_path, timeout=300)
+def test_a_call_that_fails_is_its_own_failed_row_and_the_next_call_still_runs(tmp_path: Path) -> None:
+    proc = failing_ab(tmp_path, "--rounds", "2", "--max-rounds", "2")
     assert proc.returncode not in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
     # every call its own worker: each call that fails is its failed row, and the next still runs (ABBA)
     calls = [line.split("] ")[1].split(" | ")[0] for line in proc.stderr.splitlines() if line.startswith("[")]
