@@ -37,7 +37,7 @@ WORKER_MODULE = "genai_harness.worker"
 """What a worker process runs (``python -m``)."""
 
 EXIT_POLL_S = 0.02
-"""The longest a wait for a worker's exit sleeps between looks (with a pidfd it wakes at the exit itself)."""
+"""Where the OS gives no exit descriptor (pidfd), how long a wait for a worker's exit sleeps between looks."""
 
 ReplyT = TypeVar("ReplyT", bound=WorkerReply)
 
@@ -136,14 +136,15 @@ class WorkerProcess:
                 self.kill()
                 pid, status, usage = os.wait4(self.proc.pid, 0)
                 break
-            self._sleep_until_exit(min(EXIT_POLL_S, max(0.0, deadline - time.monotonic())))
+            self._sleep_until_exit(max(0.0, deadline - time.monotonic()))
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         return self.proc.returncode, rusage_peak_mb(usage), timed_out
 
     def _sleep_until_exit(self, seconds: float) -> None:
-        """Sleep ``seconds`` or until the worker exits, whichever comes first (without a pidfd: the whole time)."""
+        """Sleep until the worker exits or ``seconds`` pass, whichever comes first (without a pidfd: at most
+        :data:`EXIT_POLL_S`, then the caller looks again)."""
         if self._exit_fd is None:
-            time.sleep(seconds)
+            time.sleep(min(seconds, EXIT_POLL_S))
         else:
             select.select([self._exit_fd], [], [], seconds)
 
