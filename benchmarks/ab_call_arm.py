@@ -3,9 +3,10 @@
 It prepares once (``runner.prepare.prepare_run``: ``env:default`` against ``env:twin``, the same interpreter, an A/A
 pair of tiny-llm ``text-p128-g32`` cells on FRAMEWORK), then reads one line a block from standard input (``FIRST
 ROUNDS``), runs those ABBA rounds as ``ab --rounds-per-worker 1`` runs them (``run_plan`` of one cell a call, each
-call a fresh worker; the cells as ``gate.ab.run_ab`` prepares them: no machine-speed kernel where the harness on
-``PYTHONPATH`` knows that field) and prints one JSON line with the block's wall time. Rows go to STORE through the
-harness's own code, one run id per side.
+call a fresh worker; the cells as ``gate.ab.ab_cell`` prepares them, REPETITIONS a call where given, or for an
+older harness as its ``run_ab`` did: no machine-speed kernel where the harness on ``PYTHONPATH`` knows that field)
+and prints one JSON line with the block's wall time. Rows go to STORE through the harness's own code, one run id
+per side.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", required=True)
     parser.add_argument("--framework", default="onnxruntime_genai")
+    parser.add_argument("--repetitions", type=int, default=None, help="ab --repetitions (default: ab's own)")
     args = parser.parse_args()
     suite = Path(args.store).with_suffix(".suite.toml")
     suite.write_text(SUITE)
@@ -38,8 +40,16 @@ def main() -> None:
     prepared = prepare_run(str(suite), [s.selection([args.framework], ["CPU"], None) for s in sides],
                            pythons=[f"twin={sys.executable}"], store=args.store, out=sys.stderr)
     pair = pair_cells(prepared.plans[0].cells, prepared.plans[1].cells, "env")[0]
-    if "machine_speed" in {f.name for f in dataclasses.fields(pair[0])}:  # as run_ab prepares its cells now
-        pair = tuple(dataclasses.replace(cell, machine_speed=False) for cell in pair)
+    try:  # the harness's own preparation of an ab cell, where it has one
+        from genai_harness.gate.ab import ab_cell
+    except ImportError:  # an older harness: as its run_ab prepared cells
+        if args.repetitions is not None:
+            raise SystemExit("--repetitions needs a harness with gate.ab.ab_cell") from None
+        if "machine_speed" in {f.name for f in dataclasses.fields(pair[0])}:
+            pair = tuple(dataclasses.replace(cell, machine_speed=False) for cell in pair)
+    else:
+        kept = {} if args.repetitions is None else {"repetitions": args.repetitions}
+        pair = tuple(ab_cell(cell, None, **kept) for cell in pair)
     contexts = [cell_loop.new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
     quiet = Progress(0, sys.stderr, False)
     written: list[dict] = []

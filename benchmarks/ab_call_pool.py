@@ -7,6 +7,10 @@ see the same minutes of the machine. Each arm writes its rows to ``PREFIX.ARM.sq
 that store's ``.jsonl`` in the shape ``ab_sessions_judge.py`` reads (design ``per_call``), which then replays
 self-sized ``ab`` jobs on each arm: false alarms, catches, rounds and machine seconds a job.
 
+``--arm NAME=SRC[,REPETITIONS]`` (repeatable) names the arms instead: the harness at SRC, each call measuring
+REPETITIONS (``ab --repetitions``; default ab's own), e.g. three arms ``--arm filed=/tmp/old/src --arm
+r10=/tmp/new/src,10 --arm r3=/tmp/new/src,3``.
+
 Run (checkouts first: ``git worktree add --detach /tmp/old REV``, ``git worktree add --detach /tmp/new HEAD`` and
 ``.venv/bin/python -m compileall -q /tmp/new/src``, as ``make setup`` compiles ``src``; the snapshots keep edits to
 this checkout out of a pool in progress): ``nice -n 5 .venv/bin/python benchmarks/ab_call_pool.py --prefix P
@@ -24,15 +28,15 @@ import sys
 import time
 from pathlib import Path
 
-ARMS = ("before", "now")
 HERE = Path(__file__).resolve().parent
 
 
-def start_arm(store: str, src: str, framework: str) -> subprocess.Popen:
+def start_arm(store: str, src: str, framework: str, repetitions: str | None = None) -> subprocess.Popen:
     """An arm's server on the harness at ``src``, prepared and ready for blocks."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen([sys.executable, str(HERE / "ab_call_arm.py"), "--store", store, "--framework", framework],
+    command = [sys.executable, str(HERE / "ab_call_arm.py"), "--store", store, "--framework", framework]
+    proc = subprocess.Popen(command + (["--repetitions", repetitions] if repetitions else []),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     ready = json.loads(proc.stdout.readline())
     print(f"{store}: ready, harness {ready['harness']}", flush=True)
@@ -42,17 +46,26 @@ def start_arm(store: str, src: str, framework: str) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prefix", required=True)
-    parser.add_argument("--old-src", required=True)
+    parser.add_argument("--old-src", default=None)
     parser.add_argument("--new-src", default=str(HERE.parent / "src"))
+    parser.add_argument("--arm", action="append", default=[], metavar="NAME=SRC[,REPETITIONS]",
+                        help="an arm (repeatable; instead of --old-src and --new-src)")
     parser.add_argument("--blocks", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--framework", default="onnxruntime_genai")
     args = parser.parse_args()
-    stores = {arm: f"{args.prefix}.{arm}.sqlite" for arm in ARMS}
-    sources = {"before": args.old_src, "now": args.new_src}
-    servers = {arm: start_arm(stores[arm], sources[arm], args.framework) for arm in ARMS}
+    if args.arm:
+        specs = {name: tuple(rest.split(",", 1)) for name, _, rest in (a.partition("=") for a in args.arm)}
+    elif args.old_src:
+        specs = {"before": (args.old_src,), "now": (args.new_src,)}
+    else:
+        parser.error("name the arms: --old-src (and --new-src), or --arm")
+    arms = tuple(specs)
+    stores = {arm: f"{args.prefix}.{arm}.sqlite" for arm in arms}
+    servers = {arm: start_arm(stores[arm], *specs[arm][:1], args.framework, *specs[arm][1:]) for arm in arms}
     for block in range(args.blocks):
-        for arm in ARMS if block % 2 == 0 else ARMS[::-1]:
+        shift = block % len(arms)  # every arm takes every place in the order in turn
+        for arm in arms[shift:] + arms[:shift]:
             load = os.getloadavg()[0]
             servers[arm].stdin.write(f"{block * args.rounds} {args.rounds}\n")
             servers[arm].stdin.flush()

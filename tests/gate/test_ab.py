@@ -14,6 +14,7 @@ from support import FakeWorkspace, assert_one_error_line, clean_env, run_cli, ru
 
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.ab import Side, interleave, pair_cells
+from genai_harness.gate.compare import AB_REPETITIONS
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.job import JOB_ENV
 
@@ -76,7 +77,9 @@ def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
     assert slowed.returncode in (1, 16), slowed.stderr  # six rounds prove 3x unless the load is wild: never a pass
     assert all(r["verdict"] == "regression" or r["unresolved"] for r in json.loads(slowed.stdout))
     rows = ResultStore(store).read()
-    assert rows["run_id"].nunique() == 2 and len(rows) == 2 * 6 * 10  # two sides x six rounds x ten repetitions
+    # two sides x six rounds x ab's repetitions a call (the workload's ten capped: ab --repetitions)
+    assert rows["run_id"].nunique() == 2 and len(rows) == 2 * 6 * AB_REPETITIONS
+    assert rows.groupby(["run_id", "repetition"]).size().eq(6).all()  # every call its repetitions 0..N-1
     assert sorted(rows["threads_requested"].unique()) == [1, 2]
     assert rows[rows["threads_requested"] == 2]["injected_slowdown"].eq(3.0).all()
     assert_one_error_line(run_cli("ab", "env:default", "model:tiny-llm"), 2)
@@ -93,17 +96,20 @@ def test_more_rounds_follow_the_measured_need_up_to_the_cap() -> None:
     assert more_rounds(50.0, 2, 40) == 2
 
 
-def timed_workspace(root: Path, factors: list[float]) -> tuple[Path, Path]:
+def timed_workspace(root: Path, factors: list[float], workloads: dict[str, tuple[int, int]] | None = None
+                    ) -> tuple[Path, Path]:
     """A fake workspace whose model ``fake-timed`` injects its times (``backends.fake``: the n-th worker's calls
-    take ``factors[n]`` times 5 ms to the first token and 1 ms a token after): (suite, model folder)."""
+    take ``factors[n]`` times 5 ms to the first token and 1 ms a token after), measured by ``workloads`` (name:
+    (repetitions, warm-ups); one workload ``gen`` of three repetitions unless given): (suite, model folder)."""
     ws = FakeWorkspace(root)
     folder = root / "m" / "text" / "timed"
     folder.mkdir(parents=True)
     (folder / "fake_times.json").write_text(json.dumps({"ttft_ms": 5.0, "token_ms": 1.0, "factors": factors}))
     with open(ws.config, "a") as fh:
         fh.write('\n[models.fake-timed]\ntask = "text2text"\n[models.fake-timed.formats]\nfake = "m/text/timed"\n')
-    ws.workload("gen", repetitions=3)
-    return ws.suite("timed", [("gen", ["fake-timed"])]), folder
+    for name, (repetitions, warmup) in (workloads or {"gen": (3, 0)}).items():
+        ws.workload(name, repetitions=repetitions, warmup=warmup)
+    return ws.suite("timed", [(name, ["fake-timed"]) for name in workloads or ["gen"]]), folder
 
 
 def fake_ab(root: Path, suite: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -159,6 +165,23 @@ def test_ab_with_long_lived_workers_counts_each_worker_pair_once(tmp_path: Path)
     assert "--rounds-per-worker must be a whole number from 1 to 1000, got 0" in assert_one_error_line(bad, 2)
 
 
+def test_each_ab_call_measures_at_most_its_repetitions_after_the_workloads_warmups(tmp_path: Path) -> None:
+    suite, _ = timed_workspace(tmp_path, [1.0], {"gen": (9, 1), "few": (2, 1)})
+    proc = fake_ab(tmp_path, suite, "--rounds", "4", "--max-rounds", "4", "--repetitions", "5")
+    assert proc.returncode == 0, proc.stderr
+    rows = ResultStore(tmp_path / "ab.sqlite").read()
+    per_call = rows.groupby(["run_id", "workload_id"])["repetition"].agg(["max", "size"])
+    assert per_call.loc[(slice(None), "gen"), "max"].eq(4).all()  # nine capped at five a call: 0..4
+    assert per_call.loc[(slice(None), "few"), "max"].eq(1).all()  # a workload with fewer keeps its own two
+    assert per_call["size"].tolist() == [4 * 2, 4 * 5] * 2  # four rounds a side (sorted: few, gen)
+    default = fake_ab(tmp_path, suite, "--rounds", "4", "--max-rounds", "4", "--store", tmp_path / "default.sqlite")
+    assert default.returncode == 0, default.stderr
+    assert ResultStore(tmp_path / "default.sqlite").read().groupby("workload_id")["repetition"].max().to_dict() == {
+        "gen": AB_REPETITIONS - 1, "few": 1}
+    bad = fake_ab(tmp_path, suite, "--repetitions", "0")
+    assert "--repetitions must be a whole number from 1 to 10000, got 0" in assert_one_error_line(bad, 2)
+
+
 def failing_ab(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``ab env:default env:twin`` of a fake model whose every call fails (``fake-raise``), with ``args``."""
     ws = FakeWorkspace(root)
@@ -202,7 +225,7 @@ def test_ab_with_long_lived_workers_on_a_real_runtime(tmp_path: Path) -> None:
                    "--metric", "tpot_ms", "--metric", "load_s", "--json")
     assert proc.returncode in (0, 1, 16), proc.stderr  # threads 1 against 2: what it shows depends on the load
     rows = ResultStore(store).read()
-    assert len(rows) == 2 * 8 * 10 and rows["status"].eq("ok").all()  # two sides x eight rounds x ten repetitions
+    assert len(rows) == 2 * 8 * AB_REPETITIONS and rows["status"].eq("ok").all()  # sides x rounds x repetitions
     assert rows.groupby("run_id")["worker_session"].nunique().tolist() == [4, 4]
     assert rows.groupby("worker_session")["load_s"].nunique().eq(1).all()  # one load per worker
     results = json.loads(proc.stdout)

@@ -7,7 +7,13 @@ from typing import Any
 
 from genai_harness.commands.compare import add_gate_options, gate_comparison, judge
 from genai_harness.commands.run import add_measure_option
-from genai_harness.gate.compare import AB_MAX_ROUNDS, AB_ROUNDS, AB_ROUNDS_PER_WORKER, rounds_to_run
+from genai_harness.gate.compare import (
+    AB_MAX_ROUNDS,
+    AB_REPETITIONS,
+    AB_ROUNDS,
+    AB_ROUNDS_PER_WORKER,
+    rounds_to_run,
+)
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
@@ -27,7 +33,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
                               config=args.config, progress=not args.quiet,
                               inject_slowdown=(None, args.inject_slowdown), max_rounds=max_rounds,
                               rounds_needed=rounds_needed, measure=args.measure,
-                              rounds_per_worker=args.rounds_per_worker)
+                              rounds_per_worker=args.rounds_per_worker, repetitions=args.repetitions)
     return judge(frame_a, frame_b, args, labels=(f"A ({args.a})", f"B ({args.b})"), ignore=ignore, paired=True)
 
 
@@ -57,6 +63,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="one worker per side serves K rounds of a cell pair (loads its model once; the rounds "
                         "alternate ABBA), and the gate counts each worker pair as one unit, its rounds averaged; "
                         f"1 starts a fresh worker for every call (default {AB_ROUNDS_PER_WORKER})")
+    p.add_argument("--repetitions", type=int, default=AB_REPETITIONS, metavar="N",
+                   help="the most repetitions each call measures after the workload's warm-ups (a workload with "
+                        "fewer keeps its own; no min_time_s loop): the gate keeps one median a call and its noise is "
+                        f"between calls, so more cost time and barely narrow it (default {AB_REPETITIONS})")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")

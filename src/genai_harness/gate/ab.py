@@ -6,7 +6,8 @@ call in its own worker process. Both sides then share the same minutes of the sa
 noisy runner's drift falls on both alike; the compare that follows pairs them across the varied
 dimension. This is the gate that survives a noisy CI runner, and the way to test a runtime upgrade.
 No cell of ``ab`` times the machine-speed kernel (``calib_ms``): only separate runs need it, and it cost 0.11 s of
-a 0.7 s call.
+a 0.7 s call. Each call measures at most ``repetitions`` repetitions after the workload's warm-ups
+(``AB_REPETITIONS``): the gate keeps one median a call, and its noise is between calls, not within one.
 
 With ``rounds_per_worker`` K above 1, one worker per side serves K rounds of a pair (a *session*: each loads its
 model once, then the rounds alternate ABBA on the loaded models; :mod:`genai_harness.runner.round_loop`): a round
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from genai_harness.analysis.keys import CELL_LABEL_COLUMNS, cell_label
 from genai_harness.analysis.long_view import row_labels
 from genai_harness.errors import ConfigurationError
-from genai_harness.gate.compare import AB_ROUNDS, MIN_REPETITIONS
+from genai_harness.gate.compare import AB_REPETITIONS, AB_ROUNDS, MIN_REPETITIONS
 from genai_harness.runner.benchmark import check_measure, check_slowdown
 from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.job import job_id
@@ -38,6 +39,7 @@ from genai_harness.runner.prepare import Selection, prepare_run
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.round_loop import SessionRunner, session_plan
 from genai_harness.worker.protocol import INSTRUCTIONS
+from genai_harness.workloads.spec import MAX_REPETITIONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,13 +158,26 @@ def whole_sessions(extra: int, done: int, max_rounds: int, per_worker: int) -> i
     return min(math.ceil(extra / per_worker) * per_worker, max_rounds - done)
 
 
+def ab_cell(cell: Cell, slowdown: float | None, *, measure: str = "time", repetitions: int = AB_REPETITIONS) -> Cell:
+    """``cell`` as ``ab`` runs it (pure): no machine-speed kernel (the module docstring), the side's injected
+    slowdown, at most ``repetitions`` repetitions a call after the workload's own warm-ups (a ``min_time_s`` loop
+    off, as the count is the point), and one compute thread under ``measure="instructions"`` (whose worker caps
+    repetitions itself)."""
+    if measure == INSTRUCTIONS:
+        return dataclasses.replace(cell, inject_slowdown=slowdown, machine_speed=False, measure=measure, threads=1)
+    workload = cell.workload
+    if workload.repetitions > repetitions or workload.min_time_s:
+        workload = dataclasses.replace(workload, repetitions=min(workload.repetitions, repetitions), min_time_s=0.0)
+    return dataclasses.replace(cell, workload=workload, inject_slowdown=slowdown, machine_speed=False)
+
+
 def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, frameworks: Sequence[str] | None = None,
            devices: Sequence[str] | None = None, models: Sequence[str] | None = None,
            store: str | Path | None = None, pythons: Sequence[str] | None = None, config: str | Path | None = None,
            progress: bool = True, stream: TextIO | None = None,
            inject_slowdown: tuple[float | None, float | None] = (None, None), max_rounds: int | None = None,
            rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float] | None = None, measure: str = "time",
-           rounds_per_worker: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+           rounds_per_worker: int = 1, repetitions: int = AB_REPETITIONS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
 
     ``inject_slowdown`` stretches one side's spans (gate calibration). Rows are written as each call ends.
@@ -173,6 +188,8 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
 
     ``measure="instructions"`` runs every call under valgrind with one compute thread (``runner.valgrind``); the
     counts barely vary between runs, so each pair runs one round and never more.
+
+    ``repetitions`` caps the repetitions each call measures (:func:`ab_cell`).
 
     ``rounds_per_worker`` K > 1 keeps one worker per side alive for K rounds (see the module docstring); a job
     then runs at least ``MIN_REPETITIONS`` sessions (``rounds`` is raised to that), and more rounds come in whole
@@ -195,6 +212,9 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     if per_worker > 1 and rounds < MIN_REPETITIONS * per_worker:  # the paired test needs this many workers a side
         rounds = MIN_REPETITIONS * per_worker
         max_rounds = None if max_rounds is None else max(max_rounds, rounds)
+    if not isinstance(repetitions, int) or isinstance(repetitions, bool) or not 1 <= repetitions <= MAX_REPETITIONS:
+        raise ConfigurationError(f"--repetitions must be a whole number from 1 to {MAX_REPETITIONS}, got "
+                                 f"{repetitions!r}")
     slowdowns = [check_slowdown(f) for f in inject_slowdown]
     job = job_id(None, os.environ)  # the job both sides' rows name: a bad $GENAI_HARNESS_JOB fails before the store
     if measure == INSTRUCTIONS:  # counts need no rounds to average their noise away (analysis/gate_rules)
@@ -209,10 +229,8 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     if not pairs:
         raise ConfigurationError(f"A/B: no cell of {a!r} has a partner in {b!r} (same framework, device, workload"
                                  f"{'' if side_a.kind == 'model' else ', model'}); check the filters")
-    counted = {"measure": measure, "threads": 1} if measure == INSTRUCTIONS else {}
-    # no machine-speed kernel: the paired rounds share their minutes (module docstring)
-    pairs = [(dataclasses.replace(x, inject_slowdown=slowdowns[0], machine_speed=False, **counted),
-              dataclasses.replace(y, inject_slowdown=slowdowns[1], machine_speed=False, **counted)) for x, y in pairs]
+    pairs = [(ab_cell(x, slowdowns[0], measure=measure, repetitions=repetitions),
+              ab_cell(y, slowdowns[1], measure=measure, repetitions=repetitions)) for x, y in pairs]
     result_store = prepared.store
     contexts = [new_run_context(prepared.profile, prepared.env_versions, job) for _ in range(2)]
     written: list[dict[str, Any]] = []

@@ -115,6 +115,11 @@ round-to-round noise needs more rounds to catch ``TARGET_SLOWDOWN`` runs more, u
 machine self-sized jobs of one pair chose a median of 137 (openvino-genai) and 188 (onnxruntime-genai, whose
 load time is the noisiest metric) rounds, and held false alarms <= 0.5 % while catching every 10 % slowdown
 (benchmarks/RESULTS.md, "ab as it runs by default")."""
+AB_REPETITIONS = 3
+"""Default of ``ab --repetitions``: the most repetitions one ``ab`` call measures, after the workload's warm-ups.
+The paired gate keeps one value a call (its median), and what sets its noise is between calls (each a fresh
+process); more repetitions in a call cost machine time and barely narrow it (benchmarks/RESULTS.md, "Fewer
+repetitions a call")."""
 AB_ROUNDS_PER_WORKER = 1
 """Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call.
 Sessions of 10 kept the rates at 0.33 of the machine time on openvino-genai and 0.99 on onnxruntime-genai, but
