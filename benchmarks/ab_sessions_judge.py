@@ -15,6 +15,11 @@ jobs are judged as A/A and with B stretched by 1.05 and 1.10 (``analysis.metric_
 A job's machine time is the wall time the pool spent on the units it used (``POOL.jsonl``: per block, per
 design; a session of K < the pool's rounds is costed as its worker start plus K of its rounds).
 
+``--first-repetitions N`` judges each per-call round on its calls' first N repetitions alone: what ``ab
+--repetitions N`` would have measured (the repetitions after them ran later in the same process), costed as the
+round's share of its block less the end-to-end time of the repetitions left out (their measuring; a real arm of
+``ab_call_pool.py --arm NAME=SRC,N`` checks that estimate).
+
 Run: ``nice -n 5 .venv/bin/python benchmarks/ab_sessions_judge.py --store POOL.sqlite --trials 200 --per-worker 10
 --per-worker 5``
 """
@@ -79,9 +84,17 @@ def shift(metrics: list[str], factor: float) -> np.ndarray:
     return np.log(np.asarray([float(stretched[m]) for m in metrics]))
 
 
+def first_repetitions(call: pd.DataFrame, keep: int | None) -> tuple[pd.DataFrame, float]:
+    """(a call's first ``keep`` repetitions, the seconds its later ones spent end to end) (pure)."""
+    if keep is None:
+        return call, 0.0
+    later = call["repetition"] >= keep
+    return call[~later], float(call.loc[later, "e2e_ms"].sum()) / 1000.0
+
+
 def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, per_worker: int,
-             metrics: list[str]) -> list[Unit]:
-    """The pool's units of one framework and design."""
+             metrics: list[str], keep: int | None = None) -> list[Unit]:
+    """The pool's units of one framework and design (per call: its first ``keep`` repetitions, where given)."""
     rows = frame[frame["framework"] == framework]
     blocks = [e for e in log if e["framework"] == framework and e["design"] == design and e["measured"] == e["rounds"]]
     sides = []
@@ -92,8 +105,12 @@ def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, 
         per_round = [e["wall_s"] / e["rounds"] for e in blocks]
         n = min(len(sides[0]), len(sides[1]), len(per_round) * blocks[0]["rounds"] if blocks else 0)
         costs = np.repeat(per_round, blocks[0]["rounds"])[:n] if blocks else []
-        return [Unit(log_medians(a, metrics)[None, :], log_medians(b, metrics)[None, :], float(c), (a, b))
-                for a, b, c in zip(sides[0][:n], sides[1][:n], costs, strict=True)]
+        out = []
+        for a_call, b_call, c in zip(sides[0][:n], sides[1][:n], costs, strict=True):
+            (a, a_later), (b, b_later) = first_repetitions(a_call, keep), first_repetitions(b_call, keep)
+            out.append(Unit(log_medians(a, metrics)[None, :], log_medians(b, metrics)[None, :],
+                            float(c) - a_later - b_later, (a, b)))
+        return out
     starts = [e["worker_start_s"] for e in blocks]
     out = []
     by_session = [[c for c in sides[i]] for i in range(2)]
@@ -189,6 +206,8 @@ def main() -> None:
     parser.add_argument("--no-5", action="store_true", help="judge A/A and 10 %% only (a shorter judging)")
     parser.add_argument("--without", action="append", default=[], metavar="METRIC",
                         help="leave a default metric out (what sizes the jobs when it is gone)")
+    parser.add_argument("--first-repetitions", type=int, default=None, metavar="N",
+                        help="judge per-call rounds on each call's first N repetitions (ab --repetitions N)")
     args = parser.parse_args()
     started = time.monotonic()
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
@@ -198,13 +217,15 @@ def main() -> None:
                        and m not in args.without]
     loads = [e["load1"] for e in log]
     print(f"pool {args.store}: {len(log)} blocks, 1-min load average during it median {np.median(loads):.1f} "
-          f"(min {min(loads):.1f}, max {max(loads):.1f}); metrics {', '.join(METRIC_NAMES)}")
+          f"(min {min(loads):.1f}, max {max(loads):.1f}); metrics {', '.join(METRIC_NAMES)}"
+          + (f"; each call's first {args.first_repetitions} repetitions" if args.first_repetitions else ""))
     rng = np.random.default_rng(20261206)
     results = []
     for framework in args.framework or sorted(frame["framework"].unique()):
         designs = [("per_call", 1)] + [("sessions", k) for k in (args.per_worker or [10])]
         for design, k in designs:
-            units = units_of(frame, log, framework, design, k, METRIC_NAMES)
+            units = units_of(frame, log, framework, design, k, METRIC_NAMES,
+                             args.first_repetitions if design == "per_call" else None)
             if len(units) < MIN_REPETITIONS:
                 print(f"{framework} {design} K={k}: {len(units)} units in the pool, too few")
                 continue

@@ -77,9 +77,7 @@ def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
     assert slowed.returncode in (1, 16), slowed.stderr  # six rounds prove 3x unless the load is wild: never a pass
     assert all(r["verdict"] == "regression" or r["unresolved"] for r in json.loads(slowed.stdout))
     rows = ResultStore(store).read()
-    # two sides x six rounds x ab's repetitions a call (the workload's ten capped: ab --repetitions)
-    assert rows["run_id"].nunique() == 2 and len(rows) == 2 * 6 * AB_REPETITIONS
-    assert rows.groupby(["run_id", "repetition"]).size().eq(6).all()  # every call its repetitions 0..N-1
+    assert rows["run_id"].nunique() == 2 and len(rows) == 2 * 6 * 10  # two sides x six rounds x ten repetitions
     assert sorted(rows["threads_requested"].unique()) == [1, 2]
     assert rows[rows["threads_requested"] == 2]["injected_slowdown"].eq(3.0).all()
     assert_one_error_line(run_cli("ab", "env:default", "model:tiny-llm"), 2)
@@ -176,8 +174,9 @@ def test_each_ab_call_measures_at_most_its_repetitions_after_the_workloads_warmu
     assert per_call["size"].tolist() == [4 * 2, 4 * 5] * 2  # four rounds a side (sorted: few, gen)
     default = fake_ab(tmp_path, suite, "--rounds", "4", "--max-rounds", "4", "--store", tmp_path / "default.sqlite")
     assert default.returncode == 0, default.stderr
+    assert AB_REPETITIONS is None  # by default every call measures its workload's own repetitions
     assert ResultStore(tmp_path / "default.sqlite").read().groupby("workload_id")["repetition"].max().to_dict() == {
-        "gen": AB_REPETITIONS - 1, "few": 1}
+        "gen": 8, "few": 1}
     bad = fake_ab(tmp_path, suite, "--repetitions", "0")
     assert "--repetitions must be a whole number from 1 to 10000, got 0" in assert_one_error_line(bad, 2)
 
@@ -225,7 +224,7 @@ def test_ab_with_long_lived_workers_on_a_real_runtime(tmp_path: Path) -> None:
                    "--metric", "tpot_ms", "--metric", "load_s", "--json")
     assert proc.returncode in (0, 1, 16), proc.stderr  # threads 1 against 2: what it shows depends on the load
     rows = ResultStore(store).read()
-    assert len(rows) == 2 * 8 * AB_REPETITIONS and rows["status"].eq("ok").all()  # sides x rounds x repetitions
+    assert len(rows) == 2 * 8 * 10 and rows["status"].eq("ok").all()  # two sides x eight rounds x ten repetitions
     assert rows.groupby("run_id")["worker_session"].nunique().tolist() == [4, 4]
     assert rows.groupby("worker_session")["load_s"].nunique().eq(1).all()  # one load per worker
     results = json.loads(proc.stdout)

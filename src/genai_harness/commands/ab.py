@@ -64,9 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         "alternate ABBA), and the gate counts each worker pair as one unit, its rounds averaged; "
                         f"1 starts a fresh worker for every call (default {AB_ROUNDS_PER_WORKER})")
     p.add_argument("--repetitions", type=int, default=AB_REPETITIONS, metavar="N",
-                   help="the most repetitions each call measures after the workload's warm-ups (a workload with "
-                        "fewer keeps its own; no min_time_s loop): the gate keeps one median a call and its noise is "
-                        f"between calls, so more cost time and barely narrow it (default {AB_REPETITIONS})")
+                   help="each call measures at most N repetitions after the workload's warm-ups (a workload with "
+                        "fewer keeps its own; no min_time_s loop); default: the workload's own. The gate keeps one "
+                        "median a call: on a quiet machine 3 cost 0.6 of the machine time at the same rates, on a "
+                        "loaded one a median of 3 varies more and jobs need more rounds")
     p.add_argument("--framework", action="append", help="only this framework (repeatable)")
     p.add_argument("--device", action="append", help="only devices matching this label (repeatable)")
     p.add_argument("--model", action="append", help="only these models (repeatable; not with model: sides)")

@@ -6,8 +6,8 @@ call in its own worker process. Both sides then share the same minutes of the sa
 noisy runner's drift falls on both alike; the compare that follows pairs them across the varied
 dimension. This is the gate that survives a noisy CI runner, and the way to test a runtime upgrade.
 No cell of ``ab`` times the machine-speed kernel (``calib_ms``): only separate runs need it, and it cost 0.11 s of
-a 0.7 s call. Each call measures at most ``repetitions`` repetitions after the workload's warm-ups
-(``AB_REPETITIONS``): the gate keeps one median a call, and its noise is between calls, not within one.
+a 0.7 s call. With ``repetitions`` each call measures at most that many repetitions after the workload's warm-ups
+(``ab --repetitions``; the gate keeps one median a call).
 
 With ``rounds_per_worker`` K above 1, one worker per side serves K rounds of a pair (a *session*: each loads its
 model once, then the rounds alternate ABBA on the loaded models; :mod:`genai_harness.runner.round_loop`): a round
@@ -158,15 +158,16 @@ def whole_sessions(extra: int, done: int, max_rounds: int, per_worker: int) -> i
     return min(math.ceil(extra / per_worker) * per_worker, max_rounds - done)
 
 
-def ab_cell(cell: Cell, slowdown: float | None, *, measure: str = "time", repetitions: int = AB_REPETITIONS) -> Cell:
+def ab_cell(cell: Cell, slowdown: float | None, *, measure: str = "time",
+            repetitions: int | None = AB_REPETITIONS) -> Cell:
     """``cell`` as ``ab`` runs it (pure): no machine-speed kernel (the module docstring), the side's injected
-    slowdown, at most ``repetitions`` repetitions a call after the workload's own warm-ups (a ``min_time_s`` loop
-    off, as the count is the point), and one compute thread under ``measure="instructions"`` (whose worker caps
-    repetitions itself)."""
+    slowdown, with ``repetitions`` at most that many repetitions a call after the workload's own warm-ups (a
+    ``min_time_s`` loop off, as the count is the point; None: the workload's own), and one compute thread under
+    ``measure="instructions"`` (whose worker caps repetitions itself)."""
     if measure == INSTRUCTIONS:
         return dataclasses.replace(cell, inject_slowdown=slowdown, machine_speed=False, measure=measure, threads=1)
     workload = cell.workload
-    if workload.repetitions > repetitions or workload.min_time_s:
+    if repetitions is not None and (workload.repetitions > repetitions or workload.min_time_s):
         workload = dataclasses.replace(workload, repetitions=min(workload.repetitions, repetitions), min_time_s=0.0)
     return dataclasses.replace(cell, workload=workload, inject_slowdown=slowdown, machine_speed=False)
 
@@ -177,7 +178,8 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
            progress: bool = True, stream: TextIO | None = None,
            inject_slowdown: tuple[float | None, float | None] = (None, None), max_rounds: int | None = None,
            rounds_needed: Callable[[pd.DataFrame, pd.DataFrame, int], float] | None = None, measure: str = "time",
-           rounds_per_worker: int = 1, repetitions: int = AB_REPETITIONS) -> tuple[pd.DataFrame, pd.DataFrame]:
+           rounds_per_worker: int = 1, repetitions: int | None = AB_REPETITIONS
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run sides ``a`` and ``b`` interleaved; return (A's rows, B's rows), each side its own run id in the store.
 
     ``inject_slowdown`` stretches one side's spans (gate calibration). Rows are written as each call ends.
@@ -189,7 +191,7 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     ``measure="instructions"`` runs every call under valgrind with one compute thread (``runner.valgrind``); the
     counts barely vary between runs, so each pair runs one round and never more.
 
-    ``repetitions`` caps the repetitions each call measures (:func:`ab_cell`).
+    ``repetitions`` caps the repetitions each call measures (:func:`ab_cell`; None: the workload's own).
 
     ``rounds_per_worker`` K > 1 keeps one worker per side alive for K rounds (see the module docstring); a job
     then runs at least ``MIN_REPETITIONS`` sessions (``rounds`` is raised to that), and more rounds come in whole
@@ -212,7 +214,8 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
     if per_worker > 1 and rounds < MIN_REPETITIONS * per_worker:  # the paired test needs this many workers a side
         rounds = MIN_REPETITIONS * per_worker
         max_rounds = None if max_rounds is None else max(max_rounds, rounds)
-    if not isinstance(repetitions, int) or isinstance(repetitions, bool) or not 1 <= repetitions <= MAX_REPETITIONS:
+    if repetitions is not None and (not isinstance(repetitions, int) or isinstance(repetitions, bool)
+                                    or not 1 <= repetitions <= MAX_REPETITIONS):
         raise ConfigurationError(f"--repetitions must be a whole number from 1 to {MAX_REPETITIONS}, got "
                                  f"{repetitions!r}")
     slowdowns = [check_slowdown(f) for f in inject_slowdown]

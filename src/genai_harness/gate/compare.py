@@ -105,21 +105,23 @@ PAIRED_ALPHA = 0.01
 """Default false-alarm rate of the paired ``ab`` gate (two-sided t-tests on per-round log ratios, Holm over the
 job's rows): measured 0-0.5 % over 200 self-sized A/A jobs a runtime (benchmarks/RESULTS.md, "ab as it runs
 by default"); with each metric at 0.01 on its own, five metrics alarmed 1-2 %."""
-AB_ROUNDS = 20
-"""Rounds every cell pair of ``ab`` runs before it sizes itself (``AB_MAX_ROUNDS``): enough for a first
-measure of the round-to-round noise. Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab``
-warns when a job falls short."""
+AB_ROUNDS = 10
+"""Rounds every cell pair of ``ab`` runs before it sizes itself (``AB_MAX_ROUNDS``): a first measure of the
+round-to-round noise. Every paired row reports ``detectable`` and ``rounds_needed``, and ``ab`` warns when a job
+falls short. Was 20: on a quiet machine jobs stopped there though their noise asked for fewer, and starting at 10
+halved them with no false alarm in 200 A/A jobs and every 10 % slowdown caught; on a loaded one jobs grow past
+either start alike (benchmarks/RESULTS.md, "Ten first rounds, and fewer repetitions a call")."""
 AB_MAX_ROUNDS = 200
 """Default cap of a self-sizing ``ab`` job (``--max-rounds``): after its ``AB_ROUNDS``, a cell pair whose own
 round-to-round noise needs more rounds to catch ``TARGET_SLOWDOWN`` runs more, up to this many. On this quiet
 machine self-sized jobs of one pair chose a median of 137 (openvino-genai) and 188 (onnxruntime-genai, whose
 load time is the noisiest metric) rounds, and held false alarms <= 0.5 % while catching every 10 % slowdown
 (benchmarks/RESULTS.md, "ab as it runs by default")."""
-AB_REPETITIONS = 3
-"""Default of ``ab --repetitions``: the most repetitions one ``ab`` call measures, after the workload's warm-ups.
-The paired gate keeps one value a call (its median), and what sets its noise is between calls (each a fresh
-process); more repetitions in a call cost machine time and barely narrow it (benchmarks/RESULTS.md, "Fewer
-repetitions a call")."""
+AB_REPETITIONS: int | None = None
+"""Default of ``ab --repetitions``: None, each call measures the workload's own repetitions. ``--repetitions 3``
+made quiet jobs of tiny-llm 0.6 of the machine time at the same rates, but on a loaded machine a median of three
+varied twice as much in TPOT as one of ten and jobs sized by it needed three times the rounds (1.9x the machine
+time): opt-in (benchmarks/RESULTS.md, "Ten first rounds, and fewer repetitions a call")."""
 AB_ROUNDS_PER_WORKER = 1
 """Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call.
 Sessions of 10 kept the rates at 0.33 of the machine time on openvino-genai and 0.99 on onnxruntime-genai, but
