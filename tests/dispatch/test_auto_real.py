@@ -57,7 +57,13 @@ def test_pick_ranks_the_four_real_candidates(measured: Path) -> None:
 def test_open_text2text_opens_the_winner_and_generates(measured: Path) -> None:
     pipe = gh.open_text2text("tiny-llm", objective="tpot", store=measured, probe_budget_s=0)
     decision = pipe.decision
-    assert pipe.framework == decision.framework and decision.winner.environment == "default"
+    # the best candidate this process can open; which one wins TPOT is the machine's to say: plain onnxruntime's CPU
+    # EP in the ort-openvino environment and onnxruntime-genai here are within noise of each other, and a winner
+    # in another environment is named in the note (install it to gain), never opened here
+    here = [c for c in decision.ranked if c.environment == "default"]
+    assert (pipe.framework, pipe.dispatch_attempts) == (here[0].framework, [f"{here[0].choice}: opened"])
+    if decision.winner.environment != "default":
+        assert f"install environment {decision.winner.environment!r}" in pipe.dispatch_note
     result = pipe("We the People", gh.text2text.GenerationConfig.exact(8))
     assert len(result.token_ids) == 8 and pipe.dispatch_attempts[-1].endswith("opened")
 
