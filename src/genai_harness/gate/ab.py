@@ -158,6 +158,14 @@ def whole_sessions(extra: int, done: int, max_rounds: int, per_worker: int) -> i
     return min(math.ceil(extra / per_worker) * per_worker, max_rounds - done)
 
 
+def check_whole(value: Any, option: str, low: int, high: int, *, low_name: str | None = None) -> int:
+    """``value`` when it is a whole number from ``low`` to ``high``; else a ConfigurationError naming ``option``
+    and the range (``low_name`` says what the lower end is, where it is another option)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigurationError(f"{option} must be a whole number from {low_name or low} to {high}, got {value!r}")
+    return value
+
+
 def ab_cell(cell: Cell, slowdown: float | None, *, measure: str = "time",
             repetitions: int | None = AB_REPETITIONS) -> Cell:
     """``cell`` as ``ab`` runs it (pure): no machine-speed kernel (the module docstring), the side's injected
@@ -202,22 +210,15 @@ def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, fra
         raise ConfigurationError(f"A/B sides must vary one thing: {a!r} is {side_a.kind}, {b!r} is {side_b.kind}")
     if side_a == side_b:
         raise ConfigurationError(f"A/B sides are the same ({a!r}); name two environments, models or option sets")
-    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= 1000:
-        raise ConfigurationError(f"--rounds must be a whole number from 1 to 1000, got {rounds!r}")
-    if max_rounds is not None and (not isinstance(max_rounds, int) or isinstance(max_rounds, bool)
-                                   or not max(rounds, 2) <= max_rounds <= 1000):
-        raise ConfigurationError(f"--max-rounds must be a whole number from --rounds ({rounds}, at least 2) to "
-                                 f"1000, got {max_rounds!r}")
-    per_worker = rounds_per_worker
-    if not isinstance(per_worker, int) or isinstance(per_worker, bool) or not 1 <= per_worker <= 1000:
-        raise ConfigurationError(f"--rounds-per-worker must be a whole number from 1 to 1000, got {per_worker!r}")
+    check_whole(rounds, "--rounds", 1, 1000)
+    if max_rounds is not None:
+        check_whole(max_rounds, "--max-rounds", max(rounds, 2), 1000, low_name=f"--rounds ({rounds}, at least 2)")
+    per_worker = check_whole(rounds_per_worker, "--rounds-per-worker", 1, 1000)
     if per_worker > 1 and rounds < MIN_REPETITIONS * per_worker:  # the paired test needs this many workers a side
         rounds = MIN_REPETITIONS * per_worker
         max_rounds = None if max_rounds is None else max(max_rounds, rounds)
-    if repetitions is not None and (not isinstance(repetitions, int) or isinstance(repetitions, bool)
-                                    or not 1 <= repetitions <= MAX_REPETITIONS):
-        raise ConfigurationError(f"--repetitions must be a whole number from 1 to {MAX_REPETITIONS}, got "
-                                 f"{repetitions!r}")
+    if repetitions is not None:
+        check_whole(repetitions, "--repetitions", 1, MAX_REPETITIONS)
     slowdowns = [check_slowdown(f) for f in inject_slowdown]
     job = job_id(None, os.environ)  # the job both sides' rows name: a bad $GENAI_HARNESS_JOB fails before the store
     if measure == INSTRUCTIONS:  # counts need no rounds to average their noise away (analysis/gate_rules)
