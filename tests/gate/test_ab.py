@@ -231,6 +231,25 @@ def test_ab_with_long_lived_workers_on_a_real_runtime(tmp_path: Path) -> None:
     assert {r["tested_on"] for r in results} == {"paired workers"} and {r["df"] for r in results} == {3.0}
 
 
+def test_ab_calls_on_a_compiling_target_take_no_cold_start_loads(tmp_path: Path) -> None:
+    """openvino.genai compiles: ``run`` records its compile and cold/warm loads in fresh processes of their own, which
+    every ``ab`` call taking again made its rounds twice as dear; the calls' own load (``load_s``) is still there."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text('id = "ab-ov"\n[[entries]]\nworkload = "classify-b1"\nmodels = ["squeezenet"]\n')
+    store = tmp_path / "ab.sqlite"
+    proc = run_cli("--python", f"twin={sys.executable}", "ab", "env:default", "env:twin", "--suite", str(suite),
+                   "--framework", "openvino.genai", "--device", "CPU", "--store", str(store), "--rounds", "4",
+                   "--max-rounds", "4", "--repetitions", "2", "--metric", "load_s",
+                   env={"GENAI_HARNESS_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode in (0, 1, 16), proc.stderr  # an A/A pair: what it shows depends on the load
+    rows = ResultStore(store).read()
+    assert len(rows) == 2 * 4 * 2 and rows["status"].eq("ok").all(), rows[["status", "error"]].to_string()
+    assert rows["cache_state"].notna().all() and rows["load_s"].gt(0).all()  # through the cache, its load timed
+    assert rows["compile_s"].isna().all()  # no extra loads: the cold or warm figure is each call's own load
+    own = rows["load_cold_s"].fillna(rows["load_warm_s"])
+    assert own.eq(rows["load_s"]).all() and rows["cache_state"].isin(["cold", "warm"]).all()
+
+
 def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
     from genai_harness.cli import build_parser
     from genai_harness.gate.compare import AB_ROUNDS, AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD

@@ -6,8 +6,9 @@ call in its own worker process. Both sides then share the same minutes of the sa
 noisy runner's drift falls on both alike; the compare that follows pairs them across the varied
 dimension. This is the gate that survives a noisy CI runner, and the way to test a runtime upgrade.
 No cell of ``ab`` times the machine-speed kernel (``calib_ms``): only separate runs need it, and it cost 0.11 s of
-a 0.7 s call. With ``repetitions`` each call measures at most that many repetitions after the workload's warm-ups
-(``ab --repetitions``; the gate keeps one median a call).
+a 0.7 s call; nor takes a compiling target's extra cold-start loads (its compile and the empty- or warm-cache load
+its own load was not: two fresh processes a call, which ``run`` records). With ``repetitions`` each call measures at
+most that many repetitions after the workload's warm-ups (``ab --repetitions``; the gate keeps one median a call).
 
 With ``rounds_per_worker`` K above 1, one worker per side serves K rounds of a pair (a *session*: each loads its
 model once, then the rounds alternate ABBA on the loaded models; :mod:`genai_harness.runner.round_loop`): a round
@@ -168,16 +169,20 @@ def check_whole(value: Any, option: str, low: int, high: int, *, low_name: str |
 
 def ab_cell(cell: Cell, slowdown: float | None, *, measure: str = "time",
             repetitions: int | None = AB_REPETITIONS) -> Cell:
-    """``cell`` as ``ab`` runs it (pure): no machine-speed kernel (the module docstring), the side's injected
-    slowdown, with ``repetitions`` at most that many repetitions a call after the workload's own warm-ups (a
-    ``min_time_s`` loop off, as the count is the point; None: the workload's own), and one compute thread under
-    ``measure="instructions"`` (whose worker caps repetitions itself)."""
+    """``cell`` as ``ab`` runs it (pure): no machine-speed kernel (the module docstring), no cold-start loads (a
+    compiling target's empty-cache and warm-cache loads, each a fresh process: ``run`` records them, and every ``ab``
+    call taking them again doubled an openvino.genai round), the side's injected slowdown, with ``repetitions`` at
+    most that many repetitions a call after the workload's own warm-ups (a ``min_time_s`` loop off, as the count is
+    the point; None: the workload's own), and one compute thread under ``measure="instructions"`` (whose worker caps
+    repetitions itself)."""
     if measure == INSTRUCTIONS:
-        return dataclasses.replace(cell, inject_slowdown=slowdown, machine_speed=False, measure=measure, threads=1)
+        return dataclasses.replace(cell, inject_slowdown=slowdown, machine_speed=False, cold_start=False,
+                                   measure=measure, threads=1)
     workload = cell.workload
     if repetitions is not None and (workload.repetitions > repetitions or workload.min_time_s):
         workload = dataclasses.replace(workload, repetitions=min(workload.repetitions, repetitions), min_time_s=0.0)
-    return dataclasses.replace(cell, workload=workload, inject_slowdown=slowdown, machine_speed=False)
+    return dataclasses.replace(cell, workload=workload, inject_slowdown=slowdown, machine_speed=False,
+                               cold_start=False)
 
 
 def run_ab(a: str, b: str, suite: str = "smoke", *, rounds: int = AB_ROUNDS, frameworks: Sequence[str] | None = None,
