@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from genai_harness.analysis.statistics import detectable_slowdown, paired_log_ratio_test, paired_test, rounds_needed
+from genai_harness.analysis.statistics import (
+    detectable_slowdown,
+    paired_log_ratio_test,
+    paired_rank_test,
+    paired_test,
+    rounds_needed,
+)
 
 
 def test_paired_test_sees_a_shift_that_load_hides_from_an_unpaired_test() -> None:
@@ -163,3 +169,67 @@ def test_holm_adjust_by_hand() -> None:
     adjusted = holm_adjust([0.01, 0.04, 0.03, math.nan])
     assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and math.isnan(adjusted[3])  # NaN: not in the family
     assert holm_adjust([0.5, 0.9]) == [1.0, 1.0] and holm_adjust([]) == [] and holm_adjust([0.02]) == [0.02]
+
+
+def _exact_signed_rank_interval(logs: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The Hodges-Lehmann interval from first principles: the exact null distribution of the signed-rank sum T+
+    by enumerating every sign pattern, its lower critical count k, and the k-th Walsh averages from each end."""
+    n = len(logs)
+    ranks = np.arange(1, n + 1)
+    patterns = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
+    null = np.sort(patterns @ ranks)
+    alpha = 1.0 - confidence
+    k = max(t for t in range(len(null)) if np.mean(null <= t - 1) <= alpha / 2)  # P(T+ <= k - 1) <= alpha / 2
+    walsh = np.sort([(logs[i] + logs[j]) / 2 for i in range(n) for j in range(i, n)])
+    return float(np.exp(walsh[k - 1])), float(np.exp(walsh[len(walsh) - k]))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rank_interval_is_the_exact_hodges_lehmann_interval(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.lognormal(0.0, 0.2, 12)
+    b = a * rng.lognormal(0.05, 0.05, 12)
+    test = paired_rank_test(a.tolist(), b.tolist())
+    logs = np.log(b / a)
+    low, high = _exact_signed_rank_interval(logs, 0.95)
+    assert (test.ci_low, test.ci_high) == (pytest.approx(low), pytest.approx(high))
+    walsh = [(logs[i] + logs[j]) / 2 for i in range(12) for j in range(i, 12)]
+    assert test.ratio == pytest.approx(math.exp(float(np.median(walsh))))
+    assert test.p_value == pytest.approx(stats.wilcoxon(logs).pvalue)
+
+
+def test_rank_interval_excludes_one_exactly_when_the_test_rejects() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        n = int(rng.integers(6, 40))
+        a = rng.lognormal(0.0, 0.1, n)
+        b = a * rng.lognormal(float(rng.normal(0.0, 0.03)), 0.06, n)
+        test = paired_rank_test(a.tolist(), b.tolist())
+        assert (test.p_value < 0.05) == (test.ci_low > 1.0 or test.ci_high < 1.0), (n, test)
+        assert test.ci_low <= test.ratio <= test.ci_high
+
+
+def test_rank_interval_follows_the_centre_where_a_few_rounds_lie_far_out() -> None:
+    """A loaded machine: most rounds' ratios near their centre, a fifth of them a core's wait away either way."""
+    rng = np.random.default_rng(5)
+    n = 60
+    centre = rng.normal(np.log(1.10), 0.03, n)
+    far = rng.random(n) < 0.2
+    logs = np.where(far, centre + rng.choice([-0.6, 0.6], n), centre)
+    a = np.ones(n)
+    rank, t = paired_rank_test(a.tolist(), np.exp(logs).tolist()), paired_log_ratio_test(a.tolist(),
+                                                                                          np.exp(logs).tolist())
+    assert rank.ci_high / rank.ci_low < (t.ci_high / t.ci_low) ** 0.5  # far narrower
+    assert rank.ci_low > 1.05 and rank.p_value < 0.002  # the 10 % slowdown shown at a five-metric Holm share
+    assert rank.sd_log_ratio < t.sd_log_ratio / 2  # what sizes a job: the spread its interval implies
+
+
+def test_rank_test_with_too_few_or_equal_pairs() -> None:
+    few = paired_rank_test([1.0] * 5, [1.1, 1.2, 1.05, 1.15, 1.3])
+    assert (few.ci_low, few.ci_high) == (0.0, math.inf) and few.p_value == pytest.approx(0.0625)
+    assert math.isfinite(few.sd_log_ratio)  # the plain SD sizes the job
+    equal = paired_rank_test([1.0, 2.0, 4.0], [2.0, 4.0, 8.0])
+    assert (equal.ratio, equal.ci_low, equal.ci_high, equal.p_value) == (2.0, 2.0, 2.0, 0.0)
+    assert math.isnan(paired_rank_test([1.0], [2.0]).ratio)
+    with pytest.raises(ValueError, match="paired_rank_test needs matched pairs"):
+        paired_rank_test([1.0, 2.0], [1.0])

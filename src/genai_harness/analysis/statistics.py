@@ -176,6 +176,17 @@ def summarize(values: Sequence[float], *, confidence: float = CONFIDENCE) -> Sum
                    float(np.percentile(data, 99)), float(np.mean(data)), std, low, high)
 
 
+def _paired_logs(baseline: Sequence[float], current: Sequence[float], caller: str) -> np.ndarray:
+    """``log(current[i] / baseline[i])`` of the matched pairs whose two values are finite and positive."""
+    if len(baseline) != len(current):
+        raise ValueError(f"{caller} needs matched pairs, got {len(baseline)} baseline and {len(current)} "
+                         "current values")
+    pairs = np.asarray([(b, c) for b, c in zip(baseline, current, strict=True)
+                        if b is not None and c is not None], dtype=float).reshape(-1, 2)
+    pairs = pairs[np.all(np.isfinite(pairs) & (pairs > 0), axis=1)]
+    return np.log(pairs[:, 1] / pairs[:, 0])
+
+
 def paired_test(baseline: Sequence[float], current: Sequence[float]) -> float:
     """Two-sided Wilcoxon signed-rank p-value of ``log(current[i] / baseline[i])`` over matched pairs.
 
@@ -186,15 +197,9 @@ def paired_test(baseline: Sequence[float], current: Sequence[float]) -> float:
     """
     from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
-    if len(baseline) != len(current):
-        raise ValueError(f"paired_test needs matched pairs, got {len(baseline)} baseline and {len(current)} "
-                         "current values")
-    pairs = np.asarray([(b, c) for b, c in zip(baseline, current, strict=True)
-                        if b is not None and c is not None], dtype=float).reshape(-1, 2)
-    pairs = pairs[np.all(np.isfinite(pairs) & (pairs > 0), axis=1)]
-    if len(pairs) < 2:
+    logs = _paired_logs(baseline, current, "paired_test")
+    if len(logs) < 2:
         return math.nan
-    logs = np.log(pairs[:, 1] / pairs[:, 0])
     if np.all(logs == 0):
         return 1.0
     return float(stats.wilcoxon(logs, alternative="two-sided", zero_method="zsplit").pvalue)
@@ -242,23 +247,79 @@ def paired_log_ratio_test(baseline: Sequence[float], current: Sequence[float], *
     """
     from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
 
-    if len(baseline) != len(current):
-        raise ValueError(f"paired_log_ratio_test needs matched pairs, got {len(baseline)} baseline and "
-                         f"{len(current)} current values")
-    pairs = np.asarray([(b, c) for b, c in zip(baseline, current, strict=True)
-                        if b is not None and c is not None], dtype=float).reshape(-1, 2)
-    pairs = pairs[np.all(np.isfinite(pairs) & (pairs > 0), axis=1)]
-    if len(pairs) < 2:
-        return PairedRatio(len(pairs), *([math.nan] * 5))
-    logs = np.log(pairs[:, 1] / pairs[:, 0])
+    logs = _paired_logs(baseline, current, "paired_log_ratio_test")
+    constant = _constant_pairs(logs)
+    if constant is not None:
+        return constant
     mean, sd = float(np.mean(logs)), float(np.std(logs, ddof=1))
-    if sd == 0.0 or np.all(logs == logs[0]):
-        ratio = math.exp(mean)
-        return PairedRatio(len(pairs), ratio, ratio, ratio, 1.0 if mean == 0.0 else 0.0, 0.0)
     result = stats.ttest_1samp(logs, 0.0)
     interval = result.confidence_interval(confidence_level=confidence)
-    return PairedRatio(len(pairs), math.exp(mean), math.exp(float(interval.low)), math.exp(float(interval.high)),
+    return PairedRatio(len(logs), math.exp(mean), math.exp(float(interval.low)), math.exp(float(interval.high)),
                        float(result.pvalue), sd)
+
+
+def _constant_pairs(logs: np.ndarray) -> PairedRatio | None:
+    """What a paired test says of fewer than 2 pairs (NaNs) or of pairs whose log ratios are all equal (a
+    zero-width interval, ``p_value`` 1.0 at ratio 1 and 0.0 elsewhere); None for any other pairs."""
+    if len(logs) < 2:
+        return PairedRatio(len(logs), *([math.nan] * 5))
+    if np.all(logs == logs[0]):
+        ratio = math.exp(float(logs[0]))
+        return PairedRatio(len(logs), ratio, ratio, ratio, 1.0 if logs[0] == 0.0 else 0.0, 0.0)
+    return None
+
+
+def paired_rank_test(baseline: Sequence[float], current: Sequence[float], *,
+                     confidence: float = CONFIDENCE) -> PairedRatio:
+    """Wilcoxon's signed-rank test on the per-pair log ratios, with the Hodges-Lehmann estimate and interval.
+
+    The rank counterpart of :func:`paired_log_ratio_test`, for rounds whose ratios have heavy tails: on a
+    loaded machine a call either gets a core or waits for one, so most rounds' ratios sit near their centre and
+    a few lie far out, which inflate a t-test's spread and so its rounds (benchmarks/RESULTS.md, "A rank test
+    for ab"). ``ratio`` is ``exp`` of the median of the Walsh averages ``(d_i + d_j) / 2, i <= j`` of the log
+    ratios ``d`` (Hodges-Lehmann: a uniform slowdown is a shift, which it estimates); ``ci_low``/``ci_high``
+    the shifts the test at ``1 - confidence`` does not reject (``scipy.stats.wilcoxon`` on ``d - shift``,
+    inverted between consecutive Walsh averages), so the interval excludes 1 exactly when ``p_value`` (the test
+    at 0) is below ``1 - confidence``, zero split. ``sd_log_ratio`` is the spread a t-interval of that width
+    would have (``half width / t * sqrt(n)``), which sizes a job the way :func:`paired_rounds_needed` expects,
+    or the plain SD where too few pairs bound the interval (fewer than 6 at 95 %: ``ci_low`` 0, ``ci_high``
+    inf). Dropped pairs and equal ratios as in :func:`paired_log_ratio_test`.
+    """
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
+
+    logs = _paired_logs(baseline, current, "paired_rank_test")
+    constant = _constant_pairs(logs)
+    if constant is not None:
+        return constant
+    upper = np.triu_indices(len(logs))
+    walsh = np.sort((logs[upper[0]] + logs[upper[1]]) / 2.0)
+    alpha = 1.0 - confidence
+
+    def accepted(j: int) -> bool:  # does the test keep a shift between Walsh averages j - 1 and j (0-based)?
+        low = walsh[j - 1] if j > 0 else walsh[0] - 1.0
+        high = walsh[j] if j < len(walsh) else walsh[-1] + 1.0
+        return float(stats.wilcoxon(logs - (low + high) / 2.0, zero_method="zsplit").pvalue) >= alpha
+
+    def first_accepted(order: np.ndarray) -> int:  # the test's p-value grows towards the estimate: bisect
+        lo, hi = 0, len(order) - 1
+        if not accepted(int(order[hi])):
+            return -1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if accepted(int(order[mid])) else (mid + 1, hi)
+        return int(order[lo])
+
+    middle = len(walsh) // 2
+    left = first_accepted(np.arange(0, middle + 1))
+    right = first_accepted(np.arange(len(walsh), middle - 1, -1))
+    ci_low = math.exp(float(walsh[left - 1])) if left > 0 else 0.0
+    ci_high = math.exp(float(walsh[right])) if 0 <= right < len(walsh) else math.inf
+    p_value = float(stats.wilcoxon(logs, zero_method="zsplit").pvalue)
+    sd = float(np.std(logs, ddof=1))
+    if ci_low > 0.0 and math.isfinite(ci_high):
+        sd = (math.log(ci_high) - math.log(ci_low)) / 2.0 / float(stats.t.ppf(1.0 - alpha / 2.0, len(logs) - 1)) \
+            * math.sqrt(len(logs))
+    return PairedRatio(len(logs), math.exp(float(np.median(walsh))), ci_low, ci_high, p_value, sd)
 
 
 def detectable_slowdown(sd_log_ratio: float, n_pairs: int, *, alpha: float, threshold: float = 1.0,
