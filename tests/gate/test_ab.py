@@ -120,7 +120,7 @@ def fake_ab(root: Path, suite: Path, *args: str, env: dict[str, str] | None = No
 def test_ab_runs_more_rounds_when_its_noise_needs_them_and_stops_at_the_cap(tmp_path: Path) -> None:
     # per round (A, B in even rounds, B, A in odd ones) the workers' calls take: B/A = 1.3, 1.3, 0.8, 0.8, 1.3, 1.3
     suite, folder = timed_workspace(tmp_path, [1.0, 1.3, 1.3, 1.0, 1.0, 0.8, 0.8, 1.0])
-    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "6")
+    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "6", "--paired-test", "t")  # t's figures below
     # B/A 1.11 [0.85-1.44]: neither shown, 1.5x ruled out: under the default (auto) a warning, never silence
     assert proc.returncode == 0 and "genai-harness: warning: 1 rows inconclusive" in proc.stderr, proc.stderr
     # two rounds are too few for the paired test at all: it asks for the four it needs first
@@ -136,6 +136,28 @@ def test_ab_runs_more_rounds_when_its_noise_needs_them_and_stops_at_the_cap(tmp_
     assert (folder / "fake_times.count").read_text() == "12"  # one worker per call
     bad = run_cli("ab", "opts:threads=1", "opts:threads=2", "--rounds", "5", "--max-rounds", "3")
     assert "--max-rounds must be a whole number from --rounds (5" in assert_one_error_line(bad, 2)
+
+
+def test_ab_by_default_sees_a_slowdown_that_two_far_out_rounds_hide_from_a_t_test(tmp_path: Path) -> None:
+    """A loaded runner's rounds: B is 1.12x A in 18 of 20, and in two a call waited for a core (B/A 0.5 and 2.2).
+    The signed-rank test (the default) follows the rounds' centre; Student's t's interval, spread by the two, does
+    not exclude 1 at alpha 0.01."""
+    ratios = [1.12] * 20
+    ratios[3], ratios[12] = 0.5, 2.2
+    factors = [f for i, r in enumerate(ratios) for f in ((1.0, r) if i % 2 == 0 else (r, 1.0))]  # ABBA order
+    suite, _ = timed_workspace(tmp_path, factors)
+    proc = fake_ab(tmp_path, suite, "--rounds", "20", "--max-rounds", "20")
+    assert proc.returncode == 1, proc.stderr
+    (rank,) = json.loads(proc.stdout)
+    assert rank["verdict"] == "regression" and rank["ratio"] == pytest.approx(1.12, rel=1e-3)
+    assert rank["ratio_ci_low"] > 1.0 and rank["tested_on"] == "paired rounds"
+    (tmp_path / "ab.sqlite").unlink()
+    proc = fake_ab(tmp_path, suite, "--rounds", "20", "--max-rounds", "20", "--paired-test", "t")
+    (t,) = json.loads(proc.stdout)
+    assert t["verdict"] == "inconclusive" and t["ratio_ci_low"] < 1.0 < t["ratio_ci_high"]
+    bad = fake_ab(tmp_path, suite, "--paired-test", "median")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert "--paired-test: invalid choice: 'median'" in bad.stderr
 
 
 def test_ab_stops_once_its_noise_says_it_has_rounds_enough(tmp_path: Path) -> None:
@@ -252,10 +274,11 @@ def test_ab_calls_on_a_compiling_target_take_no_cold_start_loads(tmp_path: Path)
 
 def test_ab_defaults_are_the_paired_gate_and_compare_keeps_its_own() -> None:
     from genai_harness.cli import build_parser
-    from genai_harness.gate.compare import AB_ROUNDS, AB_THRESHOLD, ALPHA, PAIRED_ALPHA, THRESHOLD
+    from genai_harness.gate.compare import AB_ROUNDS, AB_THRESHOLD, ALPHA, PAIRED_ALPHA, PAIRED_TEST, THRESHOLD
 
     ab_args = build_parser().parse_args(["ab", "env:default", "env:new"])
     assert (ab_args.rounds, ab_args.threshold, ab_args.alpha) == (AB_ROUNDS, AB_THRESHOLD, PAIRED_ALPHA)
+    assert ab_args.paired_test == PAIRED_TEST == "rank"
     assert AB_THRESHOLD < 1.10 and AB_ROUNDS >= 6  # below the slowdown it must catch; enough pairs for p < 0.05
     compare_args = build_parser().parse_args(["compare", "base.sqlite", "cur.sqlite"])
     assert (compare_args.threshold, compare_args.alpha) == (THRESHOLD, ALPHA) == (1.10, 0.01)

@@ -15,8 +15,16 @@ from support import run_cli
 from support.workload_files import text_suite
 
 from genai_harness.analysis.metric_info import stretch
+from genai_harness.analysis.statistics import paired_rank_test
 from genai_harness.errors import ComparisonError, ConfigurationError
-from genai_harness.gate.compare import check_comparable, compare_frames, could_hide, unresolved, verdict
+from genai_harness.gate.compare import (
+    check_comparable,
+    compare_frames,
+    could_hide,
+    sizing_spread,
+    unresolved,
+    verdict,
+)
 from genai_harness.gate.outcome import gate_fails, gate_outcome, has_regression, inconclusive_fails
 from genai_harness.gate.render import to_junit, to_markdown, to_table
 from genai_harness.results.schema import frame_records
@@ -281,11 +289,26 @@ def test_paired_compare_holds_its_factor_and_falls_back_when_rounds_do_not_match
     assert row["tested_on"] == "runs" and row["n_current"] == 190
 
 
+def test_a_rank_tested_row_is_sized_at_the_level_it_is_tested_at() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.lognormal(0.0, 0.05, 14).tolist()
+    b = (np.asarray(a) * rng.lognormal(0.0, 0.05, 14)).tolist()
+    at_95 = paired_rank_test(a, b).sd_log_ratio
+    strict = paired_rank_test(a, b, confidence=0.998).sd_log_ratio
+    assert sizing_spread(a, b, at_95, 0.002) == max(at_95, strict)
+    assert sizing_spread(a[:8], b[:8], 0.07, 0.002) == 0.07  # too few rounds to bound the strict interval: as given
+    rounds = loaded_rounds(1.0, n=14, seed=3)
+    rank = compare_frames(*rounds, metrics=["ttft_ms"], paired=True).iloc[0]
+    t = compare_frames(*rounds, metrics=["ttft_ms"], paired=True, paired_test="t").iloc[0]
+    assert rank["tested_on"] == t["tested_on"] == "paired rounds" and rank["rounds_needed"] >= 4
+    assert math.isfinite(rank["detectable"]) and rank["detectable"] > 1.0
+
+
 def test_paired_compare_says_what_its_rounds_can_see() -> None:
     from genai_harness.commands.compare import power_notes
 
     a, b = loaded_rounds(1.0, n=6, seed=8)  # six rounds whose A and B differ by ~3 %: they see 1.07 and up
-    quiet = compare_frames(a, b, metrics=["ttft_ms"], paired=True)
+    quiet = compare_frames(a, b, metrics=["ttft_ms"], paired=True, paired_test="t")  # t's figures
     assert quiet.iloc[0]["detectable"] == pytest.approx(1.07, abs=0.005)
     assert quiet.iloc[0]["rounds_needed"] == 5  # consistent with what 6 rounds see: fewer than 6 would do
     assert power_notes(quiet) == []

@@ -24,6 +24,8 @@ from genai_harness.gate.compare import (
     ALPHA,
     BLIND_SLOWDOWN,
     PAIRED_ALPHA,
+    PAIRED_TEST,
+    PAIRED_TESTS,
     ROUND_ESTIMATOR,
     TARGET_SLOWDOWN,
     THRESHOLD,
@@ -79,7 +81,7 @@ def add_filter_options(p: argparse.ArgumentParser) -> None:
 def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> None:
     """The verdict's settings and output formats, shared by ``compare`` and ``ab`` (``paired``: ab's defaults)."""
     threshold, alpha = (AB_THRESHOLD, PAIRED_ALPHA) if paired else (THRESHOLD, ALPHA)
-    test = "paired t-test on per-round log ratios" if paired else "t-test on the logs of the run medians"
+    test = "paired test on per-round log ratios (--paired-test)" if paired else "t-test on the logs of the run medians"
     p.add_argument("--metric", action="append", help="compare this metric (repeatable; default: headline metrics)")
     p.add_argument("--threshold", type=float, default=threshold,
                    help=f"factor a metric must worsen by to be a regression (default {threshold})")
@@ -93,6 +95,10 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                        help=f"one number per round of each side (default {ROUND_ESTIMATOR}; best = the fastest "
                             "repetition: the minimum of a latency, the maximum of a rate; it halves openvino-genai's "
                             "round-to-round noise under load but raises onnxruntime-genai's: benchmarks/RESULTS.md)")
+        p.add_argument("--paired-test", choices=PAIRED_TESTS, default=PAIRED_TEST,
+                       help=f"how the per-round log ratios are judged (default {PAIRED_TEST}: Wilcoxon's signed-rank "
+                            "test with the Hodges-Lehmann interval, which the heavy tails of a loaded machine's "
+                            "rounds spread less; t: Student's t on their mean: benchmarks/RESULTS.md)")
     if not paired:  # ab's paired rounds cancel the machine's speed already
         p.add_argument("--machine-speed", choices=("kernel", "off"), default="kernel",
                        help="kernel (default): where the rows carry calib_ms and it explains a speed metric's "
@@ -124,7 +130,8 @@ def gate_comparison(baseline: Any, current: Any, args: argparse.Namespace, *, ig
                           metrics=args.metric, ignore=ignore, paired=paired, family_scale=family_scale,
                           calibrate=getattr(args, "machine_speed", "kernel") == "kernel",
                           by_job=getattr(args, "job_level", "on") == "on",
-                          **({"round_estimator": args.round_estimator} if paired else {}))
+                          **({"round_estimator": args.round_estimator, "paired_test": args.paired_test}
+                             if paired else {}))
 
 
 def judge(baseline: Any, current: Any, args: argparse.Namespace, *, labels: tuple[str, str],

@@ -27,12 +27,13 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   however many cells and metrics it has. ``detectable`` and ``rounds_needed`` are sized at ``alpha`` over
   that count;
 - ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
-  measured in the same minutes as round ``i`` of B. Then ``ratio`` is the geometric mean of the per-round
-  ratios of the rounds' medians (or another ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``),
-  its interval Student's t on their logs and ``p_value`` that t-test
-  (:func:`~genai_harness.analysis.statistics.paired_log_ratio_test`; ``tested_on`` "paired rounds"): load
-  that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is then the
-  smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
+  measured in the same minutes as round ``i`` of B. Each round is the ratio of its two medians (or of another
+  ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``); by default (``paired_test`` "rank") ``ratio``
+  is the Hodges-Lehmann estimate of their logs, its interval and ``p_value`` Wilcoxon's signed-rank test
+  (:func:`~genai_harness.analysis.statistics.paired_rank_test`), and with "t" the geometric mean of the ratios,
+  Student's t on their logs (:func:`~genai_harness.analysis.statistics.paired_log_ratio_test`); ``tested_on``
+  "paired rounds". Load that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is
+  then the smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
   (:func:`~genai_harness.analysis.statistics.detectable_slowdown`; NaN when not paired) and
   ``rounds_needed`` about how many rounds would catch ``TARGET_SLOWDOWN`` (``statistics.paired_rounds_needed``
   at this spread: ``ab`` says so when a job falls short). Its defaults are
@@ -69,6 +70,7 @@ from genai_harness.analysis.statistics import (
     holm_adjust,
     median,
     paired_log_ratio_test,
+    paired_rank_test,
     paired_rounds_needed,
 )
 from genai_harness.errors import ComparisonError
@@ -135,6 +137,14 @@ PAIRED_ROUNDS = "paired rounds"
 PAIRED_SESSIONS = "paired workers"
 """``tested_on`` of a paired row whose rounds long-lived workers served (``ab --rounds-per-worker``): each
 worker pair is one unit, its rounds averaged (:func:`session_means`)."""
+PAIRED_TESTS = ("rank", "t")
+"""Tests a paired gate can judge the per-round log ratios with: ``rank``, Wilcoxon's signed-rank test with the
+Hodges-Lehmann estimate and interval (:func:`~genai_harness.analysis.statistics.paired_rank_test`), or ``t``,
+Student's t (:func:`~genai_harness.analysis.statistics.paired_log_ratio_test`)."""
+PAIRED_TEST = "rank"
+"""Default test of the paired gate (``ab --paired-test``). Rank: on a loaded machine the per-round ratios have heavy
+tails (a call that waited for a core against one that did not), which spread a t-test's interval and so the rounds a
+job needs; the signed-rank interval follows the rounds' centre. See benchmarks/RESULTS.md, "A rank test for ab"."""
 ROUND_ESTIMATOR = "median"
 """Default per-round estimator of the paired gate (``round_estimator``; ``statistics.ROUND_ESTIMATORS``). Kept
 at the median: on 80 real A/A rounds under load (benchmarks/RESULTS.md, "Per-round estimators") the best
@@ -217,7 +227,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
                    ignore: Sequence[str] = (), paired: bool = False, pool: bool = True,
                    round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
                    spreads: Mapping[str, Spread] | None = None, calibrate: bool = True,
-                   by_job: bool = True) -> pd.DataFrame:
+                   by_job: bool = True, paired_test: str = PAIRED_TEST) -> pd.DataFrame:
     """Compare ``current`` against ``baseline``: one row per cell and metric (columns: :data:`RESULT_COLUMNS`).
 
     ``thresholds`` sets the factor per metric (others use ``threshold``). ``ignore`` names the target
@@ -232,6 +242,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     ``round_estimator`` reduces each round of a paired comparison to one number
     (:func:`~genai_harness.analysis.statistics.round_estimate`: ``median``, or ``best`` = the fastest
     repetition, the minimum of a latency and the maximum of a rate, ``p10``, ``p25``, ``trimmed``).
+    ``paired_test`` (:data:`PAIRED_TESTS`) judges a paired comparison's per-round log ratios.
 
     ``alpha`` is the false-alarm rate of the whole comparison, not of each row: the verdicts use Holm's
     adjustment of the p-values over every row tested (``p_family``), and ``detectable`` and ``rounds_needed``
@@ -251,6 +262,9 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     if round_estimator not in ROUND_ESTIMATORS:
         raise ComparisonError(f"round estimator must be one of {', '.join(ROUND_ESTIMATORS)} (e.g. median), "
                               f"got {round_estimator!r}")
+    if paired_test not in PAIRED_TESTS:
+        raise ComparisonError(f"paired test must be one of {', '.join(PAIRED_TESTS)} (e.g. {PAIRED_TEST}), "
+                              f"got {paired_test!r}")
     if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
         raise ComparisonError(f"alpha (the comparison's false-alarm rate) must lie between 0 and 1 "
                               f"(e.g. 0.01), got {alpha!r}")
@@ -262,14 +276,14 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     return compare_long(_keyed(baseline, names, ignore), _keyed(current, names, ignore), names=names,
                         factors=factors, threshold=threshold, alpha=alpha, min_repetitions=min_repetitions,
                         paired=paired, pool=pool, round_estimator=round_estimator, family_scale=family_scale,
-                        spreads=spreads, calibrate=calibrate, by_job=by_job)
+                        spreads=spreads, calibrate=calibrate, by_job=by_job, paired_test=paired_test)
 
 
 def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str], factors: Mapping[str, float],
                  threshold: float, alpha: float, min_repetitions: int = MIN_REPETITIONS, paired: bool = False,
                  pool: bool = True, round_estimator: str = ROUND_ESTIMATOR, family_scale: int = 1,
                  spreads: Mapping[str, Spread] | None = None, calibrate: bool = True,
-                 by_job: bool = True) -> pd.DataFrame:
+                 by_job: bool = True, paired_test: str = PAIRED_TEST) -> pd.DataFrame:
     """:func:`compare_frames` on the sides' long views (``analysis.long_view``, keyed), its options checked:
     what calibration calls on many draws of the same runs without building their long views again.
     ``calibrate``: take the machine's speed out of separate runs' wall times (``gate.calibration``).
@@ -299,7 +313,8 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
     pools = {name: pooled_spread([s for k, s in sides.items() if k[-1] == name]).less_df(name in slopes)
              if pool else None for name in names}
     pools.update(dict(spreads or {}))
-    judged: list[tuple[dict[str, Any], float, float]] = []  # rows tested or testable, their SD, rounds per unit
+    # rows tested or testable, their SD, rounds per unit, and the units a rank test sizes itself on again
+    judged: list[tuple[dict[str, Any], float, float, tuple[list[float], list[float]] | None]] = []
     for key in list(base_groups) + [k for k in cur_groups if k not in base_groups]:
         info = METRICS[key[-1]]
         b_group, c_group = base_groups.get(key), cur_groups.get(key)
@@ -324,7 +339,7 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             row["unresolved"] = row["blind"] = row["verdict"] == "inconclusive"  # never a silent pass
             records.append(row)
             continue
-        sd, per_unit = math.nan, 1.0
+        sd, per_unit, ranked = math.nan, 1.0, None
         b_runs, c_runs = (run_medians(b_group), run_medians(c_group)) if paired else ([], [])
         if paired and round_estimator != "median":
             b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
@@ -335,7 +350,8 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             per_unit = len(b_runs) / len(set(b_sessions or ()))
             b_runs, c_runs = session_means(b_runs, b_sessions), session_means(c_runs, c_sessions)
         if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough units for t
-            test = paired_log_ratio_test(b_runs, c_runs)
+            test = (paired_rank_test if paired_test == "rank" else paired_log_ratio_test)(b_runs, c_runs)
+            ranked = (b_runs, c_runs) if paired_test == "rank" else None
             row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
                        tested_on=PAIRED_SESSIONS if sessions else PAIRED_ROUNDS, df=float(test.n - 1),
                        se=test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan)
@@ -356,13 +372,16 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
                        tested_on=tested_on, df=test.df, se=test.se)
         row["slowdown"] = row["ratio"] if info.lower_is_better else (1.0 / row["ratio"] if row["ratio"] else math.nan)
         records.append(row)
-        judged.append((row, sd, per_unit))
-    tested = [row for row, _, _ in judged if math.isfinite(row["p_value"])]
+        judged.append((row, sd, per_unit, ranked))
+    tested = [row for row, _, _, _ in judged if math.isfinite(row["p_value"])]
     for row, adjusted in zip(tested, holm_adjust([row["p_value"] for row in tested]), strict=True):
         row["p_family"] = adjusted
     per_test = alpha / max(1, len(tested) * family_scale)  # each test's share of the family's alpha (Bonferroni)
-    for row, sd, per_unit in judged:
+    for row, sd, per_unit, ranked in judged:
         factor, se = row["threshold"], row.pop("se")
+        if ranked is not None:  # a rank test's spread at the level it is tested at, where its interval is wider
+            sd = sizing_spread(*ranked, sd, per_test)
+            se = sd / math.sqrt(row["df"] + 1)
         row["detectable"] = detectable_shift(se, int(row["df"]) if math.isfinite(row["df"]) else 0,
                                              alpha=per_test, threshold=factor)
         row["rounds_needed"] = (per_unit * paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
@@ -375,6 +394,15 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         row["unresolved"] = unresolved(row["verdict"], row["slowdown"], factor, tested, high)
         row["blind"] = could_hide(row["verdict"], factor, tested, high)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+
+
+def sizing_spread(baseline: Sequence[float], current: Sequence[float], sd: float, alpha: float) -> float:
+    """The spread that sizes a rank-tested row (pure): the larger of ``sd`` (from its 95 % interval) and the one its
+    interval at ``1 - alpha``, the level each row is tested at, implies. A signed-rank test on few rounds is coarser
+    in its tail than the t model that sizes jobs assumes; replayed jobs sized at 95 % alone caught 94 % of 10 %
+    slowdowns (benchmarks/RESULTS.md, "A rank test for ab")."""
+    strict = paired_rank_test(baseline, current, confidence=1.0 - alpha).sd_log_ratio
+    return max(sd, strict) if math.isfinite(strict) else sd
 
 
 def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what: str) -> None:
