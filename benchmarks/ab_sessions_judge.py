@@ -6,9 +6,10 @@ design, a worker session for the other, its first K rounds) in its own random or
 ``genai-harness ab`` does: it starts with ``--rounds`` rounds (at least ``MIN_REPETITIONS`` sessions), asks how
 many rounds the gate needs at the noise seen so far and adds them (``gate.ab.more_rounds``, in whole sessions:
 ``gate.ab.whole_sessions``) up to ``--max-rounds``, then judges. The judging is the paired gate's own functions on
-each unit's log medians of the default metrics (``statistics.paired_log_ratio_test`` on one value per unit,
-``holm_adjust``, ``compare.verdict`` at ``AB_THRESHOLD``/``PAIRED_ALPHA``, ``paired_rounds_needed`` for the
-rounds a job asks for): what ``compare_frames(paired=True)`` computes, without rebuilding frames for every
+each unit's log medians of the default metrics (``statistics.paired_rank_test``, or with ``--paired-test t``
+``paired_log_ratio_test``, on one value per unit, ``holm_adjust``, ``compare.verdict`` at
+``AB_THRESHOLD``/``PAIRED_ALPHA``, ``paired_rounds_needed`` for the rounds a job asks for): what
+``compare_frames(paired=True)`` computes, without rebuilding frames for every
 step (``--check`` runs a few jobs through ``compare_frames`` itself and says whether both agree). The same
 jobs are judged as A/A and with B stretched by 1.05 and 1.10 (``analysis.metric_info.stretch``).
 
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from genai_harness.analysis.metric_info import METRICS, stretch
-from genai_harness.analysis.statistics import holm_adjust, paired_log_ratio_test, paired_rounds_needed
+from genai_harness.analysis.statistics import holm_adjust, paired_log_ratio_test, paired_rank_test, paired_rounds_needed
 from genai_harness.gate.ab import more_rounds, whole_sessions
 from genai_harness.gate.compare import (
     AB_MAX_ROUNDS,
@@ -45,11 +46,15 @@ from genai_harness.gate.compare import (
     AB_THRESHOLD,
     MIN_REPETITIONS,
     PAIRED_ALPHA,
+    PAIRED_TESTS,
     TARGET_SLOWDOWN,
     compare_frames,
     default_metrics,
+    rank_min_pairs,
+    sizing_spread,
     verdict,
 )
+from genai_harness.gate.compare import PAIRED_TEST as DEFAULT_PAIRED_TEST
 from genai_harness.gate.outcome import has_regression
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
@@ -135,9 +140,11 @@ def judge(units: list[Unit], log_shift: np.ndarray, per_unit: float) -> tuple[bo
     """(regression?, rounds the gate asks for) of a job made of ``units``: the paired gate on one value per unit."""
     a = np.asarray([u.a.mean(axis=0) for u in units])
     b = np.asarray([u.b.mean(axis=0) for u in units]) + log_shift
+    ranked = PAIRED_TEST[0] is paired_rank_test and per_unit == 1  # sessions: t on their means, as compare_long
+    test_of = paired_rank_test if ranked else paired_log_ratio_test
     tests = []
     for column in range(a.shape[1]):
-        tests.append(paired_log_ratio_test(np.exp(a[:, column]).tolist(), np.exp(b[:, column]).tolist()))
+        tests.append(test_of(np.exp(a[:, column]).tolist(), np.exp(b[:, column]).tolist()))
     finite = [t for t in tests if math.isfinite(t.p_value)]
     adjusted = dict(zip([id(t) for t in finite], holm_adjust([t.p_value for t in finite]), strict=True))
     per_test = PAIRED_ALPHA / max(1, len(finite))
@@ -150,8 +157,12 @@ def judge(units: list[Unit], log_shift: np.ndarray, per_unit: float) -> tuple[bo
         low, high = (test.ci_low, test.ci_high) if lower else (1.0 / test.ci_high, 1.0 / test.ci_low)
         alarm |= verdict(slowdown, adjusted[id(test)], low, high, threshold=AB_THRESHOLD,
                          alpha=PAIRED_ALPHA) == "regression"
-        if math.isfinite(test.sd_log_ratio):
-            needed = max(needed, per_unit * paired_rounds_needed(test.sd_log_ratio, TARGET_SLOWDOWN, alpha=per_test,
+        sd = test.sd_log_ratio
+        if ranked and math.isfinite(sd):  # as compare_long sizes a rank-tested row
+            sd = sizing_spread(np.exp(a[:, column]).tolist(), np.exp(b[:, column]).tolist(), sd, per_test)
+            needed = max(needed, rank_min_pairs(per_test))
+        if math.isfinite(sd):
+            needed = max(needed, per_unit * paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test,
                                                                  threshold=AB_THRESHOLD))
     return alarm, needed
 
@@ -170,6 +181,7 @@ def job(units: list[Unit], order: np.ndarray, per_unit: int, start: int, cap: in
 
 
 METRIC_NAMES: list[str] = []
+PAIRED_TEST = [paired_rank_test]  # what --paired-test chose (main sets it)
 
 
 def noise(framework: str, design: str, k: int, units: list[Unit]) -> None:
@@ -208,7 +220,10 @@ def main() -> None:
                         help="leave a default metric out (what sizes the jobs when it is gone)")
     parser.add_argument("--first-repetitions", type=int, default=None, metavar="N",
                         help="judge per-call rounds on each call's first N repetitions (ab --repetitions N)")
+    parser.add_argument("--paired-test", choices=PAIRED_TESTS, default=DEFAULT_PAIRED_TEST,
+                        help="how each job judges its per-round log ratios (ab --paired-test)")
     args = parser.parse_args()
+    PAIRED_TEST[0] = paired_rank_test if args.paired_test == "rank" else paired_log_ratio_test
     started = time.monotonic()
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
     with open(args.store + ".jsonl") as fh:
@@ -236,7 +251,7 @@ def main() -> None:
                 _, _, _, used = job(units, orders[index], k, args.rounds, cap, shift(METRIC_NAMES, 1.0))
                 real = compare_frames(pd.concat([units[i].frames[0] for i in used]),
                                       pd.concat([units[i].frames[1] for i in used]), ignore=["environment"],
-                                      paired=True)
+                                      paired=True, paired_test=args.paired_test)
                 mine, _ = judge([units[i] for i in used], shift(METRIC_NAMES, 1.0), k)
                 if mine != has_regression(real):
                     print(f"  check: {framework} {design} K={k}: compare_frames disagrees on job {index}")

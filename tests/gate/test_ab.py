@@ -162,11 +162,23 @@ def test_ab_by_default_sees_a_slowdown_that_two_far_out_rounds_hide_from_a_t_tes
 
 def test_ab_stops_once_its_noise_says_it_has_rounds_enough(tmp_path: Path) -> None:
     suite, _ = timed_workspace(tmp_path, [1.0])  # every call alike: no noise, B/A exactly 1
-    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "6")
+    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "6", "--paired-test", "t")
     assert proc.returncode == 0, proc.stderr
     assert "running 2 more (4 of at most 6)" in proc.stderr and "(6 of at most 6)" not in proc.stderr
     (result,) = json.loads(proc.stdout)
     assert (result["verdict"], result["ratio"], result["df"]) == ("equivalent", 1.0, 3.0)
+    # the signed-rank test (the default) can show nothing on fewer than 8 rounds at alpha 0.01 (2 / 2**n): it
+    # asks for them, then stops
+    (tmp_path / "ab.sqlite").unlink()
+    proc = fake_ab(tmp_path, suite, "--rounds", "2", "--max-rounds", "12")
+    assert proc.returncode == 0, proc.stderr
+    assert "running 2 more (4 of at most 12)" in proc.stderr and "running 2 more (6 of at most 12)" in proc.stderr
+    assert "running 2 more (8 of at most 12)" in proc.stderr and "(9 of at most 12)" not in proc.stderr
+    (result,) = json.loads(proc.stdout)
+    assert (result["verdict"], result["ratio"], result["df"]) == ("equivalent", 1.0, 7.0)
+    short = fake_ab(tmp_path, suite, "--rounds", "4", "--max-rounds", "4", "--store", tmp_path / "short.sqlite")
+    assert "these rounds are too few for its signed-rank test to show any slowdown at --alpha; about 8 rounds" in (
+        short.stderr)
 
 
 def test_ab_with_long_lived_workers_counts_each_worker_pair_once(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from genai_harness.gate.compare import (
     check_comparable,
     compare_frames,
     could_hide,
+    rank_min_pairs,
     sizing_spread,
     unresolved,
     verdict,
@@ -302,6 +303,16 @@ def test_a_rank_tested_row_is_sized_at_the_level_it_is_tested_at() -> None:
     t = compare_frames(*rounds, metrics=["ttft_ms"], paired=True, paired_test="t").iloc[0]
     assert rank["tested_on"] == t["tested_on"] == "paired rounds" and rank["rounds_needed"] >= 4
     assert math.isfinite(rank["detectable"]) and rank["detectable"] > 1.0
+
+
+def test_a_rank_test_on_fewer_rounds_than_it_can_reject_with_sees_nothing_and_asks_for_them() -> None:
+    assert [rank_min_pairs(a) for a in (0.05, 0.01, 0.002, 0.0002)] == [6, 8, 10, 14]  # 2 / 2**n < alpha
+    a, b = loaded_rounds(1.10, n=6, seed=8)  # six rounds, each B about 10 % slower
+    rank = compare_frames(a, b, metrics=["ttft_ms"], paired=True).iloc[0]
+    t = compare_frames(a, b, metrics=["ttft_ms"], paired=True, paired_test="t").iloc[0]
+    assert t["verdict"] == "regression"  # t on six rounds can
+    assert rank["p_value"] >= 2 / 2 ** 6 and rank["verdict"] != "regression"  # the exact test's floor is 0.031
+    assert rank["detectable"] == math.inf and rank["rounds_needed"] >= 8  # alpha 0.01 needs 8 rounds a side
 
 
 def test_paired_compare_says_what_its_rounds_can_see() -> None:

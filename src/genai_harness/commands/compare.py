@@ -183,9 +183,14 @@ def power_notes(comparison: Any) -> list[str]:
             return f"about {int(needed)} rounds would catch {TARGET_SLOWDOWN:.2f}x (--max-rounds)"
         return f"no round count catches {TARGET_SLOWDOWN:.2f}x with --threshold at or above it"
 
-    return [f"genai-harness ab: {row['metric']} of {row['target']} | {row['workload_id']} | {row['model_id']}: at "
-            f"this job's round-to-round noise the gate catches only slowdowns of {row['detectable']:.2f}x or more "
-            f"95 % of the time; {more(row['rounds_needed'])}"
+    def sees(detectable: float) -> str:
+        if math.isfinite(detectable):
+            return (f"at this job's round-to-round noise the gate catches only slowdowns of {detectable:.2f}x or "
+                    "more 95 % of the time")
+        return "these rounds are too few for its signed-rank test to show any slowdown at --alpha"
+
+    return [f"genai-harness ab: {row['metric']} of {row['target']} | {row['workload_id']} | {row['model_id']}: "
+            f"{sees(row['detectable'])}; {more(row['rounds_needed'])}"
             for row in comparison[comparison["detectable"] > TARGET_SLOWDOWN].to_dict("records")]
 
 

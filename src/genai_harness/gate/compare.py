@@ -350,8 +350,10 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             per_unit = len(b_runs) / len(set(b_sessions or ()))
             b_runs, c_runs = session_means(b_runs, b_sessions), session_means(c_runs, c_sessions)
         if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough units for t
-            test = (paired_rank_test if paired_test == "rank" else paired_log_ratio_test)(b_runs, c_runs)
-            ranked = (b_runs, c_runs) if paired_test == "rank" else None
+            # a session's unit is the mean of its rounds, whose far-out rounds that mean has averaged in, and
+            # sessions are few: Student's t judges them whichever test rounds get
+            ranked = (b_runs, c_runs) if paired_test == "rank" and not sessions else None
+            test = (paired_rank_test if ranked else paired_log_ratio_test)(b_runs, c_runs)
             row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
                        tested_on=PAIRED_SESSIONS if sessions else PAIRED_ROUNDS, df=float(test.n - 1),
                        se=test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan)
@@ -386,6 +388,10 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
                                              alpha=per_test, threshold=factor)
         row["rounds_needed"] = (per_unit * paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
                                 if math.isfinite(sd) else math.nan)
+        if ranked is not None:  # fewer rounds than its exact test can reject with at all: they see nothing
+            row["rounds_needed"] = max(row["rounds_needed"], float(rank_min_pairs(per_test)))
+            if row["df"] + 1 < rank_min_pairs(per_test):
+                row["detectable"] = math.inf
         low, high = row["ratio_ci_low"], row["ratio_ci_high"]
         if not METRICS[row["metric"]].lower_is_better:
             low, high = (1.0 / high if high else math.nan), (1.0 / low if low else math.nan)
@@ -394,6 +400,12 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         row["unresolved"] = unresolved(row["verdict"], row["slowdown"], factor, tested, high)
         row["blind"] = could_hide(row["verdict"], factor, tested, high)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+
+
+def rank_min_pairs(alpha: float) -> int:
+    """The fewest pairs at which a two-sided exact signed-rank test can reach ``p < alpha`` (pure): its smallest
+    p-value, every ratio on one side, is ``2 / 2**n``."""
+    return max(1, math.floor(math.log2(2.0 / alpha)) + 1)
 
 
 def sizing_spread(baseline: Sequence[float], current: Sequence[float], sd: float, alpha: float) -> float:
