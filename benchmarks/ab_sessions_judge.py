@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from genai_harness.analysis.metric_info import METRICS, stretch
-from genai_harness.analysis.statistics import holm_adjust, paired_log_ratio_test, paired_rank_test, paired_rounds_needed
+from genai_harness.analysis.paired import paired_log_ratio_test, paired_rank_test, rank_min_pairs, sizing_spread
+from genai_harness.analysis.statistics import holm_adjust, paired_rounds_needed
 from genai_harness.gate.ab import more_rounds, whole_sessions
 from genai_harness.gate.compare import (
     AB_MAX_ROUNDS,
@@ -50,12 +51,10 @@ from genai_harness.gate.compare import (
     TARGET_SLOWDOWN,
     compare_frames,
     default_metrics,
-    rank_min_pairs,
-    sizing_spread,
-    verdict,
 )
 from genai_harness.gate.compare import PAIRED_TEST as DEFAULT_PAIRED_TEST
 from genai_harness.gate.outcome import has_regression
+from genai_harness.gate.verdicts import verdict
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 

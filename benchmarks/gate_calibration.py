@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import math
 import random
 import sys
 import time
@@ -32,7 +33,8 @@ import pandas as pd
 from genai_harness.analysis.metric_info import stretch
 from genai_harness.analysis.statistics import rank_test, ratio_of_medians
 from genai_harness.config import load_config
-from genai_harness.gate.compare import MIN_REPETITIONS, compare_frames, verdict
+from genai_harness.gate.compare import ALPHA, MIN_REPETITIONS, THRESHOLD, compare_frames
+from genai_harness.gate.verdicts import verdict
 from genai_harness.host.fingerprint import machine_profile
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.cell_loop import new_run_context, run_plan
@@ -85,7 +87,9 @@ def ours(base: pd.DataFrame, cur: pd.DataFrame) -> bool:
         c_runs = cur.groupby("run_id")[name].median().tolist()
         runs = len(b_runs) >= MIN_REPETITIONS and len(c_runs) >= MIN_REPETITIONS
         b_test, c_test = (b_runs, c_runs) if runs else (b, c)
-        if verdict(ratio_of_medians(b, c), rank_test(b_test, c_test), len(b_test), len(c_test)) == "regression":
+        # regression: significant and beyond the factor (the interval only decides "equivalent", unused here)
+        if verdict(ratio_of_medians(b, c), rank_test(b_test, c_test), math.nan, math.nan, threshold=THRESHOLD,
+                   alpha=ALPHA) == "regression":
             return True
     return False
 

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from genai_harness.analysis.statistics import ROUND_ESTIMATORS, paired_log_ratio_test, round_estimate
+from genai_harness.analysis.paired import paired_log_ratio_test
+from genai_harness.analysis.statistics import ROUND_ESTIMATORS, round_estimate
 from genai_harness.gate.compare import AB_THRESHOLD, PAIRED_ALPHA, compare_frames
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore

@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genai_harness.analysis.statistics import paired_log_ratio_test, rank_test, ratio_of_medians
+from genai_harness.analysis.paired import paired_log_ratio_test
+from genai_harness.analysis.statistics import rank_test, ratio_of_medians
 from genai_harness.gate.ab import run_ab
 from genai_harness.gate.compare import AB_THRESHOLD, ALPHA, PAIRED_ALPHA, compare_frames
 from genai_harness.results.query import ResultFilter

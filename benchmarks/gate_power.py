@@ -29,7 +29,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from genai_harness.analysis.statistics import geometric_mean, paired_test, rank_test, ratio_of_medians, rounds_needed
+from genai_harness.analysis.paired import paired_test
+from genai_harness.analysis.statistics import geometric_mean, rank_test, ratio_of_medians, rounds_needed
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.store import ResultStore
 

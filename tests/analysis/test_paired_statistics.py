@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from genai_harness.analysis.statistics import (
-    detectable_slowdown,
-    paired_log_ratio_test,
-    paired_rank_test,
-    paired_test,
-    rounds_needed,
-)
+from genai_harness.analysis.paired import paired_log_ratio_test, paired_rank_test, paired_test
+from genai_harness.analysis.statistics import detectable_slowdown, rounds_needed
 
 
 def test_paired_test_sees_a_shift_that_load_hides_from_an_unpaired_test() -> None:

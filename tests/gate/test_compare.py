@@ -15,19 +15,12 @@ from support import run_cli
 from support.workload_files import text_suite
 
 from genai_harness.analysis.metric_info import stretch
-from genai_harness.analysis.statistics import paired_rank_test
+from genai_harness.analysis.paired import paired_rank_test, rank_min_pairs, sizing_spread
 from genai_harness.errors import ComparisonError, ConfigurationError
-from genai_harness.gate.compare import (
-    check_comparable,
-    compare_frames,
-    could_hide,
-    rank_min_pairs,
-    sizing_spread,
-    unresolved,
-    verdict,
-)
+from genai_harness.gate.compare import ALPHA, THRESHOLD, check_comparable, compare_frames
 from genai_harness.gate.outcome import gate_fails, gate_outcome, has_regression, inconclusive_fails
 from genai_harness.gate.render import to_junit, to_markdown, to_table
+from genai_harness.gate.verdicts import could_hide, unresolved, verdict
 from genai_harness.results.schema import frame_records
 from genai_harness.results.selection import Selection
 from genai_harness.results.store import ResultStore
@@ -54,14 +47,19 @@ def history(prefix: str, center: float, runs: int = 4, seed: int = 0, **cell: st
                       for k, level in enumerate(levels)])
 
 
+RULE = {"threshold": THRESHOLD, "alpha": ALPHA}
+"""compare's default rule: a factor of 1.10 at a false-alarm rate of 0.01."""
+
+
 def test_verdicts_say_what_was_shown() -> None:
-    assert verdict(1.2, 0.001, 1.1, 1.3) == "regression"
-    assert verdict(1.2, 0.2, 0.9, 1.6) == "inconclusive"  # large but not significant: never "unchanged"
+    assert verdict(1.2, 0.001, 1.1, 1.3, **RULE) == "regression"
+    assert verdict(1.2, 0.2, 0.9, 1.6, **RULE) == "inconclusive"  # large but not significant: never "unchanged"
     assert unresolved("inconclusive", 1.2, 1.10, tested=True)  # ... and it cannot pass in silence
-    assert verdict(1.05, 0.0001, 1.03, 1.07) == "equivalent"  # significant, but shown inside 1/1.1 .. 1.1
-    assert verdict(1.05, 0.3, 0.85, 1.3) == "inconclusive" and not unresolved("inconclusive", 1.05, 1.10, tested=True)
-    assert verdict(0.8, 0.001, 0.7, 0.9) == "improvement"
-    assert verdict(1.5, math.nan, math.nan, math.nan) == "inconclusive"  # one run a side: untested
+    assert verdict(1.05, 0.0001, 1.03, 1.07, **RULE) == "equivalent"  # significant, but shown inside 1/1.1 .. 1.1
+    assert verdict(1.05, 0.3, 0.85, 1.3, **RULE) == "inconclusive"
+    assert not unresolved("inconclusive", 1.05, 1.10, tested=True)
+    assert verdict(0.8, 0.001, 0.7, 0.9, **RULE) == "improvement"
+    assert verdict(1.5, math.nan, math.nan, math.nan, **RULE) == "inconclusive"  # one run a side: untested
     assert unresolved("inconclusive", 1.0, 1.10, tested=False)  # whatever its point estimate
     assert not unresolved("equivalent", 1.05, 1.10, tested=True)
 

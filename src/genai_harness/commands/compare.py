@@ -22,7 +22,6 @@ from genai_harness.errors import GATE_INCONCLUSIVE_EXIT, ComparisonError, Config
 from genai_harness.gate.compare import (
     AB_THRESHOLD,
     ALPHA,
-    BLIND_SLOWDOWN,
     PAIRED_ALPHA,
     PAIRED_TEST,
     PAIRED_TESTS,
@@ -44,6 +43,7 @@ from genai_harness.gate.outcome import (
     one_job_a_side,
 )
 from genai_harness.gate.render import to_junit, to_markdown, to_table
+from genai_harness.gate.verdicts import BLIND_SLOWDOWN
 from genai_harness.results.query import ResultFilter
 from genai_harness.results.selection import Selection
 

@@ -40,7 +40,8 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   ``AB_THRESHOLD`` and ``PAIRED_ALPHA``, chosen from measured noise (see their docstrings). Sides with
   different round counts (a failed call) fall back to the unpaired test on runs;
 - ``slowdown``: the ratio turned so that > 1 is always worse (1 / ratio for higher-is-better metrics);
-- ``verdict`` (:data:`VERDICTS`): ``regression`` needs both ``slowdown >= threshold`` and ``p_family < alpha``;
+- ``verdict`` (:mod:`genai_harness.gate.verdicts`): ``regression`` needs both ``slowdown >= threshold`` and
+  ``p_family < alpha``;
   ``improvement`` needs ``slowdown <= 1 / threshold`` and ``p_family < alpha``; ``equivalent`` needs the 95 %
   interval inside ``1/threshold .. threshold`` (shown unchanged); anything else is ``inconclusive``, and
   ``unresolved`` when its point estimate is at or beyond the threshold, its interval reaches ``BLIND_SLOWDOWN``
@@ -64,13 +65,12 @@ from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, k
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
+from genai_harness.analysis.paired import paired_log_ratio_test, paired_rank_test, rank_min_pairs, sizing_spread
 from genai_harness.analysis.statistics import (
     ROUND_ESTIMATORS,
     detectable_shift,
     holm_adjust,
     median,
-    paired_log_ratio_test,
-    paired_rank_test,
     paired_rounds_needed,
 )
 from genai_harness.errors import ComparisonError
@@ -85,6 +85,7 @@ from genai_harness.gate.units import (
     session_means,
     worker_sessions,
 )
+from genai_harness.gate.verdicts import could_hide, unresolved, verdict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -150,11 +151,6 @@ ROUND_ESTIMATOR = "median"
 at the median: on 80 real A/A rounds under load (benchmarks/RESULTS.md, "Per-round estimators") the best
 repetition halved openvino-genai's round-to-round spread (log SD 0.97 -> 0.50) but raised onnxruntime-genai's
 (0.22 -> 0.31), and no estimator reached 95 % of 10 % slowdowns within 40 rounds on either runtime."""
-VERDICTS = ("regression", "improvement", "equivalent", "inconclusive", "only in baseline", "only in current")
-"""What a row shows: ``regression`` (worse by at least its threshold, significant after Holm), ``improvement``
-(better by that factor, significant), ``equivalent`` (the 95 % interval of the ratio lies inside the band
-``1/threshold .. threshold``: shown unchanged), ``inconclusive`` (neither shown; ``unresolved`` says whether its
-point estimate is at or beyond the threshold, or no spread between runs could judge it), or a cell on one side."""
 UNTESTED = ("one run a side", "one job a side")
 """``tested_on`` of a row no spread between runs (or between jobs) could judge: the ratio is shown, nothing tested."""
 KEY_COLUMNS: tuple[str, ...] = ("target", "task", "workload_id", "model_id")
@@ -168,42 +164,6 @@ RESULT_COLUMNS: tuple[str, ...] = (
 def default_metrics() -> tuple[str, ...]:
     """The metrics a gate compares unless told otherwise: the headline speed metrics (load and memory too)."""
     return tuple(m.name for m in headline_metrics())
-
-
-def verdict(slowdown: float, p_family: float, slowdown_low: float, slowdown_high: float, *,
-            threshold: float = THRESHOLD, alpha: float = ALPHA) -> str:
-    """The verdict of one cell and metric (pure): its slowdown (> 1 is worse), the p-value adjusted over the
-    comparison, and the 95 % interval of the slowdown (NaN when the runs could not be tested)."""
-    significant = math.isfinite(p_family) and p_family < alpha
-    if significant and slowdown >= threshold:
-        return "regression"
-    if significant and slowdown <= 1.0 / threshold:
-        return "improvement"
-    if 1.0 / threshold < slowdown_low and slowdown_high < threshold:  # NaN compares False: never shown
-        return "equivalent"
-    return "inconclusive"
-
-
-BLIND_SLOWDOWN = 1.5
-"""An inconclusive row whose 95 % interval reaches this slowdown is unresolved even when its point estimate lies
-within the threshold: its runs could hide a slowdown a gate must never pass (on a loaded runner, where runs
-differ by 2x, a 1.5x slowdown's estimate falls under 1.10 in a quarter of the rows)."""
-
-
-def could_hide(verdict_: str, threshold: float, tested: bool, slowdown_high: float = math.nan) -> bool:
-    """True for an inconclusive row whose runs could hide a :data:`BLIND_SLOWDOWN` slowdown (pure): its 95 %
-    interval reaches it, or no spread between runs could judge it. Such a row is ``blind``; an unresolved row
-    that is not blind has ruled 1.5x out and is only beyond the threshold in its point estimate."""
-    return verdict_ == "inconclusive" and (not tested or slowdown_high >= max(BLIND_SLOWDOWN, threshold))
-
-
-def unresolved(verdict_: str, slowdown: float, threshold: float, tested: bool,
-               slowdown_high: float = math.nan) -> bool:
-    """True for an inconclusive row that cannot pass in silence (pure): its point estimate is at or beyond the
-    threshold, or it is blind (:func:`could_hide`: its interval reaches :data:`BLIND_SLOWDOWN`, or no spread
-    between runs could judge it)."""
-    return could_hide(verdict_, threshold, tested, slowdown_high) or (
-        verdict_ == "inconclusive" and not slowdown < threshold)
 
 
 def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> pd.DataFrame:
@@ -400,21 +360,6 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         row["unresolved"] = unresolved(row["verdict"], row["slowdown"], factor, tested, high)
         row["blind"] = could_hide(row["verdict"], factor, tested, high)
     return pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
-
-
-def rank_min_pairs(alpha: float) -> int:
-    """The fewest pairs at which a two-sided exact signed-rank test can reach ``p < alpha`` (pure): its smallest
-    p-value, every ratio on one side, is ``2 / 2**n``."""
-    return max(1, math.floor(math.log2(2.0 / alpha)) + 1)
-
-
-def sizing_spread(baseline: Sequence[float], current: Sequence[float], sd: float, alpha: float) -> float:
-    """The spread that sizes a rank-tested row (pure): the larger of ``sd`` (from its 95 % interval) and the one its
-    interval at ``1 - alpha``, the level each row is tested at, implies. A signed-rank test on few rounds is coarser
-    in its tail than the t model that sizes jobs assumes; replayed jobs sized at 95 % alone caught 94 % of 10 %
-    slowdowns (benchmarks/RESULTS.md, "A rank test for ab")."""
-    strict = paired_rank_test(baseline, current, confidence=1.0 - alpha).sd_log_ratio
-    return max(sd, strict) if math.isfinite(strict) else sd
 
 
 def check_comparable(comparison: pd.DataFrame, baseline_what: str, current_what: str) -> None:
