@@ -6,7 +6,7 @@ design, a worker session for the other, its first K rounds) in its own random or
 ``genai-harness ab`` does: it starts with ``--rounds`` rounds (at least ``MIN_REPETITIONS`` sessions), asks how
 many rounds the gate needs at the noise seen so far and adds them (``gate.ab.more_rounds``, in whole sessions:
 ``gate.ab.whole_sessions``) up to ``--max-rounds``, then judges. The judging is the paired gate's own functions on
-each unit's log medians of the default metrics (``statistics.paired_rank_test``, or with ``--paired-test t``
+each unit's log medians of the default metrics (``analysis.paired.paired_rank_test``, or with ``--paired-test t``
 ``paired_log_ratio_test``, on one value per unit, ``holm_adjust``, ``compare.verdict`` at
 ``AB_THRESHOLD``/``PAIRED_ALPHA``, ``paired_rounds_needed`` for the rounds a job asks for): what
 ``compare_frames(paired=True)`` computes, without rebuilding frames for every

@@ -7,7 +7,7 @@ adds no load. Per runtime and metric (TPOT, TTFT, e2e; one median per run):
 1. noise: the standard deviation of log(run_j / run_i) for consecutive runs (what ``ab`` pairs: the
    same minutes) against any two runs (a stored CI baseline against a later run);
 2. a paired gate on ABBA windows of consecutive runs, ROUNDS rounds: B's run medians over A's, the
-   Wilcoxon signed-rank test (:func:`genai_harness.analysis.statistics.paired_test`) and the geometric
+   Wilcoxon signed-rank test (:func:`genai_harness.analysis.paired.paired_test`) and the geometric
    mean ratio; a regression when p < ALPHA and the ratio >= FACTOR on any metric. Its false-alarm
    rate (A/A) and the share of 5 % and 10 % slowdowns caught (B's medians multiplied by the factor:
    what ``--inject-slowdown`` does to every span), beside the unpaired rule ``ab`` applies (ratio of

@@ -30,8 +30,8 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   measured in the same minutes as round ``i`` of B. Each round is the ratio of its two medians (or of another
   ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``); by default (``paired_test`` "rank") ``ratio``
   is the Hodges-Lehmann estimate of their logs, its interval and ``p_value`` Wilcoxon's signed-rank test
-  (:func:`~genai_harness.analysis.statistics.paired_rank_test`), and with "t" the geometric mean of the ratios,
-  Student's t on their logs (:func:`~genai_harness.analysis.statistics.paired_log_ratio_test`); ``tested_on``
+  (:func:`~genai_harness.analysis.paired.paired_rank_test`), and with "t" the geometric mean of the ratios,
+  Student's t on their logs (:func:`~genai_harness.analysis.paired.paired_log_ratio_test`); ``tested_on``
   "paired rounds". Load that moves both sides of a round cancels, which no unpaired test can use. ``detectable`` is
   then the smallest slowdown this many rounds at this round-to-round spread would catch 95 % of the time
   (:func:`~genai_harness.analysis.statistics.detectable_slowdown`; NaN when not paired) and
@@ -140,8 +140,8 @@ PAIRED_SESSIONS = "paired workers"
 worker pair is one unit, its rounds averaged (:func:`session_means`)."""
 PAIRED_TESTS = ("rank", "t")
 """Tests a paired gate can judge the per-round log ratios with: ``rank``, Wilcoxon's signed-rank test with the
-Hodges-Lehmann estimate and interval (:func:`~genai_harness.analysis.statistics.paired_rank_test`), or ``t``,
-Student's t (:func:`~genai_harness.analysis.statistics.paired_log_ratio_test`)."""
+Hodges-Lehmann estimate and interval (:func:`~genai_harness.analysis.paired.paired_rank_test`), or ``t``,
+Student's t (:func:`~genai_harness.analysis.paired.paired_log_ratio_test`)."""
 PAIRED_TEST = "rank"
 """Default test of the paired gate (``ab --paired-test``). Rank: on a loaded machine the per-round ratios have heavy
 tails (a call that waited for a core against one that did not), which spread a t-test's interval and so the rounds a
