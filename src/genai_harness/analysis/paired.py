@@ -46,11 +46,10 @@ def paired_test(baseline: Sequence[float], current: Sequence[float]) -> float:
     return float(stats.wilcoxon(logs, alternative="two-sided", zero_method="zsplit").pvalue)
 
 
-
-
 @dataclass(frozen=True)
 class PairedRatio:
-    """A paired comparison of matched rounds: the geometric-mean ratio current/baseline, its interval, a p-value."""
+    """A paired comparison of matched rounds: the ratio current/baseline its test estimates, its interval, a p-value,
+    and the round-to-round spread of the log ratios that sizes a job (``sd_log_ratio``)."""
 
     n: int
     ratio: float

@@ -339,6 +339,7 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
     for row, adjusted in zip(tested, holm_adjust([row["p_value"] for row in tested]), strict=True):
         row["p_family"] = adjusted
     per_test = alpha / max(1, len(tested) * family_scale)  # each test's share of the family's alpha (Bonferroni)
+    rank_floor = rank_min_pairs(per_test)
     for row, sd, per_unit, ranked in judged:
         factor, se = row["threshold"], row.pop("se")
         if ranked is not None:  # a rank test's spread at the level it is tested at, where its interval is wider
@@ -349,8 +350,8 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         row["rounds_needed"] = (per_unit * paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test, threshold=factor)
                                 if math.isfinite(sd) else math.nan)
         if ranked is not None:  # fewer rounds than its exact test can reject with at all: they see nothing
-            row["rounds_needed"] = max(row["rounds_needed"], float(rank_min_pairs(per_test)))
-            if row["df"] + 1 < rank_min_pairs(per_test):
+            row["rounds_needed"] = max(row["rounds_needed"], float(rank_floor))
+            if row["df"] + 1 < rank_floor:
                 row["detectable"] = math.inf
         low, high = row["ratio_ci_low"], row["ratio_ci_high"]
         if not METRICS[row["metric"]].lower_is_better:
