@@ -9,6 +9,8 @@ Clock = Callable[[], int]
 """A monotonic clock returning nanoseconds, like :func:`time.perf_counter_ns`."""
 
 default_clock: Clock = time.perf_counter_ns
+default_cpu_clock: Clock = time.process_time_ns
+"""The CPU time of this process, every thread, user and system (ns): what a span cost in work, not in waiting."""
 
 
 class FakeClock:

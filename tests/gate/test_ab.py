@@ -80,6 +80,8 @@ def test_ab_run_catches_a_slowdown_of_b_and_says_so(tmp_path: Path) -> None:
     assert rows["run_id"].nunique() == 2 and len(rows) == 2 * 6 * 10  # two sides x six rounds x ten repetitions
     assert sorted(rows["threads_requested"].unique()) == [1, 2]
     assert rows[rows["threads_requested"] == 2]["injected_slowdown"].eq(3.0).all()
+    cpu = rows.groupby("threads_requested")["load_cpu_s"].median()  # every load's CPU time, B's stretched too
+    assert rows["load_cpu_s"].gt(0).all() and cpu[2] > 1.5 * cpu[1]  # 3x the same work: no load hides that
     assert_one_error_line(run_cli("ab", "env:default", "model:tiny-llm"), 2)
 
 

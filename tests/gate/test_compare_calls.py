@@ -77,6 +77,30 @@ def test_an_ab_side_keeps_one_load_time_per_round() -> None:
     assert row["n_baseline"] == 6 and row["tested_on"] == "paired rounds" and row["verdict"] == "regression"
 
 
+def test_a_paired_gate_judges_the_loads_cpu_time_where_the_rows_carry_it() -> None:
+    """A busy runner makes a fresh worker's load wall time a lottery (whether the process got a core), which no
+    pairing cancels; its CPU time sees the work. ``ab``'s defaults gate ``load_cpu_s`` in place of ``load_s`` where
+    the rows carry it, and ``load_s`` in rows of older stores; ``compare`` of separate runs keeps ``load_s``."""
+    from genai_harness.gate.metric_choice import default_metrics, paired_default_metrics
+
+    def loaded(run_id: str, walls: list[float], cpus: list[float] | None) -> pd.DataFrame:
+        rows = side(run_id, [[10.0 + 0.01 * i for i in range(5)] for _ in walls])
+        rows = rows.assign(load_s=[v for v in walls for _ in range(5)])
+        return rows if cpus is None else rows.assign(load_cpu_s=[v for v in cpus for _ in range(5)])
+
+    walls_a = [0.03, 0.07, 0.03, 0.05, 0.03, 0.06, 0.04, 0.03]
+    walls_b = [0.06, 0.03, 0.07, 0.03, 0.05, 0.03, 0.03, 0.07]
+    cpus = [0.030, 0.031, 0.030, 0.032, 0.030, 0.031, 0.030, 0.031]
+    a, b = loaded("A", walls_a, cpus), loaded("B", walls_b, [2 * v for v in cpus])
+    rows = compare_frames(a, b, paired=True).set_index("metric")
+    assert "load_cpu_s" in rows.index and "load_s" not in rows.index
+    assert rows.loc["load_cpu_s", "verdict"] == "regression"  # twice the work, whatever the wall clock said
+    older = compare_frames(loaded("A", walls_a, None), loaded("B", walls_b, None), paired=True)
+    assert "load_s" in set(older["metric"]) and "load_cpu_s" not in set(older["metric"])
+    assert paired_default_metrics() == tuple("load_cpu_s" if m == "load_s" else m for m in default_metrics())
+    assert "load_s" in compare_frames(a, b)["metric"].tolist()  # separate runs: the wall time, as calibrated
+
+
 def test_rounds_to_run_is_what_the_neediest_cell_asks_for() -> None:
     from genai_harness.gate.compare import MIN_REPETITIONS, rounds_to_run
 

@@ -36,6 +36,7 @@ def test_more_generated_tokens_cost_more_instructions_and_compare_flags_them(tmp
         assert (frame["status"] == "ok").all(), frame["error"].tolist()
         assert (frame["measure"] == "instructions").all() and (frame["threads"] == 1).all()
         assert (frame[["instructions_load", "instructions_prefill", "instructions_per_token"]] > 0).all().all()
+        assert frame["load_cpu_s"].isna().all()  # valgrind's CPU time is the simulation's: none recorded
     assert many["instructions_call"].min() > few["instructions_call"].max()
     decode = (many["n_new_tokens"] - 1) * many["instructions_per_token"]
     assert decode.min() > ((few["n_new_tokens"] - 1) * few["instructions_per_token"]).max()

@@ -15,6 +15,7 @@ from genai_harness.backends import compile_cache as cc
 from genai_harness.errors import ModelError
 from genai_harness.interface.devices import Device
 from genai_harness.worker import cold_start
+from genai_harness.worker.load import LoadTime
 
 DEVICE = Device("CPU", {"device": "CPU"}, framework="openvino.genai")
 IDENTITY = cc.CacheIdentity("fakert 1.0", "CPU: a CPU", "", "fake CACHE_DIR")
@@ -30,23 +31,23 @@ class Caching:
     def compile_cache(self, device: Device) -> cc.CacheIdentity:
         return IDENTITY
 
-    def load(self, device: Device) -> tuple[Any, float]:
+    def load(self, device: Device) -> tuple[Any, LoadTime]:
         folder = device.config.get(cc.CACHE_DIR_KEY)
         blob = Path(folder) / "model.blob" if folder else None
         if blob is not None and blob.exists() and not self.rewrites:
             if self.unreadable:
                 raise ModelError("cannot import the blob: bad magic")
             self.loads.append("import")
-            return SimpleNamespace(), 0.1
+            return SimpleNamespace(), LoadTime(0.1)
         if blob is not None:
             blob.unlink(missing_ok=True)
             blob.write_bytes(b"c" * 3 * 2**20)
         self.loads.append("compile" + (" +blob" if blob is not None else ""))
-        return SimpleNamespace(), 2.0
+        return SimpleNamespace(), LoadTime(2.0)
 
     def fresh(self, device: Device) -> Any:
-        _pipeline, seconds = self.load(device)
-        return SimpleNamespace(load_s=seconds, loaded_from_cache=None)
+        _pipeline, took = self.load(device)
+        return SimpleNamespace(load_s=took.wall_s, loaded_from_cache=None)
 
 
 def _cell(tmp_path: Path, runtime: Caching, *, cold: bool = False, extra: bool = True) -> dict[str, Any]:
@@ -131,12 +132,12 @@ def test_a_failed_extra_load_costs_the_figures_not_the_cell(tmp_path: Path) -> N
 def test_a_target_that_does_not_compile_records_nothing(tmp_path: Path) -> None:
     runtime = SimpleNamespace(compile_cache=lambda device: None)
     assert cold_start.plan_cache(runtime, DEVICE, tmp_path, "m", ("default", None), "", cold=True) is None  # type: ignore[arg-type]
-    assert cold_start.measure(Caching().fresh, DEVICE, None, cold_start.FirstLoad("", 1.0)) == {}
+    assert cold_start.measure(Caching().fresh, DEVICE, None, cold_start.FirstLoad("", LoadTime(1.0))) == {}
 
 
 def test_a_runtime_that_writes_no_cache_says_so(tmp_path: Path) -> None:
     class Ignores(Caching):
-        def load(self, device: Device) -> tuple[Any, float]:
+        def load(self, device: Device) -> tuple[Any, LoadTime]:
             return super().load(Device("CPU", {}, framework="openvino.genai"))  # CACHE_DIR dropped on the floor
 
     columns = _cell(tmp_path, Ignores())

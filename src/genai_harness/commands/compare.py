@@ -82,7 +82,9 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
     """The verdict's settings and output formats, shared by ``compare`` and ``ab`` (``paired``: ab's defaults)."""
     threshold, alpha = (AB_THRESHOLD, PAIRED_ALPHA) if paired else (THRESHOLD, ALPHA)
     test = "paired test on per-round log ratios (--paired-test)" if paired else "t-test on the logs of the run medians"
-    p.add_argument("--metric", action="append", help="compare this metric (repeatable; default: headline metrics)")
+    shown = "headline metrics, the load's CPU time (load_cpu_s) in place of its wall time" if paired \
+        else "headline metrics"
+    p.add_argument("--metric", action="append", help=f"compare this metric (repeatable; default: {shown})")
     p.add_argument("--threshold", type=float, default=threshold,
                    help=f"factor a metric must worsen by to be a regression (default {threshold})")
     p.add_argument("--metric-threshold", action="append", metavar="METRIC=FACTOR",

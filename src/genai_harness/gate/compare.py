@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, kind_rule, row_measures
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
-from genai_harness.analysis.metric_info import METRICS, headline_metrics, metric
+from genai_harness.analysis.metric_info import METRICS, metric
 from genai_harness.analysis.paired import paired_log_ratio_test, paired_rank_test, rank_min_pairs, sizing_spread
 from genai_harness.analysis.statistics import (
     ROUND_ESTIMATORS,
@@ -75,6 +75,7 @@ from genai_harness.analysis.statistics import (
 )
 from genai_harness.errors import ComparisonError
 from genai_harness.gate.calibration import CALIB_COLUMN, adjust_cells
+from genai_harness.gate.metric_choice import PAIRED_LOAD_METRIC, default_metrics, paired_default_metrics
 from genai_harness.gate.noise import Spread, cell_spread, own_spread, pooled_spread, runs_test
 from genai_harness.gate.units import (
     job_sides,
@@ -161,9 +162,9 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def default_metrics() -> tuple[str, ...]:
-    """The metrics a gate compares unless told otherwise: the headline speed metrics (load and memory too)."""
-    return tuple(m.name for m in headline_metrics())
+def _carries(frames: Sequence[pd.DataFrame], column: str) -> bool:
+    """True when every frame has a value in ``column`` (pure)."""
+    return all(column in f.columns and f[column].notna().any() for f in frames)
 
 
 def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> pd.DataFrame:
@@ -216,7 +217,9 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
 
     # counted metrics (issue 23, point 4): instruction runs compare their instruction columns by default
     counted = counted_defaults([*row_measures(baseline), *row_measures(current)]) if metrics is None else None
-    names = tuple(metrics) if metrics is not None else counted or default_metrics()
+    defaults = paired_default_metrics(_carries((baseline, current), PAIRED_LOAD_METRIC)) if paired \
+        else default_metrics()
+    names = tuple(metrics) if metrics is not None else counted or defaults
     for name in (*names, *(thresholds or {})):
         metric(name)  # unknown metric names fail here, with the list of known ones
     if round_estimator not in ROUND_ESTIMATORS:

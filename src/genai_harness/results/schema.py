@@ -59,6 +59,11 @@ Schema history (``SCHEMA_VERSION``):
   ``$GENAI_HARNESS_JOB``, or the CI system's own job id: ``runner.job``); null when none was named. Runs taken in
   a row share the machine's drift over minutes, so the gate of separate runs averages each job's runs into one
   unit (``gate.compare``). A cell column, additive like 4-6.
+* 8: ``load_cpu_s`` (issue 23, ``ab`` under load): the CPU seconds the worker process spent on the cell's own load,
+  every thread, user and system, over the span ``load_s`` times; null under ``--measure instructions`` and in rows
+  of older stores. On a busy machine a fresh process's load waits for a core as much as it works, so its wall time
+  varies 2x between calls and its CPU time by a few per cent: ``ab`` gates this one by default
+  (``gate.compare.paired_default_metrics``). A row column, additive like 4-7.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -211,6 +216,8 @@ COLUMNS: tuple[Column, ...] = (
     # --- end exports ---
     # the CI job (or session) a run belongs to: the gate's unit for runs taken in a row (schema 7)
     *_cols("text", "job_id", since=7),
+    # the CPU time of the load beside its wall time (schema 8): ab gates it where a busy machine makes load_s a lottery
+    *_cols("float", "load_cpu_s", since=8),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -227,6 +234,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     *INSTRUCTION_COLUMNS,
     "ref_answer_share", "ref_nll", "ref_nll_checkpoint",
     *COLD_START_METRICS,
+    "load_cpu_s",
 )
 """The measured metrics (the counts n_input_tokens, n_new_tokens, batch_size included)."""
 NUMERIC_SETTING_COLUMNS: tuple[str, ...] = ("precision", "threads")

@@ -142,6 +142,7 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
         "actual_device": reply.actual_device,
         "status": "ok",
         "load_s": reply.load_s,
+        "load_cpu_s": reply.load_cpu_s,
         "peak_rss_mb": outcome.peak_rss_mb,
         "precision": numerics.get("precision"),
         "threads": numerics.get("threads"),
@@ -161,7 +162,7 @@ def measured_rows(cell: Cell, context: RunContext, outcome: WorkerOutcome[CellRe
         shared["precision_requested"] = reply.requested.precision
         shared["threads_requested"] = reply.requested.threads
     if cell.inject_slowdown is not None:
-        shared["load_s"] = shared["load_s"] * cell.inject_slowdown
+        shared.update(stretch({k: shared[k] for k in ("load_s", "load_cpu_s")}, cell.inject_slowdown))
         if shared["itl_by_position_ms"]:
             shared["itl_by_position_ms"] = [gap * cell.inject_slowdown for gap in shared["itl_by_position_ms"]]
     rows = []

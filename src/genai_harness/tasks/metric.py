@@ -66,6 +66,7 @@ def metric_info(name: str, label: str, unit: str, tasks: tuple[str, ...], better
 
 COMMON_METRICS: tuple[MetricInfo, ...] = (
     metric_info("load_s", "load", "s", (), "lower", True, "{:.2f}", scope="cell"),
+    metric_info("load_cpu_s", "load CPU", "s", (), "lower", False, "{:.3f}", scope="cell"),
     metric_info("peak_rss_mb", "peak RSS", "MiB", (), "lower", True, "{:.0f}", "memory", scope="cell"),
     metric_info("energy_j", "energy", "J", (), "lower", False, "{:.3g}", "energy"),
     # cold start (issue 22): null where the target does not compile

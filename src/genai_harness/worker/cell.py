@@ -28,7 +28,7 @@ from typing import Any
 from genai_harness.backends import numerics as nx
 from genai_harness.backends.base import Backend
 from genai_harness.backends.registry import get_backend
-from genai_harness.clock import Clock, default_clock
+from genai_harness.clock import Clock, default_clock, default_cpu_clock
 from genai_harness.errors import MeasurementError
 from genai_harness.host import energy
 from genai_harness.host.memory import own_peak_rss_mb
@@ -40,7 +40,7 @@ from genai_harness.tasks.registry import task_kind
 from genai_harness.worker import cold_start
 from genai_harness.worker.calibration import CalibrationKernel
 from genai_harness.worker.instructions import InstructionClock, clock_from_environment
-from genai_harness.worker.load import fresh_loader, load_pipeline
+from genai_harness.worker.load import LoadTime, fresh_loader, load_pipeline
 from genai_harness.worker.protocol import INSTRUCTIONS, CellReply, CellRequest, RequestedNumerics
 from genai_harness.workloads.spec import MAX_REPETITIONS, Workload
 
@@ -76,7 +76,7 @@ class LoadedCell:
     workload: Workload
     backend: Backend
     pipeline: Any
-    load_s: float
+    took: LoadTime
     device: Device
     requested: RequestedNumerics
     counting: InstructionClock | None
@@ -87,8 +87,8 @@ class LoadedCell:
     """How the first load went through that cache (:func:`cold_start.first_load`)."""
 
 
-def load_cell(request: CellRequest, clock: Clock = default_clock) -> LoadedCell:
-    """Load the model of the cell ``request`` describes (``load_s`` timed) and check its numerics."""
+def load_cell(request: CellRequest, clock: Clock = default_clock, cpu_clock: Clock = default_cpu_clock) -> LoadedCell:
+    """Load the model of the cell ``request`` describes (``load_s`` and ``load_cpu_s`` timed) and check its numerics."""
     workload = request.workload
     counting = clock_from_environment() if request.measure == INSTRUCTIONS else None
     if request.measure == INSTRUCTIONS and counting is None:
@@ -108,14 +108,14 @@ def load_cell(request: CellRequest, clock: Clock = default_clock) -> LoadedCell:
     cache = None if counting is not None else cold_start.plan_cache(
         backend, device, model_path, request.model.id, (precision, threads), request.cache_root, cold=request.cold)
 
-    def load(on: Device) -> tuple[Any, float]:
-        return load_pipeline(backend, workload.task, model_path, on, clock)
+    def load(on: Device) -> tuple[Any, LoadTime]:  # no CPU time under valgrind: its clock counts instructions
+        return load_pipeline(backend, workload.task, model_path, on, clock, None if counting is not None else cpu_clock)
 
     first_load_reading = len(counting.readings) if counting is not None else 0
     pipeline, first = cold_start.first_load(load, device, cache)
     load_stamps = {"start": counting.readings[first_load_reading], "end": counting.readings[-1]} if counting else {}
     nx.check_honoured(request.framework, device.config, getattr(pipeline, "numerics", None))
-    return LoadedCell(request, workload, backend, pipeline, first.load_s, device, RequestedNumerics(precision, threads),
+    return LoadedCell(request, workload, backend, pipeline, first.took, device, RequestedNumerics(precision, threads),
                       counting, load_stamps, cache, first)
 
 
@@ -161,7 +161,8 @@ def measure_cell(cell: LoadedCell) -> tuple[CellReply, Any]:
         for record in records:
             record["calib_ms"] = kernel.calib_ms
     reply = CellReply(
-        load_s=cell.load_s,
+        load_s=cell.took.wall_s,
+        load_cpu_s=cell.took.cpu_s,
         repetitions=records,
         actual_device=str(getattr(pipeline, "actual_device", cell.device.label)),
         versions=cell.backend.versions(),

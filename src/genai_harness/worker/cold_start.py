@@ -28,9 +28,10 @@ from typing import Any
 from genai_harness.backends import compile_cache as cc
 from genai_harness.backends.base import Backend, first_line
 from genai_harness.interface.devices import Device
+from genai_harness.worker.load import LoadTime
 
-Loader = Callable[[Device], tuple[Any, float]]
-"""Builds the cell's pipeline on a device and gives it with its load time in seconds."""
+Loader = Callable[[Device], tuple[Any, LoadTime]]
+"""Builds the cell's pipeline on a device and gives it with its load time (wall and CPU)."""
 FreshLoad = Callable[[Device], Any]
 """Loads the cell's pipeline on a device in a fresh process: a reply with ``load_s`` and ``loaded_from_cache``."""
 
@@ -56,7 +57,7 @@ class FirstLoad:
     """How the cell's own load went: ``cold``, ``warm`` or ``off`` (no cache), its time and what it left."""
 
     state: str
-    load_s: float
+    took: LoadTime
     hit: bool | None = None
     after: cc.Snapshot = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -85,28 +86,28 @@ def plan_cache(backend: Backend, device: Device, model_path: Path, model_id: str
 def first_load(load: Loader, device: Device, plan: CachePlan | None) -> tuple[Any, FirstLoad]:
     """The cell's own load, through its cache where it has one; a cache the runtime cannot read is left out."""
     if plan is None:
-        pipeline, load_s = load(device)
-        return pipeline, FirstLoad("", load_s)
+        pipeline, took = load(device)
+        return pipeline, FirstLoad("", took)
     if plan.unusable:
-        pipeline, load_s = load(device)
-        return pipeline, FirstLoad("off", load_s, notes=[
+        pipeline, took = load(device)
+        return pipeline, FirstLoad("off", took, notes=[
             f"compiled-model cache not used: {plan.unusable}; loaded without a cache (make the folder writable "
             "or set GENAI_HARNESS_CACHE to a writable folder)"])
     try:
-        pipeline, load_s = load(plan.device(device))
+        pipeline, took = load(plan.device(device))
     except Exception as exc:
         if not plan.before:
             raise  # an empty cache cannot be the cause: the load's own error
-        pipeline, load_s = load(device)
-        return pipeline, FirstLoad("off", load_s, notes=[
+        pipeline, took = load(device)
+        return pipeline, FirstLoad("off", took, notes=[
             f"cache folder {plan.folder} could not be read ({first_line(exc)}); loaded without it (delete the "
             "folder to rebuild the cache)"])
     after = cc.snapshot(plan.folder)
     if not plan.before:
-        return pipeline, FirstLoad("cold", load_s, after=after)
+        return pipeline, FirstLoad("cold", took, after=after)
     hit = _hit(pipeline, plan.before, after)
     notes = [] if hit else [_miss_note(plan.folder, len(plan.before), pipeline)]
-    return pipeline, FirstLoad("warm", load_s, hit, after, notes)
+    return pipeline, FirstLoad("warm", took, hit, after, notes)
 
 
 def measure(load: FreshLoad, device: Device, plan: CachePlan | None, first: FirstLoad, *,
@@ -120,11 +121,11 @@ def measure(load: FreshLoad, device: Device, plan: CachePlan | None, first: Firs
                                "cache_hit": None}
     notes = list(first.notes)
     if first.state == "off":
-        columns["compile_s"] = first.load_s  # the cell's own load compiled without a cache
+        columns["compile_s"] = first.took.wall_s  # the cell's own load compiled without a cache
     elif first.state == "cold":
-        columns.update(load_cold_s=first.load_s, cache_mib=cc.size_mib(first.after))
+        columns.update(load_cold_s=first.took.wall_s, cache_mib=cc.size_mib(first.after))
     else:
-        columns.update(load_warm_s=first.load_s, cache_hit=int(bool(first.hit)))
+        columns.update(load_warm_s=first.took.wall_s, cache_hit=int(bool(first.hit)))
     if extra and first.state != "off":
         try:
             _extra_loads(load, device, plan, first, notes, columns)

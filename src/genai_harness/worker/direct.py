@@ -19,7 +19,8 @@ def run_direct(request: DirectRequest) -> DirectReply:
     backend = get_backend(framework, request.environment)
     precision, threads = check_precision(request.numerics.precision), check_threads(request.numerics.threads)
     device = with_numerics(DeviceFactory.select(framework, request.device), precision, threads)
-    pipeline, load_s = load_pipeline(backend, task, Path(request.model_path), device)
+    pipeline, took = load_pipeline(backend, task, Path(request.model_path), device)
+    load_s = took.wall_s
     numerics = getattr(pipeline, "numerics", None)
     check_honoured(framework, device.config, numerics)
     output = task_kind(task).direct_call(pipeline, request.params, load_s)

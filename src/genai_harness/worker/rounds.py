@@ -33,7 +33,7 @@ def run_cell_rounds(request: protocol.CellRoundsRequest, commands: TextIO | None
     journal = Path(request.journal)
     source = commands if commands is not None else sys.stdin
     cell = load_cell(request.cell)
-    _journal(journal, protocol.WorkerReady(cell.load_s))
+    _journal(journal, protocol.WorkerReady(cell.took.wall_s))
     measured = 0
     while True:
         command = protocol.command_from_line(source.readline())

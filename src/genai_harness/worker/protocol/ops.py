@@ -64,7 +64,8 @@ class InventoryReply(WorkerReply):
 
 @dataclass
 class CellReply(WorkerReply):
-    """What one cell measured: its load time and one metrics record per repetition, and what ran them.
+    """What one cell measured: its load time (wall; CPU in ``load_cpu_s``) and one metrics record per repetition,
+    and what ran them.
 
     ``numerics``: the runtime's read-back (its ``to_dict``), ``requested``: what the cell asked for, ``batch``:
     the batch that really ran, ``reference``: the agreement columns with the f32 CPU reference when asked for.
@@ -82,9 +83,11 @@ class CellReply(WorkerReply):
     reference: dict[str, Any] | None = None
     cold_start: dict[str, Any] | None = None
     """The cold-start columns (``compile_s``, ``load_cold_s`` ...) of a target that compiles: :mod:`.cold_start`."""
+    load_cpu_s: float | None = None
+    """The CPU seconds the process spent on the load (every thread); None under valgrind."""
 
     def to_dict(self) -> Json:
-        """JSON-ready form (``reference`` and ``cold_start`` only where there are some)."""
+        """JSON-ready form (``reference``, ``cold_start`` and ``load_cpu_s`` only where there are some)."""
         data: Json = {
             "load_s": self.load_s, "actual_device": self.actual_device, "versions": self.versions,
             "repetitions": self.repetitions, "numerics": self.numerics,
@@ -95,6 +98,8 @@ class CellReply(WorkerReply):
             data["reference"] = self.reference
         if self.cold_start is not None:
             data["cold_start"] = self.cold_start
+        if self.load_cpu_s is not None:
+            data["load_cpu_s"] = self.load_cpu_s
         return data
 
     @classmethod
@@ -107,7 +112,8 @@ class CellReply(WorkerReply):
                    data.get("energy_source"), dict(data.get("batch") or {}),
                    [float(g) for g in gaps] if gaps is not None else None,
                    dict(data["reference"]) if data.get("reference") is not None else None,
-                   dict(data["cold_start"]) if data.get("cold_start") is not None else None)
+                   dict(data["cold_start"]) if data.get("cold_start") is not None else None,
+                   float(data["load_cpu_s"]) if data.get("load_cpu_s") is not None else None)
 
 
 @dataclass

@@ -1,0 +1,27 @@
+"""Which metrics a gate compares when not told: the headline speed metrics for separate runs, and for a paired
+gate (``ab``) the same with the load's CPU time in place of its wall time (pure, no pandas)."""
+
+from __future__ import annotations
+
+from genai_harness.analysis.metric_info import headline_metrics
+
+
+def default_metrics() -> tuple[str, ...]:
+    """The metrics a gate compares unless told otherwise: the headline speed metrics (load and memory too)."""
+    return tuple(m.name for m in headline_metrics())
+
+
+PAIRED_LOAD_METRIC = "load_cpu_s"
+"""What a paired gate (``ab``) compares of a load by default, in place of ``load_s``: the load's CPU time. Each fresh
+worker loads once, so a round has one load a side; on a busy machine that load's wall time depends on whether the
+process got a core (29-79 ms of wall time for 29-34 ms of CPU on tiny-llm at load 3), which no pairing cancels, and
+sized every loaded job to the 200-round cap; its CPU time sees the work (benchmarks/RESULTS.md, "ab under load: the
+load's CPU time"). ``--metric load_s`` gates the wall time as well."""
+
+
+def paired_default_metrics(carries_load_cpu: bool = True) -> tuple[str, ...]:
+    """The metrics a paired gate compares unless told otherwise: :func:`default_metrics` with the load's CPU time
+    (:data:`PAIRED_LOAD_METRIC`) in place of its wall time, where the rows carry it (rows of schema 8 on)."""
+    if not carries_load_cpu:
+        return default_metrics()
+    return tuple(PAIRED_LOAD_METRIC if name == "load_s" else name for name in default_metrics())
