@@ -6,12 +6,13 @@ design, a worker session for the other, its first K rounds) in its own random or
 ``genai-harness ab`` does: it starts with ``--rounds`` rounds (at least ``MIN_REPETITIONS`` sessions), asks how
 many rounds the gate needs at the noise seen so far and adds them (``gate.ab.more_rounds``, in whole sessions:
 ``gate.ab.whole_sessions``) up to ``--max-rounds``, then judges. The judging is the paired gate's own functions on
-each unit's log medians of the default metrics (``analysis.paired.paired_rank_test``, or with ``--paired-test t``
-``paired_log_ratio_test``, on one value per unit, ``holm_adjust``, ``compare.verdict`` at
-``AB_THRESHOLD``/``PAIRED_ALPHA``, ``paired_rounds_needed`` for the rounds a job asks for): what
-``compare_frames(paired=True)`` computes, without rebuilding frames for every
-step (``--check`` runs a few jobs through ``compare_frames`` itself and says whether both agree). The same
-jobs are judged as A/A and with B stretched by 1.05 and 1.10 (``analysis.metric_info.stretch``).
+each unit's log medians of ab's default metrics (``gate.metric_choice.paired_default_metrics``: the load's CPU
+time where the arm's rows carry it, else its wall time; ``--metric`` names others), tested by
+``analysis.paired.paired_rank_test`` (or with ``--paired-test t`` ``paired_log_ratio_test``) on one value per unit,
+``holm_adjust``, ``compare.verdict`` at ``AB_THRESHOLD``/``PAIRED_ALPHA``, ``paired_rounds_needed`` for the rounds a
+job asks for: what ``compare_frames(paired=True)`` computes, without rebuilding frames for every step
+(``--check`` runs a few jobs through ``compare_frames`` itself and says whether both agree). The same jobs are
+judged as A/A and with B stretched by 1.05 and 1.10 (``analysis.metric_info.stretch``).
 
 A job's machine time is the wall time the pool spent on the units it used (``POOL.jsonl``: per block, per
 design; a session of K < the pool's rounds is costed as its worker start plus K of its rounds).
@@ -50,9 +51,9 @@ from genai_harness.gate.compare import (
     PAIRED_TESTS,
     TARGET_SLOWDOWN,
     compare_frames,
-    default_metrics,
 )
 from genai_harness.gate.compare import PAIRED_TEST as DEFAULT_PAIRED_TEST
+from genai_harness.gate.metric_choice import PAIRED_LOAD_METRIC, paired_default_metrics
 from genai_harness.gate.outcome import has_regression
 from genai_harness.gate.verdicts import verdict
 from genai_harness.results.query import ResultFilter
@@ -215,6 +216,9 @@ def main() -> None:
     parser.add_argument("--framework", action="append", default=None)
     parser.add_argument("--check", type=int, default=3, help="jobs a design checks against compare_frames itself")
     parser.add_argument("--no-5", action="store_true", help="judge A/A and 10 %% only (a shorter judging)")
+    parser.add_argument("--metric", action="append", default=None, metavar="METRIC",
+                        help="judge these metrics (repeatable; default: ab's, the load's CPU time where the rows "
+                             "carry it, else its wall time)")
     parser.add_argument("--without", action="append", default=[], metavar="METRIC",
                         help="leave a default metric out (what sizes the jobs when it is gone)")
     parser.add_argument("--first-repetitions", type=int, default=None, metavar="N",
@@ -227,8 +231,9 @@ def main() -> None:
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
     with open(args.store + ".jsonl") as fh:
         log = [json.loads(line) for line in fh]
-    METRIC_NAMES[:] = [m for m in default_metrics() if m in frame.columns and frame[m].notna().any()
-                       and m not in args.without]
+    carries = PAIRED_LOAD_METRIC in frame.columns and frame[PAIRED_LOAD_METRIC].notna().any()
+    METRIC_NAMES[:] = [m for m in args.metric or paired_default_metrics(carries)
+                       if m in frame.columns and frame[m].notna().any() and m not in args.without]
     loads = [e["load1"] for e in log]
     print(f"pool {args.store}: {len(log)} blocks, 1-min load average during it median {np.median(loads):.1f} "
           f"(min {min(loads):.1f}, max {max(loads):.1f}); metrics {', '.join(METRIC_NAMES)}"

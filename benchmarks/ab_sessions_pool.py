@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from genai_harness.gate.ab import Side, interleave, pair_cells
+from genai_harness.gate.ab import Side, ab_cell, interleave, pair_cells
 from genai_harness.runner.cell_loop import new_run_context, run_plan
 from genai_harness.runner.plan import Plan
 from genai_harness.runner.prepare import prepare_run
@@ -51,7 +51,10 @@ def main() -> None:
     sides = [Side.parse("env:default"), Side.parse("env:twin")]
     prepared = prepare_run(str(suite), [s.selection(args.framework or list(FRAMEWORKS), ["CPU"], None) for s in sides],
                            pythons=[f"twin={sys.executable}"], store=args.store, out=sys.stderr)
-    pairs = pair_cells(prepared.plans[0].cells, prepared.plans[1].cells, "env")
+    # each cell as ab runs it (no machine-speed kernel, no cold-start loads): without this, before 2026-12-07 a
+    # per-call round of a compiling target took its compile and other-cache loads every call, which ab does not
+    pairs = [(ab_cell(a, None), ab_cell(b, None))
+             for a, b in pair_cells(prepared.plans[0].cells, prepared.plans[1].cells, "env")]
     store = prepared.store
     designs = {name: [new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
                for name in ("sessions", "per_call")}

@@ -3,7 +3,7 @@
 Two views of the same question (benchmarks/RESULTS.md, "A rank test for ab, ab without cold-start loads, and what
 makes load time bimodal"):
 - ``--store P.ARM.sqlite`` (repeatable): the ``load_s`` of every call an ``ab_call_pool.py`` arm stored (repetition 0),
-  as a histogram in ms;
+  and its ``load_cpu_s`` (the process's CPU time over the load) where the harness recorded one, as histograms in ms;
 - ``--bare N``: N fresh ``python`` processes that each import onnxruntime-genai and construct ``og.Model`` on
   tiny-llm, timed by the wall clock and by ``time.thread_time`` of the loading thread, ``--busy-s`` seconds of busy
   work before the load. A load whose CPU time equals its wall time had a core to itself; one at half had half.
@@ -41,13 +41,17 @@ def histogram(values_ms: np.ndarray) -> str:
     return ", ".join(f"{lo}-{hi} ms: {n}" for lo, hi, n in zip(BINS_MS, BINS_MS[1:], counts, strict=False) if n)
 
 
-def stored_loads(store: str) -> np.ndarray:
-    """The first-repetition ``load_s`` (ms) of every call in an ``ab_call_pool.py`` arm's store."""
+def stored_loads(store: str, column: str = "load_s") -> np.ndarray:
+    """The first-repetition ``column`` (ms: ``load_s``, or ``load_cpu_s`` where the harness recorded it) of every call
+    in an ``ab_call_pool.py`` arm's store; empty where the store has none."""
     from genai_harness.results.query import ResultFilter
     from genai_harness.results.store import ResultStore
 
     frame = ResultStore(store, create=False).read(ResultFilter(statuses="ok"))
-    return frame.loc[frame["repetition"] == 0, "load_s"].to_numpy(dtype=float) * 1000.0
+    if column not in frame.columns:
+        return np.asarray([], dtype=float)
+    values = frame.loc[frame["repetition"] == 0, column].dropna()
+    return values.to_numpy(dtype=float) * 1000.0
 
 
 def bare_loads(n: int, busy_s: float) -> np.ndarray:
@@ -67,8 +71,10 @@ def main() -> None:
     parser.add_argument("--busy-s", type=float, action="append", default=None, help="busy work before each load")
     args = parser.parse_args()
     for store in args.store:
-        loads = stored_loads(store)
-        print(f"{store}: {len(loads)} calls, load median {np.median(loads):.1f} ms; {histogram(loads)}")
+        for column in ("load_s", "load_cpu_s"):
+            loads = stored_loads(store, column)
+            if len(loads):
+                print(f"{store} {column}: {len(loads)} calls, median {np.median(loads):.1f} ms; {histogram(loads)}")
     for busy in (args.busy_s or [0.0]) if args.bare else []:
         loads = bare_loads(args.bare, busy)
         share = loads[:, 1] / loads[:, 0]

@@ -32,7 +32,8 @@ class LoadTime:
     """How long a pipeline took to build: the wall clock's seconds (``load_s``) and the CPU seconds this process
     spent over the same span, every thread, user and system (``load_cpu_s``; None where no CPU clock applies: under
     valgrind the clock counts instructions). On a busy machine a fresh process's load waits for a core as much as it
-    works (29-79 ms of wall time for 29-34 ms of CPU, benchmarks/RESULTS.md): its CPU time sees the work alone."""
+    works: on a loaded pool 30-68 ms of wall time (5-95 %) against 30-47 ms of CPU (benchmarks/RESULTS.md, "ab under
+    load: the load's CPU time"); its CPU time leaves the waiting out."""
 
     wall_s: float
     cpu_s: float | None = None
