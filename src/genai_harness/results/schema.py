@@ -62,8 +62,8 @@ Schema history (``SCHEMA_VERSION``):
 * 8: ``load_cpu_s`` (issue 23, ``ab`` under load): the CPU seconds the worker process spent on the cell's own load,
   every thread, user and system, over the span ``load_s`` times; null under ``--measure instructions`` and in rows
   of older stores. On a busy machine a fresh process's load waits for a core as much as it works, so its wall time
-  varies 2x between calls and its CPU time by a few per cent: ``ab`` gates this one by default
-  (``gate.compare.paired_default_metrics``). A row column, additive like 4-7.
+  varies 2x between calls and its CPU time half as much: ``ab`` gates this one by default
+  (``gate.metric_choice.paired_default_metrics``). A row column, additive like 4-7.
 """
 
 from __future__ import annotations
