@@ -9,8 +9,11 @@ Clock = Callable[[], int]
 """A monotonic clock returning nanoseconds, like :func:`time.perf_counter_ns`."""
 
 default_clock: Clock = time.perf_counter_ns
-default_cpu_clock: Clock = time.process_time_ns
-"""The CPU time of this process, every thread, user and system (ns): what a span cost in work, not in waiting."""
+default_cpu_clock: Clock = time.thread_time_ns
+"""The CPU time of the calling thread, user and system (ns): what a span cost that thread in work, not in waiting. The
+thread's, not the process's: other threads of a worker (a math library's pool spinning after an earlier call) burn a
+spare core when there is one, which made the process's CPU time over a load vary with the machine's load
+(benchmarks/RESULTS.md, "ab under load: the load's CPU time")."""
 
 
 class FakeClock:

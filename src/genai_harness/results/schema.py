@@ -59,8 +59,8 @@ Schema history (``SCHEMA_VERSION``):
   ``$GENAI_HARNESS_JOB``, or the CI system's own job id: ``runner.job``); null when none was named. Runs taken in
   a row share the machine's drift over minutes, so the gate of separate runs averages each job's runs into one
   unit (``gate.compare``). A cell column, additive like 4-6.
-* 8: ``load_cpu_s`` (issue 23, ``ab`` under load): the CPU seconds the worker process spent on the cell's own load,
-  every thread, user and system, over the span ``load_s`` times; null under ``--measure instructions`` and in rows
+* 8: ``load_cpu_s`` (issue 23, ``ab`` under load): the CPU seconds the worker's loading thread spent on the cell's
+  own load, user and system, over the span ``load_s`` times; null under ``--measure instructions`` and in rows
   of older stores. On a busy machine a fresh process's load waits for a core as much as it works, so its wall time
   varies 2x between calls and its CPU time half as much: ``ab`` gates this one by default
   (``gate.metric_choice.paired_default_metrics``). A row column, additive like 4-7.

@@ -29,11 +29,11 @@ FreshLoad = Callable[[Device], LoadReply]
 
 @dataclass(frozen=True)
 class LoadTime:
-    """How long a pipeline took to build: the wall clock's seconds (``load_s``) and the CPU seconds this process
-    spent over the same span, every thread, user and system (``load_cpu_s``; None where no CPU clock applies: under
-    valgrind the clock counts instructions). On a busy machine a fresh process's load waits for a core as much as it
-    works: on a loaded pool 30-68 ms of wall time (5-95 %) against 30-47 ms of CPU (benchmarks/RESULTS.md, "ab under
-    load: the load's CPU time"); its CPU time leaves the waiting out."""
+    """How long a pipeline took to build: the wall clock's seconds (``load_s``) and the CPU seconds the loading thread
+    spent over the same span, user and system (``load_cpu_s``; work the runtime hands to threads of its own is not in
+    it; None where no CPU clock applies: under valgrind the clock counts instructions). On a busy machine a fresh
+    process's load waits for a core as much as it works; its CPU time leaves the waiting out (benchmarks/RESULTS.md,
+    "ab under load: the load's CPU time")."""
 
     wall_s: float
     cpu_s: float | None = None

@@ -84,7 +84,7 @@ class CellReply(WorkerReply):
     cold_start: dict[str, Any] | None = None
     """The cold-start columns (``compile_s``, ``load_cold_s`` ...) of a target that compiles: :mod:`.cold_start`."""
     load_cpu_s: float | None = None
-    """The CPU seconds the process spent on the load (every thread); None under valgrind."""
+    """The CPU seconds the loading thread spent on the load; None under valgrind."""
 
     def to_dict(self) -> Json:
         """JSON-ready form (``reference``, ``cold_start`` and ``load_cpu_s`` only where there are some)."""
