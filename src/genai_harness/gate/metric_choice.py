@@ -14,9 +14,10 @@ def default_metrics() -> tuple[str, ...]:
 PAIRED_LOAD_METRIC = "load_cpu_s"
 """What a paired gate (``ab``) compares of a load by default, in place of ``load_s``: the load's CPU time. Each fresh
 worker loads once, so a round has one load a side; on a busy machine that load's wall time is mostly whether the
-process got a core, which no pairing cancels (the two sides' luck is independent). On a loaded pool the per-round
-log ratio's SD was 0.33 for the wall time and 0.15 for the CPU time, and self-sized jobs needed 180 rounds against
-73 (benchmarks/RESULTS.md, "ab under load: the load's CPU time"). ``--metric load_s`` gates the wall time as well."""
+process got a core, which no pairing cancels (the two sides' luck is independent). On loaded pools the per-round
+log ratio's SD was 0.22-0.33 for the wall time and 0.084 for the loading thread's CPU time, and self-sized jobs gating
+the CPU time needed 23.5 rounds where the wall time's needed 180 (benchmarks/RESULTS.md, "ab under load: the load's
+CPU time"). ``--metric load_s`` gates the wall time as well."""
 
 
 def paired_default_metrics(carries_load_cpu: bool = True) -> tuple[str, ...]:
