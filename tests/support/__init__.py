@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,12 @@ def start_session() -> Path:
     # a CI runner's own job id would make every run of the suite one job (runner.job): tests name jobs themselves
     for name in (JOB_ENV, *(variable for _, names in CI_JOB_VARIABLES for variable in names)):
         os.environ.pop(name, None)
+    # Ctrl-C reaches the commands the tests start as it would from a terminal: a suite launched in the background
+    # (`cmd &` without job control, nohup) inherits SIGINT ignored, every child it starts inherits that, and the
+    # harness rightly leaves an ignored SIGINT ignored (runner.signals), so the tests that send SIGINT waited out
+    # their timeouts. A Python handler here is reset to the default in each child at exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return SESSION_CONFIG
 
 
