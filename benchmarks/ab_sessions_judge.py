@@ -53,7 +53,7 @@ from genai_harness.gate.compare import (
     compare_frames,
 )
 from genai_harness.gate.compare import PAIRED_TEST as DEFAULT_PAIRED_TEST
-from genai_harness.gate.metric_choice import PAIRED_LOAD_METRIC, paired_default_metrics
+from genai_harness.gate.metric_choice import paired_default_metrics
 from genai_harness.gate.outcome import has_regression
 from genai_harness.gate.verdicts import verdict
 from genai_harness.results.query import ResultFilter
@@ -231,8 +231,7 @@ def main() -> None:
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
     with open(args.store + ".jsonl") as fh:
         log = [json.loads(line) for line in fh]
-    carries = PAIRED_LOAD_METRIC in frame.columns and frame[PAIRED_LOAD_METRIC].notna().any()
-    METRIC_NAMES[:] = [m for m in args.metric or paired_default_metrics(carries)
+    METRIC_NAMES[:] = [m for m in args.metric or paired_default_metrics(frame)
                        if m in frame.columns and frame[m].notna().any() and m not in args.without]
     loads = [e["load1"] for e in log]
     print(f"pool {args.store}: {len(log)} blocks, 1-min load average during it median {np.median(loads):.1f} "

@@ -26,11 +26,11 @@ class Building:
 
 
 def test_a_load_is_timed_by_the_wall_clock_and_by_the_cpu_clock() -> None:
-    backend = Building()
-    pipeline, took = load_pipeline(backend, "text2text", Path("m"), Device("CPU", {}), FakeClock(step_ns=50_000_000),
+    backend, wall = Building(), FakeClock(step_ns=50_000_000)
+    pipeline, took = load_pipeline(backend, "text2text", Path("m"), Device("CPU", {}), wall,
                                    FakeClock(step_ns=20_000_000))
     assert backend.imported and took == LoadTime(0.05, 0.02)  # waited 30 ms of its 50 for a core
-    assert pipeline.clock is not None  # the pipeline's spans are timed by the same wall clock
+    assert pipeline.clock is wall  # the pipeline's spans are timed by the same wall clock, never the CPU one
 
 
 def test_a_load_without_a_cpu_clock_records_none_never_a_guess() -> None:

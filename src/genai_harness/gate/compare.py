@@ -75,7 +75,7 @@ from genai_harness.analysis.statistics import (
 )
 from genai_harness.errors import ComparisonError
 from genai_harness.gate.calibration import CALIB_COLUMN, adjust_cells
-from genai_harness.gate.metric_choice import PAIRED_LOAD_METRIC, default_metrics, paired_default_metrics
+from genai_harness.gate.metric_choice import default_metrics, paired_default_metrics
 from genai_harness.gate.noise import Spread, cell_spread, own_spread, pooled_spread, runs_test
 from genai_harness.gate.units import (
     job_sides,
@@ -162,11 +162,6 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _carries(frames: Sequence[pd.DataFrame], column: str) -> bool:
-    """True when every frame has a value in ``column`` (pure)."""
-    return all(column in f.columns and f[column].notna().any() for f in frames)
-
-
 def _keyed(df: pd.DataFrame, metrics: Sequence[str], ignore: Sequence[str]) -> pd.DataFrame:
     long = long_view(df, metrics, keep=(*LONG_KEEP, CALIB_COLUMN))
     if ignore and len(long):
@@ -217,8 +212,7 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
 
     # counted metrics (issue 23, point 4): instruction runs compare their instruction columns by default
     counted = counted_defaults([*row_measures(baseline), *row_measures(current)]) if metrics is None else None
-    defaults = paired_default_metrics(_carries((baseline, current), PAIRED_LOAD_METRIC)) if paired \
-        else default_metrics()
+    defaults = paired_default_metrics(baseline, current) if paired else default_metrics()
     names = tuple(metrics) if metrics is not None else counted or defaults
     for name in (*names, *(thresholds or {})):
         metric(name)  # unknown metric names fail here, with the list of known ones

@@ -1,7 +1,10 @@
 """Which metrics a gate compares when not told: the headline speed metrics for separate runs, and for a paired
-gate (``ab``) the same with the load's CPU time in place of its wall time (pure, no pandas)."""
+gate (``ab``) the same with the load's CPU time in place of its wall time (pure; it reads frames but does not import
+pandas)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from genai_harness.analysis.metric_info import headline_metrics
 
@@ -20,9 +23,10 @@ the CPU time needed 23.5 rounds where the wall time's needed 180 (benchmarks/RES
 CPU time"). ``--metric load_s`` gates the wall time as well."""
 
 
-def paired_default_metrics(carries_load_cpu: bool = True) -> tuple[str, ...]:
+def paired_default_metrics(*frames: Any) -> tuple[str, ...]:
     """The metrics a paired gate compares unless told otherwise: :func:`default_metrics` with the load's CPU time
-    (:data:`PAIRED_LOAD_METRIC`) in place of its wall time, where the rows carry it (rows of schema 8 on)."""
-    if not carries_load_cpu:
+    (:data:`PAIRED_LOAD_METRIC`) in place of its wall time, where every one of ``frames`` (results DataFrames) carries
+    it: rows of schema 8 on; with none given, the CPU time."""
+    if not all(PAIRED_LOAD_METRIC in f.columns and f[PAIRED_LOAD_METRIC].notna().any() for f in frames):
         return default_metrics()
     return tuple(PAIRED_LOAD_METRIC if name == "load_s" else name for name in default_metrics())
