@@ -70,8 +70,9 @@ def specs_for_worker() -> list[dict[str, str]]:
 
 
 def backend_specs() -> dict[str, BackendSpec]:
-    """Every registered backend by framework name, without importing any of them."""
-    return dict(sorted({**_extra_specs, **_installed_specs()}.items()))
+    """Every registered backend by framework name, without importing any of them: the installed entry points and
+    the specs registered in this process, which win where both name a framework (a worker's are its parent's)."""
+    return dict(sorted({**_installed_specs(), **_extra_specs}.items()))
 
 
 @functools.cache
@@ -90,12 +91,14 @@ def get_backend(framework: str, environment: str = DEFAULT_ENVIRONMENT) -> Backe
     key = (framework, environment)
     if key in _loaded:
         return _loaded[key]
-    specs = backend_specs()
-    if framework not in specs:
+    # a registered spec needs no entry points: a worker loads what its parent sent without reading every installed
+    # distribution's metadata (0.01-0.02 s of each worker start, benchmarks/RESULTS.md "What a worker's start costs")
+    spec = _extra_specs.get(framework) or backend_specs().get(framework)
+    if spec is None:
         raise UnknownFrameworkError(
-            f"unknown framework {framework!r}; known frameworks: {', '.join(specs) or 'none'}"
+            f"unknown framework {framework!r}; known frameworks: {', '.join(backend_specs()) or 'none'}"
         )
-    backend_cls = _load_class(specs[framework])
+    backend_cls = _load_class(spec)
     backend = backend_cls(environment=environment)
     _loaded[key] = backend
     return backend
