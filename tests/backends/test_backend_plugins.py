@@ -108,6 +108,23 @@ def test_builtin_backends_come_from_package_metadata():
     assert all(specs[name].distribution.replace("_", "-") == "genai-harness" for name in BUILTIN)
 
 
+def test_a_registered_spec_loads_without_reading_the_installed_entry_points(isolated_registry, monkeypatch):
+    """A worker is sent its parent's specs: loading one must not read every distribution's metadata again."""
+    def no_entry_points() -> dict[str, BackendSpec]:
+        raise AssertionError("the installed entry points were read")
+
+    monkeypatch.setattr(registry, "_installed_specs", no_entry_points)
+    register_spec(spec("test.npu", f"{__name__}:FakeNPUBackend"))
+    assert isinstance(get_backend("test.npu"), FakeNPUBackend)
+
+
+def test_a_registered_spec_wins_over_an_installed_one_of_the_same_name(isolated_registry):
+    """The parent's choice is the worker's: listing and loading agree on which spec a framework has."""
+    register_spec(spec("onnxruntime", f"{__name__}:FakeNPUBackend"))
+    assert backend_specs()["onnxruntime"].target == f"{__name__}:FakeNPUBackend"
+    assert isinstance(get_backend("onnxruntime"), FakeNPUBackend)
+
+
 # ---- broken backends are reported, not raised ---------------------------------------------------
 
 def test_backend_with_missing_module_is_unavailable_with_reason(isolated_registry):
