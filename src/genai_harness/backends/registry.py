@@ -92,7 +92,7 @@ def get_backend(framework: str, environment: str = DEFAULT_ENVIRONMENT) -> Backe
     if key in _loaded:
         return _loaded[key]
     # a registered spec needs no entry points: a worker loads what its parent sent without reading every installed
-    # distribution's metadata (0.01-0.02 s of each worker start, benchmarks/RESULTS.md "What a worker's start costs")
+    # distribution's metadata (about 6 ms of each worker start: benchmarks/RESULTS.md "What a worker's start costs")
     spec = _extra_specs.get(framework) or backend_specs().get(framework)
     if spec is None:
         raise UnknownFrameworkError(
