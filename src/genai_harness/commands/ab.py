@@ -43,8 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "ab", help="interleaved A/B run of two environments, models or option sets, then compare",
         description="Run A and B alternately (ABBA per round; every call its own worker, or one worker a side for "
                     "--rounds-per-worker rounds) on the same machine in "
-                    "the same minutes, then compare B against A round by round (a paired t-test on the "
-                    "per-round log ratios; a regression when p < --alpha and the ratio >= --threshold). "
+                    "the same minutes, then compare B against A round by round (a signed-rank test on the per-round "
+                    "log ratios, or Student's t with --paired-test t; a regression when p < --alpha after Holm and "
+                    "the ratio >= --threshold). "
                     "A side is env:NAME (a registered environment, "
                     "e.g. two onnxruntime builds), model:ID (a registered model variant) or "
                     "opts:precision=P,threads=N. Exit: 0 pass, 1 B regressed, 16 a row inconclusive at or beyond its "
