@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import statistics
 import time
 from pathlib import Path
@@ -68,3 +70,13 @@ def median(values: list[float]) -> float:
 def model_dir(fmt: str) -> Path:
     """A bundled tiny-llm format folder."""
     return TINY_LLM / fmt
+
+
+def successive_spread(values: list[float]) -> tuple[float, float]:
+    """(SD, robust SD) of one unit's log value from the differences of consecutive units, in time order (pure): drift
+    slower than a unit cancels in each difference, so this is the spread between neighbours, not over the minutes."""
+    logs = [math.log(v) for v in values]
+    diffs = [b - a for a, b in itertools.pairwise(logs)]
+    centre = statistics.median(diffs)
+    mad = statistics.median(abs(d - centre) for d in diffs)
+    return statistics.stdev(diffs) / math.sqrt(2), 1.4826 * mad / math.sqrt(2)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
-import math
 import os
 import statistics
 import time
+
+from _common import successive_spread
 
 from genai_harness.runner.cell_loop import call_cell_worker
 from genai_harness.runner.prepare import Selection, prepare_run
@@ -28,15 +28,6 @@ from genai_harness.runner.prepare import Selection, prepare_run
 ARMS = {"kernel off": (False, 0.0), "kernel on": (True, 0.0), "kernel off, pause": (False, 0.02),
         "kernel on, pause": (True, 0.02)}
 METRICS = ("load_s", "ttft_ms", "tpot_ms")
-
-
-def spread(values: list[float]) -> tuple[float, float]:
-    """(SD, robust SD) of one call's log value, from the differences of consecutive calls (pure)."""
-    logs = [math.log(v) for v in values]
-    diffs = [b - a for a, b in itertools.pairwise(logs)]
-    centre = statistics.median(diffs)
-    mad = statistics.median(abs(d - centre) for d in diffs)
-    return statistics.stdev(diffs) / math.sqrt(2), 1.4826 * mad / math.sqrt(2)
 
 
 def main() -> None:
@@ -67,7 +58,8 @@ def main() -> None:
     print("| arm | wall a call (s) | " + " | ".join(f"{m} SD (robust)" for m in METRICS) + " |")
     print("| --- | ---: | " + " | ".join("---:" for _ in METRICS) + " |")
     for name, entries in taken.items():
-        cells = [f"{sd:.3f} ({robust:.3f})" for sd, robust in (spread([e[m] for e in entries]) for m in METRICS)]
+        spreads = (successive_spread([e[m] for e in entries]) for m in METRICS)
+        cells = [f"{sd:.3f} ({robust:.3f})" for sd, robust in spreads]
         print(f"| {name} | {statistics.median(e['wall_s'] for e in entries):.3f} | " + " | ".join(cells) + " |")
 
 

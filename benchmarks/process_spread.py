@@ -1,0 +1,110 @@
+"""What makes fresh processes differ: one fresh process after another, each loading tiny-llm and timing a workload's
+calls, with where its threads ran.
+
+Each of ``--processes`` fresh interpreters builds tiny-llm's pipeline on FRAMEWORK's CPU device, runs
+``text-p128-g32``'s warm-ups and repetitions through the harness's own measured call (``tasks.registry.task_kind``),
+and reports its median TTFT and TPOT, the SD of its repetitions' log TTFT, and each busy thread's last CPU
+(``/proc/self/task/*/stat``) and CPU time over the repetitions. ``--no-aslr`` starts each under ``setarch -R`` (no
+address-space randomization). The summary separates the spread between processes from drift over the minutes (lag-1
+autocorrelation; the SD of successive differences over the square root of 2) and from the spread within a process
+(benchmarks/RESULTS.md, "What a worker's start costs, trimmed": "What makes openvino calls differ").
+
+Run: ``.venv/bin/python benchmarks/process_spread.py --framework openvino.genai --processes 30`` (and again with
+``--no-aslr``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from _common import successive_spread
+
+ROOT = Path(__file__).resolve().parents[1] / "src" / "genai_harness" / "workloads"
+WORKLOAD = ROOT / "standard" / "text-p128-g32.toml"
+MODEL = ROOT / "models" / "tiny-llm"
+
+
+def thread_times() -> dict[str, tuple[int, int]]:
+    """Each thread of this process: (the CPU it last ran on, its user + system ticks)."""
+    taken = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        taken[tid] = (int(fields[36]), int(fields[11]) + int(fields[12]))
+    return taken
+
+
+def one_process(framework: str) -> dict[str, object]:
+    """This process's load and measured calls: medians, the spread within it, and its busy threads' CPUs."""
+    from genai_harness.backends.registry import get_backend
+    from genai_harness.tasks.registry import task_kind
+    from genai_harness.workloads.spec import load_workload
+
+    workload = load_workload(WORKLOAD)
+    backend = get_backend(framework, "default")
+    backend.import_runtime()
+    device = next(d for d in backend.enumerate_devices() if "CPU" in d.identifier.upper())
+    folder = MODEL / ("openvino" if framework.startswith("openvino") else framework)
+    pipeline = backend.create_pipeline(workload.task, folder, device)
+    call = task_kind(workload.task).measured_call(workload.inputs, pipeline)
+    for _ in range(workload.warmup):
+        call.once()
+    before = thread_times()
+    records = [call.once() for _ in range(workload.repetitions)]
+    after = thread_times()
+    busy = sorted(((after[t][1] - before.get(t, (0, 0))[1], after[t][0], t == str(os.getpid())) for t in after),
+                  reverse=True)
+    ttft = [float(r["ttft_ms"]) for r in records]
+    return {"ttft_ms": statistics.median(ttft), "tpot_ms": statistics.median(float(r["tpot_ms"]) for r in records),
+            "within_sd": statistics.stdev(math.log(v) for v in ttft), "threads": len(after),
+            "busy": [{"ticks": ticks, "cpu": cpu, "main": main} for ticks, cpu, main in busy[:3] if ticks]}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Of log ``values`` in time order (pure): SD, lag-1 autocorrelation, SD of successive differences over sqrt 2."""
+    logs = [math.log(v) for v in values]
+    mean = statistics.fmean(logs)
+    centred = [v - mean for v in logs]
+    lag1 = sum(a * b for a, b in itertools.pairwise(centred)) / sum(v * v for v in centred)
+    return {"sd": statistics.stdev(logs), "lag1": lag1, "successive": successive_spread(values)[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--framework", default="openvino.genai")
+    parser.add_argument("--processes", type=int, default=30)
+    parser.add_argument("--no-aslr", action="store_true", help="start each process under setarch -R")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(one_process(args.framework)))
+        return
+    prefix = ["setarch", platform.machine(), "-R"] if args.no_aslr else []
+    taken = []
+    for _ in range(args.processes):
+        out = subprocess.run([*prefix, sys.executable, __file__, "--child", "--framework", args.framework],
+                             capture_output=True, text=True, check=True).stdout
+        taken.append(json.loads(out.strip().splitlines()[-1]))
+    ttft = [float(p["ttft_ms"]) for p in taken]
+    between, tpot = spread(ttft), spread([float(p["tpot_ms"]) for p in taken])
+    placements = sorted({tuple((b["cpu"], b["main"]) for b in p["busy"][:2]) for p in taken})
+    print(f"{args.framework}, {args.processes} processes{' without ASLR' if args.no_aslr else ''}: median TTFT "
+          f"{min(ttft):.2f}-{max(ttft):.2f} ms; log TTFT SD {between['sd']:.3f}, lag-1 autocorrelation "
+          f"{between['lag1']:.2f}, successive {between['successive']:.3f}; log TPOT SD {tpot['sd']:.3f}; within a "
+          f"process {statistics.median(float(p['within_sd']) for p in taken):.3f}")
+    print(f"busiest two threads (last CPU, main thread?): {placements}")
+
+
+if __name__ == "__main__":
+    main()
