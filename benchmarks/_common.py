@@ -72,6 +72,16 @@ def model_dir(fmt: str) -> Path:
     return TINY_LLM / fmt
 
 
+def tiny_llm_on_cpu(framework: str) -> tuple[Any, Any, Path]:
+    """``framework``'s backend (runtime imported), its CPU device and tiny-llm's folder in that runtime's format."""
+    from genai_harness.backends.registry import get_backend
+
+    backend = get_backend(framework, "default")
+    backend.import_runtime()
+    device = next(d for d in backend.enumerate_devices() if "CPU" in d.identifier.upper())
+    return backend, device, model_dir("openvino" if framework.startswith("openvino") else framework)
+
+
 def successive_spread(values: list[float]) -> tuple[float, float]:
     """(SD, robust SD) of one unit's log value from the differences of consecutive units, in time order (pure): drift
     slower than a unit cancels in each difference, so this is the spread between neighbours, not over the minutes."""

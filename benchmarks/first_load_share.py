@@ -17,19 +17,13 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-MODEL = Path(__file__).resolve().parents[1] / "src" / "genai_harness" / "workloads" / "models" / "tiny-llm"
+from _common import tiny_llm_on_cpu
 
 
 def one_process(framework: str, loads: int) -> list[float]:
     """The load times (s) of ``loads`` builds of the pipeline in this process, the first one first."""
-    from genai_harness.backends.registry import get_backend
-
-    backend = get_backend(framework, "default")
-    backend.import_runtime()
-    device = next(d for d in backend.enumerate_devices() if "CPU" in d.identifier.upper())
-    folder = MODEL / ("openvino" if framework.startswith("openvino") else framework)
+    backend, device, folder = tiny_llm_on_cpu(framework)
     times = []
     for _ in range(loads):
         start = time.perf_counter()

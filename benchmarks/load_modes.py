@@ -3,7 +3,8 @@
 Two views of the same question (benchmarks/RESULTS.md, "A rank test for ab, ab without cold-start loads, and what
 makes load time bimodal"):
 - ``--store P.ARM.sqlite`` (repeatable): the ``load_s`` of every call an ``ab_call_pool.py`` arm stored (repetition 0),
-  and its ``load_cpu_s`` (the process's CPU time over the load) where the harness recorded one, as histograms in ms;
+  and its ``load_cpu_s`` (the loading thread's CPU time over the load) where the harness recorded one, as histograms
+  in ms;
 - ``--bare N``: N fresh ``python`` processes that each import onnxruntime-genai and construct ``og.Model`` on
   tiny-llm, timed by the wall clock and by ``time.thread_time`` of the loading thread, ``--busy-s`` seconds of busy
   work before the load. A load whose CPU time equals its wall time had a core to itself; one at half had half.

@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-MODEL = Path(__file__).resolve().parents[1] / "src" / "genai_harness" / "workloads" / "models" / "tiny-llm" / "openvino"
+from _common import model_dir
+
+MODEL = model_dir("openvino")
 WAYS = ("core", "llm", "llm-sched", "llm-sdpa")
 
 

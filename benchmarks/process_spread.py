@@ -26,11 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import successive_spread
-
-ROOT = Path(__file__).resolve().parents[1] / "src" / "genai_harness" / "workloads"
-WORKLOAD = ROOT / "standard" / "text-p128-g32.toml"
-MODEL = ROOT / "models" / "tiny-llm"
+from _common import successive_spread, tiny_llm_on_cpu
 
 
 def thread_times() -> dict[str, tuple[int, int]]:
@@ -47,15 +43,12 @@ def thread_times() -> dict[str, tuple[int, int]]:
 
 def one_process(framework: str) -> dict[str, object]:
     """This process's load and measured calls: medians, the spread within it, and its busy threads' CPUs."""
-    from genai_harness.backends.registry import get_backend
     from genai_harness.tasks.registry import task_kind
     from genai_harness.workloads.spec import load_workload
+    from genai_harness.workloads.suites import STANDARD_DIR
 
-    workload = load_workload(WORKLOAD)
-    backend = get_backend(framework, "default")
-    backend.import_runtime()
-    device = next(d for d in backend.enumerate_devices() if "CPU" in d.identifier.upper())
-    folder = MODEL / ("openvino" if framework.startswith("openvino") else framework)
+    workload = load_workload(STANDARD_DIR / "text-p128-g32.toml")
+    backend, device, folder = tiny_llm_on_cpu(framework)
     pipeline = backend.create_pipeline(workload.task, folder, device)
     call = task_kind(workload.task).measured_call(workload.inputs, pipeline)
     for _ in range(workload.warmup):
