@@ -9,9 +9,10 @@ many rounds the gate needs at the noise seen so far and adds them (``gate.ab.mor
 each unit's log medians of ab's default metrics (``gate.metric_choice.paired_default_metrics``: the load's CPU
 time where the arm's rows carry it, else its wall time; ``--metric`` names others), tested by
 ``analysis.paired.paired_rank_test`` (or with ``--paired-test t`` ``paired_log_ratio_test``) on one value per unit,
-``holm_adjust``, ``compare.verdict`` at ``AB_THRESHOLD``/``PAIRED_ALPHA``, ``paired_rounds_needed`` for the rounds a
-job asks for: what ``compare_frames(paired=True)`` computes, without rebuilding frames for every step
-(``--check`` runs a few jobs through ``compare_frames`` itself and says whether both agree). The same jobs are
+``holm_adjust`` (a rate and the latency it inverts counted once), ``compare.verdict`` at
+``AB_THRESHOLD``/``PAIRED_ALPHA``, ``paired_rounds_needed`` for the rounds a job asks for: what
+``compare_frames(paired=True)`` computes, without rebuilding frames for every step (``--check`` runs a few jobs
+through ``compare_frames`` itself and says whether both agree). The same jobs are
 judged as A/A and with B stretched by 1.05 and 1.10 (``analysis.metric_info.stretch``).
 
 A job's machine time is the wall time the pool spent on the units it used (``POOL.jsonl``: per block, per
@@ -145,9 +146,12 @@ def judge(units: list[Unit], log_shift: np.ndarray, per_unit: float) -> tuple[bo
     tests = []
     for column in range(a.shape[1]):
         tests.append(test_of(np.exp(a[:, column]).tolist(), np.exp(b[:, column]).tolist()))
-    finite = [t for t in tests if math.isfinite(t.p_value)]
-    adjusted = dict(zip([id(t) for t in finite], holm_adjust([t.p_value for t in finite]), strict=True))
-    per_test = PAIRED_ALPHA / max(1, len(finite))
+    finite = [(t, METRICS[name].hypothesis) for t, name in zip(tests, METRIC_NAMES, strict=True)
+              if math.isfinite(t.p_value)]  # a rate and the latency it inverts: one hypothesis, as compare_long
+    hypotheses = [h for _, h in finite]
+    adjusted = dict(zip([id(t) for t, _ in finite], holm_adjust([t.p_value for t, _ in finite], hypotheses),
+                        strict=True))
+    per_test = PAIRED_ALPHA / max(1, len(set(hypotheses)))
     alarm, needed = False, 0.0
     for column, test in enumerate(tests):
         if not math.isfinite(test.p_value):

@@ -166,6 +166,16 @@ def test_holm_adjust_by_hand() -> None:
     assert holm_adjust([0.5, 0.9]) == [1.0, 1.0] and holm_adjust([]) == [] and holm_adjust([0.02]) == [0.02]
 
 
+def test_holm_counts_tests_of_one_hypothesis_once() -> None:
+    from genai_harness.analysis.statistics import holm_adjust
+
+    # a latency (0.01) and its rate (0.012) test one hypothesis: a family of two, at the larger p-value
+    grouped = holm_adjust([0.01, 0.012, 0.03, math.nan], ["tpot", "tpot", "ttft", "load"])
+    assert grouped[:3] == pytest.approx([0.024, 0.024, 0.03]) and math.isnan(grouped[3])
+    assert holm_adjust([0.01, 0.012, 0.03]) == pytest.approx([0.03, 0.03, 0.03])  # counted as three: dearer
+    assert holm_adjust([0.01, 0.04], ["x", "y"]) == holm_adjust([0.01, 0.04])
+
+
 def _exact_signed_rank_interval(logs: np.ndarray, confidence: float) -> tuple[float, float]:
     """The Hodges-Lehmann interval from first principles: the exact null distribution of the signed-rank sum T+
     by enumerating every sign pattern, its lower critical count k, and the k-th Walsh averages from each end."""

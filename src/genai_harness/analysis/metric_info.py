@@ -23,7 +23,8 @@ EVERY = (*TASK_KINDS, OPERATOR)
 
 _OPERATOR_METRICS = (
     metric_info("inference_ms", "batch", "ms", (OPERATOR,), "lower", True, "{:.2f}"),
-    metric_info("gflops_per_s", "compute", "GFLOP/s", (OPERATOR,), "higher", True, "{:.1f}"),
+    metric_info("gflops_per_s", "compute", "GFLOP/s", (OPERATOR,), "higher", True, "{:.1f}",
+                reciprocal_of="inference_ms"),
     metric_info("peak_fraction", "of matmul peak", "fraction", (OPERATOR,), "higher", False, "{:.2f}"),
     metric_info("ref_max_abs_error", "max abs error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),
     metric_info("ref_max_rel_error", "max rel error", "", (OPERATOR,), "lower", False, "{:.3g}", "accuracy"),

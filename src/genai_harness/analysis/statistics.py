@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -220,10 +220,20 @@ def detectable_shift(se: float, df: int, *, alpha: float, threshold: float = 1.0
     return math.exp(bar + float(stats.norm.ppf(power)) * se)
 
 
-def holm_adjust(p_values: Sequence[float]) -> list[float]:
+def holm_adjust(p_values: Sequence[float], hypotheses: Sequence[Hashable] | None = None) -> list[float]:
     """Holm's step-down adjusted p-values (pure): rejecting every test whose adjusted p-value is below alpha
     keeps the chance of any false rejection in the family at most alpha, whatever their dependence (Holm
-    1979). NaNs stay NaN and are not counted in the family."""
+    1979). NaNs stay NaN and are not counted in the family.
+
+    ``hypotheses`` names what each test tests: tests that name the same one (a rate and the latency it is the
+    reciprocal of) count once in the family, with the largest p-value among them, and share its adjusted value."""
+    if hypotheses is not None:
+        largest: dict[Hashable, float] = {}
+        for name, p in zip(hypotheses, p_values, strict=True):
+            if math.isfinite(p):
+                largest[name] = max(p, largest.get(name, p))
+        adjusted = dict(zip(largest, holm_adjust(list(largest.values())), strict=True))
+        return [adjusted[name] if math.isfinite(p) else math.nan for name, p in zip(hypotheses, p_values, strict=True)]
     values = np.asarray(p_values, dtype=float)
     out = np.full(values.shape, np.nan)
     finite = np.flatnonzero(np.isfinite(values))

@@ -91,7 +91,8 @@ def add_gate_options(p: argparse.ArgumentParser, *, paired: bool = False) -> Non
                    help="a factor for one metric, e.g. ttft_ms=1.2 (repeatable)")
     p.add_argument("--alpha", type=float, default=alpha,
                    help=f"false-alarm rate of the whole comparison: each row's {test} is adjusted over every row "
-                        f"(Holm) before it is held against alpha (default {alpha})")
+                        f"(Holm; a rate and the latency it inverts count once) before it is held against alpha "
+                        f"(default {alpha})")
     if paired:
         p.add_argument("--round-estimator", choices=ROUND_ESTIMATORS, default=ROUND_ESTIMATOR,
                        help=f"one number per round of each side (default {ROUND_ESTIMATOR}; best = the fastest "

@@ -22,10 +22,11 @@ A pure function of two results DataFrames. Per cell (target, task, workload, mod
   ``ratio`` is the ratio of the geometric means of the runs and its interval the
   t interval at that spread. ``detectable`` is the smallest slowdown these runs at their spread would catch
   95 % of the time (``statistics.detectable_shift``);
-- ``p_family``: the p-values adjusted by Holm's step-down method over every row the comparison tests; the
+- ``p_family``: the p-values adjusted by Holm's step-down method over every hypothesis the comparison tests; the
   verdicts use it, so ``alpha`` is the chance that a comparison of unchanged code shows any regression,
-  however many cells and metrics it has. ``detectable`` and ``rounds_needed`` are sized at ``alpha`` over
-  that count;
+  however many cells and metrics it has. A rate and the latency it is the reciprocal of in one cell
+  (``decode_tps`` and ``tpot_ms``: ``MetricInfo.reciprocal_of``) are one hypothesis, counted once with the larger
+  of their p-values. ``detectable`` and ``rounds_needed`` are sized at ``alpha`` over that count;
 - ``paired=True`` (what ``ab`` passes): both sides are the rounds of one interleaved job, round ``i`` of A
   measured in the same minutes as round ``i`` of B. Each round is the ratio of its two medians (or of another
   ``round_estimator``: ``best``, ``p10``, ``p25``, ``trimmed``); by default (``paired_test`` "rank") ``ratio``
@@ -201,9 +202,10 @@ def compare_frames(baseline: pd.DataFrame, current: pd.DataFrame, *, threshold: 
     ``paired_test`` (:data:`PAIRED_TESTS`) judges a paired comparison's per-round log ratios.
 
     ``alpha`` is the false-alarm rate of the whole comparison, not of each row: the verdicts use Holm's
-    adjustment of the p-values over every row tested (``p_family``), and ``detectable`` and ``rounds_needed``
-    are sized at ``alpha`` over that count. ``family_scale``: this comparison is one of that many alike
-    parts of one job (``ab`` sizes each cell pair on its own rows), so the count is multiplied by it.
+    adjustment of the p-values over every hypothesis tested (``p_family``; a rate and the latency it inverts
+    count once), and ``detectable`` and ``rounds_needed`` are sized at ``alpha`` over that count.
+    ``family_scale``: this comparison is one of that many alike parts of one job (``ab`` sizes each cell pair on
+    its own rows), so the count is multiplied by it.
     """
     if threshold is None:
         threshold = AB_THRESHOLD if paired else THRESHOLD
@@ -333,9 +335,11 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         records.append(row)
         judged.append((row, sd, per_unit, ranked))
     tested = [row for row, _, _, _ in judged if math.isfinite(row["p_value"])]
-    for row, adjusted in zip(tested, holm_adjust([row["p_value"] for row in tested]), strict=True):
+    # a rate and the latency it is the reciprocal of (decode_tps, tpot_ms) test one hypothesis: counted once
+    hypotheses = [(*(row[k] for k in KEY_COLUMNS), METRICS[row["metric"]].hypothesis) for row in tested]
+    for row, adjusted in zip(tested, holm_adjust([row["p_value"] for row in tested], hypotheses), strict=True):
         row["p_family"] = adjusted
-    per_test = alpha / max(1, len(tested) * family_scale)  # each test's share of the family's alpha (Bonferroni)
+    per_test = alpha / max(1, len(set(hypotheses)) * family_scale)  # each hypothesis's share of alpha (Bonferroni)
     rank_floor = rank_min_pairs(per_test)
     for row, sd, per_unit, ranked in judged:
         factor, se = row["threshold"], row.pop("se")

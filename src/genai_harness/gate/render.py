@@ -18,7 +18,8 @@ HEADERS = ("verdict", "target", "workload", "model", "metric", "baseline", "curr
            "tested on", "catches")
 """``verdict``: ``inconclusive !`` marks an unresolved row (at or beyond its threshold), ``inconclusive !!`` a
 blind one (its runs could hide a 1.5x slowdown: its interval reaches it, or it is untested);
-``p``: the p-value adjusted for every row of the comparison (Holm: ``p_family``), what the verdict uses;
+``p``: the p-value adjusted for every row of the comparison (Holm: ``p_family``; a rate and the latency it inverts,
+decode and TPOT, count once), what the verdict uses;
 ``tested on``: what the test counted (paired rounds, runs, runs pooled over cells, one run a side) and its df;
 ``catches``: the smallest slowdown those units, at their measured spread, catch 95 % of the time
 (``detectable``; "nothing" with no spread to judge by)."""

@@ -25,7 +25,8 @@ class ClassificationTask(TaskKind):
     highest: ClassVar[Mapping[str, float]] = {"batch_size": 65_536}
     metrics: ClassVar[tuple[MetricInfo, ...]] = (
         metric_info("inference_ms", "batch", "ms", T, "lower", True, "{:.2f}"),
-        metric_info("items_per_s", "throughput", "items/s", T, "higher", True, "{:.1f}"),
+        metric_info("items_per_s", "throughput", "items/s", T, "higher", True, "{:.1f}",
+                    reciprocal_of="inference_ms"),
         instruction_metric("instructions_call", "instructions per call", T),
         metric_info("ref_top1_agreement", "top-1 agreement", "share", T, "higher", False, "{:.3f}", "accuracy"),
         metric_info("ref_max_score_diff", "max score diff", "", T, "lower", False, "{:.3g}", "accuracy"),

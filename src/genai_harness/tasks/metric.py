@@ -22,6 +22,9 @@ class MetricInfo:
     """The smallest value the metric can take (None: any); a value below it is not a measurement."""
     minimum_excluded: bool = False
     """The minimum itself is out of the domain (a rate of zero: nothing was produced)."""
+    reciprocal_of: str | None = None
+    """The metric this one is a fixed multiple of the reciprocal of, call by call (``decode_tps`` = 1000 /
+    ``tpot_ms``): a test of either is a test of the other, so a gate's family counts the two as one hypothesis."""
 
     def in_domain(self, value: float) -> bool:
         """Whether ``value`` can be a measurement of this metric (NaN counts as missing, not out of domain)."""
@@ -52,16 +55,22 @@ class MetricInfo:
             return ""
         return self.fmt.format(value)
 
+    @property
+    def hypothesis(self) -> str:
+        """The metric whose hypothesis a test of this one tests: :attr:`reciprocal_of`, else this one."""
+        return self.reciprocal_of or self.name
+
 
 def metric_info(name: str, label: str, unit: str, tasks: tuple[str, ...], better: str, headline: bool = False,
-                fmt: str = "{:.3g}", kind: str = "speed", scope: str = "") -> MetricInfo:
+                fmt: str = "{:.3g}", kind: str = "speed", scope: str = "", *,
+                reciprocal_of: str | None = None) -> MetricInfo:
     """A metric; agreement with the reference is checked once per cell, so its scope defaults to ``cell``.
 
     Its domain follows from its unit: a rate (``.../s``) is above zero, a duration, memory, energy or count is zero
     or more; an accuracy measure declares none here."""
     minimum, excluded = (None, False) if kind == "accuracy" else (0.0, unit.endswith("/s"))
     return MetricInfo(name, label, unit, tasks, better, headline, fmt, kind,
-                      scope or ("cell" if kind == "accuracy" else "repetition"), minimum, excluded)
+                      scope or ("cell" if kind == "accuracy" else "repetition"), minimum, excluded, reciprocal_of)
 
 
 COMMON_METRICS: tuple[MetricInfo, ...] = (
