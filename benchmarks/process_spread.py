@@ -5,17 +5,22 @@ Each of ``--processes`` fresh interpreters builds tiny-llm's pipeline on FRAMEWO
 ``text-p128-g32``'s warm-ups and repetitions through the harness's own measured call (``tasks.registry.task_kind``),
 and reports its median TTFT and TPOT, the SD of its repetitions' log TTFT, and each busy thread's last CPU
 (``/proc/self/task/*/stat``) and CPU time over the repetitions. ``--no-aslr`` starts each under ``setarch -R`` (no
-address-space randomization). The summary separates the spread between processes from drift over the minutes (lag-1
-autocorrelation; the SD of successive differences over the square root of 2) and from the spread within a process
-(benchmarks/RESULTS.md, "What a worker's start costs, trimmed": "What makes openvino calls differ").
+address-space randomization). ``--variant NAME:KEY=VALUE,...`` (openvino.genai, repeatable) loads with those
+OpenVINO properties, or ``scheduler.FIELD=VALUE`` fields of the harness's ``SchedulerConfig``; the variants' processes
+alternate (the order rotating), and each variant gets its own summary. The summary separates the spread between
+processes from drift over the minutes (lag-1 autocorrelation; the SD of successive differences over the square root
+of 2) and from the spread within a process (benchmarks/RESULTS.md, "What a worker's start costs, trimmed": "What
+makes openvino calls differ").
 
 Run: ``.venv/bin/python benchmarks/process_spread.py --framework openvino.genai --processes 30`` (and again with
-``--no-aslr``).
+``--no-aslr``); diagnostics: ``--variant default: --variant f32:INFERENCE_PRECISION_HINT=f32 --variant
+one:INFERENCE_NUM_THREADS=1 --variant kv:scheduler.cache_size=1``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -25,6 +30,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from _common import successive_spread, tiny_llm_on_cpu
 
@@ -41,7 +47,34 @@ def thread_times() -> dict[str, tuple[int, int]]:
     return taken
 
 
-def one_process(framework: str) -> dict[str, object]:
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:KEY=VALUE,KEY=VALUE`` as (name, settings) (pure)."""
+    name, _, rest = text.partition(":")
+    settings = dict(item.split("=", 1) for item in rest.split(",") if item)
+    return name, settings
+
+
+def with_settings(device: Any, settings: dict[str, str]) -> Any:
+    """``device`` loading with OpenVINO ``settings``: properties, and ``scheduler.FIELD`` fields of the harness's own
+    SchedulerConfig (prefix caching off, as ``ov_genai_pipeline`` sets it)."""
+    if not settings:
+        return device
+    import openvino_genai
+
+    scheduler = openvino_genai.SchedulerConfig()
+    scheduler.enable_prefix_caching = False
+    properties: dict[str, Any] = dict(device.config.get("properties", {}))
+    for key, value in settings.items():
+        parsed = int(value) if value.isdigit() else value
+        if key.startswith("scheduler."):
+            setattr(scheduler, key.split(".", 1)[1], parsed)
+        else:
+            properties[key] = parsed
+    properties["scheduler_config"] = scheduler
+    return dataclasses.replace(device, config={**device.config, "properties": properties})
+
+
+def one_process(framework: str, settings: dict[str, str]) -> dict[str, object]:
     """This process's load and measured calls: medians, the spread within it, and its busy threads' CPUs."""
     from genai_harness.tasks.registry import task_kind
     from genai_harness.workloads.spec import load_workload
@@ -49,6 +82,7 @@ def one_process(framework: str) -> dict[str, object]:
 
     workload = load_workload(STANDARD_DIR / "text-p128-g32.toml")
     backend, device, folder = tiny_llm_on_cpu(framework)
+    device = with_settings(device, settings)
     pipeline = backend.create_pipeline(workload.task, folder, device)
     call = task_kind(workload.task).measured_call(workload.inputs, pipeline)
     for _ in range(workload.warmup):
@@ -73,30 +107,44 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"sd": statistics.stdev(logs), "lag1": lag1, "successive": successive_spread(values)[0]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--framework", default="openvino.genai")
-    parser.add_argument("--processes", type=int, default=30)
-    parser.add_argument("--no-aslr", action="store_true", help="start each process under setarch -R")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(one_process(args.framework)))
-        return
-    prefix = ["setarch", platform.machine(), "-R"] if args.no_aslr else []
-    taken = []
-    for _ in range(args.processes):
-        out = subprocess.run([*prefix, sys.executable, __file__, "--child", "--framework", args.framework],
-                             capture_output=True, text=True, check=True).stdout
-        taken.append(json.loads(out.strip().splitlines()[-1]))
+def summary(label: str, taken: list[dict[str, Any]]) -> None:
+    """Print the spread between, within and over the minutes of one variant's processes, and their placement."""
     ttft = [float(p["ttft_ms"]) for p in taken]
     between, tpot = spread(ttft), spread([float(p["tpot_ms"]) for p in taken])
     placements = sorted({tuple((b["cpu"], b["main"]) for b in p["busy"][:2]) for p in taken})
-    print(f"{args.framework}, {args.processes} processes{' without ASLR' if args.no_aslr else ''}: median TTFT "
-          f"{min(ttft):.2f}-{max(ttft):.2f} ms; log TTFT SD {between['sd']:.3f}, lag-1 autocorrelation "
-          f"{between['lag1']:.2f}, successive {between['successive']:.3f}; log TPOT SD {tpot['sd']:.3f}; within a "
-          f"process {statistics.median(float(p['within_sd']) for p in taken):.3f}")
-    print(f"busiest two threads (last CPU, main thread?): {placements}")
+    within = statistics.median(float(p["within_sd"]) for p in taken)
+    print(f"{label}, {len(taken)} processes: median TTFT {min(ttft):.2f}-{max(ttft):.2f} ms; log TTFT SD "
+          f"{between['sd']:.3f}, lag-1 autocorrelation {between['lag1']:.2f}, successive {between['successive']:.3f}; "
+          f"log TPOT SD {tpot['sd']:.3f}; within a process {within:.3f}")
+    print(f"  busiest two threads (last CPU, main thread?): {placements}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--framework", default="openvino.genai")
+    parser.add_argument("--processes", type=int, default=30, help="processes a variant")
+    parser.add_argument("--no-aslr", action="store_true", help="start each process under setarch -R")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+                        help="OpenVINO properties or scheduler.FIELD settings to load with (repeatable; alternated)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.processes < 3:
+        parser.error("--processes must be at least 3 (the spread of successive differences needs two)")
+    if args.child is not None:
+        print(json.dumps(one_process(args.framework, parse_variant(args.child)[1])))
+        return
+    prefix = ["setarch", platform.machine(), "-R"] if args.no_aslr else []
+    variants = args.variant or ["default:"]
+    taken: dict[str, list[dict[str, Any]]] = {parse_variant(v)[0]: [] for v in variants}
+    for index in range(args.processes):
+        turn = index % len(variants)
+        for variant in variants[turn:] + variants[:turn]:  # the order rotates: no variant always goes first
+            out = subprocess.run([*prefix, sys.executable, __file__, "--child", variant, "--framework", args.framework],
+                                 capture_output=True, text=True, check=True).stdout
+            taken[parse_variant(variant)[0]].append(json.loads(out.strip().splitlines()[-1]))
+    aslr = " without ASLR" if args.no_aslr else ""
+    for name, processes in taken.items():
+        summary(f"{args.framework}{aslr}, {name}", processes)
 
 
 if __name__ == "__main__":
