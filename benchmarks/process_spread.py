@@ -1,16 +1,16 @@
 """What makes fresh processes differ: one fresh process after another, each loading tiny-llm and timing a workload's
 calls, with where its threads ran.
 
-Each of ``--processes`` fresh interpreters builds tiny-llm's pipeline on FRAMEWORK's CPU device, runs
-``text-p128-g32``'s warm-ups and repetitions through the harness's own measured call (``tasks.registry.task_kind``),
-and reports its median TTFT and TPOT, the SD of its repetitions' log TTFT, and each busy thread's last CPU
-(``/proc/self/task/*/stat``) and CPU time over the repetitions. ``--no-aslr`` starts each under ``setarch -R`` (no
-address-space randomization). ``--variant NAME:KEY=VALUE,...`` (openvino.genai, repeatable) loads with those
-OpenVINO properties, or ``scheduler.FIELD=VALUE`` fields of the harness's ``SchedulerConfig``; the variants' processes
-alternate (the order rotating), and each variant gets its own summary. The summary separates the spread between
-processes from drift over the minutes (lag-1 autocorrelation; the SD of successive differences over the square root
-of 2) and from the spread within a process (benchmarks/RESULTS.md, "What a worker's start costs, trimmed": "What
-makes openvino calls differ").
+Each of ``--processes`` fresh interpreters builds tiny-llm's pipeline (or ``--model-dir``'s) on FRAMEWORK's CPU
+device, runs ``text-p128-g32``'s warm-ups and repetitions through the harness's own measured call
+(``tasks.registry.task_kind``), and reports its median TTFT and TPOT, the SD of its repetitions' log TTFT, and each
+busy thread's last CPU (``/proc/self/task/*/stat``) and CPU time over the repetitions. ``--no-aslr`` starts each
+under ``setarch -R`` (no address-space randomization). ``--variant NAME:KEY=VALUE,...`` (openvino.genai,
+repeatable) loads with those OpenVINO properties, or ``scheduler.FIELD=VALUE`` fields of the harness's
+``SchedulerConfig``; the variants' processes alternate (the order rotating), and each variant gets its own summary.
+The summary separates the spread between processes from drift over the minutes (lag-1 autocorrelation; the SD of
+successive differences over the square root of 2) and from the spread within a process (benchmarks/RESULTS.md,
+"What a worker's start costs, trimmed": "What makes openvino calls differ").
 
 Run: ``.venv/bin/python benchmarks/process_spread.py --framework openvino.genai --processes 30`` (and again with
 ``--no-aslr``); diagnostics: ``--variant default: --variant f32:INFERENCE_PRECISION_HINT=f32 --variant
@@ -74,7 +74,7 @@ def with_settings(device: Any, settings: dict[str, str]) -> Any:
     return dataclasses.replace(device, config={**device.config, "properties": properties})
 
 
-def one_process(framework: str, settings: dict[str, str]) -> dict[str, object]:
+def one_process(framework: str, settings: dict[str, str], model_dir: str | None = None) -> dict[str, object]:
     """This process's load and measured calls: medians, the spread within it, and its busy threads' CPUs."""
     from genai_harness.tasks.registry import task_kind
     from genai_harness.workloads.spec import load_workload
@@ -82,6 +82,7 @@ def one_process(framework: str, settings: dict[str, str]) -> dict[str, object]:
 
     workload = load_workload(STANDARD_DIR / "text-p128-g32.toml")
     backend, device, folder = tiny_llm_on_cpu(framework)
+    folder = Path(model_dir) if model_dir else folder
     device = with_settings(device, settings)
     pipeline = backend.create_pipeline(workload.task, folder, device)
     call = task_kind(workload.task).measured_call(workload.inputs, pipeline)
@@ -126,12 +127,13 @@ def main() -> None:
     parser.add_argument("--no-aslr", action="store_true", help="start each process under setarch -R")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                         help="OpenVINO properties or scheduler.FIELD settings to load with (repeatable; alternated)")
+    parser.add_argument("--model-dir", help="a model folder in FRAMEWORK's format (default: tiny-llm's)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.processes < 3:
         parser.error("--processes must be at least 3 (the spread of successive differences needs two)")
     if args.child is not None:
-        print(json.dumps(one_process(args.framework, parse_variant(args.child)[1])))
+        print(json.dumps(one_process(args.framework, parse_variant(args.child)[1], args.model_dir)))
         return
     prefix = ["setarch", platform.machine(), "-R"] if args.no_aslr else []
     variants = args.variant or ["default:"]
@@ -139,8 +141,9 @@ def main() -> None:
     for index in range(args.processes):
         turn = index % len(variants)
         for variant in variants[turn:] + variants[:turn]:  # the order rotates: no variant always goes first
-            out = subprocess.run([*prefix, sys.executable, __file__, "--child", variant, "--framework", args.framework],
-                                 capture_output=True, text=True, check=True).stdout
+            model = ["--model-dir", args.model_dir] if args.model_dir else []
+            out = subprocess.run([*prefix, sys.executable, __file__, "--child", variant, "--framework", args.framework,
+                                  *model], capture_output=True, text=True, check=True).stdout
             taken[parse_variant(variant)[0]].append(json.loads(out.strip().splitlines()[-1]))
     aslr = " without ASLR" if args.no_aslr else ""
     for name, processes in taken.items():
