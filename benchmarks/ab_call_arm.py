@@ -3,8 +3,9 @@
 It prepares once (``runner.prepare.prepare_run``: ``env:default`` against ``env:twin``, the same interpreter, an A/A
 pair of tiny-llm ``text-p128-g32`` cells on FRAMEWORK), then reads one line a block from standard input (``FIRST
 ROUNDS``), runs those ABBA rounds as ``ab --rounds-per-worker 1`` runs them (``run_plan`` of one cell a call, each
-call a fresh worker; the cells as ``gate.ab.ab_cell`` prepares them, REPETITIONS a call where given, or for an
-older harness as its ``run_ab`` did: no machine-speed kernel where the harness on ``PYTHONPATH`` knows that field)
+call a fresh worker; the cells as ``gate.ab.ab_cell`` prepares them, REPETITIONS a call where given, THREADS
+compute threads where given, or for an older harness as its ``run_ab`` did: no machine-speed kernel where the
+harness on ``PYTHONPATH`` knows that field)
 and prints one JSON line with the block's wall time. Rows go to STORE through the harness's own code, one run id
 per side.
 """
@@ -33,6 +34,9 @@ def main() -> None:
     parser.add_argument("--store", required=True)
     parser.add_argument("--framework", default="onnxruntime_genai")
     parser.add_argument("--repetitions", type=int, default=None, help="ab --repetitions (default: ab's own)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="compute threads of both sides' cells, as a workload's [run] threads sets them "
+                             "(default: the workload's, else the runtime's)")
     args = parser.parse_args()
     suite = Path(args.store).with_suffix(".suite.toml")
     suite.write_text(SUITE)
@@ -50,6 +54,8 @@ def main() -> None:
     else:
         kept = {} if args.repetitions is None else {"repetitions": args.repetitions}
         pair = tuple(ab_cell(cell, None, **kept) for cell in pair)
+    if args.threads is not None:
+        pair = tuple(dataclasses.replace(cell, threads=args.threads) for cell in pair)
     contexts = [cell_loop.new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
     quiet = Progress(0, sys.stderr, False)
     written: list[dict] = []

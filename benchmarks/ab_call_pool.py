@@ -7,9 +7,10 @@ see the same minutes of the machine. Each arm writes its rows to ``PREFIX.ARM.sq
 that store's ``.jsonl`` in the shape ``ab_sessions_judge.py`` reads (design ``per_call``), which then replays
 self-sized ``ab`` jobs on each arm: false alarms, catches, rounds and machine seconds a job.
 
-``--arm NAME=SRC[,REPETITIONS]`` (repeatable) names the arms instead: the harness at SRC, each call measuring
-REPETITIONS (``ab --repetitions``; default ab's own), e.g. three arms ``--arm filed=/tmp/old/src --arm
-r10=/tmp/new/src,10 --arm r3=/tmp/new/src,3``.
+``--arm NAME=SRC[,REPETITIONS[,THREADS]]`` (repeatable) names the arms instead: the harness at SRC, each call
+measuring REPETITIONS (``ab --repetitions``; empty or absent: ab's own) with THREADS compute threads (as a workload's
+``[run] threads``; absent: the workload's), e.g. three arms ``--arm filed=/tmp/old/src --arm r10=/tmp/new/src,10
+--arm r3=/tmp/new/src,3``, or ``--arm one=/tmp/new/src,,1``.
 
 Run (checkouts first: ``git worktree add --detach /tmp/old REV``, ``git worktree add --detach /tmp/new HEAD`` and
 ``.venv/bin/python -m compileall -q /tmp/new/src``, as ``make setup`` compiles ``src``; the snapshots keep edits to
@@ -31,12 +32,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def start_arm(store: str, src: str, framework: str, repetitions: str | None = None) -> subprocess.Popen:
+def start_arm(store: str, src: str, framework: str, repetitions: str | None = None,
+              threads: str | None = None) -> subprocess.Popen:
     """An arm's server on the harness at ``src``, prepared and ready for blocks."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH", "")) if p)
     command = [sys.executable, str(HERE / "ab_call_arm.py"), "--store", store, "--framework", framework]
-    proc = subprocess.Popen(command + (["--repetitions", repetitions] if repetitions else []),
+    command += ["--repetitions", repetitions] if repetitions else []
+    command += ["--threads", threads] if threads else []
+    proc = subprocess.Popen(command,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     ready = json.loads(proc.stdout.readline())
     print(f"{store}: ready, harness {ready['harness']}", flush=True)
@@ -48,14 +52,14 @@ def main() -> None:
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--old-src", default=None)
     parser.add_argument("--new-src", default=str(HERE.parent / "src"))
-    parser.add_argument("--arm", action="append", default=[], metavar="NAME=SRC[,REPETITIONS]",
+    parser.add_argument("--arm", action="append", default=[], metavar="NAME=SRC[,REPETITIONS[,THREADS]]",
                         help="an arm (repeatable; instead of --old-src and --new-src)")
     parser.add_argument("--blocks", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--framework", default="onnxruntime_genai")
     args = parser.parse_args()
     if args.arm:
-        specs = {name: tuple(rest.split(",", 1)) for name, _, rest in (a.partition("=") for a in args.arm)}
+        specs = {name: tuple(rest.split(",", 2)) for name, _, rest in (a.partition("=") for a in args.arm)}
     elif args.old_src:
         specs = {"before": (args.old_src,), "now": (args.new_src,)}
     else:
