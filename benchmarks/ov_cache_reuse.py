@@ -36,6 +36,8 @@ def load(way: str, folder: Path) -> dict[str, object]:
     import openvino
     import openvino_genai
 
+    from genai_harness.backends.ov_genai_pipeline import fresh_prompt_scheduler
+
     before = files(folder)
     start = time.perf_counter()
     if way == "core":
@@ -44,9 +46,7 @@ def load(way: str, folder: Path) -> dict[str, object]:
     else:
         properties: dict[str, object] = {"CACHE_DIR": str(folder)}
         if way == "llm-sched":
-            scheduler = openvino_genai.SchedulerConfig()
-            scheduler.enable_prefix_caching = False
-            properties["scheduler_config"] = scheduler
+            properties["scheduler_config"] = fresh_prompt_scheduler()
         if way == "llm-sdpa":
             properties["ATTENTION_BACKEND"] = "SDPA"
         openvino_genai.LLMPipeline(str(MODEL), "CPU", **properties)

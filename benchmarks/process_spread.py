@@ -55,22 +55,23 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
 
 
 def with_settings(device: Any, settings: dict[str, str]) -> Any:
-    """``device`` loading with OpenVINO ``settings``: properties, and ``scheduler.FIELD`` fields of the harness's own
-    SchedulerConfig (prefix caching off, as ``ov_genai_pipeline`` sets it)."""
+    """``device`` loading with OpenVINO ``settings``: properties, and ``scheduler.FIELD`` fields set on the harness's
+    own SchedulerConfig (``ov_genai_pipeline.fresh_prompt_scheduler``, which the pipeline uses when none is given)."""
     if not settings:
         return device
-    import openvino_genai
+    from genai_harness.backends.ov_genai_pipeline import fresh_prompt_scheduler  # imports openvino-genai
 
-    scheduler = openvino_genai.SchedulerConfig()
-    scheduler.enable_prefix_caching = False
     properties: dict[str, Any] = dict(device.config.get("properties", {}))
+    scheduler = None
     for key, value in settings.items():
         parsed = int(value) if value.isdigit() else value
         if key.startswith("scheduler."):
+            scheduler = scheduler or fresh_prompt_scheduler()
             setattr(scheduler, key.split(".", 1)[1], parsed)
         else:
             properties[key] = parsed
-    properties["scheduler_config"] = scheduler
+    if scheduler is not None:
+        properties["scheduler_config"] = scheduler
     return dataclasses.replace(device, config={**device.config, "properties": properties})
 
 

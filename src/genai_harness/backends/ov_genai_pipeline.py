@@ -48,6 +48,16 @@ def device_string(device: Device) -> str:
     return name
 
 
+def fresh_prompt_scheduler() -> Any:
+    """The ``SchedulerConfig`` every harness LLMPipeline loads with unless the device config brings its own: prefix
+    caching off. LLMPipeline reuses a repeated prompt's KV cache across generate calls by default, so a benchmark's
+    second call would skip prefill (TTFT 1 ms instead of 100 ms for 1024 tokens on the tiny model). Every call must
+    pay for its prompt, as on the other runtimes."""
+    scheduler = ovg.SchedulerConfig()
+    scheduler.enable_prefix_caching = False
+    return scheduler
+
+
 def _mean(value: Any) -> float:
     """openvino-genai answers with a MeanStdPair or a bare float, depending on the metric."""
     return float(getattr(value, "mean", value))
@@ -67,12 +77,7 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         self.actual_device = device_string(device)
         properties = compile_properties(device)
         if "scheduler_config" not in properties:
-            # LLMPipeline reuses a repeated prompt's KV cache across generate calls by default, so a
-            # benchmark's second call would skip prefill (TTFT 1 ms instead of 100 ms for 1024 tokens
-            # on the tiny model). Every call must pay for its prompt, as on the other runtimes.
-            scheduler = ovg.SchedulerConfig()
-            scheduler.enable_prefix_caching = False
-            properties["scheduler_config"] = scheduler
+            properties["scheduler_config"] = fresh_prompt_scheduler()
         try:
             self._pipe = ovg.LLMPipeline(str(model_path), self.actual_device, **properties)
         except Exception as exc:
