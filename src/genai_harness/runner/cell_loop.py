@@ -24,6 +24,7 @@ from genai_harness.backends.ort_placement import ep_placement_columns
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
 from genai_harness.results.schema import SCHEMA_VERSION
 from genai_harness.results.store import ResultStore
+from genai_harness.results.stores.layout import now_iso
 from genai_harness.runner.launcher import WorkerOutcome, call_worker
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
@@ -86,7 +87,7 @@ def placement_columns(context: RunContext, environment: Any, device: Any) -> dic
         "run_id": context.run_id,
         "run_started_at": context.run_started_at,
         "job_id": context.job_id,
-        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "recorded_at": now_iso(),  # to the microsecond: two failures of one cell in one second are two rows
         "harness_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "machine_fingerprint": context.profile.get("fingerprint", ""),
@@ -198,7 +199,7 @@ def failed_row(cell: Cell, context: RunContext, status: str, error: BaseExceptio
 def failed_export_rows(plan: Plan, context: RunContext) -> list[dict[str, Any]]:
     """The rows of the exports a build recorded as failed (family suites): no runtime ran them (pure)."""
     shared = {"run_id": context.run_id, "run_started_at": context.run_started_at, "job_id": context.job_id,
-              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "harness_version": __version__,
+              "recorded_at": now_iso(), "harness_version": __version__,
               "schema_version": SCHEMA_VERSION, "machine_fingerprint": context.profile.get("fingerprint", ""),
               "hostname": context.profile.get("hostname", ""),
               "machine_profile": json.dumps(context.profile, sort_keys=True)}
