@@ -7,6 +7,7 @@ import math
 import pytest
 from support.dispatch_stores import TARGETS, profile, rows
 
+from genai_harness.dispatch.auto import install_note
 from genai_harness.dispatch.decision import Candidate, Constraints
 from genai_harness.dispatch.ranking import order_candidates, rank, static_decision
 from genai_harness.errors import ConfigurationError, NoEvidenceError, StaleEvidenceError
@@ -134,3 +135,26 @@ def test_cold_counts_the_empty_cache_load_where_a_target_that_compiles_recorded_
     npu_candidate = next(c for c in after.ranked if c.device == "NPU")
     assert after.device == "GPU:DML" and npu_candidate.load_s == 30.0
     assert npu_candidate.expected == pytest.approx(30.0 + frame.loc[npu, "e2e_ms"].median() / 1000)
+
+
+def test_the_note_to_install_another_environment_claims_a_gain_only_beyond_noise() -> None:
+    c = dict(framework="onnxruntime", execution_provider=None, precision=None, threads=None, options={}, unit="ms",
+             n=5, evidence="this machine")
+    here = Candidate(device="CPU", environment="default", expected=10.0, ci_low=9.0, ci_high=11.0, peak_rss_mib=400,
+                     load_s=1.0, **c)
+    tied = Candidate(device="CPU:OpenVINO", environment="ort-openvino", expected=9.8, ci_low=9.2, ci_high=10.5,
+                     peak_rss_mib=300, load_s=1.0, **c)
+    faster = Candidate(device="CPU:OpenVINO", environment="ort-openvino", expected=5.0, ci_low=4.8, ci_high=5.3,
+                       peak_rss_mib=300, load_s=1.0, **c)
+    note = install_note(here, tied, "tpot")
+    # within noise the note says so and what the target here lost the tie on, never "gain 1.0x"
+    assert "install environment 'ort-openvino'" in note and "tied within noise on tpot" in note
+    assert "more peak memory (400 vs 300 MiB)" in note and "better" not in note
+    assert install_note(here, faster, "tpot").endswith("2.00x better on tpot than onnxruntime CPU here")
+    # a rate: higher is better, so the gain is the winner's over the one here
+    rate = dict(c, unit="items/s")
+    slow_rate = Candidate(device="CPU", environment="default", expected=50.0, ci_low=48.0, ci_high=52.0,
+                          peak_rss_mib=400, load_s=1.0, **rate)
+    fast_rate = Candidate(device="CPU:OpenVINO", environment="ort-openvino", expected=150.0, ci_low=145.0,
+                          ci_high=155.0, peak_rss_mib=300, load_s=1.0, **rate)
+    assert "3.00x better on throughput" in install_note(slow_rate, fast_rate, "throughput")

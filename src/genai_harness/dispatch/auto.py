@@ -26,6 +26,8 @@ from typing import Any
 from genai_harness.dispatch.cache import cache_file, remember, remembered
 from genai_harness.dispatch.decide import catalog_model, decide, model_path, usable_here
 from genai_harness.dispatch.decision import Candidate, Constraints, Decision
+from genai_harness.dispatch.objectives import OBJECTIVES
+from genai_harness.dispatch.ranking import lost_tie, tied_within_noise
 from genai_harness.errors import HarnessError, NoUsableDeviceError
 from genai_harness.factories import DeviceFactory, factory_for
 from genai_harness.interface.tasks import Task
@@ -77,6 +79,20 @@ def path_key(candidate: Candidate) -> str:
     return f"{candidate.model_id}|{candidate.framework}" if candidate.model_id else candidate.framework
 
 
+def install_note(here: Candidate, winner: Candidate, objective: str) -> str:
+    """What installing the winner's environment would give over the best target usable here (pure): the gain, or,
+    tied within noise, what the best here lost the tie on (never a "gain" the evidence cannot tell from noise)."""
+    where = (f"install environment {winner.environment!r} (register it with `genai-harness envs --add`) "
+             f"for {winner.target}")
+    if tied_within_noise(here, winner):
+        return (f"{where}: tied within noise on {objective} with {here.target} here, which has "
+                f"{lost_tie(here, winner)}")
+    lower_is_better = OBJECTIVES[objective][2] == "lower"
+    gain = (here.expected / winner.expected if lower_is_better else winner.expected / here.expected) \
+        if here.expected and winner.expected else math.nan
+    return f"{where}: {gain:.2f}x better on {objective} than {here.target} here"
+
+
 def _open_chain(task: str, model: str, decision: Decision, paths: dict[str, str], check_output: bool,
                 config: str | Path | None, catalog_model: Any = None) -> Any:
     """Open the first candidate of ``decision`` that loads and agrees with the CPU reference.
@@ -87,12 +103,9 @@ def _open_chain(task: str, model: str, decision: Decision, paths: dict[str, str]
     here = [c for c in decision.ranked if c.environment == "default"]
     elsewhere = [c for c in decision.ranked if c.environment != "default"]
     note = ""
-    if elsewhere and here and not decision.static and elsewhere[0].expected == elsewhere[0].expected:
-        ratio = here[0].expected / elsewhere[0].expected if elsewhere[0].expected else math.nan
-        if decision.winner is not None and decision.winner.environment != "default":
-            gain = ratio if decision.winner.unit != "items/s" else 1 / ratio
-            note = (f"install environment {elsewhere[0].environment!r} (register it with `genai-harness envs "
-                    f"--add`) to gain {gain:.1f}x with {elsewhere[0].target}")
+    if (elsewhere and here and not decision.static and elsewhere[0].expected == elsewhere[0].expected
+            and decision.winner is not None and decision.winner.environment != "default"):
+        note = install_note(here[0], elsewhere[0], decision.objective)
     chain = list(here)
     if catalog_model is not None and not any(c.device.split(":")[0] == "CPU" for c in chain):
         chain += [c for c in usable_here(task, catalog_model) if c.device == "CPU"]

@@ -77,17 +77,23 @@ def _constraint_reason(candidate: Candidate, constraints: Constraints) -> str:
 def why_lost(candidate: Candidate, winner: Candidate, better: str) -> str:
     """Why ``candidate`` ranks below ``winner`` (pure): slower (with the ratio), or tied within noise and lost on
     peak memory or load time."""
-    if _overlaps(candidate, winner):
-        for name, mine, theirs, unit in (("peak memory", candidate.peak_rss_mib, winner.peak_rss_mib, "MiB"),
-                                         ("load time", candidate.load_s, winner.load_s, "s")):
-            if mine is not None and theirs is not None and mine > theirs:
-                return f"tied within noise; more {name} ({mine:.4g} vs {theirs:.4g} {unit})"
-        return "tied within noise; ranked after on the tie-break"
+    if tied_within_noise(candidate, winner):
+        return f"tied within noise; {lost_tie(candidate, winner)}"
     if better == "lower":
         ratio = candidate.expected / winner.expected if winner.expected else math.inf
         return f"slower: {candidate.expected:.4g} vs {winner.expected:.4g} {winner.unit} ({ratio:.2f}x)"
     ratio = winner.expected / candidate.expected if candidate.expected else math.inf
     return f"lower: {candidate.expected:.4g} vs {winner.expected:.4g} {winner.unit} ({ratio:.2f}x less)"
+
+
+def lost_tie(candidate: Candidate, winner: Candidate) -> str:
+    """What ``candidate``, tied within noise with ``winner``, lost the tie on (pure): more peak memory or load time,
+    else the tie-break's order."""
+    for name, mine, theirs, unit in (("peak memory", candidate.peak_rss_mib, winner.peak_rss_mib, "MiB"),
+                                     ("load time", candidate.load_s, winner.load_s, "s")):
+        if mine is not None and theirs is not None and mine > theirs:
+            return f"more {name} ({mine:.4g} vs {theirs:.4g} {unit})"
+    return "ranked after on the tie-break"
 
 
 def choose(evidence: Evidence, constraints: Constraints = NO_CONSTRAINTS, now: datetime | None = None) -> Decision:
@@ -109,7 +115,7 @@ def choose(evidence: Evidence, constraints: Constraints = NO_CONSTRAINTS, now: d
     ordered = order_candidates(allowed, evidence.better)
     winner = ordered[0]
     ordered = [winner, *(dataclasses.replace(c, reason=why_lost(c, winner, evidence.better)) for c in ordered[1:])]
-    ties = [c for c in ordered[1:] if _overlaps(c, winner)]
+    ties = [c for c in ordered[1:] if tied_within_noise(c, winner)]
     kind = ("variant x target pair" if winner.model_id else "target") + ("s" if len(ordered) > 1 else "")
     reason = (f"{winner.choice}: {evidence.objective} {winner.expected:.4g} {evidence.unit} "
               f"[{winner.ci_low:.4g}-{winner.ci_high:.4g}], best of {len(ordered)} measured {kind}")
@@ -168,7 +174,7 @@ class Dispatcher:
         return choose(self._evidence[key], constraints, now)
 
 
-def _overlaps(a: Candidate, b: Candidate) -> bool:
+def tied_within_noise(a: Candidate, b: Candidate) -> bool:
     """Tied within noise: each one's expected value lies inside the other's interval.
 
     Plain overlap of two intervals is too loose for the few repetitions a store holds: with five
@@ -179,14 +185,14 @@ def _overlaps(a: Candidate, b: Candidate) -> bool:
 
 
 def order_candidates(candidates: Sequence[Candidate], better: str) -> list[Candidate]:
-    """Best first by expected value; candidates tied with the best within noise (see ``_overlaps``)
+    """Best first by expected value; candidates tied with the best within noise (see ``tied_within_noise``)
     come first among themselves by lower peak memory, then lower load time (pure).
     """
     sign = 1.0 if better == "lower" else -1.0
     by_value = sorted(candidates, key=lambda c: sign * c.expected)
     best = by_value[0]
-    tied = [c for c in by_value if _overlaps(c, best)]
-    rest = [c for c in by_value if not _overlaps(c, best)]
+    tied = [c for c in by_value if tied_within_noise(c, best)]
+    rest = [c for c in by_value if not tied_within_noise(c, best)]
 
     def tie_key(c: Candidate) -> tuple[float, float, float]:
         return (c.peak_rss_mib if c.peak_rss_mib is not None else math.inf,
