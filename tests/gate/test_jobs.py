@@ -15,7 +15,7 @@ from support.gate_rows import CELL, write_store
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.compare import compare_frames
 from genai_harness.gate.units import ONE_JOB_A_SIDE, job_means, job_sides, run_jobs
-from genai_harness.runner.job import JOB_ENV, job_id
+from genai_harness.runner.job import CI_JOB_VARIABLES, JOB_ENV, confirming_job, job_id
 
 DRIFT = [1.0, 0.90, 1.10, 0.95, 1.05]
 """Levels of five kept jobs of main: the machine drifts by 10 % between jobs."""
@@ -92,6 +92,16 @@ def test_the_job_comes_from_the_option_the_environment_or_the_ci_system() -> Non
         job_id(None, {JOB_ENV: ""})
 
 
+def test_the_confirming_job_is_the_jobs_own_id_with_confirm() -> None:
+    github = {"GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_JOB": "gate"}
+    assert confirming_job(job_id(None, github)) == "github:o/r/42/2/gate/confirm"
+    assert confirming_job("nightly-7") == "nightly-7/confirm"
+    with pytest.raises(ConfigurationError, match="--confirming needs the job it confirms"):
+        confirming_job(None)
+    with pytest.raises(ConfigurationError, match="at most 200"):
+        confirming_job("x" * 195)
+
+
 def test_compare_of_stores_whose_runs_name_jobs(tmp_path: Path) -> None:
     baseline = write_store(tmp_path / "main.sqlite", job_runs("main", DRIFT))
     current = write_store(tmp_path / "pr.sqlite", job_runs("pr", [1.15]))
@@ -112,3 +122,10 @@ def test_run_refuses_an_empty_job_name_before_anything_runs(tmp_path: Path) -> N
     line = assert_one_error_line(run_cli("run", "--store", str(tmp_path / "s.sqlite"),
                                          env={**os.environ, JOB_ENV: ""}))
     assert JOB_ENV in line
+
+
+def test_run_confirming_without_a_job_is_one_line_and_runs_nothing(tmp_path: Path) -> None:
+    ci = {name for _system, names in CI_JOB_VARIABLES for name in names} | {JOB_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in ci}
+    line = assert_one_error_line(run_cli("run", "--confirming", "--store", str(tmp_path / "s.sqlite"), env=env))
+    assert "--confirming needs the job it confirms" in line and not (tmp_path / "s.sqlite").exists()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from genai_harness.backends.numerics import PRECISIONS
 from genai_harness.errors import CellError, OperatorsNotSupportedError
+from genai_harness.runner.job import confirming_job, job_id
 from genai_harness.worker.protocol.ops import MEASURES
 from genai_harness.workloads.operators.spec import OPERATOR_TASK
 
@@ -26,7 +28,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     frame = run(args.suite, frameworks=args.framework, devices=args.device, models=args.model, store=args.store,
                 pythons=args.python, config=args.config, progress=not args.quiet, precision=args.precision,
                 threads=args.threads, reference=args.reference, inject_slowdown=args.inject_slowdown,
-                measure=args.measure, cold=args.cold, job=args.job,
+                measure=args.measure, cold=args.cold,
+                job=confirming_job(job_id(args.job, os.environ)) if args.confirming else args.job,
                 cold_start=False if args.no_cold_start else None, **({"ray_address": args.ray} if args.ray else {}))
     if args.json:
         print(frame.to_json(orient="records", indent=2))
@@ -110,6 +113,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         "of one job into one unit, since runs taken in a row share the machine's drift (default: "
                         "$GENAI_HARNESS_JOB, else the CI system's job id: GitHub Actions, GitLab, Buildkite, Azure, "
                         "CircleCI, Jenkins)")
+    p.add_argument("--confirming", action="store_true",
+                   help="record this run in the job that confirms the job's failing gate (JOB/confirm, JOB as "
+                        "--job names it or as found by default): what a CI gate measures again before it fails")
     add_measure_option(p)
     p.set_defaults(handler=cmd_run)
 

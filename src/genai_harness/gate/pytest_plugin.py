@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from genai_harness.runner.job import job_id  # light (the errors module only): the plugin loads in every session
+# light (the errors module only): the plugin loads in every session
+from genai_harness.runner.job import confirming_job, job_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,7 +179,7 @@ class Gate:
             confirmed = ""
             if self.confirm and gate_fails(comparison, policy):  # one job's drift alone must not fail the test
                 first = gate_outcome(comparison)
-                current = pd.concat([current, measure(f"{job}/confirm")], ignore_index=True)
+                current = pd.concat([current, measure(confirming_job(job))], ignore_index=True)
                 comparison = judge(current)
                 confirmed = f"\n(confirmed: {runs} more runs, measured as a second job, failed it too)"
                 if not gate_fails(comparison, policy):

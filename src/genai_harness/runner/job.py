@@ -52,3 +52,17 @@ def job_id(explicit: str | None, environ: Mapping[str, str]) -> str | None:
         if all(values):
             return check_job(f"{system}:{'/'.join(values)}", f"the {system} job id")
     return None
+
+
+CONFIRM_PART = "confirm"
+"""A failing CI gate measures the suite again as a second job, ``JOB/confirm``, before it fails (``run
+--confirming``, the pytest plugin's ``--genai-confirm``)."""
+
+
+def confirming_job(job: str | None) -> str:
+    """The id of the second job that confirms ``job``'s failing gate, ``JOB/confirm`` (pure); a
+    :class:`ConfigurationError` when there is no job to confirm."""
+    if job is None:
+        raise ConfigurationError("--confirming needs the job it confirms: name it with --job or $GENAI_HARNESS_JOB "
+                                 "(a CI system's own job id is found without either)")
+    return check_job(f"{job}/{CONFIRM_PART}", "the confirming job id")
