@@ -7,10 +7,14 @@ counts mean for a runtime is :mod:`genai_harness.backends.numerics`' business (`
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import math
 import mmap
 import xml.etree.ElementTree as ET
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,21 +105,72 @@ def onnx_weight_elements(path: Path) -> Counter[str]:
     return counts
 
 
+@dataclass(frozen=True)
+class IRGraph:
+    """What the harness reads from an OpenVINO IR ``.xml`` (:func:`parse_ir`)."""
+
+    layers: dict[str, tuple[str, str, list[int]]]
+    """Layer id -> (type, element type, shape), in document order (a nested body's layer of the same id wins)."""
+    consumers: dict[str, list[tuple[str, str]]]
+    """Layer id -> the (layer, port) pairs its outputs feed."""
+    const_elements: Counter[str]
+    """Element count per dtype of every ``Const`` layer that names its element type."""
+    runtime_options: dict[str, str]
+    """``rt_info/runtime_options``: what OpenVINO applies unless the caller overrides (KV_CACHE_PRECISION ...)."""
+    nncf: dict[str, str]
+    """``rt_info/nncf/weight_compression``: what NNCF wrote about its weight compression (mode, group_size ...)."""
+
+
+def _shape(text: str | None) -> list[int]:
+    return [int(d) if d.strip().isdigit() else 1 for d in filter(None, (text or "").split(","))]
+
+
+def _section(root: ET.Element, where: str) -> dict[str, str]:
+    found = root.find(where)
+    return {} if found is None else {child.tag: str(child.get("value", "")) for child in found}
+
+
+def parse_ir(path: Path) -> IRGraph:
+    """One parse of an OpenVINO IR ``.xml`` for everything the harness reads from it (weight dtypes, the weights'
+    decompression subgraphs, runtime options): a real model's IR takes a tenth of a second or more to parse."""
+    # smollm2-135m's tree is 70 000 elements: the cyclic collector ran over them again and again, half of the
+    # parse's time; a tree holds no cycles, so reference counts free it without the collector
+    with _collector_paused():
+        return _graph(ET.parse(path).getroot())
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _graph(root: ET.Element) -> IRGraph:
+    layers: dict[str, tuple[str, str, list[int]]] = {}
+    elements: Counter[str] = Counter()
+    for layer in root.iter("layer"):
+        data = layer.find("data")
+        stored = data.get("element_type", "") if data is not None else ""
+        dtype = OV_DTYPES.get(stored, stored)
+        shape = _shape(data.get("shape")) if data is not None else []
+        layers[layer.get("id", "")] = (layer.get("type", ""), dtype, shape)
+        if layer.get("type") == "Const" and stored:
+            elements[dtype] += math.prod(shape)
+    consumers: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for edge in root.iter("edge"):
+        consumers[edge.get("from-layer", "")].append((edge.get("to-layer", ""), edge.get("to-port", "")))
+    return IRGraph(layers, dict(consumers), elements, _section(root, "./rt_info/runtime_options"),
+                   _section(root, "./rt_info/nncf/weight_compression"))
+
+
 def ov_ir_weight_elements(path: Path) -> Counter[str]:
     """Element count per dtype of the ``Const`` layers of an OpenVINO IR ``.xml``."""
-    counts: Counter[str] = Counter()
-    for _event, element in ET.iterparse(path, events=("end",)):
-        if element.tag == "layer":
-            if element.get("type") == "Const":
-                data = element.find("data")
-                if data is not None and data.get("element_type"):
-                    dtype = data.get("element_type", "")
-                    count = 1
-                    for dim in filter(None, (data.get("shape") or "").split(",")):
-                        count *= int(dim) if dim.strip().isdigit() else 1
-                    counts[OV_DTYPES.get(dtype, dtype)] += count
-            element.clear()
-    return counts
+    return parse_ir(path).const_elements
 
 
 def model_weight_elements(paths: Iterable[Path]) -> Counter[str]:

@@ -107,16 +107,10 @@ def _probe_model() -> Any:
 
 def runtime_options(model_xml: Path) -> dict[str, str]:
     """The ``rt_info/runtime_options`` an exported IR carries (OpenVINO applies them unless the caller overrides)."""
-    options: dict[str, str] = {}
     try:
-        for _event, element in ET.iterparse(model_xml, events=("end",)):
-            if element.tag == "runtime_options":
-                options = {child.tag: str(child.get("value", "")) for child in element}
-            elif element.tag == "layer":
-                element.clear()
+        return dict(wp.ov_ir_facts(model_xml).runtime_options)
     except (OSError, ET.ParseError):
         return {}
-    return options
 
 
 def resolved_readback(device_name: str, properties: Mapping[str, Any], model_xml: Path) -> dict[str, Any]:
