@@ -1,7 +1,8 @@
 """What one ``ab`` round costs, and where it goes: process start and imports, model load, the measured calls.
 
-Measure (real): CALLS worker calls of one cell exactly as ``ab`` runs them (``runner.cell_loop.call_cell_worker``:
-a fresh worker process per call), tiny-llm ``text-p128-g32`` (2 warm-ups, 10 repetitions) on each FRAMEWORK. Per
+Measure (real): CALLS worker calls of one cell exactly as ``ab`` runs them (``gate.ab.ab_cell``: no cold-start
+loads, no machine-speed kernel, ab's repetitions; ``runner.cell_loop.call_cell_worker``: a fresh worker process per
+call), tiny-llm ``text-p128-g32`` (2 warm-ups, 10 repetitions) on each FRAMEWORK. Per
 call: the parent's wall time from process start to reaped (``WorkerOutcome.wall_s``), the cell's ``load_s``, the
 measured calls (sum of the repetitions' ``e2e_ms`` and the warm-ups, taken as 2 more median calls); the rest is
 process start, imports and the worker's own bookkeeping; and the CPU seconds the worker used (its rusage: what
@@ -18,11 +19,11 @@ Run: ``nice -n 5 .venv/bin/python benchmarks/ab_round_cost.py --calls 10`` (prin
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import resource
 import statistics
 
+from genai_harness.gate.ab import ab_cell
 from genai_harness.runner.cell_loop import call_cell_worker
 from genai_harness.runner.prepare import Selection, prepare_run
 from genai_harness.runner.round_worker import RoundWorker
@@ -50,7 +51,7 @@ def main() -> None:
         if not cells:
             print(f"| {framework} | no cell of {args.workload} here |")
             continue
-        cell = dataclasses.replace(cells[0], measure=args.measure, **({"threads": 1} if args.measure != "time" else {}))
+        cell = ab_cell(cells[0], None, measure=args.measure)  # as ab runs it: no cold-start loads, no kernel
         walls, loads, calls, cpus = [], [], [], []
         for _ in range(args.calls):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
