@@ -299,6 +299,12 @@ def _timestamp(name: str, value: Any) -> str:
     raise StoreError(f"column {name!r} takes an ISO-8601 time or datetime, got {value!r}")
 
 
+def now_iso() -> str:
+    """The current UTC time, ISO-8601 to the microsecond: the form of ``recorded_at`` (a row's identity is the digest
+    of its columns, so two failures of one cell in one second must differ here to be two rows)."""
+    return datetime.now(timezone.utc).isoformat()
+
+
 def normalize_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """Return ``row`` with every schema column in order, missing ones None and values in storage form.
 

@@ -22,9 +22,8 @@ from genai_harness.analysis.metric_info import stretch
 from genai_harness.analysis.summary import cell_summary
 from genai_harness.backends.ort_placement import ep_placement_columns
 from genai_harness.errors import CellError, CellTimeoutError, ContextLengthError, HarnessError, MeasurementError
-from genai_harness.results.schema import SCHEMA_VERSION
+from genai_harness.results.schema import SCHEMA_VERSION, now_iso
 from genai_harness.results.store import ResultStore
-from genai_harness.results.stores.layout import now_iso
 from genai_harness.runner.launcher import WorkerOutcome, call_worker
 from genai_harness.runner.plan import Cell, Plan
 from genai_harness.runner.progress import Progress
@@ -87,7 +86,7 @@ def placement_columns(context: RunContext, environment: Any, device: Any) -> dic
         "run_id": context.run_id,
         "run_started_at": context.run_started_at,
         "job_id": context.job_id,
-        "recorded_at": now_iso(),  # to the microsecond: two failures of one cell in one second are two rows
+        "recorded_at": now_iso(),
         "harness_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "machine_fingerprint": context.profile.get("fingerprint", ""),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from genai_harness.results.schema import COLUMN_NAMES, identity_values, normalize_row
@@ -45,11 +44,6 @@ ROW_COLUMNS: tuple[str, ...] = tuple(n for n in COLUMN_NAMES if n not in CELL_CO
 """Columns stored per measured repetition."""
 READ_BATCH = 50_000
 """Rows fetched at a time when streaming a store."""
-
-
-def now_iso() -> str:
-    """The current UTC time, ISO-8601."""
-    return datetime.now(timezone.utc).isoformat()
 
 
 def harness_version() -> str:

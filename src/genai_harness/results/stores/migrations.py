@@ -10,7 +10,13 @@ import contextlib
 from typing import Any
 
 from genai_harness.errors import SchemaVersionError
-from genai_harness.results.schema import COLUMN_NAMES, MIN_SCHEMA_VERSION, SCHEMA_VERSION, columns_for_version
+from genai_harness.results.schema import (
+    COLUMN_NAMES,
+    MIN_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    columns_for_version,
+    now_iso,
+)
 from genai_harness.results.stores.layout import (
     CELL_COLUMNS,
     NORMALIZED_SINCE,
@@ -19,7 +25,6 @@ from genai_harness.results.stores.layout import (
     SHARED_COLUMNS,
     from_stored,
     harness_version,
-    now_iso,
 )
 from genai_harness.results.stores.writing import RowWriter
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from genai_harness.errors import SchemaVersionError
-from genai_harness.results.schema import SCHEMA_VERSION, normalize_row
+from genai_harness.results.schema import SCHEMA_VERSION, normalize_row, now_iso
 from genai_harness.results.stores.dialect import SQLDialect
 from genai_harness.results.stores.layout import (
     CELL_COLUMNS,
@@ -19,7 +19,6 @@ from genai_harness.results.stores.layout import (
     cell_key,
     digest,
     harness_version,
-    now_iso,
     row_key,
 )
 
