@@ -110,7 +110,8 @@ class IRGraph:
     """What the harness reads from an OpenVINO IR ``.xml`` (:func:`parse_ir`)."""
 
     layers: dict[str, tuple[str, str, list[int]]]
-    """Layer id -> (type, element type, shape), in document order (a nested body's layer of the same id wins)."""
+    """Layer id -> (type, element type, shape), in document order (of two layers with one id, a nested body's and
+    the top graph's, the later in the file is kept)."""
     consumers: dict[str, list[tuple[str, str]]]
     """Layer id -> the (layer, port) pairs its outputs feed."""
     const_elements: Counter[str]
