@@ -149,10 +149,10 @@ def test_a_cell_reads_its_ir_once_and_a_changed_file_anew(tmp_path: Path, monkey
     parses: list[Any] = []
     parse = model_dtypes.ET.parse
     monkeypatch.setattr(model_dtypes.ET, "parse", lambda source, *a: parses.append(source) or parse(source, *a))
-    elements, (weights, _inputs), options = wp.ov_ir_elements([xml]), wp.model_weight_precision([xml]), \
+    elements, (weights, _inputs), options = wp.model_weight_elements([xml]), wp.model_weight_precision([xml]), \
         runtime_options(xml)
     assert len(parses) == 1
-    assert elements == model_dtypes.model_weight_elements([xml]) and elements["u4"] > 0  # the generic reader agrees
+    assert elements == model_dtypes.ov_ir_weight_elements(xml) and elements["u4"] > 0  # one file's own reader agrees
     assert weights.precision == "int4" and "KV_CACHE_PRECISION" in options
     text = xml.read_text()
     xml.write_text(text.replace(text[text.index("<runtime_options>"):text.index("</runtime_options>") + 18], ""))

@@ -13,7 +13,7 @@ import math
 import mmap
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,20 +172,6 @@ def _graph(root: ET.Element) -> IRGraph:
 def ov_ir_weight_elements(path: Path) -> Counter[str]:
     """Element count per dtype of the ``Const`` layers of an OpenVINO IR ``.xml``."""
     return parse_ir(path).const_elements
-
-
-def model_weight_elements(paths: Iterable[Path]) -> Counter[str]:
-    """Element count per dtype over model files (``.onnx`` and OpenVINO ``.xml``); unreadable files are skipped."""
-    counts: Counter[str] = Counter()
-    for path in paths:
-        try:
-            if path.suffix == ".onnx":
-                counts.update(onnx_weight_elements(path))
-            elif path.suffix == ".xml":
-                counts.update(ov_ir_weight_elements(path))
-        except (OSError, ValueError, IndexError, ET.ParseError):
-            continue
-    return counts
 
 
 def weight_dtypes(counts: Mapping[str, int]) -> str:

@@ -24,12 +24,14 @@ import psutil
 from genai_harness.backends.model_dtypes import (  # noqa: F401 - the backends' one import for numerics
     WEIGHT_LIKE,
     model_files,
-    model_weight_elements,
     onnx_weight_elements,
     ov_ir_weight_elements,
     weight_dtypes,
 )
-from genai_harness.backends.weight_precision import WeightPrecision
+from genai_harness.backends.weight_precision import (  # noqa: F401 - re-exported, as above
+    WeightPrecision,
+    model_weight_elements,
+)
 from genai_harness.errors import ConfigurationError, NumericsError
 
 PRECISIONS = ("default", "f32", "bf16", "f16", "int8")

@@ -26,7 +26,7 @@ from genai_harness.backends.ov_genai_numerics import (
     resolved_readback,
     runtime_precisions,
 )
-from genai_harness.backends.weight_precision import model_weight_precision, ov_ir_elements
+from genai_harness.backends.weight_precision import model_weight_precision
 from genai_harness.errors import (
     ContextLengthError,
     DeviceMismatchError,
@@ -87,7 +87,7 @@ class OVText2TextPipeline(nx.ReadsNumerics, text2text.Pipeline):
         self._context_length = _read_context_length(model_path)
         model_xml = model_path / "openvino_model.xml"
         self._numerics_reader = lambda: numerics_from(resolved_readback(self.actual_device, properties, model_xml),
-                                                  ov_ir_elements([model_xml]), PROBE_SOURCE,
+                                                  nx.model_weight_elements([model_xml]), PROBE_SOURCE,
                                                   "openvino-genai LLMPipeline",
                                                   schemes=model_weight_precision([model_xml])[0])
 
@@ -256,7 +256,7 @@ class OVText2ImagePipeline(nx.ReadsNumerics, text2image.Pipeline):
         present = [c for c in components if c.is_file()]
         self._numerics_reader = lambda: numerics_from(
             resolved_readback(self.actual_device, properties, model_path / "unet" / "openvino_model.xml"),
-            ov_ir_elements(present), PROBE_SOURCE, "openvino-genai Text2ImagePipeline",
+            nx.model_weight_elements(present), PROBE_SOURCE, "openvino-genai Text2ImagePipeline",
             schemes=model_weight_precision(present)[0])
 
     def _generate(self, prompt: str, config: text2image.GenerationConfig,

@@ -26,6 +26,7 @@ from genai_harness.backends.model_dtypes import (
     ONNX_DTYPES,
     IRGraph,
     graph_fields,
+    onnx_weight_elements,
     parse_ir,
     proto_fields,
     tensor_info,
@@ -235,15 +236,16 @@ def _ir_facts(path: str, _size: int, _mtime_ns: int) -> IRFacts:
     return IRFacts(_scheme_counts(graph), graph.const_elements, graph.runtime_options)
 
 
-def ov_ir_elements(paths: Iterable[Path]) -> Counter[str]:
-    """Element count per dtype over OpenVINO IR ``.xml`` files (:func:`ov_ir_facts`); unreadable files are skipped
-    (the model's own load reports them), as :func:`~genai_harness.backends.model_dtypes.model_weight_elements`."""
+def model_weight_elements(paths: Iterable[Path]) -> Counter[str]:
+    """Element count per dtype over model files (``.onnx``, and OpenVINO ``.xml`` through :func:`ov_ir_facts`); the
+    ``weight_dtypes`` column's counts. Unreadable files are skipped (the model's own load reports them)."""
     counts: Counter[str] = Counter()
     for path in paths:
-        if path.suffix != ".xml":
-            continue
         try:
-            counts.update(ov_ir_facts(path).elements)
+            if path.suffix == ".onnx":
+                counts.update(onnx_weight_elements(path))
+            elif path.suffix == ".xml":
+                counts.update(ov_ir_facts(path).elements)
         except (OSError, ValueError, IndexError, ET.ParseError):
             continue
     return counts
