@@ -111,8 +111,20 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the worker's whole process group (a group already gone is no error)."""
+        self._signal(signal.SIGKILL)
+
+    def pause(self) -> None:
+        """Stop the worker's whole process group (SIGSTOP): none of its threads runs until :meth:`resume`, so a
+        worker that waits for its next command cannot spin on a core another worker is measuring on."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused worker's process group run again (SIGCONT; a worker never paused is no error)."""
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, number: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(self.proc.pid, number)
 
     def stop(self) -> None:
         """Kill the worker's process group and reap the worker."""

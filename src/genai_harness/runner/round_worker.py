@@ -6,6 +6,11 @@
 workload's timeout) for its :class:`~genai_harness.worker.protocol.RoundDone` journal line. A worker that dies, or
 a round that fails or runs past its timeout, raises as a one-call worker would (CellError, CellTimeoutError or
 the error the worker reported); the worker is then killed and ``ab`` starts a fresh one for the next round.
+
+Between its load and its rounds, and between one round and its next, the worker is paused (SIGSTOP on its process
+group, SIGCONT before its next command): a runtime's thread pool spins for a while after each parallel section
+(onnxruntime's by default), and on a machine of few cores the idle worker of a session would spin on the core its
+partner measures on. Paused, the two workers of a session never run at once, as two one-call workers never do.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ class RoundWorker:
         if not isinstance(entry, WorkerReady):
             raise WorkerProtocolError(f"cell {self.cell.label}: the rounds worker answered a round before it loaded")
         self.ready_s = time.perf_counter() - self.started
+        self.worker.pause()
 
     def __enter__(self) -> RoundWorker:
         return self
@@ -77,6 +83,7 @@ class RoundWorker:
     def close(self) -> None:
         """Ask the worker to stop, give it a moment to exit, then kill and reap it whatever it does."""
         if self.worker.poll() is None:
+            self.worker.resume()
             with contextlib.suppress(BrokenPipeError, OSError):
                 self.worker.send(StopCommand().to_line())
             self.worker.end_commands()
@@ -95,12 +102,14 @@ class RoundWorker:
 
     def measure(self, round_index: int) -> WorkerOutcome[CellReply]:
         """Measure one round in this worker (loaded: :meth:`wait_ready`): its :class:`CellReply` (load time: the
-        worker's one load) and the round's wall time."""
+        worker's one load) and the round's wall time. The worker runs only for its round (module docstring)."""
         what = f"cell {self.cell.label}"
+        self.worker.resume()
         start = time.perf_counter()
         with contextlib.suppress(BrokenPipeError, OSError):  # it died already: the wait below reads why
             self.worker.send(RoundCommand(round_index).to_line())
         done = self._wait(what, f"round {round_index}")
+        self.worker.pause()
         if not isinstance(done, RoundDone) or done.round != round_index:
             raise WorkerProtocolError(f"{what}: asked for round {round_index}, the worker answered {done}")
         if done.reply is None:
