@@ -17,6 +17,7 @@ from genai_harness.gate.ab import Side, interleave, pair_cells
 from genai_harness.gate.compare import AB_REPETITIONS
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.job import JOB_ENV
+from genai_harness.runner.round_loop import round_sides
 
 SUITE = 'id = "ab"\n[[entries]]\nworkload = "text-p128-g32"\nmodels = ["tiny-llm"]\n'
 
@@ -199,6 +200,19 @@ def test_ab_with_long_lived_workers_counts_each_worker_pair_once(tmp_path: Path)
     assert "--rounds-per-worker must be a whole number from 1 to 1000, got 0" in assert_one_error_line(bad, 2)
 
 
+def test_each_session_starts_its_rounds_with_the_side_that_loaded_first(tmp_path: Path) -> None:
+    suite, _ = timed_workspace(tmp_path, [1.0] * 8)
+    proc = fake_ab(tmp_path, suite, "--rounds", "8", "--max-rounds", "8", "--rounds-per-worker", "2")
+    assert proc.returncode == 0, proc.stderr
+    calls = ["B" if "@twin" in line.split("] ")[1].split(" | ")[0] else "A"
+             for line in proc.stderr.splitlines() if line.startswith("[")]
+    # loads alternate A-first and B-first session by session, and so do the rounds (ABBA from the first loader):
+    # sessions that all began with A gave every position in a session to the same side (an A/A offset)
+    assert "".join(calls) == "ABBA" + "BAAB" + "ABBA" + "BAAB", proc.stderr
+    assert [round_sides((0, 1), k) for k in range(3)] == [(0, 1), (1, 0), (0, 1)]
+    assert [round_sides((1, 0), k) for k in range(3)] == [(1, 0), (0, 1), (1, 0)]
+
+
 def test_each_ab_call_measures_at_most_its_repetitions_after_the_workloads_warmups(tmp_path: Path) -> None:
     suite, _ = timed_workspace(tmp_path, [1.0], {"gen": (9, 1), "few": (2, 1)})
     proc = fake_ab(tmp_path, suite, "--rounds", "4", "--max-rounds", "4", "--repetitions", "5")
@@ -232,9 +246,10 @@ def test_a_round_that_fails_in_a_long_lived_worker_is_recorded_and_ends_its_sess
     assert proc.returncode not in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
     rows = ResultStore(tmp_path / "ab.sqlite").read()
     # four rounds a side are raised to four sessions of two (the paired test needs four workers a side); each
-    # session starts at an even round, A first, and ends there: one failed row of A a session, nothing lost
+    # session starts with the side that loaded first (A, B, A, B) and ends there: one failed row a session
     assert rows["status"].tolist() == ["failed"] * 4, rows[["status", "error"]]
-    assert rows["environment"].eq("default").all() and rows["error"].str.contains("fake runtime failure").all()
+    assert rows["environment"].tolist() == ["default", "twin"] * 2
+    assert rows["error"].str.contains("fake runtime failure").all()
 
 
 def test_a_call_that_fails_is_its_own_failed_row_and_the_next_call_still_runs(tmp_path: Path) -> None:

@@ -1,11 +1,12 @@
 """``ab`` rounds served by long-lived workers: one worker per side for several rounds of a cell pair.
 
-A *session* is one worker process per side, each loading its cell once (A's first in even sessions, B's first in
-odd ones, never both at once), then ``rounds`` rounds in ABBA order, each round the workload's warm-ups and
-repetitions on the loaded model. Rows are written as each round ends, with ``worker_session`` naming the worker
-that measured them, so the gate can count the worker, not the round, as the unit that is independent of the
-others (:func:`genai_harness.gate.units.session_means`). A round that fails is recorded as a one-call worker's
-failure would be and ends its session (both workers); the job goes on with the next session.
+A *session* is one worker process per side, each loading its cell once (A's first in even sessions of a cell pair,
+B's first in odd ones, never both at once), then ``rounds`` rounds in ABBA order from the side that loaded first
+(:func:`round_sides`), each round the workload's warm-ups and repetitions on the loaded model. Rows are written as
+each round ends, with ``worker_session`` naming the worker that measured them, so the gate can count the worker, not
+the round, as the unit that is independent of the others (:func:`genai_harness.gate.units.session_means`). A round
+that fails is recorded as a one-call worker's failure would be and ends its session (both workers); the job goes on
+with the next session.
 """
 
 from __future__ import annotations
@@ -23,6 +24,20 @@ from genai_harness.runner.plan import Cell
 from genai_harness.runner.progress import Progress
 from genai_harness.runner.round_worker import RoundWorker
 from genai_harness.runner.signals import interrupt_reason, signals_deferred
+
+
+def round_sides(load_order: tuple[int, int], offset: int) -> tuple[int, int]:
+    """Which side runs first in round ``offset`` of a session whose workers loaded in ``load_order`` (pure): the
+    side that loaded first, then ABBA (the other side first in odd rounds).
+
+    In a session each worker measures twice in a row at every round boundary, and with an even number of rounds
+    the side that starts second gets one more round right after its own than the other: on openvino-genai a round
+    measured right after the same worker's was faster (TTFT and TPOT about 2.5 %), so sessions that all started with
+    A (the job's round index, even at every session's start) carried an A/A offset of TTFT -1.5 % and TPOT -1.8 %
+    (p 0.03, 0.01; benchmarks/RESULTS.md, "Sessions paused, and their order"). The load order alternates session
+    by session, so this order does too, and what a position in the session is worth falls on A and B alike."""
+    first, second = load_order
+    return (first, second) if offset % 2 == 0 else (second, first)
 
 
 def session_plan(plan: Sequence[tuple[int, int]], per_worker: int) -> list[tuple[int, int, int]]:
@@ -76,7 +91,7 @@ class SessionRunner:
                 workers[side] = worker
             for offset in range(rounds):
                 index = first + offset
-                for side in (0, 1) if index % 2 == 0 else (1, 0):
+                for side in round_sides(load_order, offset):
                     if not self._round(pair[side], side, workers[side], index, ids[side]):  # type: ignore[arg-type]
                         return offset
         return rounds
