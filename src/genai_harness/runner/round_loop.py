@@ -32,10 +32,11 @@ def round_sides(load_order: tuple[int, int], offset: int) -> tuple[int, int]:
 
     In a session each worker measures twice in a row at every round boundary, and with an even number of rounds
     the side that starts second gets one more round right after its own than the other: on openvino-genai a round
-    measured right after the same worker's was faster (TTFT and TPOT about 2.5 %), so sessions that all started with
-    A (the job's round index, even at every session's start) carried an A/A offset of TTFT -1.5 % and TPOT -1.8 %
-    (p 0.03, 0.01; benchmarks/RESULTS.md, "Sessions paused, and their order"). The load order alternates session
-    by session, so this order does too, and what a position in the session is worth falls on A and B alike."""
+    measured right after the same worker's was about 2 % faster, so sessions that all started with A (the job's
+    round index, even at every session's start) carried an A/A offset (TTFT -1.2 %, p 0.03; TPOT -1.0 %, p 0.08;
+    48 sessions), gone with this order (+0.4 %, +0.7 %; benchmarks/RESULTS.md, "Sessions paused, and their order").
+    The load order alternates session by session, so this order does too, and what a position in a session is
+    worth falls on A and B alike."""
     first, second = load_order
     return (first, second) if offset % 2 == 0 else (second, first)
 
