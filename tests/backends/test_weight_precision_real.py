@@ -152,7 +152,7 @@ def test_a_cell_reads_its_ir_once_and_a_changed_file_anew(tmp_path: Path, monkey
     elements, (weights, _inputs), options = wp.model_weight_elements([xml]), wp.model_weight_precision([xml]), \
         runtime_options(xml)
     assert len(parses) == 1
-    assert elements == model_dtypes.ov_ir_weight_elements(xml) and elements["u4"] > 0  # one file's own reader agrees
+    assert elements == model_dtypes.parse_ir(xml).const_elements and elements["u4"] > 0  # one file's own reader agrees
     assert weights.precision == "int4" and "KV_CACHE_PRECISION" in options
     text = xml.read_text()
     xml.write_text(text.replace(text[text.index("<runtime_options>"):text.index("</runtime_options>") + 18], ""))

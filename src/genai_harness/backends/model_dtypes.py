@@ -169,11 +169,6 @@ def _graph(root: ET.Element) -> IRGraph:
                    _section(root, "./rt_info/nncf/weight_compression"))
 
 
-def ov_ir_weight_elements(path: Path) -> Counter[str]:
-    """Element count per dtype of the ``Const`` layers of an OpenVINO IR ``.xml``."""
-    return parse_ir(path).const_elements
-
-
 def weight_dtypes(counts: Mapping[str, int]) -> str:
     """The ``weight_dtypes`` column: every dtype found, sorted, comma-joined."""
     return ",".join(sorted(k for k, v in counts.items() if k))

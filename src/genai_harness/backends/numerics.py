@@ -25,12 +25,12 @@ from genai_harness.backends.model_dtypes import (  # noqa: F401 - the backends' 
     WEIGHT_LIKE,
     model_files,
     onnx_weight_elements,
-    ov_ir_weight_elements,
     weight_dtypes,
 )
 from genai_harness.backends.weight_precision import (  # noqa: F401 - re-exported, as above
     WeightPrecision,
     model_weight_elements,
+    ov_ir_weight_elements,
 )
 from genai_harness.errors import ConfigurationError, NumericsError
 

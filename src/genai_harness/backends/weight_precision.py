@@ -236,6 +236,11 @@ def _ir_facts(path: str, _size: int, _mtime_ns: int) -> IRFacts:
     return IRFacts(_scheme_counts(graph), graph.const_elements, graph.runtime_options)
 
 
+def ov_ir_weight_elements(path: Path) -> Counter[str]:
+    """Element count per dtype of the ``Const`` layers of an OpenVINO IR ``.xml`` (through :func:`ov_ir_facts`)."""
+    return Counter(ov_ir_facts(path).elements)  # a copy: the remembered one is shared
+
+
 def model_weight_elements(paths: Iterable[Path]) -> Counter[str]:
     """Element count per dtype over model files (``.onnx``, and OpenVINO ``.xml`` through :func:`ov_ir_facts`); the
     ``weight_dtypes`` column's counts. Unreadable files are skipped (the model's own load reports them)."""
@@ -245,7 +250,7 @@ def model_weight_elements(paths: Iterable[Path]) -> Counter[str]:
             if path.suffix == ".onnx":
                 counts.update(onnx_weight_elements(path))
             elif path.suffix == ".xml":
-                counts.update(ov_ir_facts(path).elements)
+                counts.update(ov_ir_weight_elements(path))
         except (OSError, ValueError, IndexError, ET.ParseError):
             continue
     return counts

@@ -87,8 +87,8 @@ def install_note(here: Candidate, winner: Candidate, objective: str) -> str:
     if tied_within_noise(here, winner):
         return (f"{where}: tied within noise on {objective} with {here.target} here, which has "
                 f"{lost_tie(here, winner)}")
-    lower_is_better = OBJECTIVES[objective][2] == "lower"
-    gain = (here.expected / winner.expected if lower_is_better else winner.expected / here.expected) \
+    _tasks, _unit, better = OBJECTIVES[objective]
+    gain = (here.expected / winner.expected if better == "lower" else winner.expected / here.expected) \
         if here.expected and winner.expected else math.nan
     return f"{where}: {gain:.2f}x better on {objective} than {here.target} here"
 
