@@ -6,8 +6,10 @@ ROUNDS``), runs those ABBA rounds as ``ab --rounds-per-worker 1`` runs them (``r
 call a fresh worker; the cells as ``gate.ab.ab_cell`` prepares them, REPETITIONS a call where given, THREADS
 compute threads where given, or for an older harness as its ``run_ab`` did: no machine-speed kernel where the
 harness on ``PYTHONPATH`` knows that field)
-and prints one JSON line with the block's wall time. Rows go to STORE through the harness's own code, one run id
-per side.
+and prints one JSON line with the block's wall time. With ``--per-worker K`` above 1 it runs the block's rounds as
+``ab --rounds-per-worker K`` does instead (sessions of K rounds, one worker per side each: ``runner.round_loop``),
+and the line also lists each session's wall time and its workers' start and load. Rows go to STORE through the
+harness's own code, one run id per side.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="compute threads of both sides' cells, as a workload's [run] threads sets them "
                              "(default: the workload's, else the runtime's)")
+    parser.add_argument("--per-worker", type=int, default=1,
+                        help="ab --rounds-per-worker: rounds a worker pair serves (a harness with sessions)")
     args = parser.parse_args()
     suite = Path(args.store).with_suffix(".suite.toml")
     suite.write_text(SUITE)
@@ -59,15 +63,28 @@ def main() -> None:
     contexts = [cell_loop.new_run_context(prepared.profile, prepared.env_versions) for _ in range(2)]
     quiet = Progress(0, sys.stderr, False)
     written: list[dict] = []
+    sessions = None
+    if args.per_worker > 1:  # only a harness with sessions has this module
+        from genai_harness.runner.round_loop import SessionRunner
+        sessions = SessionRunner(prepared.store, contexts, quiet, written)
     print(json.dumps({"ready": True, "harness": cell_loop.__file__}), flush=True)
     for line in sys.stdin:
         first, rounds = (int(x) for x in line.split())
         start = time.perf_counter()
-        for side, cell in interleave([pair], rounds, first):
-            cell_loop.run_plan(Plan([cell], []), prepared.store, contexts[side], quiet, written)
+        served = []
+        if sessions is None:
+            for side, cell in interleave([pair], rounds, first):
+                cell_loop.run_plan(Plan([cell], []), prepared.store, contexts[side], quiet, written)
+        else:
+            for session_first in range(first, first + rounds, args.per_worker):
+                began, started_before = time.perf_counter(), sessions.worker_seconds
+                measured = sessions.run(pair, session_first, args.per_worker)
+                served.append({"wall_s": time.perf_counter() - began, "measured": measured,
+                               "worker_start_s": sessions.worker_seconds - started_before})
         wall = time.perf_counter() - start
         failed = sum(1 for row in written if row.get("status") != "ok")
-        print(json.dumps({"wall_s": wall, "failed_rows": failed, "load1": os.getloadavg()[0]}), flush=True)
+        print(json.dumps({"wall_s": wall, "failed_rows": failed, "load1": os.getloadavg()[0], "sessions": served}),
+              flush=True)
 
 
 if __name__ == "__main__":
