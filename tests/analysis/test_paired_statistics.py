@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from genai_harness.analysis.paired import paired_log_ratio_test, paired_rank_test, paired_test
+from genai_harness.analysis.paired import (
+    crossover_log_ratio_test,
+    paired_log_ratio_test,
+    paired_rank_test,
+    paired_test,
+)
 from genai_harness.analysis.statistics import detectable_slowdown, rounds_needed
 
 
@@ -95,6 +100,52 @@ def test_paired_log_ratio_test_edges() -> None:
     assert short.n == 1 and math.isnan(short.ratio) and math.isnan(short.p_value)
     with pytest.raises(ValueError, match="matched pairs"):
         paired_log_ratio_test([1.0, 2.0], [1.0])
+
+
+def test_crossover_test_is_the_two_order_t_test_by_hand() -> None:
+    # baseline first: log ratios ln 0.9, ln 0.95, ln 0.85 (going second, B is cheaper); B first: ln 1.1, ln 1.05
+    ratios, first = [0.9, 1.1, 0.95, 1.05, 0.85], [True, False, True, False, True]
+    result = crossover_log_ratio_test([1.0] * 5, ratios, first)
+    one, other = np.log([0.9, 0.95, 0.85]), np.log([1.1, 1.05])
+    delta = (one.mean() + other.mean()) / 2  # each order's mean holds +pi or -pi: their mean is free of it
+    pooled = math.sqrt((2 * one.var(ddof=1) + 1 * other.var(ddof=1)) / 3)
+    se = pooled / 2 * math.sqrt(1 / 3 + 1 / 2)
+    assert (result.n, result.df) == (5, 3.0)
+    assert result.ratio == pytest.approx(math.exp(delta))
+    assert result.p_value == pytest.approx(2 * stats.t.sf(abs(delta / se), 3))
+    half = stats.t.ppf(0.975, 3) * se
+    assert (result.ci_low, result.ci_high) == pytest.approx((math.exp(delta - half), math.exp(delta + half)))
+    assert result.sd_log_ratio == pytest.approx(se * math.sqrt(5))  # what a paired interval this wide would need
+    plain = paired_log_ratio_test([1.0] * 5, ratios)  # the order counted as noise: the same pairs, a wider interval
+    assert math.log(result.ci_high / result.ci_low) < 0.6 * math.log(plain.ci_high / plain.ci_low)
+
+
+def test_crossover_test_takes_out_an_order_effect_the_paired_test_counts_as_noise() -> None:
+    rng = np.random.default_rng(5)
+    first = [i % 2 == 0 for i in range(12)]
+    order = np.where(first, -0.10, 0.10)  # going second is 10 % cheaper; A goes first in even pairs
+    a = rng.lognormal(0.0, 0.2, 12)  # each pair's level, shared by its two sides
+    b = 1.05 * a * np.exp(order + rng.normal(0.0, 0.02, 12))
+    crossed = crossover_log_ratio_test(a.tolist(), b.tolist(), first)
+    plain = paired_log_ratio_test(a.tolist(), b.tolist())
+    assert 1.02 < crossed.ci_low < 1.05 < crossed.ci_high < 1.08 and crossed.p_value < 1e-4
+    assert plain.ci_low < 1.0 and plain.p_value > 0.05  # the same 5 %: hidden by the order's spread
+    assert crossed.sd_log_ratio < plain.sd_log_ratio / 3
+
+
+def test_crossover_test_edges() -> None:
+    # an order with fewer than two pairs: no order effect can be estimated, Student's t on the pairs
+    assert crossover_log_ratio_test([1.0, 1.0, 1.0], [1.1, 1.2, 1.0], [True, True, False]) == paired_log_ratio_test(
+        [1.0, 1.0, 1.0], [1.1, 1.2, 1.0])
+    # a dropped pair takes its order with it
+    dropped = crossover_log_ratio_test([1.0, None, 1.0, 1.0, 1.0], [0.5, 2.0, 2.0, 0.5, 2.0],
+                                       [True, False, False, True, False])
+    assert (dropped.n, dropped.df, dropped.ratio, dropped.p_value) == (4, 2.0, pytest.approx(1.0), 1.0)
+    assert (dropped.ci_low, dropped.ci_high) == (pytest.approx(1.0), pytest.approx(1.0))  # no spread in either order
+    shifted = crossover_log_ratio_test([1.0] * 4, [1.2, 1.0, 1.2, 1.0], [True, False, True, False])
+    assert (shifted.ratio, shifted.p_value) == (pytest.approx(math.sqrt(1.2)), 0.0)
+    with pytest.raises(ValueError, match="an order for each pair"):
+        crossover_log_ratio_test([1.0, 2.0], [1.0, 2.0], [True])
 
 
 def test_detectable_slowdown_is_the_bar_plus_the_power_margin() -> None:

@@ -14,7 +14,7 @@ from support import FakeWorkspace, assert_one_error_line, clean_env, run_cli, ru
 
 from genai_harness.errors import ConfigurationError
 from genai_harness.gate.ab import Side, interleave, pair_cells
-from genai_harness.gate.compare import AB_REPETITIONS
+from genai_harness.gate.compare import AB_REPETITIONS, compare_frames
 from genai_harness.results.store import ResultStore
 from genai_harness.runner.job import JOB_ENV
 from genai_harness.runner.round_loop import round_sides
@@ -97,15 +97,17 @@ def test_more_rounds_follow_the_measured_need_up_to_the_cap() -> None:
     assert more_rounds(50.0, 2, 40) == 2
 
 
-def timed_workspace(root: Path, factors: list[float], workloads: dict[str, tuple[int, int]] | None = None
-                    ) -> tuple[Path, Path]:
+def timed_workspace(root: Path, factors: list[float], workloads: dict[str, tuple[int, int]] | None = None,
+                    load_cpu_ms: float = 0.0) -> tuple[Path, Path]:
     """A fake workspace whose model ``fake-timed`` injects its times (``backends.fake``: the n-th worker's calls
-    take ``factors[n]`` times 5 ms to the first token and 1 ms a token after), measured by ``workloads`` (name:
-    (repetitions, warm-ups); one workload ``gen`` of three repetitions unless given): (suite, model folder)."""
+    take ``factors[n]`` times 5 ms to the first token and 1 ms a token after, and its load ``load_cpu_ms`` times that
+    factor of CPU time), measured by ``workloads`` (name: (repetitions, warm-ups); one workload ``gen`` of three
+    repetitions unless given): (suite, model folder)."""
     ws = FakeWorkspace(root)
     folder = root / "m" / "text" / "timed"
     folder.mkdir(parents=True)
-    (folder / "fake_times.json").write_text(json.dumps({"ttft_ms": 5.0, "token_ms": 1.0, "factors": factors}))
+    (folder / "fake_times.json").write_text(json.dumps({"ttft_ms": 5.0, "token_ms": 1.0, "factors": factors,
+                                                              "load_cpu_ms": load_cpu_ms}))
     with open(ws.config, "a") as fh:
         fh.write('\n[models.fake-timed]\ntask = "text2text"\n[models.fake-timed.formats]\nfake = "m/text/timed"\n')
     for name, (repetitions, warmup) in (workloads or {"gen": (3, 0)}).items():
@@ -200,6 +202,30 @@ def test_ab_with_long_lived_workers_counts_each_worker_pair_once(tmp_path: Path)
     assert "--rounds-per-worker must be a whole number from 1 to 1000, got 0" in assert_one_error_line(bad, 2)
 
 
+def test_a_sessions_load_order_is_taken_out_of_the_test_of_its_loads(tmp_path: Path) -> None:
+    """An A/A pair whose worker that loads second spends 0.75 of the first one's CPU on its load (the first 40 ms, in
+    CPU time: what load_cpu_s counts, whatever the machine's load). The order alternates session by session, so B/A
+    is 0.75 in one session and 1.33 in the next: counted as noise, the load's test could show nothing; with the order
+    taken out it is shown equal."""
+    suite, _ = timed_workspace(tmp_path, [1.0, 0.75], load_cpu_ms=40.0)
+    proc = fake_ab(tmp_path, suite, "--rounds", "16", "--max-rounds", "16", "--rounds-per-worker", "2",
+                   "--metric", "load_cpu_s")
+    results = {r["metric"]: r for r in json.loads(proc.stdout)}
+    load = results["load_cpu_s"]
+    assert (load["tested_on"], load["df"], load["verdict"]) == ("paired workers, load order taken out", 6.0,
+                                                                 "equivalent"), (load, proc.stderr)
+    assert load["ratio"] == pytest.approx(1.0, abs=0.05)
+    assert results["tpot_ms"]["tested_on"] == "paired workers"  # a round's timing: balanced within its session
+    rows = ResultStore(tmp_path / "ab.sqlite").read()
+    first = {env: side.groupby("worker_session")["load_position"].first().tolist()
+             for env, side in rows.groupby("environment")}
+    assert first == {"default": [1, 2] * 4, "twin": [2, 1] * 4}  # the loads alternate, session by session
+    # the same rows without their load order (rows before schema 9): the order is noise, and nothing is shown
+    blind = compare_frames(*(side.drop(columns="load_position") for _, side in rows.groupby("environment")),
+                           ignore=["environment"], paired=True, metrics=["load_cpu_s"])
+    assert (blind["tested_on"].item(), blind["verdict"].item()) == ("paired workers", "inconclusive"), blind.T
+
+
 def test_each_session_starts_its_rounds_with_the_side_that_loaded_first(tmp_path: Path) -> None:
     suite, _ = timed_workspace(tmp_path, [1.0] * 8)
     proc = fake_ab(tmp_path, suite, "--rounds", "8", "--max-rounds", "8", "--rounds-per-worker", "2")
@@ -281,8 +307,11 @@ def test_ab_with_long_lived_workers_on_a_real_runtime(tmp_path: Path) -> None:
     assert len(rows) == 2 * 8 * 10 and rows["status"].eq("ok").all()  # two sides x eight rounds x ten repetitions
     assert rows.groupby("run_id")["worker_session"].nunique().tolist() == [4, 4]
     assert rows.groupby("worker_session")["load_s"].nunique().eq(1).all()  # one load per worker
-    results = json.loads(proc.stdout)
-    assert {r["tested_on"] for r in results} == {"paired workers"} and {r["df"] for r in results} == {3.0}
+    results = {r["metric"]: r for r in json.loads(proc.stdout)}
+    assert (results["tpot_ms"]["tested_on"], results["tpot_ms"]["df"]) == ("paired workers", 3.0)
+    # one load a worker, two sessions of each load order: the order is estimated too (df 4 - 2)
+    assert (results["load_s"]["tested_on"], results["load_s"]["df"]) == ("paired workers, load order taken out", 2.0)
+    assert rows.groupby("worker_session")["load_position"].nunique().eq(1).all()
 
 
 def test_ab_calls_on_a_compiling_target_take_no_cold_start_loads(tmp_path: Path) -> None:

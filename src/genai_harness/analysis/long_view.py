@@ -54,7 +54,8 @@ def measured_metrics(df: pd.DataFrame, metrics: Iterable[str] | None = None) -> 
 
 
 LONG_KEEP: tuple[str, ...] = ("run_id", "run_started_at", "machine_fingerprint", "hostname", *TARGET_COLUMNS, "task",
-                              "workload_id", "model_id", "model_hash", "repetition", "worker_session", "job_id")
+                              "workload_id", "model_id", "model_hash", "repetition", "worker_session", "load_position",
+                              "job_id")
 """The columns :func:`long_view` keeps beside each value unless told otherwise."""
 
 

@@ -3,7 +3,9 @@
 Each takes the rounds' values of both sides and judges the per-round log ratios ``log(current[i] / baseline[i])``:
 Wilcoxon's signed-rank test (:func:`paired_test`, a p-value; :func:`paired_rank_test`, with the Hodges-Lehmann
 estimate and interval) or Student's t (:func:`paired_log_ratio_test`); and how a rank-tested job is sized
-(:func:`rank_min_pairs`, :func:`sizing_spread`). Pure functions drawn from scipy.stats: no store, no pandas.
+(:func:`rank_min_pairs`, :func:`sizing_spread`). Where the pairs come in two orders that may cost differently (a
+session's worker that loaded first or second), :func:`crossover_log_ratio_test` takes the order out. Pure functions
+drawn from scipy.stats: no store, no pandas.
 """
 
 from __future__ import annotations
@@ -19,13 +21,21 @@ from genai_harness.analysis.statistics import CONFIDENCE
 
 def _paired_logs(baseline: Sequence[float], current: Sequence[float], caller: str) -> np.ndarray:
     """``log(current[i] / baseline[i])`` of the matched pairs whose two values are finite and positive."""
+    logs, kept = _kept_paired_logs(baseline, current, caller)
+    return logs[kept]
+
+
+def _kept_paired_logs(baseline: Sequence[float], current: Sequence[float], caller: str) -> tuple[np.ndarray,
+                                                                                                  np.ndarray]:
+    """(``log(current[i] / baseline[i])`` of every pair, which pairs to keep: both values finite and positive)."""
     if len(baseline) != len(current):
         raise ValueError(f"{caller} needs matched pairs, got {len(baseline)} baseline and {len(current)} "
                          "current values")
-    pairs = np.asarray([(b, c) for b, c in zip(baseline, current, strict=True)
-                        if b is not None and c is not None], dtype=float).reshape(-1, 2)
-    pairs = pairs[np.all(np.isfinite(pairs) & (pairs > 0), axis=1)]
-    return np.log(pairs[:, 1] / pairs[:, 0])
+    pairs = np.asarray([(math.nan if b is None else b, math.nan if c is None else c)
+                        for b, c in zip(baseline, current, strict=True)], dtype=float).reshape(-1, 2)
+    kept = np.all(np.isfinite(pairs) & (pairs > 0), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log(pairs[:, 1] / pairs[:, 0]), kept
 
 
 def paired_test(baseline: Sequence[float], current: Sequence[float]) -> float:
@@ -57,6 +67,8 @@ class PairedRatio:
     ci_high: float
     p_value: float
     sd_log_ratio: float
+    df: float
+    """The degrees of freedom of the spread (pairs - 1; pairs - 2 when the order's effect was estimated too)."""
 
 
 def paired_log_ratio_test(baseline: Sequence[float], current: Sequence[float], *,
@@ -81,17 +93,17 @@ def paired_log_ratio_test(baseline: Sequence[float], current: Sequence[float], *
     result = stats.ttest_1samp(logs, 0.0)
     interval = result.confidence_interval(confidence_level=confidence)
     return PairedRatio(len(logs), math.exp(mean), math.exp(float(interval.low)), math.exp(float(interval.high)),
-                       float(result.pvalue), sd)
+                       float(result.pvalue), sd, float(len(logs) - 1))
 
 
 def _constant_pairs(logs: np.ndarray) -> PairedRatio | None:
     """What a paired test says of fewer than 2 pairs (NaNs) or of pairs whose log ratios are all equal (a
     zero-width interval, ``p_value`` 1.0 at ratio 1 and 0.0 elsewhere); None for any other pairs."""
     if len(logs) < 2:
-        return PairedRatio(len(logs), *([math.nan] * 5))
+        return PairedRatio(len(logs), *([math.nan] * 6))
     if np.all(logs == logs[0]):
         ratio = math.exp(float(logs[0]))
-        return PairedRatio(len(logs), ratio, ratio, ratio, 1.0 if logs[0] == 0.0 else 0.0, 0.0)
+        return PairedRatio(len(logs), ratio, ratio, ratio, 1.0 if logs[0] == 0.0 else 0.0, 0.0, float(len(logs) - 1))
     return None
 
 
@@ -145,7 +157,46 @@ def paired_rank_test(baseline: Sequence[float], current: Sequence[float], *,
     if ci_low > 0.0 and math.isfinite(ci_high):
         sd = (math.log(ci_high) - math.log(ci_low)) / 2.0 / float(stats.t.ppf(1.0 - alpha / 2.0, len(logs) - 1)) \
             * math.sqrt(len(logs))
-    return PairedRatio(len(logs), math.exp(float(np.median(walsh))), ci_low, ci_high, p_value, sd)
+    return PairedRatio(len(logs), math.exp(float(np.median(walsh))), ci_low, ci_high, p_value, sd,
+                       float(len(logs) - 1))
+
+
+def crossover_log_ratio_test(baseline: Sequence[float], current: Sequence[float], baseline_first: Sequence[bool], *,
+                             confidence: float = CONFIDENCE) -> PairedRatio:
+    """Student's t on the per-pair log ratios of a two-order (AB/BA) crossover: pair ``i`` ran the baseline first
+    where ``baseline_first[i]``, the current side first elsewhere, and going second may cost less (or more).
+
+    With ``d = log(current / baseline)``, a pair in the first order measures ``delta + pi`` and one in the second
+    ``delta - pi`` (``pi``: what going second is worth), so the mean of the two orders' means estimates ``delta``
+    free of ``pi``, and the spread is pooled within each order, its degrees of freedom pairs - 2: the textbook
+    analysis of a 2x2 crossover with its period effect, ``scipy.stats.ttest_ind`` of ``d`` in one order against
+    ``-d`` in the other (their mean difference is ``2 delta``). Paired Student's t on the same pairs counts
+    ``pi`` as noise: unbiased when the orders alternate, but wider. ``sd_log_ratio`` is the spread a paired
+    t-interval of this width would have (``se * sqrt(n)``), which sizes a job as :func:`paired_rounds_needed`
+    expects. Fewer than two pairs in either order: :func:`paired_log_ratio_test` (no order can be estimated).
+    Dropped pairs as in :func:`paired_log_ratio_test`."""
+    from scipy import stats  # heavy (~0.8 s): loaded by a statistical test, not at the CLI start
+
+    logs, kept = _kept_paired_logs(baseline, current, "crossover_log_ratio_test")
+    if len(baseline_first) != len(logs):
+        raise ValueError(f"crossover_log_ratio_test needs an order for each pair, got {len(baseline_first)} for "
+                         f"{len(logs)} pairs")
+    first = np.asarray(baseline_first, dtype=bool)
+    one, other = logs[kept & first], logs[kept & ~first]
+    if len(one) < 2 or len(other) < 2:
+        return paired_log_ratio_test(baseline, current, confidence=confidence)
+    n, df = len(one) + len(other), float(len(one) + len(other) - 2)
+    delta = (float(np.mean(one)) + float(np.mean(other))) / 2.0
+    pooled = math.sqrt(((len(one) - 1) * float(np.var(one, ddof=1)) + (len(other) - 1) * float(np.var(other, ddof=1)))
+                       / df)
+    se = pooled / 2.0 * math.sqrt(1.0 / len(one) + 1.0 / len(other))
+    if pooled == 0.0:  # every pair of an order alike: the estimate has no spread
+        ratio = math.exp(delta)
+        return PairedRatio(n, ratio, ratio, ratio, 1.0 if delta == 0.0 else 0.0, 0.0, df)
+    result = stats.ttest_ind(one, -other, equal_var=True)
+    interval = result.confidence_interval(confidence_level=confidence)
+    return PairedRatio(n, math.exp(delta), math.exp(float(interval.low) / 2.0), math.exp(float(interval.high) / 2.0),
+                       float(result.pvalue), se * math.sqrt(n), df)
 
 
 def rank_min_pairs(alpha: float) -> int:

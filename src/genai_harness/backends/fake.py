@@ -17,7 +17,9 @@ Injected times (deterministic timing for the gate's wiring tests): a text model 
 itself (:meth:`FakeText2TextPipeline._generate_timed`): the first new token ``T`` ms after the call starts, each
 next one ``M`` ms later, all multiplied by the factor of the pipeline: the n-th pipeline created on that folder
 (by any process; the count lives in ``fake_times.count`` beside it) takes ``factors[n % len(factors)]``. So a
-test scripts exactly how much each worker's calls "take", whatever the machine's load.
+test scripts exactly how much each worker's calls "take", whatever the machine's load. With ``"load_cpu_ms": L``
+the pipeline's creation (its load) also spends ``L`` times its factor ms of its thread's CPU time, which
+``load_cpu_s`` counts whatever the machine's load (a busy machine stretches the wall time, not the CPU time).
 
 Its numerics: numpy float32 on one thread, read back as such; it runs nothing else (a request for bf16,
 f16 or more threads reads back f32 / 1 and the cell is refused).
@@ -105,9 +107,9 @@ TIMES_FILE = "fake_times.json"
 """A fake text model folder's injected times (see the module docstring)."""
 
 
-def injected_times(model_path: Path) -> tuple[float, float] | None:
-    """(TTFT ms, per-token ms) of the next pipeline on ``model_path``, its factor applied and the folder's count of
-    pipelines advanced; None when the folder injects no times."""
+def injected_times(model_path: Path) -> tuple[float, float, float] | None:
+    """(TTFT ms, per-token ms, load CPU ms) of the next pipeline on ``model_path``, its factor applied and the folder's
+    count of pipelines advanced; None when the folder injects no times."""
     spec_path = model_path / TIMES_FILE
     if not spec_path.is_file():
         return None
@@ -122,7 +124,15 @@ def injected_times(model_path: Path) -> tuple[float, float] | None:
         fh.write(str(count + 1))
     factors = [float(f) for f in spec.get("factors", [1.0])] or [1.0]
     factor = factors[count % len(factors)]
-    return float(spec["ttft_ms"]) * factor, float(spec["token_ms"]) * factor
+    return (float(spec["ttft_ms"]) * factor, float(spec["token_ms"]) * factor,
+            float(spec.get("load_cpu_ms", 0.0)) * factor)
+
+
+def spend_cpu(ms: float) -> None:
+    """Spin until this thread has spent ``ms`` more milliseconds of CPU time (a load's injected CPU time)."""
+    until = time.thread_time() + ms / 1000.0
+    while time.thread_time() < until:
+        pass
 
 
 class FakeText2TextPipeline(text2text.Pipeline):
@@ -136,12 +146,14 @@ class FakeText2TextPipeline(text2text.Pipeline):
         self.actual_device = device.label
         self.numerics = fake_numerics()
         self.times = injected_times(model_path)
+        if self.times is not None:
+            spend_cpu(self.times[2])
 
     def _generate_timed(self, input_ids: list[int], config: text2text.GenerationConfig,
                         call_start_ns: int) -> text2text.TimedGeneration | None:
         if self.times is None:
             return None
-        ttft_ms, token_ms = self.times
+        ttft_ms, token_ms, _ = self.times
         ids: list[int] = []
         self._generate_ids(input_ids, config, ids.append)
         stamps = [call_start_ns + round((ttft_ms + i * token_ms) * 1e6) for i in range(len(ids))]

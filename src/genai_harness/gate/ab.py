@@ -14,7 +14,9 @@ With ``rounds_per_worker`` K above 1, one worker per side serves K rounds of a p
 model once, then the rounds alternate ABBA on the loaded models; :mod:`genai_harness.runner.round_loop`): a round
 then costs its measured calls, not a process start, imports and a model load. Rounds of one worker share what
 that process drew, so the gate counts the worker pair, not the round, as the unit (``tested_on`` "paired
-workers"), and the job sizes itself in whole sessions.
+workers"), and the job sizes itself in whole sessions. A worker loads once, one right after the other, and the one
+loading second may load cheaper: the load's test takes that order out (``tested_on`` "paired workers, load order
+taken out").
 """
 
 from __future__ import annotations

@@ -66,6 +66,7 @@ from genai_harness.analysis.gate_rules import counted_defaults, judge_counted, k
 from genai_harness.analysis.keys import TARGET_COLUMNS, target_label
 from genai_harness.analysis.long_view import LONG_KEEP, long_view
 from genai_harness.analysis.metric_info import METRICS, metric
+from genai_harness.analysis.paired import crossover_log_ratio_test as crossover_test
 from genai_harness.analysis.paired import paired_log_ratio_test, paired_rank_test, rank_min_pairs, sizing_spread
 from genai_harness.analysis.statistics import (
     ROUND_ESTIMATORS,
@@ -76,7 +77,7 @@ from genai_harness.analysis.statistics import (
 )
 from genai_harness.errors import ComparisonError
 from genai_harness.gate.calibration import CALIB_COLUMN, adjust_cells
-from genai_harness.gate.metric_choice import default_metrics, paired_default_metrics
+from genai_harness.gate.metric_choice import default_metrics, load_ordered, paired_default_metrics
 from genai_harness.gate.noise import Spread, cell_spread, own_spread, pooled_spread, runs_test
 from genai_harness.gate.units import (
     job_sides,
@@ -84,6 +85,7 @@ from genai_harness.gate.units import (
     run_jobs,
     run_medians,
     run_values,
+    session_loaded_first,
     session_means,
     worker_sessions,
 )
@@ -140,6 +142,10 @@ PAIRED_ROUNDS = "paired rounds"
 PAIRED_SESSIONS = "paired workers"
 """``tested_on`` of a paired row whose rounds long-lived workers served (``ab --rounds-per-worker``): each
 worker pair is one unit, its rounds averaged (:func:`session_means`)."""
+PAIRED_CROSSOVER = "paired workers, load order taken out"
+"""``tested_on`` of a paired row of sessions whose metric a worker takes once, at its load (``load_ordered``): which
+worker of a pair loaded first is estimated and taken out (``analysis.paired.crossover_log_ratio_test``), df = worker
+pairs - 2."""
 PAIRED_TESTS = ("rank", "t")
 """Tests a paired gate can judge the per-round log ratios with: ``rank``, Wilcoxon's signed-rank test with the
 Hodges-Lehmann estimate and interval (:func:`~genai_harness.analysis.paired.paired_rank_test`), or ``t``,
@@ -298,7 +304,7 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             row["unresolved"] = row["blind"] = row["verdict"] == "inconclusive"  # never a silent pass
             records.append(row)
             continue
-        sd, per_unit, ranked = math.nan, 1.0, None
+        sd, per_unit, ranked, baseline_first = math.nan, 1.0, None, None
         b_runs, c_runs = (run_medians(b_group), run_medians(c_group)) if paired else ([], [])
         if paired and round_estimator != "median":
             b_runs = run_estimates(b_group, round_estimator, lower_is_better=info.lower_is_better)
@@ -308,14 +314,18 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
         if sessions:  # rounds served by long-lived workers: the worker is the independent unit, not the round
             per_unit = len(b_runs) / len(set(b_sessions or ()))
             b_runs, c_runs = session_means(b_runs, b_sessions), session_means(c_runs, c_sessions)
+            if load_ordered(info.name):  # one load a worker, the second loader's cheaper: take the order out
+                baseline_first = session_loaded_first(b_group)
         if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough units for t
             # a session's unit is the mean of its rounds, whose far-out rounds that mean has averaged in, and
             # sessions are few: Student's t judges them whichever test rounds get
             ranked = (b_runs, c_runs) if paired_test == "rank" and not sessions else None
-            test = (paired_rank_test if ranked else paired_log_ratio_test)(b_runs, c_runs)
+            test = (crossover_test(b_runs, c_runs, baseline_first) if baseline_first is not None
+                    else (paired_rank_test if ranked else paired_log_ratio_test)(b_runs, c_runs))
+            crossed = test.df == test.n - 2  # the crossover ran (too few sessions in an order fall back to t)
             row.update(ratio=test.ratio, ratio_ci_low=test.ci_low, ratio_ci_high=test.ci_high, p_value=test.p_value,
-                       tested_on=PAIRED_SESSIONS if sessions else PAIRED_ROUNDS, df=float(test.n - 1),
-                       se=test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan)
+                       tested_on=PAIRED_CROSSOVER if crossed else PAIRED_SESSIONS if sessions else PAIRED_ROUNDS,
+                       df=test.df, se=test.sd_log_ratio / math.sqrt(test.n) if test.n >= 2 else math.nan)
             sd = test.sd_log_ratio
         else:
             own = own_spread(*sides[key])
@@ -380,5 +390,5 @@ def rounds_to_run(comparison: pd.DataFrame) -> float:
     noise it measured (its ``rounds_needed``), and at least ``MIN_REPETITIONS`` while any cell is not yet
     tested on paired rounds (pure; what ``ab --max-rounds`` sizes a job by)."""
     needed = comparison["rounds_needed"].dropna()
-    unpaired = bool((~comparison["tested_on"].isin([PAIRED_ROUNDS, PAIRED_SESSIONS])).any())
+    unpaired = bool((~comparison["tested_on"].isin([PAIRED_ROUNDS, PAIRED_SESSIONS, PAIRED_CROSSOVER])).any())
     return max(float(needed.max()) if len(needed) else 0.0, float(MIN_REPETITIONS) if unpaired else 0.0)

@@ -1,12 +1,12 @@
 """Which metrics a gate compares when not told: the headline speed metrics for separate runs, and for a paired
-gate (``ab``) the same with the load's CPU time in place of its wall time (pure; it reads frames but does not import
-pandas)."""
+gate (``ab``) the same with the load's CPU time in place of its wall time; and which a session's load order weighs
+on (pure; it reads frames but does not import pandas)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from genai_harness.analysis.metric_info import headline_metrics
+from genai_harness.analysis.metric_info import METRICS, headline_metrics
 
 
 def default_metrics() -> tuple[str, ...]:
@@ -30,3 +30,14 @@ def paired_default_metrics(*frames: Any) -> tuple[str, ...]:
     if not all(PAIRED_LOAD_METRIC in f.columns and f[PAIRED_LOAD_METRIC].notna().any() for f in frames):
         return default_metrics()
     return tuple(PAIRED_LOAD_METRIC if name == "load_s" else name for name in default_metrics())
+
+
+def load_ordered(name: str) -> bool:
+    """Whether a session's load order weighs on metric ``name`` (pure): a timing each worker takes once, at its load
+    (``load_s``, ``load_cpu_s``, the cold-start loads). In an ``ab`` session one worker loads right after the other,
+    and the one loading second spent 8-12 % less CPU on onnxruntime-genai (both pools of benchmarks/RESULTS.md,
+    "Sessions paused, and their order"); the order alternates from session to session, so it cancels in the mean
+    but not in the spread, which it doubled. A round's timings are balanced within the session (ABBA from the first
+    loader), so only these need the order taken out (``analysis.paired.crossover_log_ratio_test``)."""
+    info = METRICS.get(name)
+    return info is not None and info.scope == "cell" and info.kind == "speed"

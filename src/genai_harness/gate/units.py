@@ -3,7 +3,8 @@
 Repetitions inside one worker process share what that process drew, so they are never independent samples: a
 test of separate runs counts one value per run (:func:`run_values`), a paired ``ab`` test one per worker call
 (:func:`run_medians`, :func:`run_estimates`), and when long-lived workers served several rounds each
-(``ab --rounds-per-worker``), one per worker (:func:`worker_sessions`, :func:`session_means`). Separate runs that
+(``ab --rounds-per-worker``), one per worker (:func:`worker_sessions`, :func:`session_means`), each knowing
+whether its worker loaded first (:func:`session_loaded_first`). Separate runs that
 one CI job took in a row share that job's minutes on the machine, so where the rows name jobs the gate averages a
 job's runs into one unit (:func:`run_jobs`, :func:`job_means`).
 """
@@ -82,6 +83,22 @@ def worker_sessions(group: pd.DataFrame) -> list[str] | None:
         return None
     labels = [str(v) for v in firsts.tolist()]
     return labels if len(set(labels)) < len(labels) else None
+
+
+def session_loaded_first(group: pd.DataFrame) -> list[bool] | None:
+    """Per worker session of a cell's long-view rows, in the order :func:`session_means` gives them, whether that
+    session's worker loaded first (``load_position`` 1) or second (2) (pure); None where the rows are not
+    sessions' or do not say (rows from before schema 9)."""
+    sessions = worker_sessions(group)
+    if sessions is None or "load_position" not in group.columns:
+        return None
+    positions = _calls(group)["load_position"].first()
+    if positions.isna().any():
+        return None
+    first: dict[str, bool] = {}
+    for session, position in zip(sessions, positions.tolist(), strict=True):
+        first.setdefault(session, int(position) == 1)
+    return list(first.values())
 
 
 def session_means(values: Sequence[float], sessions: Sequence[str] | None) -> list[float]:

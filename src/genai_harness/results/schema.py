@@ -64,6 +64,11 @@ Schema history (``SCHEMA_VERSION``):
   of older stores. On a busy machine a fresh process's load waits for a core as much as it works, so its wall time
   varies 2x between calls and its CPU time half as much: ``ab`` gates this one by default
   (``gate.metric_choice.paired_default_metrics``). A row column, additive like 4-7.
+* 9: ``load_position`` (issue 23, ``ab`` sessions): 1 when the worker that measured the row loaded first in its
+  ``ab --rounds-per-worker`` session, 2 when it loaded second, right after its partner; null for a worker of one
+  call. A worker loaded second spends less on its load (onnxruntime-genai's load CPU -8 to -10 %), and the order
+  alternates session by session, so the gate takes the order out of the load's test (``gate.compare``). A row
+  column, additive like 4-8.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ from genai_harness.workloads.operators.spec import OPERATOR_TASK
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """Version of the schema this harness writes; bump it with every column change (and add ``since``)."""
 
 MIN_SCHEMA_VERSION = 0
@@ -218,6 +223,8 @@ COLUMNS: tuple[Column, ...] = (
     *_cols("text", "job_id", since=7),
     # the CPU time of the load beside its wall time (schema 8): ab gates it where a busy machine makes load_s a lottery
     *_cols("float", "load_cpu_s", since=8),
+    # which of an ab session's two workers loaded first (schema 9): the gate takes the load order out of the load
+    *_cols("int", "load_position", since=9),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)

@@ -4,7 +4,9 @@ A *session* is one worker process per side, each loading its cell once (A's firs
 B's first in odd ones, never both at once), then ``rounds`` rounds in ABBA order from the side that loaded first
 (:func:`round_sides`), each round the workload's warm-ups and repetitions on the loaded model. Rows are written as
 each round ends, with ``worker_session`` naming the worker that measured them, so the gate can count the worker, not
-the round, as the unit that is independent of the others (:func:`genai_harness.gate.units.session_means`). A round
+the round, as the unit that is independent of the others (:func:`genai_harness.gate.units.session_means`), and
+``load_position`` (1 or 2) saying whether that worker loaded first or second, so the gate can take the load order
+out of the load's test (:func:`genai_harness.gate.units.session_loaded_first`). A round
 that fails is recorded as a one-call worker's failure would be and ends its session (both workers); the job goes on
 with the next session.
 """
@@ -73,8 +75,10 @@ class SessionRunner:
         measured (fewer when one failed: that round's failure is recorded and the session ends)."""
         number = self.sessions
         self.sessions += 1
-        ids = [f"{context.run_id}/w{number}" for context in self.contexts]
         load_order = self.load_order(pair)
+        # what each side's rows carry: its worker, and whether that worker loaded first (1) or second (2)
+        marks = [{"worker_session": f"{context.run_id}/w{number}", "load_position": load_order.index(side) + 1}
+                 for side, context in enumerate(self.contexts)]
         with contextlib.ExitStack() as stack:
             workers: list[RoundWorker | None] = [None, None]
             for side in load_order:
@@ -83,7 +87,7 @@ class SessionRunner:
                     worker = stack.enter_context(RoundWorker(cell))
                     worker.wait_ready()
                 except HarnessError as exc:
-                    self._fail(cell, side, exc, first, session=ids[side])
+                    self._fail(cell, side, exc, first, session=marks[side])
                     return 0
                 except KeyboardInterrupt as exc:
                     self._interrupted(cell, side, exc)
@@ -93,7 +97,7 @@ class SessionRunner:
             for offset in range(rounds):
                 index = first + offset
                 for side in round_sides(load_order, offset):
-                    if not self._round(pair[side], side, workers[side], index, ids[side]):  # type: ignore[arg-type]
+                    if not self._round(pair[side], side, workers[side], index, marks[side]):  # type: ignore[arg-type]
                         return offset
         return rounds
 
@@ -107,7 +111,9 @@ class SessionRunner:
         self.turns[key] = turn + 1
         return (0, 1) if turn % 2 == 0 else (1, 0)
 
-    def _round(self, cell: Cell, side: int, worker: RoundWorker, index: int, session: str) -> bool:
+    def _round(self, cell: Cell, side: int, worker: RoundWorker, index: int, session: dict[str, Any]) -> bool:
+        """One round of ``side`` on its loaded worker; its rows carry ``session`` (the worker's session id and load
+        position). False when the round failed (recorded: the session ends)."""
         self.progress.start(cell.label)
         started = time.monotonic()
         try:
@@ -118,19 +124,19 @@ class SessionRunner:
         except KeyboardInterrupt as exc:
             self._interrupted(cell, side, exc, started)
             raise
-        rows = [{**row, "worker_session": session} for row in measured_rows(cell, self.contexts[side], outcome)]
+        rows = [{**row, **session} for row in measured_rows(cell, self.contexts[side], outcome)]
         self._write(rows)
         self.progress.finish("ok", time.monotonic() - started, summarize_rows(rows))
         return True
 
     def _fail(self, cell: Cell, side: int, exc: HarnessError, index: int, started: float = math.nan,
-              session: str | None = None) -> None:
+              session: dict[str, Any] | None = None) -> None:
         if math.isnan(started):
             self.progress.start(cell.label)
             started = time.monotonic()
         status = status_of(exc)
         # the session names the row: two sessions failing alike within one second are two rows, not one row twice
-        self._write([{**failed_row(cell, self.contexts[side], status, exc), "worker_session": session}])
+        self._write([{**failed_row(cell, self.contexts[side], status, exc), **(session or {})}])
         self.progress.finish(status, time.monotonic() - started, f"{exc} (round {index}; its worker's session ends)")
 
     def _interrupted(self, cell: Cell, side: int, exc: KeyboardInterrupt, started: float = math.nan) -> None:
