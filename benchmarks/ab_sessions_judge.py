@@ -15,6 +15,11 @@ time where the arm's rows carry it, else its wall time; ``--metric`` names other
 through ``compare_frames`` itself and says whether both agree). The same jobs are
 judged as A/A and with B stretched by 1.05 and 1.10 (``analysis.metric_info.stretch``).
 
+In sessions, a metric each worker takes once at its load (``gate.metric_choice.load_ordered``) is judged with the
+load order taken out (``analysis.paired.crossover_log_ratio_test``), as ``compare_long`` does; a unit's order is its
+rows' ``load_position`` (schema 9), or for older pools the session's place among its framework's (``SessionRunner``
+alternates A-first and B-first per cell pair). ``--no-crossover`` judges them as before (Student's t on the pairs).
+
 A job's machine time is the wall time the pool spent on the units it used (``POOL.jsonl``: per block, per
 design; a session of K < the pool's rounds is costed as its worker start plus K of its rounds).
 
@@ -40,7 +45,13 @@ import numpy as np
 import pandas as pd
 
 from genai_harness.analysis.metric_info import METRICS, stretch
-from genai_harness.analysis.paired import paired_log_ratio_test, paired_rank_test, rank_min_pairs, sizing_spread
+from genai_harness.analysis.paired import (
+    crossover_log_ratio_test,
+    paired_log_ratio_test,
+    paired_rank_test,
+    rank_min_pairs,
+    sizing_spread,
+)
 from genai_harness.analysis.statistics import holm_adjust, paired_rounds_needed
 from genai_harness.gate.ab import more_rounds, whole_sessions
 from genai_harness.gate.compare import (
@@ -54,7 +65,7 @@ from genai_harness.gate.compare import (
     compare_frames,
 )
 from genai_harness.gate.compare import PAIRED_TEST as DEFAULT_PAIRED_TEST
-from genai_harness.gate.metric_choice import paired_default_metrics
+from genai_harness.gate.metric_choice import load_ordered, paired_default_metrics
 from genai_harness.gate.outcome import has_regression
 from genai_harness.gate.verdicts import verdict
 from genai_harness.results.query import ResultFilter
@@ -71,6 +82,8 @@ class Unit:
     b: np.ndarray
     cost_s: float
     frames: tuple[pd.DataFrame, pd.DataFrame]
+    a_first: bool = True
+    """Whether A's worker loaded first (sessions; a per-call round loads each side in its own worker)."""
 
 
 def calls(side: pd.DataFrame) -> list[pd.DataFrame]:
@@ -131,9 +144,13 @@ def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, 
         if len(a_calls) < per_worker or len(b_calls) < per_worker:
             continue
         rounds_cost = (block["wall_s"] - start) * per_worker / block["rounds"]
+        recorded = a_calls[0].get("load_position")
+        a_first = bool(recorded.iloc[0] == 1) if recorded is not None and recorded.notna().all() else index % 2 == 0
+        frames = (pd.concat(a_calls).assign(load_position=1 if a_first else 2),
+                  pd.concat(b_calls).assign(load_position=2 if a_first else 1))
         out.append(Unit(np.asarray([log_medians(c, metrics) for c in a_calls]),
-                        np.asarray([log_medians(c, metrics) for c in b_calls]), float(start + rounds_cost),
-                        (pd.concat(a_calls), pd.concat(b_calls))))
+                        np.asarray([log_medians(c, metrics) for c in b_calls]), float(start + rounds_cost), frames,
+                        a_first))
     return out
 
 
@@ -144,8 +161,13 @@ def judge(units: list[Unit], log_shift: np.ndarray, per_unit: float) -> tuple[bo
     ranked = PAIRED_TEST[0] is paired_rank_test and per_unit == 1  # sessions: t on their means, as compare_long
     test_of = paired_rank_test if ranked else paired_log_ratio_test
     tests = []
+    a_first = [u.a_first for u in units]
     for column in range(a.shape[1]):
-        tests.append(test_of(np.exp(a[:, column]).tolist(), np.exp(b[:, column]).tolist()))
+        if per_unit > 1 and CROSSOVER[0] and load_ordered(METRIC_NAMES[column]):  # as compare_long
+            tests.append(crossover_log_ratio_test(np.exp(a[:, column]).tolist(), np.exp(b[:, column]).tolist(),
+                                                  a_first))
+        else:
+            tests.append(test_of(np.exp(a[:, column]).tolist(), np.exp(b[:, column]).tolist()))
     finite = [(t, METRICS[name].hypothesis) for t, name in zip(tests, METRIC_NAMES, strict=True)
               if math.isfinite(t.p_value)]  # a rate and the latency it inverts: one hypothesis, as compare_long
     hypotheses = [h for _, h in finite]
@@ -186,6 +208,7 @@ def job(units: list[Unit], order: np.ndarray, per_unit: int, start: int, cap: in
 
 METRIC_NAMES: list[str] = []
 PAIRED_TEST = [paired_rank_test]  # what --paired-test chose (main sets it)
+CROSSOVER = [True]  # sessions' load metrics with their load order taken out (main sets it: --no-crossover)
 
 
 def noise(framework: str, design: str, k: int, units: list[Unit]) -> None:
@@ -229,7 +252,10 @@ def main() -> None:
                         help="judge per-call rounds on each call's first N repetitions (ab --repetitions N)")
     parser.add_argument("--paired-test", choices=PAIRED_TESTS, default=DEFAULT_PAIRED_TEST,
                         help="how each job judges its per-round log ratios (ab --paired-test)")
+    parser.add_argument("--no-crossover", action="store_true",
+                        help="judge sessions' load metrics by Student's t on the pairs, the load order as noise")
     args = parser.parse_args()
+    CROSSOVER[0] = not args.no_crossover
     PAIRED_TEST[0] = paired_rank_test if args.paired_test == "rank" else paired_log_ratio_test
     started = time.monotonic()
     frame = ResultStore(args.store, create=False).read(ResultFilter(statuses="ok"))
@@ -256,8 +282,9 @@ def main() -> None:
             orders = [rng.permutation(len(units)) for _ in range(args.trials)]
             for index in range(min(args.check, len(orders))):  # the shortcut against the real compare
                 _, _, _, used = job(units, orders[index], k, args.rounds, cap, shift(METRIC_NAMES, 1.0))
-                real = compare_frames(pd.concat([units[i].frames[0] for i in used]),
-                                      pd.concat([units[i].frames[1] for i in used]), ignore=["environment"],
+                kept = (lambda f: f) if CROSSOVER[0] else (lambda f: f.drop(columns="load_position", errors="ignore"))
+                real = compare_frames(kept(pd.concat([units[i].frames[0] for i in used])),
+                                      kept(pd.concat([units[i].frames[1] for i in used])), ignore=["environment"],
                                       paired=True, paired_test=args.paired_test)
                 mine, _ = judge([units[i] for i in used], shift(METRIC_NAMES, 1.0), k)
                 if mine != has_regression(real):
