@@ -130,11 +130,12 @@ made quiet jobs of tiny-llm 0.6 of the machine time at the same rates, but on a 
 varied twice as much in TPOT as one of ten and jobs sized by it needed three times the rounds (1.9x the machine
 time): opt-in (benchmarks/RESULTS.md, "Ten first rounds, and fewer repetitions a call")."""
 AB_ROUNDS_PER_WORKER = 1
-"""Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call.
-Sessions of 10 kept the rates at 0.33 of the machine time on openvino-genai and 0.99 on onnxruntime-genai, but
-showed an A/A offset of -2.0 / +2.6 % in TPOT between a session's two workers that fresh workers do not
-(benchmarks/RESULTS.md, "ab cheaper, second pool"), which a pool of sessions alone did not reproduce ("The
-sessions' A/A offset, looked for again"): opt-in until the pools agree."""
+"""Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call. On
+one pool of openvino-genai (2026-12-08) sessions of 2 cost 0.89 of fresh workers' machine time a job, 0.52 of the
+harness issue 23 was filed on (fresh workers 0.59); onnxruntime-genai's loads are cheap and its sessions cost
+1.1-1.9x fresh workers' (with the load order taken out; 2.4-4.3x before). Both kept the rates. A session measures
+one load a worker, so it cannot buy load samples cheaper than a load: the default stays a fresh worker a call
+(benchmarks/RESULTS.md, "The load order taken out of sessions")."""
 TARGET_SLOWDOWN = 1.10
 """The slowdown a paired gate is sized to catch 95 % of the time (``detectable``, ``rounds_needed``)."""
 PAIRED_ROUNDS = "paired rounds"
