@@ -63,9 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--rounds-per-worker", type=int, default=AB_ROUNDS_PER_WORKER, metavar="K",
                    help="one worker per side serves K rounds of a cell pair (loads its model once; the rounds "
                         "alternate ABBA), and the gate counts each worker pair as one unit, its rounds averaged; "
-                        f"1 starts a fresh worker for every call (default {AB_ROUNDS_PER_WORKER}). 2 saves a third "
-                        "of the machine time where every load compiles (openvino-genai); where loads are cheap "
-                        "(onnxruntime-genai) sessions cost more")
+                        f"1 starts a fresh worker for every call (default {AB_ROUNDS_PER_WORKER}). 2 saved a tenth to "
+                        "a third of the machine time where every load compiles (openvino-genai); where loads are "
+                        "cheap (onnxruntime-genai) sessions cost more")
     p.add_argument("--repetitions", type=int, default=AB_REPETITIONS, metavar="N",
                    help="each call measures at most N repetitions after the workload's warm-ups (a workload with "
                         "fewer keeps its own; no min_time_s loop); default: the workload's own. The gate keeps one "
