@@ -213,9 +213,9 @@ CROSSOVER = [True]  # sessions' load metrics with their load order taken out (ma
 
 def noise(framework: str, design: str, k: int, units: list[Unit]) -> None:
     """What varies between rounds: per metric, the SD of the per-round log ratios B/A; for sessions also the SD
-    within a worker pair (rounds around their session's mean, pooled) and of the session means, and the share of
-    a round's variance that belongs to the worker pair (what a session shares over its rounds: the part that
-    only more workers average away)."""
+    within a worker pair (rounds around their session's mean, pooled) and of the session means (for a load metric
+    also within each load order: what the crossover sees), and the share of a round's variance that belongs to the
+    worker pair (what a session shares over its rounds: the part that only more workers average away)."""
     diffs = [u.b - u.a for u in units]  # per unit: (rounds x metrics) log ratios
     rounds = np.concatenate(diffs)
     parts = []
@@ -229,7 +229,15 @@ def noise(framework: str, design: str, k: int, units: list[Unit]) -> None:
         between = float(np.std(means, ddof=1))
         share = max(0.0, between ** 2 - within ** 2 / k) / max(1e-300, max(0.0, between ** 2 - within ** 2 / k)
                                                                   + within ** 2)
-        parts.append(f"{name} {total:.3f} (within {within:.3f}, session means {between:.3f}, worker share {share:.2f})")
+        ordered = ""
+        if load_ordered(name):  # what the crossover sees: the session means' spread within each load order
+            first = np.asarray([u.a_first for u in units])
+            groups = [means[first], means[~first]]
+            if min(len(g) for g in groups) >= 2:
+                pooled = math.sqrt(sum((len(g) - 1) * float(np.var(g, ddof=1)) for g in groups) / (len(means) - 2))
+                ordered = f", within a load order {pooled:.3f}"
+        parts.append(f"{name} {total:.3f} (within {within:.3f}, session means {between:.3f}{ordered}, worker share "
+                     f"{share:.2f})")
     print(f"{framework} {design} K={k}: {len(units)} units; SD of log B/A per round: " + "; ".join(parts), flush=True)
 
 
