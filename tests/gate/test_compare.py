@@ -404,8 +404,9 @@ def test_alpha_is_the_false_alarm_rate_of_the_whole_comparison() -> None:
 
 
 def test_a_rate_and_the_latency_it_inverts_count_once_in_the_family() -> None:
-    # decode_tps is 1000 / tpot_ms call by call: testing both tests one hypothesis twice. Holm counts it once, so
-    # adding the decode row moves no other row's adjusted p-value nor what the job could catch.
+    # decode_tps is 1000 / tpot_ms call by call, prefill_tps the prompt's tokens / ttft_ms: testing both of a pair
+    # tests one hypothesis twice. Holm counts it once, so adding the rate rows moves no other row's adjusted p-value
+    # nor what the job could catch.
     rng = np.random.default_rng(11)
 
     def side(run_id: str, factor: float) -> pd.DataFrame:
@@ -416,15 +417,18 @@ def test_a_rate_and_the_latency_it_inverts_count_once_in_the_family() -> None:
         for level in rng.lognormal(0.0, 0.05, 12):
             for i in range(9):
                 tpot = 2.0 * level * factor * (1 + 0.01 * i)
-                rows.append({**base, "repetition": i, "ttft_ms": 10.0 * level * factor, "tpot_ms": tpot,
-                             "decode_tps": 1000.0 / tpot})
+                ttft = 10.0 * level * factor
+                rows.append({**base, "repetition": i, "ttft_ms": ttft, "tpot_ms": tpot, "decode_tps": 1000.0 / tpot,
+                             "prefill_tps": 128 / (ttft / 1000.0)})
         return pd.DataFrame(rows)
 
     a, b = side("A", 1.0), side("B", 1.04)
-    both = compare_frames(a, b, paired=True, metrics=["ttft_ms", "tpot_ms", "decode_tps"]).set_index("metric")
+    both = compare_frames(a, b, paired=True, metrics=["ttft_ms", "tpot_ms", "decode_tps", "prefill_tps"]
+                          ).set_index("metric")
     latency = compare_frames(a, b, paired=True, metrics=["ttft_ms", "tpot_ms"]).set_index("metric")
     assert both.loc["decode_tps", "p_family"] == both.loc["tpot_ms", "p_family"]
+    assert both.loc["prefill_tps", "p_family"] == both.loc["ttft_ms", "p_family"]
     for name in ("ttft_ms", "tpot_ms"):
         assert both.loc[name, "p_family"] == pytest.approx(latency.loc[name, "p_family"])
         assert both.loc[name, "detectable"] == pytest.approx(latency.loc[name, "detectable"])
-    assert both.loc["tpot_ms", "p_family"] < both.loc["tpot_ms", "p_value"] * 3  # a family of two, not of three
+    assert both.loc["tpot_ms", "p_family"] < both.loc["tpot_ms", "p_value"] * 3  # a family of two, not of four
