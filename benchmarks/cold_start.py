@@ -29,12 +29,13 @@ from genai_harness.backends import compile_cache as cc
 from genai_harness.interface.devices import Device
 from genai_harness.runner.environments import Environment, default_environment
 from genai_harness.runner.launcher import call_worker
+from genai_harness.runner.model_build import cache_root as model_cache_root
 from genai_harness.worker.protocol import LoadReply, LoadRequest
 from genai_harness.workloads.catalog import MODELS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
-BUILT = cc.harness_cache() / "models"
+BUILT = model_cache_root()
 OV_CPU = Device("CPU", {"device": "CPU", "properties": {}}, framework="openvino.genai")
 OVEP_CPU = Device("CPU", {"execution_provider": "OpenVINOExecutionProvider", "provider_options": {"device_type": "CPU"},
                           "label_suffix": "OpenVINO"}, framework="onnxruntime", environment="ort-openvino")

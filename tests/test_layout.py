@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("backends",),
     ("interface", "host"),
     ("trust",),
-    ("config", "tables", "hashing", "clock", "version"),
+    ("config", "tables", "hashing", "clock", "version", "cache_home"),
     ("atomic",),
     ("errors",),
 ]

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genai_harness.cache_home import harness_cache
+
 CACHE_DIR_KEY = "compile_cache_dir"
 """Device config key: the cache folder a pipeline points its runtime at (absent: no cache)."""
 CACHE_MECHANISM_KEY = "compile_cache"
@@ -59,14 +61,6 @@ class CacheIdentity:
     def to_dict(self) -> dict[str, str]:
         """JSON-ready form."""
         return {"runtime": self.runtime, "device": self.device, "driver": self.driver, "mechanism": self.mechanism}
-
-
-def harness_cache() -> Path:
-    """The harness's cache: ``$GENAI_HARNESS_CACHE``, else ``$XDG_CACHE_HOME/genai-harness``, else
-    ``~/.cache/genai-harness`` (built models lie in its ``models``, compiled caches in its ``compiled``)."""
-    base = os.environ.get("GENAI_HARNESS_CACHE") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "genai-harness")
-    return Path(base).expanduser()
 
 
 def default_root() -> Path:

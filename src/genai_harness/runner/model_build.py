@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from genai_harness.cache_home import harness_cache
 from genai_harness.errors import BackendUnavailableError, ConfigurationError, HarnessError, ModelError
 from genai_harness.workloads.buildable import (
     BUILD_ENV_DISK_GB,
@@ -50,9 +51,7 @@ REFUSED_EXIT = 3
 def cache_root() -> Path:
     """Where built models go by default: ``$GENAI_HARNESS_CACHE``, else ``$XDG_CACHE_HOME/genai-harness``, else
     ``~/.cache/genai-harness``, each with ``/models``."""
-    base = os.environ.get("GENAI_HARNESS_CACHE") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "genai-harness")
-    return Path(base).expanduser() / "models"
+    return harness_cache() / "models"
 
 
 def source_root() -> Path:
