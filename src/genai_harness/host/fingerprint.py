@@ -20,6 +20,8 @@ from typing import Any
 
 import psutil
 
+from genai_harness.host.cpu_probe import probe_cpu
+
 RUNTIME_DISTRIBUTIONS = (
     "onnxruntime",
     "onnxruntime-gpu",
@@ -51,18 +53,16 @@ def installed_runtime_versions() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def _cpu() -> dict[str, Any]:
-    import cpuinfo  # py-cpuinfo; slow-ish (spawns a probe), so cached
-
-    info = cpuinfo.get_cpu_info()
+    info = probe_cpu(platform.machine())  # py-cpuinfo's probe, remembered per CPU (host.cpu_probe)
     return {
-        "brand": info.get("brand_raw", ""),
-        "vendor": info.get("vendor_id_raw", ""),
-        "arch": info.get("arch", platform.machine()),
-        "bits": info.get("bits", 0),
+        "brand": info.get("brand_raw") or "",
+        "vendor": info.get("vendor_id_raw") or "",
+        "arch": info.get("arch") or platform.machine(),
+        "bits": info.get("bits") or 0,
         "physical_cores": psutil.cpu_count(logical=False) or 0,
         "logical_cores": psutil.cpu_count(logical=True) or 0,
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0,
-        "flags": sorted(info.get("flags", [])),
+        "flags": sorted(info.get("flags") or []),
     }
 
 
