@@ -13,28 +13,15 @@ import pytest
 from genai_harness.host import cpu_probe
 from genai_harness.host.cpu_probe import PROBE_FIELDS, cached_probe, cpu_signature, probe_cpu
 
-X86 = """processor\t: 0
-vendor_id\t: AuthenticAMD
-cpu family\t: 25
-model\t\t: 17
-model name\t: AMD EPYC 9R14
-stepping\t: 1
-microcode\t: 0xa101148
-cpu MHz\t\t: 2600.000
-flags\t\t: fpu sse2 avx2 avx512f
-bogomips\t: 5200.00
 
-processor\t: 1
-vendor_id\t: AuthenticAMD
-cpu family\t: 25
-model\t\t: 17
-model name\t: AMD EPYC 9R14
-stepping\t: 1
-microcode\t: 0xa101148
-cpu MHz\t\t: 3700.123
-flags\t\t: fpu sse2 avx2 avx512f
-bogomips\t: 5200.00
-"""
+def processor(index: int, mhz: str) -> str:
+    """One logical CPU's block of an AMD EPYC's /proc/cpuinfo, at clock ``mhz``."""
+    return (f"processor\t: {index}\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+            f"model name\t: AMD EPYC 9R14\nstepping\t: 1\nmicrocode\t: 0xa101148\ncpu MHz\t\t: {mhz}\n"
+            "flags\t\t: fpu sse2 avx2 avx512f\nbogomips\t: 5200.00\n")
+
+
+X86 = processor(0, "2600.000") + "\n" + processor(1, "3700.123")
 
 
 def test_the_signature_follows_the_cpu_not_its_clock() -> None:
