@@ -17,7 +17,7 @@ from typing import Any
 
 from genai_harness.errors import ModelError
 from genai_harness.workloads.buildable import BUILD_MANIFEST
-from genai_harness.workloads.op_census import Census, census_totals, model_census
+from genai_harness.workloads.op_census import Census, census_totals, model_census, onnx_producer
 
 BUILT_EXPORTERS = {"onnxruntime_genai.models.builder": ("onnxruntime-genai builder", "onnxruntime-genai"),
                    "optimum-cli (optimum-intel)": ("optimum-intel", "optimum-intel")}
@@ -86,11 +86,7 @@ def _producer(path: Path) -> tuple[str | None, str | None]:
     """(producer, version) an ONNX file or OpenVINO IR records about what wrote it."""
     onnx_file = path if path.suffix == ".onnx" else path / "model.onnx"
     if onnx_file.is_file():
-        # lazy: onnx only when an ONNX file is read; the catalog loads without it
-        import onnx
-
-        model = onnx.load(str(onnx_file), load_external_data=False)
-        return model.producer_name or None, model.producer_version or None
+        return onnx_producer(onnx_file)  # read with its census, remembered per file state
     xml = path if path.suffix == ".xml" else path / "openvino_model.xml"
     if xml.is_file():
         try:
