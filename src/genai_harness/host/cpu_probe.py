@@ -16,8 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genai_harness.atomic import atomic_output
-from genai_harness.cache_home import harness_cache
+from genai_harness.cache_home import harness_cache, remembered_json
 
 PROBE_FIELDS = ("brand_raw", "vendor_id_raw", "arch", "bits", "flags")
 """What the machine profile takes of py-cpuinfo's answer (``host.fingerprint``)."""
@@ -47,17 +46,6 @@ def cpu_signature(text: str, machine: str) -> str | None:
     return hashlib.sha256(summary.encode()).hexdigest()[:16]
 
 
-def cached_probe(signature: str | None, folder: Path) -> dict[str, Any] | None:
-    """The probe remembered for ``signature`` in ``folder``, None when there is none (or it cannot be read)."""
-    if signature is None:
-        return None
-    try:
-        kept = json.loads((folder / f"cpuinfo-{signature}.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return kept if isinstance(kept, dict) and set(kept) == set(PROBE_FIELDS) else None
-
-
 def probe_cpu(machine: str) -> dict[str, Any]:
     """py-cpuinfo's answer (its :data:`PROBE_FIELDS`) for this CPU: remembered where ``/proc/cpuinfo`` gives a
     signature, else probed (see the module docstring)."""
@@ -65,18 +53,15 @@ def probe_cpu(machine: str) -> dict[str, Any]:
         signature = cpu_signature(PROC_CPUINFO.read_text(), machine)
     except OSError:
         signature = None
-    folder = harness_cache() / "host"
-    kept = cached_probe(signature, folder)
-    if kept is not None:
-        return kept
+    if signature is None:
+        return _probe()
+    return remembered_json(harness_cache() / "host" / f"cpuinfo-{signature}.json",
+                           lambda kept: isinstance(kept, dict) and set(kept) == set(PROBE_FIELDS), _probe)
+
+
+def _probe() -> dict[str, Any]:
+    """py-cpuinfo's :data:`PROBE_FIELDS`, probed now."""
     import cpuinfo  # py-cpuinfo: a second, probing process (about 1.1 s) only when this CPU was never probed
 
     info = cpuinfo.get_cpu_info()
-    kept = {field: info.get(field) for field in PROBE_FIELDS}
-    if signature is not None:
-        try:
-            with atomic_output(folder / f"cpuinfo-{signature}.json") as tmp:
-                tmp.write_text(json.dumps(kept))
-        except OSError:  # a read-only cache: probe again next time
-            pass
-    return kept
+    return {field: info.get(field) for field in PROBE_FIELDS}

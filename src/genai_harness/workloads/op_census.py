@@ -15,15 +15,13 @@ whole graph.
 from __future__ import annotations
 
 import hashlib
-import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genai_harness.atomic import atomic_output
-from genai_harness.cache_home import harness_cache
+from genai_harness.cache_home import harness_cache, remembered_json
 from genai_harness.errors import ModelError
 
 STANDARD_ONNX_DOMAINS = ("ai.onnx", "ai.onnx.ml", "ai.onnx.preview", "ai.onnx.preview.training")
@@ -115,19 +113,7 @@ def remembered_onnx(file: Path) -> dict[str, Any]:
         return _read_onnx(file)
     identity = f"onnx|{file.absolute()}|{state.st_size}|{state.st_mtime_ns}"
     kept = harness_cache() / "census" / f"{hashlib.sha256(identity.encode()).hexdigest()[:24]}.json"
-    try:
-        facts = json.loads(kept.read_text())
-    except (OSError, ValueError):
-        facts = None
-    if _is_onnx_facts(facts):
-        return facts
-    facts = _read_onnx(file)
-    try:
-        with atomic_output(kept) as tmp:
-            tmp.write_text(json.dumps(facts))
-    except OSError:  # a read-only cache: read again next time
-        pass
-    return facts
+    return remembered_json(kept, _is_onnx_facts, lambda: _read_onnx(file))
 
 
 def _is_onnx_facts(value: Any) -> bool:
