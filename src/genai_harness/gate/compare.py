@@ -132,7 +132,7 @@ time): opt-in (benchmarks/RESULTS.md, "Ten first rounds, and fewer repetitions a
 AB_ROUNDS_PER_WORKER = 1
 """Default rounds one ``ab`` worker per side serves (``--rounds-per-worker``): 1, a fresh worker for every call. On
 one pool of openvino-genai (2026-12-08) sessions of 2 cost 0.89 of fresh workers' machine time a job, 0.52 of the
-harness issue 23 was filed on (fresh workers 0.59); onnxruntime-genai's loads are cheap and its sessions cost
+harness issue 23 was filed on (fresh workers 0.59); onnxruntime-genai's loads are cheap and its sessions of 2 cost
 1.1-1.9x fresh workers' (with the load order taken out; 2.4-4.3x before). Both kept the rates. A session measures
 one load a worker, so it cannot buy load samples cheaper than a load: the default stays a fresh worker a call
 (benchmarks/RESULTS.md, "The load order taken out of sessions")."""
@@ -316,7 +316,7 @@ def compare_long(base: pd.DataFrame, cur: pd.DataFrame, *, names: Sequence[str],
             per_unit = len(b_runs) / len(set(b_sessions or ()))
             b_runs, c_runs = session_means(b_runs, b_sessions), session_means(c_runs, c_sessions)
             if load_ordered(info.name):  # one load a worker, the second loader's cheaper: take the order out
-                baseline_first = session_loaded_first(b_group)
+                baseline_first = session_loaded_first(b_group, b_sessions)
         if paired and len(b_runs) == len(c_runs) and len(b_runs) >= min_repetitions:  # enough units for t
             # a session's unit is the mean of its rounds, whose far-out rounds that mean has averaged in, and
             # sessions are few: Student's t judges them whichever test rounds get

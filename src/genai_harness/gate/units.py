@@ -85,11 +85,10 @@ def worker_sessions(group: pd.DataFrame) -> list[str] | None:
     return labels if len(set(labels)) < len(labels) else None
 
 
-def session_loaded_first(group: pd.DataFrame) -> list[bool] | None:
-    """Per worker session of a cell's long-view rows, in the order :func:`session_means` gives them, whether that
-    session's worker loaded first (``load_position`` 1) or second (2) (pure); None where the rows are not
-    sessions' or do not say (rows from before schema 9)."""
-    sessions = worker_sessions(group)
+def session_loaded_first(group: pd.DataFrame, sessions: Sequence[str] | None) -> list[bool] | None:
+    """Per worker session of a cell's long-view rows (``sessions``: their :func:`worker_sessions`), in the order
+    :func:`session_means` gives them, whether that session's worker loaded first (``load_position`` 1) or second (2)
+    (pure); None where the rows are not sessions' or do not say (rows from before schema 9)."""
     if sessions is None or "load_position" not in group.columns:
         return None
     positions = _calls(group)["load_position"].first()

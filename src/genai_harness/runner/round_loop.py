@@ -6,9 +6,8 @@ B's first in odd ones, never both at once), then ``rounds`` rounds in ABBA order
 each round ends, with ``worker_session`` naming the worker that measured them, so the gate can count the worker, not
 the round, as the unit that is independent of the others (:func:`genai_harness.gate.units.session_means`), and
 ``load_position`` (1 or 2) saying whether that worker loaded first or second, so the gate can take the load order
-out of the load's test (:func:`genai_harness.gate.units.session_loaded_first`). A round
-that fails is recorded as a one-call worker's failure would be and ends its session (both workers); the job goes on
-with the next session.
+out of the load's test (:func:`genai_harness.gate.units.session_loaded_first`). A round that fails is recorded as a
+one-call worker's failure would be and ends its session (both workers); the job goes on with the next session.
 """
 
 from __future__ import annotations
