@@ -28,6 +28,12 @@ design; a session of K < the pool's rounds is costed as its worker start plus K 
 round's share of its block less the end-to-end time of the repetitions left out (their measuring; a real arm of
 ``ab_call_pool.py --arm NAME=SRC,N`` checks that estimate).
 
+What a rate answers: ``--only METRIC`` slows that metric alone (with the rate or latency it inverts), so "10 %
+caught" is what its own row catches, not any row of five slowed together; ``--center`` first takes out each
+metric's pool-wide mean log ratio (the lean an A/A pool has by chance, which its overlapping draws all inherit).
+What could be changed: ``--round-estimator`` (ab's), and ``--sizing-power``, the power each metric's rounds are
+sized for (0.95 in ``ab``), to see what realized power a lower one keeps.
+
 Run: ``nice -n 5 .venv/bin/python benchmarks/ab_sessions_judge.py --store POOL.sqlite --trials 200 --per-worker 10
 --per-worker 5``
 """
@@ -52,7 +58,7 @@ from genai_harness.analysis.paired import (
     rank_min_pairs,
     sizing_spread,
 )
-from genai_harness.analysis.statistics import holm_adjust, paired_rounds_needed
+from genai_harness.analysis.statistics import ROUND_ESTIMATORS, holm_adjust, paired_rounds_needed, round_estimate
 from genai_harness.gate.ab import more_rounds, whole_sessions
 from genai_harness.gate.compare import (
     AB_MAX_ROUNDS,
@@ -61,6 +67,7 @@ from genai_harness.gate.compare import (
     MIN_REPETITIONS,
     PAIRED_ALPHA,
     PAIRED_TESTS,
+    ROUND_ESTIMATOR,
     TARGET_SLOWDOWN,
     compare_frames,
 )
@@ -93,14 +100,22 @@ def calls(side: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def log_medians(call: pd.DataFrame, metrics: list[str]) -> np.ndarray:
-    """One call's log median of each metric."""
-    return np.log(np.asarray([float(call[m].median()) for m in metrics]))
+    """One call's log estimate of each metric: its median, or what --round-estimator chose (as ab's
+    ``round_estimator`` reduces a round)."""
+    if ESTIMATOR[0] == "median":
+        return np.log(np.asarray([float(call[m].median()) for m in metrics]))
+    return np.log(np.asarray([round_estimate(call[m].to_list(), ESTIMATOR[0],
+                                             lower_is_better=METRICS[m].lower_is_better) for m in metrics]))
 
 
 def shift(metrics: list[str], factor: float) -> np.ndarray:
-    """The log change ``--inject-slowdown factor`` records on each metric (``metric_info.stretch``)."""
+    """The log change ``--inject-slowdown factor`` records on each metric (``metric_info.stretch``); with
+    --only, on those metrics alone (and the rates or latencies that test the same hypothesis), the rest unchanged:
+    a regression of one metric, which only its own row can catch."""
     stretched = stretch(dict.fromkeys(metrics, 1.0), factor)
-    return np.log(np.asarray([float(stretched[m]) for m in metrics]))
+    moved = {METRICS[m].hypothesis for m in ONLY} if ONLY else None
+    return np.log(np.asarray([float(stretched[m]) if moved is None or METRICS[m].hypothesis in moved else 1.0
+                              for m in metrics]))
 
 
 def first_repetitions(call: pd.DataFrame, keep: int | None) -> tuple[pd.DataFrame, float]:
@@ -154,6 +169,18 @@ def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, 
     return out
 
 
+def lean(units: list[Unit], per_unit: int) -> np.ndarray:
+    """The pool's own mean log ratio B/A per metric, as its gate estimates it (a sessions' load metric: the mean of
+    its two load orders' means): what every overlapping draw of an A/A pool inherits (--center takes it out)."""
+    diffs = np.asarray([u.b.mean(axis=0) - u.a.mean(axis=0) for u in units])
+    first = np.asarray([u.a_first for u in units])
+    out = diffs.mean(axis=0)
+    for column, name in enumerate(METRIC_NAMES):
+        if per_unit > 1 and CROSSOVER[0] and load_ordered(name) and first.any() and (~first).any():
+            out[column] = (diffs[first, column].mean() + diffs[~first, column].mean()) / 2
+    return out
+
+
 def judge(units: list[Unit], log_shift: np.ndarray, per_unit: float) -> tuple[bool, float]:
     """(regression?, rounds the gate asks for) of a job made of ``units``: the paired gate on one value per unit."""
     a = np.asarray([u.a.mean(axis=0) for u in units])
@@ -189,7 +216,7 @@ def judge(units: list[Unit], log_shift: np.ndarray, per_unit: float) -> tuple[bo
             needed = max(needed, rank_min_pairs(per_test))
         if math.isfinite(sd):
             needed = max(needed, per_unit * paired_rounds_needed(sd, TARGET_SLOWDOWN, alpha=per_test,
-                                                                 threshold=AB_THRESHOLD))
+                                                                 threshold=AB_THRESHOLD, power=POWER[0]))
     return alarm, needed
 
 
@@ -208,6 +235,9 @@ def job(units: list[Unit], order: np.ndarray, per_unit: int, start: int, cap: in
 
 METRIC_NAMES: list[str] = []
 PAIRED_TEST = [paired_rank_test]  # what --paired-test chose (main sets it)
+ONLY: list[str] = []  # the metrics --only slows (main sets it); empty: every timed metric
+POWER = [0.95]  # the power a job is sized for (main sets it: --sizing-power)
+ESTIMATOR = ["median"]  # what --round-estimator chose (main sets it)
 CROSSOVER = [True]  # sessions' load metrics with their load order taken out (main sets it: --no-crossover)
 
 
@@ -262,7 +292,20 @@ def main() -> None:
                         help="how each job judges its per-round log ratios (ab --paired-test)")
     parser.add_argument("--no-crossover", action="store_true",
                         help="judge sessions' load metrics by Student's t on the pairs, the load order as noise")
+    parser.add_argument("--round-estimator", choices=ROUND_ESTIMATORS, default=ROUND_ESTIMATOR,
+                        help="what one call's repetitions reduce to (ab --round-estimator)")
+    parser.add_argument("--only", action="append", default=[], metavar="METRIC",
+                        help="slow only this metric (repeatable; its reciprocal rate or latency moves with it): "
+                             "what a job catches when one metric regresses, not all at once")
+    parser.add_argument("--sizing-power", type=float, default=0.95,
+                        help="the power each metric's rounds are sized for (what realized power it buys: calibration)")
+    parser.add_argument("--center", action="store_true",
+                        help="take each metric's pool-wide mean log ratio B/A out first (A/A is then exactly no "
+                             "change): rates free of the pool's own lean, which overlapping draws all inherit")
     args = parser.parse_args()
+    POWER[0] = args.sizing_power
+    ONLY[:] = args.only
+    ESTIMATOR[0] = args.round_estimator
     CROSSOVER[0] = not args.no_crossover
     PAIRED_TEST[0] = paired_rank_test if args.paired_test == "rank" else paired_log_ratio_test
     started = time.monotonic()
@@ -293,12 +336,18 @@ def main() -> None:
                 kept = (lambda f: f) if CROSSOVER[0] else (lambda f: f.drop(columns="load_position", errors="ignore"))
                 real = compare_frames(kept(pd.concat([units[i].frames[0] for i in used])),
                                       kept(pd.concat([units[i].frames[1] for i in used])), ignore=["environment"],
-                                      paired=True, paired_test=args.paired_test)
+                                      paired=True, paired_test=args.paired_test,
+                                      round_estimator=args.round_estimator)
                 mine, _ = judge([units[i] for i in used], shift(METRIC_NAMES, 1.0), k)
                 if mine != has_regression(real):
                     print(f"  check: {framework} {design} K={k}: compare_frames disagrees on job {index}")
+            centre = lean(units, k) if args.center else np.zeros(len(METRIC_NAMES))
+            if args.center:
+                print("  the pool's own lean taken out, log B/A: " + ", ".join(
+                    f"{name} {value:+.4f}" for name, value in zip(METRIC_NAMES, centre, strict=True)))
             for label, factor in [f for f in FACTORS if not (args.no_5 and f[1] == 1.05)]:
-                outcomes = [job(units, order, k, args.rounds, cap, shift(METRIC_NAMES, factor)) for order in orders]
+                outcomes = [job(units, order, k, args.rounds, cap, shift(METRIC_NAMES, factor) - centre)
+                            for order in orders]
                 alarms = [o[0] for o in outcomes]
                 rounds = [o[1] for o in outcomes]
                 cost = [o[2] for o in outcomes]
