@@ -1,14 +1,15 @@
 """Does openvino-genai read its compiled-model cache? Two loads into one ``CACHE_DIR``, each in a fresh process.
 
 For each way of loading tiny-llm's IR (``core``: ``openvino.Core().compile_model`` of the XML; ``core-pa``: the same
-after OpenVINO's own SDPA-to-PagedAttention transformation, the graph LLMPipeline compiles on PagedAttention;
-``llm``: ``openvino_genai.LLMPipeline``, PagedAttention by default; ``llm-sched``: LLMPipeline with the
-``SchedulerConfig`` the harness passes, prefix caching off; ``llm-sdpa``: LLMPipeline with
-``ATTENTION_BACKEND=SDPA``), an empty folder, then two loads, each in its own process: the load time, whether a blob
-was written, rewritten or left alone, and OpenVINO's ``LOADED_FROM_CACHE`` where the object exposes it. Then, without
-any cache: whether the plugin imports what it exports of each graph (``export_model`` then ``import_model``), and the
-runtime's own error where it does not: a cache whose blob cannot be imported is compiled again and rewritten on
-every load (benchmarks/RESULTS.md, "openvino-genai's LLMPipeline never reads its compiled-model cache: why").
+after OpenVINO's own SDPA-to-PagedAttention transformation, the graph LLMPipeline compiles on PagedAttention; ``llm``:
+``openvino_genai.LLMPipeline``, PagedAttention by default; ``llm-sched``: LLMPipeline with the ``SchedulerConfig`` the
+harness passes, prefix caching off; ``llm-sdpa``: LLMPipeline with ``ATTENTION_BACKEND=SDPA``; ``-size``: the same with
+``CACHE_MODE=OPTIMIZE_SIZE``, the weightless blob), an empty folder, then two loads, each in its own process: the load
+time, whether a blob was written, rewritten or left alone, and OpenVINO's ``LOADED_FROM_CACHE`` where the object
+exposes it. Then, without any cache: whether the plugin imports what it exports of each graph (``export_model`` then
+``import_model``), and the runtime's own error where it does not: a cache whose blob cannot be imported is compiled
+again and rewritten on every load (benchmarks/RESULTS.md, "openvino-genai's LLMPipeline never reads its compiled-model
+cache: why").
 
 Run: ``.venv/bin/python benchmarks/ov_cache_reuse.py``
 """
@@ -28,7 +29,7 @@ from typing import Any
 from _common import model_dir
 
 MODEL = model_dir("openvino")
-WAYS = ("core", "core-pa", "llm", "llm-sched", "llm-sdpa")
+WAYS = ("core", "core-pa", "core-pa-size", "llm", "llm-sched", "llm-sched-size", "llm-sdpa")
 GRAPHS = ("core", "core-pa")
 
 
@@ -43,7 +44,7 @@ def graph(way: str) -> Any:
     from openvino._offline_transformations import paged_attention_transformation
 
     model = openvino.Core().read_model(str(MODEL / "openvino_model.xml"))
-    if way == "core-pa":
+    if way.startswith("core-pa"):
         paged_attention_transformation(model)
     return model
 
@@ -74,12 +75,15 @@ def load(way: str, folder: Path) -> dict[str, object]:
 
     before = files(folder)
     start = time.perf_counter()
-    if way in GRAPHS:
-        compiled = openvino.Core().compile_model(graph(way), "CPU", {"CACHE_DIR": str(folder)})
+    cache: dict[str, object] = {"CACHE_DIR": str(folder)}
+    if way.endswith("-size"):  # the weightless blob: the graph serialized, weights read from the IR again
+        cache["CACHE_MODE"] = "OPTIMIZE_SIZE"
+    if way.startswith("core"):
+        compiled = openvino.Core().compile_model(graph(way), "CPU", cache)
         from_cache = bool(compiled.get_property("LOADED_FROM_CACHE"))
     else:
-        properties: dict[str, object] = {"CACHE_DIR": str(folder)}
-        if way == "llm-sched":
+        properties: dict[str, object] = dict(cache)
+        if way.startswith("llm-sched"):
             properties["scheduler_config"] = fresh_prompt_scheduler()
         if way == "llm-sdpa":
             properties["ATTENTION_BACKEND"] = "SDPA"
