@@ -20,6 +20,7 @@ one:INFERENCE_NUM_THREADS=1 --variant kv:scheduler.cache_size=1``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import itertools
 import json
@@ -33,6 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from _common import successive_spread, tiny_llm_on_cpu
+
+PR_SET_THP_DISABLE = 41
+"""prctl(2) option: no transparent huge pages for this process (a variant's ``process.thp=off``)."""
+
+
+def huge_pages_kb() -> int:
+    """This process's anonymous memory in transparent huge pages (kB, ``/proc/self/smaps_rollup``; 0 if unknown)."""
+    try:
+        lines = Path("/proc/self/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return 0
+    return sum(int(line.split()[1]) for line in lines if line.startswith("AnonHugePages:"))
 
 
 def thread_times() -> dict[str, tuple[int, int]]:
@@ -97,6 +110,7 @@ def one_process(framework: str, settings: dict[str, str], model_dir: str | None 
     ttft = [float(r["ttft_ms"]) for r in records]
     return {"ttft_ms": statistics.median(ttft), "tpot_ms": statistics.median(float(r["tpot_ms"]) for r in records),
             "within_sd": statistics.stdev(math.log(v) for v in ttft), "threads": len(after),
+            "huge_kb": huge_pages_kb(),
             "busy": [{"ticks": ticks, "cpu": cpu, "main": main} for ticks, cpu, main in busy[:3] if ticks]}
 
 
@@ -117,7 +131,8 @@ def summary(label: str, taken: list[dict[str, Any]]) -> None:
     within = statistics.median(float(p["within_sd"]) for p in taken)
     print(f"{label}, {len(taken)} processes: median TTFT {min(ttft):.2f}-{max(ttft):.2f} ms; log TTFT SD "
           f"{between['sd']:.3f}, lag-1 autocorrelation {between['lag1']:.2f}, successive {between['successive']:.3f}; "
-          f"log TPOT SD {tpot['sd']:.3f}; within a process {within:.3f}")
+          f"log TPOT SD {tpot['sd']:.3f}; within a process {within:.3f}; huge pages "
+          f"{sorted({int(p.get('huge_kb', 0)) for p in taken})} kB")
     print(f"  busiest two threads (last CPU, main thread?): {placements}")
 
 
@@ -134,7 +149,10 @@ def main() -> None:
     if args.processes < 3:
         parser.error("--processes must be at least 3 (the spread of successive differences needs two)")
     if args.child is not None:
-        print(json.dumps(one_process(args.framework, parse_variant(args.child)[1], args.model_dir)))
+        settings = parse_variant(args.child)[1]
+        if settings.pop("process.thp", "on") == "off":  # before anything is mapped: no transparent huge pages
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
+        print(json.dumps(one_process(args.framework, settings, args.model_dir)))
         return
     prefix = ["setarch", platform.machine(), "-R"] if args.no_aslr else []
     variants = args.variant or ["default:"]
