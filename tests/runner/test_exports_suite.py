@@ -66,6 +66,7 @@ def _extend_script(out_folder: Path) -> str:
             f"  cat > \"$out/{BUILD_MANIFEST}\" <<'EOF'\n{json.dumps(manifest)}\nEOF\n  exit 0\nfi\n")
 
 
+@pytest.mark.usefixtures("room_for_stand_in_builds")
 def test_a_failed_export_is_a_failed_row_in_its_own_words_beside_the_cells(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "cache"

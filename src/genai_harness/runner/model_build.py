@@ -127,10 +127,14 @@ def _free_gb(path: Path) -> float:
     return shutil.disk_usage(path).free / 1e9
 
 
+def _available_memory_gb() -> float:
+    return psutil.virtual_memory().available / 1e9
+
+
 def check_resources(spec: BuildableModel, root: Path, env: Path, env_ready: bool) -> None:
     """Refuse (before anything is written) a build this machine lacks the disk or memory for."""
     need = spec.disk_gb + (0.0 if env_ready else BUILD_ENV_DISK_GB)
-    why = shortfall(need, _free_gb(root), spec.memory_gb, psutil.virtual_memory().available / 1e9, str(root))
+    why = shortfall(need, _free_gb(root), spec.memory_gb, _available_memory_gb(), str(root))
     if why:
         raise ModelError(f"models build {spec.id} refused: {why}")
 
