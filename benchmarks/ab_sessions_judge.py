@@ -99,11 +99,9 @@ def calls(side: pd.DataFrame) -> list[pd.DataFrame]:
     return [group for _, group in side.groupby(starts, sort=True)]
 
 
-def log_medians(call: pd.DataFrame, metrics: list[str]) -> np.ndarray:
-    """One call's log estimate of each metric: its median, or what --round-estimator chose (as ab's
-    ``round_estimator`` reduces a round)."""
-    if ESTIMATOR[0] == "median":
-        return np.log(np.asarray([float(call[m].median()) for m in metrics]))
+def log_estimates(call: pd.DataFrame, metrics: list[str]) -> np.ndarray:
+    """One call's log estimate of each metric: its median, or what --round-estimator chose (ab's
+    ``round_estimator``, by the same ``statistics.round_estimate``)."""
     return np.log(np.asarray([round_estimate(call[m].to_list(), ESTIMATOR[0],
                                              lower_is_better=METRICS[m].lower_is_better) for m in metrics]))
 
@@ -142,7 +140,7 @@ def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, 
         out = []
         for a_call, b_call, c in zip(sides[0][:n], sides[1][:n], costs, strict=True):
             (a, a_later), (b, b_later) = first_repetitions(a_call, keep), first_repetitions(b_call, keep)
-            out.append(Unit(log_medians(a, metrics)[None, :], log_medians(b, metrics)[None, :],
+            out.append(Unit(log_estimates(a, metrics)[None, :], log_estimates(b, metrics)[None, :],
                             float(c) - a_later - b_later, (a, b)))
         return out
     starts = [e["worker_start_s"] for e in blocks]
@@ -163,8 +161,8 @@ def units_of(frame: pd.DataFrame, log: list[dict], framework: str, design: str, 
         a_first = bool(recorded.iloc[0] == 1) if recorded is not None and recorded.notna().all() else index % 2 == 0
         frames = (pd.concat(a_calls).assign(load_position=1 if a_first else 2),
                   pd.concat(b_calls).assign(load_position=2 if a_first else 1))
-        out.append(Unit(np.asarray([log_medians(c, metrics) for c in a_calls]),
-                        np.asarray([log_medians(c, metrics) for c in b_calls]), float(start + rounds_cost), frames,
+        out.append(Unit(np.asarray([log_estimates(c, metrics) for c in a_calls]),
+                        np.asarray([log_estimates(c, metrics) for c in b_calls]), float(start + rounds_cost), frames,
                         a_first))
     return out
 

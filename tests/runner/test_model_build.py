@@ -18,8 +18,6 @@ from genai_harness.runner import model_build
 from genai_harness.workloads.buildable import BUILD_MANIFEST, buildable
 from genai_harness.workloads.catalog import Catalog
 
-pytestmark = pytest.mark.usefixtures("room_for_stand_in_builds")
-
 
 def _fake_env(tmp_path: Path, script: str) -> Path:
     """A build environment whose `python` runs ``script`` (bash; $4 is the staging folder) and is marked ready."""
@@ -57,6 +55,7 @@ def _finished_build(out: Path, model_id: str, exports: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.usefixtures("room_for_stand_in_builds")  # a stand-in build in this process
 def test_a_finished_build_is_registered_with_its_family_then_reused(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENAI_HARNESS_BUILD_ENV", str(_fake_env(tmp_path, _finished_build(Path(), "smollm2-135m"))))
@@ -73,6 +72,7 @@ def test_a_finished_build_is_registered_with_its_family_then_reused(tmp_path: Pa
     assert again.reused and again.folder == outcome.folder
 
 
+@pytest.mark.usefixtures("room_for_stand_in_builds")  # a stand-in build in this process
 def test_a_failed_build_leaves_nothing_registered_nor_half_written(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     script = 'mkdir -p "$out/hf" && echo half > "$out/hf/model.safetensors"\necho "[build_models] step 1/7"\nexit 9\n'
@@ -84,6 +84,7 @@ def test_a_failed_build_leaves_nothing_registered_nor_half_written(tmp_path: Pat
     assert "smollm2-135m" not in _catalog(tmp_path).models
 
 
+@pytest.mark.usefixtures("room_for_stand_in_builds")  # a stand-in build in this process
 def test_an_unfinished_build_folder_is_removed_and_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENAI_HARNESS_BUILD_ENV", str(_fake_env(tmp_path, _finished_build(Path(), "smollm2-135m"))))
     cache = tmp_path / "cache"
@@ -95,6 +96,7 @@ def test_an_unfinished_build_folder_is_removed_and_rebuilt(tmp_path: Path, monke
     assert sum("removing the unfinished build" in line for line in said) == 2
 
 
+@pytest.mark.usefixtures("room_for_stand_in_builds")  # a stand-in build in this process
 def test_a_refusal_of_the_build_tool_is_its_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     script = 'echo "build refused: /x/SmolLM2.gguf: not a readable GGUF file" >&2\nexit 3\n'
     monkeypatch.setenv("GENAI_HARNESS_BUILD_ENV", str(_fake_env(tmp_path, script)))
@@ -102,6 +104,7 @@ def test_a_refusal_of_the_build_tool_is_its_one_line(tmp_path: Path, monkeypatch
         model_build.build_model("smollm2-135m", _catalog(tmp_path), tmp_path / "cache", lambda _: None)
 
 
+@pytest.mark.usefixtures("room_for_stand_in_builds")  # a stand-in build in this process
 def test_short_disk_or_memory_is_refused_before_anything_starts(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GENAI_HARNESS_BUILD_ENV", str(_fake_env(tmp_path, "touch \"$out\"/ran; exit 0\n")))
@@ -129,7 +132,7 @@ def test_ctrl_c_stops_the_build_and_its_children_and_leaves_nothing(tmp_path: Pa
     spec = buildable("smollm2-135m")
     if model_build._free_gb(tmp_path) < spec.disk_gb or model_build._available_memory_gb() < spec.memory_gb:
         pytest.skip(f"the CLI's build checks for {spec.disk_gb} GB of disk and {spec.memory_gb} GB of memory before it "
-                    "starts, and this machine has less free now (the stand-ins in this process see room)")
+                    "starts, and this machine has less free now")
     script = ('mkdir -p "$out/hf" && echo half > "$out/hf/model.safetensors"\n'
               f'sleep 300 & echo $! > "{tmp_path}/child.pid"\necho "[build_models] step 1/7: exporting"\nwait\n')
     env_dir = _fake_env(tmp_path, script)
